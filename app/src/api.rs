@@ -1,0 +1,138 @@
+//! Server functions: the browser's only way to read data. Each one starts with the
+//! permission check.
+
+use crate::error::AppError;
+use crate::model::{CurrentUser, DauPoint};
+use chrono::NaiveDate;
+use leptos::prelude::*;
+
+/// The signed-in user, or `None` for a visitor.
+#[server]
+pub async fn get_me() -> Result<Option<CurrentUser>, AppError> {
+    use crate::ssr::AppState;
+    let state = use_context::<AppState>().ok_or(AppError::Internal)?;
+    let session: tower_sessions::Session = leptos_axum::extract()
+        .await
+        .map_err(|_| AppError::Internal)?;
+    crate::ssr::authz::current_user(&state.pool, &session).await
+}
+
+/// Daily active users for each day from `from` to `to` (inclusive). Leaders and admins.
+#[server]
+pub async fn get_daily_active_users(from: NaiveDate, to: NaiveDate) -> Result<Vec<DauPoint>, AppError> {
+    use crate::model::Permission;
+    let (_user, state) = crate::ssr::authz::require(Permission::ViewKpis).await?;
+    if to < from {
+        return Err(AppError::BadRequest("the end of the range is before its start".into()));
+    }
+    if (to - from).num_days() > 3660 {
+        return Err(AppError::BadRequest("the range is longer than ten years".into()));
+    }
+    let rows: Vec<(NaiveDate, i32, i32)> = sqlx::query_as(
+        "select d::date, coalesce(g.dau_total, 0), coalesce(g.dau_voice, 0)
+         from generate_series($1::date, $2::date, interval '1 day') d
+         left join gold.daily_active_users g on g.day = d::date
+         order by 1",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(day, dau_total, dau_voice)| DauPoint { day, dau_total, dau_voice })
+        .collect())
+}
+
+/// The signed-in member's own voice activity over the last 30 days.
+#[server]
+pub async fn get_my_activity() -> Result<crate::model::MyActivity, AppError> {
+    use crate::model::{MyActivity, Permission};
+    let (user, state) = crate::ssr::authz::require(Permission::OwnData).await?;
+    let (minutes, days): (i64, i64) = sqlx::query_as(
+        "with mine as (
+             select s.started_at, coalesce(s.ended_at, g.observed_until, s.started_at) as ended_at
+             from silver.fact_voice_sessions s
+             left join app.discord_guilds g on g.guild_id = s.guild_id
+             where s.discord_user_id = $1 and not s.is_afk
+               and coalesce(s.ended_at, now()) > now() - interval '30 days')
+         select coalesce(sum(extract(epoch from ended_at - greatest(started_at, now() - interval '30 days')))::bigint / 60, 0),
+                count(distinct (started_at at time zone $2)::date)
+         from mine",
+    )
+    .bind(user.discord_user_id)
+    .bind(&state.settings.timezone)
+    .fetch_one(&state.pool)
+    .await?;
+    Ok(MyActivity {
+        voice_minutes_30d: minutes,
+        active_days_30d: days,
+    })
+}
+
+/// Status of the bot, collectors, guild settings and recent pipeline runs. Admins only.
+#[server]
+pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppError> {
+    use crate::model::{AdminOverview, GuildSettings, Permission, PipelineRun};
+    let (_user, state) = crate::ssr::authz::require(Permission::Administer).await?;
+    let guilds: Vec<(i64, String, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "select guild_id, name, afk_channel_id, afk_channel_override from app.discord_guilds order by name, guild_id",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    type RunRow = (String, String, chrono::DateTime<chrono::Utc>, Option<i64>, Option<i64>, Option<String>);
+    let runs: Vec<RunRow> = sqlx::query_as(
+        "select job, trigger, started_at, duration_ms, rows_affected, error
+         from app.pipeline_runs order by started_at desc, id desc limit 20",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(AdminOverview {
+        bot_enabled: state.settings.bot_enabled,
+        collectors: state.collectors.snapshot().into_iter().collect(),
+        guilds: guilds
+            .into_iter()
+            .map(|(guild_id, name, afk_channel_id, afk_channel_override)| GuildSettings {
+                guild_id,
+                name,
+                afk_channel_id,
+                afk_channel_override,
+            })
+            .collect(),
+        recent_runs: runs
+            .into_iter()
+            .map(|(job, trigger, started_at, duration_ms, rows_affected, error)| PipelineRun {
+                job,
+                trigger,
+                started_at,
+                duration_ms,
+                rows_affected,
+                error,
+            })
+            .collect(),
+    })
+}
+
+/// Sets (or clears, with `None`) the admin's AFK channel override for a guild. Admins only.
+/// Takes effect for sessions the pipeline rebuilds from then on.
+#[server]
+pub async fn set_afk_override(guild_id: i64, channel_id: Option<i64>) -> Result<(), AppError> {
+    use crate::model::Permission;
+    let (user, state) = crate::ssr::authz::require(Permission::Administer).await?;
+    if channel_id.is_some_and(|id| id <= 0) {
+        return Err(AppError::BadRequest("a channel id is a positive number".into()));
+    }
+    let updated = sqlx::query(
+        "update app.discord_guilds set afk_channel_override = $2, updated_at = now() where guild_id = $1",
+    )
+    .bind(guild_id)
+    .bind(channel_id)
+    .execute(&state.pool)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(AppError::BadRequest("this guild is not tracked".into()));
+    }
+    tracing::info!(admin = user.id, guild_id, ?channel_id, "AFK channel override changed");
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! Types shared by the server and the browser: who is signed in, what they may do, and the
+//! data the pages show.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+/// A user's role in the web app. Each role can do everything the one below it can.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Member,
+    Leader,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Member => "member",
+            Role::Leader => "leader",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Role> {
+        match value {
+            "member" => Some(Role::Member),
+            "leader" => Some(Role::Leader),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// What a request wants to do; every server function and protected route names one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Permission {
+    /// See one's own data (any signed-in user).
+    OwnData,
+    /// Read the community KPI pages (leaders and admins).
+    ViewKpis,
+    /// Change configuration and see operational status (admins).
+    Administer,
+}
+
+impl Permission {
+    /// The lowest role that holds this permission.
+    pub fn min_role(self) -> Role {
+        match self {
+            Permission::OwnData => Role::Member,
+            Permission::ViewKpis => Role::Leader,
+            Permission::Administer => Role::Admin,
+        }
+    }
+}
+
+/// The signed-in user as the pages see them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub discord_user_id: i64,
+    pub name: String,
+    pub role: Role,
+}
+
+impl CurrentUser {
+    pub fn can(&self, permission: Permission) -> bool {
+        self.role >= permission.min_role()
+    }
+}
+
+/// One day of `gold.daily_active_users`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DauPoint {
+    pub day: NaiveDate,
+    pub dau_total: i32,
+    pub dau_voice: i32,
+}
+
+/// What the supervisor knows about one collector, shown on the admin page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectorStatus {
+    /// `running`, `failed`, `stopped` or `off` (not configured).
+    pub state: String,
+    pub last_error: Option<String>,
+    pub restarts: u32,
+}
+
+/// A tracked Discord guild and its voice settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuildSettings {
+    pub guild_id: i64,
+    pub name: String,
+    /// The AFK channel Discord reports for the guild.
+    pub afk_channel_id: Option<i64>,
+    /// The admin's override; when set it replaces Discord's AFK channel.
+    pub afk_channel_override: Option<i64>,
+}
+
+/// One row of the pipeline run history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PipelineRun {
+    pub job: String,
+    pub trigger: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub duration_ms: Option<i64>,
+    pub rows_affected: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// Everything the admin page shows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminOverview {
+    pub bot_enabled: bool,
+    pub collectors: Vec<(String, CollectorStatus)>,
+    pub guilds: Vec<GuildSettings>,
+    pub recent_runs: Vec<PipelineRun>,
+}
+
+/// The signed-in member's own voice activity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyActivity {
+    /// Non-AFK voice minutes in the last 30 days.
+    pub voice_minutes_30d: i64,
+    /// Local days with at least one minute of non-AFK voice in the last 30 days.
+    pub active_days_30d: i64,
+}

@@ -1,0 +1,81 @@
+//! The permission check. Server functions call [`require`]; axum routes call [`authorize`]
+//! with the request's session. Both end in the same decision.
+
+use super::AppState;
+use crate::error::AppError;
+use crate::model::{CurrentUser, Permission, Role};
+use sqlx::PgPool;
+use tower_sessions::Session;
+
+/// Session key holding the signed-in user's `app.users.id`.
+pub const SESSION_USER_KEY: &str = "user_id";
+
+/// Loads the signed-in user of a session, if any.
+pub async fn current_user(pool: &PgPool, session: &Session) -> Result<Option<CurrentUser>, AppError> {
+    let user_id: Option<i64> = session.get(SESSION_USER_KEY).await.map_err(|error| {
+        tracing::error!(error = %error, "reading the session failed");
+        AppError::Internal
+    })?;
+    let Some(user_id) = user_id else {
+        return Ok(None);
+    };
+    let row: Option<(i64, i64, String, Option<String>, String)> = sqlx::query_as(
+        "select id, discord_user_id, username, display_name, role from app.users where id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.and_then(|(id, discord_user_id, username, display_name, role)| {
+        Some(CurrentUser {
+            id,
+            discord_user_id,
+            name: display_name.unwrap_or(username),
+            role: Role::parse(&role)?,
+        })
+    }))
+}
+
+/// Decides whether the session's user holds `permission`.
+pub async fn authorize(
+    pool: &PgPool,
+    session: &Session,
+    permission: Permission,
+) -> Result<CurrentUser, AppError> {
+    match current_user(pool, session).await? {
+        None => Err(AppError::Unauthorized),
+        Some(user) if user.can(permission) => Ok(user),
+        Some(user) => {
+            tracing::info!(user_id = user.id, ?permission, "permission denied");
+            Err(AppError::Forbidden)
+        }
+    }
+}
+
+/// The check for server functions: reads the session of the current request, decides, and
+/// sets the HTTP status (401/403) when it refuses.
+pub async fn require(permission: Permission) -> Result<(CurrentUser, AppState), AppError> {
+    let state = leptos::prelude::use_context::<AppState>().ok_or_else(|| {
+        tracing::error!("AppState missing from the Leptos context");
+        AppError::Internal
+    })?;
+    let session: Session = leptos_axum::extract().await.map_err(|error| {
+        tracing::error!(error = %error, "no session layer on this request");
+        AppError::Internal
+    })?;
+    match authorize(&state.pool, &session, permission).await {
+        Ok(user) => Ok((user, state)),
+        Err(error) => {
+            set_status(&error);
+            Err(error)
+        }
+    }
+}
+
+/// Sets the response status for an error returned from a server function.
+pub fn set_status(error: &AppError) {
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(status) = axum::http::StatusCode::from_u16(error.status())
+    {
+        response.set_status(status);
+    }
+}

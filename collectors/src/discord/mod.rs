@@ -1,0 +1,114 @@
+//! Discord source: the bot that watches the gateway ([`bot`]) and the bronze records it
+//! writes.
+
+pub mod bot;
+
+use crate::ingest::BronzeRecord;
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+/// How a voice event came to be known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VoiceOrigin {
+    /// A VOICE_STATE_UPDATE received live from the gateway.
+    Gateway,
+    /// Inferred when the bot (re)connected and compared the guild's voice states with the
+    /// database.
+    Reconcile,
+    /// Written by the synthetic demo community generator.
+    Demo,
+}
+
+impl VoiceOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VoiceOrigin::Gateway => "gateway",
+            VoiceOrigin::Reconcile => "reconcile",
+            VoiceOrigin::Demo => "demo",
+        }
+    }
+}
+
+/// One row of `bronze.discord_voice_events`: a user's voice state after an update.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VoiceEvent {
+    pub guild_id: i64,
+    pub user_id: i64,
+    /// The channel the user is in after the update; `None` when they left voice.
+    pub channel_id: Option<i64>,
+    pub self_mute: bool,
+    pub self_deaf: bool,
+    pub origin: VoiceOrigin,
+    pub occurred_at: DateTime<Utc>,
+}
+
+impl VoiceEvent {
+    /// Idempotency key: the same observation (user, instant, resulting state) written twice
+    /// is stored once.
+    pub fn source_key(&self) -> String {
+        let channel = self
+            .channel_id
+            .map_or_else(|| "-".to_owned(), |c| c.to_string());
+        format!(
+            "{}:{}:{}:{}:{}{}:{}",
+            self.guild_id,
+            self.user_id,
+            self.occurred_at.timestamp_micros(),
+            channel,
+            u8::from(self.self_mute),
+            u8::from(self.self_deaf),
+            self.origin.as_str()
+        )
+    }
+}
+
+impl BronzeRecord for VoiceEvent {
+    const SOURCE: &'static str = "discord_voice";
+
+    fn insert_batch<'c>(
+        conn: &'c mut sqlx::PgConnection,
+        batch: &'c [Self],
+    ) -> BoxFuture<'c, sqlx::Result<u64>> {
+        async move {
+            let n = batch.len();
+            let mut keys = Vec::with_capacity(n);
+            let mut guilds = Vec::with_capacity(n);
+            let mut users = Vec::with_capacity(n);
+            let mut channels = Vec::with_capacity(n);
+            let mut mutes = Vec::with_capacity(n);
+            let mut deafs = Vec::with_capacity(n);
+            let mut origins = Vec::with_capacity(n);
+            let mut times = Vec::with_capacity(n);
+            for event in batch {
+                keys.push(event.source_key());
+                guilds.push(event.guild_id);
+                users.push(event.user_id);
+                channels.push(event.channel_id);
+                mutes.push(event.self_mute);
+                deafs.push(event.self_deaf);
+                origins.push(event.origin.as_str());
+                times.push(event.occurred_at);
+            }
+            let result = sqlx::query(
+                "insert into bronze.discord_voice_events
+                     (source_key, guild_id, user_id, channel_id, self_mute, self_deaf, origin, occurred_at)
+                 select * from unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::bool[],
+                                      $6::bool[], $7::text[], $8::timestamptz[])
+                 on conflict (occurred_at, source_key) do nothing",
+            )
+            .bind(keys)
+            .bind(guilds)
+            .bind(users)
+            .bind(channels)
+            .bind(mutes)
+            .bind(deafs)
+            .bind(origins)
+            .bind(times)
+            .execute(conn)
+            .await?;
+            Ok(result.rows_affected())
+        }
+        .boxed()
+    }
+}

@@ -1,0 +1,184 @@
+//! The one ingestion writer every source uses: records are buffered and written to bronze
+//! in batches, flushed when the batch is full, on an interval and at shutdown. Writes are
+//! idempotent (each record carries a key; a duplicate is skipped and counted), and a failed
+//! write is retried with backoff instead of being lost.
+
+use crate::metrics::{DropReason, Metrics, SourceLabels};
+use futures::future::BoxFuture;
+use sqlx::PgPool;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// A record type that lives in a bronze table.
+pub trait BronzeRecord: Send + Sync + Sized + 'static {
+    /// Name of the source, used as the `source` label in metrics.
+    const SOURCE: &'static str;
+
+    /// Inserts a batch in one statement, skipping rows whose idempotency key is already
+    /// stored. Returns how many rows were new.
+    fn insert_batch<'c>(
+        conn: &'c mut sqlx::PgConnection,
+        batch: &'c [Self],
+    ) -> BoxFuture<'c, sqlx::Result<u64>>;
+}
+
+/// When the writer flushes.
+#[derive(Clone, Copy, Debug)]
+pub struct WriterConfig {
+    /// Flush as soon as this many records are buffered.
+    pub batch_size: usize,
+    /// Flush at least this often while records are waiting.
+    pub flush_interval: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 1000,
+            flush_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The writer is gone (the server is shutting down).
+#[derive(Debug, thiserror::Error)]
+#[error("the ingestion writer for {0} has stopped")]
+pub struct WriterClosed(&'static str);
+
+enum Command<R> {
+    Record(R),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Handle to a running writer task. Cheap to clone; the task flushes what is left and ends
+/// when the last handle is dropped.
+pub struct IngestWriter<R> {
+    tx: mpsc::Sender<Command<R>>,
+    metrics: Metrics,
+}
+
+impl<R> Clone for IngestWriter<R> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+impl<R: BronzeRecord> IngestWriter<R> {
+    /// Starts the writer task. Await the returned handle after dropping every writer to be
+    /// sure the last batch is committed.
+    pub fn spawn(pool: PgPool, config: WriterConfig, metrics: Metrics) -> (Self, JoinHandle<()>) {
+        let batch_size = config.batch_size.max(1);
+        let (tx, rx) = mpsc::channel(batch_size * 2);
+        let task = tokio::spawn(run_writer::<R>(pool, config, metrics.clone(), rx));
+        (Self { tx, metrics }, task)
+    }
+
+    /// Queues one record. Waits when the buffer is full (back-pressure while the database
+    /// is slow or away), so nothing is dropped.
+    pub async fn write(&self, record: R) -> Result<(), WriterClosed> {
+        self.tx
+            .send(Command::Record(record))
+            .await
+            .map_err(|_| WriterClosed(R::SOURCE))
+    }
+
+    /// Writes everything queued so far and returns once it is committed.
+    pub async fn flush(&self) -> Result<(), WriterClosed> {
+        let (done_tx, done_rx) = oneshot::channel();
+        self.tx
+            .send(Command::Flush(done_tx))
+            .await
+            .map_err(|_| WriterClosed(R::SOURCE))?;
+        done_rx.await.map_err(|_| WriterClosed(R::SOURCE))
+    }
+
+    /// Counts a record the source decided not to write.
+    pub fn drop_record(&self, reason: DropReason) {
+        self.metrics.dropped(R::SOURCE, reason);
+    }
+}
+
+async fn run_writer<R: BronzeRecord>(
+    pool: PgPool,
+    config: WriterConfig,
+    metrics: Metrics,
+    mut rx: mpsc::Receiver<Command<R>>,
+) {
+    let batch_size = config.batch_size.max(1);
+    let mut buffer: Vec<R> = Vec::with_capacity(batch_size);
+    let mut ticker = tokio::time::interval(config.flush_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            command = rx.recv() => match command {
+                Some(Command::Record(record)) => {
+                    buffer.push(record);
+                    if buffer.len() >= batch_size {
+                        write_with_retry(&pool, &metrics, &mut buffer).await;
+                    }
+                }
+                Some(Command::Flush(done)) => {
+                    write_with_retry(&pool, &metrics, &mut buffer).await;
+                    let _ = done.send(());
+                }
+                None => {
+                    write_with_retry(&pool, &metrics, &mut buffer).await;
+                    tracing::debug!(source = R::SOURCE, "ingestion writer stopped");
+                    return;
+                }
+            },
+            _ = ticker.tick() => {
+                if !buffer.is_empty() {
+                    write_with_retry(&pool, &metrics, &mut buffer).await;
+                }
+            }
+        }
+    }
+}
+
+/// Writes the buffer, retrying with exponential backoff (up to 30 s between tries) until the
+/// database accepts it. Records are only removed from the buffer once committed.
+async fn write_with_retry<R: BronzeRecord>(pool: &PgPool, metrics: &Metrics, buffer: &mut Vec<R>) {
+    if buffer.is_empty() {
+        return;
+    }
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match write_batch(pool, buffer).await {
+            Ok(inserted) => {
+                let total = buffer.len() as u64;
+                metrics
+                    .ingested_records
+                    .get_or_create(&SourceLabels {
+                        source: R::SOURCE.to_owned(),
+                    })
+                    .inc_by(inserted);
+                for _ in inserted..total {
+                    metrics.dropped(R::SOURCE, DropReason::duplicate);
+                }
+                buffer.clear();
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(
+                    source = R::SOURCE,
+                    records = buffer.len(),
+                    retry_in_ms = delay.as_millis() as u64,
+                    error = %error,
+                    "writing to bronze failed; keeping the batch and retrying"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+async fn write_batch<R: BronzeRecord>(pool: &PgPool, buffer: &[R]) -> sqlx::Result<u64> {
+    let mut conn = pool.acquire().await?;
+    R::insert_batch(&mut conn, buffer).await
+}

@@ -1,0 +1,173 @@
+//! Command line: one binary with subcommands. Each subcommand loads the configuration,
+//! prepares the database and does one thing.
+
+use crate::config::{Config, database_url};
+use crate::pipeline::{Pipeline, Trigger};
+use crate::{db, demo, supervisor, web};
+use anyhow::Context;
+use app::ssr::{AppState, PageSettings, StatusBoard};
+use chrono::NaiveDate;
+use clap::{Parser, Subcommand};
+use collectors::metrics::Metrics;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser, Debug)]
+#[command(name = "guildhall", version, about = "Community intelligence for gaming communities")]
+pub struct Cli {
+    /// Configuration file (default: ./guildhall.toml when it exists; or GUILDHALL_CONFIG).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the web app, run the collectors and the pipeline scheduler (the default).
+    Serve,
+    /// Create the database if missing and apply migrations, then exit.
+    Migrate,
+    /// Write a deterministic synthetic community into bronze.
+    Demo {
+        /// Number of members.
+        #[arg(long, default_value_t = 150)]
+        members: u32,
+        /// Number of days of history, ending yesterday.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        /// Random seed: the same seed gives the same community.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Do nothing when bronze already holds voice events.
+        #[arg(long)]
+        if_empty: bool,
+    },
+    /// Run one pipeline job (or `all`) incrementally from its watermark.
+    RunJob {
+        /// Job name, or `all` for every job in dependency order.
+        name: String,
+    },
+    /// Recompute every job (or one) for a range of local days.
+    Backfill {
+        /// First day (YYYY-MM-DD), inclusive.
+        #[arg(long)]
+        from: NaiveDate,
+        /// Last day (YYYY-MM-DD), inclusive.
+        #[arg(long)]
+        to: NaiveDate,
+        /// Only this job.
+        #[arg(long)]
+        job: Option<String>,
+    },
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(cli.config.as_deref())?;
+    let url = database_url(&config).to_owned();
+    db::create_database_if_missing(&url).await?;
+    let pool = db::connect(&url).await?;
+    db::migrate(&pool).await?;
+    let metrics = Metrics::new();
+    let pipeline = Pipeline::new(pool.clone(), config.timezone, metrics.clone());
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config, pool, metrics, pipeline).await,
+        Command::Migrate => {
+            tracing::info!(database = %config.database_url_redacted(), "database is up to date");
+            Ok(())
+        }
+        Command::Demo {
+            members,
+            days,
+            seed,
+            if_empty,
+        } => {
+            let params = demo::DemoParams {
+                members,
+                days,
+                seed,
+                end: chrono::Utc::now().with_timezone(&config.timezone).date_naive(),
+                timezone: config.timezone,
+            };
+            if if_empty && demo::has_voice_events(&pool).await? {
+                tracing::info!("bronze already holds voice events; leaving the demo community out");
+                return Ok(());
+            }
+            let written = demo::write(&pool, &params, &metrics).await?;
+            tracing::info!(events = written, members, days, seed, "demo community written");
+            Ok(())
+        }
+        Command::RunJob { name } => {
+            let reports = if name == "all" {
+                pipeline.run_all(Trigger::Manual).await?
+            } else {
+                vec![pipeline.run_job(&name, Trigger::Manual).await?]
+            };
+            for report in reports {
+                tracing::info!(job = report.job, rows = report.rows, duration_ms = report.duration_ms, "job finished");
+            }
+            Ok(())
+        }
+        Command::Backfill { from, to, job } => {
+            let reports = pipeline.backfill(from, to, job.as_deref()).await?;
+            for report in reports {
+                tracing::info!(job = report.job, rows = report.rows, duration_ms = report.duration_ms, "backfill finished");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config, pool: sqlx::PgPool, metrics: Metrics, pipeline: Pipeline) -> anyhow::Result<()> {
+    let config = Arc::new(config);
+    let leptos_options = leptos::config::LeptosOptions::builder()
+        .output_name("guildhall")
+        .site_root(config.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(config.bind)
+        .build();
+    let collectors = StatusBoard::default();
+    let state = web::ServerState {
+        app: AppState {
+            pool: pool.clone(),
+            leptos_options,
+            settings: Arc::new(PageSettings {
+                timezone: config.timezone.name().to_owned(),
+                demo_mode: config.demo,
+                bot_enabled: config.bot_token().is_some(),
+            }),
+            collectors: collectors.clone(),
+        },
+        config: config.clone(),
+        metrics: metrics.clone(),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(15))
+            .build()
+            .context("building the HTTP client")?,
+    };
+    crate::auth::bootstrap_admins(&pool, &config.admin_ids).await?;
+
+    let shutdown = CancellationToken::new();
+    let background = supervisor::start(&config, pool.clone(), metrics.clone(), collectors, pipeline, shutdown.clone());
+
+    let router = web::router(state)?;
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("cannot listen on GUILDHALL_BIND={}", config.bind))?;
+    tracing::info!(address = %config.public_url, demo = config.demo, "Guildhall is serving");
+    let signal = shutdown.clone();
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+            signal.cancel();
+        })
+        .await
+        .context("the web server failed")?;
+    shutdown.cancel();
+    background.wait().await;
+    Ok(())
+}

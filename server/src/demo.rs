@@ -1,0 +1,296 @@
+//! A deterministic synthetic community: members with different engagement, an evening
+//! and weekend rhythm, channel switches, AFK moves, mute toggles and sessions that run past
+//! midnight. The same generator feeds `guildhall demo`, the tests and the benchmarks.
+
+use anyhow::Context;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+use collectors::discord::{VoiceEvent, VoiceOrigin};
+use collectors::ingest::{IngestWriter, WriterConfig};
+use collectors::metrics::Metrics;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sqlx::PgPool;
+
+/// The demo guild and its channels.
+pub const DEMO_GUILD_ID: i64 = 900_000_000_000_000_001;
+pub const DEMO_AFK_CHANNEL_ID: i64 = 910_000_000_000_000_099;
+pub const DEMO_CHANNEL_IDS: [i64; 5] = [
+    910_000_000_000_000_001,
+    910_000_000_000_000_002,
+    910_000_000_000_000_003,
+    910_000_000_000_000_004,
+    910_000_000_000_000_005,
+];
+/// Member `i` has Discord user id `DEMO_USER_BASE + i`.
+pub const DEMO_USER_BASE: i64 = 800_000_000_000_000_000;
+
+/// What to generate.
+#[derive(Clone, Copy, Debug)]
+pub struct DemoParams {
+    pub members: u32,
+    /// Days of history; the last one is the day before `end`.
+    pub days: u32,
+    pub seed: u64,
+    /// First day not generated (today, for `guildhall demo`).
+    pub end: NaiveDate,
+    pub timezone: Tz,
+}
+
+/// How often a member shows up.
+#[derive(Clone, Copy)]
+struct Member {
+    user_id: i64,
+    /// Chance of a voice evening on a weekday.
+    daily_chance: f64,
+    /// The member's first day in the guild (index into the generated days).
+    first_day: u32,
+    /// Index of the day they stop coming, if they churn.
+    last_day: Option<u32>,
+    favourite_channel: usize,
+}
+
+/// Generates the community's voice events, member by member. The same parameters always
+/// give the same events.
+pub fn generate(params: &DemoParams) -> impl Iterator<Item = VoiceEvent> + '_ {
+    (0..params.members).flat_map(move |index| member_events(params, index))
+}
+
+fn member_events(params: &DemoParams, index: u32) -> Vec<VoiceEvent> {
+    // Each member has their own stream, so adding members does not change existing ones.
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ (u64::from(index) << 20) ^ 0x9E37_79B9);
+    let tier: f64 = rng.r#gen();
+    let daily_chance = if tier < 0.15 {
+        rng.gen_range(0.55..0.9) // core members
+    } else if tier < 0.5 {
+        rng.gen_range(0.2..0.45) // regulars
+    } else {
+        rng.gen_range(0.02..0.12) // occasional visitors
+    };
+    let first_day = if rng.gen_bool(0.7) { 0 } else { rng.gen_range(0..params.days.max(1)) };
+    let last_day = rng
+        .gen_bool(0.15)
+        .then(|| rng.gen_range(first_day..params.days.max(first_day + 1)));
+    let member = Member {
+        user_id: DEMO_USER_BASE + i64::from(index),
+        daily_chance,
+        first_day,
+        last_day,
+        favourite_channel: rng.gen_range(0..DEMO_CHANNEL_IDS.len()),
+    };
+
+    let mut events = Vec::new();
+    let start_day = params.end - Duration::days(i64::from(params.days));
+    for day_index in member.first_day..params.days {
+        if member.last_day.is_some_and(|last| day_index > last) {
+            break;
+        }
+        let day = start_day + Duration::days(i64::from(day_index));
+        let weekend = matches!(day.weekday(), Weekday::Fri | Weekday::Sat | Weekday::Sun);
+        let chance = (member.daily_chance * if weekend { 1.4 } else { 1.0 }).min(0.95);
+        if !rng.gen_bool(chance) {
+            continue;
+        }
+        let sessions = if rng.gen_bool(0.15) { 2 } else { 1 };
+        let mut not_before = local_instant(params.timezone, day, 8 * 60);
+        for _ in 0..sessions {
+            // Evenings mostly (17:00–23:30 local), some afternoons, more on weekends.
+            let minute_of_day = if rng.gen_bool(if weekend { 0.35 } else { 0.15 }) {
+                rng.gen_range(12 * 60..17 * 60)
+            } else {
+                rng.gen_range(17 * 60..23 * 60 + 30)
+            };
+            let start = local_instant(params.timezone, day, minute_of_day).max(not_before);
+            let minutes: i64 = if rng.gen_bool(0.05) {
+                rng.gen_range(240..420) // a long night
+            } else {
+                rng.gen_range(5..150)
+            };
+            let end = start + Duration::minutes(minutes);
+            push_session(&mut events, &mut rng, &member, start, end);
+            not_before = end + Duration::minutes(rng.gen_range(20..120));
+        }
+    }
+    events
+}
+
+/// One visit: join, maybe mute, maybe switch channel, maybe drift into AFK, leave.
+fn push_session(
+    events: &mut Vec<VoiceEvent>,
+    rng: &mut ChaCha8Rng,
+    member: &Member,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) {
+    let event = |channel_id: Option<i64>, self_mute: bool, occurred_at: DateTime<Utc>| VoiceEvent {
+        guild_id: DEMO_GUILD_ID,
+        user_id: member.user_id,
+        channel_id,
+        self_mute,
+        self_deaf: false,
+        origin: VoiceOrigin::Demo,
+        occurred_at,
+    };
+    let channel = if rng.gen_bool(0.7) {
+        DEMO_CHANNEL_IDS[member.favourite_channel]
+    } else {
+        DEMO_CHANNEL_IDS[rng.gen_range(0..DEMO_CHANNEL_IDS.len())]
+    };
+    let length = (end - start).num_seconds().max(60);
+    events.push(event(Some(channel), false, start));
+    if rng.gen_bool(0.3) {
+        let at = start + Duration::seconds(rng.gen_range(1..length));
+        events.push(event(Some(channel), true, at));
+    }
+    let mut current = channel;
+    if rng.gen_bool(0.2) {
+        let at = start + Duration::seconds(rng.gen_range(1..length));
+        let other = DEMO_CHANNEL_IDS[rng.gen_range(0..DEMO_CHANNEL_IDS.len())];
+        if other != current {
+            events.push(event(Some(other), false, at));
+            current = other;
+        }
+    }
+    let _ = current;
+    if rng.gen_bool(0.08) {
+        // Idle: Discord moves them to the AFK channel, where they sit before leaving.
+        events.push(event(Some(DEMO_AFK_CHANNEL_ID), true, end));
+        let afk_end = end + Duration::minutes(rng.gen_range(5..60));
+        events.push(event(None, false, afk_end));
+    } else {
+        events.push(event(None, false, end));
+    }
+}
+
+/// The instant of a local time of day (minutes after midnight) on a local day.
+fn local_instant(tz: Tz, day: NaiveDate, minute_of_day: u32) -> DateTime<Utc> {
+    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    let local = midnight + Duration::minutes(i64::from(minute_of_day));
+    tz.from_local_datetime(&local)
+        .earliest()
+        .map_or_else(|| Utc.from_utc_datetime(&local), |t| t.with_timezone(&Utc))
+}
+
+/// True when bronze already holds voice events.
+pub async fn has_voice_events(pool: &PgPool) -> anyhow::Result<bool> {
+    Ok(sqlx::query_scalar("select exists (select 1 from bronze.discord_voice_events)")
+        .fetch_one(pool)
+        .await?)
+}
+
+/// Writes the demo guild and its events through the ingestion writer. Returns the number of
+/// events generated.
+pub async fn write(pool: &PgPool, params: &DemoParams, metrics: &Metrics) -> anyhow::Result<u64> {
+    sqlx::query(
+        "insert into app.discord_guilds (guild_id, name, afk_channel_id, observed_until)
+         values ($1, 'Demo Guild', $2, now())
+         on conflict (guild_id) do update
+         set afk_channel_id = excluded.afk_channel_id, observed_until = excluded.observed_until",
+    )
+    .bind(DEMO_GUILD_ID)
+    .bind(DEMO_AFK_CHANNEL_ID)
+    .execute(pool)
+    .await
+    .context("writing the demo guild")?;
+
+    let (writer, task) = IngestWriter::<VoiceEvent>::spawn(
+        pool.clone(),
+        WriterConfig {
+            batch_size: 5000,
+            flush_interval: std::time::Duration::from_secs(1),
+        },
+        metrics.clone(),
+    );
+    let mut written = 0u64;
+    for event in generate(params) {
+        writer.write(event).await?;
+        written += 1;
+        if written % 100_000 == 0 {
+            tracing::info!(events = written, "writing demo events");
+        }
+    }
+    drop(writer);
+    task.await.context("the ingestion writer stopped")?;
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(seed: u64) -> DemoParams {
+        DemoParams {
+            members: 40,
+            days: 30,
+            seed,
+            end: NaiveDate::from_ymd_opt(2026, 11, 1).expect("valid date"),
+            timezone: chrono_tz::Europe::Berlin,
+        }
+    }
+
+    #[test]
+    fn same_seed_gives_the_same_community() {
+        let a: Vec<_> = generate(&params(7)).collect();
+        let b: Vec<_> = generate(&params(7)).collect();
+        assert!(!a.is_empty());
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn another_seed_gives_another_community() {
+        let a: Vec<_> = generate(&params(7)).collect();
+        let b: Vec<_> = generate(&params(8)).collect();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn every_visit_ends_with_a_leave_inside_the_generated_window() {
+        let p = params(3);
+        let start = local_instant(p.timezone, p.end - Duration::days(30), 0);
+        let mut by_user: std::collections::BTreeMap<i64, Vec<&VoiceEvent>> = Default::default();
+        let events: Vec<_> = generate(&p).collect();
+        for e in &events {
+            assert!(e.occurred_at >= start, "event before the window: {e:?}");
+            by_user.entry(e.user_id).or_default().push(e);
+        }
+        for (user, mut evs) in by_user {
+            evs.sort_by_key(|e| e.occurred_at);
+            assert_eq!(evs.last().map(|e| e.channel_id), Some(None), "user {user} never leaves");
+        }
+    }
+
+    #[test]
+    fn the_community_has_afk_moves_switches_and_sessions_past_midnight() {
+        let p = DemoParams { members: 120, days: 60, ..params(42) };
+        let events: Vec<_> = generate(&p).collect();
+        assert!(events.iter().any(|e| e.channel_id == Some(DEMO_AFK_CHANNEL_ID)));
+        // A session past midnight: a join on one local day followed by that user's leave on the next.
+        let mut crossing = 0;
+        let mut open: std::collections::HashMap<i64, DateTime<Utc>> = Default::default();
+        for e in &events {
+            match e.channel_id {
+                Some(_) => {
+                    open.entry(e.user_id).or_insert(e.occurred_at);
+                }
+                None => {
+                    if let Some(start) = open.remove(&e.user_id) {
+                        let tz = p.timezone;
+                        if start.with_timezone(&tz).date_naive() != e.occurred_at.with_timezone(&tz).date_naive() {
+                            crossing += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(crossing > 0, "no session crosses midnight");
+        // More visits on Saturdays than on Tuesdays.
+        let joins_on = |weekday: Weekday| {
+            events
+                .iter()
+                .filter(|e| e.channel_id.is_some() && !e.self_mute)
+                .filter(|e| e.occurred_at.with_timezone(&p.timezone).weekday() == weekday)
+                .count()
+        };
+        assert!(joins_on(Weekday::Sat) > joins_on(Weekday::Tue));
+    }
+}

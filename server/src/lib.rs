@@ -1,0 +1,12 @@
+//! Guildhall's server: configuration, database, web router, authentication, the collector
+//! supervisor and the pipeline. `main.rs` is a thin shim over [`cli`].
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod pipeline;
+pub mod supervisor;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,120 @@
+-- voice_sessions: bronze.discord_voice_events -> silver.fact_voice_sessions
+--
+-- Parameters (transaction-local settings, set by the runner):
+--   guildhall.from_id, guildhall.to_id   bronze event ids in (from_id, to_id] are new
+--   guildhall.range_from, guildhall.range_to
+--                                        backfill: also rebuild every account with events
+--                                        in [range_from, range_to); empty otherwise
+-- Returns one row: (rows bigint, dirty_from timestamptz) where dirty_from is the earliest
+-- instant whose downstream results may have changed.
+
+-- 1. Which accounts to rebuild, and from when: from the earliest session that is still
+--    open or ends at/after the account's first new event (that session's end may change),
+--    otherwise from the first new event itself (the account was out of voice before it).
+create temp table voice_rebuild on commit drop as
+with new_events as (
+    select guild_id, user_id, occurred_at
+    from bronze.discord_voice_events
+    where event_id > current_setting('guildhall.from_id')::bigint
+      and event_id <= current_setting('guildhall.to_id')::bigint
+    union all
+    select guild_id, user_id, occurred_at
+    from bronze.discord_voice_events
+    where nullif(current_setting('guildhall.range_from'), '') is not null
+      and occurred_at >= nullif(current_setting('guildhall.range_from'), '')::timestamptz
+      and occurred_at < nullif(current_setting('guildhall.range_to'), '')::timestamptz
+),
+affected as (
+    select guild_id, user_id, min(occurred_at) as first_new
+    from new_events
+    group by guild_id, user_id
+)
+select
+    a.guild_id,
+    a.user_id,
+    least(
+        a.first_new,
+        (select min(s.started_at)
+         from silver.fact_voice_sessions s
+         where s.guild_id = a.guild_id
+           and s.discord_user_id = a.user_id
+           and (s.ended_at is null or s.ended_at >= a.first_new))
+    ) as rebuild_from
+from affected a;
+
+-- 2. Every Discord account becomes a person on first sight (identity linking merges later).
+create temp table voice_new_persons on commit drop as
+select distinct r.user_id,
+       nextval(pg_get_serial_sequence('silver.dim_user', 'person_id')) as person_id
+from (select distinct user_id from voice_rebuild) r
+where not exists (
+    select 1 from silver.user_identities i
+    where i.kind = 'discord' and i.external_id = r.user_id::text
+);
+
+insert into silver.dim_user (person_id)
+overriding system value
+select person_id from voice_new_persons;
+
+insert into silver.user_identities (kind, external_id, person_id, verified_by)
+select 'discord', user_id::text, person_id, 'observed'
+from voice_new_persons
+on conflict (kind, external_id) do nothing;
+
+-- 3. Drop the sessions being rebuilt.
+delete from silver.fact_voice_sessions s
+using voice_rebuild r
+where s.guild_id = r.guild_id
+  and s.discord_user_id = r.user_id
+  and s.started_at >= r.rebuild_from;
+
+-- 4. Rebuild them from the events.
+with events as (
+    select e.guild_id, e.user_id, e.channel_id, e.origin, e.occurred_at, e.event_id
+    from voice_rebuild r
+    join bronze.discord_voice_events e
+      on e.guild_id = r.guild_id
+     and e.user_id = r.user_id
+     and e.occurred_at >= r.rebuild_from
+),
+-- Only updates that change the channel matter: mute/deafen do not split a session.
+changes as (
+    select *,
+           lag(channel_id) over (partition by guild_id, user_id order by occurred_at, event_id) as previous_channel
+    from events
+),
+transitions as (
+    select * from changes where channel_id is distinct from previous_channel
+),
+-- Each transition into a channel starts a session that the next transition ends: a leave
+-- (next channel empty), a switch (next channel set, same instant) or a reconciliation.
+sessions as (
+    select guild_id, user_id, channel_id,
+           occurred_at as started_at,
+           lead(occurred_at) over w as ended_at,
+           lead(channel_id) over w as next_channel,
+           lead(origin) over w as next_origin
+    from transitions
+    window w as (partition by guild_id, user_id order by occurred_at, event_id)
+),
+inserted as (
+    insert into silver.fact_voice_sessions
+        (guild_id, discord_user_id, started_at, person_id, channel_id, ended_at, is_afk, end_reason)
+    select s.guild_id, s.user_id, s.started_at, i.person_id, s.channel_id, s.ended_at,
+           coalesce(s.channel_id = coalesce(g.afk_channel_override, g.afk_channel_id), false),
+           case
+               when s.ended_at is null then null
+               when s.next_origin = 'reconcile' and s.next_channel is null then 'reconcile'
+               when s.next_channel is null then 'leave'
+               else 'switch'
+           end
+    from sessions s
+    join silver.user_identities i on i.kind = 'discord' and i.external_id = s.user_id::text
+    left join app.discord_guilds g on g.guild_id = s.guild_id
+    where s.channel_id is not null
+      -- Two updates at the same instant leave no time in the first channel.
+      and (s.ended_at is null or s.ended_at > s.started_at)
+    returning 1
+)
+select (select count(*) from inserted)::bigint as rows,
+       (select min(rebuild_from) from voice_rebuild) as dirty_from;

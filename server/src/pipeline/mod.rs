@@ -1,0 +1,378 @@
+//! The pipeline: a registry of SQL transforms (bronze → silver → gold), each run in one
+//! transaction, incremental from a stored watermark, backfillable for any range of local
+//! days, and recorded in `app.pipeline_runs`. Running a job twice changes nothing.
+
+use anyhow::{Context, anyhow, bail};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use collectors::metrics::{JobLabels, Metrics};
+use sqlx::{Executor, PgPool, Row};
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// How a job decides what to process.
+#[derive(Clone, Copy, Debug)]
+pub enum Progress {
+    /// New rows of a bronze table, by its `event_id` (stored as the watermark).
+    BronzeIds { table: &'static str },
+    /// Local days marked dirty by the jobs upstream, plus the last two days (still open
+    /// sessions keep changing them).
+    DirtyDays,
+}
+
+/// One transform.
+#[derive(Clone, Copy, Debug)]
+pub struct Job {
+    pub name: &'static str,
+    pub inputs: &'static [&'static str],
+    pub outputs: &'static [&'static str],
+    pub progress: Progress,
+    /// The job whose input this job's output is; its days from `dirty_from` on are marked
+    /// for recomputation.
+    pub downstream: Option<&'static str>,
+    /// The SQL script. Its last statement returns `(rows bigint, dirty_from timestamptz)`.
+    pub sql: &'static str,
+}
+
+/// Every job, in dependency order.
+pub const JOBS: &[Job] = &[
+    Job {
+        name: "voice_sessions",
+        inputs: &["bronze.discord_voice_events", "app.discord_guilds"],
+        outputs: &["silver.fact_voice_sessions", "silver.dim_user", "silver.user_identities"],
+        progress: Progress::BronzeIds {
+            table: "bronze.discord_voice_events",
+        },
+        downstream: Some("daily_active_users"),
+        sql: include_str!("jobs/voice_sessions.sql"),
+    },
+    Job {
+        name: "daily_active_users",
+        inputs: &["silver.fact_voice_sessions", "app.discord_guilds"],
+        outputs: &["gold.daily_active_users"],
+        progress: Progress::DirtyDays,
+        downstream: None,
+        sql: include_str!("jobs/daily_active_users.sql"),
+    },
+];
+
+/// Looks a job up by name.
+pub fn job(name: &str) -> anyhow::Result<&'static Job> {
+    JOBS.iter().find(|job| job.name == name).ok_or_else(|| {
+        let names: Vec<_> = JOBS.iter().map(|job| job.name).collect();
+        anyhow!("unknown job '{name}'; jobs are: {}, or all", names.join(", "))
+    })
+}
+
+/// Why a job ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    Schedule,
+    Manual,
+    Backfill,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+            Trigger::Backfill => "backfill",
+        }
+    }
+}
+
+/// What one run did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunReport {
+    pub job: &'static str,
+    pub rows: i64,
+    pub duration_ms: i64,
+}
+
+/// Runs jobs against one database.
+#[derive(Clone)]
+pub struct Pipeline {
+    pool: PgPool,
+    timezone: Tz,
+    metrics: Metrics,
+}
+
+/// The parameters a script reads with `current_setting('guildhall.…')`.
+struct Params {
+    from_id: i64,
+    to_id: i64,
+    range: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    days: (NaiveDate, NaiveDate),
+}
+
+impl Pipeline {
+    pub fn new(pool: PgPool, timezone: Tz, metrics: Metrics) -> Self {
+        Self {
+            pool,
+            timezone,
+            metrics,
+        }
+    }
+
+    /// Runs every job once, in dependency order, incrementally.
+    pub async fn run_all(&self, trigger: Trigger) -> anyhow::Result<Vec<RunReport>> {
+        let mut reports = Vec::with_capacity(JOBS.len());
+        for job in JOBS {
+            reports.push(self.run(job, trigger, None).await?);
+        }
+        Ok(reports)
+    }
+
+    /// Runs one job incrementally.
+    pub async fn run_job(&self, name: &str, trigger: Trigger) -> anyhow::Result<RunReport> {
+        self.run(job(name)?, trigger, None).await
+    }
+
+    /// Recomputes the local days `from..=to` for every job (or one), in dependency order.
+    pub async fn backfill(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        only: Option<&str>,
+    ) -> anyhow::Result<Vec<RunReport>> {
+        if to < from {
+            bail!("--to ({to}) is before --from ({from})");
+        }
+        let jobs: Vec<&Job> = match only {
+            Some(name) => vec![job(name)?],
+            None => JOBS.iter().collect(),
+        };
+        let mut reports = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            tracing::info!(job = job.name, %from, %to, "backfilling");
+            reports.push(self.run(job, Trigger::Backfill, Some((from, to))).await?);
+        }
+        Ok(reports)
+    }
+
+    async fn run(
+        &self,
+        job: &'static Job,
+        trigger: Trigger,
+        days: Option<(NaiveDate, NaiveDate)>,
+    ) -> anyhow::Result<RunReport> {
+        let started = Instant::now();
+        let range = days.map(|(from, to)| (self.day_start(from), self.day_start(to + Duration::days(1))));
+        let run_id: i64 = sqlx::query_scalar(
+            "insert into app.pipeline_runs (job, trigger, range_from, range_to)
+             values ($1, $2, $3, $4) returning id",
+        )
+        .bind(job.name)
+        .bind(trigger.as_str())
+        .bind(range.map(|r| r.0))
+        .bind(range.map(|r| r.1))
+        .fetch_one(&self.pool)
+        .await
+        .context("recording the pipeline run")?;
+
+        // Boxed as `Send` here, where the lifetimes are concrete: sqlx's executor bounds are
+        // otherwise too general for the compiler to prove the scheduler task `Send`.
+        let execution: futures::future::BoxFuture<'_, anyhow::Result<i64>> =
+            Box::pin(self.execute(job, days, range));
+        let outcome = execution.await;
+        let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let (rows, error) = match &outcome {
+            Ok(rows) => (Some(*rows), None),
+            Err(error) => (None, Some(format!("{error:#}"))),
+        };
+        sqlx::query(
+            "update app.pipeline_runs
+             set finished_at = now(), rows_affected = $2, duration_ms = $3, error = $4
+             where id = $1",
+        )
+        .bind(run_id)
+        .bind(rows)
+        .bind(duration_ms)
+        .bind(&error)
+        .execute(&self.pool)
+        .await
+        .context("recording the pipeline run")?;
+        self.metrics
+            .pipeline_runs
+            .get_or_create(&JobLabels {
+                job: job.name.to_owned(),
+                outcome: if error.is_none() { "ok" } else { "error" }.to_owned(),
+            })
+            .inc();
+        let rows = outcome.with_context(|| format!("job {} failed", job.name))?;
+        Ok(RunReport {
+            job: job.name,
+            rows,
+            duration_ms,
+        })
+    }
+
+    /// Runs the job's script in one transaction and moves its state forward.
+    async fn execute(
+        &self,
+        job: &'static Job,
+        days: Option<(NaiveDate, NaiveDate)>,
+        range: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    ) -> anyhow::Result<i64> {
+        let safe_to_id = match job.progress {
+            Progress::BronzeIds { table } => Some(self.committed_max_id(table).await?),
+            Progress::DirtyDays => None,
+        };
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("insert into app.pipeline_state (job) values ($1) on conflict (job) do nothing")
+            .bind(job.name)
+            .execute(&mut *tx)
+            .await?;
+        // The row lock makes concurrent runs of one job (scheduler, CLI, admin) wait in turn.
+        let state = sqlx::query(
+            "select watermark, dirty_from from app.pipeline_state where job = $1 for update",
+        )
+        .bind(job.name)
+        .fetch_one(&mut *tx)
+        .await?;
+        let watermark: i64 = state.try_get("watermark")?;
+        let dirty_from: Option<DateTime<Utc>> = state.try_get("dirty_from")?;
+
+        let today = Utc::now().with_timezone(&self.timezone).date_naive();
+        let params = match (job.progress, days) {
+            // A backfill recomputes its range and leaves the incremental state alone.
+            (Progress::BronzeIds { .. }, Some(_)) => Params {
+                from_id: watermark,
+                to_id: watermark,
+                range,
+                days: (today, today),
+            },
+            (Progress::BronzeIds { .. }, None) => Params {
+                from_id: watermark,
+                to_id: safe_to_id.unwrap_or(watermark).max(watermark),
+                range: None,
+                days: (today, today),
+            },
+            (Progress::DirtyDays, Some(days)) => Params {
+                from_id: 0,
+                to_id: 0,
+                range: None,
+                days,
+            },
+            (Progress::DirtyDays, None) => {
+                let recent = today - Duration::days(1);
+                let from = dirty_from
+                    .map(|t| t.with_timezone(&self.timezone).date_naive())
+                    .map_or(recent, |dirty| dirty.min(recent));
+                Params {
+                    from_id: 0,
+                    to_id: 0,
+                    range: None,
+                    days: (from, today),
+                }
+            }
+        };
+        self.set_params(&mut tx, &params).await?;
+        let rows = (&mut *tx)
+            .fetch_all(sqlx::raw_sql(job.sql))
+            .await
+            .with_context(|| format!("running {}.sql", job.name))?;
+        let last = rows
+            .last()
+            .ok_or_else(|| anyhow!("{}.sql returned no result row", job.name))?;
+        let affected: i64 = last.try_get("rows")?;
+        let output_dirty_from: Option<DateTime<Utc>> = last.try_get("dirty_from")?;
+
+        let incremental = days.is_none();
+        sqlx::query(
+            "update app.pipeline_state
+             set watermark = $2,
+                 dirty_from = case when $3 then null else dirty_from end,
+                 updated_at = now()
+             where job = $1",
+        )
+        .bind(job.name)
+        .bind(params.to_id.max(watermark))
+        .bind(incremental && matches!(job.progress, Progress::DirtyDays))
+        .execute(&mut *tx)
+        .await?;
+        if let (Some(downstream), Some(from)) = (job.downstream, output_dirty_from) {
+            sqlx::query(
+                "insert into app.pipeline_state (job, dirty_from) values ($1, $2)
+                 on conflict (job) do update
+                 set dirty_from = least(app.pipeline_state.dirty_from, excluded.dirty_from),
+                     updated_at = now()",
+            )
+            .bind(downstream)
+            .bind(from)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(affected)
+    }
+
+    /// The highest id of a bronze table below which every row is committed. Taking a SHARE
+    /// lock waits for transactions that are inserting right now; ids handed out after it
+    /// are all larger, so nothing committed late can slip under the watermark.
+    async fn committed_max_id(&self, table: &'static str) -> anyhow::Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        // `table` comes from the static job registry, never from input.
+        sqlx::query(&format!("lock table {table} in share mode"))
+            .execute(&mut *tx)
+            .await?;
+        let max: Option<i64> = sqlx::query_scalar(&format!("select max(event_id) from {table}"))
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(max.unwrap_or(0))
+    }
+
+    async fn set_params(&self, conn: &mut sqlx::PgConnection, params: &Params) -> anyhow::Result<()> {
+        let (range_from, range_to) = params
+            .range
+            .map(|(from, to)| (from.to_rfc3339(), to.to_rfc3339()))
+            .unwrap_or_default();
+        let settings = [
+            ("guildhall.from_id", params.from_id.to_string()),
+            ("guildhall.to_id", params.to_id.to_string()),
+            ("guildhall.range_from", range_from),
+            ("guildhall.range_to", range_to),
+            ("guildhall.day_from", params.days.0.to_string()),
+            ("guildhall.day_to", params.days.1.to_string()),
+            ("guildhall.tz", self.timezone.name().to_owned()),
+        ];
+        for (name, value) in settings {
+            sqlx::query("select set_config($1, $2, true)")
+                .bind(name)
+                .bind(value)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The instant a local day starts in the community's time zone.
+    fn day_start(&self, day: NaiveDate) -> DateTime<Utc> {
+        let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+        self.timezone
+            .from_local_datetime(&midnight)
+            .earliest()
+            // A day that starts inside a DST gap starts at the first valid instant.
+            .unwrap_or_else(|| Utc.from_utc_datetime(&midnight).with_timezone(&self.timezone))
+            .with_timezone(&Utc)
+    }
+}
+
+/// Runs every job on an interval until `shutdown`. Failures are logged (and recorded in the
+/// run history); the loop never dies.
+pub async fn run_scheduler(pipeline: Pipeline, interval: std::time::Duration, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {
+                if let Err(error) = pipeline.run_all(Trigger::Schedule).await {
+                    tracing::error!(error = format!("{error:#}"), "scheduled pipeline run failed");
+                }
+            }
+        }
+    }
+}

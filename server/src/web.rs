@@ -1,0 +1,152 @@
+//! The HTTP surface: health and metrics, authentication, server functions, the Leptos
+//! pages and static files. [`router`] is kept apart from serving so tests drive it directly.
+
+use crate::config::Config;
+use app::ssr::AppState;
+use app::ssr::authz::authorize;
+use app::model::Permission;
+use axum::body::Body;
+use axum::extract::{FromRef, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use collectors::metrics::{Metrics, RequestLabels};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
+use sqlx::PgPool;
+use std::sync::Arc;
+use tower_http::services::ServeDir;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+use tower_sessions_sqlx_store::PostgresStore;
+
+/// Everything the HTTP handlers share.
+#[derive(Clone)]
+pub struct ServerState {
+    pub app: AppState,
+    pub config: Arc<Config>,
+    pub metrics: Metrics,
+    /// Client for outgoing calls (Discord's token and user endpoints).
+    pub http: reqwest::Client,
+}
+
+impl FromRef<ServerState> for LeptosOptions {
+    fn from_ref(state: &ServerState) -> Self {
+        state.app.leptos_options.clone()
+    }
+}
+
+impl FromRef<ServerState> for AppState {
+    fn from_ref(state: &ServerState) -> Self {
+        state.app.clone()
+    }
+}
+
+impl FromRef<ServerState> for PgPool {
+    fn from_ref(state: &ServerState) -> Self {
+        state.app.pool.clone()
+    }
+}
+
+/// Builds the whole application router.
+pub fn router(state: ServerState) -> anyhow::Result<Router> {
+    let routes = generate_route_list(app::App);
+    let context_state = state.app.clone();
+    let server_fn_state = state.app.clone();
+    let options = state.app.leptos_options.clone();
+    let pkg_dir = state.config.site_root.join("pkg");
+
+    let store = PostgresStore::new(state.app.pool.clone())
+        .with_schema_name("app")
+        .and_then(|store| store.with_table_name("sessions"))
+        .map_err(|error| anyhow::anyhow!("session store: {error}"))?;
+    let sessions = SessionManagerLayer::new(store)
+        .with_name("guildhall_session")
+        .with_secure(state.config.public_url.scheme() == "https")
+        .with_same_site(SameSite::Lax)
+        .with_http_only(true)
+        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(30)));
+
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .merge(crate::auth::router())
+        .route(
+            "/api/{*fn_name}",
+            post(move |request: Request| {
+                let state = server_fn_state.clone();
+                handle_server_fns_with_context(move || provide_context(state.clone()), request)
+            }),
+        )
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(context_state.clone()),
+            move || app::shell(options.clone()),
+        )
+        .nest_service("/pkg", ServeDir::new(pkg_dir))
+        .layer(middleware::from_fn_with_state(state.clone(), guard_admin_pages))
+        .layer(sessions)
+        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .with_state(state);
+    Ok(router)
+}
+
+/// `/admin` pages refuse non-admins on the server, before anything is rendered.
+async fn guard_admin_pages(
+    State(state): State<ServerState>,
+    session: Session,
+    request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path();
+    if path == "/admin" || path.starts_with("/admin/") {
+        if let Err(error) = authorize(&state.app.pool, &session, Permission::Administer).await {
+            return crate::auth::error_page(
+                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::FORBIDDEN),
+                &error.to_string(),
+            );
+        }
+    }
+    next.run(request).await
+}
+
+/// Counts every request by method and status for `/metrics`.
+async fn count_requests(State(state): State<ServerState>, request: Request, next: Next) -> Response {
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .http_requests
+        .get_or_create(&RequestLabels {
+            method,
+            status: response.status().as_u16(),
+        })
+        .inc();
+    response
+}
+
+/// 200 only when the database answers.
+async fn healthz(State(pool): State<PgPool>) -> Response {
+    match sqlx::query_scalar::<_, i32>("select 1").fetch_one(&pool).await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+        }
+    }
+}
+
+/// Prometheus text format.
+async fn metrics(State(state): State<ServerState>) -> Response {
+    Response::builder()
+        .header(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )
+        .body(Body::from(state.metrics.render()))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
