@@ -3,21 +3,29 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod components;
 pub mod error;
+pub mod i18n;
 pub mod model;
+pub mod pages;
+pub mod session;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
+use components::Header;
+use i18n::{I18n, initial_lang};
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{Html, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
+use pages::{AdminRoute, HomeRoute, MyActivityRoute, NotFound};
 
-/// The HTML document around the app, rendered on the server.
+/// The HTML document around the app, rendered on the server. `<html lang>` is filled in by
+/// `App` (through leptos_meta) with the language chosen for this request.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html>
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
@@ -35,15 +43,31 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let lang = RwSignal::new(initial_lang());
+    provide_context(I18n { lang });
+    provide_context(session::session_resource());
+
+    // A hook for tests and styles: set once the browser has hydrated the page.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
     view! {
+        <Html {..} lang=move || lang.get().code() />
         <Stylesheet id="guildhall" href="/pkg/guildhall.css" />
-        <Title text="Guildhall" />
+        <Title formatter=|text: String| {
+            if text.is_empty() { "Guildhall".to_owned() } else { format!("{text} · Guildhall") }
+        } />
         <Router>
-            <main>
-                <Routes fallback=|| "Not found">
-                    <Route path=path!("/") view=|| view! { <h1>"Guildhall"</h1> } />
-                </Routes>
-            </main>
+            <div class="app" data-hydrated=move || hydrated.get().then_some("true")>
+                <Header />
+                <main id="main">
+                    <Routes fallback=NotFound>
+                        <Route path=path!("/") view=HomeRoute />
+                        <Route path=path!("/me") view=MyActivityRoute />
+                        <Route path=path!("/admin") view=AdminRoute />
+                    </Routes>
+                </main>
+            </div>
         </Router>
     }
 }

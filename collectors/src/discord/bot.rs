@@ -1,14 +1,39 @@
 //! The Discord bot (serenity): voice state updates and reconciliation.
+//!
+//! One [`EventHandler`] matches the gateway events the product needs and hands each to a
+//! small handler. Voice state updates become [`VoiceEvent`] rows in bronze; on every
+//! (re)connect the bot reconciles the database with the guild's current voice states, so
+//! sessions that ended while it was away are closed at the last time it saw the guild and
+//! people already in voice get their sessions opened.
 
 use crate::Collector;
-use crate::discord::VoiceEvent;
+use crate::discord::{VoiceEvent, VoiceOrigin};
 use crate::ingest::IngestWriter;
-use crate::metrics::Metrics;
+use crate::metrics::{DropReason, Metrics};
+use anyhow::{Context as _, anyhow};
+use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use serenity::all::{
+    ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, Guild, GuildId,
+    HttpBuilder, Ready, ResumedEvent, ShardStageUpdateEvent, VoiceState,
+};
 use sqlx::PgPool;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// Discord's real API; any other base (a fake in tests, a proxy) is used through
+/// serenity's proxy setting.
+const DISCORD_API: &str = "https://discord.com";
+
+/// The `source` label of the bot's voice events in metrics.
+const VOICE_SOURCE: &str = "discord_voice";
+
+/// How long to wait for serenity to wind its shards down after `shutdown_all`.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// How the bot connects and what it records.
 #[derive(Clone, Debug)]
@@ -22,6 +47,19 @@ pub struct BotConfig {
     pub heartbeat: Duration,
 }
 
+impl BotConfig {
+    /// The gateway intents the bot asks for. Never `MESSAGE_CONTENT`: Guildhall stores no
+    /// message content.
+    pub fn intents() -> GatewayIntents {
+        GatewayIntents::GUILDS | GatewayIntents::GUILD_VOICE_STATES
+    }
+
+    fn tracks(&self, guild_id: i64) -> bool {
+        self.guilds.is_empty() || self.guilds.contains(&guild_id)
+    }
+}
+
+/// The Discord collector. Each [`Collector::run`] opens one gateway session.
 pub struct DiscordBot {
     config: BotConfig,
     pool: PgPool,
@@ -30,13 +68,77 @@ pub struct DiscordBot {
 }
 
 impl DiscordBot {
-    pub fn new(config: BotConfig, pool: PgPool, writer: IngestWriter<VoiceEvent>, metrics: Metrics) -> Self {
+    pub fn new(
+        config: BotConfig,
+        pool: PgPool,
+        writer: IngestWriter<VoiceEvent>,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             config,
             pool,
             writer,
             metrics,
         }
+    }
+
+    async fn run_session(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let state = Arc::new(BotState {
+            config: self.config.clone(),
+            pool: self.pool.clone(),
+            writer: self.writer.clone(),
+            metrics: self.metrics.clone(),
+            connected: AtomicBool::new(false),
+            observed: Mutex::new(HashSet::new()),
+        });
+
+        let mut http = HttpBuilder::new(&self.config.token);
+        let api_base = self.config.api_base.trim_end_matches('/');
+        if api_base != DISCORD_API {
+            http = http.proxy(api_base).ratelimiter_disabled(true);
+        }
+        let mut client = ClientBuilder::new_with_http(http.build(), BotConfig::intents())
+            .event_handler_arc(Arc::new(VoiceHandler {
+                state: Arc::clone(&state),
+            }))
+            .await
+            .context("cannot set up the Discord client")?;
+        let shard_manager = Arc::clone(&client.shard_manager);
+
+        let heartbeat = tokio::spawn(stamp_observed_until(
+            Arc::clone(&state),
+            shutdown.child_token(),
+        ));
+        let result = {
+            let start = client.start();
+            tokio::pin!(start);
+            tokio::select! {
+                result = &mut start => match result {
+                    Ok(()) => Err(anyhow!("the Discord gateway connection ended unexpectedly")),
+                    Err(error) => Err(anyhow!(error).context("the Discord gateway connection failed")),
+                },
+                () = shutdown.cancelled() => {
+                    tracing::info!("stopping the Discord bot");
+                    // The bot watched the guilds until this moment.
+                    if state.connected.load(Ordering::SeqCst) {
+                        stamp_once(&state).await;
+                    }
+                    shard_manager.shutdown_all().await;
+                    if tokio::time::timeout(SHUTDOWN_GRACE, &mut start).await.is_err() {
+                        tracing::warn!("the Discord client did not stop in time");
+                    }
+                    Ok(())
+                }
+            }
+        };
+        heartbeat.abort();
+        // Whatever the outcome, the events received so far belong in bronze.
+        state
+            .writer
+            .flush()
+            .await
+            .context("cannot flush the voice events")?;
+        result
     }
 }
 
@@ -46,11 +148,363 @@ impl Collector for DiscordBot {
     }
 
     fn run(&self, shutdown: CancellationToken) -> BoxFuture<'_, anyhow::Result<()>> {
-        let _ = (&self.config, &self.pool, &self.writer, &self.metrics);
-        async move {
-            shutdown.cancelled().await;
-            Ok(())
+        self.run_session(shutdown).boxed()
+    }
+}
+
+/// What the event handler and the heartbeat loop share during one gateway session.
+struct BotState {
+    config: BotConfig,
+    pool: PgPool,
+    writer: IngestWriter<VoiceEvent>,
+    metrics: Metrics,
+    /// The shard is connected (not reconnecting): only then is "now" a time the bot saw.
+    connected: AtomicBool,
+    /// Tracked guilds seen (GUILD_CREATE) in this session; the heartbeat stamps these.
+    observed: Mutex<HashSet<i64>>,
+}
+
+impl BotState {
+    fn observed_guilds(&self) -> Vec<i64> {
+        match self.observed.lock() {
+            Ok(observed) => observed.iter().copied().collect(),
+            Err(poisoned) => poisoned.into_inner().iter().copied().collect(),
         }
-        .boxed()
+    }
+
+    fn mark_observed(&self, guild_id: i64) {
+        match self.observed.lock() {
+            Ok(mut observed) => observed.insert(guild_id),
+            Err(poisoned) => poisoned.into_inner().insert(guild_id),
+        };
+    }
+}
+
+/// Discord ids are snowflakes below 2^63 (until the year 2084), so they fit PostgreSQL's
+/// `bigint`.
+fn db_id(id: u64) -> i64 {
+    id as i64
+}
+
+/// A user's voice state as the reconciliation compares it.
+#[derive(Clone, Copy, Debug)]
+struct PresentUser {
+    user_id: i64,
+    channel_id: i64,
+    self_mute: bool,
+    self_deaf: bool,
+}
+
+/// The humans in voice in a guild right now (bots are never counted).
+fn present_users(guild: &Guild) -> Vec<PresentUser> {
+    guild
+        .voice_states
+        .values()
+        .filter_map(|state| {
+            let channel_id = state.channel_id?;
+            let is_bot = state
+                .member
+                .as_ref()
+                .or_else(|| guild.members.get(&state.user_id))
+                .is_some_and(|member| member.user.bot);
+            (!is_bot).then(|| PresentUser {
+                user_id: db_id(state.user_id.get()),
+                channel_id: db_id(channel_id.get()),
+                self_mute: state.self_mute,
+                self_deaf: state.self_deaf,
+            })
+        })
+        .collect()
+}
+
+struct VoiceHandler {
+    state: Arc<BotState>,
+}
+
+#[serenity::async_trait]
+impl EventHandler for VoiceHandler {
+    async fn guild_create(&self, _ctx: Context, guild: Guild, _is_new: Option<bool>) {
+        let guild_id = db_id(guild.id.get());
+        if !self.state.config.tracks(guild_id) {
+            tracing::debug!(guild_id, "ignoring an untracked guild");
+            return;
+        }
+        if let Err(error) = on_guild_create(&self.state, &guild).await {
+            tracing::error!(
+                guild_id,
+                error = format!("{error:#}"),
+                "handling GUILD_CREATE failed"
+            );
+        }
+    }
+
+    async fn voice_state_update(&self, ctx: Context, _old: Option<VoiceState>, new: VoiceState) {
+        if let Err(error) = on_voice_state_update(&self.state, &ctx, &new).await {
+            tracing::error!(
+                user_id = new.user_id.get(),
+                error = format!("{error:#}"),
+                "handling VOICE_STATE_UPDATE failed"
+            );
+        }
+    }
+
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        tracing::info!(
+            user = %ready.user.name,
+            guilds = ready.guilds.len(),
+            "connected to the Discord gateway"
+        );
+        reconcile_cached_guilds(&self.state, &ctx).await;
+    }
+
+    async fn resume(&self, ctx: Context, _event: ResumedEvent) {
+        tracing::info!("resumed the Discord gateway session");
+        reconcile_cached_guilds(&self.state, &ctx).await;
+    }
+
+    async fn shard_stage_update(&self, _ctx: Context, event: ShardStageUpdateEvent) {
+        let connected = event.new == ConnectionStage::Connected;
+        self.state.connected.store(connected, Ordering::SeqCst);
+        tracing::debug!(stage = %event.new, "Discord shard stage changed");
+    }
+}
+
+/// Records the guild's name and AFK channel, then reconciles its voice states against the
+/// database. Voice is missing for as long as the bot was away: departed users are closed
+/// at the guild's previous `observed_until`.
+async fn on_guild_create(state: &BotState, guild: &Guild) -> anyhow::Result<()> {
+    let now = Utc::now();
+    let guild_id = db_id(guild.id.get());
+    let last_seen: Option<DateTime<Utc>> =
+        sqlx::query_scalar("select observed_until from app.discord_guilds where guild_id = $1")
+            .bind(guild_id)
+            .fetch_optional(&state.pool)
+            .await
+            .context("cannot read the guild's last observation")?
+            .flatten();
+    let afk_channel_id = guild
+        .afk_metadata
+        .as_ref()
+        .map(|afk| db_id(afk.afk_channel_id.get()));
+    sqlx::query(
+        "insert into app.discord_guilds (guild_id, name, afk_channel_id, observed_until, updated_at)
+         values ($1, $2, $3, $4, $4)
+         on conflict (guild_id) do update
+             set name = excluded.name,
+                 afk_channel_id = excluded.afk_channel_id,
+                 observed_until = excluded.observed_until,
+                 updated_at = excluded.updated_at",
+    )
+    .bind(guild_id)
+    .bind(&guild.name)
+    .bind(afk_channel_id)
+    .bind(now)
+    .execute(&state.pool)
+    .await
+    .context("cannot store the guild")?;
+
+    reconcile(state, guild_id, &present_users(guild), last_seen, now).await?;
+    state.mark_observed(guild_id);
+    tracing::info!(guild_id, name = %guild.name, "guild available");
+    Ok(())
+}
+
+async fn on_voice_state_update(
+    state: &BotState,
+    ctx: &Context,
+    new: &VoiceState,
+) -> anyhow::Result<()> {
+    // The receive time is the event time: the gateway does not say when it happened.
+    let occurred_at = Utc::now();
+    state.metrics.received(VOICE_SOURCE);
+    let Some(guild_id) = new.guild_id else {
+        // Private calls are not community activity.
+        state.writer.drop_record(DropReason::untracked);
+        return Ok(());
+    };
+    if !state.config.tracks(db_id(guild_id.get())) {
+        state.writer.drop_record(DropReason::untracked);
+        return Ok(());
+    }
+    if is_bot(ctx, guild_id, new) {
+        state.writer.drop_record(DropReason::bot);
+        return Ok(());
+    }
+    state
+        .writer
+        .write(VoiceEvent {
+            guild_id: db_id(guild_id.get()),
+            user_id: db_id(new.user_id.get()),
+            channel_id: new.channel_id.map(|channel| db_id(channel.get())),
+            self_mute: new.self_mute,
+            self_deaf: new.self_deaf,
+            origin: VoiceOrigin::Gateway,
+            occurred_at,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Whether a voice state belongs to a bot: from the member in the event, else the cache.
+fn is_bot(ctx: &Context, guild_id: GuildId, state: &VoiceState) -> bool {
+    if let Some(member) = &state.member {
+        return member.user.bot;
+    }
+    let from_guild = ctx.cache.guild(guild_id).and_then(|guild| {
+        guild
+            .members
+            .get(&state.user_id)
+            .map(|member| member.user.bot)
+    });
+    from_guild
+        .or_else(|| ctx.cache.user(state.user_id).map(|user| user.bot))
+        .unwrap_or(false)
+}
+
+/// On READY and RESUMED: reconciles every tracked guild whose voice states the cache knows.
+async fn reconcile_cached_guilds(state: &BotState, ctx: &Context) {
+    let now = Utc::now();
+    for guild_id in ctx.cache.guilds() {
+        let id = db_id(guild_id.get());
+        if !state.config.tracks(id) {
+            continue;
+        }
+        // Copy what is needed so no cache lock is held across an await.
+        let Some(present) = ctx.cache.guild(guild_id).map(|guild| present_users(&guild)) else {
+            continue;
+        };
+        let result = async {
+            let last_seen: Option<DateTime<Utc>> = sqlx::query_scalar(
+                "select observed_until from app.discord_guilds where guild_id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&state.pool)
+            .await?
+            .flatten();
+            reconcile(state, id, &present, last_seen, now).await
+        }
+        .await;
+        match result {
+            Ok(()) => state.mark_observed(id),
+            Err(error) => {
+                tracing::error!(
+                    guild_id = id,
+                    error = format!("{error:#}"),
+                    "reconciliation failed"
+                );
+            }
+        }
+    }
+}
+
+/// The product rule for (re)connects: users whose latest stored state is "in a channel"
+/// but who are not in voice now get a leave at the time the bot last saw the guild; users
+/// in voice now whose stored state differs get their current channel at `now`.
+async fn reconcile(
+    state: &BotState,
+    guild_id: i64,
+    present: &[PresentUser],
+    last_seen: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    // Everything received before this point must be visible to the query below.
+    state.writer.flush().await?;
+    let rows: Vec<(i64, Option<i64>, DateTime<Utc>)> = sqlx::query_as(
+        "select distinct on (user_id) user_id, channel_id, occurred_at
+         from bronze.discord_voice_events
+         where guild_id = $1
+         order by user_id, occurred_at desc, event_id desc",
+    )
+    .bind(guild_id)
+    .fetch_all(&state.pool)
+    .await
+    .context("cannot read the stored voice states")?;
+    let stored: HashMap<i64, (Option<i64>, DateTime<Utc>)> = rows
+        .into_iter()
+        .map(|(user, channel, at)| (user, (channel, at)))
+        .collect();
+    let present_by_user: HashMap<i64, &PresentUser> =
+        present.iter().map(|user| (user.user_id, user)).collect();
+
+    let mut closed = 0_usize;
+    let mut opened = 0_usize;
+    for (&user_id, &(channel, stored_at)) in &stored {
+        if channel.is_none() || present_by_user.contains_key(&user_id) {
+            continue;
+        }
+        // Never before the user's own latest event (the heartbeat may lag behind it).
+        let left_at = last_seen.unwrap_or(now).max(stored_at).min(now);
+        state
+            .writer
+            .write(VoiceEvent {
+                guild_id,
+                user_id,
+                channel_id: None,
+                self_mute: false,
+                self_deaf: false,
+                origin: VoiceOrigin::Reconcile,
+                occurred_at: left_at,
+            })
+            .await?;
+        closed += 1;
+    }
+    for user in present {
+        let stored_channel = stored.get(&user.user_id).and_then(|(channel, _)| *channel);
+        if stored_channel == Some(user.channel_id) {
+            continue;
+        }
+        state
+            .writer
+            .write(VoiceEvent {
+                guild_id,
+                user_id: user.user_id,
+                channel_id: Some(user.channel_id),
+                self_mute: user.self_mute,
+                self_deaf: user.self_deaf,
+                origin: VoiceOrigin::Reconcile,
+                occurred_at: now,
+            })
+            .await?;
+        opened += 1;
+    }
+    state.writer.flush().await?;
+    tracing::info!(guild_id, closed, opened, "reconciled voice states");
+    Ok(())
+}
+
+/// Background loop: while connected, stamps `observed_until = now()` on the guilds seen in
+/// this session, so a later reconciliation knows until when the bot was watching. Logs
+/// errors and keeps going.
+async fn stamp_observed_until(state: Arc<BotState>, stop: CancellationToken) {
+    let mut ticker = tokio::time::interval(state.config.heartbeat.max(Duration::from_millis(10)));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        if !state.connected.load(Ordering::SeqCst) {
+            continue;
+        }
+        stamp_once(&state).await;
+    }
+}
+
+/// Stamps `observed_until = now()` on the guilds seen in this session.
+async fn stamp_once(state: &BotState) {
+    let guilds = state.observed_guilds();
+    if guilds.is_empty() {
+        return;
+    }
+    let result = sqlx::query(
+        "update app.discord_guilds
+         set observed_until = greatest(observed_until, now()), updated_at = now()
+         where guild_id = any($1)",
+    )
+    .bind(&guilds)
+    .execute(&state.pool)
+    .await;
+    if let Err(error) = result {
+        tracing::warn!(error = %error, "stamping the guilds' observed_until failed");
     }
 }

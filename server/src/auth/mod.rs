@@ -1,20 +1,323 @@
 //! Sign-in: Discord OAuth2 (authorization code with state and PKCE), demo login, logout,
 //! and the error page shown when sign-in fails.
+//!
+//! Signing in always renews the session id (against session fixation) before the user id
+//! is written to the session under [`SESSION_USER_KEY`].
+
+mod demo;
+mod discord;
 
 use crate::web::ServerState;
+use app::model::Role;
+use app::ssr::authz::SESSION_USER_KEY;
+use askama::Template;
 use axum::Router;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use sqlx::PgPool;
+use tower_sessions::Session;
 
+/// The sign-in routes under `/auth`.
 pub fn router() -> Router<ServerState> {
     Router::new()
+        .route("/auth/login", get(discord::login))
+        .route("/auth/callback", get(discord::callback))
+        .route("/auth/logout", get(logout).post(logout))
+        .route("/auth/demo", get(demo::login))
 }
 
-/// Makes the configured Discord user ids admins (creating their users if needed).
-pub async fn bootstrap_admins(_pool: &sqlx::PgPool, _ids: &[i64]) -> anyhow::Result<()> {
+/// Makes the configured Discord user ids admins, creating placeholder users (named after
+/// the id) for those who have not signed in yet. Run at start-up.
+pub async fn bootstrap_admins(pool: &PgPool, ids: &[i64]) -> anyhow::Result<()> {
+    for &id in ids {
+        sqlx::query(
+            "insert into app.users (discord_user_id, username, role)
+             values ($1, $1::text, 'admin')
+             on conflict (discord_user_id) do update
+             set role = 'admin', updated_at = now()
+             where app.users.role <> 'admin'",
+        )
+        .bind(id)
+        .execute(pool)
+        .await
+        .map_err(|error| anyhow::anyhow!("making Discord user {id} an admin (GUILDHALL_ADMIN_IDS): {error}"))?;
+    }
+    if !ids.is_empty() {
+        tracing::info!(admins = ids.len(), "configured admins are in place");
+    }
     Ok(())
 }
 
+/// A small standalone HTML page for a refused or failed request. `message` is shown to the
+/// user as it is, so it must never carry internal error text.
 pub fn error_page(status: StatusCode, message: &str) -> Response {
-    (status, Html(message.to_owned())).into_response()
+    ErrorPage {
+        status,
+        message: message.to_owned(),
+        message_de: generic_german(status).to_owned(),
+        demo_links: false,
+    }
+    .into_response()
+}
+
+/// Why signing in did not work, as the user is told.
+#[derive(Debug)]
+pub(crate) enum SignInError {
+    /// No Discord client id and secret configured.
+    NotConfigured { demo: bool },
+    /// Discord returned an error other than a declined consent.
+    Provider,
+    /// The user declined on Discord's consent screen.
+    Denied,
+    /// No login was started in this browser, or `state` does not match it.
+    BadState,
+    /// The callback came without a code.
+    MissingCode,
+    /// Discord's token or user endpoint failed.
+    Upstream,
+    /// Demo login while demo mode is off.
+    DemoOff,
+    /// `/auth/demo` with a role that does not exist.
+    UnknownRole,
+    /// Database or session store failed (already logged).
+    Internal,
+}
+
+impl IntoResponse for SignInError {
+    fn into_response(self) -> Response {
+        let (status, message, message_de) = match self {
+            SignInError::NotConfigured { demo } => {
+                let (en, de) = if demo {
+                    (
+                        "Discord sign-in is not configured: the server needs DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET. Demo mode is on, so you can sign in as a demo user below.",
+                        "Die Anmeldung mit Discord ist nicht eingerichtet: Der Server braucht DISCORD_CLIENT_ID und DISCORD_CLIENT_SECRET. Der Demo-Modus ist an, du kannst dich unten als Demo-Benutzer anmelden.",
+                    )
+                } else {
+                    (
+                        "Discord sign-in is not configured: the server needs DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET.",
+                        "Die Anmeldung mit Discord ist nicht eingerichtet: Der Server braucht DISCORD_CLIENT_ID und DISCORD_CLIENT_SECRET.",
+                    )
+                };
+                return ErrorPage {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    message: en.to_owned(),
+                    message_de: de.to_owned(),
+                    demo_links: demo,
+                }
+                .into_response();
+            }
+            SignInError::Provider => (
+                StatusCode::BAD_REQUEST,
+                "Discord could not sign you in. Please try again.",
+                "Discord konnte dich nicht anmelden. Bitte versuche es noch einmal.",
+            ),
+            SignInError::Denied => (
+                StatusCode::FORBIDDEN,
+                "You cancelled the sign-in on Discord, so you are not signed in.",
+                "Du hast die Anmeldung bei Discord abgebrochen, daher bist du nicht angemeldet.",
+            ),
+            SignInError::BadState => (
+                StatusCode::BAD_REQUEST,
+                "This sign-in link is invalid or has expired. Please start again.",
+                "Dieser Anmeldelink ist ungültig oder abgelaufen. Bitte fang noch einmal an.",
+            ),
+            SignInError::MissingCode => (
+                StatusCode::BAD_REQUEST,
+                "Discord did not send a sign-in code. Please try again.",
+                "Discord hat keinen Anmeldecode geschickt. Bitte versuche es noch einmal.",
+            ),
+            SignInError::Upstream => (
+                StatusCode::BAD_GATEWAY,
+                "Discord did not confirm your sign-in. Please try again in a moment.",
+                "Discord hat deine Anmeldung nicht bestätigt. Bitte versuche es gleich noch einmal.",
+            ),
+            SignInError::DemoOff => (
+                StatusCode::NOT_FOUND,
+                "This page does not exist.",
+                "Diese Seite gibt es nicht.",
+            ),
+            SignInError::UnknownRole => (
+                StatusCode::BAD_REQUEST,
+                "Choose the role admin, leader or member for the demo login.",
+                "Wähle für die Demo-Anmeldung die Rolle admin, leader oder member.",
+            ),
+            SignInError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong on the server. Please try again.",
+                "Auf dem Server ist etwas schiefgelaufen. Bitte versuche es noch einmal.",
+            ),
+        };
+        ErrorPage {
+            status,
+            message: message.to_owned(),
+            message_de: message_de.to_owned(),
+            demo_links: false,
+        }
+        .into_response()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "auth_error.html")]
+struct ErrorPage {
+    status: StatusCode,
+    message: String,
+    message_de: String,
+    demo_links: bool,
+}
+
+impl ErrorPage {
+    /// The heading: what happened, in a few words.
+    fn title(&self) -> &'static str {
+        match self.status.as_u16() {
+            400 => "Sign-in failed",
+            401 => "Please sign in",
+            403 => "Access denied",
+            404 => "Not found",
+            502 => "Discord did not answer",
+            503 => "Sign-in unavailable",
+            _ => "Something went wrong",
+        }
+    }
+
+    /// Whether offering a fresh sign-in makes sense.
+    fn sign_in_again(&self) -> bool {
+        matches!(self.status.as_u16(), 400 | 401 | 403 | 502)
+    }
+}
+
+impl IntoResponse for ErrorPage {
+    fn into_response(self) -> Response {
+        let status = self.status;
+        match self.render() {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(error) => {
+                tracing::error!(%error, "rendering the error page failed");
+                (status, self.message).into_response()
+            }
+        }
+    }
+}
+
+/// The German line under a message that only exists in English.
+fn generic_german(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "Bitte melde dich an.",
+        403 => "Dafür fehlt dir die Berechtigung.",
+        404 => "Diese Seite gibt es nicht.",
+        _ => "Etwas ist schiefgelaufen. Bitte versuche es noch einmal.",
+    }
+}
+
+/// Signs a user in: renews the session id first, then stores the user.
+async fn sign_in(session: &Session, user_id: i64) -> Result<(), SignInError> {
+    session.cycle_id().await.map_err(|error| {
+        tracing::error!(%error, "renewing the session id failed");
+        SignInError::Internal
+    })?;
+    session.insert(SESSION_USER_KEY, user_id).await.map_err(|error| {
+        tracing::error!(%error, "writing the signed-in user to the session failed");
+        SignInError::Internal
+    })?;
+    tracing::info!(user_id, "signed in");
+    Ok(())
+}
+
+/// Where a sign-in may send the browser afterwards: only paths on this site, never another
+/// origin (`//host`, `/\host`) or anything with control characters.
+fn local_path(next: Option<&str>) -> Option<String> {
+    let next = next?;
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    local.then(|| next.to_owned())
+}
+
+/// The query of `/auth/login` and `/auth/demo`.
+#[derive(Debug, Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Inserts or updates a user and records the login; returns `app.users.id`.
+/// `role` is written for new users; for existing ones only when `force_role` is set.
+async fn upsert_user(
+    pool: &PgPool,
+    profile: &Profile<'_>,
+    role: Role,
+    force_role: bool,
+) -> Result<i64, SignInError> {
+    sqlx::query_scalar(
+        "insert into app.users (discord_user_id, username, display_name, avatar, role, last_login_at)
+         values ($1, $2, $3, $4, $5, now())
+         on conflict (discord_user_id) do update
+         set username = excluded.username,
+             display_name = excluded.display_name,
+             avatar = excluded.avatar,
+             role = case when $6 then excluded.role else app.users.role end,
+             updated_at = now(),
+             last_login_at = now()
+         returning id",
+    )
+    .bind(profile.discord_user_id)
+    .bind(profile.username)
+    .bind(profile.display_name)
+    .bind(profile.avatar)
+    .bind(role.as_str())
+    .bind(force_role)
+    .fetch_one(pool)
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, discord_user_id = profile.discord_user_id, "saving the user failed");
+        SignInError::Internal
+    })
+}
+
+/// What we store about a Discord account.
+struct Profile<'a> {
+    discord_user_id: i64,
+    username: &'a str,
+    display_name: Option<&'a str>,
+    avatar: Option<&'a str>,
+}
+
+/// `GET`/`POST /auth/logout`: ends the session (deleting it from the store).
+async fn logout(session: Session) -> Response {
+    if let Err(error) = session.flush().await {
+        tracing::error!(%error, "ending the session failed");
+        return SignInError::Internal.into_response();
+    }
+    Redirect::to("/").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(local_path(Some("/kpi?x=1")).as_deref(), Some("/kpi?x=1"));
+        assert_eq!(local_path(Some("//evil.example")), None);
+        assert_eq!(local_path(Some("/\\evil.example")), None);
+        assert_eq!(local_path(Some("https://evil.example")), None);
+        assert_eq!(local_path(Some("/a\r\nSet-Cookie: x")), None);
+        assert_eq!(local_path(None), None);
+    }
+
+    #[test]
+    fn error_page_escapes_the_message() {
+        let page = ErrorPage {
+            status: StatusCode::FORBIDDEN,
+            message: "<script>alert(1)</script>".into(),
+            message_de: String::new(),
+            demo_links: false,
+        };
+        let html = page.render().expect("renders");
+        assert!(html.contains("&lt;script&gt;"), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("Access denied"), "{html}");
+    }
 }

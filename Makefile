@@ -1,0 +1,59 @@
+# Guildhall: `make run` to try it, `make test` for everything CI checks.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+export CARGO_TARGET_DIR ?= $(CURDIR)/target
+SITE_ROOT ?= $(CURDIR)/target/site
+PKG_DIR := $(SITE_ROOT)/pkg
+BIN := $(CARGO_TARGET_DIR)/debug/guildhall
+WASM := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/debug/hydrate.wasm
+PG ?= postgres://postgres@127.0.0.1:5432
+DEMO_DATABASE_URL ?= $(PG)/guildhall_demo
+E2E_DATABASE_URL ?= $(PG)/guildhall_e2e
+E2E_PORT ?= 3900
+
+.PHONY: run test setup setup-browser build site server lint test-rust test-e2e bench clean-site
+
+## Tools (idempotent; fast when everything is installed).
+setup:
+	@scripts/setup.sh
+setup-browser:
+	@scripts/setup.sh --browser
+
+## The browser bundle: the hydrate crate for wasm32, bound with wasm-bindgen.
+site: setup
+	cargo build -p hydrate --lib --target wasm32-unknown-unknown
+	@mkdir -p $(PKG_DIR)
+	wasm-bindgen --target web --no-typescript --out-dir $(PKG_DIR) --out-name guildhall $(WASM)
+	@mv -f $(PKG_DIR)/guildhall_bg.wasm $(PKG_DIR)/guildhall.wasm
+	@cp style/main.css $(PKG_DIR)/guildhall.css
+
+server:
+	cargo build -p guildhall
+
+build: site server
+
+## Build, create and fill the demo database, serve on http://127.0.0.1:3000 with demo login.
+run: build
+	@DATABASE_URL=$${DATABASE_URL:-$(DEMO_DATABASE_URL)} GUILDHALL_SITE_ROOT=$(SITE_ROOT) scripts/run-demo.sh $(BIN)
+
+## Everything CI checks.
+test: setup-browser lint test-rust test-e2e
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy -p hydrate --target wasm32-unknown-unknown -- -D warnings
+
+test-rust:
+	DATABASE_URL=$(PG)/postgres cargo test --workspace --exclude hydrate
+
+test-e2e: build
+	@GUILDHALL_SITE_ROOT=$(SITE_ROOT) E2E_DATABASE_URL=$(E2E_DATABASE_URL) E2E_PORT=$(E2E_PORT) scripts/e2e.sh $(BIN)
+
+## Ingestion benchmark: 1,000,000 voice events through the writer vs. plain COPY.
+bench:
+	DATABASE_URL=$${DATABASE_URL:-$(PG)/guildhall_bench} cargo bench -p guildhall --bench ingest
+
+clean-site:
+	rm -rf $(SITE_ROOT)

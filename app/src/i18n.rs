@@ -1,0 +1,317 @@
+//! German and English UI text. Every string a page shows is a [`Key`] with both
+//! translations, so a missing translation is a compile error rather than a blank label.
+//!
+//! The language is chosen on the server (the `lang` cookie, else `Accept-Language`), written
+//! to `<html lang>` and read back from there when the browser hydrates, so both sides render
+//! the same text. The switcher changes it live and stores the choice in the cookie.
+
+use leptos::prelude::*;
+
+/// Name of the cookie that stores an explicit language choice.
+pub const LANG_COOKIE: &str = "lang";
+
+/// A UI language.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lang {
+    De,
+    #[default]
+    En,
+}
+
+impl Lang {
+    pub const ALL: [Lang; 2] = [Lang::De, Lang::En];
+
+    /// The BCP 47 code used in `<html lang>` and the cookie.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::De => "de",
+            Lang::En => "en",
+        }
+    }
+
+    /// Parses a language tag such as `de`, `de-AT` or `EN-us`.
+    pub fn from_tag(tag: &str) -> Option<Lang> {
+        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
+        match primary.as_str() {
+            "de" => Some(Lang::De),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// Picks the preferred supported language from an `Accept-Language` header value.
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut best: Option<(Lang, f32)> = None;
+        for item in header.split(',') {
+            let mut parts = item.split(';');
+            let Some(lang) = parts.next().and_then(Lang::from_tag) else {
+                continue;
+            };
+            let quality = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            // Ties keep the earlier entry: the header lists preferences in order.
+            if quality > 0.0 && best.is_none_or(|(_, q)| quality > q) {
+                best = Some((lang, quality));
+            }
+        }
+        best.map(|(lang, _)| lang)
+    }
+
+    /// The language chosen by a `Cookie` header's `lang` cookie, if any.
+    pub fn from_cookie_header(header: &str) -> Option<Lang> {
+        header.split(';').find_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == LANG_COOKIE).then(|| Lang::from_tag(value)).flatten()
+        })
+    }
+
+    /// Formats a whole number with the language's thousands separator.
+    pub fn int(self, value: i64) -> String {
+        let digits = value.unsigned_abs().to_string();
+        let sep = match self {
+            Lang::De => '.',
+            Lang::En => ',',
+        };
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(sep);
+            }
+            out.push(c);
+        }
+        if value < 0 { format!("-{out}") } else { out }
+    }
+
+    /// Formats a number with one decimal in the language's style (`12.5` / `12,5`).
+    pub fn decimal(self, value: f64) -> String {
+        let text = format!("{value:.1}");
+        match self {
+            Lang::De => text.replace('.', ","),
+            Lang::En => text,
+        }
+    }
+
+    /// Formats a calendar day (`2026-11-01` / `01.11.2026`).
+    pub fn date(self, day: chrono::NaiveDate) -> String {
+        match self {
+            Lang::De => day.format("%d.%m.%Y").to_string(),
+            Lang::En => day.format("%Y-%m-%d").to_string(),
+        }
+    }
+
+    /// Formats an instant in UTC, minutes precision.
+    pub fn datetime(self, at: chrono::DateTime<chrono::Utc>) -> String {
+        match self {
+            Lang::De => at.format("%d.%m.%Y %H:%M UTC").to_string(),
+            Lang::En => at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        }
+    }
+}
+
+/// The language signal every component reads, provided by `App`.
+#[derive(Clone, Copy, Debug)]
+pub struct I18n {
+    pub lang: RwSignal<Lang>,
+}
+
+/// The current language signal. Panics outside `App`, which always provides it.
+pub fn use_i18n() -> I18n {
+    expect_context::<I18n>()
+}
+
+/// A reactive translation: `{t(Key::NavOverview)}` in a view updates when the language does.
+pub fn t(key: Key) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
+    let lang = use_i18n().lang;
+    move || key.text(lang.get())
+}
+
+/// The language for this request: on the server from the `lang` cookie or the
+/// `Accept-Language` header; in the browser from `<html lang>`, which the server wrote.
+pub fn initial_lang() -> Lang {
+    #[cfg(feature = "ssr")]
+    {
+        use axum::http::header::{ACCEPT_LANGUAGE, COOKIE};
+        let Some(parts) = use_context::<axum::http::request::Parts>() else {
+            return Lang::default();
+        };
+        let header = |name| parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+        header(COOKIE)
+            .find_map(Lang::from_cookie_header)
+            .or_else(|| header(ACCEPT_LANGUAGE).find_map(Lang::from_accept_language))
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        document()
+            .document_element()
+            .and_then(|html| html.get_attribute("lang"))
+            .and_then(|code| Lang::from_tag(&code))
+            .unwrap_or_default()
+    }
+}
+
+/// Stores an explicit language choice for a year so reloads keep it.
+pub fn remember_lang(lang: Lang) {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        if let Ok(doc) = document().dyn_into::<web_sys::HtmlDocument>() {
+            let cookie = format!("{LANG_COOKIE}={}; path=/; max-age=31536000; samesite=lax", lang.code());
+            let _ = doc.set_cookie(&cookie);
+        }
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = lang;
+}
+
+macro_rules! keys {
+    ($($key:ident => $de:literal, $en:literal;)*) => {
+        /// Every UI string.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Key { $($key),* }
+
+        impl Key {
+            /// Every key, for tests.
+            pub const ALL: &'static [Key] = &[$(Key::$key),*];
+
+            /// The text in a language.
+            pub fn text(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $((Key::$key, Lang::De) => $de, (Key::$key, Lang::En) => $en,)*
+                }
+            }
+        }
+    };
+}
+
+keys! {
+    AppName => "Guildhall", "Guildhall";
+    SkipToContent => "Zum Inhalt springen", "Skip to content";
+    NavOverview => "Übersicht", "Overview";
+    NavMyActivity => "Meine Aktivität", "My activity";
+    NavAdmin => "Verwaltung", "Admin";
+    SignOut => "Abmelden", "Sign out";
+    SignIn => "Anmelden", "Sign in";
+    Language => "Sprache", "Language";
+    RoleMember => "Mitglied", "Member";
+    RoleLeader => "Leitung", "Leader";
+    RoleAdmin => "Administration", "Admin";
+    Loading => "Lädt …", "Loading …";
+    NotFound => "Diese Seite gibt es nicht.", "This page does not exist.";
+    BackHome => "Zur Startseite", "Back to the start page";
+
+    SignInTitle => "Willkommen bei Guildhall", "Welcome to Guildhall";
+    SignInLead => "Guildhall zeigt, wer in eurer Community aktiv ist, wer bleibt und wann eure Server genutzt werden. Melde dich mit deinem Discord-Konto an.",
+        "Guildhall shows who is active in your community, who stays and when your servers are used. Sign in with your Discord account.";
+    SignInDiscord => "Mit Discord anmelden", "Sign in with Discord";
+    DemoTitle => "Demo-Modus", "Demo mode";
+    DemoLead => "Ohne Discord ausprobieren – anmelden als:", "Try it without Discord – sign in as:";
+
+    OverviewTitle => "Übersicht", "Overview";
+    OverviewLead => "Täglich aktive Personen (Sprachkanäle, mindestens eine Minute außerhalb des AFK-Kanals).",
+        "Daily active people (voice, at least one minute outside the AFK channel).";
+    RangeFrom => "Von", "From";
+    RangeTo => "Bis", "To";
+    RangeDays7 => "7 Tage", "7 days";
+    RangeDays30 => "30 Tage", "30 days";
+    RangeDays90 => "90 Tage", "90 days";
+    RangeInvalid => "Das Ende des Zeitraums liegt vor seinem Anfang.", "The end of the range is before its start.";
+    AvgDau => "Ø DAU", "Average DAU";
+    PeakDau => "Höchstwert", "Peak DAU";
+    PeakOn => "am", "on";
+    DaysInRange => "Tage", "Days";
+    ChartTitle => "Täglich aktive Personen", "Daily active people";
+    TableTitle => "Tageswerte", "Daily figures";
+    ColDay => "Tag", "Day";
+    ColDauTotal => "DAU gesamt", "DAU total";
+    ColDauVoice => "DAU Sprache", "DAU voice";
+    NoData => "Für diesen Zeitraum gibt es noch keine Daten.", "There is no data for this range yet.";
+
+    MyActivityTitle => "Meine Aktivität", "My activity";
+    MyActivityLead => "Deine Zeit in Sprachkanälen in den letzten 30 Tagen (ohne AFK).",
+        "Your time in voice channels over the last 30 days (AFK excluded).";
+    VoiceHours => "Stunden in Sprachkanälen", "Hours in voice";
+    VoiceMinutes => "Minuten", "minutes";
+    ActiveDays => "Aktive Tage", "Active days";
+    OfThirty => "von 30", "of 30";
+
+    AdminTitle => "Verwaltung", "Admin";
+    BotTitle => "Discord-Bot", "Discord bot";
+    BotOn => "Der Bot läuft.", "The bot is on.";
+    BotOff => "Der Bot ist aus: setze DISCORD_BOT_TOKEN.", "The bot is off: set DISCORD_BOT_TOKEN.";
+    CollectorsTitle => "Collectors", "Collectors";
+    ColCollector => "Collector", "Collector";
+    ColState => "Zustand", "State";
+    ColRestarts => "Neustarts", "Restarts";
+    ColLastError => "Letzter Fehler", "Last error";
+    NoCollectors => "Keine Collectors gemeldet.", "No collectors reported.";
+    GuildsTitle => "Discord-Server", "Discord guilds";
+    NoGuilds => "Noch keine Guild erfasst.", "No guild tracked yet.";
+    ColGuild => "Guild", "Guild";
+    ColAfkDiscord => "AFK-Kanal (Discord)", "AFK channel (Discord)";
+    ColAfkOverride => "AFK-Kanal (Überschreibung)", "AFK channel (override)";
+    ColAfkEffective => "Wirksam", "Effective";
+    NotSet => "–", "–";
+    ChannelId => "Kanal-ID", "Channel id";
+    Save => "Speichern", "Save";
+    ClearOverride => "Zurücksetzen", "Clear";
+    Saved => "Gespeichert.", "Saved.";
+    ChannelIdInvalid => "Eine Kanal-ID ist eine positive Zahl.", "A channel id is a positive number.";
+    OverrideHint => "Wirkt auf Sitzungen, die die Pipeline ab jetzt neu berechnet.",
+        "Applies to sessions the pipeline rebuilds from now on.";
+    RunsTitle => "Letzte Pipeline-Läufe", "Recent pipeline runs";
+    NoRuns => "Noch keine Läufe.", "No runs yet.";
+    ColJob => "Job", "Job";
+    ColTrigger => "Auslöser", "Trigger";
+    ColStarted => "Gestartet", "Started";
+    ColDuration => "Dauer", "Duration";
+    ColRows => "Zeilen", "Rows";
+    ColResult => "Ergebnis", "Result";
+    RunOk => "OK", "OK";
+
+    ErrUnauthorized => "Bitte melde dich an.", "Please sign in.";
+    ErrForbidden => "Das darfst du nicht.", "You are not allowed to do this.";
+    ErrInternal => "Auf dem Server ist etwas schiefgegangen.", "Something went wrong on the server.";
+    ErrRequest => "Die Anfrage ist fehlgeschlagen.", "The request failed.";
+    Retry => "Erneut versuchen", "Try again";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_prefers_the_highest_quality() {
+        assert_eq!(Lang::from_accept_language("de-DE,de;q=0.9,en;q=0.8"), Some(Lang::De));
+        assert_eq!(Lang::from_accept_language("fr-FR, en-US;q=0.7, de;q=0.5"), Some(Lang::En));
+        assert_eq!(Lang::from_accept_language("en;q=0.4, de;q=0.6"), Some(Lang::De));
+        assert_eq!(Lang::from_accept_language("fr, es"), None);
+        assert_eq!(Lang::from_accept_language("de;q=0"), None);
+    }
+
+    #[test]
+    fn cookie_overrides_are_read_by_name() {
+        assert_eq!(Lang::from_cookie_header("a=1; lang=de; b=2"), Some(Lang::De));
+        assert_eq!(Lang::from_cookie_header("xlang=de"), None);
+        assert_eq!(Lang::from_cookie_header("lang=fr"), None);
+    }
+
+    #[test]
+    fn numbers_follow_the_language() {
+        assert_eq!(Lang::De.int(1234567), "1.234.567");
+        assert_eq!(Lang::En.int(-1234), "-1,234");
+        assert_eq!(Lang::En.int(999), "999");
+        assert_eq!(Lang::De.decimal(12.34), "12,3");
+    }
+
+    #[test]
+    fn every_key_has_both_texts() {
+        for key in Key::ALL {
+            for lang in Lang::ALL {
+                assert!(!key.text(lang).is_empty(), "{key:?} {lang:?}");
+            }
+        }
+    }
+}

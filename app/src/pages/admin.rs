@@ -1,0 +1,285 @@
+//! `/admin`: bot and collector status, tracked guilds with the AFK channel override, and the
+//! recent pipeline runs.
+
+use crate::api::{SetAfkOverride, get_admin_overview};
+use crate::components::{ErrorNotice, Loading, error_key};
+use crate::i18n::{Key, t, use_i18n};
+use crate::model::{AdminOverview, CollectorStatus, GuildSettings, PipelineRun};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn AdminPage() -> impl IntoView {
+    let save = ServerAction::<SetAfkOverride>::new();
+    // Which guild was saved last; kept here because the rows are rebuilt after each save.
+    provide_context(LastSaved(RwSignal::new(None)));
+    // Reload after every save so the effective AFK channel shows what the server stored.
+    let overview = Resource::new(move || save.version().get(), |_| get_admin_overview());
+    view! {
+        <Title text=t(Key::AdminTitle) />
+        <section class="page admin" data-testid="admin">
+            <h1>{t(Key::AdminTitle)}</h1>
+            <Transition fallback=Loading>
+                {move || Suspend::new(async move {
+                    match overview.await {
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                        Ok(overview) => view! { <AdminSections overview save /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// The guild whose AFK override was saved last, for the confirmation next to its form.
+#[derive(Clone, Copy)]
+struct LastSaved(RwSignal<Option<i64>>);
+
+#[component]
+fn AdminSections(overview: AdminOverview, save: ServerAction<SetAfkOverride>) -> impl IntoView {
+    let AdminOverview { bot_enabled, collectors, guilds, recent_runs } = overview;
+    let bot = if bot_enabled {
+        view! {
+            <p class="status status-ok" data-testid="bot-status" data-bot="on">
+                {t(Key::BotOn)}
+            </p>
+        }
+    } else {
+        view! {
+            <p class="status status-off" data-testid="bot-status" data-bot="off">
+                {t(Key::BotOff)}
+            </p>
+        }
+    };
+    view! {
+        <div class="card">
+            <h2>{t(Key::BotTitle)}</h2>
+            {bot}
+        </div>
+        <div class="card">
+            <h2>{t(Key::CollectorsTitle)}</h2>
+            <Collectors collectors />
+        </div>
+        <div class="card">
+            <h2>{t(Key::GuildsTitle)}</h2>
+            <Guilds guilds save />
+        </div>
+        <div class="card">
+            <h2>{t(Key::RunsTitle)}</h2>
+            <Runs runs=recent_runs />
+        </div>
+    }
+}
+
+#[component]
+fn Collectors(collectors: Vec<(String, CollectorStatus)>) -> impl IntoView {
+    if collectors.is_empty() {
+        return view! { <p class="muted">{t(Key::NoCollectors)}</p> }.into_any();
+    }
+    let rows = collectors
+        .into_iter()
+        .map(|(name, status)| {
+            let key = name.clone();
+            view! {
+                <tr data-collector=key>
+                    <th scope="row">{name}</th>
+                    <td>
+                        <span class="state" data-state=status.state.clone()>
+                            {status.state.clone()}
+                        </span>
+                    </td>
+                    <td class="num">{status.restarts}</td>
+                    <td class="error-text">{status.last_error.unwrap_or_default()}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table class="data" data-testid="collectors-table">
+                <thead>
+                    <tr>
+                        <th scope="col">{t(Key::ColCollector)}</th>
+                        <th scope="col">{t(Key::ColState)}</th>
+                        <th scope="col" class="num">{t(Key::ColRestarts)}</th>
+                        <th scope="col">{t(Key::ColLastError)}</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn Guilds(guilds: Vec<GuildSettings>, save: ServerAction<SetAfkOverride>) -> impl IntoView {
+    if guilds.is_empty() {
+        return view! { <p class="muted">{t(Key::NoGuilds)}</p> }.into_any();
+    }
+    let rows = guilds.into_iter().map(|guild| view! { <GuildRow guild save /> }).collect_view();
+    view! {
+        <div class="table-wrap">
+            <table class="data" data-testid="guilds-table">
+                <thead>
+                    <tr>
+                        <th scope="col">{t(Key::ColGuild)}</th>
+                        <th scope="col">{t(Key::ColAfkDiscord)}</th>
+                        <th scope="col">{t(Key::ColAfkEffective)}</th>
+                        <th scope="col">{t(Key::ColAfkOverride)}</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+        <p class="muted small">{t(Key::OverrideHint)}</p>
+    }
+    .into_any()
+}
+
+fn channel_text(id: Option<i64>) -> String {
+    id.map(|id| id.to_string()).unwrap_or_else(|| "–".to_owned())
+}
+
+/// One guild with its override form. The form posts to the server function without
+/// JavaScript too; after hydration it is sent by the action.
+#[component]
+fn GuildRow(guild: GuildSettings, save: ServerAction<SetAfkOverride>) -> impl IntoView {
+    let guild_id = guild.guild_id;
+    let value = RwSignal::new(guild.afk_channel_override.map(|id| id.to_string()).unwrap_or_default());
+    let invalid = RwSignal::new(false);
+    let LastSaved(last_guild) = expect_context::<LastSaved>();
+    let submit = move |channel_id: Option<i64>| {
+        last_guild.set(Some(guild_id));
+        save.dispatch(SetAfkOverride { guild_id, channel_id });
+    };
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let text = value.get_untracked();
+        let text = text.trim();
+        if text.is_empty() {
+            invalid.set(false);
+            submit(None);
+            return;
+        }
+        match text.parse::<i64>() {
+            Ok(id) if id > 0 => {
+                invalid.set(false);
+                submit(Some(id));
+            }
+            _ => invalid.set(true),
+        }
+    };
+    let result = move || {
+        if invalid.get() {
+            return Some(view! { <span class="form-error">{t(Key::ChannelIdInvalid)}</span> }.into_any());
+        }
+        if last_guild.get() != Some(guild_id) || save.pending().get() {
+            return None;
+        }
+        match save.value().get()? {
+            Ok(()) => Some(view! { <span class="form-ok" data-testid="afk-saved">{t(Key::Saved)}</span> }.into_any()),
+            Err(error) => {
+                let key = error_key(&error);
+                let detail = match error {
+                    crate::error::AppError::BadRequest(message) => message,
+                    _ => String::new(),
+                };
+                Some(view! { <span class="form-error">{t(key)} " " {detail}</span> }.into_any())
+            }
+        }
+    };
+    let effective = guild.afk_channel_override.or(guild.afk_channel_id);
+    view! {
+        <tr data-guild=guild_id.to_string()>
+            <th scope="row">
+                {guild.name} <span class="muted small mono">{guild_id.to_string()}</span>
+            </th>
+            <td class="mono">{channel_text(guild.afk_channel_id)}</td>
+            <td class="mono" data-testid="afk-effective">{channel_text(effective)}</td>
+            <td>
+                <form class="inline-form" on:submit=on_submit>
+                    <input
+                        type="text"
+                        inputmode="numeric"
+                        pattern="[0-9]*"
+                        name="channel_id"
+                        class="mono"
+                        aria-label=t(Key::ChannelId)
+                        placeholder=t(Key::ChannelId)
+                        prop:value=move || value.get()
+                        on:input=move |ev| value.set(event_target_value(&ev))
+                    />
+                    <button type="submit" disabled=move || save.pending().get()>
+                        {t(Key::Save)}
+                    </button>
+                    <button
+                        type="button"
+                        class="button-secondary"
+                        disabled=move || save.pending().get()
+                        on:click=move |_| {
+                            value.set(String::new());
+                            invalid.set(false);
+                            submit(None);
+                        }
+                    >
+                        {t(Key::ClearOverride)}
+                    </button>
+                    {result}
+                </form>
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+fn Runs(runs: Vec<PipelineRun>) -> impl IntoView {
+    let lang = use_i18n().lang;
+    if runs.is_empty() {
+        return view! { <p class="muted">{t(Key::NoRuns)}</p> }.into_any();
+    }
+    let rows = runs
+        .into_iter()
+        .map(|run| {
+            let started = run.started_at;
+            let failed = run.error.is_some();
+            let result = match run.error {
+                Some(error) => view! { <span class="error-text">{error}</span> }.into_any(),
+                None => view! { <span class="status-ok">{t(Key::RunOk)}</span> }.into_any(),
+            };
+            let job = run.job.clone();
+            view! {
+                <tr data-job=job class:failed=failed>
+                    <th scope="row" class="mono">{run.job}</th>
+                    <td>{run.trigger}</td>
+                    <td>{move || lang.get().datetime(started)}</td>
+                    <td class="num">
+                        {run.duration_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "–".into())}
+                    </td>
+                    <td class="num">
+                        {move || run.rows_affected.map(|n| lang.get().int(n)).unwrap_or_else(|| "–".into())}
+                    </td>
+                    <td>{result}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table class="data" data-testid="runs-table">
+                <thead>
+                    <tr>
+                        <th scope="col">{t(Key::ColJob)}</th>
+                        <th scope="col">{t(Key::ColTrigger)}</th>
+                        <th scope="col">{t(Key::ColStarted)}</th>
+                        <th scope="col" class="num">{t(Key::ColDuration)}</th>
+                        <th scope="col" class="num">{t(Key::ColRows)}</th>
+                        <th scope="col">{t(Key::ColResult)}</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}

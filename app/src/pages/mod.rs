@@ -1,0 +1,91 @@
+//! One module per page. Each route first resolves the session and then shows the page the
+//! visitor may see: a sign-in page for visitors, a refusal for the wrong role.
+
+mod admin;
+mod my_activity;
+mod overview;
+mod sign_in;
+
+pub use admin::AdminPage;
+pub use my_activity::MyActivityPage;
+pub use overview::OverviewPage;
+pub use sign_in::SignInPage;
+
+use crate::components::{ErrorNotice, Loading};
+use crate::error::AppError;
+use crate::i18n::{Key, t};
+use crate::model::Permission;
+use crate::session::{SessionInfo, use_session};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// Renders `page` once the session is known: visitors get the sign-in page, users without
+/// `permission` a refusal.
+fn gated<V: IntoView + 'static>(
+    permission: Permission,
+    page: impl Fn(SessionInfo) -> V + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let session = use_session();
+    view! {
+        <Suspense fallback=Loading>
+            {move || {
+                let page = page.clone();
+                Suspend::new(async move {
+                    match session.await {
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                        Ok(info) if info.user.is_none() => {
+                            view! { <SignInPage demo_mode=info.demo_mode /> }.into_any()
+                        }
+                        Ok(info) if !info.can(permission) => {
+                            view! { <ErrorNotice error=AppError::Forbidden /> }.into_any()
+                        }
+                        Ok(info) => page(info).into_any(),
+                    }
+                })
+            }}
+        </Suspense>
+    }
+}
+
+/// `/`: the overview for leaders and admins, a member's own page for members.
+#[component]
+pub fn HomeRoute() -> impl IntoView {
+    gated(Permission::OwnData, |info: SessionInfo| {
+        if info.can(Permission::ViewKpis) {
+            view! { <OverviewPage today=info.today /> }.into_any()
+        } else {
+            view! { <MyActivityPage /> }.into_any()
+        }
+    })
+}
+
+/// `/me`
+#[component]
+pub fn MyActivityRoute() -> impl IntoView {
+    gated(Permission::OwnData, |_| view! { <MyActivityPage /> })
+}
+
+/// `/admin` (the server already refuses non-admins before rendering).
+#[component]
+pub fn AdminRoute() -> impl IntoView {
+    gated(Permission::Administer, |_| view! { <AdminPage /> })
+}
+
+/// Any other path: a 404.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text=t(Key::NotFound) />
+        <section class="page">
+            <h1>"404"</h1>
+            <p>{t(Key::NotFound)}</p>
+            <p>
+                <a href="/">{t(Key::BackHome)}</a>
+            </p>
+        </section>
+    }
+}

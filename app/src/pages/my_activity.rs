@@ -1,0 +1,50 @@
+//! `/me`: the signed-in member's own voice activity.
+
+use crate::api::get_my_activity;
+use crate::components::{ErrorNotice, Figure, Loading};
+use crate::i18n::{Key, t, use_i18n};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[component]
+pub fn MyActivityPage() -> impl IntoView {
+    let lang = use_i18n().lang;
+    let activity = Resource::new(|| (), |_| get_my_activity());
+    view! {
+        <Title text=t(Key::MyActivityTitle) />
+        <section class="page" data-testid="my-activity">
+            <h1>{t(Key::MyActivityTitle)}</h1>
+            <p class="lead">{t(Key::MyActivityLead)}</p>
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    match activity.await {
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                        Ok(activity) => {
+                            let minutes = activity.voice_minutes_30d;
+                            let days = activity.active_days_30d;
+                            view! {
+                                <div class="figures">
+                                    <Figure
+                                        label=Key::VoiceHours
+                                        testid="voice-hours"
+                                        value=Signal::derive(move || lang.get().decimal(minutes as f64 / 60.0))
+                                        note=Signal::derive(move || {
+                                            format!("{} {}", lang.get().int(minutes), Key::VoiceMinutes.text(lang.get()))
+                                        })
+                                    />
+                                    <Figure
+                                        label=Key::ActiveDays
+                                        testid="active-days"
+                                        value=Signal::derive(move || lang.get().int(days))
+                                        note=Signal::derive(move || Key::OfThirty.text(lang.get()).to_string())
+                                    />
+                                </div>
+                            }
+                                .into_any()
+                        }
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}

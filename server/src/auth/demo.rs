@@ -1,0 +1,59 @@
+//! Demo login: in demo mode, `/auth/demo?role=admin|leader|member` signs the browser in as
+//! a fixed demo user with that role. Without demo mode the route answers 404.
+
+use super::{Profile, SignInError, local_path, sign_in, upsert_user};
+use crate::web::ServerState;
+use app::model::Role;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+/// The query of `/auth/demo`.
+#[derive(Debug, Deserialize)]
+pub(super) struct DemoQuery {
+    role: Option<String>,
+    next: Option<String>,
+}
+
+/// The fixed demo user of a role: Discord id and name.
+fn demo_user(role: Role) -> (i64, &'static str) {
+    match role {
+        Role::Admin => (100_000_000_000_000_001, "Demo Admin"),
+        Role::Leader => (100_000_000_000_000_002, "Demo Leader"),
+        Role::Member => (100_000_000_000_000_003, "Demo Member"),
+    }
+}
+
+/// `GET /auth/demo?role=…&next=/path`.
+pub(super) async fn login(
+    State(state): State<ServerState>,
+    session: Session,
+    Query(query): Query<DemoQuery>,
+) -> Response {
+    if !state.config.demo {
+        return SignInError::DemoOff.into_response();
+    }
+    let Some(role) = Role::parse(query.role.as_deref().unwrap_or("member")) else {
+        return SignInError::UnknownRole.into_response();
+    };
+    let (discord_user_id, name) = demo_user(role);
+    let username = format!("demo-{}", role.as_str());
+    let profile = Profile {
+        discord_user_id,
+        username: &username,
+        display_name: Some(name),
+        avatar: None,
+    };
+    let signed_in = async {
+        let user_id = upsert_user(&state.app.pool, &profile, role, true).await?;
+        sign_in(&session, user_id).await
+    };
+    match signed_in.await {
+        Ok(()) => {
+            let next = local_path(query.next.as_deref());
+            Redirect::to(next.as_deref().unwrap_or("/")).into_response()
+        }
+        Err(error) => error.into_response(),
+    }
+}

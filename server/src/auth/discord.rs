@@ -1,0 +1,212 @@
+//! Discord OAuth2: `/auth/login` sends the browser to Discord with a CSRF `state` and a
+//! PKCE challenge; `/auth/callback` checks the state, exchanges the code with the PKCE
+//! verifier, reads the user and signs them in.
+
+use super::{NextQuery, Profile, SignInError, local_path, sign_in, upsert_user};
+use crate::config::Config;
+use crate::web::ServerState;
+use app::model::Role;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
+};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Deserializer, Serialize};
+use tower_sessions::Session;
+
+/// Session key of a login in progress.
+const PENDING_LOGIN_KEY: &str = "discord_login";
+
+/// What `/auth/login` remembers for the callback. Lives only in the server-side session.
+#[derive(Serialize, Deserialize)]
+struct PendingLogin {
+    state: String,
+    pkce_verifier: String,
+    next: Option<String>,
+}
+
+type DiscordClient = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// The OAuth2 client for the configured Discord application, or `None` when Discord login
+/// is not configured.
+fn client(config: &Config) -> Option<DiscordClient> {
+    if !config.discord_login_enabled() {
+        return None;
+    }
+    let client_id = config.discord.client_id.clone()?;
+    let client_secret = config.discord.client_secret.as_ref()?.expose_secret().to_owned();
+    let redirect = config.public_url.join("auth/callback").ok()?;
+    Some(
+        BasicClient::new(ClientId::new(client_id))
+            .set_client_secret(ClientSecret::new(client_secret))
+            .set_auth_uri(AuthUrl::from_url(config.discord.authorize_url.clone()))
+            .set_token_uri(TokenUrl::from_url(config.discord.token_url.clone()))
+            .set_redirect_uri(RedirectUrl::from_url(redirect)),
+    )
+}
+
+/// `GET /auth/login?next=/path`: starts the authorization code flow.
+pub(super) async fn login(
+    State(state): State<ServerState>,
+    session: Session,
+    Query(query): Query<NextQuery>,
+) -> Response {
+    let Some(client) = client(&state.config) else {
+        return SignInError::NotConfigured {
+            demo: state.config.demo,
+        }
+        .into_response();
+    };
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, csrf) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("identify".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let pending = PendingLogin {
+        state: csrf.secret().clone(),
+        pkce_verifier: verifier.secret().clone(),
+        next: local_path(query.next.as_deref()),
+    };
+    if let Err(error) = session.insert(PENDING_LOGIN_KEY, pending).await {
+        tracing::error!(%error, "storing the pending login in the session failed");
+        return SignInError::Internal.into_response();
+    }
+    Redirect::to(url.as_str()).into_response()
+}
+
+/// The query Discord sends back to `/auth/callback`.
+#[derive(Debug, Deserialize)]
+pub(super) struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// `GET /auth/callback`: finishes the flow. Any failure leaves the browser signed out.
+pub(super) async fn callback(
+    State(state): State<ServerState>,
+    session: Session,
+    Query(query): Query<CallbackQuery>,
+) -> Response {
+    match finish_login(&state, &session, query).await {
+        Ok(next) => Redirect::to(next.as_deref().unwrap_or("/")).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn finish_login(
+    state: &ServerState,
+    session: &Session,
+    query: CallbackQuery,
+) -> Result<Option<String>, SignInError> {
+    let client = client(&state.config).ok_or(SignInError::NotConfigured {
+        demo: state.config.demo,
+    })?;
+    // The pending login is used once, whatever happens next.
+    let pending: Option<PendingLogin> = session.remove(PENDING_LOGIN_KEY).await.map_err(|error| {
+        tracing::error!(%error, "reading the pending login from the session failed");
+        SignInError::Internal
+    })?;
+
+    if let Some(error) = query.error.as_deref() {
+        let description: String = query
+            .error_description
+            .as_deref()
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect();
+        tracing::info!(error = %error.chars().take(64).collect::<String>(), %description, "Discord refused the sign-in");
+        return Err(if error == "access_denied" {
+            SignInError::Denied
+        } else {
+            SignInError::Provider
+        });
+    }
+
+    let Some(pending) = pending else {
+        tracing::info!("sign-in callback without a login in progress");
+        return Err(SignInError::BadState);
+    };
+    if query.state.as_deref() != Some(pending.state.as_str()) {
+        tracing::warn!("sign-in callback with a state that does not match the session");
+        return Err(SignInError::BadState);
+    }
+    let Some(code) = query.code.filter(|code| !code.is_empty()) else {
+        return Err(SignInError::MissingCode);
+    };
+
+    let token = client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier))
+        .request_async(&state.http)
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "Discord's token endpoint failed");
+            SignInError::Upstream
+        })?;
+
+    let user = fetch_user(state, token.access_token().secret()).await?;
+    let is_admin = state.config.admin_ids.contains(&user.id);
+    let profile = Profile {
+        discord_user_id: user.id,
+        username: &user.username,
+        display_name: user.global_name.as_deref(),
+        avatar: user.avatar.as_deref(),
+    };
+    let role = if is_admin { Role::Admin } else { Role::Member };
+    let user_id = upsert_user(&state.app.pool, &profile, role, is_admin).await?;
+    sign_in(session, user_id).await?;
+    Ok(pending.next)
+}
+
+/// The fields of Discord's `GET /users/@me` we keep.
+#[derive(Debug, Deserialize)]
+struct DiscordUser {
+    #[serde(deserialize_with = "snowflake")]
+    id: i64,
+    username: String,
+    global_name: Option<String>,
+    avatar: Option<String>,
+}
+
+async fn fetch_user(state: &ServerState, access_token: &str) -> Result<DiscordUser, SignInError> {
+    let response = state
+        .http
+        .get(state.config.discord.userinfo_url.clone())
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|error| {
+            tracing::warn!(%error, "Discord's user endpoint failed");
+            SignInError::Upstream
+        })?;
+    response.json::<DiscordUser>().await.map_err(|error| {
+        tracing::warn!(%error, "Discord's user endpoint sent an unexpected answer");
+        SignInError::Upstream
+    })
+}
+
+/// Discord sends ids as strings (they do not fit a JavaScript number); accept numbers too.
+fn snowflake<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Number(i64),
+    }
+    let id = match Id::deserialize(deserializer)? {
+        Id::Text(text) => text.parse::<i64>().map_err(serde::de::Error::custom)?,
+        Id::Number(id) => id,
+    };
+    if id <= 0 {
+        return Err(serde::de::Error::custom("a Discord id is a positive number"));
+    }
+    Ok(id)
+}

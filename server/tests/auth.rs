@@ -1,0 +1,810 @@
+//! Sign-in end to end: the real router on loopback, driven by a cookie-keeping HTTP client,
+//! against a fake OAuth2 provider (authorize, token with PKCE check, user endpoint) that is
+//! a small axum app on loopback too. Every test gets a fresh database.
+
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use figment::providers::Serialized;
+use guildhall::config::Config;
+use guildhall::web::ServerState;
+use leptos::server_fn::ServerFn;
+use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
+use reqwest::cookie::{CookieStore, Jar};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use url::Url;
+
+const CLIENT_ID: &str = "guildhall-test-client";
+const CLIENT_SECRET: &str = "guildhall-test-secret";
+const ACCESS_TOKEN: &str = "fake-access-token";
+const DISCORD_ID: i64 = 123_456_789_012_345_678;
+
+// ---------------------------------------------------------------------------------------
+// The fake OAuth2 provider.
+
+/// What the provider remembers between authorize and token, and how it should behave.
+#[derive(Default)]
+struct ProviderState {
+    /// code → (code_challenge, redirect_uri) issued by `/authorize`.
+    codes: HashMap<String, (String, String)>,
+    /// When set, `/token` answers with this status.
+    token_failure: Option<StatusCode>,
+    /// The user `/users/@me` returns.
+    user: Value,
+    /// Successful token exchanges.
+    exchanges: u32,
+}
+
+#[derive(Clone)]
+struct FakeProvider {
+    base: Url,
+    state: Arc<Mutex<ProviderState>>,
+}
+
+impl FakeProvider {
+    async fn start() -> FakeProvider {
+        let state = Arc::new(Mutex::new(ProviderState {
+            user: json!({
+                "id": DISCORD_ID.to_string(),
+                "username": "ada",
+                "global_name": "Ada Lovelace",
+                "avatar": "a1b2c3",
+            }),
+            ..ProviderState::default()
+        }));
+        let app = Router::new()
+            .route("/authorize", get(provider_authorize))
+            .route("/token", post(provider_token))
+            .route("/users/@me", get(provider_user))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind provider");
+        let address = listener.local_addr().expect("provider address");
+        tokio::spawn(async move { axum::serve(listener, app).await.expect("provider serves") });
+        FakeProvider {
+            base: Url::parse(&format!("http://{address}/")).expect("provider url"),
+            state,
+        }
+    }
+
+    fn fail_token_endpoint(&self, status: StatusCode) {
+        self.state.lock().expect("provider lock").token_failure = Some(status);
+    }
+
+    fn set_user_id(&self, id: i64) {
+        self.state.lock().expect("provider lock").user["id"] = json!(id.to_string());
+    }
+
+    fn exchanges(&self) -> u32 {
+        self.state.lock().expect("provider lock").exchanges
+    }
+}
+
+/// Checks the authorization request like Discord would and sends the browser back with a
+/// code (the user "consented").
+async fn provider_authorize(
+    State(state): State<Arc<Mutex<ProviderState>>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let param = |name: &str| query.get(name).cloned().unwrap_or_default();
+    if param("client_id") != CLIENT_ID
+        || param("response_type") != "code"
+        || param("scope") != "identify"
+        || param("code_challenge_method") != "S256"
+        || param("code_challenge").is_empty()
+        || param("state").is_empty()
+    {
+        return (StatusCode::BAD_REQUEST, "bad authorization request").into_response();
+    }
+    let code = format!("code-{}", param("state").len() + query.len() + rand_suffix());
+    let redirect_uri = param("redirect_uri");
+    state
+        .lock()
+        .expect("provider lock")
+        .codes
+        .insert(code.clone(), (param("code_challenge"), redirect_uri.clone()));
+    let mut back = Url::parse(&redirect_uri).expect("redirect_uri is a URL");
+    back.query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", &param("state"));
+    Redirect::to(back.as_str()).into_response()
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The token endpoint: client authentication, the code, the redirect URI and the PKCE
+/// verifier must all match.
+async fn provider_token(
+    State(state): State<Arc<Mutex<ProviderState>>>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let mut state = state.lock().expect("provider lock");
+    if let Some(status) = state.token_failure {
+        return (status, Json(json!({"error": "server_error"}))).into_response();
+    }
+    let invalid = |reason: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_grant", "error_description": reason})),
+        )
+            .into_response()
+    };
+    if !client_authenticated(&headers, &form) {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
+    }
+    if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
+        return invalid("grant_type");
+    }
+    let Some((challenge, redirect_uri)) = form.get("code").and_then(|code| state.codes.remove(code)) else {
+        return invalid("unknown code");
+    };
+    if form.get("redirect_uri") != Some(&redirect_uri) {
+        return invalid("redirect_uri");
+    }
+    let Some(verifier) = form.get("code_verifier") else {
+        return invalid("code_verifier missing");
+    };
+    let expected = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.clone()));
+    if expected.as_str() != challenge {
+        return invalid("code_verifier does not match the challenge");
+    }
+    state.exchanges += 1;
+    Json(json!({
+        "access_token": ACCESS_TOKEN,
+        "token_type": "Bearer",
+        "expires_in": 604800,
+        "refresh_token": "fake-refresh-token",
+        "scope": "identify",
+    }))
+    .into_response()
+}
+
+/// HTTP Basic (what oauth2 sends by default) or the client id and secret in the form.
+fn client_authenticated(headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
+    if form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+        && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET)
+    {
+        return true;
+    }
+    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let expected = format!("{CLIENT_ID}:{CLIENT_SECRET}");
+    value
+        .strip_prefix("Basic ")
+        .and_then(|encoded| base64_decode(encoded.trim()))
+        .is_some_and(|decoded| decoded == expected.as_bytes())
+}
+
+/// Standard base64 without a dependency, enough for a Basic header.
+fn base64_decode(input: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for byte in input.bytes().filter(|b| *b != b'=') {
+        let value = ALPHABET.iter().position(|c| *c == byte)? as u32;
+        bits = (bits << 6) | value;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    Some(out)
+}
+
+async fn provider_user(State(state): State<Arc<Mutex<ProviderState>>>, headers: HeaderMap) -> Response {
+    let authorized = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {ACCESS_TOKEN}"));
+    if !authorized {
+        return (StatusCode::UNAUTHORIZED, Json(json!({"message": "401: Unauthorized"}))).into_response();
+    }
+    Json(state.lock().expect("provider lock").user.clone()).into_response()
+}
+
+// ---------------------------------------------------------------------------------------
+// The app under test and a browser for it.
+
+struct TestApp {
+    base: Url,
+    pool: PgPool,
+    jar: Arc<Jar>,
+    browser: reqwest::Client,
+    provider: FakeProvider,
+}
+
+struct Options {
+    discord: bool,
+    demo: bool,
+    admin_ids: Vec<i64>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            discord: true,
+            demo: false,
+            admin_ids: Vec::new(),
+        }
+    }
+}
+
+async fn start(pool: PgPool, options: Options) -> TestApp {
+    let provider = FakeProvider::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+    let address = listener.local_addr().expect("app address");
+    let base = Url::parse(&format!("http://{address}/")).expect("app url");
+
+    let mut figment = Config::defaults_figment()
+        .merge(Serialized::default("public_url", base.as_str().trim_end_matches('/')))
+        .merge(Serialized::default("demo", options.demo))
+        .merge(Serialized::default("admin_ids", options.admin_ids))
+        .merge(Serialized::default("discord.authorize_url", provider.base.join("authorize").expect("url").as_str()))
+        .merge(Serialized::default("discord.token_url", provider.base.join("token").expect("url").as_str()))
+        .merge(Serialized::default("discord.userinfo_url", provider.base.join("users/@me").expect("url").as_str()));
+    if options.discord {
+        figment = figment
+            .merge(Serialized::default("discord.client_id", CLIENT_ID))
+            .merge(Serialized::default("discord.client_secret", CLIENT_SECRET));
+    }
+    let config = Arc::new(Config::from_figment(figment).expect("test configuration"));
+    guildhall::auth::bootstrap_admins(&pool, &config.admin_ids).await.expect("bootstrap admins");
+
+    let state = ServerState {
+        app: app::ssr::AppState {
+            pool: pool.clone(),
+            leptos_options: leptos::config::LeptosOptions::builder()
+                .output_name("guildhall")
+                .site_root(config.site_root.to_string_lossy().into_owned())
+                .site_pkg_dir("pkg")
+                .site_addr(address)
+                .build(),
+            settings: Arc::new(app::ssr::PageSettings {
+                timezone: config.timezone.name().to_owned(),
+                demo_mode: config.demo,
+                bot_enabled: false,
+            }),
+            collectors: app::ssr::StatusBoard::default(),
+        },
+        config,
+        metrics: collectors::metrics::Metrics::new(),
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client"),
+    };
+    let router = guildhall::web::router(state).expect("router");
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("app serves") });
+
+    let jar = Arc::new(Jar::default());
+    let browser = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("browser");
+    TestApp {
+        base,
+        pool,
+        jar,
+        browser,
+        provider,
+    }
+}
+
+impl TestApp {
+    fn url(&self, path: &str) -> Url {
+        self.base.join(path.trim_start_matches('/')).expect("app url")
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.browser.get(self.url(path)).send().await.expect("GET")
+    }
+
+    /// The value of the session cookie the browser holds, if any.
+    fn session_cookie(&self) -> Option<String> {
+        let header = self.jar.cookies(&self.base)?;
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .find_map(|pair| pair.strip_prefix("guildhall_session="))
+            .map(str::to_owned)
+    }
+
+    /// Calls a server function (form-encoded, as the browser does) and returns the status
+    /// and the JSON body.
+    async fn call<F: ServerFn>(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        self.call_with(&self.browser, F::PATH, form).await
+    }
+
+    async fn call_with(&self, client: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response = client
+            .post(self.url(path))
+            .header(header::ACCEPT, "application/json")
+            .form(form)
+            .send()
+            .await
+            .expect("server function call");
+        let status = response.status();
+        let body = response.text().await.expect("server function body");
+        (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+    }
+
+    /// The signed-in user as `get_me` reports it (`null` when signed out).
+    async fn me(&self) -> Value {
+        let (status, body) = self.call::<app::api::GetMe>(&[]).await;
+        assert_eq!(status, StatusCode::OK, "get_me: {body}");
+        body
+    }
+
+    /// `get_me` from another browser that presents only the given session cookie.
+    async fn me_with_cookie(&self, session: &str) -> Value {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::COOKIE,
+            format!("guildhall_session={session}").parse().expect("cookie header"),
+        );
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let (status, body) = self.call_with(&client, app::api::GetMe::PATH, &[]).await;
+        assert_eq!(status, StatusCode::OK, "get_me: {body}");
+        body
+    }
+
+    /// `/auth/login` → the fake provider's consent → the callback URL with code and state.
+    /// Returns the callback URL and the session cookie set by `/auth/login`.
+    async fn start_login(&self, next: Option<&str>) -> (Url, String) {
+        let login_path = match next {
+            Some(next) => format!("/auth/login?next={}", urlencode(next)),
+            None => "/auth/login".to_owned(),
+        };
+        let response = self.get(&login_path).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login redirects");
+        let authorize = location(&response);
+        let pre_login_session = self.session_cookie().expect("login sets a session cookie");
+
+        // The authorization request as Discord sees it.
+        let query: HashMap<String, String> = authorize.query_pairs().into_owned().collect();
+        assert!(authorize.as_str().starts_with(self.provider.base.join("authorize").expect("url").as_str()));
+        assert_eq!(query.get("client_id").map(String::as_str), Some(CLIENT_ID));
+        assert_eq!(query.get("redirect_uri"), Some(&self.url("/auth/callback").to_string()));
+        assert_eq!(query.get("scope").map(String::as_str), Some("identify"));
+        assert_eq!(query.get("response_type").map(String::as_str), Some("code"));
+        assert_eq!(query.get("code_challenge_method").map(String::as_str), Some("S256"));
+        assert!(query.get("code_challenge").is_some_and(|c| c.len() >= 43));
+        assert!(query.get("state").is_some_and(|s| s.len() >= 16));
+
+        let consent = self.browser.get(authorize).send().await.expect("provider authorize");
+        assert_eq!(consent.status(), StatusCode::SEE_OTHER, "provider accepted the request");
+        let callback = location(&consent);
+        assert_eq!(callback.path(), "/auth/callback");
+        (callback, pre_login_session)
+    }
+
+    /// The whole Discord sign-in; returns the session cookie before and after.
+    async fn sign_in_with_discord(&self) -> (String, String) {
+        let (callback, before) = self.start_login(None).await;
+        let response = self.browser.get(callback).send().await.expect("callback");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap_or_default());
+        assert_eq!(location(&response).path(), "/");
+        let after = self.session_cookie().expect("signed-in session cookie");
+        (before, after)
+    }
+
+    /// Signs in as the demo user of `role` (demo mode must be on).
+    async fn sign_in_demo(&self, role: &str) {
+        let response = self.get(&format!("/auth/demo?role={role}")).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+
+    async fn user_count(&self) -> i64 {
+        sqlx::query_scalar("select count(*) from app.users")
+            .fetch_one(&self.pool)
+            .await
+            .expect("count users")
+    }
+
+    async fn role_of(&self, discord_user_id: i64) -> Option<String> {
+        sqlx::query_scalar("select role from app.users where discord_user_id = $1")
+            .bind(discord_user_id)
+            .fetch_optional(&self.pool)
+            .await
+            .expect("user role")
+    }
+}
+
+fn location(response: &reqwest::Response) -> Url {
+    let value = response
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .expect("a Location header");
+    response.url().join(value).expect("Location is a URL")
+}
+
+fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// Replaces the `state` parameter of a callback URL.
+fn with_state(callback: &Url, state: &str) -> Url {
+    let pairs: Vec<(String, String)> = callback
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| if k == "state" { (k, state.to_owned()) } else { (k, v) })
+        .collect();
+    let mut url = callback.clone();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    url
+}
+
+async fn assert_error_page(response: reqwest::Response, status: StatusCode, needle: &str) -> String {
+    assert_eq!(response.status(), status);
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    let body = response.text().await.expect("error page body");
+    assert!(body.contains(needle), "expected {needle:?} in {body}");
+    assert!(body.contains("Back to Guildhall"), "{body}");
+    body
+}
+
+// ---------------------------------------------------------------------------------------
+// Discord sign-in.
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn discord_sign_in_creates_the_user_and_renews_the_session(pool: PgPool) {
+    let app = start(pool, Options::default()).await;
+    assert_eq!(app.me().await, Value::Null);
+
+    let (before, after) = app.sign_in_with_discord().await;
+    assert_ne!(before, after, "the session id is renewed at sign-in");
+    assert_eq!(app.provider.exchanges(), 1);
+
+    let (username, display_name, avatar, role, logged_in): (String, Option<String>, Option<String>, String, bool) =
+        sqlx::query_as(
+            "select username, display_name, avatar, role, last_login_at is not null
+             from app.users where discord_user_id = $1",
+        )
+        .bind(DISCORD_ID)
+        .fetch_one(&app.pool)
+        .await
+        .expect("the user row exists");
+    assert_eq!(username, "ada");
+    assert_eq!(display_name.as_deref(), Some("Ada Lovelace"));
+    assert_eq!(avatar.as_deref(), Some("a1b2c3"));
+    assert_eq!(role, "member");
+    assert!(logged_in);
+
+    let me = app.me().await;
+    assert_eq!(me["discord_user_id"], json!(DISCORD_ID));
+    assert_eq!(me["name"], json!("Ada Lovelace"));
+    assert_eq!(me["role"], json!("member"));
+
+    // The pre-login session id no longer signs anyone in.
+    assert_eq!(app.me_with_cookie(&before).await, Value::Null);
+    assert_eq!(app.me_with_cookie(&after).await["role"], json!("member"));
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn sign_in_returns_to_a_local_next_path_only(pool: PgPool) {
+    let app = start(pool, Options::default()).await;
+    let (callback, _) = app.start_login(Some("/kpi?range=30d")).await;
+    let response = app.browser.get(callback).send().await.expect("callback");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/kpi?range=30d");
+
+    let (callback, _) = app.start_login(Some("//evil.example/steal")).await;
+    let response = app.browser.get(callback).send().await.expect("callback");
+    assert_eq!(response.headers()[header::LOCATION], "/");
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn an_existing_role_is_kept_at_sign_in(pool: PgPool) {
+    sqlx::query("insert into app.users (discord_user_id, username, role) values ($1, 'old-name', 'leader')")
+        .bind(DISCORD_ID)
+        .execute(&pool)
+        .await
+        .expect("existing leader");
+    let app = start(pool, Options::default()).await;
+    app.sign_in_with_discord().await;
+    assert_eq!(app.role_of(DISCORD_ID).await.as_deref(), Some("leader"));
+    assert_eq!(app.me().await["role"], json!("leader"));
+    assert_eq!(app.user_count().await, 1);
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_configured_admin_becomes_admin(pool: PgPool) {
+    let other_admin = 555_000_000_000_000_001;
+    // A member who is later named an admin in the configuration.
+    sqlx::query("insert into app.users (discord_user_id, username, role) values ($1, 'ada', 'member')")
+        .bind(DISCORD_ID)
+        .execute(&pool)
+        .await
+        .expect("existing member");
+    let app = start(
+        pool,
+        Options {
+            admin_ids: vec![DISCORD_ID, other_admin],
+            ..Options::default()
+        },
+    )
+    .await;
+    // Bootstrap ran at start: the member is promoted, the unknown id has a placeholder.
+    assert_eq!(app.role_of(DISCORD_ID).await.as_deref(), Some("admin"));
+    let placeholder: (String, String) =
+        sqlx::query_as("select username, role from app.users where discord_user_id = $1")
+            .bind(other_admin)
+            .fetch_one(&app.pool)
+            .await
+            .expect("placeholder admin");
+    assert_eq!(placeholder, (other_admin.to_string(), "admin".to_owned()));
+    // Running it again changes nothing.
+    guildhall::auth::bootstrap_admins(&app.pool, &[DISCORD_ID, other_admin]).await.expect("idempotent");
+    assert_eq!(app.user_count().await, 2);
+
+    // Someone demoted in the database is an admin again when signing in.
+    sqlx::query("update app.users set role = 'member' where discord_user_id = $1")
+        .bind(DISCORD_ID)
+        .execute(&app.pool)
+        .await
+        .expect("demote");
+    app.sign_in_with_discord().await;
+    assert_eq!(app.role_of(DISCORD_ID).await.as_deref(), Some("admin"));
+    assert_eq!(app.me().await["role"], json!("admin"));
+
+    // And the placeholder user takes the real name at their first sign-in.
+    app.get("/auth/logout").await;
+    app.provider.set_user_id(other_admin);
+    app.sign_in_with_discord().await;
+    let me = app.me().await;
+    assert_eq!(me["discord_user_id"], json!(other_admin));
+    assert_eq!(me["role"], json!("admin"));
+    assert_eq!(me["name"], json!("Ada Lovelace"));
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_wrong_or_missing_state_is_refused(pool: PgPool) {
+    let app = start(pool, Options::default()).await;
+
+    // A callback nobody started in this browser.
+    let response = app.get("/auth/callback?code=abc&state=forged").await;
+    assert_error_page(response, StatusCode::BAD_REQUEST, "invalid or has expired").await;
+
+    // A started login, but the state was tampered with.
+    let (callback, _) = app.start_login(None).await;
+    let response = app.browser.get(with_state(&callback, "forged-state")).send().await.expect("callback");
+    let body = assert_error_page(response, StatusCode::BAD_REQUEST, "invalid or has expired").await;
+    assert!(body.contains("Sign in again"), "{body}");
+
+    // The state is single-use: the failed attempt consumed it.
+    let response = app.browser.get(callback).send().await.expect("replayed callback");
+    assert_error_page(response, StatusCode::BAD_REQUEST, "invalid or has expired").await;
+
+    // No state at all.
+    app.start_login(None).await;
+    let response = app.get("/auth/callback?code=abc").await;
+    assert_error_page(response, StatusCode::BAD_REQUEST, "invalid or has expired").await;
+
+    assert_eq!(app.provider.exchanges(), 0, "no code was exchanged");
+    assert_eq!(app.user_count().await, 0);
+    assert_eq!(app.me().await, Value::Null);
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_declined_consent_signs_nobody_in(pool: PgPool) {
+    let app = start(pool, Options::default()).await;
+    let (callback, _) = app.start_login(None).await;
+    let state = callback
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state");
+    let response = app
+        .get(&format!(
+            "/auth/callback?error=access_denied&error_description={}&state={}",
+            urlencode("The resource owner or authorization server denied the request <b>"),
+            urlencode(&state)
+        ))
+        .await;
+    let body = assert_error_page(response, StatusCode::FORBIDDEN, "cancelled the sign-in").await;
+    assert!(!body.contains("resource owner"), "Discord's text is logged, not shown: {body}");
+
+    // The code from before cannot be used after the refusal either.
+    let response = app.browser.get(callback).send().await.expect("callback");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    assert_eq!(app.user_count().await, 0);
+    assert_eq!(app.me().await, Value::Null);
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_failing_token_endpoint_shows_502(pool: PgPool) {
+    let app = start(pool, Options::default()).await;
+    for failure in [StatusCode::INTERNAL_SERVER_ERROR, StatusCode::BAD_REQUEST] {
+        app.provider.fail_token_endpoint(failure);
+        let (callback, _) = app.start_login(None).await;
+        let response = app.browser.get(callback).send().await.expect("callback");
+        let body = assert_error_page(response, StatusCode::BAD_GATEWAY, "Discord did not confirm").await;
+        assert!(!body.contains("server_error"), "{body}");
+        assert!(!body.contains(CLIENT_SECRET), "{body}");
+    }
+    assert_eq!(app.user_count().await, 0);
+    assert_eq!(app.me().await, Value::Null);
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn login_without_discord_configuration_explains_what_is_missing(pool: PgPool) {
+    let app = start(
+        pool.clone(),
+        Options {
+            discord: false,
+            ..Options::default()
+        },
+    )
+    .await;
+    let response = app.get("/auth/login").await;
+    let body = assert_error_page(response, StatusCode::SERVICE_UNAVAILABLE, "DISCORD_CLIENT_ID").await;
+    assert!(!body.contains("/auth/demo"), "{body}");
+
+    let demo = start(
+        pool,
+        Options {
+            discord: false,
+            demo: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let response = demo.get("/auth/login").await;
+    let body = assert_error_page(response, StatusCode::SERVICE_UNAVAILABLE, "DISCORD_CLIENT_SECRET").await;
+    assert!(body.contains("/auth/demo?role=admin"), "{body}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Permissions.
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
+    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild')")
+        .execute(&pool)
+        .await
+        .expect("a tracked guild");
+    let app = start(
+        pool,
+        Options {
+            demo: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let afk_form: &[(&str, &str)] = &[("guild_id", "42"), ("channel_id", "7")];
+
+    // Anonymous: 401 everywhere.
+    assert_eq!(app.call::<app::api::GetAdminOverview>(&[]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.call::<app::api::SetAfkOverride>(afk_form).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get("/admin").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get("/admin/settings").await.status(), StatusCode::UNAUTHORIZED);
+
+    // Member and leader: 403 from every admin function and page.
+    for role in ["member", "leader"] {
+        app.sign_in_demo(role).await;
+        assert_eq!(app.me().await["role"], json!(role));
+        assert_eq!(app.call::<app::api::GetAdminOverview>(&[]).await.0, StatusCode::FORBIDDEN, "{role}");
+        assert_eq!(app.call::<app::api::SetAfkOverride>(afk_form).await.0, StatusCode::FORBIDDEN, "{role}");
+        let response = app.get("/admin").await;
+        assert_error_page(response, StatusCode::FORBIDDEN, "not allowed").await;
+    }
+    let override_set: Option<i64> = sqlx::query_scalar("select afk_channel_override from app.discord_guilds")
+        .fetch_one(&app.pool)
+        .await
+        .expect("guild");
+    assert_eq!(override_set, None, "refused calls changed nothing");
+
+    // Admin: allowed.
+    app.sign_in_demo("admin").await;
+    let (status, overview) = app.call::<app::api::GetAdminOverview>(&[]).await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    assert_eq!(overview["guilds"][0]["guild_id"], json!(42));
+    let (status, body) = app.call::<app::api::SetAfkOverride>(afk_form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let override_set: Option<i64> = sqlx::query_scalar("select afk_channel_override from app.discord_guilds")
+        .fetch_one(&app.pool)
+        .await
+        .expect("guild");
+    assert_eq!(override_set, Some(7));
+    let status = app.get("/admin").await.status();
+    assert!(
+        status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+        "the admin passes the /admin guard, got {status}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Demo login and logout.
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn demo_login_is_not_found_outside_demo_mode(pool: PgPool) {
+    let app = start(pool, Options::default()).await;
+    let response = app.get("/auth/demo?role=admin").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.user_count().await, 0);
+    assert_eq!(app.me().await, Value::Null);
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn demo_login_signs_in_with_the_requested_role(pool: PgPool) {
+    let app = start(
+        pool,
+        Options {
+            discord: false,
+            demo: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    for (role, name) in [("leader", "Demo Leader"), ("admin", "Demo Admin"), ("member", "Demo Member")] {
+        let before = app.session_cookie();
+        app.sign_in_demo(role).await;
+        let after = app.session_cookie();
+        assert!(after.is_some());
+        assert_ne!(before, after, "the session id is renewed");
+        let me = app.me().await;
+        assert_eq!(me["role"], json!(role));
+        assert_eq!(me["name"], json!(name));
+    }
+    assert_eq!(app.user_count().await, 3);
+
+    let response = app.get("/auth/demo?role=leader&next=/kpi").await;
+    assert_eq!(response.headers()[header::LOCATION], "/kpi");
+    let response = app.get("/auth/demo?role=owner").await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.me().await["role"], json!("leader"));
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn logout_ends_the_session(pool: PgPool) {
+    let app = start(pool, Options::default()).await;
+    let (_, signed_in) = app.sign_in_with_discord().await;
+    assert_eq!(app.me().await["role"], json!("member"));
+
+    let response = app.browser.post(app.url("/auth/logout")).send().await.expect("logout");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()[header::LOCATION], "/");
+    assert_eq!(app.me().await, Value::Null);
+
+    // The old session cookie is dead on the server too.
+    let sessions: i64 = sqlx::query_scalar("select count(*) from app.sessions where id = $1")
+        .bind(&signed_in)
+        .fetch_one(&app.pool)
+        .await
+        .expect("sessions");
+    assert_eq!(sessions, 0);
+    assert_eq!(app.me_with_cookie(&signed_in).await, Value::Null);
+
+    // A plain link works as well.
+    app.sign_in_with_discord().await;
+    let response = app.get("/auth/logout").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.me().await, Value::Null);
+}

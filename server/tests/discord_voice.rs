@@ -1,0 +1,596 @@
+//! The Discord voice collector end to end: the real serenity client (inside the real
+//! `DiscordBot`) against a fake Discord on loopback, writing through the real ingestion
+//! writer into a fresh database, then the real pipeline into silver and gold.
+
+mod support;
+
+use chrono::{DateTime, Duration as TimeDelta, NaiveDate, Utc};
+use collectors::Collector;
+use collectors::discord::VoiceEvent;
+use collectors::discord::bot::{BotConfig, DiscordBot};
+use collectors::ingest::{IngestWriter, WriterConfig};
+use collectors::metrics::{DropReason, Metrics, SourceLabels};
+use guildhall::pipeline::{Pipeline, Trigger};
+use serde_json::{Value, json};
+use serenity::model::event::{Event, GatewayEvent};
+use serenity::model::gateway::Ready;
+use serenity::model::guild::Guild;
+use serenity::model::voice::VoiceState;
+use sqlx::PgPool;
+use std::collections::HashMap;
+use std::time::Duration;
+use support::fake_discord::{self, FakeDiscord, GatewayConnection, GuildSpec, Member};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+const GUILD: u64 = 1_100_000_000_000_000_001;
+const LOBBY: u64 = 1_100_000_000_000_000_010;
+const CS2: u64 = 1_100_000_000_000_000_011;
+const AFK: u64 = 1_100_000_000_000_000_099;
+
+const ALICE: Member = Member {
+    id: 1_300_000_000_000_000_001,
+    name: "alice",
+    bot: false,
+};
+const BOB: Member = Member {
+    id: 1_300_000_000_000_000_002,
+    name: "bob",
+    bot: false,
+};
+const CAROL: Member = Member {
+    id: 1_300_000_000_000_000_003,
+    name: "carol",
+    bot: false,
+};
+const DAVE: Member = Member {
+    id: 1_300_000_000_000_000_004,
+    name: "dave",
+    bot: false,
+};
+const MUSICBOT: Member = Member {
+    id: 1_300_000_000_000_000_009,
+    name: "musicbot",
+    bot: true,
+};
+
+/// GUILDS | GUILD_VOICE_STATES; in particular not MESSAGE_CONTENT (1 << 15).
+const EXPECTED_INTENTS: u64 = 1 | (1 << 7);
+const MESSAGE_CONTENT: u64 = 1 << 15;
+
+fn id(snowflake: u64) -> i64 {
+    i64::try_from(snowflake).expect("snowflake fits i64")
+}
+
+fn guild_spec(voice: Vec<(u64, u64)>) -> GuildSpec {
+    GuildSpec {
+        id: GUILD,
+        name: "Guildhall Test",
+        channels: vec![(LOBBY, "Lobby"), (CS2, "CS2"), (AFK, "AFK")],
+        afk_channel_id: Some(AFK),
+        members: vec![ALICE, BOB, CAROL, DAVE, MUSICBOT],
+        voice,
+    }
+}
+
+/// A running `DiscordBot` with its own ingestion writer.
+struct RunningBot {
+    shutdown: CancellationToken,
+    run: JoinHandle<anyhow::Result<()>>,
+    writer: JoinHandle<()>,
+}
+
+impl RunningBot {
+    fn start(pool: &PgPool, fake: &FakeDiscord, metrics: &Metrics) -> Self {
+        let (writer, writer_task) = IngestWriter::<VoiceEvent>::spawn(
+            pool.clone(),
+            WriterConfig {
+                batch_size: 100,
+                flush_interval: Duration::from_millis(20),
+            },
+            metrics.clone(),
+        );
+        let bot = DiscordBot::new(
+            BotConfig {
+                token: "fake-token".to_owned(),
+                api_base: fake.api_base.clone(),
+                guilds: vec![id(GUILD)],
+                heartbeat: Duration::from_millis(100),
+            },
+            pool.clone(),
+            writer,
+            metrics.clone(),
+        );
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let run = tokio::spawn(async move { bot.run(token).await });
+        Self {
+            shutdown,
+            run,
+            writer: writer_task,
+        }
+    }
+
+    /// Cancels the bot, as the supervisor does at shutdown, and waits until its writer has
+    /// committed everything.
+    async fn stop(self) {
+        self.shutdown.cancel();
+        let result = tokio::time::timeout(Duration::from_secs(20), self.run)
+            .await
+            .expect("the bot stops within 20 s")
+            .expect("the bot task did not panic");
+        assert!(result.is_ok(), "the bot returns Ok on shutdown: {result:?}");
+        tokio::time::timeout(Duration::from_secs(10), self.writer)
+            .await
+            .expect("the writer stops")
+            .expect("the writer did not panic");
+    }
+}
+
+/// Waits until the bot connected, then sends READY and GUILD_CREATE.
+async fn connect(fake: &FakeDiscord, spec: &GuildSpec) -> GatewayConnection {
+    let conn = fake.next_connection().await;
+    conn.dispatch("READY", fake_discord::ready(&[GUILD], &fake.gateway_url));
+    conn.dispatch("GUILD_CREATE", fake_discord::guild_create(spec));
+    conn
+}
+
+type BronzeRow = (i64, Option<i64>, String, bool, DateTime<Utc>);
+
+async fn bronze(pool: &PgPool) -> Vec<BronzeRow> {
+    sqlx::query_as(
+        "select user_id, channel_id, origin, self_mute, occurred_at
+         from bronze.discord_voice_events order by occurred_at, event_id",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("bronze rows")
+}
+
+/// Waits until bronze holds exactly `n` rows.
+async fn wait_for_rows(pool: &PgPool, n: usize) -> Vec<BronzeRow> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let rows = bronze(pool).await;
+        if rows.len() == n {
+            return rows;
+        }
+        assert!(
+            rows.len() < n && tokio::time::Instant::now() < deadline,
+            "expected {n} bronze rows, have {}: {rows:?}",
+            rows.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Sends a voice state update and waits until its row is in bronze.
+async fn voice_update(
+    pool: &PgPool,
+    conn: &GatewayConnection,
+    member: &Member,
+    channel: Option<u64>,
+    self_mute: bool,
+    rows_after: usize,
+) {
+    conn.dispatch(
+        "VOICE_STATE_UPDATE",
+        fake_discord::voice_state_update(GUILD, member, channel, self_mute),
+    );
+    wait_for_rows(pool, rows_after).await;
+}
+
+fn received(metrics: &Metrics) -> u64 {
+    metrics
+        .collector_events
+        .get_or_create(&SourceLabels {
+            source: "discord_voice".to_owned(),
+        })
+        .get()
+}
+
+async fn observed_until(pool: &PgPool) -> DateTime<Utc> {
+    sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+        "select observed_until from app.discord_guilds where guild_id = $1",
+    )
+    .bind(id(GUILD))
+    .fetch_one(pool)
+    .await
+    .expect("guild row")
+    .expect("observed_until is set")
+}
+
+type SessionRow = (
+    i64,
+    i64,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<i64>,
+    bool,
+    Option<String>,
+);
+
+async fn sessions(pool: &PgPool) -> Vec<SessionRow> {
+    sqlx::query_as(
+        "select discord_user_id, channel_id, started_at, ended_at, seconds, is_afk, end_reason
+         from silver.fact_voice_sessions order by discord_user_id, started_at",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("sessions")
+}
+
+fn session(
+    user: &Member,
+    channel: u64,
+    started: DateTime<Utc>,
+    ended: Option<(DateTime<Utc>, &str)>,
+    is_afk: bool,
+) -> SessionRow {
+    (
+        id(user.id),
+        id(channel),
+        started,
+        ended.map(|(at, _)| at),
+        ended.map(|(at, _)| (at - started).num_seconds()),
+        is_afk,
+        ended.map(|(_, reason)| reason.to_owned()),
+    )
+}
+
+fn pipeline(pool: &PgPool) -> Pipeline {
+    Pipeline::new(pool.clone(), chrono_tz::Europe::Berlin, Metrics::new())
+}
+
+/// Moves the captured events onto a scripted timeline: each user's events, in the order
+/// they were received, get the given offsets (seconds) from `base`. The capture itself
+/// stamps receive times; this makes the sessions' lengths and the DAU threshold (one
+/// minute) exact without a test that runs for minutes.
+async fn retime(pool: &PgPool, base: DateTime<Utc>, offsets: &[(&Member, &[i64])]) {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(
+        "select event_id, user_id from bronze.discord_voice_events order by occurred_at, event_id",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("events");
+    let mut next: HashMap<i64, usize> = HashMap::new();
+    for (event_id, user_id) in rows {
+        let (_, user_offsets) = offsets
+            .iter()
+            .find(|(member, _)| id(member.id) == user_id)
+            .expect("every user has a timeline");
+        let index = next.entry(user_id).or_default();
+        let offset = user_offsets[*index];
+        *index += 1;
+        sqlx::query("update bronze.discord_voice_events set occurred_at = $2 where event_id = $1")
+            .bind(event_id)
+            .bind(base + TimeDelta::seconds(offset))
+            .execute(pool)
+            .await
+            .expect("retime");
+    }
+    for (member, user_offsets) in offsets {
+        assert_eq!(
+            next.get(&id(member.id)).copied().unwrap_or(0),
+            user_offsets.len()
+        );
+    }
+}
+
+fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("valid timestamp")
+        .with_timezone(&Utc)
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn voice_updates_become_bronze_rows_sessions_and_dau(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    let metrics = Metrics::new();
+    let bot = RunningBot::start(&pool, &fake, &metrics);
+
+    // Alice is already in the lobby when the bot connects: reconciliation opens her session.
+    let conn = connect(
+        &fake,
+        &guild_spec(vec![(ALICE.id, LOBBY), (MUSICBOT.id, LOBBY)]),
+    )
+    .await;
+    assert_eq!(conn.intents(), EXPECTED_INTENTS);
+    assert_eq!(
+        conn.intents() & MESSAGE_CONTENT,
+        0,
+        "never asks for message content"
+    );
+    wait_for_rows(&pool, 1).await;
+
+    // Bob joins, switches, is moved to AFK and leaves; Carol joins and stays; Alice mutes;
+    // Dave drops in for a moment.
+    voice_update(&pool, &conn, &BOB, Some(LOBBY), false, 2).await;
+    voice_update(&pool, &conn, &BOB, Some(CS2), false, 3).await;
+    voice_update(&pool, &conn, &BOB, Some(AFK), false, 4).await;
+    voice_update(&pool, &conn, &BOB, None, false, 5).await;
+    voice_update(&pool, &conn, &CAROL, Some(CS2), false, 6).await;
+    voice_update(&pool, &conn, &ALICE, Some(LOBBY), true, 7).await;
+    voice_update(&pool, &conn, &DAVE, Some(LOBBY), false, 8).await;
+    voice_update(&pool, &conn, &DAVE, None, false, 9).await;
+    // A bot's update is counted as dropped and never stored.
+    conn.dispatch(
+        "VOICE_STATE_UPDATE",
+        fake_discord::voice_state_update(GUILD, &MUSICBOT, Some(CS2), false),
+    );
+    wait_until("the bot's update to be dropped", || {
+        metrics.dropped_count("discord_voice", DropReason::bot) == 1
+    })
+    .await;
+    // Stamped by the heartbeat while connected.
+    let seen = observed_until(&pool).await;
+    bot.stop().await;
+
+    let rows = bronze(&pool).await;
+    let shape: Vec<(i64, Option<i64>, &str, bool)> = rows
+        .iter()
+        .map(|(user, channel, origin, mute, _)| (*user, *channel, origin.as_str(), *mute))
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            (id(ALICE.id), Some(id(LOBBY)), "reconcile", false),
+            (id(BOB.id), Some(id(LOBBY)), "gateway", false),
+            (id(BOB.id), Some(id(CS2)), "gateway", false),
+            (id(BOB.id), Some(id(AFK)), "gateway", false),
+            (id(BOB.id), None, "gateway", false),
+            (id(CAROL.id), Some(id(CS2)), "gateway", false),
+            (id(ALICE.id), Some(id(LOBBY)), "gateway", true),
+            (id(DAVE.id), Some(id(LOBBY)), "gateway", false),
+            (id(DAVE.id), None, "gateway", false),
+        ]
+    );
+    assert!(
+        rows.windows(2).all(|pair| pair[0].4 < pair[1].4),
+        "receive times increase"
+    );
+    assert_eq!(
+        received(&metrics),
+        9,
+        "8 human updates and 1 bot update received"
+    );
+    assert_eq!(metrics.dropped_count("discord_voice", DropReason::bot), 1);
+    assert_eq!(
+        metrics.dropped_count("discord_voice", DropReason::untracked),
+        0
+    );
+    assert_eq!(
+        metrics.dropped_count("discord_voice", DropReason::duplicate),
+        0
+    );
+
+    let guild: (String, Option<i64>, DateTime<Utc>) = sqlx::query_as(
+        "select name, afk_channel_id, observed_until from app.discord_guilds where guild_id = $1",
+    )
+    .bind(id(GUILD))
+    .fetch_one(&pool)
+    .await
+    .expect("guild row");
+    assert_eq!(guild.0, "Guildhall Test");
+    assert_eq!(guild.1, Some(id(AFK)));
+    assert!(guild.2 >= seen, "observed_until only moves forward");
+    assert!(
+        guild.2 >= rows[8].4,
+        "observed until at least the last event"
+    );
+    assert!(
+        fake.rest_calls()
+            .iter()
+            .any(|call| call.starts_with("GET /api/v10/gateway")),
+        "serenity asked the fake for the gateway URL: {:?}",
+        fake.rest_calls()
+    );
+
+    // The exact timeline (Berlin, 10 March 2026, from 18:00).
+    let base = at("2026-03-10T17:00:00Z");
+    let min = 60;
+    retime(
+        &pool,
+        base,
+        &[
+            (&ALICE, &[0, 62 * min]),
+            (&BOB, &[min, 5 * min, 30 * min, 60 * min]),
+            (&CAROL, &[61 * min]),
+            (&DAVE, &[63 * min, 63 * min + 30]),
+        ],
+    )
+    .await;
+    sqlx::query("update app.discord_guilds set observed_until = $2 where guild_id = $1")
+        .bind(id(GUILD))
+        .bind(base + TimeDelta::seconds(64 * min))
+        .execute(&pool)
+        .await
+        .expect("observed_until");
+    pipeline(&pool)
+        .run_all(Trigger::Manual)
+        .await
+        .expect("pipeline");
+
+    let t = |seconds: i64| base + TimeDelta::seconds(seconds);
+    assert_eq!(
+        sessions(&pool).await,
+        vec![
+            // The mute does not split Alice's session; she is still in voice.
+            session(&ALICE, LOBBY, t(0), None, false),
+            session(&BOB, LOBBY, t(min), Some((t(5 * min), "switch")), false),
+            session(&BOB, CS2, t(5 * min), Some((t(30 * min), "switch")), false),
+            session(&BOB, AFK, t(30 * min), Some((t(60 * min), "leave")), true),
+            session(&CAROL, CS2, t(61 * min), None, false),
+            session(
+                &DAVE,
+                LOBBY,
+                t(63 * min),
+                Some((t(63 * min + 30), "leave")),
+                false
+            ),
+        ]
+    );
+    // Alice (64 min), Bob (29 min outside AFK) and Carol (3 min until last observed) are
+    // active; Dave's 30 seconds are below the one-minute threshold.
+    let dau: Vec<(NaiveDate, i32, i32)> = sqlx::query_as(
+        "select day, dau_total, dau_voice from gold.daily_active_users
+         where dau_total > 0 or dau_voice > 0 or day = '2026-03-10' order by day",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("dau");
+    assert_eq!(
+        dau,
+        vec![(NaiveDate::from_ymd_opt(2026, 3, 10).expect("day"), 3, 3)]
+    );
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_restart_reconciles_who_left_and_who_joined_while_away(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    let metrics = Metrics::new();
+
+    // First session: Alice and Bob are in voice at connect, Carol joins live.
+    let bot = RunningBot::start(&pool, &fake, &metrics);
+    let conn = connect(
+        &fake,
+        &guild_spec(vec![(ALICE.id, LOBBY), (BOB.id, CS2), (MUSICBOT.id, LOBBY)]),
+    )
+    .await;
+    let opened = wait_for_rows(&pool, 2).await;
+    voice_update(&pool, &conn, &CAROL, Some(LOBBY), false, 3).await;
+    // Let the heartbeat stamp observed_until at least once after Carol's join.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    bot.stop().await;
+    let last_seen = observed_until(&pool).await;
+    let carol_joined = wait_for_rows(&pool, 3).await[2].4;
+    assert!(last_seen >= carol_joined);
+
+    // While the bot is away, Bob leaves and Dave joins.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let bot = RunningBot::start(&pool, &fake, &metrics);
+    let _conn = connect(
+        &fake,
+        &guild_spec(vec![
+            (ALICE.id, LOBBY),
+            (CAROL.id, LOBBY),
+            (DAVE.id, CS2),
+            (MUSICBOT.id, LOBBY),
+        ]),
+    )
+    .await;
+    let rows = wait_for_rows(&pool, 5).await;
+    // Stamped again now that the guild is seen again.
+    let seen_again = observed_until(&pool).await;
+    bot.stop().await;
+
+    let alice_opened = opened
+        .iter()
+        .find(|row| row.0 == id(ALICE.id))
+        .expect("alice opened")
+        .4;
+    let bob_opened = opened
+        .iter()
+        .find(|row| row.0 == id(BOB.id))
+        .expect("bob opened")
+        .4;
+    let shape: Vec<(i64, Option<i64>, &str)> = rows[2..]
+        .iter()
+        .map(|(user, channel, origin, _, _)| (*user, *channel, origin.as_str()))
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            (id(CAROL.id), Some(id(LOBBY)), "gateway"),
+            (id(BOB.id), None, "reconcile"),
+            (id(DAVE.id), Some(id(CS2)), "reconcile"),
+        ]
+    );
+    // Bob's leave is dated when the bot last saw the guild; Dave's join when it came back.
+    assert_eq!(rows[3].4, last_seen);
+    let dave_seen = rows[4].4;
+    assert!(dave_seen > last_seen + TimeDelta::milliseconds(250));
+    assert!(seen_again >= dave_seen);
+
+    pipeline(&pool)
+        .run_all(Trigger::Manual)
+        .await
+        .expect("pipeline");
+    let mut expected = vec![
+        session(&ALICE, LOBBY, alice_opened, None, false),
+        session(&BOB, CS2, bob_opened, Some((last_seen, "reconcile")), false),
+        session(&CAROL, LOBBY, carol_joined, None, false),
+        session(&DAVE, CS2, dave_seen, None, false),
+    ];
+    expected.sort_by_key(|row| (row.0, row.2));
+    let mut actual = sessions(&pool).await;
+    // `seconds` is rounded by PostgreSQL; compare the rest exactly.
+    for row in actual.iter_mut().chain(expected.iter_mut()) {
+        row.4 = row.4.map(|_| 0);
+    }
+    assert_eq!(actual, expected);
+}
+
+/// A payload serenity cannot deserialize is silently dropped as an unknown event, so every
+/// payload the fake sends must parse into serenity's own model types.
+#[test]
+fn fake_payloads_deserialize_into_serenity_models() {
+    let ready: Ready = serde_json::from_value(fake_discord::ready(&[GUILD], "ws://127.0.0.1:1"))
+        .expect("READY parses");
+    assert!(ready.user.bot);
+
+    for voice in [
+        vec![(ALICE.id, LOBBY), (MUSICBOT.id, LOBBY)],
+        vec![(ALICE.id, LOBBY), (BOB.id, CS2)],
+        vec![],
+    ] {
+        let d = fake_discord::guild_create(&guild_spec(voice.clone()));
+        let guild: Guild = serde_json::from_value(d.clone()).expect("GUILD_CREATE parses");
+        assert_eq!(guild.voice_states.len(), voice.len());
+        assert_eq!(
+            guild.afk_metadata.map(|afk| afk.afk_channel_id.get()),
+            Some(AFK)
+        );
+        assert!(guild.members.values().any(|member| member.user.bot));
+        assert_dispatch_is_known("GUILD_CREATE", d);
+    }
+
+    for (member, channel, mute) in [
+        (&BOB, Some(LOBBY), false),
+        (&BOB, None, false),
+        (&ALICE, Some(LOBBY), true),
+        (&MUSICBOT, Some(CS2), false),
+    ] {
+        let d = fake_discord::voice_state_update(GUILD, member, channel, mute);
+        let state: VoiceState =
+            serde_json::from_value(d.clone()).expect("VOICE_STATE_UPDATE parses");
+        assert_eq!(state.channel_id.map(|c| c.get()), channel);
+        assert_eq!(state.self_mute, mute);
+        assert_eq!(state.member.as_ref().map(|m| m.user.bot), Some(member.bot));
+        assert_dispatch_is_known("VOICE_STATE_UPDATE", d);
+    }
+    assert_dispatch_is_known("READY", fake_discord::ready(&[GUILD], "ws://127.0.0.1:1"));
+}
+
+fn assert_dispatch_is_known(event: &str, d: Value) {
+    let frame = json!({ "op": 0, "t": event, "s": 1, "d": d });
+    let parsed: GatewayEvent = serde_json::from_value(frame).expect("gateway frame parses");
+    match parsed {
+        GatewayEvent::Dispatch(_, Event::Unknown(unknown)) => {
+            panic!("{event} arrives as an unknown event: {unknown:?}")
+        }
+        GatewayEvent::Dispatch(..) => {}
+        other => panic!("{event} is not a dispatch: {other:?}"),
+    }
+}

@@ -1,0 +1,459 @@
+//! Pipeline transforms against the real PostgreSQL (a fresh database per test): exact
+//! sessions and DAU, idempotence, midnight and time-zone boundaries, late events.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use collectors::discord::{VoiceEvent, VoiceOrigin};
+use collectors::ingest::{IngestWriter, WriterConfig};
+use collectors::metrics::{DropReason, Metrics};
+use guildhall::pipeline::{Pipeline, Trigger};
+use sqlx::PgPool;
+
+const GUILD: i64 = 1_000;
+const AFK: i64 = 99;
+const GENERAL: i64 = 10;
+const GAMING: i64 = 11;
+
+fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("valid timestamp")
+        .with_timezone(&Utc)
+}
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("valid day")
+}
+
+fn event(user: i64, channel: Option<i64>, when: &str) -> VoiceEvent {
+    VoiceEvent {
+        guild_id: GUILD,
+        user_id: user,
+        channel_id: channel,
+        self_mute: false,
+        self_deaf: false,
+        origin: VoiceOrigin::Gateway,
+        occurred_at: at(when),
+    }
+}
+
+/// Writes events through the real ingestion writer and waits until they are committed.
+async fn ingest(pool: &PgPool, metrics: &Metrics, events: Vec<VoiceEvent>) {
+    let (writer, task) =
+        IngestWriter::spawn(pool.clone(), WriterConfig::default(), metrics.clone());
+    for e in events {
+        writer.write(e).await.expect("writer accepts");
+    }
+    drop(writer);
+    task.await.expect("writer finished");
+}
+
+async fn guild(pool: &PgPool, observed_until: &str) {
+    sqlx::query(
+        "insert into app.discord_guilds (guild_id, name, afk_channel_id, observed_until)
+         values ($1, 'Test', $2, $3)",
+    )
+    .bind(GUILD)
+    .bind(AFK)
+    .bind(at(observed_until))
+    .execute(pool)
+    .await
+    .expect("guild row");
+}
+
+fn pipeline(pool: &PgPool, tz: chrono_tz::Tz) -> Pipeline {
+    Pipeline::new(pool.clone(), tz, Metrics::new())
+}
+
+type SessionRow = (
+    i64,
+    i64,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<i64>,
+    bool,
+    Option<String>,
+);
+
+fn closed(
+    user: i64,
+    channel: i64,
+    from: &str,
+    to: &str,
+    seconds: i64,
+    afk: bool,
+    reason: &str,
+) -> SessionRow {
+    (
+        user,
+        channel,
+        at(from),
+        Some(at(to)),
+        Some(seconds),
+        afk,
+        Some(reason.to_owned()),
+    )
+}
+
+async fn sessions(pool: &PgPool) -> Vec<SessionRow> {
+    sqlx::query_as(
+        "select discord_user_id, channel_id, started_at, ended_at, seconds, is_afk, end_reason
+         from silver.fact_voice_sessions order by discord_user_id, started_at",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("sessions")
+}
+
+async fn dau(pool: &PgPool, from: &str, to: &str) -> Vec<(NaiveDate, i32, i32)> {
+    sqlx::query_as(
+        "select day, dau_total, dau_voice from gold.daily_active_users
+         where day between $1::date and $2::date order by day",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await
+    .expect("dau")
+}
+
+/// Everything the pipeline writes, as text, to compare whole states.
+async fn snapshot(pool: &PgPool) -> Vec<String> {
+    sqlx::query_scalar(
+        "select format('%s', s) from silver.fact_voice_sessions s
+         union all select format('%s', i) from silver.user_identities i
+         union all select format('%s|%s|%s|%s', day, dau_total, dau_voice, computed_at)
+                   from gold.daily_active_users
+         order by 1",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("snapshot")
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn join_mute_switch_afk_leave_become_exact_sessions(pool: PgPool) {
+    let metrics = Metrics::new();
+    guild(&pool, "2026-11-02T12:00:00Z").await;
+    let mut muted = event(1, Some(GENERAL), "2026-11-01T18:10:00Z");
+    muted.self_mute = true;
+    ingest(
+        &pool,
+        &metrics,
+        vec![
+            event(1, Some(GENERAL), "2026-11-01T18:00:00Z"),
+            muted, // a mute does not split the session
+            event(1, Some(GAMING), "2026-11-01T18:30:00Z"),
+            event(1, Some(AFK), "2026-11-01T19:00:00Z"),
+            event(1, None, "2026-11-01T19:20:00Z"),
+            // user 2 is still in voice: the session stays open
+            event(2, Some(GAMING), "2026-11-01T20:00:00Z"),
+        ],
+    )
+    .await;
+    pipeline(&pool, chrono_tz::Europe::Berlin)
+        .run_all(Trigger::Manual)
+        .await
+        .expect("pipeline");
+
+    assert_eq!(
+        sessions(&pool).await,
+        vec![
+            closed(1, GENERAL, "2026-11-01T18:00:00Z", "2026-11-01T18:30:00Z", 1800, false, "switch"),
+            closed(1, GAMING, "2026-11-01T18:30:00Z", "2026-11-01T19:00:00Z", 1800, false, "switch"),
+            closed(1, AFK, "2026-11-01T19:00:00Z", "2026-11-01T19:20:00Z", 1200, true, "leave"),
+            (2, GAMING, at("2026-11-01T20:00:00Z"), None, None, false, None),
+        ]
+    );
+    // Both count on Nov 1; user 2's open session counts until the guild was last observed
+    // (Nov 2, 12:00 UTC = 13:00 Berlin), so Nov 2 has one active user.
+    assert_eq!(
+        dau(&pool, "2026-11-01", "2026-11-03").await,
+        vec![
+            (day("2026-11-01"), 2, 2),
+            (day("2026-11-02"), 1, 1),
+            (day("2026-11-03"), 0, 0)
+        ]
+    );
+    // Each account became one person with a Discord identity.
+    let persons: i64 =
+        sqlx::query_scalar("select count(*) from silver.user_identities where kind = 'discord'")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!(persons, 2);
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn running_every_job_twice_changes_nothing(pool: PgPool) {
+    let metrics = Metrics::new();
+    guild(&pool, "2026-11-03T00:00:00Z").await;
+    ingest(
+        &pool,
+        &metrics,
+        vec![
+            event(1, Some(GENERAL), "2026-11-01T18:00:00Z"),
+            event(1, None, "2026-11-01T19:00:00Z"),
+            event(2, Some(GENERAL), "2026-11-01T22:30:00Z"),
+            event(2, Some(GAMING), "2026-11-01T23:30:00Z"),
+        ],
+    )
+    .await;
+    let p = pipeline(&pool, chrono_tz::Europe::Berlin);
+    p.run_all(Trigger::Manual).await.expect("first run");
+    let first = snapshot(&pool).await;
+    let reports = p.run_all(Trigger::Manual).await.expect("second run");
+    assert_eq!(snapshot(&pool).await, first, "a second run changed the results");
+    assert!(
+        reports.iter().all(|r| r.rows == 0),
+        "second run wrote rows: {reports:?}"
+    );
+
+    // A backfill of days the incremental runs covered recomputes to the same values
+    // (untouched rows keep even their computed_at).
+    p.backfill(day("2026-11-01"), day("2026-11-03"), None)
+        .await
+        .expect("backfill");
+    assert_eq!(
+        snapshot(&pool).await,
+        first,
+        "backfill disagrees with the incremental run"
+    );
+
+    let runs: i64 = sqlx::query_scalar(
+        "select count(*) from app.pipeline_runs where error is null and finished_at is not null",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("runs");
+    assert_eq!(runs, 6, "every run is in the history");
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_session_across_midnight_counts_on_each_day_it_has_a_minute(pool: PgPool) {
+    let metrics = Metrics::new();
+    guild(&pool, "2026-11-05T00:00:00Z").await;
+    ingest(
+        &pool,
+        &metrics,
+        vec![
+            // Berlin is UTC+1 in November: 23:30 → 00:45 local, 30 and 45 minutes.
+            event(1, Some(GENERAL), "2026-11-01T22:30:00Z"),
+            event(1, None, "2026-11-01T23:45:00Z"),
+            // 23:59:30 → 00:00:45 local: 30 s and 45 s, under a minute on both days.
+            event(2, Some(GENERAL), "2026-11-02T22:59:30Z"),
+            event(2, None, "2026-11-02T23:00:45Z"),
+        ],
+    )
+    .await;
+    pipeline(&pool, chrono_tz::Europe::Berlin)
+        .run_all(Trigger::Manual)
+        .await
+        .expect("pipeline");
+    assert_eq!(
+        dau(&pool, "2026-11-01", "2026-11-04").await,
+        vec![
+            (day("2026-11-01"), 1, 1),
+            (day("2026-11-02"), 1, 1),
+            (day("2026-11-03"), 0, 0),
+            (day("2026-11-04"), 0, 0),
+        ]
+    );
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn days_are_local_days_of_the_configured_time_zone(pool: PgPool) {
+    let metrics = Metrics::new();
+    guild(&pool, "2026-03-30T00:00:00Z").await;
+    // 2026-03-28 23:30 UTC is already 00:30 on March 29 in Berlin (the DST day, 23 hours).
+    ingest(
+        &pool,
+        &metrics,
+        vec![
+            event(1, Some(GENERAL), "2026-03-28T23:30:00Z"),
+            event(1, None, "2026-03-28T23:50:00Z"),
+        ],
+    )
+    .await;
+    let berlin = pipeline(&pool, chrono_tz::Europe::Berlin);
+    berlin.run_all(Trigger::Manual).await.expect("pipeline");
+    berlin
+        .backfill(day("2026-03-27"), day("2026-03-30"), Some("daily_active_users"))
+        .await
+        .expect("backfill");
+    assert_eq!(
+        dau(&pool, "2026-03-28", "2026-03-29").await,
+        vec![(day("2026-03-28"), 0, 0), (day("2026-03-29"), 1, 1)]
+    );
+
+    // The same data for a community on UTC counts on March 28.
+    let utc = pipeline(&pool, chrono_tz::UTC);
+    utc.backfill(day("2026-03-27"), day("2026-03-30"), Some("daily_active_users"))
+        .await
+        .expect("backfill");
+    assert_eq!(
+        dau(&pool, "2026-03-28", "2026-03-29").await,
+        vec![(day("2026-03-28"), 1, 1), (day("2026-03-29"), 0, 0)]
+    );
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn afk_time_is_never_activity_and_the_admin_override_wins(pool: PgPool) {
+    let metrics = Metrics::new();
+    guild(&pool, "2026-11-02T00:00:00Z").await;
+    ingest(
+        &pool,
+        &metrics,
+        vec![
+            event(1, Some(AFK), "2026-11-01T18:00:00Z"),
+            event(1, None, "2026-11-01T20:00:00Z"),
+            event(2, Some(GAMING), "2026-11-01T18:00:00Z"),
+            event(2, None, "2026-11-01T20:00:00Z"),
+        ],
+    )
+    .await;
+    let p = pipeline(&pool, chrono_tz::Europe::Berlin);
+    p.run_all(Trigger::Manual).await.expect("pipeline");
+    assert_eq!(
+        dau(&pool, "2026-11-01", "2026-11-01").await,
+        vec![(day("2026-11-01"), 1, 1)]
+    );
+
+    // The admin marks GAMING as the AFK channel; a backfill applies it to history.
+    sqlx::query("update app.discord_guilds set afk_channel_override = $1")
+        .bind(GAMING)
+        .execute(&pool)
+        .await
+        .expect("override");
+    p.backfill(day("2026-11-01"), day("2026-11-01"), None)
+        .await
+        .expect("backfill");
+    let afk: Vec<(i64, bool)> = sqlx::query_as(
+        "select discord_user_id, is_afk from silver.fact_voice_sessions order by discord_user_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("sessions");
+    assert_eq!(afk, vec![(1, false), (2, true)]);
+    assert_eq!(
+        dau(&pool, "2026-11-01", "2026-11-01").await,
+        vec![(day("2026-11-01"), 1, 1)]
+    );
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn late_events_close_open_sessions_and_match_a_full_recompute(pool: PgPool) {
+    let metrics = Metrics::new();
+    guild(&pool, "2026-11-02T00:00:00Z").await;
+    let p = pipeline(&pool, chrono_tz::Europe::Berlin);
+    ingest(
+        &pool,
+        &metrics,
+        vec![event(1, Some(GENERAL), "2026-11-01T18:00:00Z")],
+    )
+    .await;
+    p.run_all(Trigger::Schedule).await.expect("first run");
+    assert_eq!(sessions(&pool).await[0].3, None, "open while in voice");
+
+    // The switch and the leave arrive in a later batch.
+    ingest(
+        &pool,
+        &metrics,
+        vec![
+            event(1, Some(GAMING), "2026-11-01T18:40:00Z"),
+            event(1, None, "2026-11-01T19:00:00Z"),
+        ],
+    )
+    .await;
+    p.run_all(Trigger::Schedule).await.expect("second run");
+    let incremental = sessions(&pool).await;
+    assert_eq!(
+        incremental,
+        vec![
+            closed(1, GENERAL, "2026-11-01T18:00:00Z", "2026-11-01T18:40:00Z", 2400, false, "switch"),
+            closed(1, GAMING, "2026-11-01T18:40:00Z", "2026-11-01T19:00:00Z", 1200, false, "leave"),
+        ]
+    );
+
+    // Rebuilding everything from bronze gives exactly the same sessions.
+    p.backfill(day("2026-10-01"), day("2026-11-30"), Some("voice_sessions"))
+        .await
+        .expect("backfill");
+    assert_eq!(sessions(&pool).await, incremental);
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn the_same_observation_written_twice_is_stored_once_and_counted(pool: PgPool) {
+    let metrics = Metrics::new();
+    let e = event(1, Some(GENERAL), "2026-11-01T18:00:00Z");
+    ingest(&pool, &metrics, vec![e.clone(), e.clone()]).await;
+    ingest(&pool, &metrics, vec![e]).await;
+    let stored: i64 = sqlx::query_scalar("select count(*) from bronze.discord_voice_events")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(stored, 1);
+    assert_eq!(
+        metrics.dropped_count("discord_voice", DropReason::duplicate),
+        2
+    );
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_demo_community_loaded_in_two_halves_matches_one_load(pool: PgPool) {
+    use guildhall::demo::{DemoParams, generate};
+    let metrics = Metrics::new();
+    let params = DemoParams {
+        members: 30,
+        days: 20,
+        seed: 11,
+        end: day("2026-11-01"),
+        timezone: chrono_tz::Europe::Berlin,
+    };
+    guild(&pool, "2026-11-02T00:00:00Z").await;
+    let mut events: Vec<_> = generate(&params).collect();
+    events.sort_by_key(|e| e.occurred_at);
+    let half = events.len() / 2;
+    let p = pipeline(&pool, chrono_tz::Europe::Berlin);
+    ingest(&pool, &metrics, events[..half].to_vec()).await;
+    p.run_all(Trigger::Schedule).await.expect("first half");
+    ingest(&pool, &metrics, events[half..].to_vec()).await;
+    p.run_all(Trigger::Schedule).await.expect("second half");
+    let incremental_sessions = sessions(&pool).await;
+    let incremental_dau = dau(&pool, "2026-10-12", "2026-11-01").await;
+    assert!(incremental_dau.iter().any(|(_, total, _)| *total > 0));
+
+    p.backfill(day("2026-10-01"), day("2026-11-05"), None)
+        .await
+        .expect("backfill");
+    assert_eq!(sessions(&pool).await, incremental_sessions);
+    assert_eq!(dau(&pool, "2026-10-12", "2026-11-01").await, incremental_dau);
+
+    // Cross-check one day against a direct count over the sessions.
+    let direct: i64 = sqlx::query_scalar(
+        "select count(*) from (
+             select person_id from silver.fact_voice_sessions
+             where not is_afk
+             group by person_id
+             having sum(greatest(extract(epoch from
+                 least(ended_at, ('2026-10-25'::date + 1)::timestamp at time zone 'Europe/Berlin')
+                 - greatest(started_at, '2026-10-25'::date::timestamp at time zone 'Europe/Berlin')), 0)) >= 60) x",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("direct count");
+    let gold = incremental_dau
+        .iter()
+        .find(|(d, _, _)| *d == day("2026-10-25"))
+        .map(|r| i64::from(r.1));
+    assert_eq!(gold, Some(direct));
+}
+
+#[test]
+fn unknown_jobs_are_refused_with_the_list_of_jobs() {
+    let error = guildhall::pipeline::job("nope")
+        .expect_err("unknown")
+        .to_string();
+    assert_eq!(
+        error,
+        "unknown job 'nope'; jobs are: voice_sessions, daily_active_users, or all"
+    );
+}
