@@ -5,7 +5,7 @@ use crate::config::{Config, database_url};
 use crate::pipeline::{Pipeline, Trigger};
 use crate::{db, demo, supervisor, web};
 use anyhow::Context;
-use app::ssr::{AppState, PageSettings, StatusBoard};
+use app::ssr::StatusBoard;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use collectors::metrics::Metrics;
@@ -122,32 +122,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(config: Config, pool: sqlx::PgPool, metrics: Metrics, pipeline: Pipeline) -> anyhow::Result<()> {
     let config = Arc::new(config);
-    let leptos_options = leptos::config::LeptosOptions::builder()
-        .output_name("guildhall")
-        .site_root(config.site_root.to_string_lossy().into_owned())
-        .site_pkg_dir("pkg")
-        .site_addr(config.bind)
-        .build();
     let collectors = StatusBoard::default();
-    let state = web::ServerState {
-        app: AppState {
-            pool: pool.clone(),
-            leptos_options,
-            settings: Arc::new(PageSettings {
-                timezone: config.timezone.name().to_owned(),
-                demo_mode: config.demo,
-                bot_enabled: config.bot_token().is_some(),
-            }),
-            collectors: collectors.clone(),
-        },
-        config: config.clone(),
-        metrics: metrics.clone(),
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(15))
-            .build()
-            .context("building the HTTP client")?,
-    };
+    let state = web::ServerState::new(config.clone(), pool.clone(), metrics.clone(), collectors.clone())?;
     crate::auth::bootstrap_admins(&pool, &config.admin_ids).await?;
 
     let shutdown = CancellationToken::new();

@@ -2,7 +2,8 @@
 //! pages and static files. [`router`] is kept apart from serving so tests drive it directly.
 
 use crate::config::Config;
-use app::ssr::AppState;
+use anyhow::Context;
+use app::ssr::{AppState, PageSettings, StatusBoard};
 use app::ssr::authz::authorize;
 use app::model::Permission;
 use axum::body::Body;
@@ -31,6 +32,43 @@ pub struct ServerState {
     pub metrics: Metrics,
     /// Client for outgoing calls (Discord's token and user endpoints).
     pub http: reqwest::Client,
+}
+
+impl ServerState {
+    /// Assembles the state for a configuration and a connected, migrated pool.
+    pub fn new(
+        config: Arc<Config>,
+        pool: PgPool,
+        metrics: Metrics,
+        collectors: StatusBoard,
+    ) -> anyhow::Result<Self> {
+        let leptos_options = LeptosOptions::builder()
+            .output_name("guildhall")
+            .site_root(config.site_root.to_string_lossy().into_owned())
+            .site_pkg_dir("pkg")
+            .site_addr(config.bind)
+            .build();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(15))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self {
+            app: AppState {
+                pool,
+                leptos_options,
+                settings: Arc::new(PageSettings {
+                    timezone: config.timezone.name().to_owned(),
+                    demo_mode: config.demo,
+                    bot_enabled: config.bot_token().is_some(),
+                }),
+                collectors,
+            },
+            config,
+            metrics,
+            http,
+        })
+    }
 }
 
 impl FromRef<ServerState> for LeptosOptions {

@@ -100,7 +100,7 @@ async fn provider_authorize(
     {
         return (StatusCode::BAD_REQUEST, "bad authorization request").into_response();
     }
-    let code = format!("code-{}", param("state").len() + query.len() + rand_suffix());
+    let code = format!("code-{}", rand_suffix());
     let redirect_uri = param("redirect_uri");
     state
         .lock()

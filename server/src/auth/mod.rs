@@ -213,7 +213,7 @@ fn generic_german(status: StatusCode) -> &'static str {
 
 /// Signs a user in: renews the session id first, then stores the user.
 async fn sign_in(session: &Session, user_id: i64) -> Result<(), SignInError> {
-    session.cycle_id().await.map_err(|error| {
+    session.save().await.map_err(|error| {
         tracing::error!(%error, "renewing the session id failed");
         SignInError::Internal
     })?;

@@ -1,0 +1,100 @@
+//! The operational endpoints: `/healthz` answers 200 only while the database does, and
+//! `/metrics` exports Guildhall's counters in the Prometheus text format.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use collectors::metrics::{DropReason, Metrics};
+use figment::providers::Serialized;
+use guildhall::config::Config;
+use guildhall::web::{ServerState, router};
+use sqlx::PgPool;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+fn state(pool: PgPool, metrics: Metrics) -> ServerState {
+    let config = Config::from_figment(
+        Config::defaults_figment().merge(Serialized::default("demo", false)),
+    )
+    .expect("config");
+    ServerState::new(Arc::new(config), pool, metrics, Default::default()).expect("state")
+}
+
+async fn get(app: axum::Router, path: &str) -> (StatusCode, String) {
+    let response = app
+        .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn healthz_is_ok_while_the_database_answers_and_503_when_it_does_not(pool: PgPool) {
+    let app = router(state(pool.clone(), Metrics::new())).expect("router");
+    assert_eq!(get(app.clone(), "/healthz").await, (StatusCode::OK, "ok\n".into()));
+    pool.close().await;
+    assert_eq!(
+        get(app, "/healthz").await,
+        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n".into())
+    );
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn metrics_count_requests_collector_events_and_drops(pool: PgPool) {
+    let metrics = Metrics::new();
+    metrics.received("discord_voice");
+    metrics.received("discord_voice");
+    metrics.dropped("discord_voice", DropReason::bot);
+    let app = router(state(pool, metrics)).expect("router");
+    get(app.clone(), "/healthz").await;
+    get(app.clone(), "/healthz").await;
+    let (status, text) = get(app, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    for line in [
+        "guildhall_collector_events_total{source=\"discord_voice\"} 2",
+        "guildhall_dropped_records_total{source=\"discord_voice\",reason=\"bot\"} 1",
+        "guildhall_http_requests_total{method=\"GET\",status=\"200\"} 2",
+        "# TYPE guildhall_pipeline_runs counter",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn no_table_has_a_column_for_message_content_or_ip_addresses(pool: PgPool) {
+    let columns: Vec<String> = sqlx::query_scalar(
+        "select table_schema || '.' || table_name || '.' || column_name
+         from information_schema.columns
+         where table_schema in ('bronze', 'silver', 'gold', 'app')
+           and (column_name ~* '(content|message_text|body|^ip$|ip_addr|address)')",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("columns");
+    assert_eq!(columns, Vec::<String>::new());
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn every_silver_and_gold_table_and_column_is_described(pool: PgPool) {
+    let undocumented: Vec<String> = sqlx::query_scalar(
+        "select c.table_schema || '.' || c.table_name || '.' || c.column_name
+         from information_schema.columns c
+         join pg_class t on t.relname = c.table_name
+         join pg_namespace n on n.oid = t.relnamespace and n.nspname = c.table_schema
+         where c.table_schema in ('silver', 'gold')
+           and col_description(t.oid, c.ordinal_position::int) is null
+         union all
+         select n.nspname || '.' || t.relname
+         from pg_class t join pg_namespace n on n.oid = t.relnamespace
+         where n.nspname in ('silver', 'gold') and t.relkind = 'r'
+           and obj_description(t.oid, 'pg_class') is null
+         order by 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("comments");
+    assert_eq!(undocumented, Vec::<String>::new());
+}
