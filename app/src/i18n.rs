@@ -63,7 +63,9 @@ impl Lang {
     pub fn from_cookie_header(header: &str) -> Option<Lang> {
         header.split(';').find_map(|pair| {
             let (name, value) = pair.trim().split_once('=')?;
-            (name == LANG_COOKIE).then(|| Lang::from_tag(value)).flatten()
+            (name == LANG_COOKIE)
+                .then(|| Lang::from_tag(value))
+                .flatten()
         })
     }
 
@@ -136,7 +138,13 @@ pub fn initial_lang() -> Lang {
         let Some(parts) = use_context::<axum::http::request::Parts>() else {
             return Lang::default();
         };
-        let header = |name| parts.headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+        let header = |name| {
+            parts
+                .headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+        };
         header(COOKIE)
             .find_map(Lang::from_cookie_header)
             .or_else(|| header(ACCEPT_LANGUAGE).find_map(Lang::from_accept_language))
@@ -158,7 +166,10 @@ pub fn remember_lang(lang: Lang) {
     {
         use wasm_bindgen::JsCast;
         if let Ok(doc) = document().dyn_into::<web_sys::HtmlDocument>() {
-            let cookie = format!("{LANG_COOKIE}={}; path=/; max-age=31536000; samesite=lax", lang.code());
+            let cookie = format!(
+                "{LANG_COOKIE}={}; path=/; max-age=31536000; samesite=lax",
+                lang.code()
+            );
             let _ = doc.set_cookie(&cookie);
         }
     }
@@ -284,16 +295,28 @@ mod tests {
 
     #[test]
     fn accept_language_prefers_the_highest_quality() {
-        assert_eq!(Lang::from_accept_language("de-DE,de;q=0.9,en;q=0.8"), Some(Lang::De));
-        assert_eq!(Lang::from_accept_language("fr-FR, en-US;q=0.7, de;q=0.5"), Some(Lang::En));
-        assert_eq!(Lang::from_accept_language("en;q=0.4, de;q=0.6"), Some(Lang::De));
+        assert_eq!(
+            Lang::from_accept_language("de-DE,de;q=0.9,en;q=0.8"),
+            Some(Lang::De)
+        );
+        assert_eq!(
+            Lang::from_accept_language("fr-FR, en-US;q=0.7, de;q=0.5"),
+            Some(Lang::En)
+        );
+        assert_eq!(
+            Lang::from_accept_language("en;q=0.4, de;q=0.6"),
+            Some(Lang::De)
+        );
         assert_eq!(Lang::from_accept_language("fr, es"), None);
         assert_eq!(Lang::from_accept_language("de;q=0"), None);
     }
 
     #[test]
     fn cookie_overrides_are_read_by_name() {
-        assert_eq!(Lang::from_cookie_header("a=1; lang=de; b=2"), Some(Lang::De));
+        assert_eq!(
+            Lang::from_cookie_header("a=1; lang=de; b=2"),
+            Some(Lang::De)
+        );
         assert_eq!(Lang::from_cookie_header("xlang=de"), None);
         assert_eq!(Lang::from_cookie_header("lang=fr"), None);
     }

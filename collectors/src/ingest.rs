@@ -110,7 +110,12 @@ async fn run_writer<R: BronzeRecord>(
 ) {
     let batch_size = config.batch_size.max(1);
     let mut buffer: Vec<R> = Vec::with_capacity(batch_size);
-    let mut ticker = tokio::time::interval(config.flush_interval);
+    // The first tick comes one interval from now (a plain `interval` ticks at once, which
+    // would flush the first partial batch early).
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::now() + config.flush_interval,
+        config.flush_interval,
+    );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

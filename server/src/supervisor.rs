@@ -79,6 +79,8 @@ pub fn start(
         }
     }
 
+    tasks.spawn(delete_expired_sessions(pool.clone(), shutdown.clone()));
+
     if config.pipeline.interval_secs > 0 {
         tasks.spawn(run_scheduler(
             pipeline,
@@ -135,5 +137,24 @@ pub async fn supervise(collector: Arc<dyn Collector>, board: StatusBoard, shutdo
             _ = tokio::time::sleep(delay) => {}
         }
         delay = (delay * 2).min(Duration::from_secs(300));
+    }
+}
+
+/// Removes expired browser sessions every hour.
+async fn delete_expired_sessions(pool: PgPool, shutdown: CancellationToken) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = ticker.tick() => {
+                match sqlx::query("delete from app.sessions where expiry_date < now()").execute(&pool).await {
+                    Ok(done) if done.rows_affected() > 0 => {
+                        tracing::debug!(sessions = done.rows_affected(), "deleted expired sessions");
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "deleting expired sessions failed"),
+                }
+            }
+        }
     }
 }

@@ -62,7 +62,9 @@ impl FakeProvider {
             .route("/token", post(provider_token))
             .route("/users/@me", get(provider_user))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind provider");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind provider");
         let address = listener.local_addr().expect("provider address");
         tokio::spawn(async move { axum::serve(listener, app).await.expect("provider serves") });
         FakeProvider {
@@ -102,11 +104,10 @@ async fn provider_authorize(
     }
     let code = format!("code-{}", rand_suffix());
     let redirect_uri = param("redirect_uri");
-    state
-        .lock()
-        .expect("provider lock")
-        .codes
-        .insert(code.clone(), (param("code_challenge"), redirect_uri.clone()));
+    state.lock().expect("provider lock").codes.insert(
+        code.clone(),
+        (param("code_challenge"), redirect_uri.clone()),
+    );
     let mut back = Url::parse(&redirect_uri).expect("redirect_uri is a URL");
     back.query_pairs_mut()
         .append_pair("code", &code)
@@ -139,12 +140,18 @@ async fn provider_token(
             .into_response()
     };
     if !client_authenticated(&headers, &form) {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client"}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
     }
     if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
         return invalid("grant_type");
     }
-    let Some((challenge, redirect_uri)) = form.get("code").and_then(|code| state.codes.remove(code)) else {
+    let Some((challenge, redirect_uri)) =
+        form.get("code").and_then(|code| state.codes.remove(code))
+    else {
         return invalid("unknown code");
     };
     if form.get("redirect_uri") != Some(&redirect_uri) {
@@ -153,7 +160,8 @@ async fn provider_token(
     let Some(verifier) = form.get("code_verifier") else {
         return invalid("code_verifier missing");
     };
-    let expected = PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.clone()));
+    let expected =
+        PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.clone()));
     if expected.as_str() != challenge {
         return invalid("code_verifier does not match the challenge");
     }
@@ -175,7 +183,10 @@ fn client_authenticated(headers: &HeaderMap, form: &HashMap<String, String>) -> 
     {
         return true;
     }
-    let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     let expected = format!("{CLIENT_ID}:{CLIENT_SECRET}");
@@ -204,13 +215,20 @@ fn base64_decode(input: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-async fn provider_user(State(state): State<Arc<Mutex<ProviderState>>>, headers: HeaderMap) -> Response {
+async fn provider_user(
+    State(state): State<Arc<Mutex<ProviderState>>>,
+    headers: HeaderMap,
+) -> Response {
     let authorized = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == format!("Bearer {ACCESS_TOKEN}"));
     if !authorized {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"message": "401: Unauthorized"}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"message": "401: Unauthorized"})),
+        )
+            .into_response();
     }
     Json(state.lock().expect("provider lock").user.clone()).into_response()
 }
@@ -244,24 +262,40 @@ impl Default for Options {
 
 async fn start(pool: PgPool, options: Options) -> TestApp {
     let provider = FakeProvider::start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind app");
     let address = listener.local_addr().expect("app address");
     let base = Url::parse(&format!("http://{address}/")).expect("app url");
 
     let mut figment = Config::defaults_figment()
-        .merge(Serialized::default("public_url", base.as_str().trim_end_matches('/')))
+        .merge(Serialized::default(
+            "public_url",
+            base.as_str().trim_end_matches('/'),
+        ))
         .merge(Serialized::default("demo", options.demo))
         .merge(Serialized::default("admin_ids", options.admin_ids))
-        .merge(Serialized::default("discord.authorize_url", provider.base.join("authorize").expect("url").as_str()))
-        .merge(Serialized::default("discord.token_url", provider.base.join("token").expect("url").as_str()))
-        .merge(Serialized::default("discord.userinfo_url", provider.base.join("users/@me").expect("url").as_str()));
+        .merge(Serialized::default(
+            "discord.authorize_url",
+            provider.base.join("authorize").expect("url").as_str(),
+        ))
+        .merge(Serialized::default(
+            "discord.token_url",
+            provider.base.join("token").expect("url").as_str(),
+        ))
+        .merge(Serialized::default(
+            "discord.userinfo_url",
+            provider.base.join("users/@me").expect("url").as_str(),
+        ));
     if options.discord {
         figment = figment
             .merge(Serialized::default("discord.client_id", CLIENT_ID))
             .merge(Serialized::default("discord.client_secret", CLIENT_SECRET));
     }
     let config = Arc::new(Config::from_figment(figment).expect("test configuration"));
-    guildhall::auth::bootstrap_admins(&pool, &config.admin_ids).await.expect("bootstrap admins");
+    guildhall::auth::bootstrap_admins(&pool, &config.admin_ids)
+        .await
+        .expect("bootstrap admins");
 
     let state = ServerState {
         app: app::ssr::AppState {
@@ -306,7 +340,9 @@ async fn start(pool: PgPool, options: Options) -> TestApp {
 
 impl TestApp {
     fn url(&self, path: &str) -> Url {
-        self.base.join(path.trim_start_matches('/')).expect("app url")
+        self.base
+            .join(path.trim_start_matches('/'))
+            .expect("app url")
     }
 
     async fn get(&self, path: &str) -> reqwest::Response {
@@ -330,7 +366,12 @@ impl TestApp {
         self.call_with(&self.browser, F::PATH, form).await
     }
 
-    async fn call_with(&self, client: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+    async fn call_with(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
         let response = client
             .post(self.url(path))
             .header(header::ACCEPT, "application/json")
@@ -340,7 +381,10 @@ impl TestApp {
             .expect("server function call");
         let status = response.status();
         let body = response.text().await.expect("server function body");
-        (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        )
     }
 
     /// The signed-in user as `get_me` reports it (`null` when signed out).
@@ -355,7 +399,9 @@ impl TestApp {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,
-            format!("guildhall_session={session}").parse().expect("cookie header"),
+            format!("guildhall_session={session}")
+                .parse()
+                .expect("cookie header"),
         );
         let client = reqwest::Client::builder()
             .default_headers(headers)
@@ -381,17 +427,36 @@ impl TestApp {
 
         // The authorization request as Discord sees it.
         let query: HashMap<String, String> = authorize.query_pairs().into_owned().collect();
-        assert!(authorize.as_str().starts_with(self.provider.base.join("authorize").expect("url").as_str()));
+        assert!(
+            authorize
+                .as_str()
+                .starts_with(self.provider.base.join("authorize").expect("url").as_str())
+        );
         assert_eq!(query.get("client_id").map(String::as_str), Some(CLIENT_ID));
-        assert_eq!(query.get("redirect_uri"), Some(&self.url("/auth/callback").to_string()));
+        assert_eq!(
+            query.get("redirect_uri"),
+            Some(&self.url("/auth/callback").to_string())
+        );
         assert_eq!(query.get("scope").map(String::as_str), Some("identify"));
         assert_eq!(query.get("response_type").map(String::as_str), Some("code"));
-        assert_eq!(query.get("code_challenge_method").map(String::as_str), Some("S256"));
+        assert_eq!(
+            query.get("code_challenge_method").map(String::as_str),
+            Some("S256")
+        );
         assert!(query.get("code_challenge").is_some_and(|c| c.len() >= 43));
         assert!(query.get("state").is_some_and(|s| s.len() >= 16));
 
-        let consent = self.browser.get(authorize).send().await.expect("provider authorize");
-        assert_eq!(consent.status(), StatusCode::SEE_OTHER, "provider accepted the request");
+        let consent = self
+            .browser
+            .get(authorize)
+            .send()
+            .await
+            .expect("provider authorize");
+        assert_eq!(
+            consent.status(),
+            StatusCode::SEE_OTHER,
+            "provider accepted the request"
+        );
         let callback = location(&consent);
         assert_eq!(callback.path(), "/auth/callback");
         (callback, pre_login_session)
@@ -401,7 +466,12 @@ impl TestApp {
     async fn sign_in_with_discord(&self) -> (String, String) {
         let (callback, before) = self.start_login(None).await;
         let response = self.browser.get(callback).send().await.expect("callback");
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{}", response.text().await.unwrap_or_default());
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "{}",
+            response.text().await.unwrap_or_default()
+        );
         assert_eq!(location(&response).path(), "/");
         let after = self.session_cookie().expect("signed-in session cookie");
         (before, after)
@@ -447,14 +517,24 @@ fn with_state(callback: &Url, state: &str) -> Url {
     let pairs: Vec<(String, String)> = callback
         .query_pairs()
         .into_owned()
-        .map(|(k, v)| if k == "state" { (k, state.to_owned()) } else { (k, v) })
+        .map(|(k, v)| {
+            if k == "state" {
+                (k, state.to_owned())
+            } else {
+                (k, v)
+            }
+        })
         .collect();
     let mut url = callback.clone();
     url.query_pairs_mut().clear().extend_pairs(pairs);
     url
 }
 
-async fn assert_error_page(response: reqwest::Response, status: StatusCode, needle: &str) -> String {
+async fn assert_error_page(
+    response: reqwest::Response,
+    status: StatusCode,
+    needle: &str,
+) -> String {
     assert_eq!(response.status(), status);
     let content_type = response
         .headers()
@@ -481,15 +561,20 @@ async fn discord_sign_in_creates_the_user_and_renews_the_session(pool: PgPool) {
     assert_ne!(before, after, "the session id is renewed at sign-in");
     assert_eq!(app.provider.exchanges(), 1);
 
-    let (username, display_name, avatar, role, logged_in): (String, Option<String>, Option<String>, String, bool) =
-        sqlx::query_as(
-            "select username, display_name, avatar, role, last_login_at is not null
+    let (username, display_name, avatar, role, logged_in): (
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        bool,
+    ) = sqlx::query_as(
+        "select username, display_name, avatar, role, last_login_at is not null
              from app.users where discord_user_id = $1",
-        )
-        .bind(DISCORD_ID)
-        .fetch_one(&app.pool)
-        .await
-        .expect("the user row exists");
+    )
+    .bind(DISCORD_ID)
+    .fetch_one(&app.pool)
+    .await
+    .expect("the user row exists");
     assert_eq!(username, "ada");
     assert_eq!(display_name.as_deref(), Some("Ada Lovelace"));
     assert_eq!(avatar.as_deref(), Some("a1b2c3"));
@@ -521,11 +606,13 @@ async fn sign_in_returns_to_a_local_next_path_only(pool: PgPool) {
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn an_existing_role_is_kept_at_sign_in(pool: PgPool) {
-    sqlx::query("insert into app.users (discord_user_id, username, role) values ($1, 'old-name', 'leader')")
-        .bind(DISCORD_ID)
-        .execute(&pool)
-        .await
-        .expect("existing leader");
+    sqlx::query(
+        "insert into app.users (discord_user_id, username, role) values ($1, 'old-name', 'leader')",
+    )
+    .bind(DISCORD_ID)
+    .execute(&pool)
+    .await
+    .expect("existing leader");
     let app = start(pool, Options::default()).await;
     app.sign_in_with_discord().await;
     assert_eq!(app.role_of(DISCORD_ID).await.as_deref(), Some("leader"));
@@ -537,11 +624,13 @@ async fn an_existing_role_is_kept_at_sign_in(pool: PgPool) {
 async fn a_configured_admin_becomes_admin(pool: PgPool) {
     let other_admin = 555_000_000_000_000_001;
     // A member who is later named an admin in the configuration.
-    sqlx::query("insert into app.users (discord_user_id, username, role) values ($1, 'ada', 'member')")
-        .bind(DISCORD_ID)
-        .execute(&pool)
-        .await
-        .expect("existing member");
+    sqlx::query(
+        "insert into app.users (discord_user_id, username, role) values ($1, 'ada', 'member')",
+    )
+    .bind(DISCORD_ID)
+    .execute(&pool)
+    .await
+    .expect("existing member");
     let app = start(
         pool,
         Options {
@@ -560,7 +649,9 @@ async fn a_configured_admin_becomes_admin(pool: PgPool) {
             .expect("placeholder admin");
     assert_eq!(placeholder, (other_admin.to_string(), "admin".to_owned()));
     // Running it again changes nothing.
-    guildhall::auth::bootstrap_admins(&app.pool, &[DISCORD_ID, other_admin]).await.expect("idempotent");
+    guildhall::auth::bootstrap_admins(&app.pool, &[DISCORD_ID, other_admin])
+        .await
+        .expect("idempotent");
     assert_eq!(app.user_count().await, 2);
 
     // Someone demoted in the database is an admin again when signing in.
@@ -593,12 +684,22 @@ async fn a_wrong_or_missing_state_is_refused(pool: PgPool) {
 
     // A started login, but the state was tampered with.
     let (callback, _) = app.start_login(None).await;
-    let response = app.browser.get(with_state(&callback, "forged-state")).send().await.expect("callback");
+    let response = app
+        .browser
+        .get(with_state(&callback, "forged-state"))
+        .send()
+        .await
+        .expect("callback");
     let body = assert_error_page(response, StatusCode::BAD_REQUEST, "invalid or has expired").await;
     assert!(body.contains("Sign in again"), "{body}");
 
     // The state is single-use: the failed attempt consumed it.
-    let response = app.browser.get(callback).send().await.expect("replayed callback");
+    let response = app
+        .browser
+        .get(callback)
+        .send()
+        .await
+        .expect("replayed callback");
     assert_error_page(response, StatusCode::BAD_REQUEST, "invalid or has expired").await;
 
     // No state at all.
@@ -628,7 +729,10 @@ async fn a_declined_consent_signs_nobody_in(pool: PgPool) {
         ))
         .await;
     let body = assert_error_page(response, StatusCode::FORBIDDEN, "cancelled the sign-in").await;
-    assert!(!body.contains("resource owner"), "Discord's text is logged, not shown: {body}");
+    assert!(
+        !body.contains("resource owner"),
+        "Discord's text is logged, not shown: {body}"
+    );
 
     // The code from before cannot be used after the refusal either.
     let response = app.browser.get(callback).send().await.expect("callback");
@@ -645,7 +749,8 @@ async fn a_failing_token_endpoint_shows_502(pool: PgPool) {
         app.provider.fail_token_endpoint(failure);
         let (callback, _) = app.start_login(None).await;
         let response = app.browser.get(callback).send().await.expect("callback");
-        let body = assert_error_page(response, StatusCode::BAD_GATEWAY, "Discord did not confirm").await;
+        let body =
+            assert_error_page(response, StatusCode::BAD_GATEWAY, "Discord did not confirm").await;
         assert!(!body.contains("server_error"), "{body}");
         assert!(!body.contains(CLIENT_SECRET), "{body}");
     }
@@ -664,7 +769,12 @@ async fn login_without_discord_configuration_explains_what_is_missing(pool: PgPo
     )
     .await;
     let response = app.get("/auth/login").await;
-    let body = assert_error_page(response, StatusCode::SERVICE_UNAVAILABLE, "DISCORD_CLIENT_ID").await;
+    let body = assert_error_page(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "DISCORD_CLIENT_ID",
+    )
+    .await;
     assert!(!body.contains("/auth/demo"), "{body}");
 
     let demo = start(
@@ -677,7 +787,12 @@ async fn login_without_discord_configuration_explains_what_is_missing(pool: PgPo
     )
     .await;
     let response = demo.get("/auth/login").await;
-    let body = assert_error_page(response, StatusCode::SERVICE_UNAVAILABLE, "DISCORD_CLIENT_SECRET").await;
+    let body = assert_error_page(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "DISCORD_CLIENT_SECRET",
+    )
+    .await;
     assert!(body.contains("/auth/demo?role=admin"), "{body}");
 }
 
@@ -701,24 +816,42 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
     let afk_form: &[(&str, &str)] = &[("guild_id", "42"), ("channel_id", "7")];
 
     // Anonymous: 401 everywhere.
-    assert_eq!(app.call::<app::api::GetAdminOverview>(&[]).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.call::<app::api::SetAfkOverride>(afk_form).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.call::<app::api::GetAdminOverview>(&[]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.call::<app::api::SetAfkOverride>(afk_form).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(app.get("/admin").await.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(app.get("/admin/settings").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/admin/settings").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     // Member and leader: 403 from every admin function and page.
     for role in ["member", "leader"] {
         app.sign_in_demo(role).await;
         assert_eq!(app.me().await["role"], json!(role));
-        assert_eq!(app.call::<app::api::GetAdminOverview>(&[]).await.0, StatusCode::FORBIDDEN, "{role}");
-        assert_eq!(app.call::<app::api::SetAfkOverride>(afk_form).await.0, StatusCode::FORBIDDEN, "{role}");
+        assert_eq!(
+            app.call::<app::api::GetAdminOverview>(&[]).await.0,
+            StatusCode::FORBIDDEN,
+            "{role}"
+        );
+        assert_eq!(
+            app.call::<app::api::SetAfkOverride>(afk_form).await.0,
+            StatusCode::FORBIDDEN,
+            "{role}"
+        );
         let response = app.get("/admin").await;
         assert_error_page(response, StatusCode::FORBIDDEN, "not allowed").await;
     }
-    let override_set: Option<i64> = sqlx::query_scalar("select afk_channel_override from app.discord_guilds")
-        .fetch_one(&app.pool)
-        .await
-        .expect("guild");
+    let override_set: Option<i64> =
+        sqlx::query_scalar("select afk_channel_override from app.discord_guilds")
+            .fetch_one(&app.pool)
+            .await
+            .expect("guild");
     assert_eq!(override_set, None, "refused calls changed nothing");
 
     // Admin: allowed.
@@ -728,10 +861,11 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
     assert_eq!(overview["guilds"][0]["guild_id"], json!(42));
     let (status, body) = app.call::<app::api::SetAfkOverride>(afk_form).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let override_set: Option<i64> = sqlx::query_scalar("select afk_channel_override from app.discord_guilds")
-        .fetch_one(&app.pool)
-        .await
-        .expect("guild");
+    let override_set: Option<i64> =
+        sqlx::query_scalar("select afk_channel_override from app.discord_guilds")
+            .fetch_one(&app.pool)
+            .await
+            .expect("guild");
     assert_eq!(override_set, Some(7));
     let status = app.get("/admin").await.status();
     assert!(
@@ -763,7 +897,11 @@ async fn demo_login_signs_in_with_the_requested_role(pool: PgPool) {
         },
     )
     .await;
-    for (role, name) in [("leader", "Demo Leader"), ("admin", "Demo Admin"), ("member", "Demo Member")] {
+    for (role, name) in [
+        ("leader", "Demo Leader"),
+        ("admin", "Demo Admin"),
+        ("member", "Demo Member"),
+    ] {
         let before = app.session_cookie();
         app.sign_in_demo(role).await;
         let after = app.session_cookie();
@@ -788,7 +926,12 @@ async fn logout_ends_the_session(pool: PgPool) {
     let (_, signed_in) = app.sign_in_with_discord().await;
     assert_eq!(app.me().await["role"], json!("member"));
 
-    let response = app.browser.post(app.url("/auth/logout")).send().await.expect("logout");
+    let response = app
+        .browser
+        .post(app.url("/auth/logout"))
+        .send()
+        .await
+        .expect("logout");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[header::LOCATION], "/");
     assert_eq!(app.me().await, Value::Null);

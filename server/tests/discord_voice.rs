@@ -19,7 +19,7 @@ use serenity::model::voice::VoiceState;
 use sqlx::PgPool;
 use std::collections::HashMap;
 use std::time::Duration;
-use support::fake_discord::{self, FakeDiscord, GatewayConnection, GuildSpec, Member};
+use support::fake_discord::{self, FakeDiscord, GatewayConnection, GuildSpec, Handshake, Member};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -540,6 +540,48 @@ async fn a_restart_reconciles_who_left_and_who_joined_while_away(pool: PgPool) {
         row.4 = row.4.map(|_| 0);
     }
     assert_eq!(actual, expected);
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_dropped_connection_resumes_without_losing_or_duplicating_events(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    let metrics = Metrics::new();
+    let bot = RunningBot::start(&pool, &fake, &metrics);
+    let conn = connect(&fake, &guild_spec(vec![(ALICE.id, LOBBY)])).await;
+    wait_for_rows(&pool, 1).await;
+
+    // Discord's gateway node goes away; serenity resumes the session on a new connection.
+    conn.drop_connection();
+    let resumed = fake.next_connection().await;
+    match &resumed.handshake {
+        Handshake::Resume(d) => {
+            assert_eq!(d["session_id"], "sess");
+            // READY and GUILD_CREATE were dispatches 1 and 2.
+            assert_eq!(d["seq"], 2);
+        }
+        Handshake::Identify(d) => panic!("expected RESUME, got IDENTIFY {d}"),
+    }
+    // Discord replays what was missed, then confirms the resume; the bot reconciles the
+    // cached voice states, which already match the database: nothing is added.
+    voice_update(&pool, &resumed, &BOB, Some(CS2), false, 2).await;
+    resumed.dispatch("RESUMED", json!({}));
+    voice_update(&pool, &resumed, &ALICE, None, false, 3).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    bot.stop().await;
+
+    let shape: Vec<(i64, Option<i64>, String)> = bronze(&pool)
+        .await
+        .into_iter()
+        .map(|(user, channel, origin, _, _)| (user, channel, origin))
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            (id(ALICE.id), Some(id(LOBBY)), "reconcile".to_owned()),
+            (id(BOB.id), Some(id(CS2)), "gateway".to_owned()),
+            (id(ALICE.id), None, "gateway".to_owned()),
+        ]
+    );
 }
 
 /// A payload serenity cannot deserialize is silently dropped as an unknown event, so every

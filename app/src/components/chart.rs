@@ -58,7 +58,9 @@ pub fn DauChart(points: Vec<DauPoint>) -> impl IntoView {
     let labels = points
         .iter()
         .enumerate()
-        .filter(|(i, _)| *i == last || (i.is_multiple_of(label_every) && last - i >= label_every / 2))
+        .filter(|(i, _)| {
+            *i == last || (i.is_multiple_of(label_every) && last - i >= label_every / 2)
+        })
         .map(|(i, p)| {
             let x = LEFT + slot * (i as f64 + 0.5);
             let anchor = if i == 0 && points.len() > 1 {

@@ -50,7 +50,7 @@ pub fn Header() -> impl IntoView {
                     </form>
                 </div>
             }
-                .into_any()
+            .into_any()
         })
     };
     view! {

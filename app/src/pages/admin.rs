@@ -37,7 +37,12 @@ struct LastSaved(RwSignal<Option<i64>>);
 
 #[component]
 fn AdminSections(overview: AdminOverview, save: ServerAction<SetAfkOverride>) -> impl IntoView {
-    let AdminOverview { bot_enabled, collectors, guilds, recent_runs } = overview;
+    let AdminOverview {
+        bot_enabled,
+        collectors,
+        guilds,
+        recent_runs,
+    } = overview;
     let bot = if bot_enabled {
         view! {
             <p class="status status-ok" data-testid="bot-status" data-bot="on">
@@ -117,7 +122,10 @@ fn Guilds(guilds: Vec<GuildSettings>, save: ServerAction<SetAfkOverride>) -> imp
     if guilds.is_empty() {
         return view! { <p class="muted">{t(Key::NoGuilds)}</p> }.into_any();
     }
-    let rows = guilds.into_iter().map(|guild| view! { <GuildRow guild save /> }).collect_view();
+    let rows = guilds
+        .into_iter()
+        .map(|guild| view! { <GuildRow guild save /> })
+        .collect_view();
     view! {
         <div class="table-wrap">
             <table class="data" data-testid="guilds-table">
@@ -138,7 +146,8 @@ fn Guilds(guilds: Vec<GuildSettings>, save: ServerAction<SetAfkOverride>) -> imp
 }
 
 fn channel_text(id: Option<i64>) -> String {
-    id.map(|id| id.to_string()).unwrap_or_else(|| "–".to_owned())
+    id.map(|id| id.to_string())
+        .unwrap_or_else(|| "–".to_owned())
 }
 
 /// One guild with its override form. The form posts to the server function without
@@ -146,12 +155,20 @@ fn channel_text(id: Option<i64>) -> String {
 #[component]
 fn GuildRow(guild: GuildSettings, save: ServerAction<SetAfkOverride>) -> impl IntoView {
     let guild_id = guild.guild_id;
-    let value = RwSignal::new(guild.afk_channel_override.map(|id| id.to_string()).unwrap_or_default());
+    let value = RwSignal::new(
+        guild
+            .afk_channel_override
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+    );
     let invalid = RwSignal::new(false);
     let LastSaved(last_guild) = expect_context::<LastSaved>();
     let submit = move |channel_id: Option<i64>| {
         last_guild.set(Some(guild_id));
-        save.dispatch(SetAfkOverride { guild_id, channel_id });
+        save.dispatch(SetAfkOverride {
+            guild_id,
+            channel_id,
+        });
     };
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -172,13 +189,18 @@ fn GuildRow(guild: GuildSettings, save: ServerAction<SetAfkOverride>) -> impl In
     };
     let result = move || {
         if invalid.get() {
-            return Some(view! { <span class="form-error">{t(Key::ChannelIdInvalid)}</span> }.into_any());
+            return Some(
+                view! { <span class="form-error">{t(Key::ChannelIdInvalid)}</span> }.into_any(),
+            );
         }
         if last_guild.get() != Some(guild_id) || save.pending().get() {
             return None;
         }
         match save.value().get()? {
-            Ok(()) => Some(view! { <span class="form-ok" data-testid="afk-saved">{t(Key::Saved)}</span> }.into_any()),
+            Ok(()) => Some(
+                view! { <span class="form-ok" data-testid="afk-saved">{t(Key::Saved)}</span> }
+                    .into_any(),
+            ),
             Err(error) => {
                 let key = error_key(&error);
                 let detail = match error {
@@ -202,7 +224,6 @@ fn GuildRow(guild: GuildSettings, save: ServerAction<SetAfkOverride>) -> impl In
                     <input
                         type="text"
                         inputmode="numeric"
-                        pattern="[0-9]*"
                         name="channel_id"
                         class="mono"
                         aria-label=t(Key::ChannelId)

@@ -17,7 +17,11 @@ const DEFAULT_DAYS: u64 = 30;
 
 /// The range `days` long that ends on `to`.
 fn ending_on(to: NaiveDate, days: u64) -> (NaiveDate, NaiveDate) {
-    (to.checked_sub_days(Days::new(days.saturating_sub(1))).unwrap_or(to), to)
+    (
+        to.checked_sub_days(Days::new(days.saturating_sub(1)))
+            .unwrap_or(to),
+        to,
+    )
 }
 
 fn parse_day(value: Option<String>) -> Option<NaiveDate> {
@@ -30,7 +34,9 @@ fn range_href(from: NaiveDate, to: NaiveDate) -> String {
 
 /// Average and peak of a range; `None` when the range is empty.
 fn summary(points: &[DauPoint]) -> Option<(f64, &DauPoint)> {
-    let peak = points.iter().max_by_key(|p| (p.dau_total, std::cmp::Reverse(p.day)))?;
+    let peak = points
+        .iter()
+        .max_by_key(|p| (p.dau_total, std::cmp::Reverse(p.day)))?;
     let sum: i64 = points.iter().map(|p| i64::from(p.dau_total)).sum();
     Some((sum as f64 / points.len() as f64, peak))
 }
@@ -238,14 +244,24 @@ mod tests {
 
     #[test]
     fn default_range_is_thirty_days_ending_today() {
-        assert_eq!(ending_on(day("2026-11-28"), 30), (day("2026-10-30"), day("2026-11-28")));
-        assert_eq!(ending_on(day("2026-11-28"), 1), (day("2026-11-28"), day("2026-11-28")));
+        assert_eq!(
+            ending_on(day("2026-11-28"), 30),
+            (day("2026-10-30"), day("2026-11-28"))
+        );
+        assert_eq!(
+            ending_on(day("2026-11-28"), 1),
+            (day("2026-11-28"), day("2026-11-28"))
+        );
     }
 
     #[test]
     fn summary_takes_the_first_peak() {
-        let points = [("2026-11-01", 3), ("2026-11-02", 5), ("2026-11-03", 5)]
-            .map(|(d, n)| DauPoint { day: day(d), dau_total: n, dau_voice: n });
+        let points =
+            [("2026-11-01", 3), ("2026-11-02", 5), ("2026-11-03", 5)].map(|(d, n)| DauPoint {
+                day: day(d),
+                dau_total: n,
+                dau_voice: n,
+            });
         let (average, peak) = summary(&points).unwrap_or((0.0, &points[0]));
         assert!((average - 13.0 / 3.0).abs() < 1e-9);
         assert_eq!(peak.day, day("2026-11-02"));

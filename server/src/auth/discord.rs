@@ -28,7 +28,8 @@ struct PendingLogin {
     next: Option<String>,
 }
 
-type DiscordClient = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+type DiscordClient =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 /// The OAuth2 client for the configured Discord application, or `None` when Discord login
 /// is not configured.
@@ -37,7 +38,12 @@ fn client(config: &Config) -> Option<DiscordClient> {
         return None;
     }
     let client_id = config.discord.client_id.clone()?;
-    let client_secret = config.discord.client_secret.as_ref()?.expose_secret().to_owned();
+    let client_secret = config
+        .discord
+        .client_secret
+        .as_ref()?
+        .expose_secret()
+        .to_owned();
     let redirect = config.public_url.join("auth/callback").ok()?;
     Some(
         BasicClient::new(ClientId::new(client_id))
@@ -108,10 +114,11 @@ async fn finish_login(
         demo: state.config.demo,
     })?;
     // The pending login is used once, whatever happens next.
-    let pending: Option<PendingLogin> = session.remove(PENDING_LOGIN_KEY).await.map_err(|error| {
-        tracing::error!(%error, "reading the pending login from the session failed");
-        SignInError::Internal
-    })?;
+    let pending: Option<PendingLogin> =
+        session.remove(PENDING_LOGIN_KEY).await.map_err(|error| {
+            tracing::error!(%error, "reading the pending login from the session failed");
+            SignInError::Internal
+        })?;
 
     if let Some(error) = query.error.as_deref() {
         let description: String = query
@@ -206,7 +213,9 @@ fn snowflake<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error
         Id::Number(id) => id,
     };
     if id <= 0 {
-        return Err(serde::de::Error::custom("a Discord id is a positive number"));
+        return Err(serde::de::Error::custom(
+            "a Discord id is a positive number",
+        ));
     }
     Ok(id)
 }

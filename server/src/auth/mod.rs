@@ -42,7 +42,9 @@ pub async fn bootstrap_admins(pool: &PgPool, ids: &[i64]) -> anyhow::Result<()> 
         .bind(id)
         .execute(pool)
         .await
-        .map_err(|error| anyhow::anyhow!("making Discord user {id} an admin (GUILDHALL_ADMIN_IDS): {error}"))?;
+        .map_err(|error| {
+            anyhow::anyhow!("making Discord user {id} an admin (GUILDHALL_ADMIN_IDS): {error}")
+        })?;
     }
     if !ids.is_empty() {
         tracing::info!(admins = ids.len(), "configured admins are in place");
@@ -213,14 +215,17 @@ fn generic_german(status: StatusCode) -> &'static str {
 
 /// Signs a user in: renews the session id first, then stores the user.
 async fn sign_in(session: &Session, user_id: i64) -> Result<(), SignInError> {
-    session.save().await.map_err(|error| {
+    session.cycle_id().await.map_err(|error| {
         tracing::error!(%error, "renewing the session id failed");
         SignInError::Internal
     })?;
-    session.insert(SESSION_USER_KEY, user_id).await.map_err(|error| {
-        tracing::error!(%error, "writing the signed-in user to the session failed");
-        SignInError::Internal
-    })?;
+    session
+        .insert(SESSION_USER_KEY, user_id)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, "writing the signed-in user to the session failed");
+            SignInError::Internal
+        })?;
     tracing::info!(user_id, "signed in");
     Ok(())
 }

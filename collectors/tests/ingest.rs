@@ -1,0 +1,100 @@
+//! The ingestion writer against the real PostgreSQL: it flushes when a batch is full, on
+//! its interval and at shutdown, and skips (and counts) duplicates.
+
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use collectors::discord::{VoiceEvent, VoiceOrigin};
+use collectors::ingest::{IngestWriter, WriterConfig};
+use collectors::metrics::{DropReason, Metrics};
+use sqlx::PgPool;
+use std::time::Duration;
+
+fn event(n: i64) -> VoiceEvent {
+    let base: DateTime<Utc> = DateTime::from_timestamp(1_800_000_000, 0).expect("valid time");
+    VoiceEvent {
+        guild_id: 1,
+        user_id: n,
+        channel_id: Some(10),
+        self_mute: false,
+        self_deaf: false,
+        origin: VoiceOrigin::Gateway,
+        occurred_at: base + ChronoDuration::seconds(n),
+    }
+}
+
+async fn stored(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("select count(*) from bronze.discord_voice_events")
+        .fetch_one(pool)
+        .await
+        .expect("count")
+}
+
+/// Waits up to two seconds for the table to reach `expected` rows.
+async fn eventually(pool: &PgPool, expected: i64) -> i64 {
+    for _ in 0..40 {
+        let n = stored(pool).await;
+        if n == expected {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stored(pool).await
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_full_batch_is_written_without_waiting_for_the_interval(pool: PgPool) {
+    let config = WriterConfig {
+        batch_size: 3,
+        flush_interval: Duration::from_secs(3600),
+    };
+    let (writer, _task) = IngestWriter::spawn(pool.clone(), config, Metrics::new());
+    writer.write(event(1)).await.expect("write");
+    writer.write(event(2)).await.expect("write");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(stored(&pool).await, 0, "a partial batch waits");
+    writer.write(event(3)).await.expect("write");
+    assert_eq!(eventually(&pool, 3).await, 3);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_partial_batch_is_written_when_the_interval_passes(pool: PgPool) {
+    let config = WriterConfig {
+        batch_size: 1000,
+        flush_interval: Duration::from_millis(100),
+    };
+    let (writer, _task) = IngestWriter::spawn(pool.clone(), config, Metrics::new());
+    writer.write(event(1)).await.expect("write");
+    assert_eq!(eventually(&pool, 1).await, 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn what_is_buffered_is_written_at_shutdown_and_on_flush(pool: PgPool) {
+    let config = WriterConfig {
+        batch_size: 1000,
+        flush_interval: Duration::from_secs(3600),
+    };
+    let (writer, task) = IngestWriter::spawn(pool.clone(), config, Metrics::new());
+    writer.write(event(1)).await.expect("write");
+    writer.flush().await.expect("flush");
+    assert_eq!(stored(&pool).await, 1, "flush returns after the commit");
+    writer.write(event(2)).await.expect("write");
+    drop(writer);
+    task.await.expect("writer ends");
+    assert_eq!(stored(&pool).await, 2, "nothing lost at shutdown");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn duplicates_are_stored_once_and_counted_with_their_reason(pool: PgPool) {
+    let metrics = Metrics::new();
+    let (writer, task) = IngestWriter::spawn(pool.clone(), WriterConfig::default(), metrics.clone());
+    for _ in 0..3 {
+        writer.write(event(7)).await.expect("write");
+    }
+    writer.write(event(8)).await.expect("write");
+    writer.drop_record(DropReason::bot);
+    drop(writer);
+    task.await.expect("writer ends");
+    assert_eq!(stored(&pool).await, 2);
+    assert_eq!(metrics.dropped_count("discord_voice", DropReason::duplicate), 2);
+    assert_eq!(metrics.dropped_count("discord_voice", DropReason::bot), 1);
+    assert!(metrics.render().contains("guildhall_ingested_records_total{source=\"discord_voice\"} 2"));
+}

@@ -1,0 +1,48 @@
+// Who may see what: members get their own page and are refused the admin page by the server.
+import { expect, test } from '@playwright/test';
+import { signIn, waitForHydration } from './support';
+
+test('a member is refused the admin page', async ({ page }) => {
+  await signIn(page, 'member');
+  // `/` is the member's own page, and there is no admin link.
+  await expect(page.getByTestId('my-activity')).toBeVisible();
+  await expect(page.getByRole('navigation').getByRole('link', { name: 'Admin' })).toHaveCount(0);
+
+  const response = await page.goto('/admin');
+  expect(response?.status()).toBe(403);
+  await expect(page.locator('body')).toContainText(/not allowed/i);
+  await expect(page.getByTestId('admin')).toHaveCount(0);
+});
+
+test('a leader is refused the admin page too', async ({ page }) => {
+  await signIn(page, 'leader');
+  const response = await page.goto('/admin');
+  expect(response?.status()).toBe(403);
+});
+
+test('an admin sees bot, collectors, guilds and pipeline runs', async ({ page }) => {
+  await signIn(page, 'admin', '/admin');
+  await waitForHydration(page);
+  await expect(page.getByTestId('admin')).toBeVisible();
+  await expect(page.getByTestId('bot-status')).toHaveText('The bot is off: set DISCORD_BOT_TOKEN.');
+  await expect(page.getByTestId('runs-table').locator('tbody tr').first()).toBeVisible();
+  await expect(page.getByRole('navigation').getByRole('link', { name: 'Admin' })).toBeVisible();
+});
+
+test('an admin sets and clears a guild AFK channel override', async ({ page }) => {
+  await signIn(page, 'admin', '/admin');
+  const row = page.getByTestId('guilds-table').locator('tbody tr').first();
+  await expect(row).toBeVisible();
+  await row.getByRole('textbox').fill('123456789012345678');
+  await row.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(page.getByTestId('afk-saved')).toBeVisible();
+  await expect(row.getByTestId('afk-effective')).toHaveText('123456789012345678');
+
+  await row.getByRole('textbox').fill('not a number');
+  await row.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(row).toContainText('A channel id is a positive number.');
+
+  await row.getByRole('button', { name: 'Clear', exact: true }).click();
+  await expect(page.getByTestId('afk-saved')).toBeVisible();
+  await expect(row.getByTestId('afk-effective')).not.toHaveText('123456789012345678');
+});
