@@ -51,9 +51,10 @@ test-rust:
 test-e2e: build
 	@GUILDHALL_SITE_ROOT=$(SITE_ROOT) E2E_DATABASE_URL=$(E2E_DATABASE_URL) E2E_PORT=$(E2E_PORT) scripts/e2e.sh $(BIN)
 
-## Ingestion benchmark: 1,000,000 voice events through the writer vs. plain COPY.
+## Ingestion benchmark: 1,000,000 voice events through the writer vs. plain COPY. The dev
+## profile (dependencies at opt-level 1) reuses the test build; PostgreSQL dominates the cost.
 bench:
-	DATABASE_URL=$${DATABASE_URL:-$(PG)/guildhall_bench} cargo bench -p guildhall --bench ingest
+	DATABASE_URL=$${DATABASE_URL:-$(PG)/guildhall_bench} cargo bench -p guildhall --bench ingest --profile dev
 
 clean-site:
 	rm -rf $(SITE_ROOT)

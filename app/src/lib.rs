@@ -29,6 +29,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                // No favicon yet: an empty one saves every page a 404.
+                <link rel="icon" href="data:," />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />

@@ -49,6 +49,12 @@ test('a range with the end before the start says so', async ({ page }) => {
   await expect(page.getByRole('alert')).toContainText('before its start');
 });
 
+test('a range before any data shows the empty state', async ({ page }) => {
+  await signIn(page, 'leader', '/?from=2020-01-01&to=2020-01-07');
+  await expect(page.getByTestId('dau-empty')).toHaveText('There is no data for this range yet.');
+  await expect(page.getByTestId('dau-table')).toHaveCount(0);
+});
+
 test('a visitor gets the sign-in page with demo links', async ({ page }) => {
   await page.goto('/');
   await expect(page.getByTestId('sign-in')).toBeVisible();

@@ -47,14 +47,14 @@ async fn main() -> anyhow::Result<()> {
 
     truncate(&pool).await?;
     let writer_time = through_writer(&pool, &events).await?;
-    let stored = stored(&pool).await?;
-    anyhow::ensure!(stored == count as i64, "writer stored {stored} rows");
+    let rows = stored(&pool).await?;
+    anyhow::ensure!(rows == count as i64, "the writer stored {rows} rows");
     report("ingestion writer", count, writer_time);
 
     truncate(&pool).await?;
     let copy_time = plain_copy(&pool, &events).await?;
-    let stored = stored(&pool).await?;
-    anyhow::ensure!(stored == count as i64, "COPY stored {stored} rows");
+    let rows = stored(&pool).await?;
+    anyhow::ensure!(rows == count as i64, "COPY stored {rows} rows");
     report("plain COPY", count, copy_time);
 
     println!(

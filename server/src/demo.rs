@@ -205,7 +205,7 @@ pub async fn write(pool: &PgPool, params: &DemoParams, metrics: &Metrics) -> any
     for event in generate(params) {
         writer.write(event).await?;
         written += 1;
-        if written % 100_000 == 0 {
+        if written.is_multiple_of(100_000) {
             tracing::info!(events = written, "writing demo events");
         }
     }

@@ -141,13 +141,13 @@ async fn guard_admin_pages(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    if path == "/admin" || path.starts_with("/admin/") {
-        if let Err(error) = authorize(&state.app.pool, &session, Permission::Administer).await {
-            return crate::auth::error_page(
-                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::FORBIDDEN),
-                &error.to_string(),
-            );
-        }
+    if (path == "/admin" || path.starts_with("/admin/"))
+        && let Err(error) = authorize(&state.app.pool, &session, Permission::Administer).await
+    {
+        return crate::auth::error_page(
+            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::FORBIDDEN),
+            &error.to_string(),
+        );
     }
     next.run(request).await
 }

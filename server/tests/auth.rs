@@ -297,29 +297,13 @@ async fn start(pool: PgPool, options: Options) -> TestApp {
         .await
         .expect("bootstrap admins");
 
-    let state = ServerState {
-        app: app::ssr::AppState {
-            pool: pool.clone(),
-            leptos_options: leptos::config::LeptosOptions::builder()
-                .output_name("guildhall")
-                .site_root(config.site_root.to_string_lossy().into_owned())
-                .site_pkg_dir("pkg")
-                .site_addr(address)
-                .build(),
-            settings: Arc::new(app::ssr::PageSettings {
-                timezone: config.timezone.name().to_owned(),
-                demo_mode: config.demo,
-                bot_enabled: false,
-            }),
-            collectors: app::ssr::StatusBoard::default(),
-        },
+    let state = ServerState::new(
         config,
-        metrics: collectors::metrics::Metrics::new(),
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("http client"),
-    };
+        pool.clone(),
+        collectors::metrics::Metrics::new(),
+        app::ssr::StatusBoard::default(),
+    )
+    .expect("state");
     let router = guildhall::web::router(state).expect("router");
     tokio::spawn(async move { axum::serve(listener, router).await.expect("app serves") });
 

@@ -128,7 +128,7 @@ fn Guilds(guilds: Vec<GuildSettings>, save: ServerAction<SetAfkOverride>) -> imp
         .collect_view();
     view! {
         <div class="table-wrap">
-            <table class="data" data-testid="guilds-table">
+            <table class="data stack-on-mobile" data-testid="guilds-table">
                 <thead>
                     <tr>
                         <th scope="col">{t(Key::ColGuild)}</th>
@@ -215,11 +215,16 @@ fn GuildRow(guild: GuildSettings, save: ServerAction<SetAfkOverride>) -> impl In
     view! {
         <tr data-guild=guild_id.to_string()>
             <th scope="row">
-                {guild.name} <span class="muted small mono">{guild_id.to_string()}</span>
+                {guild.name}
+                <span class="guild-id muted small mono">{guild_id.to_string()}</span>
             </th>
-            <td class="mono">{channel_text(guild.afk_channel_id)}</td>
-            <td class="mono" data-testid="afk-effective">{channel_text(effective)}</td>
-            <td>
+            <td class="mono" data-label=t(Key::ColAfkDiscord)>
+                {channel_text(guild.afk_channel_id)}
+            </td>
+            <td class="mono" data-label=t(Key::ColAfkEffective) data-testid="afk-effective">
+                {channel_text(effective)}
+            </td>
+            <td data-label=t(Key::ColAfkOverride)>
                 <form class="inline-form" on:submit=on_submit>
                     <input
                         type="text"

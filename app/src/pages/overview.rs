@@ -215,7 +215,9 @@ fn DauFigures(points: Vec<DauPoint>) -> impl IntoView {
         </div>
         <figure class="card">
             <figcaption>{t(Key::ChartTitle)}</figcaption>
-            <DauChart points=points.clone() />
+            <div class="chart-wrap">
+                <DauChart points=points.clone() />
+            </div>
         </figure>
         <div class="card table-wrap">
             <table class="data" data-testid="dau-table">

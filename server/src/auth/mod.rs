@@ -321,7 +321,7 @@ mod tests {
             demo_links: false,
         };
         let html = page.render().expect("renders");
-        assert!(html.contains("&lt;script&gt;"), "{html}");
+        assert!(html.contains("&#60;script&#62;"), "{html}");
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("Access denied"), "{html}");
     }
