@@ -263,7 +263,7 @@ keys! {
     ColGuild => "Guild", "Guild";
     ColAfkDiscord => "AFK-Kanal (Discord)", "AFK channel (Discord)";
     ColAfkOverride => "AFK-Kanal (Überschreibung)", "AFK channel (override)";
-    ColAfkEffective => "Wirksam", "Effective";
+    ColAfkEffective => "Wirksamer AFK-Kanal", "Effective AFK channel";
     NotSet => "–", "–";
     ChannelId => "Kanal-ID", "Channel id";
     Save => "Speichern", "Save";

@@ -46,3 +46,10 @@ test('an admin sets and clears a guild AFK channel override', async ({ page }) =
   await expect(page.getByTestId('afk-saved')).toBeVisible();
   await expect(row.getByTestId('afk-effective')).not.toHaveText('123456789012345678');
 });
+
+test('signing out returns to the sign-in page', async ({ page }) => {
+  await signIn(page, 'leader');
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await expect(page.getByTestId('sign-in')).toBeVisible();
+  await expect(page.getByTestId('user')).toHaveCount(0);
+});

@@ -11,6 +11,7 @@ use collectors::discord::VoiceEvent;
 use collectors::ingest::{IngestWriter, WriterConfig};
 use collectors::metrics::Metrics;
 use guildhall::demo::{DemoParams, generate};
+use guildhall::pipeline::{Pipeline, Trigger};
 use sqlx::PgPool;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -51,6 +52,16 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(rows == count as i64, "the writer stored {rows} rows");
     report("ingestion writer", count, writer_time);
 
+    // The pipeline over the same rows: bronze → silver sessions → gold DAU, from scratch.
+    let pipeline = Pipeline::new(pool.clone(), params.timezone, Metrics::new());
+    let started = Instant::now();
+    let reports = pipeline.run_all(Trigger::Manual).await?;
+    let pipeline_time = started.elapsed();
+    for r in &reports {
+        println!("{:>18}: {:>8.2} s, {:>10} rows", r.job, r.duration_ms as f64 / 1000.0, r.rows);
+    }
+    report("pipeline (all jobs)", count, pipeline_time);
+
     truncate(&pool).await?;
     let copy_time = plain_copy(&pool, &events).await?;
     let rows = stored(&pool).await?;
@@ -74,7 +85,10 @@ fn report(name: &str, count: usize, time: Duration) {
 }
 
 async fn truncate(pool: &PgPool) -> anyhow::Result<()> {
-    sqlx::query("truncate bronze.discord_voice_events")
+    sqlx::query(
+        "truncate bronze.discord_voice_events, silver.fact_voice_sessions, gold.daily_active_users,
+                  app.pipeline_state",
+    )
         .execute(pool)
         .await?;
     Ok(())

@@ -6,33 +6,56 @@
 -- Returns one row: (rows bigint, dirty_from timestamptz).
 
 with days as (
-    -- Local days and their bounds as instants (23 or 25 hours long on DST changes).
-    select d::date as day,
-           (d::date::timestamp at time zone current_setting('guildhall.tz')) as day_start,
-           ((d::date + 1)::timestamp at time zone current_setting('guildhall.tz')) as day_end
+    select d::date as day
     from generate_series(current_setting('guildhall.day_from')::date,
                          current_setting('guildhall.day_to')::date,
                          interval '1 day') d
 ),
--- Non-AFK voice time of each person on each day; a session crossing midnight counts on
--- both days. Open sessions count until the bot last observed their guild.
-voice_time as (
-    select d.day, s.person_id,
-           sum(greatest(extract(epoch from
-               least(coalesce(s.ended_at, g.observed_until, s.started_at), d.day_end)
-               - greatest(s.started_at, d.day_start)), 0)) as seconds
-    from days d
-    join silver.fact_voice_sessions s
-      on s.started_at < d.day_end
-     and (s.ended_at is null or s.ended_at > d.day_start)
+range as (
+    -- The recomputed days as instants (local midnights; DST days have 23 or 25 hours).
+    select current_setting('guildhall.day_from')::date::timestamp
+               at time zone current_setting('guildhall.tz') as range_start,
+           (current_setting('guildhall.day_to')::date + 1)::timestamp
+               at time zone current_setting('guildhall.tz') as range_end
+),
+-- Non-AFK sessions touching the range. Open sessions count until the bot last observed
+-- their guild.
+sessions as (
+    select s.person_id,
+           s.started_at,
+           coalesce(s.ended_at, greatest(g.observed_until, s.started_at), s.started_at) as ended_at
+    from silver.fact_voice_sessions s
+    cross join range r
     left join app.discord_guilds g on g.guild_id = s.guild_id
     where not s.is_afk
-    group by d.day, s.person_id
+      and s.started_at < r.range_end
+      and (s.ended_at is null or s.ended_at > r.range_start)
+),
+-- Each session split at local midnights: one piece per day it touches, so a session
+-- crossing midnight counts on both days.
+pieces as (
+    select p.day, s.person_id,
+           greatest(extract(epoch from
+               least(s.ended_at, (p.day + 1)::timestamp at time zone current_setting('guildhall.tz'))
+               - greatest(s.started_at, p.day::timestamp at time zone current_setting('guildhall.tz'))), 0)
+               as seconds
+    from sessions s
+    cross join lateral (
+        select d::date as day
+        from generate_series((s.started_at at time zone current_setting('guildhall.tz'))::date,
+                             (s.ended_at at time zone current_setting('guildhall.tz'))::date,
+                             interval '1 day') d
+    ) p
 ),
 -- Active in voice: at least one minute that day.
 voice_active as (
-    select day, count(*) filter (where seconds >= 60) as persons
-    from voice_time
+    select day, count(*) as persons
+    from (
+        select day, person_id
+        from pieces
+        group by day, person_id
+        having sum(seconds) >= 60
+    ) active
     group by day
 ),
 upserted as (
