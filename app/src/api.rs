@@ -19,14 +19,21 @@ pub async fn get_me() -> Result<Option<CurrentUser>, AppError> {
 
 /// Daily active users for each day from `from` to `to` (inclusive). Leaders and admins.
 #[server]
-pub async fn get_daily_active_users(from: NaiveDate, to: NaiveDate) -> Result<Vec<DauPoint>, AppError> {
+pub async fn get_daily_active_users(
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<DauPoint>, AppError> {
     use crate::model::Permission;
     let (_user, state) = crate::ssr::authz::require(Permission::ViewKpis).await?;
     if to < from {
-        return Err(AppError::BadRequest("the end of the range is before its start".into()));
+        return Err(AppError::BadRequest(
+            "the end of the range is before its start".into(),
+        ));
     }
     if (to - from).num_days() > 3660 {
-        return Err(AppError::BadRequest("the range is longer than ten years".into()));
+        return Err(AppError::BadRequest(
+            "the range is longer than ten years".into(),
+        ));
     }
     let rows: Vec<(NaiveDate, i32, i32)> = sqlx::query_as(
         "select d::date, coalesce(g.dau_total, 0), coalesce(g.dau_voice, 0)
@@ -40,7 +47,11 @@ pub async fn get_daily_active_users(from: NaiveDate, to: NaiveDate) -> Result<Ve
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(day, dau_total, dau_voice)| DauPoint { day, dau_total, dau_voice })
+        .map(|(day, dau_total, dau_voice)| DauPoint {
+            day,
+            dau_total,
+            dau_voice,
+        })
         .collect())
 }
 
@@ -80,7 +91,14 @@ pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppErro
     )
     .fetch_all(&state.pool)
     .await?;
-    type RunRow = (String, String, chrono::DateTime<chrono::Utc>, Option<i64>, Option<i64>, Option<String>);
+    type RunRow = (
+        String,
+        String,
+        chrono::DateTime<chrono::Utc>,
+        Option<i64>,
+        Option<i64>,
+        Option<String>,
+    );
     let runs: Vec<RunRow> = sqlx::query_as(
         "select job, trigger, started_at, duration_ms, rows_affected, error
          from app.pipeline_runs order by started_at desc, id desc limit 20",
@@ -92,23 +110,27 @@ pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppErro
         collectors: state.collectors.snapshot().into_iter().collect(),
         guilds: guilds
             .into_iter()
-            .map(|(guild_id, name, afk_channel_id, afk_channel_override)| GuildSettings {
-                guild_id,
-                name,
-                afk_channel_id,
-                afk_channel_override,
-            })
+            .map(
+                |(guild_id, name, afk_channel_id, afk_channel_override)| GuildSettings {
+                    guild_id,
+                    name,
+                    afk_channel_id,
+                    afk_channel_override,
+                },
+            )
             .collect(),
         recent_runs: runs
             .into_iter()
-            .map(|(job, trigger, started_at, duration_ms, rows_affected, error)| PipelineRun {
-                job,
-                trigger,
-                started_at,
-                duration_ms,
-                rows_affected,
-                error,
-            })
+            .map(
+                |(job, trigger, started_at, duration_ms, rows_affected, error)| PipelineRun {
+                    job,
+                    trigger,
+                    started_at,
+                    duration_ms,
+                    rows_affected,
+                    error,
+                },
+            )
             .collect(),
     })
 }
@@ -120,7 +142,9 @@ pub async fn set_afk_override(guild_id: i64, channel_id: Option<i64>) -> Result<
     use crate::model::Permission;
     let (user, state) = crate::ssr::authz::require(Permission::Administer).await?;
     if channel_id.is_some_and(|id| id <= 0) {
-        return Err(AppError::BadRequest("a channel id is a positive number".into()));
+        return Err(AppError::BadRequest(
+            "a channel id is a positive number".into(),
+        ));
     }
     let updated = sqlx::query(
         "update app.discord_guilds set afk_channel_override = $2, updated_at = now() where guild_id = $1",
@@ -133,6 +157,11 @@ pub async fn set_afk_override(guild_id: i64, channel_id: Option<i64>) -> Result<
     if updated == 0 {
         return Err(AppError::BadRequest("this guild is not tracked".into()));
     }
-    tracing::info!(admin = user.id, guild_id, ?channel_id, "AFK channel override changed");
+    tracing::info!(
+        admin = user.id,
+        guild_id,
+        ?channel_id,
+        "AFK channel override changed"
+    );
     Ok(())
 }

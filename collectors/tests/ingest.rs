@@ -85,7 +85,8 @@ async fn what_is_buffered_is_written_at_shutdown_and_on_flush(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn duplicates_are_stored_once_and_counted_with_their_reason(pool: PgPool) {
     let metrics = Metrics::new();
-    let (writer, task) = IngestWriter::spawn(pool.clone(), WriterConfig::default(), metrics.clone());
+    let (writer, task) =
+        IngestWriter::spawn(pool.clone(), WriterConfig::default(), metrics.clone());
     for _ in 0..3 {
         writer.write(event(7)).await.expect("write");
     }
@@ -94,7 +95,14 @@ async fn duplicates_are_stored_once_and_counted_with_their_reason(pool: PgPool) 
     drop(writer);
     task.await.expect("writer ends");
     assert_eq!(stored(&pool).await, 2);
-    assert_eq!(metrics.dropped_count("discord_voice", DropReason::duplicate), 2);
+    assert_eq!(
+        metrics.dropped_count("discord_voice", DropReason::duplicate),
+        2
+    );
     assert_eq!(metrics.dropped_count("discord_voice", DropReason::bot), 1);
-    assert!(metrics.render().contains("guildhall_ingested_records_total{source=\"discord_voice\"} 2"));
+    assert!(
+        metrics
+            .render()
+            .contains("guildhall_ingested_records_total{source=\"discord_voice\"} 2")
+    );
 }

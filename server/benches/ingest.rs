@@ -58,7 +58,12 @@ async fn main() -> anyhow::Result<()> {
     let reports = pipeline.run_all(Trigger::Manual).await?;
     let pipeline_time = started.elapsed();
     for r in &reports {
-        println!("{:>18}: {:>8.2} s, {:>10} rows", r.job, r.duration_ms as f64 / 1000.0, r.rows);
+        println!(
+            "{:>18}: {:>8.2} s, {:>10} rows",
+            r.job,
+            r.duration_ms as f64 / 1000.0,
+            r.rows
+        );
     }
     report("pipeline (all jobs)", count, pipeline_time);
 
@@ -89,8 +94,8 @@ async fn truncate(pool: &PgPool) -> anyhow::Result<()> {
         "truncate bronze.discord_voice_events, silver.fact_voice_sessions, gold.daily_active_users,
                   app.pipeline_state",
     )
-        .execute(pool)
-        .await?;
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

@@ -14,7 +14,11 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser, Debug)]
-#[command(name = "guildhall", version, about = "Community intelligence for gaming communities")]
+#[command(
+    name = "guildhall",
+    version,
+    about = "Community intelligence for gaming communities"
+)]
 pub struct Cli {
     /// Configuration file (default: ./guildhall.toml when it exists; or GUILDHALL_CONFIG).
     #[arg(long, global = true)]
@@ -88,7 +92,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 members,
                 days,
                 seed,
-                end: chrono::Utc::now().with_timezone(&config.timezone).date_naive(),
+                end: chrono::Utc::now()
+                    .with_timezone(&config.timezone)
+                    .date_naive(),
                 timezone: config.timezone,
             };
             if if_empty && demo::has_voice_events(&pool).await? {
@@ -96,7 +102,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 return Ok(());
             }
             let written = demo::write(&pool, &params, &metrics).await?;
-            tracing::info!(events = written, members, days, seed, "demo community written");
+            tracing::info!(
+                events = written,
+                members,
+                days,
+                seed,
+                "demo community written"
+            );
             Ok(())
         }
         Command::RunJob { name } => {
@@ -106,28 +118,55 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 vec![pipeline.run_job(&name, Trigger::Manual).await?]
             };
             for report in reports {
-                tracing::info!(job = report.job, rows = report.rows, duration_ms = report.duration_ms, "job finished");
+                tracing::info!(
+                    job = report.job,
+                    rows = report.rows,
+                    duration_ms = report.duration_ms,
+                    "job finished"
+                );
             }
             Ok(())
         }
         Command::Backfill { from, to, job } => {
             let reports = pipeline.backfill(from, to, job.as_deref()).await?;
             for report in reports {
-                tracing::info!(job = report.job, rows = report.rows, duration_ms = report.duration_ms, "backfill finished");
+                tracing::info!(
+                    job = report.job,
+                    rows = report.rows,
+                    duration_ms = report.duration_ms,
+                    "backfill finished"
+                );
             }
             Ok(())
         }
     }
 }
 
-async fn serve(config: Config, pool: sqlx::PgPool, metrics: Metrics, pipeline: Pipeline) -> anyhow::Result<()> {
+async fn serve(
+    config: Config,
+    pool: sqlx::PgPool,
+    metrics: Metrics,
+    pipeline: Pipeline,
+) -> anyhow::Result<()> {
     let config = Arc::new(config);
     let collectors = StatusBoard::default();
-    let state = web::ServerState::new(config.clone(), pool.clone(), metrics.clone(), collectors.clone())?;
+    let state = web::ServerState::new(
+        config.clone(),
+        pool.clone(),
+        metrics.clone(),
+        collectors.clone(),
+    )?;
     crate::auth::bootstrap_admins(&pool, &config.admin_ids).await?;
 
     let shutdown = CancellationToken::new();
-    let background = supervisor::start(&config, pool.clone(), metrics.clone(), collectors, pipeline, shutdown.clone());
+    let background = supervisor::start(
+        &config,
+        pool.clone(),
+        metrics.clone(),
+        collectors,
+        pipeline,
+        shutdown.clone(),
+    );
 
     let router = web::router(state)?;
     let listener = tokio::net::TcpListener::bind(config.bind)

@@ -163,7 +163,11 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        let has_id = self.discord.client_id.as_deref().is_some_and(|s| !s.is_empty());
+        let has_id = self
+            .discord
+            .client_id
+            .as_deref()
+            .is_some_and(|s| !s.is_empty());
         let has_secret = self
             .discord
             .client_secret
@@ -172,7 +176,11 @@ impl Config {
         if has_id != has_secret {
             bail!(
                 "DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET must be set together (only {} is set)",
-                if has_id { "DISCORD_CLIENT_ID" } else { "DISCORD_CLIENT_SECRET" }
+                if has_id {
+                    "DISCORD_CLIENT_ID"
+                } else {
+                    "DISCORD_CLIENT_SECRET"
+                }
             );
         }
         if self.ingest.batch_size == 0 {
@@ -183,7 +191,10 @@ impl Config {
 
     /// Discord login is possible (client id and secret configured).
     pub fn discord_login_enabled(&self) -> bool {
-        self.discord.client_id.as_deref().is_some_and(|s| !s.is_empty())
+        self.discord
+            .client_id
+            .as_deref()
+            .is_some_and(|s| !s.is_empty())
     }
 
     /// The bot token, when the bot should run.
@@ -209,12 +220,12 @@ fn env_layer() -> Figment {
         .merge(Env::raw().only(&["database_url"]))
         .merge(
             Env::raw()
-                .only(&["discord_client_id", "discord_client_secret", "discord_bot_token"])
-                .map(|key| {
-                    key.as_str()
-                        .replacen("discord_", "discord.", 1)
-                        .into()
-                }),
+                .only(&[
+                    "discord_client_id",
+                    "discord_client_secret",
+                    "discord_bot_token",
+                ])
+                .map(|key| key.as_str().replacen("discord_", "discord.", 1).into()),
         )
 }
 
@@ -327,14 +338,18 @@ mod tests {
 
     #[test]
     fn malformed_admin_id_names_the_setting() {
-        let error = with("admin_ids", "123,abc").expect_err("must fail").to_string();
+        let error = with("admin_ids", "123,abc")
+            .expect_err("must fail")
+            .to_string();
         assert!(error.contains("GUILDHALL_ADMIN_IDS"), "{error}");
         assert!(error.contains("'abc' is not a Discord id"), "{error}");
     }
 
     #[test]
     fn unknown_time_zone_names_the_setting() {
-        let error = with("timezone", "Mars/Olympus").expect_err("must fail").to_string();
+        let error = with("timezone", "Mars/Olympus")
+            .expect_err("must fail")
+            .to_string();
         assert!(error.contains("GUILDHALL_TIMEZONE"), "{error}");
     }
 
@@ -350,7 +365,10 @@ mod tests {
     fn secrets_never_print() {
         let config = Config::from_figment(
             Config::defaults_figment()
-                .merge(Serialized::default("database_url", "postgres://u:hunter2@db/x"))
+                .merge(Serialized::default(
+                    "database_url",
+                    "postgres://u:hunter2@db/x",
+                ))
                 .merge(Serialized::default("discord.bot_token", "bot-secret-token")),
         )
         .expect("valid");

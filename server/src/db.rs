@@ -11,17 +11,21 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
 /// Creates the database named in `url` if it does not exist yet.
 pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
-    let options = PgConnectOptions::from_str(url).context("DATABASE_URL is not a PostgreSQL URL")?;
+    let options =
+        PgConnectOptions::from_str(url).context("DATABASE_URL is not a PostgreSQL URL")?;
     let name = options.get_database().unwrap_or("postgres").to_owned();
     let admin = options.clone().database("postgres");
-    let mut conn = admin
-        .connect()
-        .await
-        .with_context(|| format!("cannot connect to PostgreSQL at {}", crate::config::redact_url(url)))?;
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut conn)
-        .await?;
+    let mut conn = admin.connect().await.with_context(|| {
+        format!(
+            "cannot connect to PostgreSQL at {}",
+            crate::config::redact_url(url)
+        )
+    })?;
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await?;
     if !exists {
         // Identifiers cannot be bound as parameters; quote it the way PostgreSQL does.
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
@@ -37,8 +41,8 @@ pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
 
 /// Connects a pool, failing fast with a message that names `DATABASE_URL`.
 pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
-    let options = PgConnectOptions::from_str(url)
-        .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    let options =
+        PgConnectOptions::from_str(url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
     PgPoolOptions::new()
         .max_connections(10)
         .acquire_timeout(Duration::from_secs(5))
@@ -54,5 +58,8 @@ pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
 
 /// Applies pending migrations.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await.context("applying database migrations failed")
+    MIGRATOR
+        .run(pool)
+        .await
+        .context("applying database migrations failed")
 }

@@ -67,7 +67,11 @@ fn member_events(params: &DemoParams, index: u32) -> Vec<VoiceEvent> {
     } else {
         rng.gen_range(0.02..0.12) // occasional visitors
     };
-    let first_day = if rng.gen_bool(0.7) { 0 } else { rng.gen_range(0..params.days.max(1)) };
+    let first_day = if rng.gen_bool(0.7) {
+        0
+    } else {
+        rng.gen_range(0..params.days.max(1))
+    };
     let last_day = rng
         .gen_bool(0.15)
         .then(|| rng.gen_range(first_day..params.days.max(first_day + 1)));
@@ -173,9 +177,11 @@ fn local_instant(tz: Tz, day: NaiveDate, minute_of_day: u32) -> DateTime<Utc> {
 
 /// True when bronze already holds voice events.
 pub async fn has_voice_events(pool: &PgPool) -> anyhow::Result<bool> {
-    Ok(sqlx::query_scalar("select exists (select 1 from bronze.discord_voice_events)")
-        .fetch_one(pool)
-        .await?)
+    Ok(
+        sqlx::query_scalar("select exists (select 1 from bronze.discord_voice_events)")
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 /// Writes the demo guild and its events through the ingestion writer. Returns the number of
@@ -255,15 +261,27 @@ mod tests {
         }
         for (user, mut evs) in by_user {
             evs.sort_by_key(|e| e.occurred_at);
-            assert_eq!(evs.last().map(|e| e.channel_id), Some(None), "user {user} never leaves");
+            assert_eq!(
+                evs.last().map(|e| e.channel_id),
+                Some(None),
+                "user {user} never leaves"
+            );
         }
     }
 
     #[test]
     fn the_community_has_afk_moves_switches_and_sessions_past_midnight() {
-        let p = DemoParams { members: 120, days: 60, ..params(42) };
+        let p = DemoParams {
+            members: 120,
+            days: 60,
+            ..params(42)
+        };
         let events: Vec<_> = generate(&p).collect();
-        assert!(events.iter().any(|e| e.channel_id == Some(DEMO_AFK_CHANNEL_ID)));
+        assert!(
+            events
+                .iter()
+                .any(|e| e.channel_id == Some(DEMO_AFK_CHANNEL_ID))
+        );
         // A session past midnight: a join on one local day followed by that user's leave on the next.
         let mut crossing = 0;
         let mut open: std::collections::HashMap<i64, DateTime<Utc>> = Default::default();
@@ -275,7 +293,9 @@ mod tests {
                 None => {
                     if let Some(start) = open.remove(&e.user_id) {
                         let tz = p.timezone;
-                        if start.with_timezone(&tz).date_naive() != e.occurred_at.with_timezone(&tz).date_naive() {
+                        if start.with_timezone(&tz).date_naive()
+                            != e.occurred_at.with_timezone(&tz).date_naive()
+                        {
                             crossing += 1;
                         }
                     }

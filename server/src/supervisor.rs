@@ -56,7 +56,12 @@ pub fn start(
             let bot = DiscordBot::new(
                 BotConfig {
                     token: token.to_owned(),
-                    api_base: config.discord.api_base.as_str().trim_end_matches('/').to_owned(),
+                    api_base: config
+                        .discord
+                        .api_base
+                        .as_str()
+                        .trim_end_matches('/')
+                        .to_owned(),
                     guilds: config.discord.guilds.clone(),
                     heartbeat: Duration::from_secs(30),
                 },
@@ -93,7 +98,11 @@ pub fn start(
 
 /// Runs one collector until shutdown, restarting it with exponential backoff (1 s up to
 /// 5 min) whenever it fails.
-pub async fn supervise(collector: Arc<dyn Collector>, board: StatusBoard, shutdown: CancellationToken) {
+pub async fn supervise(
+    collector: Arc<dyn Collector>,
+    board: StatusBoard,
+    shutdown: CancellationToken,
+) {
     let name = collector.name();
     let mut restarts = 0u32;
     let mut delay = Duration::from_secs(1);

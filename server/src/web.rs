@@ -3,16 +3,16 @@
 
 use crate::config::Config;
 use anyhow::Context;
-use app::ssr::{AppState, PageSettings, StatusBoard};
-use app::ssr::authz::authorize;
 use app::model::Permission;
+use app::ssr::authz::authorize;
+use app::ssr::{AppState, PageSettings, StatusBoard};
+use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRef, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use collectors::metrics::{Metrics, RequestLabels};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -95,6 +95,7 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
     let context_state = state.app.clone();
     let server_fn_state = state.app.clone();
     let options = state.app.leptos_options.clone();
+    let fallback_state = state.app.clone();
     let pkg_dir = state.config.site_root.join("pkg");
 
     let store = PostgresStore::new(state.app.pool.clone())
@@ -106,7 +107,9 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
         .with_secure(state.config.public_url.scheme() == "https")
         .with_same_site(SameSite::Lax)
         .with_http_only(true)
-        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::days(30)));
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::days(30),
+        ));
 
     let router = Router::new()
         .route("/healthz", get(healthz))
@@ -126,9 +129,23 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
             move || app::shell(options.clone()),
         )
         .nest_service("/pkg", ServeDir::new(pkg_dir))
-        .layer(middleware::from_fn_with_state(state.clone(), guard_admin_pages))
+        // Any other path renders the app, whose router shows the not-found page (404).
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            ServerState,
+            _,
+        >(
+            move || provide_context(fallback_state.clone()),
+            app::shell,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard_admin_pages,
+        ))
         .layer(sessions)
-        .layer(middleware::from_fn_with_state(state.clone(), count_requests))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
         .with_state(state);
     Ok(router)
 }
@@ -153,7 +170,11 @@ async fn guard_admin_pages(
 }
 
 /// Counts every request by method and status for `/metrics`.
-async fn count_requests(State(state): State<ServerState>, request: Request, next: Next) -> Response {
+async fn count_requests(
+    State(state): State<ServerState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let method = request.method().to_string();
     let response = next.run(request).await;
     state
@@ -169,7 +190,10 @@ async fn count_requests(State(state): State<ServerState>, request: Request, next
 
 /// 200 only when the database answers.
 async fn healthz(State(pool): State<PgPool>) -> Response {
-    match sqlx::query_scalar::<_, i32>("select 1").fetch_one(&pool).await {
+    match sqlx::query_scalar::<_, i32>("select 1")
+        .fetch_one(&pool)
+        .await
+    {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(error) => {
             tracing::warn!(%error, "health check: database unreachable");

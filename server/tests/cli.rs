@@ -5,7 +5,10 @@ use std::process::{Command, Output};
 
 fn guildhall(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_guildhall"));
-    command.args(args).env_remove("DATABASE_URL").env("RUST_LOG", "info");
+    command
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "info");
     for (key, value) in env {
         command.env(key, value);
     }
@@ -36,12 +39,18 @@ fn a_malformed_admin_id_names_the_setting_and_exits_with_failure() {
 fn an_unreachable_database_is_reported_without_its_password() {
     let output = guildhall(
         &["migrate"],
-        &[("DATABASE_URL", "postgres://guildhall:s3cret-pw@127.0.0.1:1/guildhall")],
+        &[(
+            "DATABASE_URL",
+            "postgres://guildhall:s3cret-pw@127.0.0.1:1/guildhall",
+        )],
     );
     let text = stderr_and_stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("cannot connect to PostgreSQL at"), "{text}");
-    assert!(text.contains("postgres://guildhall:***@127.0.0.1:1/guildhall"), "{text}");
+    assert!(
+        text.contains("postgres://guildhall:***@127.0.0.1:1/guildhall"),
+        "{text}"
+    );
     assert!(!text.contains("s3cret-pw"), "the password leaked: {text}");
     assert!(!text.contains("panicked"), "{text}");
 }
@@ -51,7 +60,10 @@ fn a_missing_config_file_is_named() {
     let output = guildhall(&["--config", "/nonexistent/guildhall.toml", "migrate"], &[]);
     let text = stderr_and_stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
-    assert!(text.contains("configuration file /nonexistent/guildhall.toml does not exist"), "{text}");
+    assert!(
+        text.contains("configuration file /nonexistent/guildhall.toml does not exist"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -23,7 +23,10 @@ fn env_of<'a>(compose: &'a Value, service: &str) -> &'a serde_yaml::Mapping {
 /// Every `${NAME…}` reference in a text.
 fn references(text: &str) -> BTreeSet<String> {
     let pattern = regex::Regex::new(r"\$\{([A-Z_][A-Z0-9_]*)").expect("regex");
-    pattern.captures_iter(text).map(|c| c[1].to_owned()).collect()
+    pattern
+        .captures_iter(text)
+        .map(|c| c[1].to_owned())
+        .collect()
 }
 
 #[test]
@@ -50,7 +53,10 @@ fn every_service_has_a_health_check() {
         let test = &service["healthcheck"]["test"];
         assert!(test.is_sequence(), "{name:?} has no health check");
     }
-    let guildhall_check = format!("{:?}", compose["services"]["guildhall"]["healthcheck"]["test"]);
+    let guildhall_check = format!(
+        "{:?}",
+        compose["services"]["guildhall"]["healthcheck"]["test"]
+    );
     assert!(guildhall_check.contains("/healthz"), "{guildhall_check}");
 }
 
@@ -63,7 +69,10 @@ fn secrets_come_from_the_env_file_and_are_documented_there() {
             .get(secret)
             .and_then(Value::as_str)
             .expect(secret);
-        assert!(value.starts_with("${"), "{secret} must come from .env, not be written in");
+        assert!(
+            value.starts_with("${"),
+            "{secret} must come from .env, not be written in"
+        );
     }
     let password = env_of(&compose, "timescaledb")
         .get("POSTGRES_PASSWORD")
@@ -72,7 +81,10 @@ fn secrets_come_from_the_env_file_and_are_documented_there() {
     assert!(password.starts_with("${POSTGRES_PASSWORD"), "{password}");
     let example = read(".env.example");
     for name in references(&compose_text) {
-        assert!(example.contains(&format!("{name}=")), "{name} is missing from .env.example");
+        assert!(
+            example.contains(&format!("{name}=")),
+            "{name} is missing from .env.example"
+        );
     }
 }
 
@@ -80,8 +92,14 @@ fn secrets_come_from_the_env_file_and_are_documented_there() {
 fn every_setting_the_compose_file_uses_is_in_the_readme() {
     let compose = compose();
     let readme = read("README.md");
-    for key in env_of(&compose, "guildhall").keys().filter_map(Value::as_str) {
-        assert!(readme.contains(&format!("`{key}`")), "{key} is not documented in README.md");
+    for key in env_of(&compose, "guildhall")
+        .keys()
+        .filter_map(Value::as_str)
+    {
+        assert!(
+            readme.contains(&format!("`{key}`")),
+            "{key} is not documented in README.md"
+        );
     }
 }
 

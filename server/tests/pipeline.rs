@@ -157,10 +157,42 @@ async fn join_mute_switch_afk_leave_become_exact_sessions(pool: PgPool) {
     assert_eq!(
         sessions(&pool).await,
         vec![
-            closed(1, GENERAL, "2026-11-01T18:00:00Z", "2026-11-01T18:30:00Z", 1800, false, "switch"),
-            closed(1, GAMING, "2026-11-01T18:30:00Z", "2026-11-01T19:00:00Z", 1800, false, "switch"),
-            closed(1, AFK, "2026-11-01T19:00:00Z", "2026-11-01T19:20:00Z", 1200, true, "leave"),
-            (2, GAMING, at("2026-11-01T20:00:00Z"), None, None, false, None),
+            closed(
+                1,
+                GENERAL,
+                "2026-11-01T18:00:00Z",
+                "2026-11-01T18:30:00Z",
+                1800,
+                false,
+                "switch"
+            ),
+            closed(
+                1,
+                GAMING,
+                "2026-11-01T18:30:00Z",
+                "2026-11-01T19:00:00Z",
+                1800,
+                false,
+                "switch"
+            ),
+            closed(
+                1,
+                AFK,
+                "2026-11-01T19:00:00Z",
+                "2026-11-01T19:20:00Z",
+                1200,
+                true,
+                "leave"
+            ),
+            (
+                2,
+                GAMING,
+                at("2026-11-01T20:00:00Z"),
+                None,
+                None,
+                false,
+                None
+            ),
         ]
     );
     // Both count on Nov 1; user 2's open session counts until the guild was last observed
@@ -201,7 +233,11 @@ async fn running_every_job_twice_changes_nothing(pool: PgPool) {
     p.run_all(Trigger::Manual).await.expect("first run");
     let first = snapshot(&pool).await;
     let reports = p.run_all(Trigger::Manual).await.expect("second run");
-    assert_eq!(snapshot(&pool).await, first, "a second run changed the results");
+    assert_eq!(
+        snapshot(&pool).await,
+        first,
+        "a second run changed the results"
+    );
     assert!(
         reports.iter().all(|r| r.rows == 0),
         "second run wrote rows: {reports:?}"
@@ -276,7 +312,11 @@ async fn days_are_local_days_of_the_configured_time_zone(pool: PgPool) {
     let berlin = pipeline(&pool, chrono_tz::Europe::Berlin);
     berlin.run_all(Trigger::Manual).await.expect("pipeline");
     berlin
-        .backfill(day("2026-03-27"), day("2026-03-30"), Some("daily_active_users"))
+        .backfill(
+            day("2026-03-27"),
+            day("2026-03-30"),
+            Some("daily_active_users"),
+        )
         .await
         .expect("backfill");
     assert_eq!(
@@ -286,9 +326,13 @@ async fn days_are_local_days_of_the_configured_time_zone(pool: PgPool) {
 
     // The same data for a community on UTC counts on March 28.
     let utc = pipeline(&pool, chrono_tz::UTC);
-    utc.backfill(day("2026-03-27"), day("2026-03-30"), Some("daily_active_users"))
-        .await
-        .expect("backfill");
+    utc.backfill(
+        day("2026-03-27"),
+        day("2026-03-30"),
+        Some("daily_active_users"),
+    )
+    .await
+    .expect("backfill");
     assert_eq!(
         dau(&pool, "2026-03-28", "2026-03-29").await,
         vec![(day("2026-03-28"), 1, 1), (day("2026-03-29"), 0, 0)]
@@ -368,8 +412,24 @@ async fn late_events_close_open_sessions_and_match_a_full_recompute(pool: PgPool
     assert_eq!(
         incremental,
         vec![
-            closed(1, GENERAL, "2026-11-01T18:00:00Z", "2026-11-01T18:40:00Z", 2400, false, "switch"),
-            closed(1, GAMING, "2026-11-01T18:40:00Z", "2026-11-01T19:00:00Z", 1200, false, "leave"),
+            closed(
+                1,
+                GENERAL,
+                "2026-11-01T18:00:00Z",
+                "2026-11-01T18:40:00Z",
+                2400,
+                false,
+                "switch"
+            ),
+            closed(
+                1,
+                GAMING,
+                "2026-11-01T18:40:00Z",
+                "2026-11-01T19:00:00Z",
+                1200,
+                false,
+                "leave"
+            ),
         ]
     );
 
@@ -425,7 +485,10 @@ async fn a_demo_community_loaded_in_two_halves_matches_one_load(pool: PgPool) {
         .await
         .expect("backfill");
     assert_eq!(sessions(&pool).await, incremental_sessions);
-    assert_eq!(dau(&pool, "2026-10-12", "2026-11-01").await, incremental_dau);
+    assert_eq!(
+        dau(&pool, "2026-10-12", "2026-11-01").await,
+        incremental_dau
+    );
 
     // Cross-check one day against a direct count over the sessions.
     let direct: i64 = sqlx::query_scalar(

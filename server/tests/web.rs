@@ -12,10 +12,9 @@ use std::sync::Arc;
 use tower::ServiceExt;
 
 fn state(pool: PgPool, metrics: Metrics) -> ServerState {
-    let config = Config::from_figment(
-        Config::defaults_figment().merge(Serialized::default("demo", false)),
-    )
-    .expect("config");
+    let config =
+        Config::from_figment(Config::defaults_figment().merge(Serialized::default("demo", false)))
+            .expect("config");
     ServerState::new(Arc::new(config), pool, metrics, Default::default()).expect("state")
 }
 
@@ -34,11 +33,17 @@ async fn get(app: axum::Router, path: &str) -> (StatusCode, String) {
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn healthz_is_ok_while_the_database_answers_and_503_when_it_does_not(pool: PgPool) {
     let app = router(state(pool.clone(), Metrics::new())).expect("router");
-    assert_eq!(get(app.clone(), "/healthz").await, (StatusCode::OK, "ok\n".into()));
+    assert_eq!(
+        get(app.clone(), "/healthz").await,
+        (StatusCode::OK, "ok\n".into())
+    );
     pool.close().await;
     assert_eq!(
         get(app, "/healthz").await,
-        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n".into())
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unreachable\n".into()
+        )
     );
 }
 

@@ -11,7 +11,10 @@ use tower_sessions::Session;
 pub const SESSION_USER_KEY: &str = "user_id";
 
 /// Loads the signed-in user of a session, if any.
-pub async fn current_user(pool: &PgPool, session: &Session) -> Result<Option<CurrentUser>, AppError> {
+pub async fn current_user(
+    pool: &PgPool,
+    session: &Session,
+) -> Result<Option<CurrentUser>, AppError> {
     let user_id: Option<i64> = session.get(SESSION_USER_KEY).await.map_err(|error| {
         tracing::error!(error = %error, "reading the session failed");
         AppError::Internal
@@ -25,14 +28,16 @@ pub async fn current_user(pool: &PgPool, session: &Session) -> Result<Option<Cur
     .bind(user_id)
     .fetch_optional(pool)
     .await?;
-    Ok(row.and_then(|(id, discord_user_id, username, display_name, role)| {
-        Some(CurrentUser {
-            id,
-            discord_user_id,
-            name: display_name.unwrap_or(username),
-            role: Role::parse(&role)?,
-        })
-    }))
+    Ok(
+        row.and_then(|(id, discord_user_id, username, display_name, role)| {
+            Some(CurrentUser {
+                id,
+                discord_user_id,
+                name: display_name.unwrap_or(username),
+                role: Role::parse(&role)?,
+            })
+        }),
+    )
 }
 
 /// Decides whether the session's user holds `permission`.

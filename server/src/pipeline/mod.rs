@@ -39,7 +39,11 @@ pub const JOBS: &[Job] = &[
     Job {
         name: "voice_sessions",
         inputs: &["bronze.discord_voice_events", "app.discord_guilds"],
-        outputs: &["silver.fact_voice_sessions", "silver.dim_user", "silver.user_identities"],
+        outputs: &[
+            "silver.fact_voice_sessions",
+            "silver.dim_user",
+            "silver.user_identities",
+        ],
         progress: Progress::BronzeIds {
             table: "bronze.discord_voice_events",
         },
@@ -60,7 +64,10 @@ pub const JOBS: &[Job] = &[
 pub fn job(name: &str) -> anyhow::Result<&'static Job> {
     JOBS.iter().find(|job| job.name == name).ok_or_else(|| {
         let names: Vec<_> = JOBS.iter().map(|job| job.name).collect();
-        anyhow!("unknown job '{name}'; jobs are: {}, or all", names.join(", "))
+        anyhow!(
+            "unknown job '{name}'; jobs are: {}, or all",
+            names.join(", ")
+        )
     })
 }
 
@@ -158,7 +165,8 @@ impl Pipeline {
         days: Option<(NaiveDate, NaiveDate)>,
     ) -> anyhow::Result<RunReport> {
         let started = Instant::now();
-        let range = days.map(|(from, to)| (self.day_start(from), self.day_start(to + Duration::days(1))));
+        let range =
+            days.map(|(from, to)| (self.day_start(from), self.day_start(to + Duration::days(1))));
         let run_id: i64 = sqlx::query_scalar(
             "insert into app.pipeline_runs (job, trigger, range_from, range_to)
              values ($1, $2, $3, $4) returning id",
@@ -220,10 +228,12 @@ impl Pipeline {
             Progress::DirtyDays => None,
         };
         let mut tx = self.pool.begin().await?;
-        sqlx::query("insert into app.pipeline_state (job) values ($1) on conflict (job) do nothing")
-            .bind(job.name)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "insert into app.pipeline_state (job) values ($1) on conflict (job) do nothing",
+        )
+        .bind(job.name)
+        .execute(&mut *tx)
+        .await?;
         // The row lock makes concurrent runs of one job (scheduler, CLI, admin) wait in turn.
         let state = sqlx::query(
             "select watermark, dirty_from from app.pipeline_state where job = $1 for update",
@@ -324,7 +334,11 @@ impl Pipeline {
         Ok(max.unwrap_or(0))
     }
 
-    async fn set_params(&self, conn: &mut sqlx::PgConnection, params: &Params) -> anyhow::Result<()> {
+    async fn set_params(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        params: &Params,
+    ) -> anyhow::Result<()> {
         let (range_from, range_to) = params
             .range
             .map(|(from, to)| (from.to_rfc3339(), to.to_rfc3339()))
@@ -355,14 +369,21 @@ impl Pipeline {
             .from_local_datetime(&midnight)
             .earliest()
             // A day that starts inside a DST gap starts at the first valid instant.
-            .unwrap_or_else(|| Utc.from_utc_datetime(&midnight).with_timezone(&self.timezone))
+            .unwrap_or_else(|| {
+                Utc.from_utc_datetime(&midnight)
+                    .with_timezone(&self.timezone)
+            })
             .with_timezone(&Utc)
     }
 }
 
 /// Runs every job on an interval until `shutdown`. Failures are logged (and recorded in the
 /// run history); the loop never dies.
-pub async fn run_scheduler(pipeline: Pipeline, interval: std::time::Duration, shutdown: CancellationToken) {
+pub async fn run_scheduler(
+    pipeline: Pipeline,
+    interval: std::time::Duration,
+    shutdown: CancellationToken,
+) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
