@@ -85,6 +85,9 @@ fn member_events(params: &DemoParams, index: u32) -> Vec<VoiceEvent> {
 
     let mut events = Vec::new();
     let start_day = params.end - Duration::days(i64::from(params.days));
+    // A member is in one place at a time: a visit starts only after the previous one (and a
+    // break) is over, even when a long night ran into the next day.
+    let mut busy_until = DateTime::<Utc>::MIN_UTC;
     for day_index in member.first_day..params.days {
         if member.last_day.is_some_and(|last| day_index > last) {
             break;
@@ -96,7 +99,7 @@ fn member_events(params: &DemoParams, index: u32) -> Vec<VoiceEvent> {
             continue;
         }
         let sessions = if rng.gen_bool(0.15) { 2 } else { 1 };
-        let mut not_before = local_instant(params.timezone, day, 8 * 60);
+        let mut not_before = busy_until.max(local_instant(params.timezone, day, 8 * 60));
         for _ in 0..sessions {
             // Evenings mostly (17:00–23:30 local), some afternoons, more on weekends.
             let minute_of_day = if rng.gen_bool(if weekend { 0.35 } else { 0.15 }) {
@@ -114,6 +117,7 @@ fn member_events(params: &DemoParams, index: u32) -> Vec<VoiceEvent> {
             push_session(&mut events, &mut rng, &member, start, end);
             not_before = end + Duration::minutes(rng.gen_range(20..120));
         }
+        busy_until = not_before;
     }
     events
 }
@@ -142,24 +146,39 @@ fn push_session(
     };
     let length = (end - start).num_seconds().max(60);
     events.push(event(Some(channel), false, start));
-    if rng.gen_bool(0.3) {
+    // Within the visit: maybe a channel switch, maybe a mute, in time order, each in the
+    // channel the member is in at that moment.
+    let switch = rng.gen_bool(0.2).then(|| {
         let at = start + Duration::seconds(rng.gen_range(1..length));
-        events.push(event(Some(channel), true, at));
-    }
+        (
+            at,
+            DEMO_CHANNEL_IDS[rng.gen_range(0..DEMO_CHANNEL_IDS.len())],
+        )
+    });
+    let mute_at = rng
+        .gen_bool(0.3)
+        .then(|| start + Duration::seconds(rng.gen_range(1..length)));
+    let mut muted = false;
     let mut current = channel;
-    if rng.gen_bool(0.2) {
-        let at = start + Duration::seconds(rng.gen_range(1..length));
-        let other = DEMO_CHANNEL_IDS[rng.gen_range(0..DEMO_CHANNEL_IDS.len())];
-        if other != current {
-            events.push(event(Some(other), false, at));
-            current = other;
-        }
+    let mut changes: Vec<(DateTime<Utc>, Option<i64>)> = Vec::new();
+    if let Some((at, other)) = switch.filter(|(_, other)| *other != channel) {
+        changes.push((at, Some(other)));
     }
-    let _ = current;
+    if let Some(at) = mute_at {
+        changes.push((at, None));
+    }
+    changes.sort_by_key(|(at, _)| *at);
+    for (at, switch_to) in changes {
+        match switch_to {
+            Some(other) => current = other,
+            None => muted = true,
+        }
+        events.push(event(Some(current), muted, at));
+    }
     if rng.gen_bool(0.08) {
         // Idle: Discord moves them to the AFK channel, where they sit before leaving.
         events.push(event(Some(DEMO_AFK_CHANNEL_ID), true, end));
-        let afk_end = end + Duration::minutes(rng.gen_range(5..60));
+        let afk_end = end + Duration::minutes(rng.gen_range(5..20));
         events.push(event(None, false, afk_end));
     } else {
         events.push(event(None, false, end));
@@ -240,6 +259,28 @@ mod tests {
         let b: Vec<_> = generate(&params(7)).collect();
         assert!(!a.is_empty());
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_member_is_in_one_place_at_a_time_and_no_observation_repeats() {
+        let p = DemoParams {
+            members: 300,
+            days: 365,
+            ..params(5)
+        };
+        let events: Vec<_> = generate(&p).collect();
+        let keys: std::collections::HashSet<_> =
+            events.iter().map(VoiceEvent::source_key).collect();
+        assert_eq!(keys.len(), events.len(), "an observation repeats");
+        // Per member, events are in time order: visits never overlap.
+        for pair in events.windows(2) {
+            if pair[0].user_id == pair[1].user_id {
+                assert!(
+                    pair[0].occurred_at <= pair[1].occurred_at,
+                    "overlap: {pair:?}"
+                );
+            }
+        }
     }
 
     #[test]
