@@ -103,3 +103,50 @@ async fn every_silver_and_gold_table_and_column_is_described(pool: PgPool) {
     .expect("comments");
     assert_eq!(undocumented, Vec::<String>::new());
 }
+
+/// Collects everything logged while it is the default subscriber.
+#[derive(Clone, Default)]
+struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut buffer) = self.0.lock() {
+            buffer.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
+    type Writer = CapturedLogs;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn client_ip_addresses_never_reach_the_logs(pool: PgPool) {
+    let logs = CapturedLogs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(logs.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = router(state(pool, Metrics::new())).expect("router");
+    for path in ["/", "/admin", "/auth/login", "/auth/callback?state=x&code=y", "/nope"] {
+        let request = Request::get(path)
+            .header("x-forwarded-for", "203.0.113.77")
+            .header("x-real-ip", "203.0.113.77")
+            .header("forwarded", "for=203.0.113.77")
+            .body(Body::empty())
+            .expect("request");
+        let _ = app.clone().oneshot(request).await.expect("response");
+    }
+    let text = String::from_utf8_lossy(&logs.0.lock().expect("logs")).into_owned();
+    assert!(!text.is_empty(), "nothing was captured, so the check proves nothing");
+    assert!(!text.contains("203.0.113.77"), "a client IP was logged:\n{text}");
+}
