@@ -136,7 +136,7 @@ pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppErro
 }
 
 /// Sets (or clears, with `None`) the admin's AFK channel override for a guild. Admins only.
-/// Takes effect for sessions the pipeline rebuilds from then on.
+/// The pipeline recomputes the guild's sessions and KPIs at its next run.
 #[server]
 pub async fn set_afk_override(guild_id: i64, channel_id: Option<i64>) -> Result<(), AppError> {
     use crate::model::Permission;
@@ -156,6 +156,17 @@ pub async fn set_afk_override(guild_id: i64, channel_id: Option<i64>) -> Result<
     .rows_affected();
     if updated == 0 {
         return Err(AppError::BadRequest("this guild is not tracked".into()));
+    }
+    // Every session of the guild may change its AFK flag: ask the pipeline to rebuild the
+    // guild's history (and the KPIs downstream) at its next run.
+    let first_event: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+        "select min(occurred_at) from bronze.discord_voice_events where guild_id = $1",
+    )
+    .bind(guild_id)
+    .fetch_one(&state.pool)
+    .await?;
+    if let Some(from) = first_event {
+        crate::ssr::request_recompute(&state.pool, "voice_sessions", from).await?;
     }
     tracing::info!(
         admin = user.id,

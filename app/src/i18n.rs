@@ -270,8 +270,8 @@ keys! {
     ClearOverride => "Zurücksetzen", "Clear";
     Saved => "Gespeichert.", "Saved.";
     ChannelIdInvalid => "Eine Kanal-ID ist eine positive Zahl.", "A channel id is a positive number.";
-    OverrideHint => "Wirkt auf Sitzungen, die die Pipeline ab jetzt neu berechnet.",
-        "Applies to sessions the pipeline rebuilds from now on.";
+    OverrideHint => "Die Pipeline berechnet die Sitzungen dieser Gilde beim nächsten Lauf (innerhalb einer Minute) neu.",
+        "The pipeline recomputes this guild's sessions at its next run (within a minute).";
     RunsTitle => "Letzte Pipeline-Läufe", "Recent pipeline runs";
     NoRuns => "Noch keine Läufe.", "No runs yet.";
     ColJob => "Job", "Job";

@@ -520,3 +520,51 @@ fn unknown_jobs_are_refused_with_the_list_of_jobs() {
         "unknown job 'nope'; jobs are: voice_sessions, daily_active_users, or all"
     );
 }
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_requested_recompute_rebuilds_history_at_the_next_scheduled_run(pool: PgPool) {
+    let metrics = Metrics::new();
+    guild(&pool, "2026-11-02T00:00:00Z").await;
+    ingest(
+        &pool,
+        &metrics,
+        vec![
+            event(1, Some(GAMING), "2026-11-01T18:00:00Z"),
+            event(1, None, "2026-11-01T20:00:00Z"),
+        ],
+    )
+    .await;
+    let p = pipeline(&pool, chrono_tz::Europe::Berlin);
+    p.run_all(Trigger::Schedule).await.expect("first run");
+    assert_eq!(
+        dau(&pool, "2026-11-01", "2026-11-01").await,
+        vec![(day("2026-11-01"), 1, 1)]
+    );
+
+    // What the admin's AFK override does: change the setting, request a recompute.
+    sqlx::query("update app.discord_guilds set afk_channel_override = $1")
+        .bind(GAMING)
+        .execute(&pool)
+        .await
+        .expect("override");
+    app::ssr::request_recompute(&pool, "voice_sessions", at("2026-11-01T18:00:00Z"))
+        .await
+        .expect("request");
+    p.run_all(Trigger::Schedule).await.expect("second run");
+    let afk: Vec<bool> = sqlx::query_scalar("select is_afk from silver.fact_voice_sessions")
+        .fetch_all(&pool)
+        .await
+        .expect("sessions");
+    assert_eq!(afk, vec![true]);
+    assert_eq!(
+        dau(&pool, "2026-11-01", "2026-11-01").await,
+        vec![(day("2026-11-01"), 0, 0)]
+    );
+    let pending: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "select dirty_from from app.pipeline_state where job = 'voice_sessions'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("state");
+    assert_eq!(pending, None, "the request is done once it ran");
+}

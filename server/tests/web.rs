@@ -137,7 +137,13 @@ async fn client_ip_addresses_never_reach_the_logs(pool: PgPool) {
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let app = router(state(pool, Metrics::new())).expect("router");
-    for path in ["/", "/admin", "/auth/login", "/auth/callback?state=x&code=y", "/nope"] {
+    for path in [
+        "/",
+        "/admin",
+        "/auth/login",
+        "/auth/callback?state=x&code=y",
+        "/nope",
+    ] {
         let request = Request::get(path)
             .header("x-forwarded-for", "203.0.113.77")
             .header("x-real-ip", "203.0.113.77")
@@ -147,6 +153,12 @@ async fn client_ip_addresses_never_reach_the_logs(pool: PgPool) {
         let _ = app.clone().oneshot(request).await.expect("response");
     }
     let text = String::from_utf8_lossy(&logs.0.lock().expect("logs")).into_owned();
-    assert!(!text.is_empty(), "nothing was captured, so the check proves nothing");
-    assert!(!text.contains("203.0.113.77"), "a client IP was logged:\n{text}");
+    assert!(
+        !text.is_empty(),
+        "nothing was captured, so the check proves nothing"
+    );
+    assert!(
+        !text.contains("203.0.113.77"),
+        "a client IP was logged:\n{text}"
+    );
 }

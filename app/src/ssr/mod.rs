@@ -45,3 +45,24 @@ pub struct AppState {
     pub settings: Arc<PageSettings>,
     pub collectors: StatusBoard,
 }
+
+/// Asks the pipeline to recompute `job`'s output from the instant `from` on at its next run
+/// (the scheduler's or `guildhall run-job`). Used when a setting changes history, such as the
+/// AFK channel.
+pub async fn request_recompute(
+    pool: &PgPool,
+    job: &str,
+    from: chrono::DateTime<chrono::Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into app.pipeline_state (job, dirty_from) values ($1, $2)
+         on conflict (job) do update
+         set dirty_from = least(app.pipeline_state.dirty_from, excluded.dirty_from),
+             updated_at = now()",
+    )
+    .bind(job)
+    .bind(from)
+    .execute(pool)
+    .await?;
+    Ok(())
+}

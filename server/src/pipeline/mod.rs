@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 /// How a job decides what to process.
 #[derive(Clone, Copy, Debug)]
 pub enum Progress {
-    /// New rows of a bronze table, by its `event_id` (stored as the watermark).
+    /// New rows of a bronze table, by its `event_id` (stored as the watermark), plus every
+    /// row from `dirty_from` on when a setting change asked for a recompute.
     BronzeIds { table: &'static str },
     /// Local days marked dirty by the jobs upstream, plus the last two days (still open
     /// sessions keep changing them).
@@ -109,7 +110,8 @@ pub struct Pipeline {
 struct Params {
     from_id: i64,
     to_id: i64,
-    range: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Instants to rebuild from bronze: `[from, to)`, open-ended without `to`.
+    range: Option<(DateTime<Utc>, Option<DateTime<Utc>>)>,
     days: (NaiveDate, NaiveDate),
 }
 
@@ -250,13 +252,15 @@ impl Pipeline {
             (Progress::BronzeIds { .. }, Some(_)) => Params {
                 from_id: watermark,
                 to_id: watermark,
-                range,
+                range: range.map(|(from, to)| (from, Some(to))),
                 days: (today, today),
             },
+            // Besides the new rows, rebuild everything from `dirty_from` when a setting
+            // change asked for it (e.g. the AFK channel).
             (Progress::BronzeIds { .. }, None) => Params {
                 from_id: watermark,
                 to_id: safe_to_id.unwrap_or(watermark).max(watermark),
-                range: None,
+                range: dirty_from.map(|from| (from, None)),
                 days: (today, today),
             },
             (Progress::DirtyDays, Some(days)) => Params {
@@ -299,7 +303,7 @@ impl Pipeline {
         )
         .bind(job.name)
         .bind(params.to_id.max(watermark))
-        .bind(incremental && matches!(job.progress, Progress::DirtyDays))
+        .bind(incremental)
         .execute(&mut *tx)
         .await?;
         if let (Some(downstream), Some(from)) = (job.downstream, output_dirty_from) {
@@ -341,7 +345,12 @@ impl Pipeline {
     ) -> anyhow::Result<()> {
         let (range_from, range_to) = params
             .range
-            .map(|(from, to)| (from.to_rfc3339(), to.to_rfc3339()))
+            .map(|(from, to)| {
+                (
+                    from.to_rfc3339(),
+                    to.map_or_else(|| "infinity".to_owned(), |to| to.to_rfc3339()),
+                )
+            })
             .unwrap_or_default();
         let settings = [
             ("guildhall.from_id", params.from_id.to_string()),
