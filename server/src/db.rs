@@ -9,32 +9,39 @@ use std::time::Duration;
 /// The embedded migrations from `migrations/`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
-/// Creates the database named in `url` if it does not exist yet.
+/// Creates the database named in `url` if it does not exist yet. An existing database is
+/// used as it is, so an account without the right to create databases works too.
 pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
     let options =
         PgConnectOptions::from_str(url).context("DATABASE_URL is not a PostgreSQL URL")?;
-    let name = options.get_database().unwrap_or("postgres").to_owned();
-    let admin = options.clone().database("postgres");
-    let mut conn = admin.connect().await.with_context(|| {
+    let unreachable = || {
         format!(
             "cannot connect to PostgreSQL at {}",
             crate::config::redact_url(url)
         )
-    })?;
-    let exists: bool =
-        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut conn)
-            .await?;
-    if !exists {
-        // Identifiers cannot be bound as parameters; quote it the way PostgreSQL does.
-        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        sqlx::query(&format!("create database {quoted}"))
-            .execute(&mut conn)
-            .await
-            .with_context(|| format!("cannot create database {name}"))?;
-        tracing::info!(database = %name, "created database");
+    };
+    match options.connect().await {
+        Ok(conn) => {
+            conn.close().await.ok();
+            return Ok(());
+        }
+        Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("3D000") => {}
+        Err(error) => return Err(anyhow::Error::new(error).context(unreachable())),
     }
+    let name = options.get_database().unwrap_or("postgres").to_owned();
+    let mut conn = options
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .with_context(unreachable)?;
+    // Identifiers cannot be bound as parameters; quote it the way PostgreSQL does.
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    sqlx::query(&format!("create database {quoted}"))
+        .execute(&mut conn)
+        .await
+        .with_context(|| format!("database {name} does not exist and cannot be created"))?;
+    tracing::info!(database = %name, "created database");
     conn.close().await.ok();
     Ok(())
 }

@@ -5,5 +5,12 @@ use tracing_subscriber::EnvFilter;
 pub fn init_tracing() {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,serenity=warn,tower_sessions=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let stderr = std::io::stderr();
+    // Colours only on a terminal; files and `docker logs` get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&stderr);
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
 }

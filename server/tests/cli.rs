@@ -83,3 +83,83 @@ fn an_unknown_job_lists_the_jobs() {
         "{text}"
     );
 }
+
+fn server_url() -> String {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .and_then(|url| url.rsplit_once('/').map(|(base, _)| base.to_owned()))
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn drop_database(name: &str) {
+    let _ = Command::new("psql")
+        .args([&format!("{}/postgres", server_url()), "-qc"])
+        .arg(format!("drop database if exists {name} with (force)"))
+        .output();
+}
+
+#[test]
+fn migrate_creates_a_missing_database_and_a_second_run_changes_nothing() {
+    let name = format!("guildhall_cli_create_{}", std::process::id());
+    drop_database(&name);
+    let url = format!("{}/{name}", server_url());
+    let first = guildhall(&["migrate"], &[("DATABASE_URL", &url)]);
+    let text = stderr_and_stdout(&first);
+    assert_eq!(first.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!("created database database={name}")),
+        "{text}"
+    );
+    let second = guildhall(&["migrate"], &[("DATABASE_URL", &url)]);
+    let text = stderr_and_stdout(&second);
+    assert_eq!(second.status.code(), Some(0), "{text}");
+    assert!(!text.contains("created database"), "{text}");
+    drop_database(&name);
+}
+
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let name = format!("guildhall_cli_serve_{}", std::process::id());
+    drop_database(&name);
+    let url = format!("{}/{name}", server_url());
+    let child = Command::new(env!("CARGO_BIN_EXE_guildhall"))
+        .arg("serve")
+        .env("DATABASE_URL", &url)
+        .env("GUILDHALL_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .current_dir(std::env::temp_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    // Wait until it serves (it logs once the listener is bound).
+    let mut waited = 0;
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        waited += 100;
+        let ready = Command::new("psql")
+            .args([&url, "-tAc", "select count(*) from app.pipeline_runs"])
+            .output()
+            .is_ok_and(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<i64>()
+                    .unwrap_or(0)
+                    > 0
+            });
+        if ready || waited > 20_000 {
+            break;
+        }
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let output = child.wait_with_output().expect("serve ends");
+    let text = stderr_and_stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("Guildhall is serving"), "{text}");
+    assert!(text.contains("shutting down"), "{text}");
+    drop_database(&name);
+}
