@@ -2,7 +2,7 @@
 //! `/api/v10/gateway/bot`, everything else logged and answered 404) and a gateway websocket
 //! that sends HELLO, accepts IDENTIFY / RESUME and HEARTBEAT, and lets the test push
 //! dispatches or drop the connection. Payloads are built from the shapes serenity 0.12.5
-//! is known to accept (`shared/fixtures/06-discord/accepted_by_serenity_0.12.5/`).
+//! is known to accept (`tests/fixtures/discord/`, copied from the shared fixtures).
 
 use axum::Json;
 use axum::Router;
@@ -20,14 +20,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-const READY: &str =
-    include_str!("../../../../shared/fixtures/06-discord/accepted_by_serenity_0.12.5/ready_d.json");
-const GUILD_CREATE: &str = include_str!(
-    "../../../../shared/fixtures/06-discord/accepted_by_serenity_0.12.5/guild_create_d.json"
-);
-const VOICE_STATE_UPDATE: &str = include_str!(
-    "../../../../shared/fixtures/06-discord/accepted_by_serenity_0.12.5/voice_state_update_d.json"
-);
+const READY: &str = include_str!("../fixtures/discord/ready_d.json");
+const GUILD_CREATE: &str = include_str!("../fixtures/discord/guild_create_d.json");
+const VOICE_STATE_UPDATE: &str = include_str!("../fixtures/discord/voice_state_update_d.json");
 
 /// Gateway opcodes used here.
 const OP_DISPATCH: u64 = 0;
