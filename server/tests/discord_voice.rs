@@ -584,6 +584,70 @@ async fn a_dropped_connection_resumes_without_losing_or_duplicating_events(pool:
     );
 }
 
+/// GUILD_UPDATE: the guild's object without voice states, members or channels.
+fn guild_update(spec: &GuildSpec) -> Value {
+    let mut d = fake_discord::guild_create(spec);
+    if let Some(object) = d.as_object_mut() {
+        for key in [
+            "voice_states",
+            "members",
+            "channels",
+            "threads",
+            "presences",
+        ] {
+            object.remove(key);
+        }
+    }
+    d
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_guild_update_keeps_the_name_and_afk_channel_current(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    let metrics = Metrics::new();
+    let bot = RunningBot::start(&pool, &fake, &metrics);
+    let spec = guild_spec(vec![]);
+    let conn = connect(&fake, &spec).await;
+    let stored = || async {
+        sqlx::query_as::<_, (String, Option<i64>)>(
+            "select name, afk_channel_id from app.discord_guilds where guild_id = $1",
+        )
+        .bind(id(GUILD))
+        .fetch_optional(&pool)
+        .await
+        .expect("guild row")
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while stored().await.is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "GUILD_CREATE never stored"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        stored().await,
+        Some(("Guildhall Test".to_owned(), Some(id(AFK))))
+    );
+
+    // An admin renames the guild and makes the lobby the AFK channel.
+    let renamed = GuildSpec {
+        name: "Guildhall Renamed",
+        afk_channel_id: Some(LOBBY),
+        ..spec
+    };
+    conn.dispatch("GUILD_UPDATE", guild_update(&renamed));
+    let expected = Some(("Guildhall Renamed".to_owned(), Some(id(LOBBY))));
+    while stored().await != expected {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "GUILD_UPDATE never stored"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bot.stop().await;
+}
+
 /// A payload serenity cannot deserialize is silently dropped as an unknown event, so every
 /// payload the fake sends must parse into serenity's own model types.
 #[test]
@@ -623,6 +687,15 @@ fn fake_payloads_deserialize_into_serenity_models() {
         assert_dispatch_is_known("VOICE_STATE_UPDATE", d);
     }
     assert_dispatch_is_known("READY", fake_discord::ready(&[GUILD], "ws://127.0.0.1:1"));
+
+    let update = guild_update(&guild_spec(vec![]));
+    let partial: serenity::model::guild::PartialGuild =
+        serde_json::from_value(update.clone()).expect("GUILD_UPDATE parses");
+    assert_eq!(
+        partial.afk_metadata.map(|afk| afk.afk_channel_id.get()),
+        Some(AFK)
+    );
+    assert_dispatch_is_known("GUILD_UPDATE", update);
 }
 
 fn assert_dispatch_is_known(event: &str, d: Value) {

@@ -16,7 +16,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use serenity::all::{
     ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, Guild, GuildId,
-    HttpBuilder, Ready, ResumedEvent, ShardStageUpdateEvent, VoiceState,
+    HttpBuilder, PartialGuild, Ready, ResumedEvent, ShardStageUpdateEvent, VoiceState,
 };
 use sqlx::PgPool;
 use std::collections::{HashMap, HashSet};
@@ -238,6 +238,20 @@ impl EventHandler for VoiceHandler {
         }
     }
 
+    async fn guild_update(&self, _ctx: Context, _old: Option<Guild>, new: PartialGuild) {
+        let guild_id = db_id(new.id.get());
+        if !self.state.config.tracks(guild_id) {
+            return;
+        }
+        if let Err(error) = on_guild_update(&self.state, &new).await {
+            tracing::error!(
+                guild_id,
+                error = format!("{error:#}"),
+                "handling GUILD_UPDATE failed"
+            );
+        }
+    }
+
     async fn voice_state_update(&self, ctx: Context, _old: Option<VoiceState>, new: VoiceState) {
         if let Err(error) = on_voice_state_update(&self.state, &ctx, &new).await {
             tracing::error!(
@@ -306,6 +320,26 @@ async fn on_guild_create(state: &BotState, guild: &Guild) -> anyhow::Result<()> 
     reconcile(state, guild_id, &present_users(guild), last_seen, now).await?;
     state.mark_observed(guild_id);
     tracing::info!(guild_id, name = %guild.name, "guild available");
+    Ok(())
+}
+
+/// Keeps the guild's name and AFK channel current when an admin changes them in Discord.
+async fn on_guild_update(state: &BotState, guild: &PartialGuild) -> anyhow::Result<()> {
+    let afk_channel_id = guild
+        .afk_metadata
+        .as_ref()
+        .map(|afk| db_id(afk.afk_channel_id.get()));
+    sqlx::query(
+        "update app.discord_guilds
+         set name = $2, afk_channel_id = $3, updated_at = now()
+         where guild_id = $1",
+    )
+    .bind(db_id(guild.id.get()))
+    .bind(&guild.name)
+    .bind(afk_channel_id)
+    .execute(&state.pool)
+    .await
+    .context("cannot store the guild update")?;
     Ok(())
 }
 
