@@ -584,6 +584,84 @@ async fn a_dropped_connection_resumes_without_losing_or_duplicating_events(pool:
     );
 }
 
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_reconnect_closes_departures_and_switches_at_the_last_time_the_bot_saw_the_guild(
+    pool: PgPool,
+) {
+    let fake = FakeDiscord::start().await;
+    let metrics = Metrics::new();
+    let bot = RunningBot::start(&pool, &fake, &metrics);
+    let conn = connect(&fake, &guild_spec(vec![(ALICE.id, LOBBY), (BOB.id, CS2)])).await;
+    wait_for_rows(&pool, 2).await;
+    // Let the heartbeat stamp the guild, then lose the connection.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let dropped_at = Utc::now();
+    conn.drop_connection();
+
+    // Discord refuses the resume; the bot identifies afresh in the same process.
+    let resumed = fake.next_connection().await;
+    assert!(matches!(resumed.handshake, Handshake::Resume(_)));
+    resumed.invalidate_session();
+    let fresh = fake.next_connection().await;
+    assert!(matches!(fresh.handshake, Handshake::Identify(_)));
+    fresh.dispatch("READY", fake_discord::ready(&[GUILD], &fake.gateway_url));
+    // Several heartbeats pass between READY and GUILD_CREATE: none may claim the bot saw
+    // the guild in that time.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // While away: Alice moved to CS2, Bob left, Dave joined.
+    fresh.dispatch(
+        "GUILD_CREATE",
+        fake_discord::guild_create(&guild_spec(vec![(ALICE.id, CS2), (DAVE.id, LOBBY)])),
+    );
+    let rows = wait_for_rows(&pool, 6).await;
+    bot.stop().await;
+
+    let after: Vec<(i64, Option<i64>, &str)> = rows[2..]
+        .iter()
+        .map(|(user, channel, origin, _, _)| (*user, *channel, origin.as_str()))
+        .collect();
+    let mut sorted = after.clone();
+    sorted.sort();
+    let mut expected = vec![
+        (id(ALICE.id), None, "reconcile"),
+        (id(ALICE.id), Some(id(CS2)), "reconcile"),
+        (id(BOB.id), None, "reconcile"),
+        (id(DAVE.id), Some(id(LOBBY)), "reconcile"),
+    ];
+    expected.sort();
+    assert_eq!(sorted, expected);
+    for (user, channel, _, _, occurred_at) in &rows[2..] {
+        if channel.is_none() {
+            // Departures (Bob) and the end of Alice's old session: before the drop.
+            assert!(
+                *occurred_at <= dropped_at,
+                "user {user} closed at {occurred_at}, after the connection dropped at {dropped_at}"
+            );
+        } else {
+            assert!(*occurred_at > dropped_at + TimeDelta::milliseconds(400));
+        }
+    }
+
+    pipeline(&pool)
+        .run_all(Trigger::Manual)
+        .await
+        .expect("pipeline");
+    let reasons: Vec<(i64, i64, Option<String>)> = sessions(&pool)
+        .await
+        .into_iter()
+        .map(|(user, channel, _, _, _, _, reason)| (user, channel, reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (id(ALICE.id), id(LOBBY), Some("reconcile".to_owned())),
+            (id(ALICE.id), id(CS2), None),
+            (id(BOB.id), id(CS2), Some("reconcile".to_owned())),
+            (id(DAVE.id), id(LOBBY), None),
+        ]
+    );
+}
+
 /// GUILD_UPDATE: the guild's object without voice states, members or channels.
 fn guild_update(spec: &GuildSpec) -> Value {
     let mut d = fake_discord::guild_create(spec);

@@ -54,15 +54,10 @@ pub async fn request_recompute(
     job: &str,
     from: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "insert into app.pipeline_state (job, dirty_from) values ($1, $2)
-         on conflict (job) do update
-         set dirty_from = least(app.pipeline_state.dirty_from, excluded.dirty_from),
-             updated_at = now()",
-    )
-    .bind(job)
-    .bind(from)
-    .execute(pool)
-    .await?;
+    sqlx::query("select app.request_recompute($1, $2)")
+        .bind(job)
+        .bind(from)
+        .execute(pool)
+        .await?;
     Ok(())
 }

@@ -16,11 +16,10 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use serenity::all::{
     ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, Guild, GuildId,
-    HttpBuilder, PartialGuild, Ready, ResumedEvent, ShardStageUpdateEvent, VoiceState,
+    HttpBuilder, PartialGuild, Ready, ResumedEvent, ShardManager, UnavailableGuild, VoiceState,
 };
 use sqlx::PgPool;
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -86,9 +85,8 @@ impl DiscordBot {
         let state = Arc::new(BotState {
             config: self.config.clone(),
             pool: self.pool.clone(),
-            writer: self.writer.clone(),
+            writer: std::sync::RwLock::new(Some(self.writer.clone())),
             metrics: self.metrics.clone(),
-            connected: AtomicBool::new(false),
             observed: Mutex::new(HashSet::new()),
         });
 
@@ -107,6 +105,7 @@ impl DiscordBot {
 
         let heartbeat = tokio::spawn(stamp_observed_until(
             Arc::clone(&state),
+            Arc::clone(&shard_manager),
             shutdown.child_token(),
         ));
         let result = {
@@ -120,7 +119,7 @@ impl DiscordBot {
                 () = shutdown.cancelled() => {
                     tracing::info!("stopping the Discord bot");
                     // The bot watched the guilds until this moment.
-                    if state.connected.load(Ordering::SeqCst) {
+                    if is_connected(&shard_manager).await {
                         stamp_once(&state).await;
                     }
                     shard_manager.shutdown_all().await;
@@ -132,9 +131,9 @@ impl DiscordBot {
             }
         };
         heartbeat.abort();
+        state.release_writer();
         // Whatever the outcome, the events received so far belong in bronze.
-        state
-            .writer
+        self.writer
             .flush()
             .await
             .context("cannot flush the voice events")?;
@@ -156,15 +155,33 @@ impl Collector for DiscordBot {
 struct BotState {
     config: BotConfig,
     pool: PgPool,
-    writer: IngestWriter<VoiceEvent>,
+    /// Taken away when the session ends, so no task serenity leaves behind can keep the
+    /// writer (and with it the server's shutdown) alive.
+    writer: std::sync::RwLock<Option<IngestWriter<VoiceEvent>>>,
     metrics: Metrics,
-    /// The shard is connected (not reconnecting): only then is "now" a time the bot saw.
-    connected: AtomicBool,
     /// Tracked guilds seen (GUILD_CREATE) in this session; the heartbeat stamps these.
     observed: Mutex<HashSet<i64>>,
 }
 
 impl BotState {
+    /// The ingestion writer, while the session lasts.
+    fn writer(&self) -> anyhow::Result<IngestWriter<VoiceEvent>> {
+        let guard = match self.writer.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        guard
+            .clone()
+            .ok_or_else(|| anyhow!("the Discord session has ended"))
+    }
+
+    fn release_writer(&self) {
+        match self.writer.write() {
+            Ok(mut writer) => writer.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+    }
+
     fn observed_guilds(&self) -> Vec<i64> {
         match self.observed.lock() {
             Ok(observed) => observed.iter().copied().collect(),
@@ -177,6 +194,20 @@ impl BotState {
             Ok(mut observed) => observed.insert(guild_id),
             Err(poisoned) => poisoned.into_inner().insert(guild_id),
         };
+    }
+
+    /// Stops stamping a guild (it went away, or the connection did).
+    fn unmark_observed(&self, guild_id: Option<i64>) {
+        let mut observed = match self.observed.lock() {
+            Ok(observed) => observed,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match guild_id {
+            Some(id) => {
+                observed.remove(&id);
+            }
+            None => observed.clear(),
+        }
     }
 }
 
@@ -262,24 +293,32 @@ impl EventHandler for VoiceHandler {
         }
     }
 
-    async fn ready(&self, ctx: Context, ready: Ready) {
+    async fn guild_delete(&self, _ctx: Context, gone: UnavailableGuild, _full: Option<Guild>) {
+        // Kicked, or the guild became unavailable: the bot watched it until now, and no
+        // longer. Open sessions there count until this instant.
+        let guild_id = db_id(gone.id.get());
+        if self.state.config.tracks(guild_id) {
+            stamp_guilds(&self.state, &[guild_id]).await;
+            self.state.unmark_observed(Some(guild_id));
+            tracing::info!(guild_id, "guild no longer available");
+        }
+    }
+
+    async fn ready(&self, _ctx: Context, ready: Ready) {
+        // A new session: the cache may still hold voice states from before the reconnect, so
+        // nothing is reconciled here. Each guild is reconciled when its GUILD_CREATE brings
+        // the current voice states, and only then stamped again.
+        self.state.unmark_observed(None);
         tracing::info!(
             user = %ready.user.name,
             guilds = ready.guilds.len(),
             "connected to the Discord gateway"
         );
-        reconcile_cached_guilds(&self.state, &ctx).await;
     }
 
     async fn resume(&self, ctx: Context, _event: ResumedEvent) {
         tracing::info!("resumed the Discord gateway session");
         reconcile_cached_guilds(&self.state, &ctx).await;
-    }
-
-    async fn shard_stage_update(&self, _ctx: Context, event: ShardStageUpdateEvent) {
-        let connected = event.new == ConnectionStage::Connected;
-        self.state.connected.store(connected, Ordering::SeqCst);
-        tracing::debug!(stage = %event.new, "Discord shard stage changed");
     }
 }
 
@@ -289,58 +328,86 @@ impl EventHandler for VoiceHandler {
 async fn on_guild_create(state: &BotState, guild: &Guild) -> anyhow::Result<()> {
     let now = Utc::now();
     let guild_id = db_id(guild.id.get());
-    let last_seen: Option<DateTime<Utc>> =
-        sqlx::query_scalar("select observed_until from app.discord_guilds where guild_id = $1")
-            .bind(guild_id)
-            .fetch_optional(&state.pool)
-            .await
-            .context("cannot read the guild's last observation")?
-            .flatten();
+    let stored: Option<(Option<DateTime<Utc>>, Option<i64>)> = sqlx::query_as(
+        "select observed_until, afk_channel_id from app.discord_guilds where guild_id = $1",
+    )
+    .bind(guild_id)
+    .fetch_optional(&state.pool)
+    .await
+    .context("cannot read the guild's last observation")?;
+    let last_seen = stored.and_then(|(observed_until, _)| observed_until);
     let afk_channel_id = guild
         .afk_metadata
         .as_ref()
         .map(|afk| db_id(afk.afk_channel_id.get()));
-    sqlx::query(
-        "insert into app.discord_guilds (guild_id, name, afk_channel_id, observed_until, updated_at)
-         values ($1, $2, $3, $4, $4)
-         on conflict (guild_id) do update
-             set name = excluded.name,
-                 afk_channel_id = excluded.afk_channel_id,
-                 observed_until = excluded.observed_until,
-                 updated_at = excluded.updated_at",
+    store_guild(
+        state,
+        guild_id,
+        &guild.name,
+        afk_channel_id,
+        stored.map(|(_, afk)| afk),
     )
-    .bind(guild_id)
-    .bind(&guild.name)
-    .bind(afk_channel_id)
-    .bind(now)
-    .execute(&state.pool)
-    .await
-    .context("cannot store the guild")?;
+    .await?;
 
     reconcile(state, guild_id, &present_users(guild), last_seen, now).await?;
+    // Only now is the guild known to be watched: stamp it and keep stamping it.
+    stamp_guilds(state, &[guild_id]).await;
     state.mark_observed(guild_id);
     tracing::info!(guild_id, name = %guild.name, "guild available");
     Ok(())
 }
 
+/// Stores a guild's name and AFK channel. When Discord's AFK channel changed, the pipeline
+/// is asked to recompute the guild's sessions, so history and new data agree.
+async fn store_guild(
+    state: &BotState,
+    guild_id: i64,
+    name: &str,
+    afk_channel_id: Option<i64>,
+    stored_afk: Option<Option<i64>>,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "insert into app.discord_guilds (guild_id, name, afk_channel_id, updated_at)
+         values ($1, $2, $3, now())
+         on conflict (guild_id) do update
+             set name = excluded.name,
+                 afk_channel_id = excluded.afk_channel_id,
+                 updated_at = excluded.updated_at",
+    )
+    .bind(guild_id)
+    .bind(name)
+    .bind(afk_channel_id)
+    .execute(&state.pool)
+    .await
+    .context("cannot store the guild")?;
+    if stored_afk.is_some_and(|stored| stored != afk_channel_id) {
+        sqlx::query(
+            "select app.request_recompute('voice_sessions',
+                 (select min(occurred_at) from bronze.discord_voice_events where guild_id = $1))",
+        )
+        .bind(guild_id)
+        .execute(&state.pool)
+        .await
+        .context("cannot request a recompute after the AFK channel changed")?;
+        tracing::info!(guild_id, ?afk_channel_id, "the guild's AFK channel changed");
+    }
+    Ok(())
+}
+
 /// Keeps the guild's name and AFK channel current when an admin changes them in Discord.
 async fn on_guild_update(state: &BotState, guild: &PartialGuild) -> anyhow::Result<()> {
+    let guild_id = db_id(guild.id.get());
+    let stored_afk: Option<Option<i64>> =
+        sqlx::query_scalar("select afk_channel_id from app.discord_guilds where guild_id = $1")
+            .bind(guild_id)
+            .fetch_optional(&state.pool)
+            .await
+            .context("cannot read the stored guild")?;
     let afk_channel_id = guild
         .afk_metadata
         .as_ref()
         .map(|afk| db_id(afk.afk_channel_id.get()));
-    sqlx::query(
-        "update app.discord_guilds
-         set name = $2, afk_channel_id = $3, updated_at = now()
-         where guild_id = $1",
-    )
-    .bind(db_id(guild.id.get()))
-    .bind(&guild.name)
-    .bind(afk_channel_id)
-    .execute(&state.pool)
-    .await
-    .context("cannot store the guild update")?;
-    Ok(())
+    store_guild(state, guild_id, &guild.name, afk_channel_id, stored_afk).await
 }
 
 async fn on_voice_state_update(
@@ -353,19 +420,19 @@ async fn on_voice_state_update(
     state.metrics.received(VOICE_SOURCE);
     let Some(guild_id) = new.guild_id else {
         // Private calls are not community activity.
-        state.writer.drop_record(DropReason::untracked);
+        state.writer()?.drop_record(DropReason::untracked);
         return Ok(());
     };
     if !state.config.tracks(db_id(guild_id.get())) {
-        state.writer.drop_record(DropReason::untracked);
+        state.writer()?.drop_record(DropReason::untracked);
         return Ok(());
     }
     if is_bot(ctx, guild_id, new) {
-        state.writer.drop_record(DropReason::bot);
+        state.writer()?.drop_record(DropReason::bot);
         return Ok(());
     }
     state
-        .writer
+        .writer()?
         .write(VoiceEvent {
             guild_id: db_id(guild_id.get()),
             user_id: db_id(new.user_id.get()),
@@ -395,7 +462,8 @@ fn is_bot(ctx: &Context, guild_id: GuildId, state: &VoiceState) -> bool {
         .unwrap_or(false)
 }
 
-/// On READY and RESUMED: reconciles every tracked guild whose voice states the cache knows.
+/// On RESUMED (Discord replayed what was missed, so the cache is current): reconciles every
+/// tracked guild whose voice states the cache knows.
 async fn reconcile_cached_guilds(state: &BotState, ctx: &Context) {
     let now = Utc::now();
     for guild_id in ctx.cache.guilds() {
@@ -419,7 +487,10 @@ async fn reconcile_cached_guilds(state: &BotState, ctx: &Context) {
         }
         .await;
         match result {
-            Ok(()) => state.mark_observed(id),
+            Ok(()) => {
+                stamp_guilds(state, &[id]).await;
+                state.mark_observed(id);
+            }
             Err(error) => {
                 tracing::error!(
                     guild_id = id,
@@ -442,7 +513,7 @@ async fn reconcile(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     // Everything received before this point must be visible to the query below.
-    state.writer.flush().await?;
+    state.writer()?.flush().await?;
     let rows: Vec<(i64, Option<i64>, DateTime<Utc>)> = sqlx::query_as(
         "select distinct on (user_id) user_id, channel_id, occurred_at
          from bronze.discord_voice_events
@@ -469,7 +540,7 @@ async fn reconcile(
         // Never before the user's own latest event (the heartbeat may lag behind it).
         let left_at = last_seen.unwrap_or(now).max(stored_at).min(now);
         state
-            .writer
+            .writer()?
             .write(VoiceEvent {
                 guild_id,
                 user_id,
@@ -483,12 +554,33 @@ async fn reconcile(
         closed += 1;
     }
     for user in present {
-        let stored_channel = stored.get(&user.user_id).and_then(|(channel, _)| *channel);
+        let stored_state = stored.get(&user.user_id);
+        let stored_channel = stored_state.and_then(|(channel, _)| *channel);
         if stored_channel == Some(user.channel_id) {
             continue;
         }
+        if let Some((Some(_), stored_at)) = stored_state {
+            // They moved to another channel while the bot was away: the old session ends
+            // when the bot last saw the guild, not now.
+            let left_at = last_seen.unwrap_or(now).max(*stored_at).min(now);
+            if left_at < now {
+                state
+                    .writer()?
+                    .write(VoiceEvent {
+                        guild_id,
+                        user_id: user.user_id,
+                        channel_id: None,
+                        self_mute: false,
+                        self_deaf: false,
+                        origin: VoiceOrigin::Reconcile,
+                        occurred_at: left_at,
+                    })
+                    .await?;
+                closed += 1;
+            }
+        }
         state
-            .writer
+            .writer()?
             .write(VoiceEvent {
                 guild_id,
                 user_id: user.user_id,
@@ -501,15 +593,21 @@ async fn reconcile(
             .await?;
         opened += 1;
     }
-    state.writer.flush().await?;
+    state.writer()?.flush().await?;
     tracing::info!(guild_id, closed, opened, "reconciled voice states");
     Ok(())
 }
 
 /// Background loop: while connected, stamps `observed_until = now()` on the guilds seen in
-/// this session, so a later reconciliation knows until when the bot was watching. Logs
-/// errors and keeps going.
-async fn stamp_observed_until(state: Arc<BotState>, stop: CancellationToken) {
+/// this session, so a later reconciliation knows until when the bot was watching. Whenever
+/// the shard is not connected (reconnecting, or restarted by serenity) the guilds are
+/// forgotten; each is stamped again only after its GUILD_CREATE or RESUMED reconciled it.
+/// Logs errors and keeps going.
+async fn stamp_observed_until(
+    state: Arc<BotState>,
+    shard_manager: Arc<ShardManager>,
+    stop: CancellationToken,
+) {
     let mut ticker = tokio::time::interval(state.config.heartbeat.max(Duration::from_millis(10)));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -517,16 +615,32 @@ async fn stamp_observed_until(state: Arc<BotState>, stop: CancellationToken) {
             () = stop.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        if !state.connected.load(Ordering::SeqCst) {
-            continue;
+        if is_connected(&shard_manager).await {
+            stamp_once(&state).await;
+        } else {
+            state.unmark_observed(None);
         }
-        stamp_once(&state).await;
     }
+}
+
+/// Whether serenity's shard is connected right now. Serenity removes a runner it restarts
+/// and records each stage change, so this is the most current view it offers.
+async fn is_connected(shard_manager: &ShardManager) -> bool {
+    let runners = shard_manager.runners.lock().await;
+    !runners.is_empty()
+        && runners
+            .values()
+            .all(|runner| runner.stage == ConnectionStage::Connected)
 }
 
 /// Stamps `observed_until = now()` on the guilds seen in this session.
 async fn stamp_once(state: &BotState) {
     let guilds = state.observed_guilds();
+    stamp_guilds(state, &guilds).await;
+}
+
+/// Stamps `observed_until = now()` on the given guilds.
+async fn stamp_guilds(state: &BotState, guilds: &[i64]) {
     if guilds.is_empty() {
         return;
     }
@@ -535,7 +649,7 @@ async fn stamp_once(state: &BotState) {
          set observed_until = greatest(observed_until, now()), updated_at = now()
          where guild_id = any($1)",
     )
-    .bind(&guilds)
+    .bind(guilds)
     .execute(&state.pool)
     .await;
     if let Err(error) = result {

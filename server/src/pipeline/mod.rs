@@ -307,16 +307,11 @@ impl Pipeline {
         .execute(&mut *tx)
         .await?;
         if let (Some(downstream), Some(from)) = (job.downstream, output_dirty_from) {
-            sqlx::query(
-                "insert into app.pipeline_state (job, dirty_from) values ($1, $2)
-                 on conflict (job) do update
-                 set dirty_from = least(app.pipeline_state.dirty_from, excluded.dirty_from),
-                     updated_at = now()",
-            )
-            .bind(downstream)
-            .bind(from)
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("select app.request_recompute($1, $2)")
+                .bind(downstream)
+                .bind(from)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(affected)

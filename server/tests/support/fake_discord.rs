@@ -65,6 +65,8 @@ enum Outgoing {
     /// Ends the connection without a close frame, like a network failure or a restart of
     /// Discord's gateway node.
     Drop,
+    /// op 9 INVALID_SESSION (not resumable): the client must identify afresh.
+    InvalidSession,
 }
 
 /// One accepted gateway connection, after the client identified or resumed.
@@ -84,6 +86,11 @@ impl GatewayConnection {
     /// Drops the TCP connection without a close frame.
     pub fn drop_connection(&self) {
         let _ = self.tx.send(Outgoing::Drop);
+    }
+
+    /// Refuses the session (op 9, `d: false`), as Discord does when a resume is too late.
+    pub fn invalidate_session(&self) {
+        let _ = self.tx.send(Outgoing::InvalidSession);
     }
 
     /// The intents the client identified with (0 when it resumed).
@@ -264,6 +271,12 @@ async fn serve_gateway(stream: TcpStream, connections: mpsc::UnboundedSender<Gat
                 Some(Outgoing::Dispatch(event, d)) => {
                     seq += 1;
                     let frame = json!({ "op": OP_DISPATCH, "t": event, "s": seq, "d": d });
+                    if ws.send(Message::Text(frame.to_string())).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Outgoing::InvalidSession) => {
+                    let frame = json!({ "op": 9, "d": false });
                     if ws.send(Message::Text(frame.to_string())).await.is_err() {
                         return;
                     }
