@@ -145,41 +145,84 @@ async fn run_writer<R: BronzeRecord>(
     }
 }
 
-/// Writes the buffer, retrying with exponential backoff (up to 30 s between tries) until the
-/// database accepts it. Records are only removed from the buffer once committed.
+/// Writes the buffer, retrying with exponential backoff (up to 30 s between tries) while the
+/// database is unreachable or busy. Records are only removed from the buffer once committed.
+/// When the database refuses the batch itself (a constraint, bad data), the records are
+/// written one by one so the good ones are kept; each refused one is logged and counted as
+/// `invalid` instead of blocking the source for ever.
 async fn write_with_retry<R: BronzeRecord>(pool: &PgPool, metrics: &Metrics, buffer: &mut Vec<R>) {
     if buffer.is_empty() {
         return;
     }
+    match write_until_accepted(pool, buffer).await {
+        Ok(inserted) => count_written(metrics, R::SOURCE, inserted, buffer.len() as u64),
+        Err(error) => {
+            tracing::warn!(
+                source = R::SOURCE,
+                records = buffer.len(),
+                error = %error,
+                "the database refused a batch; writing its records one by one"
+            );
+            for record in buffer.iter() {
+                match write_until_accepted(pool, std::slice::from_ref(record)).await {
+                    Ok(inserted) => count_written(metrics, R::SOURCE, inserted, 1),
+                    Err(error) => {
+                        tracing::error!(source = R::SOURCE, error = %error, "record refused by the database; dropped");
+                        metrics.dropped(R::SOURCE, DropReason::invalid);
+                    }
+                }
+            }
+        }
+    }
+    buffer.clear();
+}
+
+/// Tries until the database either commits `records` (returns how many were new) or refuses
+/// them for a reason retrying cannot fix (returns that error).
+async fn write_until_accepted<R: BronzeRecord>(pool: &PgPool, records: &[R]) -> sqlx::Result<u64> {
     let mut delay = Duration::from_millis(250);
     loop {
-        match write_batch(pool, buffer).await {
-            Ok(inserted) => {
-                let total = buffer.len() as u64;
-                metrics
-                    .ingested_records
-                    .get_or_create(&SourceLabels {
-                        source: R::SOURCE.to_owned(),
-                    })
-                    .inc_by(inserted);
-                for _ in inserted..total {
-                    metrics.dropped(R::SOURCE, DropReason::duplicate);
-                }
-                buffer.clear();
-                return;
-            }
+        match write_batch(pool, records).await {
+            Ok(inserted) => return Ok(inserted),
+            Err(error) if is_refusal(&error) => return Err(error),
             Err(error) => {
                 tracing::warn!(
                     source = R::SOURCE,
-                    records = buffer.len(),
+                    records = records.len(),
                     retry_in_ms = delay.as_millis() as u64,
                     error = %error,
-                    "writing to bronze failed; keeping the batch and retrying"
+                    "writing to bronze failed; keeping the records and retrying"
                 );
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(30));
             }
         }
+    }
+}
+
+/// The database understood the statement and refused the data: bad values (class 22),
+/// constraint violations (23) or a statement that does not fit the schema (42). Anything
+/// else (connection, disk, deadlock, shutdown) is worth retrying.
+fn is_refusal(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            ["22", "23", "42"]
+                .iter()
+                .any(|class| code.starts_with(class))
+        }),
+        _ => false,
+    }
+}
+
+fn count_written(metrics: &Metrics, source: &str, inserted: u64, total: u64) {
+    metrics
+        .ingested_records
+        .get_or_create(&SourceLabels {
+            source: source.to_owned(),
+        })
+        .inc_by(inserted);
+    for _ in inserted..total {
+        metrics.dropped(source, DropReason::duplicate);
     }
 }
 

@@ -106,3 +106,51 @@ async fn duplicates_are_stored_once_and_counted_with_their_reason(pool: PgPool) 
             .contains("guildhall_ingested_records_total{source=\"discord_voice\"} 2")
     );
 }
+
+/// A record type of the test's own, in a table with a check the test can violate.
+struct Probe(i32);
+
+impl collectors::ingest::BronzeRecord for Probe {
+    const SOURCE: &'static str = "probe";
+
+    fn insert_batch<'c>(
+        conn: &'c mut sqlx::PgConnection,
+        batch: &'c [Self],
+    ) -> futures::future::BoxFuture<'c, sqlx::Result<u64>> {
+        let values: Vec<i32> = batch.iter().map(|p| p.0).collect();
+        Box::pin(async move {
+            let done = sqlx::query("insert into probe (n) select * from unnest($1::int4[])")
+                .bind(values)
+                .execute(conn)
+                .await?;
+            Ok(done.rows_affected())
+        })
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_refused_record_is_dropped_and_counted_and_the_rest_of_its_batch_is_kept(pool: PgPool) {
+    sqlx::query("create table probe (n int4 not null check (n > 0))")
+        .execute(&pool)
+        .await
+        .expect("probe table");
+    let metrics = Metrics::new();
+    let (writer, task) =
+        IngestWriter::spawn(pool.clone(), WriterConfig::default(), metrics.clone());
+    for n in [1, -1, 2] {
+        writer.write(Probe(n)).await.expect("write");
+    }
+    writer
+        .flush()
+        .await
+        .expect("the writer is not stuck on the bad record");
+    writer.write(Probe(3)).await.expect("write");
+    drop(writer);
+    task.await.expect("writer ends");
+    let stored: Vec<i32> = sqlx::query_scalar("select n from probe order by n")
+        .fetch_all(&pool)
+        .await
+        .expect("rows");
+    assert_eq!(stored, vec![1, 2, 3]);
+    assert_eq!(metrics.dropped_count("probe", DropReason::invalid), 1);
+}
