@@ -14,7 +14,7 @@ use askama::Template;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::Deserialize;
 use sqlx::PgPool;
 use tower_sessions::Session;
@@ -24,7 +24,8 @@ pub fn router() -> Router<ServerState> {
     Router::new()
         .route("/auth/login", get(discord::login))
         .route("/auth/callback", get(discord::callback))
-        .route("/auth/logout", get(logout).post(logout))
+        // POST only: a GET could be triggered by any other site (an image, a link).
+        .route("/auth/logout", post(logout))
         .route("/auth/demo", get(demo::login))
 }
 
@@ -289,7 +290,7 @@ struct Profile<'a> {
     avatar: Option<&'a str>,
 }
 
-/// `GET`/`POST /auth/logout`: ends the session (deleting it from the store).
+/// `POST /auth/logout`: ends the session (deleting it from the store).
 async fn logout(session: Session) -> Response {
     if let Err(error) = session.flush().await {
         tracing::error!(%error, "ending the session failed");
