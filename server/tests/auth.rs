@@ -937,3 +937,75 @@ async fn logout_ends_the_session(pool: PgPool) {
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(app.me().await["role"], json!("member"));
 }
+
+// ---------------------------------------------------------------------------------------
+// A member's own page.
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_member_sees_their_own_voice_minutes_and_active_days(pool: PgPool) {
+    use chrono::{Duration, TimeZone, Utc};
+    let berlin = chrono_tz::Europe::Berlin;
+    let member: i64 = 100_000_000_000_000_003;
+    let today = Utc::now().with_timezone(&berlin).date_naive();
+    let local = |days_ago: i64, hour: u32, minute: u32| {
+        let day = today - Duration::days(days_ago);
+        berlin
+            .from_local_datetime(&day.and_hms_opt(hour, minute, 0).expect("time"))
+            .earliest()
+            .expect("local time")
+            .with_timezone(&Utc)
+    };
+    sqlx::query("insert into silver.dim_user (person_id) overriding system value values (1)")
+        .execute(&pool)
+        .await
+        .expect("person");
+    let sessions = [
+        // 90 minutes yesterday evening.
+        (local(1, 20, 0), local(1, 21, 30), 10, false),
+        // 23:30 → 00:30: 30 minutes on each of two days.
+        (local(3, 23, 30), local(2, 0, 30), 10, false),
+        // AFK time is not activity.
+        (local(4, 20, 0), local(4, 22, 0), 99, true),
+        // 30 seconds: under a minute, no active day.
+        (
+            local(5, 20, 0),
+            local(5, 20, 0) + Duration::seconds(30),
+            10,
+            false,
+        ),
+        // Older than 30 days.
+        (local(40, 20, 0), local(40, 23, 0), 10, false),
+    ];
+    for (started, ended, channel, afk) in sessions {
+        sqlx::query(
+            "insert into silver.fact_voice_sessions
+                 (guild_id, discord_user_id, started_at, person_id, channel_id, ended_at, is_afk, end_reason)
+             values (42, $1, $2, 1, $3, $4, $5, 'leave')",
+        )
+        .bind(member)
+        .bind(started)
+        .bind(channel)
+        .bind(ended)
+        .bind(afk)
+        .execute(&pool)
+        .await
+        .expect("session");
+    }
+    let app = start(
+        pool,
+        Options {
+            demo: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.sign_in_demo("member").await;
+    let (status, activity) = app.call::<app::api::GetMyActivity>(&[]).await;
+    assert_eq!(status, StatusCode::OK, "{activity}");
+    // 90 + 60 minutes (the night session is an hour longer or shorter on a DST night).
+    let night = (local(2, 0, 30) - local(3, 23, 30)).num_minutes();
+    assert_eq!(
+        activity,
+        json!({ "voice_minutes_30d": 90 + night, "active_days_30d": 3 })
+    );
+}
