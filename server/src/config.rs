@@ -232,8 +232,17 @@ fn env_layer() -> Figment {
 /// Turns a figment error into one line naming the setting the way the user spells it.
 fn describe_error(error: figment::Error) -> anyhow::Error {
     let path = error.path.join(".");
-    let setting = env_name(&path);
-    anyhow::anyhow!("invalid setting {setting}: {}", error.kind)
+    if path.is_empty() {
+        // Not about one setting: usually a configuration file that is not valid TOML.
+        let source = error
+            .metadata
+            .as_ref()
+            .and_then(|metadata| metadata.source.as_ref())
+            .map(|source| format!(" in {source}"))
+            .unwrap_or_default();
+        return anyhow::anyhow!("invalid configuration{source}: {}", error.kind);
+    }
+    anyhow::anyhow!("invalid setting {}: {}", env_name(&path), error.kind)
 }
 
 /// The environment variable for a dotted setting path.
@@ -243,7 +252,6 @@ fn env_name(path: &str) -> String {
         "discord.client_id" => "DISCORD_CLIENT_ID".into(),
         "discord.client_secret" => "DISCORD_CLIENT_SECRET".into(),
         "discord.bot_token" => "DISCORD_BOT_TOKEN".into(),
-        "" => "(configuration)".into(),
         other => format!("GUILDHALL_{}", other.replace('.', "__").to_uppercase()),
     }
 }

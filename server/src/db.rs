@@ -16,7 +16,7 @@ pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
         PgConnectOptions::from_str(url).context("DATABASE_URL is not a PostgreSQL URL")?;
     let unreachable = || {
         format!(
-            "cannot connect to PostgreSQL at {}",
+            "cannot connect to the database server at DATABASE_URL={}",
             crate::config::redact_url(url)
         )
     };

@@ -46,9 +46,10 @@ fn an_unreachable_database_is_reported_without_its_password() {
     );
     let text = stderr_and_stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
-    assert!(text.contains("cannot connect to PostgreSQL at"), "{text}");
     assert!(
-        text.contains("postgres://guildhall:***@127.0.0.1:1/guildhall"),
+        text.contains(
+            "cannot connect to the database server at DATABASE_URL=postgres://guildhall:***@127.0.0.1:1/guildhall"
+        ),
         "{text}"
     );
     assert!(!text.contains("s3cret-pw"), "the password leaked: {text}");
@@ -162,4 +163,39 @@ fn serve_stops_cleanly_on_sigterm() {
     assert!(text.contains("Guildhall is serving"), "{text}");
     assert!(text.contains("shutting down"), "{text}");
     drop_database(&name);
+}
+
+#[test]
+fn a_configuration_file_that_is_not_toml_is_named() {
+    let file = std::env::temp_dir().join(format!("guildhall-bad-{}.toml", std::process::id()));
+    std::fs::write(&file, "timezone = \"Europe/Berlin\nbind = 3000\n").expect("write file");
+    let output = guildhall(&["--config", file.to_str().expect("path"), "migrate"], &[]);
+    let text = stderr_and_stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    // Figment prints the path relative to the working directory.
+    let name = file
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    assert!(text.contains("invalid configuration in "), "{text}");
+    assert!(
+        text.contains(&format!("{name}: TOML parse error")),
+        "{text}"
+    );
+    std::fs::remove_file(&file).ok();
+}
+
+#[test]
+fn a_setting_of_the_wrong_type_in_the_file_names_its_environment_variable() {
+    let file = std::env::temp_dir().join(format!("guildhall-type-{}.toml", std::process::id()));
+    std::fs::write(&file, "[pipeline]\ninterval_secs = \"often\"\n").expect("write file");
+    let output = guildhall(&["--config", file.to_str().expect("path"), "migrate"], &[]);
+    let text = stderr_and_stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("invalid setting GUILDHALL_PIPELINE__INTERVAL_SECS"),
+        "{text}"
+    );
+    std::fs::remove_file(&file).ok();
 }
