@@ -91,8 +91,9 @@ fn report(name: &str, count: usize, time: Duration) {
 
 async fn truncate(pool: &PgPool) -> anyhow::Result<()> {
     sqlx::query(
-        "truncate bronze.discord_voice_events, silver.fact_voice_sessions, gold.daily_active_users,
-                  app.pipeline_state",
+        "truncate bronze.discord_voice_events, silver.fact_voice_sessions, silver.user_identities,
+                  silver.dim_user, gold.daily_active_users, app.pipeline_state
+         restart identity",
     )
     .execute(pool)
     .await?;
