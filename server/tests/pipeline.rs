@@ -205,6 +205,26 @@ async fn join_mute_switch_afk_leave_become_exact_sessions(pool: PgPool) {
             (day("2026-11-03"), 0, 0)
         ]
     );
+    // The run history says which span each run recomputed.
+    let ranges: Vec<(String, Option<DateTime<Utc>>)> =
+        sqlx::query_as("select job, range_from from app.pipeline_runs order by id")
+            .fetch_all(&pool)
+            .await
+            .expect("runs");
+    assert_eq!(
+        ranges,
+        vec![
+            (
+                "voice_sessions".to_owned(),
+                Some(at("2026-11-01T18:00:00Z"))
+            ),
+            // Local midnight of Nov 1 in Berlin.
+            (
+                "daily_active_users".to_owned(),
+                Some(at("2026-10-31T23:00:00Z"))
+            ),
+        ]
+    );
     // Each account became one person with a Discord identity.
     let persons: i64 =
         sqlx::query_scalar("select count(*) from silver.user_identities where kind = 'discord'")

@@ -106,6 +106,9 @@ pub struct Pipeline {
     metrics: Metrics,
 }
 
+/// A span of time `[from, to)`.
+type Span = (DateTime<Utc>, DateTime<Utc>);
+
 /// The parameters a script reads with `current_setting('guildhall.…')`.
 struct Params {
     from_id: i64,
@@ -183,23 +186,26 @@ impl Pipeline {
 
         // Boxed as `Send` here, where the lifetimes are concrete: sqlx's executor bounds are
         // otherwise too general for the compiler to prove the scheduler task `Send`.
-        let execution: futures::future::BoxFuture<'_, anyhow::Result<i64>> =
+        let execution: futures::future::BoxFuture<'_, anyhow::Result<(i64, Option<Span>)>> =
             Box::pin(self.execute(job, days, range));
         let outcome = execution.await;
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        let (rows, error) = match &outcome {
-            Ok(rows) => (Some(*rows), None),
-            Err(error) => (None, Some(format!("{error:#}"))),
+        let (rows, processed, error) = match &outcome {
+            Ok((rows, processed)) => (Some(*rows), *processed, None),
+            Err(error) => (None, None, Some(format!("{error:#}"))),
         };
         sqlx::query(
             "update app.pipeline_runs
-             set finished_at = now(), rows_affected = $2, duration_ms = $3, error = $4
+             set finished_at = now(), rows_affected = $2, duration_ms = $3, error = $4,
+                 range_from = coalesce(range_from, $5), range_to = coalesce(range_to, $6)
              where id = $1",
         )
         .bind(run_id)
         .bind(rows)
         .bind(duration_ms)
         .bind(&error)
+        .bind(processed.map(|r| r.0))
+        .bind(processed.map(|r| r.1))
         .execute(&self.pool)
         .await
         .context("recording the pipeline run")?;
@@ -210,7 +216,7 @@ impl Pipeline {
                 outcome: if error.is_none() { "ok" } else { "error" }.to_owned(),
             })
             .inc();
-        let rows = outcome.with_context(|| format!("job {} failed", job.name))?;
+        let (rows, _) = outcome.with_context(|| format!("job {} failed", job.name))?;
         Ok(RunReport {
             job: job.name,
             rows,
@@ -218,13 +224,14 @@ impl Pipeline {
         })
     }
 
-    /// Runs the job's script in one transaction and moves its state forward.
+    /// Runs the job's script in one transaction and moves its state forward. Returns the
+    /// rows written and the span of time the run recomputed (for the run history).
     async fn execute(
         &self,
         job: &'static Job,
         days: Option<(NaiveDate, NaiveDate)>,
         range: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    ) -> anyhow::Result<i64> {
+    ) -> anyhow::Result<(i64, Option<Span>)> {
         let safe_to_id = match job.progress {
             Progress::BronzeIds { table } => Some(self.committed_max_id(table).await?),
             Progress::DirtyDays => None,
@@ -314,7 +321,14 @@ impl Pipeline {
                 .await?;
         }
         tx.commit().await?;
-        Ok(affected)
+        let processed = match job.progress {
+            Progress::DirtyDays => Some((
+                self.day_start(params.days.0),
+                self.day_start(params.days.1 + Duration::days(1)),
+            )),
+            Progress::BronzeIds { .. } => output_dirty_from.map(|from| (from, Utc::now())),
+        };
+        Ok((affected, processed))
     }
 
     /// The highest id of a bronze table below which every row is committed. Taking a SHARE
