@@ -58,6 +58,8 @@ pub struct Metrics {
     pub http_requests: Family<RequestLabels, Counter>,
     /// Pipeline job runs, by job and outcome (`ok` or `error`).
     pub pipeline_runs: Family<JobLabels, Counter>,
+    /// Times a source was reconciled with its live state (e.g. the bot on (re)connect).
+    pub reconciliations: Family<SourceLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -74,6 +76,7 @@ impl Metrics {
         let dropped_records = Family::<DropLabels, Counter>::default();
         let http_requests = Family::<RequestLabels, Counter>::default();
         let pipeline_runs = Family::<JobLabels, Counter>::default();
+        let reconciliations = Family::<SourceLabels, Counter>::default();
         registry.register(
             "collector_events",
             "Events received by collectors from their sources",
@@ -99,6 +102,11 @@ impl Metrics {
             "Pipeline job runs by outcome",
             pipeline_runs.clone(),
         );
+        registry.register(
+            "reconciliations",
+            "Reconciliations of a source with its live state",
+            reconciliations.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             collector_events,
@@ -106,6 +114,7 @@ impl Metrics {
             dropped_records,
             http_requests,
             pipeline_runs,
+            reconciliations,
         }
     }
 

@@ -200,6 +200,15 @@ fn received(metrics: &Metrics) -> u64 {
         .get()
 }
 
+fn reconciliations(metrics: &Metrics) -> u64 {
+    metrics
+        .reconciliations
+        .get_or_create(&SourceLabels {
+            source: "discord_voice".to_owned(),
+        })
+        .get()
+}
+
 async fn observed_until(pool: &PgPool) -> DateTime<Utc> {
     sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
         "select observed_until from app.discord_guilds where guild_id = $1",
@@ -565,6 +574,12 @@ async fn a_dropped_connection_resumes_without_losing_or_duplicating_events(pool:
     // cached voice states, which already match the database: nothing is added.
     voice_update(&pool, &resumed, &BOB, Some(CS2), false, 2).await;
     resumed.dispatch("RESUMED", json!({}));
+    // Serenity runs handlers concurrently: wait for the resume's reconciliation before the
+    // next update, so the test knows which state the reconciliation saw.
+    wait_until("the reconciliation after RESUMED", || {
+        reconciliations(&metrics) == 2
+    })
+    .await;
     voice_update(&pool, &resumed, &ALICE, None, false, 3).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     bot.stop().await;

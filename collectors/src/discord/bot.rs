@@ -9,7 +9,7 @@
 use crate::Collector;
 use crate::discord::{VoiceEvent, VoiceOrigin};
 use crate::ingest::IngestWriter;
-use crate::metrics::{DropReason, Metrics};
+use crate::metrics::{DropReason, Metrics, SourceLabels};
 use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
@@ -594,6 +594,13 @@ async fn reconcile(
         opened += 1;
     }
     state.writer()?.flush().await?;
+    state
+        .metrics
+        .reconciliations
+        .get_or_create(&SourceLabels {
+            source: VOICE_SOURCE.to_owned(),
+        })
+        .inc();
     tracing::info!(guild_id, closed, opened, "reconciled voice states");
     Ok(())
 }
