@@ -677,6 +677,35 @@ async fn a_reconnect_closes_departures_and_switches_at_the_last_time_the_bot_saw
     );
 }
 
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_guild_that_goes_away_is_no_longer_marked_as_observed(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    let metrics = Metrics::new();
+    let bot = RunningBot::start(&pool, &fake, &metrics);
+    let conn = connect(&fake, &guild_spec(vec![(ALICE.id, LOBBY)])).await;
+    wait_for_rows(&pool, 1).await;
+    // While the guild is there, the heartbeat (every 100 ms) keeps stamping it.
+    let first = observed_until(&pool).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(observed_until(&pool).await > first);
+
+    let removed_at = Utc::now();
+    conn.dispatch(
+        "GUILD_DELETE",
+        json!({ "id": GUILD.to_string(), "unavailable": true }),
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let last = observed_until(&pool).await;
+    assert!(last >= removed_at, "stamped once more when it went away");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        observed_until(&pool).await,
+        last,
+        "Alice's open session must not keep growing while the guild is gone"
+    );
+    bot.stop().await;
+}
+
 /// GUILD_UPDATE: the guild's object without voice states, members or channels.
 fn guild_update(spec: &GuildSpec) -> Value {
     let mut d = fake_discord::guild_create(spec);
