@@ -345,6 +345,28 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_file_loads() {
+        let file = r#"
+            public_url = "https://stats.example.org"
+            timezone = "Europe/Berlin"
+            admin_ids = [123456789012345678]
+
+            [discord]
+            guilds = [234567890123456789]
+
+            [pipeline]
+            interval_secs = 60
+        "#;
+        let config = Config::from_figment(
+            Config::defaults_figment().merge(figment::providers::Toml::string(file)),
+        )
+        .expect("the example is valid");
+        assert_eq!(config.admin_ids, vec![123_456_789_012_345_678]);
+        assert_eq!(config.discord.guilds, vec![234_567_890_123_456_789]);
+        assert_eq!(config.public_url.as_str(), "https://stats.example.org/");
+    }
+
+    #[test]
     fn malformed_admin_id_names_the_setting() {
         let error = with("admin_ids", "123,abc")
             .expect_err("must fail")
