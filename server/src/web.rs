@@ -141,6 +141,10 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
             state.clone(),
             guard_admin_pages,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            refuse_cross_site_posts,
+        ))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -165,6 +169,49 @@ async fn guard_admin_pages(
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::FORBIDDEN),
             &error.to_string(),
         );
+    }
+    next.run(request).await
+}
+
+/// Refuses state-changing requests (POST: server functions, logout) that a browser sends
+/// from another site. Session cookies are `SameSite=Lax` already; this also covers older
+/// browsers and sibling subdomains. The origin must be this host or `GUILDHALL_PUBLIC_URL`
+/// (a reverse proxy may rewrite `Host`). Requests without an `Origin` (non-browser
+/// clients) pass.
+async fn refuse_cross_site_posts(
+    State(state): State<ServerState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() == axum::http::Method::POST
+        && let Some(origin) = request.headers().get(header::ORIGIN)
+    {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok());
+        let origin_host = origin
+            .to_str()
+            .ok()
+            .and_then(|o| url::Url::parse(o).ok())
+            .and_then(|o| {
+                o.host_str().map(|h| match o.port() {
+                    Some(port) => format!("{h}:{port}"),
+                    None => h.to_owned(),
+                })
+            });
+        let public = state.config.public_url.origin().ascii_serialization();
+        let same_host = host.is_some() && origin_host.as_deref() == host;
+        let public_origin = origin
+            .to_str()
+            .is_ok_and(|o| o.trim_end_matches('/') == public);
+        if !same_host && !public_origin {
+            tracing::info!(path = %request.uri().path(), "refused a cross-site POST");
+            return crate::auth::error_page(
+                StatusCode::FORBIDDEN,
+                "This request came from another website and was refused.",
+            );
+        }
     }
     next.run(request).await
 }

@@ -162,3 +162,44 @@ async fn client_ip_addresses_never_reach_the_logs(pool: PgPool) {
         "a client IP was logged:\n{text}"
     );
 }
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn posts_from_another_site_are_refused(pool: PgPool) {
+    let app = router(state(pool, Metrics::new())).expect("router");
+    let post = |origin: Option<&str>| {
+        let mut request = Request::post(<app::api::GetMe as leptos::server_fn::ServerFn>::PATH)
+            .header("host", "127.0.0.1:3000")
+            .header("accept", "application/json")
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.body(Body::empty()).expect("request")
+    };
+    let status = |request: Request<Body>| {
+        let app = app.clone();
+        async move {
+            let response: axum::response::Response = app.oneshot(request).await.expect("response");
+            response.status()
+        }
+    };
+    assert_eq!(
+        status(post(Some("https://evil.example"))).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(post(Some("http://127.0.0.1:4000"))).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(post(Some("http://127.0.0.1:3000"))).await,
+        StatusCode::OK
+    );
+    assert_eq!(status(post(None)).await, StatusCode::OK);
+    // Behind a reverse proxy that rewrites Host, the configured public URL is accepted.
+    let mut proxied = post(Some("http://127.0.0.1:3000"));
+    proxied
+        .headers_mut()
+        .insert("host", "10.0.0.5:3000".parse().expect("header"));
+    assert_eq!(status(proxied).await, StatusCode::OK);
+}
