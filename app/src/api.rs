@@ -109,16 +109,8 @@ pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppErro
     )
     .fetch_all(&state.pool)
     .await?;
-    type RunRow = (
-        String,
-        String,
-        chrono::DateTime<chrono::Utc>,
-        Option<i64>,
-        Option<i64>,
-        Option<String>,
-    );
-    let runs: Vec<RunRow> = sqlx::query_as(
-        "select job, trigger, started_at, duration_ms, rows_affected, error
+    let recent_runs: Vec<PipelineRun> = sqlx::query_as(
+        "select job, trigger, started_at, range_from, range_to, duration_ms, rows_affected, error
          from app.pipeline_runs order by started_at desc, id desc limit 20",
     )
     .fetch_all(&state.pool)
@@ -137,19 +129,7 @@ pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppErro
                 },
             )
             .collect(),
-        recent_runs: runs
-            .into_iter()
-            .map(
-                |(job, trigger, started_at, duration_ms, rows_affected, error)| PipelineRun {
-                    job,
-                    trigger,
-                    started_at,
-                    duration_ms,
-                    rows_affected,
-                    error,
-                },
-            )
-            .collect(),
+        recent_runs,
     })
 }
 

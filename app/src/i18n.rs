@@ -277,6 +277,7 @@ keys! {
     ColJob => "Job", "Job";
     ColTrigger => "Auslöser", "Trigger";
     ColStarted => "Gestartet", "Started";
+    ColSpan => "Neu berechnet", "Recomputed";
     ColDuration => "Dauer", "Duration";
     ColRows => "Zeilen", "Rows";
     ColResult => "Ergebnis", "Result";

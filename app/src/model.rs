@@ -99,10 +99,14 @@ pub struct GuildSettings {
 
 /// One row of the pipeline run history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct PipelineRun {
     pub job: String,
     pub trigger: String,
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// The span of time the run recomputed, `[from, to)`.
+    pub range_from: Option<chrono::DateTime<chrono::Utc>>,
+    pub range_to: Option<chrono::DateTime<chrono::Utc>>,
     pub duration_ms: Option<i64>,
     pub rows_affected: Option<i64>,
     pub error: Option<String>,

@@ -26,6 +26,10 @@ test('an admin sees bot, collectors, guilds and pipeline runs', async ({ page })
   await expect(page.getByTestId('admin')).toBeVisible();
   await expect(page.getByTestId('bot-status')).toHaveText('The bot is off: set DISCORD_BOT_TOKEN.');
   await expect(page.getByTestId('runs-table').locator('tbody tr').first()).toBeVisible();
+  // The history shows the span each run recomputed: DAU runs cover local days (23:00 UTC
+  // is midnight in Berlin in winter, 22:00 in summer).
+  const dauRun = page.getByTestId('runs-table').locator('tbody tr[data-job="daily_active_users"]').first();
+  await expect(dauRun.locator('td').nth(2)).toHaveText(/^\d{4}-\d{2}-\d{2} 2[23]:00 UTC – \d{4}-\d{2}-\d{2} 2[23]:00 UTC$/);
   await expect(page.getByRole('navigation').getByRole('link', { name: 'Admin' })).toBeVisible();
 });
 

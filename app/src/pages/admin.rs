@@ -279,6 +279,15 @@ fn Runs(runs: Vec<PipelineRun>) -> impl IntoView {
                     <th scope="row" class="mono">{run.job}</th>
                     <td>{run.trigger}</td>
                     <td>{move || lang.get().datetime(started)}</td>
+                    <td>
+                        {move || match (run.range_from, run.range_to) {
+                            (Some(from), Some(to)) => {
+                                let lang = lang.get();
+                                format!("{} – {}", lang.datetime(from), lang.datetime(to))
+                            }
+                            _ => "–".to_owned(),
+                        }}
+                    </td>
                     <td class="num">
                         {run.duration_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "–".into())}
                     </td>
@@ -298,6 +307,7 @@ fn Runs(runs: Vec<PipelineRun>) -> impl IntoView {
                         <th scope="col">{t(Key::ColJob)}</th>
                         <th scope="col">{t(Key::ColTrigger)}</th>
                         <th scope="col">{t(Key::ColStarted)}</th>
+                        <th scope="col">{t(Key::ColSpan)}</th>
                         <th scope="col" class="num">{t(Key::ColDuration)}</th>
                         <th scope="col" class="num">{t(Key::ColRows)}</th>
                         <th scope="col">{t(Key::ColResult)}</th>
