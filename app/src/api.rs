@@ -9,12 +9,8 @@ use leptos::prelude::*;
 /// The signed-in user, or `None` for a visitor.
 #[server]
 pub async fn get_me() -> Result<Option<CurrentUser>, AppError> {
-    use crate::ssr::AppState;
-    let state = use_context::<AppState>().ok_or(AppError::Internal)?;
-    let session: tower_sessions::Session = leptos_axum::extract()
-        .await
-        .map_err(|_| AppError::Internal)?;
-    crate::ssr::authz::current_user(&state.pool, &session).await
+    let (user, _state) = crate::ssr::authz::visitor().await?;
+    Ok(user)
 }
 
 /// Daily active users for each day from `from` to `to` (inclusive). Leaders and admins.

@@ -56,9 +56,28 @@ pub async fn authorize(
     }
 }
 
+/// For server functions open to everyone (who am I?): the signed-in user, if any, read
+/// through the same session path as [`require`].
+pub async fn visitor() -> Result<(Option<CurrentUser>, AppState), AppError> {
+    let (state, session) = request_session().await?;
+    Ok((current_user(&state.pool, &session).await?, state))
+}
+
 /// The check for server functions: reads the session of the current request, decides, and
 /// sets the HTTP status (401/403) when it refuses.
 pub async fn require(permission: Permission) -> Result<(CurrentUser, AppState), AppError> {
+    let (state, session) = request_session().await?;
+    match authorize(&state.pool, &session, permission).await {
+        Ok(user) => Ok((user, state)),
+        Err(error) => {
+            set_status(&error);
+            Err(error)
+        }
+    }
+}
+
+/// The app state and the session of the server function's request.
+async fn request_session() -> Result<(AppState, Session), AppError> {
     let state = leptos::prelude::use_context::<AppState>().ok_or_else(|| {
         tracing::error!("AppState missing from the Leptos context");
         AppError::Internal
@@ -67,13 +86,7 @@ pub async fn require(permission: Permission) -> Result<(CurrentUser, AppState), 
         tracing::error!(error = %error, "no session layer on this request");
         AppError::Internal
     })?;
-    match authorize(&state.pool, &session, permission).await {
-        Ok(user) => Ok((user, state)),
-        Err(error) => {
-            set_status(&error);
-            Err(error)
-        }
-    }
+    Ok((state, session))
 }
 
 /// Sets the response status for an error returned from a server function.
