@@ -140,12 +140,14 @@ pub async fn set_afk_override(guild_id: i64, channel_id: Option<i64>) -> Result<
             "a channel id is a positive number".into(),
         ));
     }
+    // One transaction: the new setting always comes with its recompute request.
+    let mut tx = state.pool.begin().await?;
     let updated = sqlx::query(
         "update app.discord_guilds set afk_channel_override = $2, updated_at = now() where guild_id = $1",
     )
     .bind(guild_id)
     .bind(channel_id)
-    .execute(&state.pool)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
     if updated == 0 {
@@ -153,15 +155,14 @@ pub async fn set_afk_override(guild_id: i64, channel_id: Option<i64>) -> Result<
     }
     // Every session of the guild may change its AFK flag: ask the pipeline to rebuild the
     // guild's history (and the KPIs downstream) at its next run.
-    let first_event: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
-        "select min(occurred_at) from bronze.discord_voice_events where guild_id = $1",
+    sqlx::query(
+        "select app.request_recompute('voice_sessions',
+             (select min(occurred_at) from bronze.discord_voice_events where guild_id = $1))",
     )
     .bind(guild_id)
-    .fetch_one(&state.pool)
+    .execute(&mut *tx)
     .await?;
-    if let Some(from) = first_event {
-        crate::ssr::request_recompute(&state.pool, "voice_sessions", from).await?;
-    }
+    tx.commit().await?;
     tracing::info!(
         admin = user.id,
         guild_id,

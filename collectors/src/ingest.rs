@@ -200,16 +200,14 @@ async fn write_until_accepted<R: BronzeRecord>(pool: &PgPool, records: &[R]) -> 
     }
 }
 
-/// The database understood the statement and refused the data: bad values (class 22),
-/// constraint violations (23) or a statement that does not fit the schema (42). Anything
-/// else (connection, disk, deadlock, shutdown) is worth retrying.
+/// The database refused the data itself: bad values (SQLSTATE class 22) or constraint
+/// violations (23). Anything else (connection, disk, deadlock, shutdown, and also a missing
+/// table or permission while a deploy is half done) is worth retrying.
 fn is_refusal(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            ["22", "23", "42"]
-                .iter()
-                .any(|class| code.starts_with(class))
-        }),
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("22") || code.starts_with("23")),
         _ => false,
     }
 }

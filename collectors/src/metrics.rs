@@ -17,8 +17,10 @@ pub enum DropReason {
     bot,
     /// The event belongs to a guild or server that is not tracked.
     untracked,
-    /// The record could not be understood (parse error).
+    /// The record could not be understood (parse error) or the database refused it.
     invalid,
+    /// The event arrived while its source was stopping (after the session's writer closed).
+    stopping,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

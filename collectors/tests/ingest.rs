@@ -154,3 +154,35 @@ async fn a_refused_record_is_dropped_and_counted_and_the_rest_of_its_batch_is_ke
     assert_eq!(stored, vec![1, 2, 3]);
     assert_eq!(metrics.dropped_count("probe", DropReason::invalid), 1);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_missing_table_is_waited_for_not_taken_for_bad_data(pool: PgPool) {
+    // A deploy whose migrations are not applied yet: the writer keeps the records and
+    // retries until the table exists.
+    let metrics = Metrics::new();
+    let (writer, task) =
+        IngestWriter::spawn(pool.clone(), WriterConfig::default(), metrics.clone());
+    writer.write(Probe(1)).await.expect("write");
+    let flushed = tokio::spawn({
+        let writer = writer.clone();
+        async move { writer.flush().await }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!flushed.is_finished(), "the writer waits for the table");
+    sqlx::query("create table probe (n int4 not null check (n > 0))")
+        .execute(&pool)
+        .await
+        .expect("probe table");
+    flushed
+        .await
+        .expect("task")
+        .expect("flushed once the table exists");
+    drop(writer);
+    task.await.expect("writer ends");
+    let stored: Vec<i32> = sqlx::query_scalar("select n from probe")
+        .fetch_all(&pool)
+        .await
+        .expect("rows");
+    assert_eq!(stored, vec![1]);
+    assert_eq!(metrics.dropped_count("probe", DropReason::invalid), 0);
+}

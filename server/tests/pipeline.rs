@@ -567,7 +567,9 @@ async fn a_requested_recompute_rebuilds_history_at_the_next_scheduled_run(pool: 
         .execute(&pool)
         .await
         .expect("override");
-    app::ssr::request_recompute(&pool, "voice_sessions", at("2026-11-01T18:00:00Z"))
+    sqlx::query("select app.request_recompute('voice_sessions', $1)")
+        .bind(at("2026-11-01T18:00:00Z"))
+        .execute(&pool)
         .await
         .expect("request");
     p.run_all(Trigger::Schedule).await.expect("second run");

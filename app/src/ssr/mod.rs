@@ -45,19 +45,3 @@ pub struct AppState {
     pub settings: Arc<PageSettings>,
     pub collectors: StatusBoard,
 }
-
-/// Asks the pipeline to recompute `job`'s output from the instant `from` on at its next run
-/// (the scheduler's or `guildhall run-job`). Used when a setting changes history, such as the
-/// AFK channel.
-pub async fn request_recompute(
-    pool: &PgPool,
-    job: &str,
-    from: chrono::DateTime<chrono::Utc>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("select app.request_recompute($1, $2)")
-        .bind(job)
-        .bind(from)
-        .execute(pool)
-        .await?;
-    Ok(())
-}

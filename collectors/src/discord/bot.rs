@@ -88,6 +88,7 @@ impl DiscordBot {
             writer: std::sync::RwLock::new(Some(self.writer.clone())),
             metrics: self.metrics.clone(),
             observed: Mutex::new(HashSet::new()),
+            shard_manager: std::sync::OnceLock::new(),
         });
 
         let mut http = HttpBuilder::new(&self.config.token);
@@ -102,6 +103,7 @@ impl DiscordBot {
             .await
             .context("cannot set up the Discord client")?;
         let shard_manager = Arc::clone(&client.shard_manager);
+        let _ = state.shard_manager.set(Arc::clone(&shard_manager));
 
         let heartbeat = tokio::spawn(stamp_observed_until(
             Arc::clone(&state),
@@ -161,6 +163,8 @@ struct BotState {
     metrics: Metrics,
     /// Tracked guilds seen (GUILD_CREATE) in this session; the heartbeat stamps these.
     observed: Mutex<HashSet<i64>>,
+    /// Serenity's shard manager, once the client exists: tells whether the bot is connected.
+    shard_manager: std::sync::OnceLock<Arc<ShardManager>>,
 }
 
 impl BotState {
@@ -196,17 +200,27 @@ impl BotState {
         };
     }
 
-    /// Stops stamping a guild (it went away, or the connection did).
-    fn unmark_observed(&self, guild_id: Option<i64>) {
+    /// Stops stamping a guild (or all of them); returns whether anything was being stamped.
+    fn unmark_observed(&self, guild_id: Option<i64>) -> bool {
         let mut observed = match self.observed.lock() {
             Ok(observed) => observed,
             Err(poisoned) => poisoned.into_inner(),
         };
         match guild_id {
-            Some(id) => {
-                observed.remove(&id);
+            Some(id) => observed.remove(&id),
+            None => {
+                let any = !observed.is_empty();
+                observed.clear();
+                any
             }
-            None => observed.clear(),
+        }
+    }
+
+    /// Whether the shard is connected right now (false before the client exists).
+    async fn is_connected(&self) -> bool {
+        match self.shard_manager.get() {
+            Some(manager) => is_connected(manager).await,
+            None => false,
         }
     }
 }
@@ -297,9 +311,9 @@ impl EventHandler for VoiceHandler {
         // Kicked, or the guild became unavailable: the bot watched it until now, and no
         // longer. Open sessions there count until this instant.
         let guild_id = db_id(gone.id.get());
-        if self.state.config.tracks(guild_id) {
+        // Only a guild the bot was watching (reconciled in this session) gets stamped.
+        if self.state.unmark_observed(Some(guild_id)) {
             stamp_guilds(&self.state, &[guild_id]).await;
-            self.state.unmark_observed(Some(guild_id));
             tracing::info!(guild_id, "guild no longer available");
         }
     }
@@ -350,9 +364,12 @@ async fn on_guild_create(state: &BotState, guild: &Guild) -> anyhow::Result<()> 
     .await?;
 
     reconcile(state, guild_id, &present_users(guild), last_seen, now).await?;
-    // Only now is the guild known to be watched: stamp it and keep stamping it.
-    stamp_guilds(state, &[guild_id]).await;
-    state.mark_observed(guild_id);
+    // Only now is the guild known to be watched: stamp it and keep stamping it, unless the
+    // connection dropped while reconciling (then the next GUILD_CREATE does it).
+    if state.is_connected().await {
+        stamp_guilds(state, &[guild_id]).await;
+        state.mark_observed(guild_id);
+    }
     tracing::info!(guild_id, name = %guild.name, "guild available");
     Ok(())
 }
@@ -366,6 +383,8 @@ async fn store_guild(
     afk_channel_id: Option<i64>,
     stored_afk: Option<Option<i64>>,
 ) -> anyhow::Result<()> {
+    // One transaction: a stored AFK change always comes with its recompute request.
+    let mut tx = state.pool.begin().await?;
     sqlx::query(
         "insert into app.discord_guilds (guild_id, name, afk_channel_id, updated_at)
          values ($1, $2, $3, now())
@@ -377,18 +396,22 @@ async fn store_guild(
     .bind(guild_id)
     .bind(name)
     .bind(afk_channel_id)
-    .execute(&state.pool)
+    .execute(&mut *tx)
     .await
     .context("cannot store the guild")?;
-    if stored_afk.is_some_and(|stored| stored != afk_channel_id) {
+    let afk_changed = stored_afk.is_some_and(|stored| stored != afk_channel_id);
+    if afk_changed {
         sqlx::query(
             "select app.request_recompute('voice_sessions',
                  (select min(occurred_at) from bronze.discord_voice_events where guild_id = $1))",
         )
         .bind(guild_id)
-        .execute(&state.pool)
+        .execute(&mut *tx)
         .await
         .context("cannot request a recompute after the AFK channel changed")?;
+    }
+    tx.commit().await.context("cannot store the guild")?;
+    if afk_changed {
         tracing::info!(guild_id, ?afk_channel_id, "the guild's AFK channel changed");
     }
     Ok(())
@@ -420,19 +443,23 @@ async fn on_voice_state_update(
     state.metrics.received(VOICE_SOURCE);
     let Some(guild_id) = new.guild_id else {
         // Private calls are not community activity.
-        state.writer()?.drop_record(DropReason::untracked);
+        state.metrics.dropped(VOICE_SOURCE, DropReason::untracked);
         return Ok(());
     };
     if !state.config.tracks(db_id(guild_id.get())) {
-        state.writer()?.drop_record(DropReason::untracked);
+        state.metrics.dropped(VOICE_SOURCE, DropReason::untracked);
         return Ok(());
     }
     if is_bot(ctx, guild_id, new) {
-        state.writer()?.drop_record(DropReason::bot);
+        state.metrics.dropped(VOICE_SOURCE, DropReason::bot);
         return Ok(());
     }
-    state
-        .writer()?
+    let Ok(writer) = state.writer() else {
+        // Dispatched just before the session ended: counted, so the metrics add up.
+        state.metrics.dropped(VOICE_SOURCE, DropReason::stopping);
+        return Ok(());
+    };
+    writer
         .write(VoiceEvent {
             guild_id: db_id(guild_id.get()),
             user_id: db_id(new.user_id.get()),
@@ -487,10 +514,11 @@ async fn reconcile_cached_guilds(state: &BotState, ctx: &Context) {
         }
         .await;
         match result {
-            Ok(()) => {
+            Ok(()) if state.is_connected().await => {
                 stamp_guilds(state, &[id]).await;
                 state.mark_observed(id);
             }
+            Ok(()) => {}
             Err(error) => {
                 tracing::error!(
                     guild_id = id,
