@@ -55,14 +55,12 @@ enum Command<R> {
 /// when the last handle is dropped.
 pub struct IngestWriter<R> {
     tx: mpsc::Sender<Command<R>>,
-    metrics: Metrics,
 }
 
 impl<R> Clone for IngestWriter<R> {
     fn clone(&self) -> Self {
         Self {
             tx: self.tx.clone(),
-            metrics: self.metrics.clone(),
         }
     }
 }
@@ -73,8 +71,8 @@ impl<R: BronzeRecord> IngestWriter<R> {
     pub fn spawn(pool: PgPool, config: WriterConfig, metrics: Metrics) -> (Self, JoinHandle<()>) {
         let batch_size = config.batch_size.max(1);
         let (tx, rx) = mpsc::channel(batch_size * 2);
-        let task = tokio::spawn(run_writer::<R>(pool, config, metrics.clone(), rx));
-        (Self { tx, metrics }, task)
+        let task = tokio::spawn(run_writer::<R>(pool, config, metrics, rx));
+        (Self { tx }, task)
     }
 
     /// Queues one record. Waits when the buffer is full (back-pressure while the database
@@ -94,11 +92,6 @@ impl<R: BronzeRecord> IngestWriter<R> {
             .await
             .map_err(|_| WriterClosed(R::SOURCE))?;
         done_rx.await.map_err(|_| WriterClosed(R::SOURCE))
-    }
-
-    /// Counts a record the source decided not to write.
-    pub fn drop_record(&self, reason: DropReason) {
-        self.metrics.dropped(R::SOURCE, reason);
     }
 }
 

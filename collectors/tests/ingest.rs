@@ -91,7 +91,6 @@ async fn duplicates_are_stored_once_and_counted_with_their_reason(pool: PgPool) 
         writer.write(event(7)).await.expect("write");
     }
     writer.write(event(8)).await.expect("write");
-    writer.drop_record(DropReason::bot);
     drop(writer);
     task.await.expect("writer ends");
     assert_eq!(stored(&pool).await, 2);
@@ -99,7 +98,6 @@ async fn duplicates_are_stored_once_and_counted_with_their_reason(pool: PgPool) 
         metrics.dropped_count("discord_voice", DropReason::duplicate),
         2
     );
-    assert_eq!(metrics.dropped_count("discord_voice", DropReason::bot), 1);
     assert!(
         metrics
             .render()

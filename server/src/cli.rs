@@ -1,7 +1,7 @@
 //! Command line: one binary with subcommands. Each subcommand loads the configuration,
 //! prepares the database and does one thing.
 
-use crate::config::{Config, database_url};
+use crate::config::Config;
 use crate::pipeline::{Pipeline, Trigger};
 use crate::{db, demo, supervisor, web};
 use anyhow::Context;
@@ -70,7 +70,7 @@ pub enum Command {
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
-    let url = database_url(&config).to_owned();
+    let url = secrecy::ExposeSecret::expose_secret(&config.database_url).to_owned();
     db::create_database_if_missing(&url).await?;
     let pool = db::connect(&url).await?;
     db::migrate(&pool).await?;

@@ -312,11 +312,6 @@ pub fn redact_url(raw: &str) -> String {
     }
 }
 
-/// Reads `database_url` for commands that only need the database.
-pub fn database_url(config: &Config) -> &str {
-    config.database_url.expose_secret()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
