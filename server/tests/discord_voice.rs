@@ -220,6 +220,28 @@ async fn observed_until(pool: &PgPool) -> DateTime<Utc> {
     .expect("observed_until is set")
 }
 
+/// Waits until the guild's `observed_until` has reached `at`.
+async fn wait_for_observed_until(pool: &PgPool, at: DateTime<Utc>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let stamped: Option<DateTime<Utc>> =
+            sqlx::query_scalar("select observed_until from app.discord_guilds where guild_id = $1")
+                .bind(id(GUILD))
+                .fetch_optional(pool)
+                .await
+                .expect("guild row")
+                .flatten();
+        if stamped.is_some_and(|stamped| stamped >= at) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "observed_until stayed at {stamped:?}, expected at least {at}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 type SessionRow = (
     i64,
     i64,
@@ -480,10 +502,10 @@ async fn a_restart_reconciles_who_left_and_who_joined_while_away(pool: PgPool) {
     let opened = wait_for_rows(&pool, 2).await;
     voice_update(&pool, &conn, &CAROL, Some(LOBBY), false, 3).await;
     // Let the heartbeat stamp observed_until at least once after Carol's join.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let carol_joined = wait_for_rows(&pool, 3).await[2].4;
+    wait_for_observed_until(&pool, carol_joined).await;
     bot.stop().await;
     let last_seen = observed_until(&pool).await;
-    let carol_joined = wait_for_rows(&pool, 3).await[2].4;
     assert!(last_seen >= carol_joined);
 
     // While the bot is away, Bob leaves and Dave joins.
@@ -500,8 +522,10 @@ async fn a_restart_reconciles_who_left_and_who_joined_while_away(pool: PgPool) {
     )
     .await;
     let rows = wait_for_rows(&pool, 5).await;
-    // Stamped again now that the guild is seen again.
-    let seen_again = observed_until(&pool).await;
+    // Stamped again now that the guild is seen again (right after the reconciliation has
+    // flushed its rows, so poll for it).
+    let dave_seen = rows[4].4;
+    wait_for_observed_until(&pool, dave_seen).await;
     bot.stop().await;
 
     let alice_opened = opened
@@ -528,9 +552,7 @@ async fn a_restart_reconciles_who_left_and_who_joined_while_away(pool: PgPool) {
     );
     // Bob's leave is dated when the bot last saw the guild; Dave's join when it came back.
     assert_eq!(rows[3].4, last_seen);
-    let dave_seen = rows[4].4;
     assert!(dave_seen > last_seen + TimeDelta::milliseconds(250));
-    assert!(seen_again >= dave_seen);
 
     pipeline(&pool)
         .run_all(Trigger::Manual)
@@ -607,8 +629,9 @@ async fn a_reconnect_closes_departures_and_switches_at_the_last_time_the_bot_saw
     let metrics = Metrics::new();
     let bot = RunningBot::start(&pool, &fake, &metrics);
     let conn = connect(&fake, &guild_spec(vec![(ALICE.id, LOBBY), (BOB.id, CS2)])).await;
-    wait_for_rows(&pool, 2).await;
+    let joined = wait_for_rows(&pool, 2).await[1].4;
     // Let the heartbeat stamp the guild, then lose the connection.
+    wait_for_observed_until(&pool, joined).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let dropped_at = Utc::now();
     conn.drop_connection();
@@ -687,8 +710,9 @@ async fn a_guild_that_goes_away_is_no_longer_marked_as_observed(pool: PgPool) {
     let metrics = Metrics::new();
     let bot = RunningBot::start(&pool, &fake, &metrics);
     let conn = connect(&fake, &guild_spec(vec![(ALICE.id, LOBBY)])).await;
-    wait_for_rows(&pool, 1).await;
+    let alice_joined = wait_for_rows(&pool, 1).await[0].4;
     // While the guild is there, the heartbeat (every 100 ms) keeps stamping it.
+    wait_for_observed_until(&pool, alice_joined).await;
     let first = observed_until(&pool).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(observed_until(&pool).await > first);
