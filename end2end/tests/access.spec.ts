@@ -1,6 +1,6 @@
 // Who may see what: members get their own page and are refused the admin page by the server.
 import { expect, test } from '@playwright/test';
-import { signIn, waitForHydration } from './support';
+import { query, signIn, waitForHydration } from './support';
 
 test('a member is refused the admin page', async ({ page }) => {
   await signIn(page, 'member');
@@ -12,6 +12,27 @@ test('a member is refused the admin page', async ({ page }) => {
   expect(response?.status()).toBe(403);
   await expect(page.locator('body')).toContainText(/not allowed/i);
   await expect(page.getByTestId('admin')).toHaveCount(0);
+});
+
+test('a member sees their own voice time of the last 30 days, as the database has it', async ({ page }) => {
+  await signIn(page, 'member');
+  // The demo member is a regular of the demo community.
+  const [expected] = await query<{ minutes: string }>(
+    `select floor(coalesce(sum(extract(epoch from
+                least(s.ended_at, now()) - greatest(s.started_at, now() - interval '30 days'))), 0) / 60)::text
+                as minutes
+       from silver.fact_voice_sessions s
+       join app.users u on u.discord_user_id = s.discord_user_id
+      where u.username = 'demo-member' and not s.is_afk
+        and s.ended_at > now() - interval '30 days' and s.started_at < now()`,
+  );
+  const minutes = Number(expected.minutes);
+  expect(minutes).toBeGreaterThan(60);
+  const note = await page.getByTestId('voice-hours').locator('.figure-note').textContent();
+  const shown = Number((note ?? '').split(' ')[0].replace(/[.,]/g, ''));
+  // A session crossing the window's start may gain or lose a minute between the two reads.
+  expect(Math.abs(shown - minutes)).toBeLessThanOrEqual(1);
+  await expect(page.getByTestId('active-days').locator('.figure-value')).not.toHaveText('0');
 });
 
 test('a leader is refused the admin page too', async ({ page }) => {

@@ -24,6 +24,9 @@ pub const DEMO_CHANNEL_IDS: [i64; 5] = [
 ];
 /// Member `i` has Discord user id `DEMO_USER_BASE + i`.
 pub const DEMO_USER_BASE: i64 = 800_000_000_000_000_000;
+/// Members 0, 1 and 2 are the demo login's admin, leader and member: regulars who are there
+/// from the first day and stay, so each demo role has activity of its own to look at.
+pub const DEMO_LOGIN_MEMBERS: u32 = 3;
 
 /// What to generate.
 #[derive(Clone, Copy, Debug)]
@@ -60,21 +63,25 @@ fn member_events(params: &DemoParams, index: u32) -> Vec<VoiceEvent> {
     // Each member has their own stream, so adding members does not change existing ones.
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ (u64::from(index) << 20) ^ 0x9E37_79B9);
     let tier: f64 = rng.r#gen();
-    let daily_chance = if tier < 0.15 {
+    let demo_login = index < DEMO_LOGIN_MEMBERS;
+    let daily_chance = if demo_login {
+        rng.gen_range(0.45..0.7) // the demo login's own users: regulars
+    } else if tier < 0.15 {
         rng.gen_range(0.55..0.9) // core members
     } else if tier < 0.5 {
         rng.gen_range(0.2..0.45) // regulars
     } else {
         rng.gen_range(0.02..0.12) // occasional visitors
     };
-    let first_day = if rng.gen_bool(0.7) {
+    let first_day = if rng.gen_bool(0.7) || demo_login {
         0
     } else {
         rng.gen_range(0..params.days.max(1))
     };
     let last_day = rng
         .gen_bool(0.15)
-        .then(|| rng.gen_range(first_day..params.days.max(first_day + 1)));
+        .then(|| rng.gen_range(first_day..params.days.max(first_day + 1)))
+        .filter(|_| !demo_login);
     let member = Member {
         user_id: DEMO_USER_BASE + i64::from(index),
         daily_chance,
@@ -281,6 +288,40 @@ mod tests {
                 assert!(
                     pair[0].occurred_at <= pair[1].occurred_at,
                     "overlap: {pair:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_demo_login_users_come_regularly_from_the_first_week_to_the_last() {
+        for seed in [1, 7, 42] {
+            let p = DemoParams {
+                days: 120,
+                ..params(seed)
+            };
+            let window_start = local_instant(p.timezone, p.end - Duration::days(120), 0);
+            let window_end = local_instant(p.timezone, p.end, 0);
+            let events: Vec<_> = generate(&p).collect();
+            for index in 0..DEMO_LOGIN_MEMBERS {
+                let user = DEMO_USER_BASE + i64::from(index);
+                let mut visits: Vec<DateTime<Utc>> = vec![window_start];
+                visits.extend(
+                    events
+                        .iter()
+                        .filter(|e| e.user_id == user && e.channel_id.is_some())
+                        .map(|e| e.occurred_at),
+                );
+                visits.push(window_end);
+                let longest_gap = visits
+                    .windows(2)
+                    .map(|pair| pair[1] - pair[0])
+                    .max()
+                    .expect("two instants");
+                assert!(
+                    longest_gap < Duration::days(8),
+                    "seed {seed}, member {index}: {} days without a visit",
+                    longest_gap.num_days()
                 );
             }
         }

@@ -945,7 +945,7 @@ async fn logout_ends_the_session(pool: PgPool) {
 async fn a_member_sees_their_own_voice_minutes_and_active_days(pool: PgPool) {
     use chrono::{Duration, TimeZone, Utc};
     let berlin = chrono_tz::Europe::Berlin;
-    let member: i64 = 100_000_000_000_000_003;
+    let member = guildhall::auth::demo::demo_user(app::model::Role::Member).0;
     let today = Utc::now().with_timezone(&berlin).date_naive();
     let local = |days_ago: i64, hour: u32, minute: u32| {
         let day = today - Duration::days(days_ago);

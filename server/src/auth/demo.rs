@@ -2,6 +2,7 @@
 //! a fixed demo user with that role. Without demo mode the route answers 404.
 
 use super::{Profile, SignInError, local_path, sign_in, upsert_user};
+use crate::demo::DEMO_USER_BASE;
 use crate::web::ServerState;
 use app::model::Role;
 use axum::extract::{Query, State};
@@ -16,13 +17,15 @@ pub(super) struct DemoQuery {
     next: Option<String>,
 }
 
-/// The fixed demo user of a role: Discord id and name.
-fn demo_user(role: Role) -> (i64, &'static str) {
-    match role {
-        Role::Admin => (100_000_000_000_000_001, "Demo Admin"),
-        Role::Leader => (100_000_000_000_000_002, "Demo Leader"),
-        Role::Member => (100_000_000_000_000_003, "Demo Member"),
-    }
+/// The fixed demo user of a role: Discord id and name. Each is a member of the demo
+/// community (see [`crate::demo::DEMO_LOGIN_MEMBERS`]), so their own pages show activity.
+pub fn demo_user(role: Role) -> (i64, &'static str) {
+    let (index, name) = match role {
+        Role::Admin => (0, "Demo Admin"),
+        Role::Leader => (1, "Demo Leader"),
+        Role::Member => (2, "Demo Member"),
+    };
+    (DEMO_USER_BASE + index, name)
 }
 
 /// `GET /auth/demo?role=…&next=/path`.

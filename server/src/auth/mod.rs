@@ -4,7 +4,7 @@
 //! Signing in always renews the session id (against session fixation) before the user id
 //! is written to the session under [`SESSION_USER_KEY`].
 
-mod demo;
+pub mod demo;
 mod discord;
 
 use crate::web::ServerState;
