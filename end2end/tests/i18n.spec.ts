@@ -1,6 +1,6 @@
 // German and English: chosen from the browser, switched live, kept in the `lang` cookie.
 import { expect, test } from '@playwright/test';
-import { signIn } from './support';
+import { signIn, waitForHydration } from './support';
 
 test('switching the language changes the text at once and survives a reload', async ({ page }) => {
   await signIn(page, 'leader');
@@ -17,6 +17,8 @@ test('switching the language changes the text at once and survives a reload', as
   await expect(nav.getByRole('link', { name: 'Übersicht' })).toBeVisible();
   await expect(page.locator('html')).toHaveAttribute('lang', 'de');
 
+  // The switcher is interactive once the page has hydrated.
+  await waitForHydration(page);
   await page.getByRole('button', { name: 'EN', exact: true }).click();
   await expect(nav.getByRole('link', { name: 'Overview' })).toBeVisible();
   await page.reload();
