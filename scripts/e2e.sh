@@ -28,6 +28,11 @@ psql "$admin_url" -v ON_ERROR_STOP=1 -q -c "drop database if exists \"$db_name\"
 "$bin" demo --members 60 --days 45 --seed 7
 "$bin" run-job all
 
+if curl -fsS "$base_url/healthz" >/dev/null 2>&1; then
+  echo "something already answers on $base_url: stop it or set E2E_PORT" >&2
+  exit 1
+fi
+
 log=$(mktemp -t guildhall-e2e-server.XXXXXX.log)
 step "starting the server on $base_url (log: $log)"
 GUILDHALL_DEMO=true \
@@ -43,13 +48,13 @@ stop_server() {
 trap stop_server EXIT
 
 for _ in $(seq 1 120); do
-  if curl -fsS "$base_url/healthz" >/dev/null 2>&1; then
-    break
-  fi
   if ! kill -0 "$server_pid" 2>/dev/null; then
     echo "the server exited before it became healthy:" >&2
     cat "$log" >&2
     exit 1
+  fi
+  if curl -fsS "$base_url/healthz" >/dev/null 2>&1; then
+    break
   fi
   sleep 0.5
 done

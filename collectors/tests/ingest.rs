@@ -28,9 +28,9 @@ async fn stored(pool: &PgPool) -> i64 {
         .expect("count")
 }
 
-/// Waits up to two seconds for the table to reach `expected` rows.
+/// Waits up to fifteen seconds for the table to reach `expected` rows.
 async fn eventually(pool: &PgPool, expected: i64) -> i64 {
-    for _ in 0..40 {
+    for _ in 0..300 {
         let n = stored(pool).await;
         if n == expected {
             return n;

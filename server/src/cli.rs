@@ -148,6 +148,9 @@ async fn serve(
     metrics: Metrics,
     pipeline: Pipeline,
 ) -> anyhow::Result<()> {
+    // Listen for Ctrl-C and SIGTERM before anything starts, so a stop during start-up is a
+    // clean shutdown too.
+    let stop_requested = shutdown_signal()?;
     let config = Arc::new(config);
     let collectors = StatusBoard::default();
     let state = web::ServerState::new(
@@ -176,7 +179,7 @@ async fn serve(
     let signal = shutdown.clone();
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
-            shutdown_signal().await;
+            stop_requested.await;
             tracing::info!("shutting down: stopping collectors and writing what is buffered");
             signal.cancel();
         })
@@ -187,21 +190,16 @@ async fn serve(
     Ok(())
 }
 
-/// Resolves on Ctrl-C or SIGTERM (what `docker stop` sends).
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-                std::future::pending::<()>().await;
-            }
+/// Registers for Ctrl-C (SIGINT) and SIGTERM (what `docker stop` sends) now; the returned
+/// future resolves when either arrives, even if it arrived before the future was polled.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
+    })
 }

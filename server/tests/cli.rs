@@ -69,14 +69,10 @@ fn a_missing_config_file_is_named() {
 
 #[test]
 fn an_unknown_job_lists_the_jobs() {
-    let db = format!(
-        "{}/guildhall_cli_test",
-        std::env::var("DATABASE_URL")
-            .ok()
-            .and_then(|url| url.rsplit_once('/').map(|(base, _)| base.to_owned()))
-            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".into())
-    );
+    let name = format!("guildhall_cli_job_{}", std::process::id());
+    let db = format!("{}/{name}", server_url());
     let output = guildhall(&["run-job", "nope"], &[("DATABASE_URL", &db)]);
+    drop_database(&name);
     let text = stderr_and_stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(

@@ -343,7 +343,7 @@ async fn voice_updates_become_bronze_rows_sessions_and_dau(pool: PgPool) {
         0,
         "never asks for message content"
     );
-    wait_for_rows(&pool, 1).await;
+    let alice_joined = wait_for_rows(&pool, 1).await[0].4;
 
     // Bob joins, switches, is moved to AFK and leaves; Carol joins and stays; Alice mutes;
     // Dave drops in for a moment.
@@ -365,6 +365,7 @@ async fn voice_updates_become_bronze_rows_sessions_and_dau(pool: PgPool) {
     })
     .await;
     // Stamped by the heartbeat while connected.
+    wait_for_observed_until(&pool, alice_joined).await;
     let seen = observed_until(&pool).await;
     bot.stop().await;
 
@@ -714,8 +715,7 @@ async fn a_guild_that_goes_away_is_no_longer_marked_as_observed(pool: PgPool) {
     // While the guild is there, the heartbeat (every 100 ms) keeps stamping it.
     wait_for_observed_until(&pool, alice_joined).await;
     let first = observed_until(&pool).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(observed_until(&pool).await > first);
+    wait_for_observed_until(&pool, first + TimeDelta::microseconds(1)).await;
 
     let removed_at = Utc::now();
     conn.dispatch(
@@ -725,6 +725,7 @@ async fn a_guild_that_goes_away_is_no_longer_marked_as_observed(pool: PgPool) {
     // The value must settle (it is stamped once more when the guild goes away) and then
     // stay put: Alice's open session must not keep growing while the guild is gone. While
     // the heartbeat (every 100 ms) still stamps, it never stays put for 400 ms.
+    wait_for_observed_until(&pool, removed_at).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let mut last = observed_until(&pool).await;
     loop {

@@ -134,6 +134,9 @@ async fn client_ip_addresses_never_reach_the_logs(pool: PgPool) {
         .with_max_level(tracing::Level::TRACE)
         .with_writer(logs.clone())
         .finish();
+    // With no global subscriber, a parallel test's thread can have a callsite's interest
+    // cached as "never" (tokio-rs/tracing#2743): set one so interest is always asked.
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let app = router(state(pool, Metrics::new())).expect("router");
