@@ -114,6 +114,7 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
     let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/lang", post(choose_language))
         .merge(crate::auth::router())
         .route(
             "/api/{*fn_name}",
@@ -233,6 +234,35 @@ async fn count_requests(
         })
         .inc();
     response
+}
+
+/// The form of the language switcher, sent before the page has hydrated.
+#[derive(Debug, serde::Deserialize)]
+struct LanguageChoice {
+    lang: String,
+    next: Option<String>,
+}
+
+/// `POST /lang`: stores the chosen language in the `lang` cookie (as the hydrated switcher
+/// does) and returns to the page it came from.
+async fn choose_language(axum::Form(choice): axum::Form<LanguageChoice>) -> Response {
+    let Some(lang) = app::i18n::Lang::from_tag(&choice.lang) else {
+        return crate::auth::error_page(
+            StatusCode::BAD_REQUEST,
+            "Unknown language: choose de or en.",
+        );
+    };
+    let next = crate::auth::local_path(choice.next.as_deref()).unwrap_or_else(|| "/".into());
+    let cookie = format!(
+        "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        app::i18n::LANG_COOKIE,
+        lang.code()
+    );
+    (
+        [(header::SET_COOKIE, cookie)],
+        axum::response::Redirect::to(&next),
+    )
+        .into_response()
 }
 
 /// 200 only when the database answers.

@@ -1,5 +1,6 @@
 //! The operational endpoints: `/healthz` answers 200 only while the database does, and
-//! `/metrics` exports Guildhall's counters in the Prometheus text format.
+//! `/metrics` exports Guildhall's counters in the Prometheus text format; privacy, cross-site
+//! and language-form checks of the router.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -205,4 +206,47 @@ async fn posts_from_another_site_are_refused(pool: PgPool) {
         .headers_mut()
         .insert("host", "10.0.0.5:3000".parse().expect("header"));
     assert_eq!(status(proxied).await, StatusCode::OK);
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn the_language_form_sets_the_cookie_and_returns_to_the_same_page(pool: PgPool) {
+    let app = router(state(pool, Metrics::new())).expect("router");
+    let choose = |body: &'static str| {
+        let app = app.clone();
+        async move {
+            let request = Request::post("/lang")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .expect("request");
+            let response = app.oneshot(request).await.expect("response");
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .map(|value| value.to_str().expect("ascii").to_owned())
+            };
+            (response.status(), header("location"), header("set-cookie"))
+        }
+    };
+    assert_eq!(
+        choose("lang=de&next=%2F%3Ffrom%3D2026-01-01%26to%3D2026-01-31").await,
+        (
+            StatusCode::SEE_OTHER,
+            Some("/?from=2026-01-01&to=2026-01-31".to_owned()),
+            Some("lang=de; Path=/; Max-Age=31536000; SameSite=Lax".to_owned())
+        )
+    );
+    // Never off to another site.
+    assert_eq!(
+        choose("lang=en&next=%2F%2Fevil.example%2F").await,
+        (
+            StatusCode::SEE_OTHER,
+            Some("/".to_owned()),
+            Some("lang=en; Path=/; Max-Age=31536000; SameSite=Lax".to_owned())
+        )
+    );
+    assert_eq!(
+        choose("lang=fr&next=%2F").await,
+        (StatusCode::BAD_REQUEST, None, None)
+    );
 }

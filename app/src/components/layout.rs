@@ -70,19 +70,34 @@ pub fn Header() -> impl IntoView {
     }
 }
 
-/// `DE | EN`: switches the text at once and keeps the choice in the `lang` cookie.
+/// `DE | EN`: switches the text at once and keeps the choice in the `lang` cookie. Before
+/// the page has hydrated (or without JavaScript) the buttons submit a form to `/lang`,
+/// which sets the cookie and reloads the same page.
 #[component]
 fn LangSwitcher() -> impl IntoView {
     let lang = use_i18n().lang;
+    let location = leptos_router::hooks::use_location();
+    let here = move || {
+        let search = location.search.get();
+        let path = location.pathname.get();
+        if search.is_empty() {
+            path
+        } else {
+            format!("{path}?{search}")
+        }
+    };
     let button = move |choice: Lang| {
         view! {
             <button
-                type="button"
+                type="submit"
+                name="lang"
+                value=choice.code()
                 class="lang-option"
                 lang=choice.code()
                 data-lang=choice.code()
                 aria-pressed=move || (lang.get() == choice).to_string()
-                on:click=move |_| {
+                on:click=move |ev| {
+                    ev.prevent_default();
                     lang.set(choice);
                     remember_lang(choice);
                 }
@@ -92,12 +107,19 @@ fn LangSwitcher() -> impl IntoView {
         }
     };
     view! {
-        <div class="lang-switcher" role="group" aria-label=t(Key::Language)>
+        <form
+            method="post"
+            action="/lang"
+            class="lang-switcher"
+            role="group"
+            aria-label=t(Key::Language)
+        >
+            <input type="hidden" name="next" value=here />
             {button(Lang::De)}
             <span class="lang-sep" aria-hidden="true">
                 "|"
             </span>
             {button(Lang::En)}
-        </div>
+        </form>
     }
 }

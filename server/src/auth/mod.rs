@@ -233,7 +233,7 @@ async fn sign_in(session: &Session, user_id: i64) -> Result<(), SignInError> {
 
 /// Where a sign-in may send the browser afterwards: only paths on this site, never another
 /// origin (`//host`, `/\host`) or anything with control characters.
-fn local_path(next: Option<&str>) -> Option<String> {
+pub(crate) fn local_path(next: Option<&str>) -> Option<String> {
     let next = next?;
     let local = next.starts_with('/')
         && !next.starts_with("//")
