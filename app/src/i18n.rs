@@ -160,17 +160,22 @@ pub fn initial_lang() -> Lang {
     }
 }
 
+/// The `lang` cookie that keeps an explicit choice for a year (set by the switcher in the
+/// browser, or by the server's `/lang` form before hydration).
+pub fn lang_cookie(lang: Lang) -> String {
+    format!(
+        "{LANG_COOKIE}={}; Path=/; Max-Age=31536000; SameSite=Lax",
+        lang.code()
+    )
+}
+
 /// Stores an explicit language choice for a year so reloads keep it.
 pub fn remember_lang(lang: Lang) {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
         if let Ok(doc) = document().dyn_into::<web_sys::HtmlDocument>() {
-            let cookie = format!(
-                "{LANG_COOKIE}={}; path=/; max-age=31536000; samesite=lax",
-                lang.code()
-            );
-            let _ = doc.set_cookie(&cookie);
+            let _ = doc.set_cookie(&lang_cookie(lang));
         }
     }
     #[cfg(not(feature = "hydrate"))]

@@ -253,13 +253,8 @@ async fn choose_language(axum::Form(choice): axum::Form<LanguageChoice>) -> Resp
         );
     };
     let next = crate::auth::local_path(choice.next.as_deref()).unwrap_or_else(|| "/".into());
-    let cookie = format!(
-        "{}={}; Path=/; Max-Age=31536000; SameSite=Lax",
-        app::i18n::LANG_COOKIE,
-        lang.code()
-    );
     (
-        [(header::SET_COOKIE, cookie)],
+        [(header::SET_COOKIE, app::i18n::lang_cookie(lang))],
         axum::response::Redirect::to(&next),
     )
         .into_response()

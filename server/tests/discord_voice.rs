@@ -209,28 +209,25 @@ fn reconciliations(metrics: &Metrics) -> u64 {
         .get()
 }
 
+/// The guild's `observed_until`, if the guild row exists and has been stamped.
+async fn stamped_until(pool: &PgPool) -> Option<DateTime<Utc>> {
+    sqlx::query_scalar("select observed_until from app.discord_guilds where guild_id = $1")
+        .bind(id(GUILD))
+        .fetch_optional(pool)
+        .await
+        .expect("guild row")
+        .flatten()
+}
+
 async fn observed_until(pool: &PgPool) -> DateTime<Utc> {
-    sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
-        "select observed_until from app.discord_guilds where guild_id = $1",
-    )
-    .bind(id(GUILD))
-    .fetch_one(pool)
-    .await
-    .expect("guild row")
-    .expect("observed_until is set")
+    stamped_until(pool).await.expect("observed_until is set")
 }
 
 /// Waits until the guild's `observed_until` has reached `at`.
 async fn wait_for_observed_until(pool: &PgPool, at: DateTime<Utc>) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let stamped: Option<DateTime<Utc>> =
-            sqlx::query_scalar("select observed_until from app.discord_guilds where guild_id = $1")
-                .bind(id(GUILD))
-                .fetch_optional(pool)
-                .await
-                .expect("guild row")
-                .flatten();
+        let stamped = stamped_until(pool).await;
         if stamped.is_some_and(|stamped| stamped >= at) {
             return;
         }
