@@ -23,10 +23,7 @@ setup-browser:
 ## The browser bundle: the hydrate crate for wasm32, bound with wasm-bindgen.
 site: setup
 	cargo build -p hydrate --lib --target wasm32-unknown-unknown
-	@mkdir -p $(PKG_DIR)
-	wasm-bindgen --target web --no-typescript --out-dir $(PKG_DIR) --out-name guildhall $(WASM)
-	@mv -f $(PKG_DIR)/guildhall_bg.wasm $(PKG_DIR)/guildhall.wasm
-	@cp style/main.css $(PKG_DIR)/guildhall.css
+	@scripts/bundle-site.sh $(WASM) $(PKG_DIR)
 
 server:
 	cargo build -p guildhall

@@ -39,6 +39,7 @@ GUILDHALL_DEMO=true \
   GUILDHALL_BIND=127.0.0.1:$E2E_PORT \
   GUILDHALL_PUBLIC_URL=$base_url \
   GUILDHALL_PIPELINE__INTERVAL_SECS=0 \
+  GUILDHALL_METRICS_BIND= \
   "$bin" serve >"$log" 2>&1 &
 server_pid=$!
 stop_server() {

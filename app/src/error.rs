@@ -13,6 +13,9 @@ pub enum AppError {
     Forbidden,
     #[error("{0}")]
     BadRequest(String),
+    /// A change that is refused for a reason the user can act on.
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
     #[error("something went wrong on the server")]
     Internal,
     #[error("request failed: {0}")]
@@ -26,9 +29,23 @@ impl AppError {
             AppError::Unauthorized => 401,
             AppError::Forbidden => 403,
             AppError::BadRequest(_) => 400,
+            AppError::Refused(_) => 409,
             AppError::Internal | AppError::ServerFn(_) => 500,
         }
     }
+}
+
+/// Why a change was refused; the page shows each in the user's language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// The change would leave no admin.
+    LastAdmin,
+    /// The user is an admin through `GUILDHALL_ADMIN_IDS`.
+    ConfiguredAdmin,
+    /// The user is a leader through `GUILDHALL_LEADER_IDS`.
+    ConfiguredLeader,
+    /// No such user.
+    UnknownUser,
 }
 
 impl FromServerFnError for AppError {

@@ -287,11 +287,34 @@ keys! {
     ColRows => "Zeilen", "Rows";
     ColResult => "Ergebnis", "Result";
     RunOk => "OK", "OK";
+    UsersTitle => "Personen und Rollen", "People and roles";
+    UsersLead => "Wer sich angemeldet hat. Leitung sieht die Kennzahlen, Administration zusätzlich diese Seite. Jede Änderung steht im Änderungsprotokoll.",
+        "Everyone who has signed in. Leaders see the KPI pages, admins this page too. Every change goes into the audit log.";
+    NoUsers => "Noch niemand angemeldet.", "Nobody has signed in yet.";
+    ColPerson => "Person", "Person";
+    ColDiscordId => "Discord-ID", "Discord id";
+    ColRole => "Rolle", "Role";
+    ColLastLogin => "Letzte Anmeldung", "Last sign-in";
+    ConfiguredBy => "festgelegt in", "set by";
+    AuditTitle => "Änderungsprotokoll", "Audit log";
+    NoAudit => "Noch keine Änderungen.", "No changes yet.";
+    ColWhen => "Wann", "When";
+    ColWho => "Wer", "Who";
+    ColWhat => "Was", "What";
+    ColSubject => "Betrifft", "Subject";
+    ColBefore => "Vorher", "Before";
+    ColAfter => "Nachher", "After";
+    AuditRoleChanged => "Rolle geändert", "Role changed";
+    AuditAfkOverrideChanged => "AFK-Kanal überschrieben", "AFK channel override";
 
     ErrUnauthorized => "Bitte melde dich an.", "Please sign in.";
     ErrForbidden => "Das darfst du nicht.", "You are not allowed to do this.";
     ErrInternal => "Auf dem Server ist etwas schiefgegangen.", "Something went wrong on the server.";
     ErrRequest => "Die Anfrage ist fehlgeschlagen.", "The request failed.";
+    ErrLastAdmin => "Das geht nicht: Danach gäbe es keine Administration mehr.", "Not possible: there would be no admin left.";
+    ErrConfiguredAdmin => "Diese Person ist über GUILDHALL_ADMIN_IDS Administrator; ändere es dort.", "This person is an admin through GUILDHALL_ADMIN_IDS; change it there.";
+    ErrConfiguredLeader => "Diese Person ist über GUILDHALL_LEADER_IDS Leitung; ändere es dort.", "This person is a leader through GUILDHALL_LEADER_IDS; change it there.";
+    ErrUnknownUser => "Diese Person gibt es nicht (mehr).", "This person does not exist (any more).";
     Retry => "Erneut versuchen", "Try again";
 }
 

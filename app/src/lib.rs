@@ -15,14 +15,15 @@ pub mod ssr;
 use components::Header;
 use i18n::{I18n, initial_lang};
 use leptos::prelude::*;
-use leptos_meta::{Html, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{Html, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 use pages::{AdminRoute, HomeRoute, MyActivityRoute, NotFound};
 
 /// The HTML document around the app, rendered on the server. `<html lang>` is filled in by
-/// `App` (through leptos_meta) with the language chosen for this request.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
+/// `App` (through leptos_meta) with the language chosen for this request. `stylesheet` is
+/// the stylesheet's path (its name carries a content hash in a bundled site).
+pub fn shell(options: LeptosOptions, stylesheet: String) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html>
@@ -31,6 +32,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 // No favicon yet: an empty one saves every page a 404.
                 <link rel="icon" href="data:," />
+                <link rel="stylesheet" id="guildhall" href=stylesheet />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -55,7 +57,6 @@ pub fn App() -> impl IntoView {
 
     view! {
         <Html {..} lang=move || lang.get().code() />
-        <Stylesheet id="guildhall" href="/pkg/guildhall.css" />
         <Title formatter=|text: String| {
             if text.is_empty() { "Guildhall".to_owned() } else { format!("{text} · Guildhall") }
         } />

@@ -32,6 +32,58 @@ impl Role {
     }
 }
 
+/// What an entry of the audit log records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuditAction {
+    /// An admin granted or revoked `leader` or `admin`.
+    RoleChanged,
+    /// An admin set or cleared a guild's AFK channel override.
+    AfkOverrideChanged,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::RoleChanged => "user.role",
+            AuditAction::AfkOverrideChanged => "guild.afk_override",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<AuditAction> {
+        match value {
+            "user.role" => Some(AuditAction::RoleChanged),
+            "guild.afk_override" => Some(AuditAction::AfkOverrideChanged),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of `app.audit_log`, as the admin page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor: String,
+    /// The action's code (`user.role`); older or newer codes show as they are.
+    pub action: String,
+    pub subject: String,
+    /// JSON text of the value before and after the change.
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// A user of the web app with their role, for the admin page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRole {
+    pub user_id: i64,
+    pub discord_user_id: i64,
+    pub name: String,
+    pub role: Role,
+    /// The role `GUILDHALL_ADMIN_IDS` or `GUILDHALL_LEADER_IDS` gives this user: it cannot
+    /// be lowered on the page.
+    pub configured: Option<Role>,
+    pub last_login_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// What a request wants to do; every server function and protected route names one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Permission {
@@ -119,6 +171,8 @@ pub struct AdminOverview {
     pub collectors: Vec<(String, CollectorStatus)>,
     pub guilds: Vec<GuildSettings>,
     pub recent_runs: Vec<PipelineRun>,
+    pub users: Vec<UserRole>,
+    pub audit_log: Vec<AuditEntry>,
 }
 
 /// The signed-in member's own voice activity.

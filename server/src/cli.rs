@@ -159,7 +159,7 @@ async fn serve(
         metrics.clone(),
         collectors.clone(),
     )?;
-    crate::auth::bootstrap_admins(&pool, &config.admin_ids).await?;
+    crate::auth::bootstrap_roles(&pool, &config.admin_ids, &config.leader_ids).await?;
 
     let shutdown = CancellationToken::new();
     let background = supervisor::start(
@@ -172,9 +172,20 @@ async fn serve(
     );
 
     let router = web::router(state)?;
-    let listener = tokio::net::TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("cannot listen on GUILDHALL_BIND={}", config.bind))?;
+    let listener = bind(config.bind, "GUILDHALL_BIND").await?;
+    let metrics_server = match config.metrics_bind {
+        Some(address) => {
+            let listener = bind(address, "GUILDHALL_METRICS_BIND").await?;
+            tracing::info!(%address, "serving /metrics for Prometheus");
+            let stop = shutdown.clone();
+            Some(tokio::spawn(
+                axum::serve(listener, web::metrics_router(metrics.clone()))
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .into_future(),
+            ))
+        }
+        None => None,
+    };
     tracing::info!(address = %config.public_url, demo = config.demo, "Guildhall is serving");
     let signal = shutdown.clone();
     axum::serve(listener, router)
@@ -185,9 +196,33 @@ async fn serve(
         })
         .await
         .context("the web server failed")?;
+    if let Some(server) = metrics_server {
+        shutdown.cancel();
+        if let Ok(Err(error)) = server.await {
+            tracing::warn!(%error, "the metrics listener failed");
+        }
+    }
     shutdown.cancel();
     background.wait().await;
     Ok(())
+}
+
+/// Binds a listener whose connections send every response at once: with Nagle's algorithm
+/// on, a response on a kept-alive connection waits for the client's delayed ACK (about
+/// 40 ms each).
+async fn bind(
+    address: std::net::SocketAddr,
+    setting: &str,
+) -> anyhow::Result<impl axum::serve::Listener<Addr = std::net::SocketAddr>> {
+    use axum::serve::ListenerExt;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {setting}={address}"))?;
+    Ok(listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::warn!(%error, "cannot turn on TCP_NODELAY");
+        }
+    }))
 }
 
 /// Registers for Ctrl-C (SIGINT) and SIGTERM (what `docker stop` sends) now; the returned

@@ -27,6 +27,18 @@ pub struct Config {
     /// Discord user ids that are always admins (`GUILDHALL_ADMIN_IDS`, comma-separated).
     #[serde(deserialize_with = "id_list")]
     pub admin_ids: Vec<i64>,
+    /// Discord user ids that are always at least leaders (`GUILDHALL_LEADER_IDS`).
+    #[serde(deserialize_with = "id_list")]
+    pub leader_ids: Vec<i64>,
+    /// Allows demo mode on an address other than loopback (`GUILDHALL_DEMO_ALLOW_PUBLIC`).
+    pub demo_allow_public: bool,
+    /// Address of the separate `/metrics` listener for Prometheus; empty turns it off
+    /// (`GUILDHALL_METRICS_BIND`).
+    #[serde(deserialize_with = "optional_addr")]
+    pub metrics_bind: Option<SocketAddr>,
+    /// Bearer token that opens `/metrics` on the web port too (`GUILDHALL_METRICS_TOKEN`);
+    /// without it the web port answers 404 there.
+    pub metrics_token: Option<SecretString>,
     /// Directory with the compiled site (`/pkg/…`) (`GUILDHALL_SITE_ROOT`).
     pub site_root: PathBuf,
     pub discord: DiscordConfig,
@@ -36,7 +48,9 @@ pub struct Config {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct DiscordConfig {
-    /// OAuth2 client id of the Discord application (`DISCORD_CLIENT_ID`).
+    /// OAuth2 client id of the Discord application (`DISCORD_CLIENT_ID`). A number, but
+    /// kept as text: it only ever goes into URLs.
+    #[serde(default, deserialize_with = "optional_id_text")]
     pub client_id: Option<String>,
     /// OAuth2 client secret (`DISCORD_CLIENT_SECRET`).
     pub client_secret: Option<SecretString>,
@@ -81,6 +95,9 @@ struct Defaults {
     timezone: &'static str,
     demo: bool,
     admin_ids: Vec<i64>,
+    leader_ids: Vec<i64>,
+    demo_allow_public: bool,
+    metrics_bind: &'static str,
     site_root: &'static str,
     discord: DiscordDefaults,
     pipeline: PipelineDefaults,
@@ -115,6 +132,9 @@ fn defaults() -> Defaults {
         timezone: "Europe/Berlin",
         demo: false,
         admin_ids: Vec::new(),
+        leader_ids: Vec::new(),
+        demo_allow_public: false,
+        metrics_bind: "127.0.0.1:9300",
         site_root: "target/site",
         discord: DiscordDefaults {
             guilds: Vec::new(),
@@ -143,11 +163,15 @@ impl Config {
             bail!("configuration file {} does not exist", path.display());
         }
         let path = explicit.unwrap_or_else(|| PathBuf::from("guildhall.toml"));
-        Self::from_figment(
-            Figment::from(Serialized::defaults(defaults()))
-                .merge(Toml::file(&path))
-                .merge(env_layer()),
-        )
+        Self::from_figment(Self::layers(&path))
+    }
+
+    /// The layers `load` reads, for a configuration file at `path`: defaults, the file (when
+    /// it exists), the environment.
+    pub fn layers(path: &Path) -> Figment {
+        Figment::from(Serialized::defaults(defaults()))
+            .merge(Toml::file(path))
+            .merge(env_layer())
     }
 
     /// Builds a configuration from a figment (used by `load` and by tests).
@@ -186,6 +210,22 @@ impl Config {
         if self.ingest.batch_size == 0 {
             bail!("GUILDHALL_INGEST__BATCH_SIZE must be at least 1");
         }
+        if self.demo && !self.bind.ip().is_loopback() && !self.demo_allow_public {
+            bail!(
+                "demo mode lets anyone sign in as an admin, so it only runs on a loopback address, \
+                 but GUILDHALL_BIND={} can be reached from the network: bind to 127.0.0.1, \
+                 turn GUILDHALL_DEMO off, or set GUILDHALL_DEMO_ALLOW_PUBLIC=true if you really \
+                 mean to expose a demo",
+                self.bind
+            );
+        }
+        if self.metrics_bind == Some(self.bind) {
+            bail!(
+                "GUILDHALL_METRICS_BIND={} is the web server's address (GUILDHALL_BIND): give \
+                 the metrics listener a port of its own, or leave it empty to turn it off",
+                self.bind
+            );
+        }
         Ok(())
     }
 
@@ -201,6 +241,14 @@ impl Config {
     pub fn bot_token(&self) -> Option<&str> {
         self.discord
             .bot_token
+            .as_ref()
+            .map(|t| t.expose_secret())
+            .filter(|t| !t.is_empty())
+    }
+
+    /// The bearer token that opens `/metrics` on the web port, when one is set.
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.metrics_token
             .as_ref()
             .map(|t| t.expose_secret())
             .filter(|t| !t.is_empty())
@@ -225,7 +273,14 @@ fn env_layer() -> Figment {
                     "discord_client_secret",
                     "discord_bot_token",
                 ])
-                .map(|key| key.as_str().replacen("discord_", "discord.", 1).into()),
+                // Keys arrive as spelled in the environment (upper case); figment lowercases
+                // them only after this mapping.
+                .map(|key| {
+                    key.as_str()
+                        .to_ascii_lowercase()
+                        .replacen("discord_", "discord.", 1)
+                        .into()
+                }),
         )
 }
 
@@ -299,6 +354,46 @@ fn id_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<i64>, D::Er
     Ok(ids)
 }
 
+/// Accepts a Discord id as a number (TOML, or a numeric environment value) or as text.
+fn optional_id_text<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum IdValue {
+        Number(u64),
+        Text(String),
+    }
+    let text = match Option::<IdValue>::deserialize(deserializer)? {
+        None => return Ok(None),
+        Some(IdValue::Number(id)) => id.to_string(),
+        Some(IdValue::Text(text)) => text.trim().to_owned(),
+    };
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(serde::de::Error::custom(format!(
+            "'{text}' is not a Discord application id (a number)"
+        )));
+    }
+    Ok(Some(text))
+}
+
+/// An address, or nothing for an empty value (`GUILDHALL_METRICS_BIND=`).
+fn optional_addr<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SocketAddr>, D::Error> {
+    let text = Option::<String>::deserialize(deserializer)?.unwrap_or_default();
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!("'{text}' is not an address such as 127.0.0.1:9300"))
+    })
+}
+
 /// Replaces the password in a URL with `***`.
 pub fn redact_url(raw: &str) -> String {
     match url::Url::parse(raw) {
@@ -321,44 +416,258 @@ mod tests {
         Config::from_figment(Config::defaults_figment().merge(Serialized::default(key, value)))
     }
 
+    /// The README, as users read it.
+    const README: &str = include_str!("../../README.md");
+
+    /// One row of the README's configuration table.
+    #[derive(Debug)]
+    struct Setting {
+        env: String,
+        key: Option<String>,
+        default: String,
+    }
+
+    fn readme_settings() -> Vec<Setting> {
+        let table = README
+            .split("| environment variable | file key | default | meaning |")
+            .nth(1)
+            .expect("the README has the configuration table");
+        let settings: Vec<Setting> = table
+            .lines()
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .map(|line| {
+                let cells: Vec<&str> = line
+                    .split(" | ")
+                    .map(|c| c.trim_matches(['|', ' ']))
+                    .collect();
+                let unquote = |cell: &str| cell.trim_matches('`').to_owned();
+                Setting {
+                    env: unquote(cells[0]),
+                    key: (cells[1] != "—").then(|| unquote(cells[1])),
+                    default: unquote(cells[2]),
+                }
+            })
+            .collect();
+        assert!(
+            settings.len() >= 20,
+            "the table was not found whole: {settings:?}"
+        );
+        settings
+    }
+
+    /// The merged value at a dotted key, as the README writes it.
+    fn rendered(figment: &Figment, key: &str) -> String {
+        figment
+            .find_value(key)
+            .map(|value| value_text(&value))
+            .unwrap_or_else(|_| "unset".into())
+    }
+
+    fn value_text(value: &figment::value::Value) -> String {
+        use figment::value::Value;
+        match value {
+            Value::String(_, text) if text.is_empty() => "empty".into(),
+            Value::String(_, text) => text.clone(),
+            Value::Bool(_, value) => value.to_string(),
+            Value::Num(_, number) => number
+                .to_u128()
+                .map(|n| n.to_string())
+                .or_else(|| number.to_i128().map(|n| n.to_string()))
+                .unwrap_or_else(|| format!("{number:?}")),
+            Value::Array(_, items) if items.is_empty() => "empty".into(),
+            Value::Array(_, items) if items.len() == 1 => value_text(&items[0]),
+            other => format!("{other:?}"),
+        }
+    }
+
+    /// A valid value for each setting: as written in the environment, in TOML, and as the
+    /// merged configuration renders it.
+    fn sample(key: &str) -> (&'static str, &'static str, &'static str) {
+        match key {
+            "database_url" => (
+                "postgres://u@db.example:5432/gh",
+                "\"postgres://u@db.example:5432/gh\"",
+                "postgres://u@db.example:5432/gh",
+            ),
+            "bind" => ("127.0.0.1:4000", "\"127.0.0.1:4000\"", "127.0.0.1:4000"),
+            "public_url" => (
+                "https://stats.example.org",
+                "\"https://stats.example.org\"",
+                "https://stats.example.org",
+            ),
+            "timezone" => (
+                "America/New_York",
+                "\"America/New_York\"",
+                "America/New_York",
+            ),
+            "demo" | "demo_allow_public" => ("true", "true", "true"),
+            "admin_ids" | "leader_ids" | "discord.guilds" => (
+                "123456789012345678",
+                "[123456789012345678]",
+                "123456789012345678",
+            ),
+            "metrics_bind" => ("127.0.0.1:9555", "\"127.0.0.1:9555\"", "127.0.0.1:9555"),
+            "metrics_token" => ("scrape-secret", "\"scrape-secret\"", "scrape-secret"),
+            "site_root" => ("/srv/site", "\"/srv/site\"", "/srv/site"),
+            "discord.client_id" => (
+                "987654321098765432",
+                "987654321098765432",
+                "987654321098765432",
+            ),
+            "discord.client_secret" => ("client-secret", "\"client-secret\"", "client-secret"),
+            "discord.bot_token" => ("bot-token", "\"bot-token\"", "bot-token"),
+            "discord.api_base"
+            | "discord.authorize_url"
+            | "discord.token_url"
+            | "discord.userinfo_url" => (
+                "http://127.0.0.1:9/x",
+                "\"http://127.0.0.1:9/x\"",
+                "http://127.0.0.1:9/x",
+            ),
+            "pipeline.interval_secs" | "ingest.batch_size" | "ingest.flush_interval_ms" => {
+                ("17", "17", "17")
+            }
+            other => panic!("the README lists `{other}`: add a sample value for it to this test"),
+        }
+    }
+
+    /// `[table]\nkey = value` for a dotted key.
+    fn toml_line(key: &str, value: &str) -> String {
+        match key.rsplit_once('.') {
+            Some((table, key)) => format!("[{table}]\n{key} = {value}\n"),
+            None => format!("{key} = {value}\n"),
+        }
+    }
+
+    /// Settings that only make sense together with another one.
+    fn companions(key: &str) -> &'static [(&'static str, &'static str)] {
+        match key {
+            "discord.client_id" => &[("DISCORD_CLIENT_SECRET", "client-secret")],
+            "discord.client_secret" => &[("DISCORD_CLIENT_ID", "1")],
+            _ => &[],
+        }
+    }
+
     #[test]
-    fn defaults_are_valid_and_match_the_readme() {
-        let config = Config::from_figment(Config::defaults_figment()).expect("defaults load");
-        assert_eq!(config.bind.to_string(), "127.0.0.1:3000");
-        assert_eq!(config.timezone, chrono_tz::Europe::Berlin);
-        assert!(!config.demo);
-        assert!(config.admin_ids.is_empty());
-        assert_eq!(config.pipeline.interval_secs, 60);
-        assert!(config.bot_token().is_none());
-        assert!(!config.discord_login_enabled());
+    fn every_default_in_the_readme_is_the_built_in_default() {
+        let figment = Config::defaults_figment();
+        Config::from_figment(figment.clone()).expect("the defaults are valid");
+        for setting in readme_settings() {
+            let Some(key) = &setting.key else {
+                assert_eq!(setting.env, "RUST_LOG");
+                assert_eq!(setting.default, crate::telemetry::DEFAULT_LOG_FILTER);
+                continue;
+            };
+            assert_eq!(rendered(&figment, key), setting.default, "{}", setting.env);
+        }
+    }
+
+    #[test]
+    fn every_setting_in_the_readme_is_read_from_the_environment_as_documented() {
+        for setting in readme_settings() {
+            let Some(key) = setting.key.clone() else {
+                continue;
+            };
+            let (env_value, _, expected) = sample(&key);
+            figment::Jail::expect_with(|jail| {
+                jail.clear_env();
+                jail.set_env(&setting.env, env_value);
+                for (name, value) in companions(&key) {
+                    jail.set_env(name, value);
+                }
+                let layers = Config::layers(Path::new("guildhall.toml"));
+                assert_eq!(rendered(&layers, &key), expected, "{}", setting.env);
+                Config::from_figment(layers)
+                    .map_err(|error| format!("{}={env_value}: {error:#}", setting.env))?;
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    fn every_setting_in_the_readme_is_read_from_the_file_as_documented() {
+        for setting in readme_settings() {
+            let Some(key) = setting.key.clone() else {
+                continue;
+            };
+            let (_, toml_value, expected) = sample(&key);
+            figment::Jail::expect_with(|jail| {
+                jail.clear_env();
+                for (name, value) in companions(&key) {
+                    jail.set_env(name, value);
+                }
+                jail.create_file("guildhall.toml", &toml_line(&key, toml_value))?;
+                let layers = Config::layers(Path::new("guildhall.toml"));
+                assert_eq!(rendered(&layers, &key), expected, "{key} in the file");
+                Config::from_figment(layers).map_err(|error| format!("{key}: {error:#}"))?;
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    fn the_readme_example_file_loads() {
+        let example = README
+            .split("Example `guildhall.toml`:")
+            .nth(1)
+            .and_then(|rest| rest.split("```toml").nth(1))
+            .and_then(|rest| rest.split("```").next())
+            .expect("the README has an example guildhall.toml");
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.create_file("guildhall.toml", example)?;
+            let config = Config::load(None).map_err(|error| format!("{error:#}"))?;
+            assert_eq!(config.admin_ids, vec![123_456_789_012_345_678]);
+            assert_eq!(config.discord.guilds, vec![234_567_890_123_456_789]);
+            assert_eq!(config.public_url.as_str(), "https://stats.example.org/");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_numeric_client_id_from_the_environment_is_accepted() {
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            jail.set_env("GUILDHALL_DISCORD__CLIENT_ID", "123456789012345678");
+            jail.set_env("DISCORD_CLIENT_SECRET", "s");
+            let config = Config::load(None).map_err(|error| format!("{error:#}"))?;
+            assert_eq!(
+                config.discord.client_id.as_deref(),
+                Some("123456789012345678")
+            );
+            assert!(config.discord_login_enabled());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn demo_mode_on_a_public_address_is_refused_unless_forced() {
+        let public = Config::defaults_figment()
+            .merge(Serialized::default("demo", true))
+            .merge(Serialized::default("bind", "0.0.0.0:3000"));
+        let error = Config::from_figment(public.clone())
+            .expect_err("refused")
+            .to_string();
+        assert!(error.contains("GUILDHALL_BIND=0.0.0.0:3000"), "{error}");
+        assert!(
+            error.contains("GUILDHALL_DEMO_ALLOW_PUBLIC=true"),
+            "{error}"
+        );
+        Config::from_figment(public.merge(Serialized::default("demo_allow_public", true)))
+            .expect("forced");
+        Config::from_figment(
+            Config::defaults_figment()
+                .merge(Serialized::default("demo", true))
+                .merge(Serialized::default("bind", "[::1]:3000")),
+        )
+        .expect("loopback is fine");
     }
 
     #[test]
     fn admin_ids_accept_a_comma_separated_string() {
         let config = with("admin_ids", "123, 456").expect("valid ids");
         assert_eq!(config.admin_ids, vec![123, 456]);
-    }
-
-    #[test]
-    fn the_readme_example_file_loads() {
-        let file = r#"
-            public_url = "https://stats.example.org"
-            timezone = "Europe/Berlin"
-            admin_ids = [123456789012345678]
-
-            [discord]
-            guilds = [234567890123456789]
-
-            [pipeline]
-            interval_secs = 60
-        "#;
-        let config = Config::from_figment(
-            Config::defaults_figment().merge(figment::providers::Toml::string(file)),
-        )
-        .expect("the example is valid");
-        assert_eq!(config.admin_ids, vec![123_456_789_012_345_678]);
-        assert_eq!(config.discord.guilds, vec![234_567_890_123_456_789]);
-        assert_eq!(config.public_url.as_str(), "https://stats.example.org/");
     }
 
     #[test]
@@ -394,11 +703,32 @@ mod tests {
                     "database_url",
                     "postgres://u:hunter2@db/x",
                 ))
-                .merge(Serialized::default("discord.bot_token", "bot-secret-token")),
+                .merge(Serialized::default("discord.bot_token", "bot-secret-token"))
+                .merge(Serialized::default("discord.client_id", "1"))
+                .merge(Serialized::default(
+                    "discord.client_secret",
+                    "client-secret-value",
+                ))
+                .merge(Serialized::default("metrics_token", "metrics-secret-value")),
         )
         .expect("valid");
         let printed = format!("{config:?}");
-        assert!(!printed.contains("hunter2"), "{printed}");
+        for secret in [
+            "hunter2",
+            "bot-secret-token",
+            "client-secret-value",
+            "metrics-secret-value",
+        ] {
+            assert!(!printed.contains(secret), "{secret} printed: {printed}");
+        }
+        // The bot's own configuration, which collectors log, hides the token too.
+        let bot = collectors::discord::bot::BotConfig {
+            token: config.bot_token().expect("token").to_owned().into(),
+            api_base: "https://discord.com".into(),
+            guilds: vec![],
+            heartbeat: std::time::Duration::from_secs(30),
+        };
+        let printed = format!("{bot:?}");
         assert!(!printed.contains("bot-secret-token"), "{printed}");
         assert_eq!(config.database_url_redacted(), "postgres://u:***@db/x");
     }

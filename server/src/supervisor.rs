@@ -55,7 +55,7 @@ pub fn start(
             writers.push(writer_task);
             let bot = DiscordBot::new(
                 BotConfig {
-                    token: token.to_owned(),
+                    token: token.to_owned().into(),
                     api_base: config
                         .discord
                         .api_base

@@ -18,7 +18,10 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
 use sqlx::PgPool;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tower_http::CompressionLevel;
+use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
@@ -32,6 +35,47 @@ pub struct ServerState {
     pub metrics: Metrics,
     /// Client for outgoing calls (Discord's token and user endpoints).
     pub http: reqwest::Client,
+    /// The browser bundle's file names, as every page links them.
+    pub assets: Arc<SiteAssets>,
+}
+
+/// The browser bundle as pages link it. A bundled site (`scripts/bundle-site.sh`) has
+/// content hashes in its file names, listed in `pkg/hash.txt`; such files never change, so
+/// browsers may keep them for a year.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SiteAssets {
+    /// Path of the stylesheet, e.g. `/pkg/guildhall.0123456789abcdef.css`.
+    pub stylesheet: String,
+    /// Absolute path of `hash.txt`, when the site is fingerprinted.
+    pub hash_file: Option<PathBuf>,
+}
+
+impl SiteAssets {
+    /// Reads `<site_root>/pkg/hash.txt`; without it the plain names are used.
+    pub fn read(site_root: &Path) -> Self {
+        let hash_file = site_root.join("pkg").join("hash.txt");
+        let Ok(text) = std::fs::read_to_string(&hash_file) else {
+            tracing::warn!(
+                site_root = %site_root.display(),
+                "the site has no pkg/hash.txt (build it with `make site`): serving unhashed file names without long caching"
+            );
+            return Self {
+                stylesheet: "/pkg/guildhall.css".into(),
+                hash_file: None,
+            };
+        };
+        let css = text.lines().find_map(|line| {
+            let (kind, hash) = line.split_once(':')?;
+            (kind.trim() == "css").then(|| hash.trim().to_owned())
+        });
+        Self {
+            stylesheet: match css {
+                Some(hash) => format!("/pkg/guildhall.{hash}.css"),
+                None => "/pkg/guildhall.css".into(),
+            },
+            hash_file: std::path::absolute(&hash_file).ok(),
+        }
+    }
 }
 
 impl ServerState {
@@ -42,11 +86,22 @@ impl ServerState {
         metrics: Metrics,
         collectors: StatusBoard,
     ) -> anyhow::Result<Self> {
+        let assets = SiteAssets::read(&config.site_root);
+        // Leptos joins `hash_file` to the binary's directory; an absolute path replaces it.
         let leptos_options = LeptosOptions::builder()
             .output_name("guildhall")
             .site_root(config.site_root.to_string_lossy().into_owned())
             .site_pkg_dir("pkg")
             .site_addr(config.bind)
+            .hash_files(assets.hash_file.is_some())
+            .hash_file(
+                assets
+                    .hash_file
+                    .as_ref()
+                    .map(|path| path.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "hash.txt".into())
+                    .into(),
+            )
             .build();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -61,12 +116,15 @@ impl ServerState {
                     timezone: config.timezone.name().to_owned(),
                     demo_mode: config.demo,
                     bot_enabled: config.bot_token().is_some(),
+                    admin_ids: config.admin_ids.clone(),
+                    leader_ids: config.leader_ids.clone(),
                 }),
                 collectors,
             },
             config,
             metrics,
             http,
+            assets: Arc::new(assets),
         })
     }
 }
@@ -97,6 +155,8 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
     let options = state.app.leptos_options.clone();
     let fallback_state = state.app.clone();
     let pkg_dir = state.config.site_root.join("pkg");
+    let stylesheet = state.assets.stylesheet.clone();
+    let fallback_stylesheet = stylesheet.clone();
 
     let store = PostgresStore::new(state.app.pool.clone())
         .with_schema_name("app")
@@ -111,9 +171,9 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
             tower_sessions::cookie::time::Duration::days(30),
         ));
 
-    let router = Router::new()
+    let pages = Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(metrics_on_web_port))
         .route("/lang", post(choose_language))
         .merge(crate::auth::router())
         .route(
@@ -127,16 +187,15 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
             &state,
             routes,
             move || provide_context(context_state.clone()),
-            move || app::shell(options.clone()),
+            move || app::shell(options.clone(), stylesheet.clone()),
         )
-        .nest_service("/pkg", ServeDir::new(pkg_dir))
         // Any other path renders the app, whose router shows the not-found page (404).
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             ServerState,
             _,
         >(
             move || provide_context(fallback_state.clone()),
-            app::shell,
+            move |options| app::shell(options, fallback_stylesheet.clone()),
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -147,12 +206,68 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
             refuse_cross_site_posts,
         ))
         .layer(sessions)
+        // Pages are small but compress well; static files come precompressed (below).
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .br(true)
+                .quality(CompressionLevel::Fastest),
+        );
+    // Static files sit outside the session layer: serving them never reads or writes the
+    // session store or the database.
+    let static_files = Router::new()
+        .nest_service(
+            "/pkg",
+            ServeDir::new(pkg_dir)
+                .precompressed_br()
+                .precompressed_gzip(),
+        )
+        .layer(middleware::from_fn(cache_static_files));
+    let router = static_files
+        .merge(pages)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
         ))
         .with_state(state);
     Ok(router)
+}
+
+/// The router of the metrics listener (`GUILDHALL_METRICS_BIND`): `/metrics` only, no token.
+pub fn metrics_router(metrics: Metrics) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics_text))
+        .with_state(metrics)
+}
+
+/// Lets browsers keep fingerprinted files (`guildhall.<hash>.wasm`) for a year; anything else
+/// under `/pkg` must be revalidated.
+async fn cache_static_files(request: Request, next: Next) -> Response {
+    let immutable = is_fingerprinted(request.uri().path());
+    let mut response = next.run(request).await;
+    if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+        let value = if immutable {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        };
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static(value),
+        );
+    }
+    response
+}
+
+/// `…/name.<16 hex digits>.ext`, as `scripts/bundle-site.sh` names files.
+fn is_fingerprinted(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or_default();
+    let mut parts = file.split('.');
+    parts.next();
+    parts
+        .next()
+        .is_some_and(|hash| hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        && parts.next().is_some()
 }
 
 /// `/admin` pages refuse non-admins on the server, before anything is rendered.
@@ -274,13 +389,68 @@ async fn healthz(State(pool): State<PgPool>) -> Response {
     }
 }
 
+/// `/metrics` on the web port: only with `Authorization: Bearer <GUILDHALL_METRICS_TOKEN>`.
+/// Without a configured token it does not exist there (Prometheus scrapes the metrics
+/// listener instead).
+async fn metrics_on_web_port(State(state): State<ServerState>, request: Request) -> Response {
+    let Some(token) = state.config.metrics_token() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    if !presented.is_some_and(|presented| same_secret(presented.trim(), token)) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a bearer token (GUILDHALL_METRICS_TOKEN) is required\n",
+        )
+            .into_response();
+    }
+    metrics_text(State(state.metrics)).await
+}
+
+/// Compares secrets in time independent of where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 /// Prometheus text format.
-async fn metrics(State(state): State<ServerState>) -> Response {
+async fn metrics_text(State(metrics): State<Metrics>) -> Response {
     Response::builder()
         .header(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )
-        .body(Body::from(state.metrics.render()))
+        .body(Body::from(metrics.render()))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_hashed_bundle_names_count_as_fingerprinted() {
+        assert!(is_fingerprinted("/pkg/guildhall.0123456789abcdef.wasm"));
+        assert!(is_fingerprinted("/guildhall.0123456789abcdef.css"));
+        assert!(!is_fingerprinted("/pkg/guildhall.wasm"));
+        assert!(!is_fingerprinted("/pkg/guildhall.0123456789abcdeg.js"));
+        assert!(!is_fingerprinted("/pkg/guildhall.0123456789abcdef"));
+        assert!(!is_fingerprinted("/pkg/hash.txt"));
+    }
+
+    #[test]
+    fn secrets_compare_exactly() {
+        assert!(same_secret("s3cret", "s3cret"));
+        assert!(!same_secret("s3cret", "s3creT"));
+        assert!(!same_secret("s3cret", "s3cre"));
+        assert!(!same_secret("", "x"));
+    }
 }

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use url::Url;
 
-const CLIENT_ID: &str = "guildhall-test-client";
+const CLIENT_ID: &str = "112233445566778899";
 const CLIENT_SECRET: &str = "guildhall-test-secret";
 const ACCESS_TOKEN: &str = "fake-access-token";
 const DISCORD_ID: i64 = 123_456_789_012_345_678;
@@ -293,7 +293,7 @@ async fn start(pool: PgPool, options: Options) -> TestApp {
             .merge(Serialized::default("discord.client_secret", CLIENT_SECRET));
     }
     let config = Arc::new(Config::from_figment(figment).expect("test configuration"));
-    guildhall::auth::bootstrap_admins(&pool, &config.admin_ids)
+    guildhall::auth::bootstrap_roles(&pool, &config.admin_ids, &config.leader_ids)
         .await
         .expect("bootstrap admins");
 
@@ -633,7 +633,7 @@ async fn a_configured_admin_becomes_admin(pool: PgPool) {
             .expect("placeholder admin");
     assert_eq!(placeholder, (other_admin.to_string(), "admin".to_owned()));
     // Running it again changes nothing.
-    guildhall::auth::bootstrap_admins(&app.pool, &[DISCORD_ID, other_admin])
+    guildhall::auth::bootstrap_roles(&app.pool, &[DISCORD_ID, other_admin], &[])
         .await
         .expect("idempotent");
     assert_eq!(app.user_count().await, 2);

@@ -123,6 +123,7 @@ fn serve_stops_cleanly_on_sigterm() {
         .arg("serve")
         .env("DATABASE_URL", &url)
         .env("GUILDHALL_BIND", "127.0.0.1:0")
+        .env("GUILDHALL_METRICS_BIND", "")
         .env("RUST_LOG", "info")
         .current_dir(std::env::temp_dir())
         .stdout(std::process::Stdio::piped())

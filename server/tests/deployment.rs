@@ -113,3 +113,38 @@ fn the_image_pins_the_same_wasm_bindgen_as_the_workspace() {
         .expect("wasm-bindgen is pinned");
     assert!(read("Dockerfile").contains(&format!("wasm-bindgen-cli --version {pinned}")));
 }
+
+#[test]
+fn the_repository_tracks_no_links_and_no_build_outputs() {
+    // A committed link to a path on one machine broke `make run` on every fresh clone.
+    let root = format!("{}/..", env!("CARGO_MANIFEST_DIR"));
+    let output = std::process::Command::new("git")
+        .args(["-C", &root, "ls-files", "-s"])
+        .output()
+        .expect("git runs");
+    assert!(output.status.success(), "git ls-files failed");
+    let listing = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        listing.lines().count() > 50,
+        "not the whole tree: {listing}"
+    );
+    for line in listing.lines() {
+        let (meta, path) = line
+            .split_once('\t')
+            .expect("mode, object, stage, tab, path");
+        assert!(
+            !meta.starts_with("120000"),
+            "a symbolic link is tracked: {path}"
+        );
+        let outputs = [
+            "target",
+            "node_modules",
+            "test-results",
+            "playwright-report",
+        ];
+        assert!(
+            !path.split('/').any(|part| outputs.contains(&part)),
+            "a build output is tracked: {path}"
+        );
+    }
+}

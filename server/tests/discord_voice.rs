@@ -92,7 +92,7 @@ impl RunningBot {
         );
         let bot = DiscordBot::new(
             BotConfig {
-                token: "fake-token".to_owned(),
+                token: "fake-token".to_owned().into(),
                 api_base: fake.api_base.clone(),
                 guilds: vec![id(GUILD)],
                 heartbeat: Duration::from_millis(100),

@@ -19,6 +19,140 @@ fn state(pool: PgPool, metrics: Metrics) -> ServerState {
     ServerState::new(Arc::new(config), pool, metrics, Default::default()).expect("state")
 }
 
+/// A bundled site as `scripts/bundle-site.sh` writes it, in a fresh temporary folder.
+fn bundled_site(name: &str) -> std::path::PathBuf {
+    let root = std::env::temp_dir().join(format!("guildhall-site-{name}-{}", std::process::id()));
+    let pkg = root.join("pkg");
+    std::fs::create_dir_all(&pkg).expect("pkg dir");
+    std::fs::write(
+        pkg.join("hash.txt"),
+        "js: 1111111111111111\nwasm: 2222222222222222\ncss: 3333333333333333\n",
+    )
+    .expect("hash.txt");
+    std::fs::write(pkg.join("guildhall.3333333333333333.css"), "body{margin:0}").expect("css");
+    std::fs::write(
+        pkg.join("guildhall.3333333333333333.css.gz"),
+        b"gzipped-css",
+    )
+    .expect("gz");
+    std::fs::write(pkg.join("guildhall.2222222222222222.wasm"), b"\0asm").expect("wasm");
+    std::fs::write(
+        pkg.join("guildhall.2222222222222222.wasm.gz"),
+        b"gzipped-wasm",
+    )
+    .expect("gz");
+    std::fs::write(
+        pkg.join("guildhall.2222222222222222.wasm.br"),
+        b"brotli-wasm",
+    )
+    .expect("br");
+    std::fs::write(pkg.join("notes.txt"), "unhashed").expect("plain file");
+    root
+}
+
+fn state_with_site(pool: PgPool, site_root: &std::path::Path) -> ServerState {
+    let config = Config::from_figment(Config::defaults_figment().merge(Serialized::default(
+        "site_root",
+        site_root.to_string_lossy().into_owned(),
+    )))
+    .expect("config");
+    ServerState::new(Arc::new(config), pool, Metrics::new(), Default::default()).expect("state")
+}
+
+async fn get_with(
+    app: axum::Router,
+    path: &str,
+    accept_encoding: &str,
+) -> axum::http::Response<Body> {
+    app.oneshot(
+        Request::get(path)
+            .header("accept-encoding", accept_encoding)
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await
+    .expect("response")
+}
+
+#[tokio::test]
+async fn static_files_come_precompressed_with_a_year_of_caching_and_never_touch_the_database() {
+    // A pool whose database does not exist: any query or session load would fail.
+    let dead = sqlx::postgres::PgPoolOptions::new()
+        .acquire_timeout(std::time::Duration::from_millis(200))
+        .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+        .expect("lazy pool");
+    let site = bundled_site("static");
+    let app = router(state_with_site(dead, &site)).expect("router");
+
+    let wasm = get_with(
+        app.clone(),
+        "/pkg/guildhall.2222222222222222.wasm",
+        "gzip, br",
+    )
+    .await;
+    assert_eq!(wasm.status(), StatusCode::OK);
+    assert_eq!(wasm.headers()["content-encoding"], "br");
+    assert_eq!(
+        wasm.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(wasm.headers().get("set-cookie").is_none());
+    let body = axum::body::to_bytes(wasm.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    assert_eq!(&body[..], b"brotli-wasm");
+
+    let css = get_with(app.clone(), "/pkg/guildhall.3333333333333333.css", "gzip").await;
+    assert_eq!(css.status(), StatusCode::OK);
+    assert_eq!(css.headers()["content-encoding"], "gzip");
+    let body = axum::body::to_bytes(css.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    assert_eq!(&body[..], b"gzipped-css");
+
+    let identity = get_with(
+        app.clone(),
+        "/pkg/guildhall.3333333333333333.css",
+        "identity",
+    )
+    .await;
+    assert!(identity.headers().get("content-encoding").is_none());
+    let body = axum::body::to_bytes(identity.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    assert_eq!(&body[..], b"body{margin:0}");
+
+    let plain = get_with(app, "/pkg/notes.txt", "gzip").await;
+    assert_eq!(plain.status(), StatusCode::OK);
+    assert_eq!(plain.headers()["cache-control"], "no-cache");
+    std::fs::remove_dir_all(site).ok();
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn pages_link_the_fingerprinted_bundle_and_are_compressed(pool: PgPool) {
+    let site = bundled_site("page");
+    let app = router(state_with_site(pool, &site)).expect("router");
+    let response = get_with(app.clone(), "/", "identity").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = axum::body::to_bytes(response.into_body(), 1 << 22)
+        .await
+        .expect("body");
+    let html = String::from_utf8_lossy(&html);
+    for name in [
+        "/pkg/guildhall.3333333333333333.css",
+        "/pkg/guildhall.1111111111111111.js",
+        "/pkg/guildhall.2222222222222222.wasm",
+    ] {
+        assert!(
+            html.contains(name),
+            "the page does not link {name}:\n{html}"
+        );
+    }
+    let compressed = get_with(app, "/", "gzip").await;
+    assert_eq!(compressed.headers()["content-encoding"], "gzip");
+    std::fs::remove_dir_all(site).ok();
+}
+
 async fn get(app: axum::Router, path: &str) -> (StatusCode, String) {
     let response = app
         .oneshot(Request::get(path).body(Body::empty()).expect("request"))
@@ -54,10 +188,13 @@ async fn metrics_count_requests_collector_events_and_drops(pool: PgPool) {
     metrics.received("discord_voice");
     metrics.received("discord_voice");
     metrics.dropped("discord_voice", DropReason::bot);
-    let app = router(state(pool, metrics)).expect("router");
+    let app = router(state(pool, metrics.clone())).expect("router");
     get(app.clone(), "/healthz").await;
     get(app.clone(), "/healthz").await;
-    let (status, text) = get(app, "/metrics").await;
+    // Without GUILDHALL_METRICS_TOKEN the web port has no /metrics (counted as a 404)…
+    assert_eq!(get(app, "/metrics").await.0, StatusCode::NOT_FOUND);
+    // …and the metrics listener serves them.
+    let (status, text) = get(guildhall::web::metrics_router(metrics), "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     for line in [
         "guildhall_collector_events_total{source=\"discord_voice\"} 2",

@@ -6,7 +6,7 @@ mod layout;
 pub use chart::DauChart;
 pub use layout::Header;
 
-use crate::error::AppError;
+use crate::error::{AppError, Refusal};
 use crate::i18n::{Key, t};
 use leptos::prelude::*;
 
@@ -17,6 +17,10 @@ pub fn error_key(error: &AppError) -> Key {
         AppError::Forbidden => Key::ErrForbidden,
         AppError::Internal => Key::ErrInternal,
         AppError::BadRequest(_) | AppError::ServerFn(_) => Key::ErrRequest,
+        AppError::Refused(Refusal::LastAdmin) => Key::ErrLastAdmin,
+        AppError::Refused(Refusal::ConfiguredAdmin) => Key::ErrConfiguredAdmin,
+        AppError::Refused(Refusal::ConfiguredLeader) => Key::ErrConfiguredLeader,
+        AppError::Refused(Refusal::UnknownUser) => Key::ErrUnknownUser,
     }
 }
 

@@ -1,20 +1,28 @@
-//! `/admin`: bot and collector status, tracked guilds with the AFK channel override, and the
-//! recent pipeline runs.
+//! `/admin`: bot and collector status, tracked guilds with the AFK channel override, people
+//! and their roles, the audit log, and the recent pipeline runs.
 
-use crate::api::{SetAfkOverride, get_admin_overview};
+use crate::api::{SetAfkOverride, SetUserRole, get_admin_overview};
 use crate::components::{ErrorNotice, Loading, error_key};
 use crate::i18n::{Key, t, use_i18n};
-use crate::model::{AdminOverview, CollectorStatus, GuildSettings, PipelineRun};
+use crate::model::{
+    AdminOverview, AuditAction, AuditEntry, CollectorStatus, GuildSettings, PipelineRun, Role,
+    UserRole,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
     let save = ServerAction::<SetAfkOverride>::new();
+    let set_role = ServerAction::<SetUserRole>::new();
     // Which guild was saved last; kept here because the rows are rebuilt after each save.
     provide_context(LastSaved(RwSignal::new(None)));
-    // Reload after every save so the effective AFK channel shows what the server stored.
-    let overview = Resource::new(move || save.version().get(), |_| get_admin_overview());
+    provide_context(set_role);
+    // Reload after every save so the page shows what the server stored.
+    let overview = Resource::new(
+        move || (save.version().get(), set_role.version().get()),
+        |_| get_admin_overview(),
+    );
     view! {
         <Title text=t(Key::AdminTitle) />
         <section class="page admin" data-testid="admin">
@@ -42,6 +50,8 @@ fn AdminSections(overview: AdminOverview, save: ServerAction<SetAfkOverride>) ->
         collectors,
         guilds,
         recent_runs,
+        users,
+        audit_log,
     } = overview;
     let bot = if bot_enabled {
         view! {
@@ -70,10 +80,168 @@ fn AdminSections(overview: AdminOverview, save: ServerAction<SetAfkOverride>) ->
             <Guilds guilds save />
         </div>
         <div class="card">
+            <h2>{t(Key::UsersTitle)}</h2>
+            <p class="muted small">{t(Key::UsersLead)}</p>
+            <Users users />
+        </div>
+        <div class="card">
+            <h2>{t(Key::AuditTitle)}</h2>
+            <AuditLog entries=audit_log />
+        </div>
+        <div class="card">
             <h2>{t(Key::RunsTitle)}</h2>
             <Runs runs=recent_runs />
         </div>
     }
+}
+
+fn role_key(role: Role) -> Key {
+    match role {
+        Role::Member => Key::RoleMember,
+        Role::Leader => Key::RoleLeader,
+        Role::Admin => Key::RoleAdmin,
+    }
+}
+
+/// Everyone who has signed in, each with a role form. The form posts to the server function
+/// without JavaScript too.
+#[component]
+fn Users(users: Vec<UserRole>) -> impl IntoView {
+    let set_role = expect_context::<ServerAction<SetUserRole>>();
+    let lang = use_i18n().lang;
+    if users.is_empty() {
+        return view! { <p class="muted">{t(Key::NoUsers)}</p> }.into_any();
+    }
+    // The refusal of the last change, shown above the table.
+    let outcome = move || match set_role.value().get()? {
+        Err(error) => Some(view! { <ErrorNotice error /> }.into_any()),
+        Ok(()) => Some(
+            view! { <p class="form-ok" data-testid="role-saved">{t(Key::Saved)}</p> }.into_any(),
+        ),
+    };
+    let rows = users
+        .into_iter()
+        .map(|user| {
+            let configured = user.configured.map(|role| match role {
+                Role::Admin => "GUILDHALL_ADMIN_IDS",
+                _ => "GUILDHALL_LEADER_IDS",
+            });
+            let last_login = user.last_login_at;
+            let options = [Role::Member, Role::Leader, Role::Admin]
+                .into_iter()
+                .map(|role| {
+                    view! {
+                        <option value=role.as_str() selected=role == user.role>
+                            {t(role_key(role))}
+                        </option>
+                    }
+                })
+                .collect_view();
+            view! {
+                <tr data-user=user.discord_user_id.to_string() data-role=user.role.as_str()>
+                    <th scope="row">{user.name}</th>
+                    <td class="mono" data-label=t(Key::ColDiscordId)>
+                        {user.discord_user_id.to_string()}
+                    </td>
+                    <td data-label=t(Key::ColRole)>
+                        <ActionForm action=set_role attr:class="inline-form">
+                            <input type="hidden" name="user_id" value=user.user_id.to_string() />
+                            <select name="role" aria-label=t(Key::ColRole)>
+                                {options}
+                            </select>
+                            <button type="submit" disabled=move || set_role.pending().get()>
+                                {t(Key::Save)}
+                            </button>
+                        </ActionForm>
+                        {configured
+                            .map(|setting| {
+                                view! {
+                                    <span class="muted small">
+                                        {t(Key::ConfiguredBy)} " " <code>{setting}</code>
+                                    </span>
+                                }
+                            })}
+                    </td>
+                    <td data-label=t(Key::ColLastLogin)>
+                        {move || {
+                            last_login
+                                .map(|at| lang.get().datetime(at))
+                                .unwrap_or_else(|| "–".into())
+                        }}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        {outcome}
+        <div class="table-wrap">
+            <table class="data stack-on-mobile" data-testid="users-table">
+                <thead>
+                    <tr>
+                        <th scope="col">{t(Key::ColPerson)}</th>
+                        <th scope="col">{t(Key::ColDiscordId)}</th>
+                        <th scope="col">{t(Key::ColRole)}</th>
+                        <th scope="col">{t(Key::ColLastLogin)}</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+/// The latest changes, newest first.
+#[component]
+fn AuditLog(entries: Vec<AuditEntry>) -> impl IntoView {
+    let lang = use_i18n().lang;
+    if entries.is_empty() {
+        return view! { <p class="muted">{t(Key::NoAudit)}</p> }.into_any();
+    }
+    let rows = entries
+        .into_iter()
+        .map(|entry| {
+            let at = entry.at;
+            let action = match AuditAction::parse(&entry.action) {
+                Some(AuditAction::RoleChanged) => t(Key::AuditRoleChanged).into_any(),
+                Some(AuditAction::AfkOverrideChanged) => t(Key::AuditAfkOverrideChanged).into_any(),
+                None => entry.action.clone().into_any(),
+            };
+            view! {
+                <tr data-action=entry.action.clone()>
+                    <td data-label=t(Key::ColWhen)>{move || lang.get().datetime(at)}</td>
+                    <td data-label=t(Key::ColWho)>{entry.actor}</td>
+                    <td data-label=t(Key::ColWhat)>{action}</td>
+                    <td data-label=t(Key::ColSubject)>{entry.subject}</td>
+                    <td class="mono small" data-label=t(Key::ColBefore)>
+                        {entry.before.unwrap_or_else(|| "–".into())}
+                    </td>
+                    <td class="mono small" data-label=t(Key::ColAfter)>
+                        {entry.after.unwrap_or_else(|| "–".into())}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table class="data stack-on-mobile" data-testid="audit-table">
+                <thead>
+                    <tr>
+                        <th scope="col">{t(Key::ColWhen)}</th>
+                        <th scope="col">{t(Key::ColWho)}</th>
+                        <th scope="col">{t(Key::ColWhat)}</th>
+                        <th scope="col">{t(Key::ColSubject)}</th>
+                        <th scope="col">{t(Key::ColBefore)}</th>
+                        <th scope="col">{t(Key::ColAfter)}</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
 }
 
 #[component]

@@ -1,6 +1,7 @@
 //! Server-only parts of the app: the state server functions read from context, and the one
 //! permission check every server function and protected route goes through.
 
+pub mod audit;
 pub mod authz;
 
 pub use crate::model::CollectorStatus;
@@ -18,6 +19,24 @@ pub struct PageSettings {
     pub demo_mode: bool,
     /// A Discord bot token is configured, so the bot runs.
     pub bot_enabled: bool,
+    /// Discord user ids that are admins by configuration (`GUILDHALL_ADMIN_IDS`).
+    pub admin_ids: Vec<i64>,
+    /// Discord user ids that are leaders by configuration (`GUILDHALL_LEADER_IDS`).
+    pub leader_ids: Vec<i64>,
+}
+
+impl PageSettings {
+    /// The role the configuration gives a Discord user, if any.
+    pub fn configured_role(&self, discord_user_id: i64) -> Option<crate::model::Role> {
+        use crate::model::Role;
+        if self.admin_ids.contains(&discord_user_id) {
+            Some(Role::Admin)
+        } else if self.leader_ids.contains(&discord_user_id) {
+            Some(Role::Leader)
+        } else {
+            None
+        }
+    }
 }
 
 /// Live status of every collector, written by the supervisor.

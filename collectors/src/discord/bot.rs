@@ -14,6 +14,7 @@ use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
+use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
     ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, Guild, GuildId,
     HttpBuilder, PartialGuild, Ready, ResumedEvent, ShardManager, UnavailableGuild, VoiceState,
@@ -37,7 +38,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// How the bot connects and what it records.
 #[derive(Clone, Debug)]
 pub struct BotConfig {
-    pub token: String,
+    /// The bot token; `SecretString` prints as `[REDACTED]`, so no `Debug` can leak it.
+    pub token: SecretString,
     /// Base URL of Discord's API (`https://discord.com`); tests point it at a fake.
     pub api_base: String,
     /// Guilds to record; empty records every guild the bot is in.
@@ -91,7 +93,7 @@ impl DiscordBot {
             shard_manager: std::sync::OnceLock::new(),
         });
 
-        let mut http = HttpBuilder::new(&self.config.token);
+        let mut http = HttpBuilder::new(self.config.token.expose_secret());
         let api_base = self.config.api_base.trim_end_matches('/');
         if api_base != DISCORD_API {
             http = http.proxy(api_base).ratelimiter_disabled(true);

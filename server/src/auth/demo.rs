@@ -1,7 +1,7 @@
 //! Demo login: in demo mode, `/auth/demo?role=admin|leader|member` signs the browser in as
 //! a fixed demo user with that role. Without demo mode the route answers 404.
 
-use super::{Profile, SignInError, local_path, sign_in, upsert_user};
+use super::{Profile, RoleAtSignIn, SignInError, local_path, sign_in, upsert_user};
 use crate::demo::DEMO_USER_BASE;
 use crate::web::ServerState;
 use app::model::Role;
@@ -49,7 +49,7 @@ pub(super) async fn login(
         avatar: None,
     };
     let signed_in = async {
-        let user_id = upsert_user(&state.app.pool, &profile, role, true).await?;
+        let user_id = upsert_user(&state.app.pool, &profile, RoleAtSignIn::Exactly(role)).await?;
         sign_in(&session, user_id).await
     };
     match signed_in.await {

@@ -2,7 +2,7 @@
 //! PKCE challenge; `/auth/callback` checks the state, exchanges the code with the PKCE
 //! verifier, reads the user and signs them in.
 
-use super::{NextQuery, Profile, SignInError, local_path, sign_in, upsert_user};
+use super::{NextQuery, Profile, RoleAtSignIn, SignInError, local_path, sign_in, upsert_user};
 use crate::config::Config;
 use crate::web::ServerState;
 use app::model::Role;
@@ -159,15 +159,19 @@ async fn finish_login(
         })?;
 
     let user = fetch_user(state, token.access_token().secret()).await?;
-    let is_admin = state.config.admin_ids.contains(&user.id);
     let profile = Profile {
         discord_user_id: user.id,
         username: &user.username,
         display_name: user.global_name.as_deref(),
         avatar: user.avatar.as_deref(),
     };
-    let role = if is_admin { Role::Admin } else { Role::Member };
-    let user_id = upsert_user(&state.app.pool, &profile, role, is_admin).await?;
+    // A configured admin or leader gets at least that role; a role granted on the admin
+    // page is kept.
+    let role = match state.app.settings.configured_role(user.id) {
+        Some(role) => RoleAtSignIn::AtLeast(role),
+        None => RoleAtSignIn::NewUsers(Role::Member),
+    };
+    let user_id = upsert_user(&state.app.pool, &profile, role).await?;
     sign_in(session, user_id).await?;
     Ok(pending.next)
 }

@@ -29,28 +29,85 @@ pub fn router() -> Router<ServerState> {
         .route("/auth/demo", get(demo::login))
 }
 
-/// Makes the configured Discord user ids admins, creating placeholder users (named after
-/// the id) for those who have not signed in yet. Run at start-up.
-pub async fn bootstrap_admins(pool: &PgPool, ids: &[i64]) -> anyhow::Result<()> {
-    for &id in ids {
-        sqlx::query(
-            "insert into app.users (discord_user_id, username, role)
-             values ($1, $1::text, 'admin')
-             on conflict (discord_user_id) do update
-             set role = 'admin', updated_at = now()
-             where app.users.role <> 'admin'",
-        )
-        .bind(id)
-        .execute(pool)
-        .await
-        .map_err(|error| {
-            anyhow::anyhow!("making Discord user {id} an admin (GUILDHALL_ADMIN_IDS): {error}")
-        })?;
-    }
-    if !ids.is_empty() {
-        tracing::info!(admins = ids.len(), "configured admins are in place");
+/// Gives the configured Discord user ids their role (`GUILDHALL_ADMIN_IDS` → admin,
+/// `GUILDHALL_LEADER_IDS` → at least leader), creating placeholder users (named after the id)
+/// for those who have not signed in yet. Each raise goes into the audit log. Run at start-up.
+pub async fn bootstrap_roles(
+    pool: &PgPool,
+    admin_ids: &[i64],
+    leader_ids: &[i64],
+) -> anyhow::Result<()> {
+    let wanted = admin_ids
+        .iter()
+        .map(|&id| (id, Role::Admin, "GUILDHALL_ADMIN_IDS"))
+        .chain(
+            leader_ids
+                .iter()
+                .filter(|id| !admin_ids.contains(id))
+                .map(|&id| (id, Role::Leader, "GUILDHALL_LEADER_IDS")),
+        );
+    for (id, role, setting) in wanted {
+        let raised = raise_configured_role(pool, id, role, setting)
+            .await
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "making Discord user {id} {} ({setting}): {error}",
+                    role.as_str()
+                )
+            })?;
+        if let Some(before) = raised {
+            tracing::info!(
+                discord_user_id = id,
+                from = before,
+                to = role.as_str(),
+                setting,
+                "configured role given"
+            );
+        }
     }
     Ok(())
+}
+
+/// Raises one configured user to `role` (never lowers); returns the role before when it
+/// changed.
+async fn raise_configured_role(
+    pool: &PgPool,
+    discord_user_id: i64,
+    role: Role,
+    setting: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let before: Option<String> = sqlx::query_scalar(
+        "with old as (select role from app.users where discord_user_id = $1 for update),
+         upserted as (
+             insert into app.users (discord_user_id, username, role)
+             values ($1, $1::text, $2)
+             on conflict (discord_user_id) do update
+             set role = excluded.role, updated_at = now()
+             where app.role_rank(app.users.role) < app.role_rank(excluded.role)
+             returning 1
+         )
+         select coalesce((select role from old), 'none') from upserted",
+    )
+    .bind(discord_user_id)
+    .bind(role.as_str())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(before) = &before {
+        sqlx::query(
+            "insert into app.audit_log (actor_name, action, subject, before, after)
+             values ($1, $2, $3, $4, $5)",
+        )
+        .bind(format!("configuration ({setting})"))
+        .bind(app::model::AuditAction::RoleChanged.as_str())
+        .bind(format!("user {discord_user_id}"))
+        .bind(serde_json::json!({ "role": before }))
+        .bind(serde_json::json!({ "role": role.as_str() }))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(before)
 }
 
 /// A small standalone HTML page for a refused or failed request. `message` is shown to the
@@ -248,14 +305,28 @@ struct NextQuery {
     next: Option<String>,
 }
 
+/// What signing in does to a user's role.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum RoleAtSignIn {
+    /// New users get this role; existing ones keep theirs.
+    NewUsers(Role),
+    /// The user gets at least this role (configured admins and leaders).
+    AtLeast(Role),
+    /// The user gets exactly this role (the fixed demo users).
+    Exactly(Role),
+}
+
 /// Inserts or updates a user and records the login; returns `app.users.id`.
-/// `role` is written for new users; for existing ones only when `force_role` is set.
 async fn upsert_user(
     pool: &PgPool,
     profile: &Profile<'_>,
-    role: Role,
-    force_role: bool,
+    role: RoleAtSignIn,
 ) -> Result<i64, SignInError> {
+    let (role, mode) = match role {
+        RoleAtSignIn::NewUsers(role) => (role, "new"),
+        RoleAtSignIn::AtLeast(role) => (role, "at_least"),
+        RoleAtSignIn::Exactly(role) => (role, "exactly"),
+    };
     sqlx::query_scalar(
         "insert into app.users (discord_user_id, username, display_name, avatar, role, last_login_at)
          values ($1, $2, $3, $4, $5, now())
@@ -263,7 +334,13 @@ async fn upsert_user(
          set username = excluded.username,
              display_name = excluded.display_name,
              avatar = excluded.avatar,
-             role = case when $6 then excluded.role else app.users.role end,
+             role = case
+                 when $6 = 'exactly' then excluded.role
+                 when $6 = 'at_least'
+                      and app.role_rank(excluded.role) > app.role_rank(app.users.role)
+                     then excluded.role
+                 else app.users.role
+             end,
              updated_at = now(),
              last_login_at = now()
          returning id",
@@ -273,7 +350,7 @@ async fn upsert_user(
     .bind(profile.display_name)
     .bind(profile.avatar)
     .bind(role.as_str())
-    .bind(force_role)
+    .bind(mode)
     .fetch_one(pool)
     .await
     .map_err(|error| {

@@ -1,6 +1,10 @@
 //! Server functions: the browser's only way to read data. Each one starts with the
 //! permission check.
 
+mod roles;
+
+pub use roles::*;
+
 use crate::error::AppError;
 use crate::model::{CurrentUser, DauPoint};
 use chrono::NaiveDate;
@@ -111,7 +115,11 @@ pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppErro
     )
     .fetch_all(&state.pool)
     .await?;
+    let users = roles::list_users(&state).await?;
+    let audit_log = roles::recent_audit_log(&state.pool).await?;
     Ok(AdminOverview {
+        users,
+        audit_log,
         bot_enabled: state.settings.bot_enabled,
         collectors: state.collectors.snapshot().into_iter().collect(),
         guilds: guilds
@@ -140,19 +148,34 @@ pub async fn set_afk_override(guild_id: i64, channel_id: Option<i64>) -> Result<
             "a channel id is a positive number".into(),
         ));
     }
-    // One transaction: the new setting always comes with its recompute request.
+    // One transaction: the new setting always comes with its recompute request and its
+    // audit entry.
     let mut tx = state.pool.begin().await?;
-    let updated = sqlx::query(
+    let before: Option<Option<i64>> = sqlx::query_scalar(
+        "select afk_channel_override from app.discord_guilds where guild_id = $1 for update",
+    )
+    .bind(guild_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(before) = before else {
+        return Err(AppError::BadRequest("this guild is not tracked".into()));
+    };
+    sqlx::query(
         "update app.discord_guilds set afk_channel_override = $2, updated_at = now() where guild_id = $1",
     )
     .bind(guild_id)
     .bind(channel_id)
     .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if updated == 0 {
-        return Err(AppError::BadRequest("this guild is not tracked".into()));
-    }
+    .await?;
+    crate::ssr::audit::record(
+        &mut tx,
+        &user,
+        crate::model::AuditAction::AfkOverrideChanged,
+        &format!("guild {guild_id}"),
+        serde_json::json!({ "afk_channel_override": before.map(|id| id.to_string()) }),
+        serde_json::json!({ "afk_channel_override": channel_id.map(|id| id.to_string()) }),
+    )
+    .await?;
     // Every session of the guild may change its AFK flag: ask the pipeline to rebuild the
     // guild's history (and the KPIs downstream) at its next run.
     sqlx::query(

@@ -1,0 +1,153 @@
+//! Roles: admins grant and revoke `leader` and `admin` on the admin page. Every change is
+//! written to the audit log in the same transaction; the last admin can never be removed,
+//! and roles given by configuration (`GUILDHALL_ADMIN_IDS`, `GUILDHALL_LEADER_IDS`) are not
+//! lowered here, since the next start would give them back.
+
+use crate::error::AppError;
+use crate::model::Role;
+use leptos::prelude::*;
+
+/// Sets the role of the user `user_id` (`app.users.id`). Admins only.
+#[server]
+pub async fn set_user_role(user_id: i64, role: Role) -> Result<(), AppError> {
+    use crate::error::Refusal;
+    use crate::model::{AuditAction, Permission};
+    let (admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
+    let mut tx = state.pool.begin().await?;
+    // Lock every admin row first: two admins demoting each other at once must not both
+    // succeed and leave nobody.
+    let admins: Vec<i64> =
+        sqlx::query_scalar("select id from app.users where role = 'admin' order by id for update")
+            .fetch_all(&mut *tx)
+            .await?;
+    let target: Option<(i64, String, Option<String>, String)> = sqlx::query_as(
+        "select discord_user_id, username, display_name, role from app.users where id = $1 for update",
+    )
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((discord_user_id, username, display_name, current)) = target else {
+        return Err(refuse(Refusal::UnknownUser));
+    };
+    let current = Role::parse(&current).ok_or(AppError::Internal)?;
+    if current == role {
+        return Ok(());
+    }
+    match state.settings.configured_role(discord_user_id) {
+        Some(configured @ Role::Admin) if role < configured => {
+            return Err(refuse(Refusal::ConfiguredAdmin));
+        }
+        Some(configured @ Role::Leader) if role < configured => {
+            return Err(refuse(Refusal::ConfiguredLeader));
+        }
+        _ => {}
+    }
+    if current == Role::Admin && admins.iter().all(|&id| id == user_id) {
+        return Err(refuse(Refusal::LastAdmin));
+    }
+    sqlx::query("update app.users set role = $2, updated_at = now() where id = $1")
+        .bind(user_id)
+        .bind(role.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let name = display_name.unwrap_or(username);
+    crate::ssr::audit::record(
+        &mut tx,
+        &admin,
+        AuditAction::RoleChanged,
+        &format!("user {discord_user_id} ({name})"),
+        serde_json::json!({ "role": current.as_str() }),
+        serde_json::json!({ "role": role.as_str() }),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(
+        admin = admin.id,
+        user_id,
+        from = current.as_str(),
+        to = role.as_str(),
+        "role changed"
+    );
+    Ok(())
+}
+
+/// A refusal, with the HTTP status set for the response.
+#[cfg(feature = "ssr")]
+fn refuse(refusal: crate::error::Refusal) -> AppError {
+    let error = AppError::Refused(refusal);
+    crate::ssr::authz::set_status(&error);
+    error
+}
+
+/// Everyone who has signed in (and the configured admins), admins first.
+#[cfg(feature = "ssr")]
+pub(super) async fn list_users(
+    state: &crate::ssr::AppState,
+) -> Result<Vec<crate::model::UserRole>, AppError> {
+    use crate::model::UserRole;
+    type Row = (
+        i64,
+        i64,
+        String,
+        Option<String>,
+        String,
+        Option<chrono::DateTime<chrono::Utc>>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "select id, discord_user_id, username, display_name, role, last_login_at
+         from app.users
+         order by case role when 'admin' then 0 when 'leader' then 1 else 2 end,
+                  lower(coalesce(display_name, username)), id
+         limit 1000",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(
+            |(user_id, discord_user_id, username, display_name, role, last_login_at)| {
+                Some(UserRole {
+                    user_id,
+                    discord_user_id,
+                    name: display_name.unwrap_or(username),
+                    role: Role::parse(&role)?,
+                    configured: state.settings.configured_role(discord_user_id),
+                    last_login_at,
+                })
+            },
+        )
+        .collect())
+}
+
+/// The latest entries of the audit log, newest first.
+#[cfg(feature = "ssr")]
+pub(super) async fn recent_audit_log(
+    pool: &sqlx::PgPool,
+) -> Result<Vec<crate::model::AuditEntry>, AppError> {
+    use crate::model::AuditEntry;
+    type Row = (
+        chrono::DateTime<chrono::Utc>,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "select at, actor_name, action, subject, before::text, after::text
+         from app.audit_log order by at desc, id desc limit 50",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, actor, action, subject, before, after)| AuditEntry {
+            at,
+            actor,
+            action,
+            subject,
+            before,
+            after,
+        })
+        .collect())
+}

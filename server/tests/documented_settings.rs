@@ -1,0 +1,232 @@
+//! The real binary started with the settings the README documents, each checked by the effect
+//! a user sees: sign-in goes to the configured Discord application, the bot connects with the
+//! configured token, `/metrics` is where the README says, demo mode refuses a public address.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::fake_discord::{FakeDiscord, Handshake};
+
+/// A `guildhall serve` process with its own database, stopped and cleaned up on drop.
+struct Served {
+    child: Child,
+    base: String,
+    database: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        drop_database(&self.database);
+    }
+}
+
+fn server_url() -> String {
+    std::env::var("DATABASE_URL")
+        .ok()
+        .and_then(|url| url.rsplit_once('/').map(|(base, _)| base.to_owned()))
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn drop_database(name: &str) {
+    let _ = Command::new("psql")
+        .args([&format!("{}/postgres", server_url()), "-qc"])
+        .arg(format!("drop database if exists {name} with (force)"))
+        .output();
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// Starts `guildhall serve` with exactly `env` (plus a database and a port of its own) and
+/// waits until `/healthz` answers.
+async fn serve(test: &str, env: &[(&str, &str)]) -> Served {
+    let database = format!("guildhall_settings_{test}_{}", std::process::id());
+    drop_database(&database);
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_guildhall"));
+    command
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", format!("{}/{database}", server_url()))
+        .env("GUILDHALL_BIND", format!("127.0.0.1:{port}"))
+        .env("GUILDHALL_PIPELINE__INTERVAL_SECS", "0")
+        .env("RUST_LOG", "info")
+        .current_dir(std::env::temp_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if !env.iter().any(|(key, _)| *key == "GUILDHALL_METRICS_BIND") {
+        command.env("GUILDHALL_METRICS_BIND", "");
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let child = command.spawn().expect("serve starts");
+    let served = Served {
+        child,
+        base,
+        database,
+    };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if client
+            .get(format!("{}/healthz", served.base))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return served;
+        }
+        assert!(Instant::now() < deadline, "serve did not become healthy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn sign_in_goes_to_the_discord_application_named_by_discord_client_id() {
+    let served = serve(
+        "client_id",
+        &[
+            ("DISCORD_CLIENT_ID", "123456789012345678"),
+            ("DISCORD_CLIENT_SECRET", "documented-secret"),
+            ("GUILDHALL_PUBLIC_URL", "http://stats.example.test"),
+        ],
+    )
+    .await;
+    let response = no_redirects()
+        .get(format!("{}/auth/login", served.base))
+        .send()
+        .await
+        .expect("login answers");
+    assert!(response.status().is_redirection(), "{}", response.status());
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("a location")
+        .to_owned();
+    let url = url::Url::parse(&location).expect("an absolute URL");
+    assert_eq!(
+        url.as_str().split('?').next(),
+        Some("https://discord.com/oauth2/authorize")
+    );
+    let query: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(query["client_id"], "123456789012345678");
+    assert_eq!(
+        query["redirect_uri"],
+        "http://stats.example.test/auth/callback"
+    );
+    assert!(!location.contains("documented-secret"), "{location}");
+}
+
+#[tokio::test]
+async fn the_bot_connects_with_the_token_from_discord_bot_token() {
+    let fake = FakeDiscord::start().await;
+    let _served = serve(
+        "bot_token",
+        &[
+            ("DISCORD_BOT_TOKEN", "documented-bot-token"),
+            ("GUILDHALL_DISCORD__API_BASE", &fake.api_base),
+        ],
+    )
+    .await;
+    let connection = tokio::time::timeout(Duration::from_secs(30), fake.next_connection())
+        .await
+        .expect("the bot connects to the gateway");
+    let Handshake::Identify(identify) = connection.handshake else {
+        panic!("expected IDENTIFY");
+    };
+    let token = identify["token"].as_str().expect("a token");
+    assert_eq!(token.trim_start_matches("Bot "), "documented-bot-token");
+}
+
+#[tokio::test]
+async fn metrics_are_served_on_their_own_listener_and_closed_on_the_web_port() {
+    let metrics_port = free_port();
+    let metrics_bind = format!("127.0.0.1:{metrics_port}");
+    let served = serve(
+        "metrics",
+        &[("GUILDHALL_METRICS_BIND", metrics_bind.as_str())],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let web = client
+        .get(format!("{}/metrics", served.base))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(web.status(), 404, "the web port must not expose /metrics");
+    let own = client
+        .get(format!("http://{metrics_bind}/metrics"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(own.status(), 200);
+    let text = own.text().await.expect("body");
+    assert!(text.contains("guildhall_http_requests"), "{text}");
+}
+
+#[tokio::test]
+async fn metrics_on_the_web_port_need_the_bearer_token_from_guildhall_metrics_token() {
+    let served = serve(
+        "metrics_token",
+        &[("GUILDHALL_METRICS_TOKEN", "documented-scrape-token")],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/metrics", served.base);
+    let anonymous = client.get(&url).send().await.expect("answers");
+    assert_eq!(anonymous.status(), 401);
+    let wrong = client
+        .get(&url)
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(wrong.status(), 401);
+    let right = client
+        .get(&url)
+        .bearer_auth("documented-scrape-token")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(right.status(), 200);
+}
+
+#[test]
+fn demo_mode_on_a_public_address_stops_start_up_with_a_clear_message() {
+    let output = Command::new(env!("CARGO_BIN_EXE_guildhall"))
+        .arg("serve")
+        .env_remove("DATABASE_URL")
+        .env("GUILDHALL_DEMO", "true")
+        .env("GUILDHALL_BIND", "0.0.0.0:3000")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("demo mode lets anyone sign in as an admin"),
+        "{text}"
+    );
+    assert!(text.contains("GUILDHALL_DEMO_ALLOW_PUBLIC=true"), "{text}");
+}
