@@ -248,6 +248,7 @@ struct Options {
     discord: bool,
     demo: bool,
     admin_ids: Vec<i64>,
+    leader_ids: Vec<i64>,
 }
 
 impl Default for Options {
@@ -256,6 +257,7 @@ impl Default for Options {
             discord: true,
             demo: false,
             admin_ids: Vec::new(),
+            leader_ids: Vec::new(),
         }
     }
 }
@@ -275,6 +277,7 @@ async fn start(pool: PgPool, options: Options) -> TestApp {
         ))
         .merge(Serialized::default("demo", options.demo))
         .merge(Serialized::default("admin_ids", options.admin_ids))
+        .merge(Serialized::default("leader_ids", options.leader_ids))
         .merge(Serialized::default(
             "discord.authorize_url",
             provider.base.join("authorize").expect("url").as_str(),
@@ -858,6 +861,197 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
         page.contains("Test Guild"),
         "the admin page lists the guilds: {page}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Roles granted on the admin page, and the audit log.
+
+/// The `app.users.id` of a Discord user.
+async fn user_id_of(pool: &PgPool, discord_user_id: i64) -> String {
+    let id: i64 = sqlx::query_scalar("select id from app.users where discord_user_id = $1")
+        .bind(discord_user_id)
+        .fetch_one(pool)
+        .await
+        .expect("the user exists");
+    id.to_string()
+}
+
+/// `(actor, action, subject, before, after)` of every audit entry, oldest first.
+async fn audit_entries(pool: &PgPool) -> Vec<(String, String, String, Value, Value)> {
+    sqlx::query_as(
+        "select actor_name, action, subject, before, after from app.audit_log order by id",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("audit log")
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn an_admin_grants_and_revokes_leader_and_every_change_is_in_the_audit_log(pool: PgPool) {
+    let app = start(pool, Options::default()).await;
+    // Ada signs in with Discord and is a member.
+    app.sign_in_with_discord().await;
+    assert_eq!(app.me().await["role"], json!("member"));
+    app.browser
+        .post(app.url("/auth/logout"))
+        .send()
+        .await
+        .expect("logout");
+    // An admin makes her a leader, then an admin.
+    let admin_app = start(
+        app.pool.clone(),
+        Options {
+            demo: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    admin_app.sign_in_demo("admin").await;
+    let ada = user_id_of(&app.pool, DISCORD_ID).await;
+    for role in ["leader", "admin", "member"] {
+        let (status, body) = admin_app
+            .call::<app::api::SetUserRole>(&[("user_id", &ada), ("role", role)])
+            .await;
+        assert_eq!(status, StatusCode::OK, "{role}: {body}");
+        assert_eq!(app.role_of(DISCORD_ID).await.as_deref(), Some(role));
+    }
+    // Setting the role she has changes nothing and logs nothing.
+    let (status, _) = admin_app
+        .call::<app::api::SetUserRole>(&[("user_id", &ada), ("role", "member")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let subject = format!("user {DISCORD_ID} (Ada Lovelace)");
+    assert_eq!(
+        audit_entries(&app.pool).await,
+        vec![
+            (
+                "Demo Admin".into(),
+                "user.role".into(),
+                subject.clone(),
+                json!({"role": "member"}),
+                json!({"role": "leader"})
+            ),
+            (
+                "Demo Admin".into(),
+                "user.role".into(),
+                subject.clone(),
+                json!({"role": "leader"}),
+                json!({"role": "admin"})
+            ),
+            (
+                "Demo Admin".into(),
+                "user.role".into(),
+                subject,
+                json!({"role": "admin"}),
+                json!({"role": "member"})
+            ),
+        ]
+    );
+    // The admin page shows the people and the log.
+    let (status, overview) = admin_app.call::<app::api::GetAdminOverview>(&[]).await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    assert_eq!(overview["audit_log"][0]["action"], json!("user.role"));
+    assert_eq!(
+        overview["audit_log"][0]["after"],
+        json!("{\"role\": \"member\"}")
+    );
+    let ada_row = overview["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|user| user["discord_user_id"] == json!(DISCORD_ID))
+        .expect("Ada is listed");
+    assert_eq!(ada_row["role"], json!("member"));
+    // A leader may not change roles.
+    admin_app.sign_in_demo("leader").await;
+    let (status, _) = admin_app
+        .call::<app::api::SetUserRole>(&[("user_id", &ada), ("role", "admin")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(app.role_of(DISCORD_ID).await.as_deref(), Some("member"));
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn the_last_admin_cannot_be_removed(pool: PgPool) {
+    let app = start(
+        pool,
+        Options {
+            demo: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.sign_in_demo("admin").await;
+    let (demo_admin, _) = guildhall::auth::demo::demo_user(app::model::Role::Admin);
+    let me = user_id_of(&app.pool, demo_admin).await;
+    let (status, body) = app
+        .call::<app::api::SetUserRole>(&[("user_id", &me), ("role", "leader")])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body, json!({"Refused": "LastAdmin"}));
+    assert_eq!(app.role_of(demo_admin).await.as_deref(), Some("admin"));
+    assert!(audit_entries(&app.pool).await.is_empty());
+
+    // With a second admin, the first may step down.
+    sqlx::query(
+        "insert into app.users (discord_user_id, username, role) values (77, 'second', 'admin')",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("second admin");
+    let (status, body) = app
+        .call::<app::api::SetUserRole>(&[("user_id", &me), ("role", "leader")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.role_of(demo_admin).await.as_deref(), Some("leader"));
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn configured_roles_are_given_at_start_and_sign_in_and_cannot_be_lowered_on_the_page(
+    pool: PgPool,
+) {
+    let configured_admin = 555_000_000_000_000_002;
+    let app = start(
+        pool,
+        Options {
+            demo: true,
+            admin_ids: vec![configured_admin],
+            leader_ids: vec![DISCORD_ID],
+            ..Options::default()
+        },
+    )
+    .await;
+    // GUILDHALL_LEADER_IDS: Ada is a leader before and after her first sign-in.
+    assert_eq!(app.role_of(DISCORD_ID).await.as_deref(), Some("leader"));
+    app.sign_in_with_discord().await;
+    assert_eq!(app.me().await["role"], json!("leader"));
+    // Start-up wrote both raises into the audit log.
+    let entries = audit_entries(&app.pool).await;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries[0].0, "configuration (GUILDHALL_ADMIN_IDS)");
+    assert_eq!(entries[1].0, "configuration (GUILDHALL_LEADER_IDS)");
+    assert_eq!(entries[1].4, json!({"role": "leader"}));
+
+    app.sign_in_demo("admin").await;
+    let ada = user_id_of(&app.pool, DISCORD_ID).await;
+    let (status, body) = app
+        .call::<app::api::SetUserRole>(&[("user_id", &ada), ("role", "member")])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body, json!({"Refused": "ConfiguredLeader"}));
+    let configured = user_id_of(&app.pool, configured_admin).await;
+    let (status, body) = app
+        .call::<app::api::SetUserRole>(&[("user_id", &configured), ("role", "leader")])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body, json!({"Refused": "ConfiguredAdmin"}));
+    // Raising a configured leader to admin is fine, and a later sign-in keeps it.
+    let (status, _) = app
+        .call::<app::api::SetUserRole>(&[("user_id", &ada), ("role", "admin")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.sign_in_with_discord().await;
+    assert_eq!(app.me().await["role"], json!("admin"));
 }
 
 // ---------------------------------------------------------------------------------------
