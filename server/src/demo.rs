@@ -195,10 +195,7 @@ fn push_session(
 /// The instant of a local time of day (minutes after midnight) on a local day.
 fn local_instant(tz: Tz, day: NaiveDate, minute_of_day: u32) -> DateTime<Utc> {
     let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-    let local = midnight + Duration::minutes(i64::from(minute_of_day));
-    tz.from_local_datetime(&local)
-        .earliest()
-        .map_or_else(|| Utc.from_utc_datetime(&local), |t| t.with_timezone(&Utc))
+    crate::clock::local_instant(tz, midnight + Duration::minutes(i64::from(minute_of_day)))
 }
 
 /// True when bronze already holds voice events.

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use collectors::discord::{VoiceEvent, VoiceOrigin};
 use collectors::ingest::{IngestWriter, WriterConfig};
 use collectors::metrics::{DropReason, Metrics};
+use guildhall::clock::Clock;
 use guildhall::pipeline::{Pipeline, Trigger};
 use sqlx::PgPool;
 
@@ -59,8 +60,16 @@ async fn guild(pool: &PgPool, observed_until: &str) {
     .expect("guild row");
 }
 
+/// The instant the tests' pipeline takes for "now": expected rows never depend on the date
+/// the tests run.
+const NOW: &str = "2026-12-01T12:00:00Z";
+
 fn pipeline(pool: &PgPool, tz: chrono_tz::Tz) -> Pipeline {
-    Pipeline::new(pool.clone(), tz, Metrics::new())
+    pipeline_at(pool, tz, &Clock::fixed(at(NOW)))
+}
+
+fn pipeline_at(pool: &PgPool, tz: chrono_tz::Tz, clock: &Clock) -> Pipeline {
+    Pipeline::with_clock(pool.clone(), tz, Metrics::new(), clock.clone())
 }
 
 type SessionRow = (
@@ -589,4 +598,115 @@ async fn a_requested_recompute_rebuilds_history_at_the_next_scheduled_run(pool: 
     .await
     .expect("state");
     assert_eq!(pending, None, "the request is done once it ran");
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn days_the_scheduler_missed_are_recomputed_when_it_comes_back(pool: PgPool) {
+    let metrics = Metrics::new();
+    // Someone joins on Nov 10 and stays (the bot keeps watching); the scheduler runs on the
+    // 10th, then is down until the 14th.
+    guild(&pool, "2026-11-10T12:00:00Z").await;
+    ingest(
+        &pool,
+        &metrics,
+        vec![event(1, Some(GENERAL), "2026-11-10T10:00:00Z")],
+    )
+    .await;
+    let clock = Clock::fixed(at("2026-11-10T12:00:00Z"));
+    let p = pipeline_at(&pool, chrono_tz::Europe::Berlin, &clock);
+    p.run_all(Trigger::Schedule).await.expect("run on the 10th");
+    sqlx::query("update app.discord_guilds set observed_until = $1")
+        .bind(at("2026-11-14T12:00:00Z"))
+        .execute(&pool)
+        .await
+        .expect("the bot watched on");
+    clock.set(at("2026-11-14T12:00:00Z"));
+    p.run_all(Trigger::Schedule).await.expect("run on the 14th");
+    assert_eq!(
+        dau(&pool, "2026-11-10", "2026-11-14").await,
+        (10..=14)
+            .map(|d| (day(&format!("2026-11-{d}")), 1, 1))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_failing_job_does_not_stop_the_jobs_after_it(pool: PgPool) {
+    let metrics = Metrics::new();
+    guild(&pool, "2026-11-02T00:00:00Z").await;
+    ingest(
+        &pool,
+        &metrics,
+        vec![
+            event(1, Some(GENERAL), "2026-11-01T18:00:00Z"),
+            event(1, None, "2026-11-01T19:00:00Z"),
+        ],
+    )
+    .await;
+    let p = pipeline(&pool, chrono_tz::Europe::Berlin);
+    p.run_job("voice_sessions", Trigger::Manual)
+        .await
+        .expect("sessions");
+    // The sessions job breaks (its bronze table is gone); the DAU job still has work.
+    sqlx::query("alter table bronze.discord_voice_events rename to discord_voice_events_gone")
+        .execute(&pool)
+        .await
+        .expect("break the first job");
+    let error = p
+        .run_all(Trigger::Schedule)
+        .await
+        .expect_err("one job failed")
+        .to_string();
+    assert!(error.contains("job voice_sessions failed"), "{error}");
+    assert_eq!(
+        dau(&pool, "2026-11-01", "2026-11-01").await,
+        vec![(day("2026-11-01"), 1, 1)],
+        "the DAU job ran after the failure"
+    );
+    let runs: Vec<(String, bool)> = sqlx::query_as(
+        "select job, error is null from app.pipeline_runs where trigger = 'schedule' order by id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("runs");
+    assert_eq!(
+        runs,
+        vec![
+            ("voice_sessions".to_owned(), false),
+            ("daily_active_users".to_owned(), true)
+        ]
+    );
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_changed_time_zone_recomputes_every_day(pool: PgPool) {
+    let metrics = Metrics::new();
+    guild(&pool, "2026-11-03T00:00:00Z").await;
+    // 23:30–23:45 UTC on Nov 1: Nov 2 after midnight in Berlin, Nov 1 evening in New York.
+    ingest(
+        &pool,
+        &metrics,
+        vec![
+            event(1, Some(GENERAL), "2026-11-01T23:30:00Z"),
+            event(1, None, "2026-11-01T23:45:00Z"),
+        ],
+    )
+    .await;
+    pipeline(&pool, chrono_tz::Europe::Berlin)
+        .run_all(Trigger::Schedule)
+        .await
+        .expect("Berlin");
+    assert_eq!(
+        dau(&pool, "2026-11-02", "2026-11-02").await,
+        vec![(day("2026-11-02"), 1, 1)]
+    );
+    // The community moves to New York time; the next scheduled run recomputes history.
+    pipeline(&pool, chrono_tz::America::New_York)
+        .run_all(Trigger::Schedule)
+        .await
+        .expect("New York");
+    assert_eq!(
+        dau(&pool, "2026-11-01", "2026-11-02").await,
+        vec![(day("2026-11-01"), 1, 1), (day("2026-11-02"), 0, 0)]
+    );
 }

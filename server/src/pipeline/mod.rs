@@ -2,8 +2,9 @@
 //! transaction, incremental from a stored watermark, backfillable for any range of local
 //! days, and recorded in `app.pipeline_runs`. Running a job twice changes nothing.
 
+use crate::clock::{Clock, local_day_start};
 use anyhow::{Context, anyhow, bail};
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use collectors::metrics::{JobLabels, Metrics};
 use sqlx::{Executor, PgPool, Row};
@@ -33,6 +34,9 @@ pub struct Job {
     pub downstream: Option<&'static str>,
     /// The SQL script. Its last statement returns `(rows bigint, dirty_from timestamptz)`.
     pub sql: &'static str,
+    /// For jobs whose output is per local day: a query for the first instant of their
+    /// input, where a recompute of the whole history (after a time zone change) starts.
+    pub history_start: Option<&'static str>,
 }
 
 /// Every job, in dependency order.
@@ -50,6 +54,7 @@ pub const JOBS: &[Job] = &[
         },
         downstream: Some("daily_active_users"),
         sql: include_str!("jobs/voice_sessions.sql"),
+        history_start: None,
     },
     Job {
         name: "daily_active_users",
@@ -58,6 +63,7 @@ pub const JOBS: &[Job] = &[
         progress: Progress::DirtyDays,
         downstream: None,
         sql: include_str!("jobs/daily_active_users.sql"),
+        history_start: Some("select min(started_at) from silver.fact_voice_sessions"),
     },
 ];
 
@@ -104,7 +110,12 @@ pub struct Pipeline {
     pool: PgPool,
     timezone: Tz,
     metrics: Metrics,
+    clock: Clock,
 }
+
+/// How long a run waits for another process's lock on a job or a bronze table before it
+/// gives up (and is retried at the next tick).
+const LOCK_TIMEOUT: &str = "30s";
 
 /// A span of time `[from, to)`.
 type Span = (DateTime<Utc>, DateTime<Utc>);
@@ -120,18 +131,36 @@ struct Params {
 
 impl Pipeline {
     pub fn new(pool: PgPool, timezone: Tz, metrics: Metrics) -> Self {
+        Self::with_clock(pool, timezone, metrics, Clock::system())
+    }
+
+    /// A pipeline whose "now" (today, the last two days) comes from `clock`.
+    pub fn with_clock(pool: PgPool, timezone: Tz, metrics: Metrics, clock: Clock) -> Self {
         Self {
             pool,
             timezone,
             metrics,
+            clock,
         }
     }
 
-    /// Runs every job once, in dependency order, incrementally.
+    /// Runs every job once, in dependency order, incrementally. A failing job does not stop
+    /// the others (each is recorded in the run history); the error names every job that
+    /// failed.
     pub async fn run_all(&self, trigger: Trigger) -> anyhow::Result<Vec<RunReport>> {
         let mut reports = Vec::with_capacity(JOBS.len());
+        let mut failures = Vec::new();
         for job in JOBS {
-            reports.push(self.run(job, trigger, None).await?);
+            match self.run(job, trigger, None).await {
+                Ok(report) => reports.push(report),
+                Err(error) => {
+                    tracing::error!(job = job.name, error = format!("{error:#}"), "job failed");
+                    failures.push(format!("{error:#}"));
+                }
+            }
+        }
+        if !failures.is_empty() {
+            bail!("{}", failures.join("; "));
         }
         Ok(reports)
     }
@@ -237,6 +266,9 @@ impl Pipeline {
             Progress::DirtyDays => None,
         };
         let mut tx = self.pool.begin().await?;
+        sqlx::query(&format!("set local lock_timeout = '{LOCK_TIMEOUT}'"))
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "insert into app.pipeline_state (job) values ($1) on conflict (job) do nothing",
         )
@@ -245,15 +277,40 @@ impl Pipeline {
         .await?;
         // The row lock makes concurrent runs of one job (scheduler, CLI, admin) wait in turn.
         let state = sqlx::query(
-            "select watermark, dirty_from from app.pipeline_state where job = $1 for update",
+            "select watermark, dirty_from, last_success_at, timezone
+             from app.pipeline_state where job = $1 for update",
         )
         .bind(job.name)
         .fetch_one(&mut *tx)
-        .await?;
+        .await
+        .with_context(|| format!("waiting for the lock of job {}", job.name))?;
         let watermark: i64 = state.try_get("watermark")?;
-        let dirty_from: Option<DateTime<Utc>> = state.try_get("dirty_from")?;
+        let mut dirty_from: Option<DateTime<Utc>> = state.try_get("dirty_from")?;
+        let last_success_at: Option<DateTime<Utc>> = state.try_get("last_success_at")?;
+        let last_timezone: Option<String> = state.try_get("timezone")?;
 
-        let today = Utc::now().with_timezone(&self.timezone).date_naive();
+        // Days computed in another time zone are all wrong now: recompute from the start
+        // of the job's input.
+        if let (Some(query), Some(previous)) = (job.history_start, &last_timezone)
+            && previous != self.timezone.name()
+        {
+            let start: Option<DateTime<Utc>> =
+                sqlx::query_scalar(query).fetch_one(&mut *tx).await?;
+            tracing::info!(
+                job = job.name,
+                from = previous.as_str(),
+                to = self.timezone.name(),
+                "the time zone changed: recomputing the whole history"
+            );
+            if let Some(start) = start {
+                // A day earlier too: in the new zone the first day may start earlier.
+                let start = start - Duration::days(1);
+                dirty_from = Some(dirty_from.map_or(start, |dirty| dirty.min(start)));
+            }
+        }
+
+        let now = self.clock.now();
+        let today = now.with_timezone(&self.timezone).date_naive();
         let params = match (job.progress, days) {
             // A backfill recomputes its range and leaves the incremental state alone.
             (Progress::BronzeIds { .. }, Some(_)) => Params {
@@ -277,7 +334,12 @@ impl Pipeline {
                 days,
             },
             (Progress::DirtyDays, None) => {
-                let recent = today - Duration::days(1);
+                // Open sessions keep changing every day since the last run: yesterday and
+                // today, or every day back to the last run when the scheduler was down.
+                let last_run_day = last_success_at
+                    .map(|t| t.with_timezone(&self.timezone).date_naive())
+                    .unwrap_or(today);
+                let recent = (today - Duration::days(1)).min(last_run_day);
                 let from = dirty_from
                     .map(|t| t.with_timezone(&self.timezone).date_naive())
                     .map_or(recent, |dirty| dirty.min(recent));
@@ -305,12 +367,16 @@ impl Pipeline {
             "update app.pipeline_state
              set watermark = $2,
                  dirty_from = case when $3 then null else dirty_from end,
+                 last_success_at = case when $3 then $4 else last_success_at end,
+                 timezone = case when $3 then $5 else timezone end,
                  updated_at = now()
              where job = $1",
         )
         .bind(job.name)
         .bind(params.to_id.max(watermark))
         .bind(incremental)
+        .bind(now)
+        .bind(self.timezone.name())
         .execute(&mut *tx)
         .await?;
         if let (Some(downstream), Some(from)) = (job.downstream, output_dirty_from) {
@@ -326,7 +392,7 @@ impl Pipeline {
                 self.day_start(params.days.0),
                 self.day_start(params.days.1 + Duration::days(1)),
             )),
-            Progress::BronzeIds { .. } => output_dirty_from.map(|from| (from, Utc::now())),
+            Progress::BronzeIds { .. } => output_dirty_from.map(|from| (from, now)),
         };
         Ok((affected, processed))
     }
@@ -336,6 +402,9 @@ impl Pipeline {
     /// are all larger, so nothing committed late can slip under the watermark.
     async fn committed_max_id(&self, table: &'static str) -> anyhow::Result<i64> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query(&format!("set local lock_timeout = '{LOCK_TIMEOUT}'"))
+            .execute(&mut *tx)
+            .await?;
         // `table` comes from the static job registry, never from input.
         sqlx::query(&format!("lock table {table} in share mode"))
             .execute(&mut *tx)
@@ -382,16 +451,7 @@ impl Pipeline {
 
     /// The instant a local day starts in the community's time zone.
     fn day_start(&self, day: NaiveDate) -> DateTime<Utc> {
-        let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
-        self.timezone
-            .from_local_datetime(&midnight)
-            .earliest()
-            // A day that starts inside a DST gap starts at the first valid instant.
-            .unwrap_or_else(|| {
-                Utc.from_utc_datetime(&midnight)
-                    .with_timezone(&self.timezone)
-            })
-            .with_timezone(&Utc)
+        local_day_start(self.timezone, day)
     }
 }
 
