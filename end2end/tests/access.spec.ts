@@ -75,6 +75,31 @@ test('an admin sets and clears a guild AFK channel override', async ({ page }) =
   await expect(row.getByTestId('afk-effective')).not.toHaveText('123456789012345678');
 });
 
+test('an admin makes a member a leader, cannot remove the last admin, and sees both in the audit log', async ({ page }) => {
+  await signIn(page, 'member');
+  await signIn(page, 'admin', '/admin');
+  const users = page.getByTestId('users-table');
+  const member = users.locator('tbody tr', { hasText: 'Demo Member' });
+  await member.getByRole('combobox').selectOption('leader');
+  await member.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(page.getByTestId('role-saved')).toBeVisible();
+  await expect(users.locator('tbody tr', { hasText: 'Demo Member' })).toHaveAttribute('data-role', 'leader');
+  const rows = await query<{ role: string }>("select role from app.users where display_name = 'Demo Member'");
+  expect(rows).toEqual([{ role: 'leader' }]);
+  const latest = page.getByTestId('audit-table').locator('tbody tr').first();
+  await expect(latest).toContainText('Role changed');
+  await expect(latest).toContainText('Demo Admin');
+  await expect(latest).toContainText('Demo Member');
+  await expect(latest).toContainText('"role": "leader"');
+
+  // The only admin cannot step down.
+  const admin = users.locator('tbody tr', { hasText: 'Demo Admin' });
+  await admin.getByRole('combobox').selectOption('member');
+  await admin.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(page.getByTestId('error')).toContainText('Not possible: there would be no admin left.');
+  expect(await query("select 1 from app.users where display_name = 'Demo Admin' and role = 'admin'")).toHaveLength(1);
+});
+
 test('signing out returns to the sign-in page', async ({ page }) => {
   await signIn(page, 'leader');
   await page.getByRole('button', { name: 'Sign out', exact: true }).click();

@@ -3,7 +3,7 @@
 //! midnight. The same generator feeds `guildhall demo`, the tests and the benchmarks.
 
 use anyhow::Context;
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use collectors::discord::{VoiceEvent, VoiceOrigin};
 use collectors::ingest::{IngestWriter, WriterConfig};
