@@ -48,10 +48,12 @@ test-rust:
 test-e2e: build
 	@GUILDHALL_SITE_ROOT=$(SITE_ROOT) E2E_DATABASE_URL=$(E2E_DATABASE_URL) E2E_PORT=$(E2E_PORT) scripts/e2e.sh $(BIN)
 
-## Ingestion benchmark: 1,000,000 voice events through the writer vs. plain COPY. The dev
-## profile (dependencies at opt-level 1) reuses the test build; PostgreSQL dominates the cost.
-bench:
-	DATABASE_URL=$${DATABASE_URL:-$(PG)/guildhall_bench} cargo bench -p guildhall --bench ingest --profile dev
+## Benchmarks, in one run: 1,000,000 voice events through the writer vs. plain COPY; the
+## pipeline's idle and incremental ticks at 1x and 10x history; pages/s of the real server
+## under wrk. The dev profile (dependencies at opt-level 1) reuses the test build.
+bench: site
+	@scripts/setup.sh --bench
+	DATABASE_URL=$${DATABASE_URL:-$(PG)/guildhall_bench} cargo bench -p guildhall --profile dev --bench ingest --bench ticks --bench pages
 
 clean-site:
 	rm -rf $(SITE_ROOT)

@@ -48,8 +48,12 @@ pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
 
 /// Connects a pool, failing fast with a message that names `DATABASE_URL`.
 pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
-    let options =
-        PgConnectOptions::from_str(url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    // No JIT: Guildhall's queries are short and incremental, and once history makes their
+    // cost estimates large, compiling them takes far longer (hundreds of milliseconds) than
+    // running them.
+    let options = PgConnectOptions::from_str(url)
+        .context("DATABASE_URL is not a valid PostgreSQL URL")?
+        .options([("jit", "off")]);
     PgPoolOptions::new()
         .max_connections(10)
         .acquire_timeout(Duration::from_secs(5))

@@ -4,6 +4,7 @@
 
 use crate::api::get_daily_active_users;
 use crate::components::{DauChart, ErrorNotice, Figure, Loading};
+use crate::error::AppError;
 use crate::i18n::{Key, t, use_i18n};
 use crate::model::DauPoint;
 use chrono::{Days, NaiveDate};
@@ -39,6 +40,18 @@ fn summary(points: &[DauPoint]) -> Option<(f64, &DauPoint)> {
         .max_by_key(|p| (p.dau_total, std::cmp::Reverse(p.day)))?;
     let sum: i64 = points.iter().map(|p| i64::from(p.dau_total)).sum();
     Some((sum as f64 / points.len() as f64, peak))
+}
+
+/// The figures, chart and table of the DAU range once they have loaded.
+fn dau_view(dau: Resource<Result<Vec<DauPoint>, AppError>>) -> impl IntoView {
+    move || {
+        Suspend::new(async move {
+            match dau.await {
+                Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                Ok(points) => view! { <DauFigures points /> }.into_any(),
+            }
+        })
+    }
 }
 
 #[component]
@@ -108,6 +121,15 @@ pub fn OverviewPage(today: NaiveDate) -> impl IntoView {
         })
     };
 
+    // The pending state only means something in the browser. On the server, the effect
+    // behind `set_pending` can run after the request's reactive owner is gone (under load)
+    // and panic, so the server renders the same markup without it.
+    let transition = if cfg!(feature = "hydrate") {
+        view! { <Transition fallback=Loading set_pending>{dau_view(dau)}</Transition> }.into_any()
+    } else {
+        view! { <Transition fallback=Loading>{dau_view(dau)}</Transition> }.into_any()
+    };
+
     view! {
         <Title text=t(Key::OverviewTitle) />
         <section class="page overview" data-testid="overview">
@@ -146,16 +168,7 @@ pub fn OverviewPage(today: NaiveDate) -> impl IntoView {
                 </form>
             </div>
             {invalid}
-            <div class="dau" aria-busy=move || pending.get().to_string()>
-                <Transition fallback=Loading set_pending>
-                    {move || Suspend::new(async move {
-                        match dau.await {
-                            Err(error) => view! { <ErrorNotice error /> }.into_any(),
-                            Ok(points) => view! { <DauFigures points /> }.into_any(),
-                        }
-                    })}
-                </Transition>
-            </div>
+            <div class="dau" aria-busy=move || pending.get().to_string()>{transition}</div>
         </section>
     }
 }

@@ -544,11 +544,30 @@ async fn reconcile(
 ) -> anyhow::Result<()> {
     // Everything received before this point must be visible to the query below.
     state.writer()?.flush().await?;
+    // Each member's latest event, found by skipping from member to member along the
+    // (guild, user, time) index: the cost follows the number of members, not the length of
+    // the guild's history.
     let rows: Vec<(i64, Option<i64>, DateTime<Utc>)> = sqlx::query_as(
-        "select distinct on (user_id) user_id, channel_id, occurred_at
-         from bronze.discord_voice_events
-         where guild_id = $1
-         order by user_id, occurred_at desc, event_id desc",
+        "with recursive members as (
+             (select user_id from bronze.discord_voice_events
+              where guild_id = $1 order by user_id limit 1)
+             union all
+             select (select e.user_id from bronze.discord_voice_events e
+                     where e.guild_id = $1 and e.user_id > m.user_id
+                     order by e.user_id limit 1)
+             from members m
+             where m.user_id is not null
+         )
+         select m.user_id, latest.channel_id, latest.occurred_at
+         from members m
+         cross join lateral (
+             select e.channel_id, e.occurred_at
+             from bronze.discord_voice_events e
+             where e.guild_id = $1 and e.user_id = m.user_id
+             order by e.occurred_at desc, e.event_id desc
+             limit 1
+         ) latest
+         where m.user_id is not null",
     )
     .bind(guild_id)
     .fetch_all(&state.pool)

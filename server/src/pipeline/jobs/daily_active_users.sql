@@ -19,17 +19,24 @@ range as (
                at time zone current_setting('guildhall.tz') as range_end
 ),
 -- Non-AFK sessions touching the range. Open sessions count until the bot last observed
--- their guild.
+-- their guild. Sessions are found by their end (closed ones ending after the range starts,
+-- plus the open ones), so the cost follows recent activity, not the length of history.
+candidates as (
+    select s.*
+    from silver.fact_voice_sessions s, range r
+    where s.ended_at > r.range_start and s.started_at < r.range_end
+    union all
+    select s.*
+    from silver.fact_voice_sessions s, range r
+    where s.ended_at is null and s.started_at < r.range_end
+),
 sessions as (
     select s.person_id,
            s.started_at,
            coalesce(s.ended_at, greatest(g.observed_until, s.started_at), s.started_at) as ended_at
-    from silver.fact_voice_sessions s
-    cross join range r
+    from candidates s
     left join app.discord_guilds g on g.guild_id = s.guild_id
     where not s.is_afk
-      and s.started_at < r.range_end
-      and (s.ended_at is null or s.ended_at > r.range_start)
 ),
 -- Each session split at local midnights: one piece per day it touches, so a session
 -- crossing midnight counts on both days.
@@ -41,9 +48,12 @@ pieces as (
                as seconds
     from sessions s
     cross join lateral (
+        -- Only the recomputed days: a session open for weeks adds no work per old day.
         select d::date as day
-        from generate_series((s.started_at at time zone current_setting('guildhall.tz'))::date,
-                             (s.ended_at at time zone current_setting('guildhall.tz'))::date,
+        from generate_series(greatest((s.started_at at time zone current_setting('guildhall.tz'))::date,
+                                      current_setting('guildhall.day_from')::date),
+                             least((s.ended_at at time zone current_setting('guildhall.tz'))::date,
+                                   current_setting('guildhall.day_to')::date),
                              interval '1 day') d
     ) p
 ),
