@@ -267,16 +267,21 @@ keys! {
     NoGuilds => "Noch keine Guild erfasst.", "No guild tracked yet.";
     ColGuild => "Guild", "Guild";
     ColAfkDiscord => "AFK-Kanal (Discord)", "AFK channel (Discord)";
-    ColAfkOverride => "AFK-Kanal (Überschreibung)", "AFK channel (override)";
-    ColAfkEffective => "Wirksamer AFK-Kanal", "Effective AFK channel";
+    ColAfkMarked => "Als AFK markiert", "Marked as AFK";
+    ColAfkMark => "Kanal als AFK markieren", "Mark a channel as AFK";
+    AfkWholeHistory => "auch rückwirkend", "for past time too";
+    MarkAfk => "Markieren", "Mark";
+    AfkSince => "seit", "since";
+    AfkAlways => "immer", "always";
+    UnmarkFromNow => "Ab jetzt nicht mehr", "Not from now on";
+    UnmarkAlways => "Nie gewesen", "Never was";
     NotSet => "–", "–";
     ChannelId => "Kanal-ID", "Channel id";
     Save => "Speichern", "Save";
-    ClearOverride => "Zurücksetzen", "Clear";
     Saved => "Gespeichert.", "Saved.";
     ChannelIdInvalid => "Eine Kanal-ID ist eine positive Zahl.", "A channel id is a positive number.";
-    OverrideHint => "Die Pipeline berechnet die Sitzungen dieser Gilde beim nächsten Lauf (innerhalb einer Minute) neu.",
-        "The pipeline recomputes this guild's sessions at its next run (within a minute).";
+    AfkHint => "Zeit in einem AFK-Kanal zählt nie als Aktivität: im AFK-Kanal von Discord (so, wie er jeweils eingestellt war) und in den hier markierten. Eine Markierung gilt ab jetzt, rückwirkend nur, wenn du es wählst. Die Pipeline berechnet die betroffenen Sitzungen beim nächsten Lauf (innerhalb einer Minute) neu.",
+        "Time in an AFK channel is never activity: in Discord's AFK channel (as it was set at the time) and in the channels marked here. A mark applies from now on, to past time only when you say so. The pipeline recomputes the sessions it touches at its next run (within a minute).";
     RunsTitle => "Letzte Pipeline-Läufe", "Recent pipeline runs";
     NoRuns => "Noch keine Läufe.", "No runs yet.";
     ColJob => "Job", "Job";
@@ -305,7 +310,8 @@ keys! {
     ColBefore => "Vorher", "Before";
     ColAfter => "Nachher", "After";
     AuditRoleChanged => "Rolle geändert", "Role changed";
-    AuditAfkOverrideChanged => "AFK-Kanal überschrieben", "AFK channel override";
+    AuditAfkMarked => "AFK-Kanal markiert", "AFK channel marked";
+    AuditAfkUnmarked => "AFK-Markierung entfernt", "AFK mark removed";
 
     ErrUnauthorized => "Bitte melde dich an.", "Please sign in.";
     ErrForbidden => "Das darfst du nicht.", "You are not allowed to do this.";

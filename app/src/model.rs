@@ -37,22 +37,26 @@ impl Role {
 pub enum AuditAction {
     /// An admin granted or revoked `leader` or `admin`.
     RoleChanged,
-    /// An admin set or cleared a guild's AFK channel override.
-    AfkOverrideChanged,
+    /// An admin marked a channel as AFK.
+    AfkChannelMarked,
+    /// An admin took the AFK mark off a channel.
+    AfkChannelUnmarked,
 }
 
 impl AuditAction {
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::RoleChanged => "user.role",
-            AuditAction::AfkOverrideChanged => "guild.afk_override",
+            AuditAction::AfkChannelMarked => "guild.afk_channel.mark",
+            AuditAction::AfkChannelUnmarked => "guild.afk_channel.unmark",
         }
     }
 
     pub fn parse(value: &str) -> Option<AuditAction> {
         match value {
             "user.role" => Some(AuditAction::RoleChanged),
-            "guild.afk_override" => Some(AuditAction::AfkOverrideChanged),
+            "guild.afk_channel.mark" => Some(AuditAction::AfkChannelMarked),
+            "guild.afk_channel.unmark" => Some(AuditAction::AfkChannelUnmarked),
             _ => None,
         }
     }
@@ -143,10 +147,20 @@ pub struct CollectorStatus {
 pub struct GuildSettings {
     pub guild_id: i64,
     pub name: String,
-    /// The AFK channel Discord reports for the guild.
+    /// The AFK channel Discord reports for the guild now.
     pub afk_channel_id: Option<i64>,
-    /// The admin's override; when set it replaces Discord's AFK channel.
-    pub afk_channel_override: Option<i64>,
+    /// Channels an admin marked as AFK that still count now, besides Discord's.
+    pub marked_afk: Vec<MarkedAfkChannel>,
+}
+
+/// A channel an admin marked as AFK.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MarkedAfkChannel {
+    /// `app.afk_channels.id`.
+    pub id: i64,
+    pub channel_id: i64,
+    /// From when it counts; `None` for all of history.
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One row of the pipeline run history.

@@ -57,22 +57,41 @@ test('an admin sees bot, collectors, guilds and pipeline runs', async ({ page })
   await expect(page.getByRole('navigation').getByRole('link', { name: 'Admin' })).toBeVisible();
 });
 
-test('an admin sets and clears a guild AFK channel override', async ({ page }) => {
+test('an admin marks AFK channels from now on or for all of history and takes the marks off', async ({ page }) => {
   await signIn(page, 'admin', '/admin');
   const row = page.getByTestId('guilds-table').locator('tbody tr').first();
   await expect(row).toBeVisible();
   await row.getByRole('textbox').fill('123456789012345678');
-  await row.getByRole('button', { name: 'Save', exact: true }).click();
+  await row.getByRole('button', { name: 'Mark', exact: true }).click();
   await expect(page.getByTestId('afk-saved')).toBeVisible();
-  await expect(row.getByTestId('afk-effective')).toHaveText('123456789012345678');
+  const fromNow = row.getByTestId('afk-marked').locator('li[data-marked="123456789012345678"]');
+  await expect(fromNow).toContainText('since');
 
   await row.getByRole('textbox').fill('not a number');
-  await row.getByRole('button', { name: 'Save', exact: true }).click();
+  await row.getByRole('button', { name: 'Mark', exact: true }).click();
   await expect(row).toContainText('A channel id is a positive number.');
 
-  await row.getByRole('button', { name: 'Clear', exact: true }).click();
-  await expect(page.getByTestId('afk-saved')).toBeVisible();
-  await expect(row.getByTestId('afk-effective')).not.toHaveText('123456789012345678');
+  await row.getByRole('textbox').fill('223456789012345678');
+  await row.getByRole('checkbox').check();
+  await row.getByRole('button', { name: 'Mark', exact: true }).click();
+  const always = row.getByTestId('afk-marked').locator('li[data-marked="223456789012345678"]');
+  await expect(always).toContainText('always');
+  const marks = await query<{ channel_id: string; always: boolean }>(
+    "select channel_id::text, valid_from = '-infinity' as always from app.afk_channels order by id",
+  );
+  expect(marks).toEqual([
+    { channel_id: '123456789012345678', always: false },
+    { channel_id: '223456789012345678', always: true },
+  ]);
+
+  await fromNow.getByRole('button', { name: 'Not from now on', exact: true }).click();
+  await expect(fromNow).toHaveCount(0);
+  await always.getByRole('button', { name: 'Never was', exact: true }).click();
+  await expect(row.getByTestId('afk-marked').locator('li')).toHaveCount(0);
+  expect(await query("select 1 from app.afk_channels where valid_to is null")).toHaveLength(0);
+  const audit = page.getByTestId('audit-table');
+  await expect(audit.locator('tbody tr[data-action="guild.afk_channel.mark"]')).toHaveCount(2);
+  await expect(audit.locator('tbody tr[data-action="guild.afk_channel.unmark"]')).toHaveCount(2);
 });
 
 test('an admin makes a member a leader, cannot remove the last admin, and sees both in the audit log', async ({ page }) => {

@@ -221,6 +221,18 @@ pub async fn write(pool: &PgPool, params: &DemoParams, metrics: &Metrics) -> any
     .execute(pool)
     .await
     .context("writing the demo guild")?;
+    // As the bot would have seen it: the guild's AFK channel (the first observation stands
+    // for all of history).
+    sqlx::query(
+        "insert into bronze.discord_afk_channel_changes (guild_id, afk_channel_id, observed_at)
+         select $1, $2, now()
+         where not exists (select 1 from bronze.discord_afk_channel_changes where guild_id = $1)",
+    )
+    .bind(DEMO_GUILD_ID)
+    .bind(DEMO_AFK_CHANNEL_ID)
+    .execute(pool)
+    .await
+    .context("writing the demo guild's AFK channel")?;
 
     let (writer, task) = IngestWriter::<VoiceEvent>::spawn(
         pool.clone(),

@@ -800,7 +800,11 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
         },
     )
     .await;
-    let afk_form: &[(&str, &str)] = &[("guild_id", "42"), ("channel_id", "7")];
+    let afk_form: &[(&str, &str)] = &[
+        ("guild_id", "42"),
+        ("channel_id", "7"),
+        ("whole_history", "false"),
+    ];
 
     // Anonymous: 401 everywhere.
     assert_eq!(
@@ -808,7 +812,7 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
-        app.call::<app::api::SetAfkOverride>(afk_form).await.0,
+        app.call::<app::api::MarkAfkChannel>(afk_form).await.0,
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(app.get("/admin").await.status(), StatusCode::UNAUTHORIZED);
@@ -827,33 +831,31 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
             "{role}"
         );
         assert_eq!(
-            app.call::<app::api::SetAfkOverride>(afk_form).await.0,
+            app.call::<app::api::MarkAfkChannel>(afk_form).await.0,
             StatusCode::FORBIDDEN,
             "{role}"
         );
         let response = app.get("/admin").await;
         assert_error_page(response, StatusCode::FORBIDDEN, "not allowed").await;
     }
-    let override_set: Option<i64> =
-        sqlx::query_scalar("select afk_channel_override from app.discord_guilds")
-            .fetch_one(&app.pool)
-            .await
-            .expect("guild");
-    assert_eq!(override_set, None, "refused calls changed nothing");
+    let marked: Vec<i64> = sqlx::query_scalar("select channel_id from app.afk_channels")
+        .fetch_all(&app.pool)
+        .await
+        .expect("marks");
+    assert_eq!(marked, Vec::<i64>::new(), "refused calls changed nothing");
 
     // Admin: allowed.
     app.sign_in_demo("admin").await;
     let (status, overview) = app.call::<app::api::GetAdminOverview>(&[]).await;
     assert_eq!(status, StatusCode::OK, "{overview}");
     assert_eq!(overview["guilds"][0]["guild_id"], json!(42));
-    let (status, body) = app.call::<app::api::SetAfkOverride>(afk_form).await;
+    let (status, body) = app.call::<app::api::MarkAfkChannel>(afk_form).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let override_set: Option<i64> =
-        sqlx::query_scalar("select afk_channel_override from app.discord_guilds")
-            .fetch_one(&app.pool)
-            .await
-            .expect("guild");
-    assert_eq!(override_set, Some(7));
+    let marked: Vec<i64> = sqlx::query_scalar("select channel_id from app.afk_channels")
+        .fetch_all(&app.pool)
+        .await
+        .expect("marks");
+    assert_eq!(marked, vec![7]);
     let response = app.get("/admin").await;
     assert_eq!(response.status(), StatusCode::OK, "the admin sees /admin");
     let page = response.text().await.expect("admin page");
@@ -1052,6 +1054,262 @@ async fn configured_roles_are_given_at_start_and_sign_in_and_cannot_be_lowered_o
     assert_eq!(status, StatusCode::OK);
     app.sign_in_with_discord().await;
     assert_eq!(app.me().await["role"], json!("admin"));
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn afk_marks_apply_from_now_or_to_all_of_history_and_are_audited(pool: PgPool) {
+    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild')")
+        .execute(&pool)
+        .await
+        .expect("a tracked guild");
+    sqlx::query(
+        "insert into bronze.discord_voice_events (source_key, guild_id, user_id, channel_id, occurred_at)
+         values ('k', 42, 1, 7, '2026-10-01T12:00:00Z')",
+    )
+    .execute(&pool)
+    .await
+    .expect("an old voice event");
+    let app = start(
+        pool,
+        Options {
+            demo: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.sign_in_demo("admin").await;
+    let dirty_from = || async {
+        sqlx::query_scalar::<_, Option<chrono::DateTime<chrono::Utc>>>(
+            "select dirty_from from app.pipeline_state where job = 'voice_sessions'",
+        )
+        .fetch_optional(&app.pool)
+        .await
+        .expect("state")
+        .flatten()
+    };
+
+    // From now on: the recompute starts now.
+    let before = chrono::Utc::now();
+    let (status, body) = app
+        .call::<app::api::MarkAfkChannel>(&[
+            ("guild_id", "42"),
+            ("channel_id", "7"),
+            ("whole_history", "false"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let from_now = dirty_from().await.expect("a recompute was requested");
+    assert!(
+        from_now >= before - chrono::Duration::seconds(1),
+        "{from_now}"
+    );
+    // For all of history: the recompute starts at the guild's first voice event.
+    let (status, body) = app
+        .call::<app::api::MarkAfkChannel>(&[
+            ("guild_id", "42"),
+            ("channel_id", "8"),
+            ("whole_history", "true"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        dirty_from().await.map(|t| t.to_rfc3339()),
+        Some("2026-10-01T12:00:00+00:00".to_owned())
+    );
+    let marks: Vec<(i64, bool, bool)> = sqlx::query_as(
+        "select channel_id, valid_from = '-infinity', valid_to is null from app.afk_channels order by id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("marks");
+    assert_eq!(marks, vec![(7, false, true), (8, true, true)]);
+    let (_, overview) = app.call::<app::api::GetAdminOverview>(&[]).await;
+    let listed: Vec<(i64, bool)> = overview["guilds"][0]["marked_afk"]
+        .as_array()
+        .expect("marks")
+        .iter()
+        .map(|m| (m["channel_id"].as_i64().expect("id"), m["since"].is_null()))
+        .collect();
+    assert_eq!(listed, vec![(7, false), (8, true)]);
+
+    // Off from now on: the past stays AFK. Off for all of history: the mark is gone.
+    let ids: Vec<i64> = sqlx::query_scalar("select id from app.afk_channels order by id")
+        .fetch_all(&app.pool)
+        .await
+        .expect("ids");
+    let (status, _) = app
+        .call::<app::api::UnmarkAfkChannel>(&[
+            ("id", &ids[1].to_string()),
+            ("whole_history", "false"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .call::<app::api::UnmarkAfkChannel>(&[
+            ("id", &ids[0].to_string()),
+            ("whole_history", "true"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let marks: Vec<(i64, bool, bool)> = sqlx::query_as(
+        "select channel_id, valid_from = '-infinity', valid_to is not null from app.afk_channels order by id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("marks");
+    assert_eq!(
+        marks,
+        vec![(8, true, true)],
+        "8 stays AFK for the past, 7 never was"
+    );
+    let actions: Vec<String> = sqlx::query_scalar("select action from app.audit_log order by id")
+        .fetch_all(&app.pool)
+        .await
+        .expect("audit");
+    assert_eq!(
+        actions,
+        vec![
+            "guild.afk_channel.mark",
+            "guild.afk_channel.mark",
+            "guild.afk_channel.unmark",
+            "guild.afk_channel.unmark"
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Permission by construction: every server function and page, for every role.
+
+/// Who gets through. `Open`: everyone; otherwise the lowest role allowed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Allowed {
+    Everyone,
+    AtLeast(&'static str),
+}
+
+/// The declared permission of every server function, with arguments that pass validation.
+/// A server function missing here fails the test below: add it with its permission.
+fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'static str)>) {
+    use app::api::*;
+    let member = Allowed::AtLeast("member");
+    let leader = Allowed::AtLeast("leader");
+    let admin = Allowed::AtLeast("admin");
+    match path {
+        p if p == GetMe::PATH => (Allowed::Everyone, vec![]),
+        p if p == GetMyActivity::PATH => (member, vec![]),
+        p if p == GetDailyActiveUsers::PATH => {
+            (leader, vec![("from", "2026-11-01"), ("to", "2026-11-07")])
+        }
+        p if p == GetAdminOverview::PATH => (admin, vec![]),
+        p if p == SetUserRole::PATH => (admin, vec![("user_id", "999999"), ("role", "leader")]),
+        p if p == MarkAfkChannel::PATH => (
+            admin,
+            vec![
+                ("guild_id", "42"),
+                ("channel_id", "7"),
+                ("whole_history", "false"),
+            ],
+        ),
+        p if p == UnmarkAfkChannel::PATH => {
+            (admin, vec![("id", "999999"), ("whole_history", "false")])
+        }
+        other => panic!(
+            "the server function {other} has no declared permission in this test: add it with the role it needs"
+        ),
+    }
+}
+
+fn rank(role: &str) -> u8 {
+    match role {
+        "member" => 1,
+        "leader" => 2,
+        "admin" => 3,
+        _ => 0,
+    }
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(pool: PgPool) {
+    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild')")
+        .execute(&pool)
+        .await
+        .expect("a tracked guild");
+    let app = start(
+        pool,
+        Options {
+            demo: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut paths: Vec<&'static str> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path)
+        .collect();
+    paths.sort_unstable();
+    paths.dedup();
+    assert!(
+        paths.len() >= 7,
+        "server functions were not registered: {paths:?}"
+    );
+    let pages: [(&str, Allowed); 3] = [
+        ("/", Allowed::Everyone),
+        ("/me", Allowed::Everyone),
+        ("/admin", Allowed::AtLeast("admin")),
+    ];
+
+    for visitor in ["anonymous", "member", "leader", "admin"] {
+        if visitor == "anonymous" {
+            app.browser
+                .post(app.url("/auth/logout"))
+                .send()
+                .await
+                .expect("logout");
+        } else {
+            app.sign_in_demo(visitor).await;
+        }
+        for path in &paths {
+            let (allowed, form) = server_function_permission(path);
+            let (status, body) = app.call_with(&app.browser, path, &form).await;
+            let expected_through = match allowed {
+                Allowed::Everyone => true,
+                Allowed::AtLeast(role) => rank(visitor) >= rank(role),
+            };
+            if expected_through {
+                assert!(
+                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                    "{visitor} must get through {path}: {status} {body}"
+                );
+            } else {
+                let refusal = if visitor == "anonymous" {
+                    StatusCode::UNAUTHORIZED
+                } else {
+                    StatusCode::FORBIDDEN
+                };
+                assert_eq!(status, refusal, "{visitor} must be refused {path}: {body}");
+            }
+        }
+        for (page, allowed) in pages {
+            let status = app.get(page).await.status();
+            let through = match allowed {
+                Allowed::Everyone => true,
+                Allowed::AtLeast(role) => rank(visitor) >= rank(role),
+            };
+            if through {
+                assert_eq!(status, StatusCode::OK, "{visitor} must see {page}");
+            } else {
+                assert!(
+                    status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN,
+                    "{visitor} must be refused {page}: {status}"
+                );
+            }
+        }
+    }
+    // Nothing a refused call sent changed anything.
+    let marks: i64 = sqlx::query_scalar("select count(*) from app.afk_channels")
+        .fetch_one(&app.pool)
+        .await
+        .expect("marks");
+    assert_eq!(marks, 1, "only the admin's call marked a channel");
 }
 
 // ---------------------------------------------------------------------------------------

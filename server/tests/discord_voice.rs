@@ -486,6 +486,77 @@ async fn voice_updates_become_bronze_rows_sessions_and_dau(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn bursts_of_one_members_updates_are_stored_in_gateway_order(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    let metrics = Metrics::new();
+    let bot = RunningBot::start(&pool, &fake, &metrics);
+    let conn = connect(&fake, &guild_spec(vec![])).await;
+    wait_for_observed_until(&pool, Utc::now() - TimeDelta::seconds(5)).await;
+
+    // What a temporary-channel bot does: join the lobby and be moved at once; then switch
+    // and leave at once. Sent back to back, never waiting for the bot; serenity handles
+    // them concurrently. Repeated, so a lucky handler order cannot hide a reversal.
+    const ROUNDS: usize = 20;
+    for _ in 0..ROUNDS {
+        for (member, first, second) in [(&BOB, LOBBY, CS2), (&CAROL, CS2, LOBBY)] {
+            conn.dispatch(
+                "VOICE_STATE_UPDATE",
+                fake_discord::voice_state_update(GUILD, member, Some(first), false),
+            );
+            conn.dispatch(
+                "VOICE_STATE_UPDATE",
+                fake_discord::voice_state_update(GUILD, member, Some(second), false),
+            );
+            conn.dispatch(
+                "VOICE_STATE_UPDATE",
+                fake_discord::voice_state_update(GUILD, member, Some(first), false),
+            );
+            conn.dispatch(
+                "VOICE_STATE_UPDATE",
+                fake_discord::voice_state_update(GUILD, member, None, false),
+            );
+        }
+    }
+    let rows = wait_for_rows(&pool, ROUNDS * 8).await;
+    bot.stop().await;
+
+    // Per member, bronze in time order is exactly the gateway order.
+    for (member, first, second) in [(&BOB, LOBBY, CS2), (&CAROL, CS2, LOBBY)] {
+        let channels: Vec<Option<i64>> = rows
+            .iter()
+            .filter(|row| row.0 == id(member.id))
+            .map(|row| row.1)
+            .collect();
+        let expected: Vec<Option<i64>> = (0..ROUNDS)
+            .flat_map(|_| [Some(id(first)), Some(id(second)), Some(id(first)), None])
+            .collect();
+        assert_eq!(channels, expected, "{}", member.name);
+    }
+    // And the sessions follow: three per round and member, all closed, none left open.
+    pipeline(&pool)
+        .run_all(Trigger::Manual)
+        .await
+        .expect("pipeline");
+    let sessions = sessions(&pool).await;
+    assert_eq!(sessions.len(), ROUNDS * 2 * 3, "{sessions:?}");
+    assert!(
+        sessions.iter().all(|s| s.3.is_some()),
+        "a ghost session stayed open: {sessions:?}"
+    );
+    for member in [&BOB, &CAROL] {
+        let reasons: Vec<&str> = sessions
+            .iter()
+            .filter(|s| s.0 == id(member.id))
+            .map(|s| s.6.as_deref().unwrap_or("open"))
+            .collect();
+        let expected: Vec<&str> = (0..ROUNDS)
+            .flat_map(|_| ["switch", "switch", "leave"])
+            .collect();
+        assert_eq!(reasons, expected, "{}", member.name);
+    }
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn a_restart_reconciles_who_left_and_who_joined_while_away(pool: PgPool) {
     let fake = FakeDiscord::start().await;
     let metrics = Metrics::new();

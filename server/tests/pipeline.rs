@@ -58,6 +58,16 @@ async fn guild(pool: &PgPool, observed_until: &str) {
     .execute(pool)
     .await
     .expect("guild row");
+    // The bot saw the AFK channel when it first saw the guild: it stands for all time before.
+    sqlx::query(
+        "insert into bronze.discord_afk_channel_changes (guild_id, afk_channel_id, observed_at)
+         values ($1, $2, '2026-01-01T00:00:00Z')",
+    )
+    .bind(GUILD)
+    .bind(AFK)
+    .execute(pool)
+    .await
+    .expect("AFK channel observation");
 }
 
 /// The instant the tests' pipeline takes for "now": expected rows never depend on the date
@@ -369,46 +379,107 @@ async fn days_are_local_days_of_the_configured_time_zone(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
-async fn afk_time_is_never_activity_and_the_admin_override_wins(pool: PgPool) {
+async fn afk_time_counts_by_the_afk_channels_valid_at_the_time(pool: PgPool) {
     let metrics = Metrics::new();
-    guild(&pool, "2026-11-02T00:00:00Z").await;
+    guild(&pool, "2026-11-05T00:00:00Z").await;
+    const AFTERWARDS: i64 = 12;
     ingest(
         &pool,
         &metrics,
         vec![
+            // Nov 1: one member in Discord's AFK channel, one in GAMING.
             event(1, Some(AFK), "2026-11-01T18:00:00Z"),
             event(1, None, "2026-11-01T20:00:00Z"),
             event(2, Some(GAMING), "2026-11-01T18:00:00Z"),
             event(2, None, "2026-11-01T20:00:00Z"),
+            // Nov 3, after Discord's AFK channel became GENERAL and the admin marked
+            // AFTERWARDS as AFK from Nov 3 on.
+            event(3, Some(GENERAL), "2026-11-03T18:00:00Z"),
+            event(3, None, "2026-11-03T20:00:00Z"),
+            event(4, Some(AFK), "2026-11-03T18:00:00Z"),
+            event(4, None, "2026-11-03T20:00:00Z"),
+            event(5, Some(AFTERWARDS), "2026-11-03T18:00:00Z"),
+            event(5, None, "2026-11-03T20:00:00Z"),
         ],
     )
     .await;
     let p = pipeline(&pool, chrono_tz::Europe::Berlin);
-    p.run_all(Trigger::Manual).await.expect("pipeline");
-    assert_eq!(
-        dau(&pool, "2026-11-01", "2026-11-01").await,
-        vec![(day("2026-11-01"), 1, 1)]
-    );
-
-    // The admin marks GAMING as the AFK channel; a backfill applies it to history.
-    sqlx::query("update app.discord_guilds set afk_channel_override = $1")
-        .bind(GAMING)
+    p.run_all(Trigger::Schedule).await.expect("first run");
+    // What the bot records when Discord's AFK channel changes, and what the admin's mark
+    // from now on writes (here: from Nov 3).
+    sqlx::query(
+        "insert into bronze.discord_afk_channel_changes (guild_id, afk_channel_id, observed_at)
+         values ($1, $2, '2026-11-02T12:00:00Z')",
+    )
+    .bind(GUILD)
+    .bind(GENERAL)
+    .execute(&pool)
+    .await
+    .expect("Discord's AFK channel changed");
+    sqlx::query(
+        "insert into app.afk_channels (guild_id, channel_id, valid_from)
+         values ($1, $2, '2026-11-03T00:00:00Z')",
+    )
+    .bind(GUILD)
+    .bind(AFTERWARDS)
+    .execute(&pool)
+    .await
+    .expect("admin mark");
+    sqlx::query("select app.request_recompute('voice_sessions', '2026-11-03T00:00:00Z')")
         .execute(&pool)
         .await
-        .expect("override");
-    p.backfill(day("2026-11-01"), day("2026-11-01"), None)
+        .expect("recompute request");
+    p.run_all(Trigger::Schedule).await.expect("second run");
+    let afk = || async {
+        sqlx::query_as::<_, (i64, bool)>(
+            "select discord_user_id, is_afk from silver.fact_voice_sessions order by discord_user_id",
+        )
+        .fetch_all(&pool)
         .await
-        .expect("backfill");
-    let afk: Vec<(i64, bool)> = sqlx::query_as(
-        "select discord_user_id, is_afk from silver.fact_voice_sessions order by discord_user_id",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("sessions");
-    assert_eq!(afk, vec![(1, false), (2, true)]);
+        .expect("sessions")
+    };
     assert_eq!(
-        dau(&pool, "2026-11-01", "2026-11-01").await,
-        vec![(day("2026-11-01"), 1, 1)]
+        afk().await,
+        vec![(1, true), (2, false), (3, true), (4, false), (5, true)],
+        "each channel counts as AFK only while it was one"
+    );
+    assert_eq!(
+        dau(&pool, "2026-11-01", "2026-11-03").await,
+        vec![
+            (day("2026-11-01"), 1, 1),
+            (day("2026-11-02"), 0, 0),
+            (day("2026-11-03"), 1, 1)
+        ]
+    );
+
+    // The admin marks GAMING as AFK for all of history: Nov 1 loses its active member.
+    sqlx::query(
+        "insert into app.afk_channels (guild_id, channel_id, valid_from) values ($1, $2, '-infinity')",
+    )
+    .bind(GUILD)
+    .bind(GAMING)
+    .execute(&pool)
+    .await
+    .expect("admin mark for all of history");
+    sqlx::query(
+        "select app.request_recompute('voice_sessions',
+             (select min(occurred_at) from bronze.discord_voice_events))",
+    )
+    .execute(&pool)
+    .await
+    .expect("recompute request");
+    p.run_all(Trigger::Schedule).await.expect("third run");
+    assert_eq!(
+        afk().await,
+        vec![(1, true), (2, true), (3, true), (4, false), (5, true)]
+    );
+    assert_eq!(
+        dau(&pool, "2026-11-01", "2026-11-03").await,
+        vec![
+            (day("2026-11-01"), 0, 0),
+            (day("2026-11-02"), 0, 0),
+            (day("2026-11-03"), 1, 1)
+        ]
     );
 }
 
@@ -570,12 +641,15 @@ async fn a_requested_recompute_rebuilds_history_at_the_next_scheduled_run(pool: 
         vec![(day("2026-11-01"), 1, 1)]
     );
 
-    // What the admin's AFK override does: change the setting, request a recompute.
-    sqlx::query("update app.discord_guilds set afk_channel_override = $1")
-        .bind(GAMING)
-        .execute(&pool)
-        .await
-        .expect("override");
+    // What marking an AFK channel for all of history does: the mark, a recompute request.
+    sqlx::query(
+        "insert into app.afk_channels (guild_id, channel_id, valid_from) values ($1, $2, '-infinity')",
+    )
+    .bind(GUILD)
+    .bind(GAMING)
+    .execute(&pool)
+    .await
+    .expect("mark");
     sqlx::query("select app.request_recompute('voice_sessions', $1)")
         .bind(at("2026-11-01T18:00:00Z"))
         .execute(&pool)

@@ -1,8 +1,10 @@
 //! Server functions: the browser's only way to read data. Each one starts with the
 //! permission check.
 
+mod afk;
 mod roles;
 
+pub use afk::*;
 pub use roles::*;
 
 use crate::error::AppError;
@@ -104,11 +106,12 @@ pub async fn get_my_activity() -> Result<crate::model::MyActivity, AppError> {
 pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppError> {
     use crate::model::{AdminOverview, GuildSettings, Permission, PipelineRun};
     let (_user, state) = crate::ssr::authz::require(Permission::Administer).await?;
-    let guilds: Vec<(i64, String, Option<i64>, Option<i64>)> = sqlx::query_as(
-        "select guild_id, name, afk_channel_id, afk_channel_override from app.discord_guilds order by name, guild_id",
+    let guilds: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
+        "select guild_id, name, afk_channel_id from app.discord_guilds order by name, guild_id",
     )
     .fetch_all(&state.pool)
     .await?;
+    let mut marked = afk::marked_channels(&state.pool).await?;
     let recent_runs: Vec<PipelineRun> = sqlx::query_as(
         "select job, trigger, started_at, range_from, range_to, duration_ms, rows_affected, error
          from app.pipeline_runs order by started_at desc, id desc limit 20",
@@ -124,73 +127,13 @@ pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppErro
         collectors: state.collectors.snapshot().into_iter().collect(),
         guilds: guilds
             .into_iter()
-            .map(
-                |(guild_id, name, afk_channel_id, afk_channel_override)| GuildSettings {
-                    guild_id,
-                    name,
-                    afk_channel_id,
-                    afk_channel_override,
-                },
-            )
+            .map(|(guild_id, name, afk_channel_id)| GuildSettings {
+                guild_id,
+                name,
+                afk_channel_id,
+                marked_afk: marked.remove(&guild_id).unwrap_or_default(),
+            })
             .collect(),
         recent_runs,
     })
-}
-
-/// Sets (or clears, with `None`) the admin's AFK channel override for a guild. Admins only.
-/// The pipeline recomputes the guild's sessions and KPIs at its next run.
-#[server]
-pub async fn set_afk_override(guild_id: i64, channel_id: Option<i64>) -> Result<(), AppError> {
-    use crate::model::Permission;
-    let (user, state) = crate::ssr::authz::require(Permission::Administer).await?;
-    if channel_id.is_some_and(|id| id <= 0) {
-        return Err(AppError::BadRequest(
-            "a channel id is a positive number".into(),
-        ));
-    }
-    // One transaction: the new setting always comes with its recompute request and its
-    // audit entry.
-    let mut tx = state.pool.begin().await?;
-    let before: Option<Option<i64>> = sqlx::query_scalar(
-        "select afk_channel_override from app.discord_guilds where guild_id = $1 for update",
-    )
-    .bind(guild_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(before) = before else {
-        return Err(AppError::BadRequest("this guild is not tracked".into()));
-    };
-    sqlx::query(
-        "update app.discord_guilds set afk_channel_override = $2, updated_at = now() where guild_id = $1",
-    )
-    .bind(guild_id)
-    .bind(channel_id)
-    .execute(&mut *tx)
-    .await?;
-    crate::ssr::audit::record(
-        &mut tx,
-        &user,
-        crate::model::AuditAction::AfkOverrideChanged,
-        &format!("guild {guild_id}"),
-        serde_json::json!({ "afk_channel_override": before.map(|id| id.to_string()) }),
-        serde_json::json!({ "afk_channel_override": channel_id.map(|id| id.to_string()) }),
-    )
-    .await?;
-    // Every session of the guild may change its AFK flag: ask the pipeline to rebuild the
-    // guild's history (and the KPIs downstream) at its next run.
-    sqlx::query(
-        "select app.request_recompute('voice_sessions',
-             (select min(occurred_at) from bronze.discord_voice_events where guild_id = $1))",
-    )
-    .bind(guild_id)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    tracing::info!(
-        admin = user.id,
-        guild_id,
-        ?channel_id,
-        "AFK channel override changed"
-    );
-    Ok(())
 }

@@ -1,26 +1,34 @@
 //! `/admin`: bot and collector status, tracked guilds with the AFK channel override, people
 //! and their roles, the audit log, and the recent pipeline runs.
 
-use crate::api::{SetAfkOverride, SetUserRole, get_admin_overview};
+use crate::api::{MarkAfkChannel, SetUserRole, UnmarkAfkChannel, get_admin_overview};
 use crate::components::{ErrorNotice, Loading, error_key};
 use crate::i18n::{Key, t, use_i18n};
 use crate::model::{
-    AdminOverview, AuditAction, AuditEntry, CollectorStatus, GuildSettings, PipelineRun, Role,
-    UserRole,
+    AdminOverview, AuditAction, AuditEntry, CollectorStatus, GuildSettings, MarkedAfkChannel,
+    PipelineRun, Role, UserRole,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[component]
 pub fn AdminPage() -> impl IntoView {
-    let save = ServerAction::<SetAfkOverride>::new();
+    let mark = ServerAction::<MarkAfkChannel>::new();
+    let unmark = ServerAction::<UnmarkAfkChannel>::new();
     let set_role = ServerAction::<SetUserRole>::new();
     // Which guild was saved last; kept here because the rows are rebuilt after each save.
     provide_context(LastSaved(RwSignal::new(None)));
+    provide_context(AfkActions { mark, unmark });
     provide_context(set_role);
     // Reload after every save so the page shows what the server stored.
     let overview = Resource::new(
-        move || (save.version().get(), set_role.version().get()),
+        move || {
+            (
+                mark.version().get(),
+                unmark.version().get(),
+                set_role.version().get(),
+            )
+        },
         |_| get_admin_overview(),
     );
     view! {
@@ -31,7 +39,7 @@ pub fn AdminPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match overview.await {
                         Err(error) => view! { <ErrorNotice error /> }.into_any(),
-                        Ok(overview) => view! { <AdminSections overview save /> }.into_any(),
+                        Ok(overview) => view! { <AdminSections overview /> }.into_any(),
                     }
                 })}
             </Transition>
@@ -39,12 +47,19 @@ pub fn AdminPage() -> impl IntoView {
     }
 }
 
-/// The guild whose AFK override was saved last, for the confirmation next to its form.
+/// The guild whose AFK channels were changed last, for the confirmation next to its form.
 #[derive(Clone, Copy)]
 struct LastSaved(RwSignal<Option<i64>>);
 
+/// The actions that mark and unmark AFK channels.
+#[derive(Clone, Copy)]
+struct AfkActions {
+    mark: ServerAction<MarkAfkChannel>,
+    unmark: ServerAction<UnmarkAfkChannel>,
+}
+
 #[component]
-fn AdminSections(overview: AdminOverview, save: ServerAction<SetAfkOverride>) -> impl IntoView {
+fn AdminSections(overview: AdminOverview) -> impl IntoView {
     let AdminOverview {
         bot_enabled,
         collectors,
@@ -77,7 +92,7 @@ fn AdminSections(overview: AdminOverview, save: ServerAction<SetAfkOverride>) ->
         </div>
         <div class="card">
             <h2>{t(Key::GuildsTitle)}</h2>
-            <Guilds guilds save />
+            <Guilds guilds />
         </div>
         <div class="card">
             <h2>{t(Key::UsersTitle)}</h2>
@@ -205,7 +220,8 @@ fn AuditLog(entries: Vec<AuditEntry>) -> impl IntoView {
             let at = entry.at;
             let action = match AuditAction::parse(&entry.action) {
                 Some(AuditAction::RoleChanged) => t(Key::AuditRoleChanged).into_any(),
-                Some(AuditAction::AfkOverrideChanged) => t(Key::AuditAfkOverrideChanged).into_any(),
+                Some(AuditAction::AfkChannelMarked) => t(Key::AuditAfkMarked).into_any(),
+                Some(AuditAction::AfkChannelUnmarked) => t(Key::AuditAfkUnmarked).into_any(),
                 None => entry.action.clone().into_any(),
             };
             view! {
@@ -286,13 +302,13 @@ fn Collectors(collectors: Vec<(String, CollectorStatus)>) -> impl IntoView {
 }
 
 #[component]
-fn Guilds(guilds: Vec<GuildSettings>, save: ServerAction<SetAfkOverride>) -> impl IntoView {
+fn Guilds(guilds: Vec<GuildSettings>) -> impl IntoView {
     if guilds.is_empty() {
         return view! { <p class="muted">{t(Key::NoGuilds)}</p> }.into_any();
     }
     let rows = guilds
         .into_iter()
-        .map(|guild| view! { <GuildRow guild save /> })
+        .map(|guild| view! { <GuildRow guild /> })
         .collect_view();
     view! {
         <div class="table-wrap">
@@ -301,14 +317,14 @@ fn Guilds(guilds: Vec<GuildSettings>, save: ServerAction<SetAfkOverride>) -> imp
                     <tr>
                         <th scope="col">{t(Key::ColGuild)}</th>
                         <th scope="col">{t(Key::ColAfkDiscord)}</th>
-                        <th scope="col">{t(Key::ColAfkEffective)}</th>
-                        <th scope="col">{t(Key::ColAfkOverride)}</th>
+                        <th scope="col">{t(Key::ColAfkMarked)}</th>
+                        <th scope="col">{t(Key::ColAfkMark)}</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
             </table>
         </div>
-        <p class="muted small">{t(Key::OverrideHint)}</p>
+        <p class="muted small">{t(Key::AfkHint)}</p>
     }
     .into_any()
 }
@@ -318,39 +334,28 @@ fn channel_text(id: Option<i64>) -> String {
         .unwrap_or_else(|| "–".to_owned())
 }
 
-/// One guild with its override form. The form posts to the server function without
-/// JavaScript too; after hydration it is sent by the action.
+/// One guild: Discord's AFK channel, the channels admins marked (each with its two ways to
+/// take the mark off) and the form to mark another.
 #[component]
-fn GuildRow(guild: GuildSettings, save: ServerAction<SetAfkOverride>) -> impl IntoView {
+fn GuildRow(guild: GuildSettings) -> impl IntoView {
     let guild_id = guild.guild_id;
-    let value = RwSignal::new(
-        guild
-            .afk_channel_override
-            .map(|id| id.to_string())
-            .unwrap_or_default(),
-    );
+    let AfkActions { mark, unmark } = expect_context::<AfkActions>();
+    let value = RwSignal::new(String::new());
+    let whole_history = RwSignal::new(false);
     let invalid = RwSignal::new(false);
     let LastSaved(last_guild) = expect_context::<LastSaved>();
-    let submit = move |channel_id: Option<i64>| {
-        last_guild.set(Some(guild_id));
-        save.dispatch(SetAfkOverride {
-            guild_id,
-            channel_id,
-        });
-    };
+    let busy = move || mark.pending().get() || unmark.pending().get();
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let text = value.get_untracked();
-        let text = text.trim();
-        if text.is_empty() {
-            invalid.set(false);
-            submit(None);
-            return;
-        }
-        match text.parse::<i64>() {
-            Ok(id) if id > 0 => {
+        match value.get_untracked().trim().parse::<i64>() {
+            Ok(channel_id) if channel_id > 0 => {
                 invalid.set(false);
-                submit(Some(id));
+                last_guild.set(Some(guild_id));
+                mark.dispatch(MarkAfkChannel {
+                    guild_id,
+                    channel_id,
+                    whole_history: whole_history.get_untracked(),
+                });
             }
             _ => invalid.set(true),
         }
@@ -361,10 +366,15 @@ fn GuildRow(guild: GuildSettings, save: ServerAction<SetAfkOverride>) -> impl In
                 view! { <span class="form-error">{t(Key::ChannelIdInvalid)}</span> }.into_any(),
             );
         }
-        if last_guild.get() != Some(guild_id) || save.pending().get() {
+        if last_guild.get() != Some(guild_id) || busy() {
             return None;
         }
-        match save.value().get()? {
+        let outcome = match (mark.value().get(), unmark.value().get()) {
+            (Some(Err(error)), _) | (_, Some(Err(error))) => Err(error),
+            (Some(Ok(())), _) | (_, Some(Ok(()))) => Ok(()),
+            (None, None) => return None,
+        };
+        match outcome {
             Ok(()) => Some(
                 view! { <span class="form-ok" data-testid="afk-saved">{t(Key::Saved)}</span> }
                     .into_any(),
@@ -379,20 +389,29 @@ fn GuildRow(guild: GuildSettings, save: ServerAction<SetAfkOverride>) -> impl In
             }
         }
     };
-    let effective = guild.afk_channel_override.or(guild.afk_channel_id);
+    let marks = if guild.marked_afk.is_empty() {
+        view! { <span class="muted">"–"</span> }.into_any()
+    } else {
+        guild
+            .marked_afk
+            .into_iter()
+            .map(|marked| view! { <MarkedChannel marked guild_id /> })
+            .collect_view()
+            .into_any()
+    };
     view! {
         <tr data-guild=guild_id.to_string()>
             <th scope="row">
                 {guild.name}
                 <span class="guild-id muted small mono">{guild_id.to_string()}</span>
             </th>
-            <td class="mono" data-label=t(Key::ColAfkDiscord)>
+            <td class="mono" data-label=t(Key::ColAfkDiscord) data-testid="afk-discord">
                 {channel_text(guild.afk_channel_id)}
             </td>
-            <td class="mono" data-label=t(Key::ColAfkEffective) data-testid="afk-effective">
-                {channel_text(effective)}
+            <td data-label=t(Key::ColAfkMarked) data-testid="afk-marked">
+                <ul class="plain-list">{marks}</ul>
             </td>
-            <td data-label=t(Key::ColAfkOverride)>
+            <td data-label=t(Key::ColAfkMark)>
                 <form class="inline-form" on:submit=on_submit>
                     <input
                         type="text"
@@ -404,25 +423,65 @@ fn GuildRow(guild: GuildSettings, save: ServerAction<SetAfkOverride>) -> impl In
                         prop:value=move || value.get()
                         on:input=move |ev| value.set(event_target_value(&ev))
                     />
-                    <button type="submit" disabled=move || save.pending().get()>
-                        {t(Key::Save)}
-                    </button>
-                    <button
-                        type="button"
-                        class="button-secondary"
-                        disabled=move || save.pending().get()
-                        on:click=move |_| {
-                            value.set(String::new());
-                            invalid.set(false);
-                            submit(None);
-                        }
-                    >
-                        {t(Key::ClearOverride)}
+                    <label class="check">
+                        <input
+                            type="checkbox"
+                            name="whole_history"
+                            prop:checked=move || whole_history.get()
+                            on:change=move |ev| whole_history.set(event_target_checked(&ev))
+                        />
+                        {t(Key::AfkWholeHistory)}
+                    </label>
+                    <button type="submit" disabled=busy>
+                        {t(Key::MarkAfk)}
                     </button>
                     {result}
                 </form>
             </td>
         </tr>
+    }
+}
+
+/// One admin-marked AFK channel with its two ways to take the mark off.
+#[component]
+fn MarkedChannel(marked: MarkedAfkChannel, guild_id: i64) -> impl IntoView {
+    let AfkActions { unmark, mark } = expect_context::<AfkActions>();
+    let LastSaved(last_guild) = expect_context::<LastSaved>();
+    let lang = use_i18n().lang;
+    let id = marked.id;
+    let since = marked.since;
+    let remove = move |whole_history: bool| {
+        last_guild.set(Some(guild_id));
+        unmark.dispatch(UnmarkAfkChannel { id, whole_history });
+    };
+    let busy = move || mark.pending().get() || unmark.pending().get();
+    view! {
+        <li data-marked=marked.channel_id.to_string()>
+            <span class="mono">{marked.channel_id.to_string()}</span>
+            " "
+            <span class="muted small">
+                {move || match since {
+                    Some(at) => format!("{} {}", t(Key::AfkSince)(), lang.get().datetime(at)),
+                    None => t(Key::AfkAlways)().to_owned(),
+                }}
+            </span>
+            <button
+                type="button"
+                class="button-secondary"
+                disabled=busy
+                on:click=move |_| remove(false)
+            >
+                {t(Key::UnmarkFromNow)}
+            </button>
+            <button
+                type="button"
+                class="button-secondary"
+                disabled=busy
+                on:click=move |_| remove(true)
+            >
+                {t(Key::UnmarkAlways)}
+            </button>
+        </li>
     }
 }
 

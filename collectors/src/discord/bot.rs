@@ -7,6 +7,7 @@
 //! people already in voice get their sessions opened.
 
 use crate::Collector;
+use crate::discord::sequencer::{VoicePosition, VoiceSequencer};
 use crate::discord::{VoiceEvent, VoiceOrigin};
 use crate::ingest::IngestWriter;
 use crate::metrics::{DropReason, Metrics, SourceLabels};
@@ -22,7 +23,7 @@ use serenity::all::{
 use sqlx::PgPool;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Discord's real API; any other base (a fake in tests, a proxy) is used through
@@ -31,6 +32,9 @@ const DISCORD_API: &str = "https://discord.com";
 
 /// The `source` label of the bot's voice events in metrics.
 const VOICE_SOURCE: &str = "discord_voice";
+
+/// How long a voice update waits for the update before it (see [`VoiceSequencer`]).
+const SEQUENCE_WAIT: Duration = Duration::from_millis(500);
 
 /// How long to wait for serenity to wind its shards down after `shutdown_all`.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -91,6 +95,7 @@ impl DiscordBot {
             metrics: self.metrics.clone(),
             observed: Mutex::new(HashSet::new()),
             shard_manager: std::sync::OnceLock::new(),
+            sequencer: VoiceSequencer::new(SEQUENCE_WAIT),
         });
 
         let mut http = HttpBuilder::new(self.config.token.expose_secret());
@@ -110,6 +115,10 @@ impl DiscordBot {
         let heartbeat = tokio::spawn(stamp_observed_until(
             Arc::clone(&state),
             Arc::clone(&shard_manager),
+            shutdown.child_token(),
+        ));
+        let overdue = tokio::spawn(write_overdue_updates(
+            Arc::clone(&state),
             shutdown.child_token(),
         ));
         let result = {
@@ -135,6 +144,9 @@ impl DiscordBot {
             }
         };
         heartbeat.abort();
+        overdue.abort();
+        // Updates still waiting for a predecessor are written as they are.
+        write_all(&state, state.sequencer.drain()).await;
         state.release_writer();
         // Whatever the outcome, the events received so far belong in bronze.
         self.writer
@@ -167,6 +179,8 @@ struct BotState {
     observed: Mutex<HashSet<i64>>,
     /// Serenity's shard manager, once the client exists: tells whether the bot is connected.
     shard_manager: std::sync::OnceLock<Arc<ShardManager>>,
+    /// Puts each member's voice updates back into gateway order.
+    sequencer: VoiceSequencer,
 }
 
 impl BotState {
@@ -299,8 +313,8 @@ impl EventHandler for VoiceHandler {
         }
     }
 
-    async fn voice_state_update(&self, ctx: Context, _old: Option<VoiceState>, new: VoiceState) {
-        if let Err(error) = on_voice_state_update(&self.state, &ctx, &new).await {
+    async fn voice_state_update(&self, ctx: Context, old: Option<VoiceState>, new: VoiceState) {
+        if let Err(error) = on_voice_state_update(&self.state, &ctx, old.as_ref(), &new).await {
             tracing::error!(
                 user_id = new.user_id.get(),
                 error = format!("{error:#}"),
@@ -344,26 +358,18 @@ impl EventHandler for VoiceHandler {
 async fn on_guild_create(state: &BotState, guild: &Guild) -> anyhow::Result<()> {
     let now = Utc::now();
     let guild_id = db_id(guild.id.get());
-    let stored: Option<(Option<DateTime<Utc>>, Option<i64>)> = sqlx::query_as(
-        "select observed_until, afk_channel_id from app.discord_guilds where guild_id = $1",
-    )
-    .bind(guild_id)
-    .fetch_optional(&state.pool)
-    .await
-    .context("cannot read the guild's last observation")?;
-    let last_seen = stored.and_then(|(observed_until, _)| observed_until);
+    let last_seen: Option<DateTime<Utc>> =
+        sqlx::query_scalar("select observed_until from app.discord_guilds where guild_id = $1")
+            .bind(guild_id)
+            .fetch_optional(&state.pool)
+            .await
+            .context("cannot read the guild's last observation")?
+            .flatten();
     let afk_channel_id = guild
         .afk_metadata
         .as_ref()
         .map(|afk| db_id(afk.afk_channel_id.get()));
-    store_guild(
-        state,
-        guild_id,
-        &guild.name,
-        afk_channel_id,
-        stored.map(|(_, afk)| afk),
-    )
-    .await?;
+    store_guild(state, guild_id, &guild.name, afk_channel_id).await?;
 
     reconcile(state, guild_id, &present_users(guild), last_seen, now).await?;
     // Only now is the guild known to be watched: stamp it and keep stamping it, unless the
@@ -376,16 +382,15 @@ async fn on_guild_create(state: &BotState, guild: &Guild) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// Stores a guild's name and AFK channel. When Discord's AFK channel changed, the pipeline
-/// is asked to recompute the guild's sessions, so history and new data agree.
+/// Stores a guild's name and current AFK channel, and records in bronze when the AFK
+/// channel Discord reports is not the one recorded last (the pipeline recomputes the
+/// sessions from that moment on).
 async fn store_guild(
     state: &BotState,
     guild_id: i64,
     name: &str,
     afk_channel_id: Option<i64>,
-    stored_afk: Option<Option<i64>>,
 ) -> anyhow::Result<()> {
-    // One transaction: a stored AFK change always comes with its recompute request.
     let mut tx = state.pool.begin().await?;
     sqlx::query(
         "insert into app.discord_guilds (guild_id, name, afk_channel_id, updated_at)
@@ -401,19 +406,28 @@ async fn store_guild(
     .execute(&mut *tx)
     .await
     .context("cannot store the guild")?;
-    let afk_changed = stored_afk.is_some_and(|stored| stored != afk_channel_id);
-    if afk_changed {
+    let recorded: Option<Option<i64>> = sqlx::query_scalar(
+        "select afk_channel_id from bronze.discord_afk_channel_changes
+         where guild_id = $1 order by observed_at desc, change_id desc limit 1",
+    )
+    .bind(guild_id)
+    .fetch_optional(&mut *tx)
+    .await
+    .context("cannot read the recorded AFK channel")?;
+    let changed = recorded != Some(afk_channel_id);
+    if changed {
         sqlx::query(
-            "select app.request_recompute('voice_sessions',
-                 (select min(occurred_at) from bronze.discord_voice_events where guild_id = $1))",
+            "insert into bronze.discord_afk_channel_changes (guild_id, afk_channel_id, observed_at)
+             values ($1, $2, now())",
         )
         .bind(guild_id)
+        .bind(afk_channel_id)
         .execute(&mut *tx)
         .await
-        .context("cannot request a recompute after the AFK channel changed")?;
+        .context("cannot record the AFK channel")?;
     }
     tx.commit().await.context("cannot store the guild")?;
-    if afk_changed {
+    if changed && recorded.is_some() {
         tracing::info!(guild_id, ?afk_channel_id, "the guild's AFK channel changed");
     }
     Ok(())
@@ -421,23 +435,17 @@ async fn store_guild(
 
 /// Keeps the guild's name and AFK channel current when an admin changes them in Discord.
 async fn on_guild_update(state: &BotState, guild: &PartialGuild) -> anyhow::Result<()> {
-    let guild_id = db_id(guild.id.get());
-    let stored_afk: Option<Option<i64>> =
-        sqlx::query_scalar("select afk_channel_id from app.discord_guilds where guild_id = $1")
-            .bind(guild_id)
-            .fetch_optional(&state.pool)
-            .await
-            .context("cannot read the stored guild")?;
     let afk_channel_id = guild
         .afk_metadata
         .as_ref()
         .map(|afk| db_id(afk.afk_channel_id.get()));
-    store_guild(state, guild_id, &guild.name, afk_channel_id, stored_afk).await
+    store_guild(state, db_id(guild.id.get()), &guild.name, afk_channel_id).await
 }
 
 async fn on_voice_state_update(
     state: &BotState,
     ctx: &Context,
+    old: Option<&VoiceState>,
     new: &VoiceState,
 ) -> anyhow::Result<()> {
     // The receive time is the event time: the gateway does not say when it happened.
@@ -461,18 +469,66 @@ async fn on_voice_state_update(
         state.metrics.dropped(VOICE_SOURCE, DropReason::stopping);
         return Ok(());
     };
-    writer
-        .write(VoiceEvent {
-            guild_id: db_id(guild_id.get()),
-            user_id: db_id(new.user_id.get()),
-            channel_id: new.channel_id.map(|channel| db_id(channel.get())),
-            self_mute: new.self_mute,
-            self_deaf: new.self_deaf,
-            origin: VoiceOrigin::Gateway,
-            occurred_at,
-        })
-        .await?;
+    let event = VoiceEvent {
+        guild_id: db_id(guild_id.get()),
+        user_id: db_id(new.user_id.get()),
+        channel_id: new.channel_id.map(|channel| db_id(channel.get())),
+        self_mute: new.self_mute,
+        self_deaf: new.self_deaf,
+        origin: VoiceOrigin::Gateway,
+        occurred_at,
+    };
+    // The state serenity's cache held just before this update names its predecessor.
+    let before = old.map(|old| VoicePosition {
+        channel_id: old.channel_id.map(|channel| db_id(channel.get())),
+        self_mute: old.self_mute,
+        self_deaf: old.self_deaf,
+    });
+    for ready in state.sequencer.accept(before, event, Instant::now()) {
+        writer.write(ready).await?;
+    }
     Ok(())
+}
+
+/// Writes updates the sequencer released; a session that ended counts them as `stopping`.
+async fn write_all(state: &BotState, events: Vec<VoiceEvent>) {
+    if events.is_empty() {
+        return;
+    }
+    let Ok(writer) = state.writer() else {
+        for _ in events {
+            state.metrics.dropped(VOICE_SOURCE, DropReason::stopping);
+        }
+        return;
+    };
+    for event in events {
+        if let Err(error) = writer.write(event).await {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "writing a voice update failed"
+            );
+        }
+    }
+}
+
+/// Background loop: writes voice updates whose predecessor did not arrive in time.
+async fn write_overdue_updates(state: Arc<BotState>, stop: CancellationToken) {
+    let mut ticker = tokio::time::interval(SEQUENCE_WAIT / 2);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let overdue = state.sequencer.overdue(Instant::now());
+        if !overdue.is_empty() {
+            tracing::debug!(
+                updates = overdue.len(),
+                "voice updates written without their predecessor"
+            );
+        }
+        write_all(&state, overdue).await;
+    }
 }
 
 /// Whether a voice state belongs to a bot: from the member in the event, else the cache.
@@ -600,12 +656,27 @@ async fn reconcile(
                 occurred_at: left_at,
             })
             .await?;
+        let unblocked = state
+            .sequencer
+            .observe(guild_id, user_id, VoicePosition::OUT, left_at);
+        write_all(state, unblocked).await;
         closed += 1;
     }
     for user in present {
         let stored_state = stored.get(&user.user_id);
         let stored_channel = stored_state.and_then(|(channel, _)| *channel);
+        let position = VoicePosition {
+            channel_id: Some(user.channel_id),
+            self_mute: user.self_mute,
+            self_deaf: user.self_deaf,
+        };
         if stored_channel == Some(user.channel_id) {
+            // Unchanged: the member's next update continues from here.
+            let since = stored_state.map_or(now, |(_, at)| *at);
+            let unblocked = state
+                .sequencer
+                .observe(guild_id, user.user_id, position, since);
+            write_all(state, unblocked).await;
             continue;
         }
         if let Some((Some(_), stored_at)) = stored_state {
@@ -640,6 +711,10 @@ async fn reconcile(
                 occurred_at: now,
             })
             .await?;
+        let unblocked = state
+            .sequencer
+            .observe(guild_id, user.user_id, position, now);
+        write_all(state, unblocked).await;
         opened += 1;
     }
     state.writer()?.flush().await?;

@@ -2,6 +2,7 @@
 //! writes.
 
 pub mod bot;
+pub mod sequencer;
 
 use crate::ingest::BronzeRecord;
 use chrono::{DateTime, Utc};

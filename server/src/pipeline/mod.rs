@@ -43,7 +43,7 @@ pub struct Job {
 pub const JOBS: &[Job] = &[
     Job {
         name: "voice_sessions",
-        inputs: &["bronze.discord_voice_events", "app.discord_guilds"],
+        inputs: &["bronze.discord_voice_events", "silver.afk_channel_periods"],
         outputs: &[
             "silver.fact_voice_sessions",
             "silver.dim_user",

@@ -101,7 +101,10 @@ inserted as (
     insert into silver.fact_voice_sessions
         (guild_id, discord_user_id, started_at, person_id, channel_id, ended_at, is_afk, end_reason)
     select s.guild_id, s.user_id, s.started_at, i.person_id, s.channel_id, s.ended_at,
-           coalesce(s.channel_id = coalesce(g.afk_channel_override, g.afk_channel_id), false),
+           -- AFK when the channel counted as AFK (Discord's or admin-marked) as it started.
+           exists (select 1 from silver.afk_channel_periods p
+                   where p.guild_id = s.guild_id and p.channel_id = s.channel_id
+                     and s.started_at >= p.valid_from and s.started_at < p.valid_to),
            case
                when s.ended_at is null then null
                when s.next_origin = 'reconcile' and s.next_channel is null then 'reconcile'
@@ -110,7 +113,6 @@ inserted as (
            end
     from sessions s
     join silver.user_identities i on i.kind = 'discord' and i.external_id = s.user_id::text
-    left join app.discord_guilds g on g.guild_id = s.guild_id
     where s.channel_id is not null
       -- Two updates at the same instant leave no time in the first channel.
       and (s.ended_at is null or s.ended_at > s.started_at)
