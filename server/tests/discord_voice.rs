@@ -486,7 +486,7 @@ async fn voice_updates_become_bronze_rows_sessions_and_dau(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
-async fn bursts_of_one_members_updates_are_stored_in_gateway_order(pool: PgPool) {
+async fn bursts_of_one_members_updates_become_exact_sessions_in_gateway_order(pool: PgPool) {
     let fake = FakeDiscord::start().await;
     let metrics = Metrics::new();
     let bot = RunningBot::start(&pool, &fake, &metrics);
@@ -495,7 +495,8 @@ async fn bursts_of_one_members_updates_are_stored_in_gateway_order(pool: PgPool)
 
     // What a temporary-channel bot does: join the lobby and be moved at once; then switch
     // and leave at once. Sent back to back, never waiting for the bot; serenity handles
-    // them concurrently. Repeated, so a lucky handler order cannot hide a reversal.
+    // them concurrently. (The handler order that reverses them is reproduced exactly in the
+    // sequencer's unit tests; here the whole path must keep gateway order.)
     const ROUNDS: usize = 20;
     for _ in 0..ROUNDS {
         for (member, first, second) in [(&BOB, LOBBY, CS2), (&CAROL, CS2, LOBBY)] {
