@@ -239,6 +239,10 @@ async fn join_mute_switch_afk_leave_become_exact_sessions(pool: PgPool) {
             ),
             // Local midnight of Nov 1 in Berlin.
             (
+                "activity_daily".to_owned(),
+                Some(at("2026-10-31T23:00:00Z"))
+            ),
+            (
                 "daily_active_users".to_owned(),
                 Some(at("2026-10-31T23:00:00Z"))
             ),
@@ -299,7 +303,7 @@ async fn running_every_job_twice_changes_nothing(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .expect("runs");
-    assert_eq!(runs, 6, "every run is in the history");
+    assert_eq!(runs, 9, "every run of the three jobs is in the history");
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
@@ -351,11 +355,7 @@ async fn days_are_local_days_of_the_configured_time_zone(pool: PgPool) {
     let berlin = pipeline(&pool, chrono_tz::Europe::Berlin);
     berlin.run_all(Trigger::Manual).await.expect("pipeline");
     berlin
-        .backfill(
-            day("2026-03-27"),
-            day("2026-03-30"),
-            Some("daily_active_users"),
-        )
+        .backfill(day("2026-03-27"), day("2026-03-30"), None)
         .await
         .expect("backfill");
     assert_eq!(
@@ -365,13 +365,9 @@ async fn days_are_local_days_of_the_configured_time_zone(pool: PgPool) {
 
     // The same data for a community on UTC counts on March 28.
     let utc = pipeline(&pool, chrono_tz::UTC);
-    utc.backfill(
-        day("2026-03-27"),
-        day("2026-03-30"),
-        Some("daily_active_users"),
-    )
-    .await
-    .expect("backfill");
+    utc.backfill(day("2026-03-27"), day("2026-03-30"), None)
+        .await
+        .expect("backfill");
     assert_eq!(
         dau(&pool, "2026-03-28", "2026-03-29").await,
         vec![(day("2026-03-28"), 1, 1), (day("2026-03-29"), 0, 0)]
@@ -617,7 +613,7 @@ fn unknown_jobs_are_refused_with_the_list_of_jobs() {
         .to_string();
     assert_eq!(
         error,
-        "unknown job 'nope'; jobs are: voice_sessions, daily_active_users, or all"
+        "unknown job 'nope'; jobs are: voice_sessions, activity_daily, daily_active_users, or all"
     );
 }
 
@@ -747,6 +743,7 @@ async fn a_failing_job_does_not_stop_the_jobs_after_it(pool: PgPool) {
         runs,
         vec![
             ("voice_sessions".to_owned(), false),
+            ("activity_daily".to_owned(), true),
             ("daily_active_users".to_owned(), true)
         ]
     );
@@ -782,5 +779,63 @@ async fn a_changed_time_zone_recomputes_every_day(pool: PgPool) {
     assert_eq!(
         dau(&pool, "2026-11-01", "2026-11-02").await,
         vec![(day("2026-11-01"), 1, 1), (day("2026-11-02"), 0, 0)]
+    );
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_person_counts_once_with_the_time_of_all_their_accounts(pool: PgPool) {
+    let metrics = Metrics::new();
+    guild(&pool, "2026-11-02T00:00:00Z").await;
+    // Two Discord accounts, 40 seconds of voice each on Nov 1: neither reaches a minute.
+    ingest(
+        &pool,
+        &metrics,
+        vec![
+            event(1, Some(GENERAL), "2026-11-01T18:00:00Z"),
+            event(1, None, "2026-11-01T18:00:40Z"),
+            event(2, Some(GAMING), "2026-11-01T19:00:00Z"),
+            event(2, None, "2026-11-01T19:00:40Z"),
+        ],
+    )
+    .await;
+    let p = pipeline(&pool, chrono_tz::Europe::Berlin);
+    p.run_all(Trigger::Schedule).await.expect("run");
+    let rows: Vec<(NaiveDate, String, i64)> = sqlx::query_as(
+        "select day, account_id, voice_seconds from silver.activity_daily order by account_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("activity");
+    assert_eq!(
+        rows,
+        vec![
+            (day("2026-11-01"), "1".to_owned(), 40),
+            (day("2026-11-01"), "2".to_owned(), 40)
+        ]
+    );
+    assert_eq!(
+        dau(&pool, "2026-11-01", "2026-11-01").await,
+        vec![(day("2026-11-01"), 0, 0)]
+    );
+
+    // Linked to one person, their 80 seconds make that person active, once.
+    sqlx::query(
+        "update silver.user_identities set person_id =
+             (select person_id from silver.user_identities where external_id = '1')
+         where external_id = '2'",
+    )
+    .execute(&pool)
+    .await
+    .expect("link");
+    sqlx::query("select app.request_recompute('activity_daily', '2026-10-31T23:00:00Z')")
+        .execute(&pool)
+        .await
+        .expect("recompute the account's days");
+    p.run_all(Trigger::Schedule)
+        .await
+        .expect("run after linking");
+    assert_eq!(
+        dau(&pool, "2026-11-01", "2026-11-01").await,
+        vec![(day("2026-11-01"), 1, 1)]
     );
 }

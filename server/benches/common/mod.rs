@@ -12,7 +12,7 @@ pub const BATCH_SIZE: usize = 5000;
 /// Empties bronze, silver, gold and the pipeline state.
 pub async fn truncate(pool: &PgPool) -> anyhow::Result<()> {
     sqlx::query(
-        "truncate bronze.discord_voice_events, silver.fact_voice_sessions, silver.user_identities,
+        "truncate bronze.discord_voice_events, silver.fact_voice_sessions, silver.activity_daily, silver.user_identities,
                   silver.dim_user, gold.daily_active_users, app.pipeline_state
          restart identity",
     )

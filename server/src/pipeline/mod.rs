@@ -29,9 +29,6 @@ pub struct Job {
     pub inputs: &'static [&'static str],
     pub outputs: &'static [&'static str],
     pub progress: Progress,
-    /// The job whose input this job's output is; its days from `dirty_from` on are marked
-    /// for recomputation.
-    pub downstream: Option<&'static str>,
     /// The SQL script. Its last statement returns `(rows bigint, dirty_from timestamptz)`.
     pub sql: &'static str,
     /// For jobs whose output is per local day: a query for the first instant of their
@@ -39,7 +36,8 @@ pub struct Job {
     pub history_start: Option<&'static str>,
 }
 
-/// Every job, in dependency order.
+/// Every job. The runner orders them by their inputs and outputs ([`plan`]) and marks the
+/// jobs that read a job's outputs for recomputation ([`downstream`]).
 pub const JOBS: &[Job] = &[
     Job {
         name: "voice_sessions",
@@ -52,20 +50,65 @@ pub const JOBS: &[Job] = &[
         progress: Progress::BronzeIds {
             table: "bronze.discord_voice_events",
         },
-        downstream: Some("daily_active_users"),
         sql: include_str!("jobs/voice_sessions.sql"),
         history_start: None,
     },
     Job {
-        name: "daily_active_users",
-        inputs: &["silver.fact_voice_sessions", "app.discord_guilds"],
-        outputs: &["gold.daily_active_users"],
+        name: "activity_daily",
+        inputs: &[
+            "silver.fact_voice_sessions",
+            "silver.user_identities",
+            "app.discord_guilds",
+        ],
+        outputs: &["silver.activity_daily"],
         progress: Progress::DirtyDays,
-        downstream: None,
-        sql: include_str!("jobs/daily_active_users.sql"),
+        sql: include_str!("jobs/activity_daily.sql"),
         history_start: Some("select min(started_at) from silver.fact_voice_sessions"),
     },
+    Job {
+        name: "daily_active_users",
+        inputs: &["silver.activity_daily"],
+        outputs: &["gold.daily_active_users"],
+        progress: Progress::DirtyDays,
+        sql: include_str!("jobs/daily_active_users.sql"),
+        history_start: Some(
+            "select min(day)::timestamp at time zone 'UTC' from silver.activity_daily",
+        ),
+    },
 ];
+
+/// The jobs that read what `job` writes: a change in its output dirties them.
+pub fn downstream(job: &Job) -> impl Iterator<Item = &'static Job> + '_ {
+    JOBS.iter()
+        .filter(move |other| other.inputs.iter().any(|input| job.outputs.contains(input)))
+}
+
+/// Every job in an order where each runs after the jobs whose outputs it reads.
+pub fn plan() -> Vec<&'static Job> {
+    let mut done: Vec<&'static Job> = Vec::with_capacity(JOBS.len());
+    while done.len() < JOBS.len() {
+        let ready = JOBS.iter().find(|job| {
+            !done.iter().any(|d| d.name == job.name)
+                && JOBS.iter().all(|upstream| {
+                    upstream.name == job.name
+                        || done.iter().any(|d| d.name == upstream.name)
+                        || !upstream.outputs.iter().any(|o| job.inputs.contains(o))
+                })
+        });
+        match ready {
+            Some(job) => done.push(job),
+            // A cycle cannot be ordered; the unit test below keeps the registry acyclic.
+            None => {
+                let rest: Vec<&'static Job> = JOBS
+                    .iter()
+                    .filter(|job| !done.iter().any(|d| d.name == job.name))
+                    .collect();
+                done.extend(rest);
+            }
+        }
+    }
+    done
+}
 
 /// Looks a job up by name.
 pub fn job(name: &str) -> anyhow::Result<&'static Job> {
@@ -150,7 +193,7 @@ impl Pipeline {
     pub async fn run_all(&self, trigger: Trigger) -> anyhow::Result<Vec<RunReport>> {
         let mut reports = Vec::with_capacity(JOBS.len());
         let mut failures = Vec::new();
-        for job in JOBS {
+        for job in plan() {
             match self.run(job, trigger, None).await {
                 Ok(report) => reports.push(report),
                 Err(error) => {
@@ -182,7 +225,7 @@ impl Pipeline {
         }
         let jobs: Vec<&Job> = match only {
             Some(name) => vec![job(name)?],
-            None => JOBS.iter().collect(),
+            None => plan(),
         };
         let mut reports = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -379,12 +422,14 @@ impl Pipeline {
         .bind(self.timezone.name())
         .execute(&mut *tx)
         .await?;
-        if let (Some(downstream), Some(from)) = (job.downstream, output_dirty_from) {
-            sqlx::query("select app.request_recompute($1, $2)")
-                .bind(downstream)
-                .bind(from)
-                .execute(&mut *tx)
-                .await?;
+        if let Some(from) = output_dirty_from {
+            for downstream in downstream(job) {
+                sqlx::query("select app.request_recompute($1, $2)")
+                    .bind(downstream.name)
+                    .bind(from)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         let processed = match job.progress {
@@ -473,5 +518,55 @@ pub async fn run_scheduler(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(jobs: impl IntoIterator<Item = &'static Job>) -> Vec<&'static str> {
+        jobs.into_iter().map(|job| job.name).collect()
+    }
+
+    #[test]
+    fn jobs_run_after_the_jobs_whose_outputs_they_read() {
+        assert_eq!(
+            names(plan()),
+            vec!["voice_sessions", "activity_daily", "daily_active_users"]
+        );
+        let plan = plan();
+        for (position, job) in plan.iter().enumerate() {
+            for later in &plan[position + 1..] {
+                assert!(
+                    !job.inputs.iter().any(|input| later.outputs.contains(input)),
+                    "{} reads what {} writes but runs first",
+                    job.name,
+                    later.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_change_dirties_exactly_the_jobs_that_read_it() {
+        let by_name = |name| job(name).expect("job");
+        assert_eq!(
+            names(downstream(by_name("voice_sessions"))),
+            vec!["activity_daily"]
+        );
+        assert_eq!(
+            names(downstream(by_name("activity_daily"))),
+            vec!["daily_active_users"]
+        );
+        assert!(names(downstream(by_name("daily_active_users"))).is_empty());
+    }
+
+    #[test]
+    fn every_job_is_named_once() {
+        let mut all = names(JOBS.iter());
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), JOBS.len());
     }
 }

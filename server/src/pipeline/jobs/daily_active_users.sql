@@ -1,8 +1,7 @@
--- daily_active_users: silver.fact_voice_sessions -> gold.daily_active_users
+-- daily_active_users: silver.activity_daily -> gold.daily_active_users
 --
 -- Parameters (transaction-local settings, set by the runner):
 --   guildhall.day_from, guildhall.day_to   local days to recompute, inclusive
---   guildhall.tz                           the community's IANA time zone
 -- Returns one row: (rows bigint, dirty_from timestamptz).
 
 with days as (
@@ -11,68 +10,31 @@ with days as (
                          current_setting('guildhall.day_to')::date,
                          interval '1 day') d
 ),
-range as (
-    -- The recomputed days as instants (local midnights; DST days have 23 or 25 hours).
-    select current_setting('guildhall.day_from')::date::timestamp
-               at time zone current_setting('guildhall.tz') as range_start,
-           (current_setting('guildhall.day_to')::date + 1)::timestamp
-               at time zone current_setting('guildhall.tz') as range_end
+-- Persons, not accounts: a member's accounts add up before the thresholds apply.
+persons as (
+    select day, person_id,
+           sum(voice_seconds) as voice_seconds,
+           sum(messages) as messages,
+           sum(game_seconds) as game_seconds
+    from silver.activity_daily
+    where day between current_setting('guildhall.day_from')::date
+                  and current_setting('guildhall.day_to')::date
+    group by day, person_id
 ),
--- Non-AFK sessions touching the range. Open sessions count until the bot last observed
--- their guild. Sessions are found by their end (closed ones ending after the range starts,
--- plus the open ones), so the cost follows recent activity, not the length of history.
-candidates as (
-    select s.*
-    from silver.fact_voice_sessions s, range r
-    where s.ended_at > r.range_start and s.started_at < r.range_end
-    union all
-    select s.*
-    from silver.fact_voice_sessions s, range r
-    where s.ended_at is null and s.started_at < r.range_end
-),
-sessions as (
-    select s.person_id,
-           s.started_at,
-           coalesce(s.ended_at, greatest(g.observed_until, s.started_at), s.started_at) as ended_at
-    from candidates s
-    left join app.discord_guilds g on g.guild_id = s.guild_id
-    where not s.is_afk
-),
--- Each session split at local midnights: one piece per day it touches, so a session
--- crossing midnight counts on both days.
-pieces as (
-    select p.day, s.person_id,
-           greatest(extract(epoch from
-               least(s.ended_at, (p.day + 1)::timestamp at time zone current_setting('guildhall.tz'))
-               - greatest(s.started_at, p.day::timestamp at time zone current_setting('guildhall.tz'))), 0)
-               as seconds
-    from sessions s
-    cross join lateral (
-        -- Only the recomputed days: a session open for weeks adds no work per old day.
-        select d::date as day
-        from generate_series(greatest((s.started_at at time zone current_setting('guildhall.tz'))::date,
-                                      current_setting('guildhall.day_from')::date),
-                             least((s.ended_at at time zone current_setting('guildhall.tz'))::date,
-                                   current_setting('guildhall.day_to')::date),
-                             interval '1 day') d
-    ) p
-),
--- Active in voice: at least one minute that day.
-voice_active as (
-    select day, count(*) as persons
-    from (
-        select day, person_id
-        from pieces
-        group by day, person_id
-        having sum(seconds) >= 60
-    ) active
+-- Active: at least one minute of non-AFK voice, one message or one minute on a game server.
+per_day as (
+    select day,
+           count(*) filter (where voice_seconds >= 60 or messages >= 1 or game_seconds >= 60)
+               as total,
+           count(*) filter (where voice_seconds >= 60) as voice
+    from persons
     group by day
 ),
 upserted as (
     insert into gold.daily_active_users (day, dau_total, dau_voice, computed_at)
-    select d.day, coalesce(v.persons, 0), coalesce(v.persons, 0), now()
+    select d.day, coalesce(p.total, 0), coalesce(p.voice, 0), now()
     from days d
-    left join voice_active v on v.day = d.day
+    left join per_day p on p.day = d.day
     on conflict (day) do update
         set dau_total = excluded.dau_total,
             dau_voice = excluded.dau_voice,
