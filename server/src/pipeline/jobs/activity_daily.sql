@@ -73,8 +73,8 @@ resolved as (
 ),
 removed as (
     delete from silver.activity_daily a
-    using days d
-    where a.day = d.day
+    where a.day between current_setting('guildhall.day_from')::date
+                    and current_setting('guildhall.day_to')::date
       and not exists (select 1 from resolved r
                       where r.day = a.day and r.account_kind = a.account_kind
                         and r.account_id = a.account_id)
