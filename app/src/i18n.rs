@@ -292,6 +292,13 @@ keys! {
     ColRows => "Zeilen", "Rows";
     ColResult => "Ergebnis", "Result";
     RunOk => "OK", "OK";
+    RejectedTitle => "Abgelehnte Datensätze", "Refused records";
+    RejectedLead => "Datensätze, die die Datenbank abgelehnt hat. Sie sind mit ihrem Fehler in bronze.rejected_records aufbewahrt, nicht verloren.",
+        "Records the database refused. They are kept with their error in bronze.rejected_records, not lost.";
+    NoRejected => "Keine: die Datenbank hat jeden Datensatz angenommen.", "None: the database took every record.";
+    ColSource => "Quelle", "Source";
+    ColRecords => "Datensätze", "Records";
+    ColLast => "Zuletzt", "Last";
     UsersTitle => "Personen und Rollen", "People and roles";
     UsersLead => "Wer sich angemeldet hat. Leitung sieht die Kennzahlen, Administration zusätzlich diese Seite. Jede Änderung steht im Änderungsprotokoll.",
         "Everyone who has signed in. Leaders see the KPI pages, admins this page too. Every change goes into the audit log.";

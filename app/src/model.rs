@@ -187,6 +187,17 @@ pub struct AdminOverview {
     pub recent_runs: Vec<PipelineRun>,
     pub users: Vec<UserRole>,
     pub audit_log: Vec<AuditEntry>,
+    /// Records the database refused, per source (kept in `bronze.rejected_records`).
+    pub rejected: Vec<RejectedRecords>,
+}
+
+/// Refused records of one source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedRecords {
+    pub source: String,
+    pub count: i64,
+    pub last_error: String,
+    pub last_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The signed-in member's own voice activity.

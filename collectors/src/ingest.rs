@@ -1,7 +1,10 @@
 //! The one ingestion writer every source uses: records are buffered and written to bronze
 //! in batches, flushed when the batch is full, on an interval and at shutdown. Writes are
-//! idempotent (each record carries a key; a duplicate is skipped and counted), and a failed
-//! write is retried with backoff instead of being lost.
+//! idempotent (each record carries a key; a duplicate is skipped and counted), a failed
+//! write is retried with backoff instead of being lost, and a record the database refuses
+//! is kept in `bronze.rejected_records` with its error. A caller that must know (an HTTP
+//! endpoint answering only after commit) writes with [`IngestWriter::write_acked`] and
+//! learns how many records were new, duplicates or refused.
 
 use crate::metrics::{DropReason, Metrics, SourceLabels};
 use futures::future::BoxFuture;
@@ -21,6 +24,28 @@ pub trait BronzeRecord: Send + Sync + Sized + 'static {
         conn: &'c mut sqlx::PgConnection,
         batch: &'c [Self],
     ) -> BoxFuture<'c, sqlx::Result<u64>>;
+
+    /// The record as it is kept in `bronze.rejected_records` when the database refuses it.
+    fn to_json(&self) -> serde_json::Value;
+}
+
+/// What became of records written with [`IngestWriter::write_acked`], once committed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Receipt {
+    /// Stored now.
+    pub new: u64,
+    /// Already stored before (same idempotency key).
+    pub duplicate: u64,
+    /// Refused by the database; kept in `bronze.rejected_records`.
+    pub refused: u64,
+}
+
+impl Receipt {
+    fn add(&mut self, other: Receipt) {
+        self.new += other.new;
+        self.duplicate += other.duplicate;
+        self.refused += other.refused;
+    }
 }
 
 /// When the writer flushes.
@@ -49,6 +74,7 @@ pub struct WriterClosed(&'static str);
 enum Command<R> {
     Record(R),
     Flush(oneshot::Sender<()>),
+    Acked(Vec<R>, oneshot::Sender<Receipt>),
 }
 
 /// Handle to a running writer task. Cheap to clone; the task flushes what is left and ends
@@ -82,6 +108,17 @@ impl<R: BronzeRecord> IngestWriter<R> {
             .send(Command::Record(record))
             .await
             .map_err(|_| WriterClosed(R::SOURCE))
+    }
+
+    /// Writes `records` (after everything queued before them) and returns, once they are
+    /// committed, what became of them.
+    pub async fn write_acked(&self, records: Vec<R>) -> Result<Receipt, WriterClosed> {
+        let (done_tx, done_rx) = oneshot::channel();
+        self.tx
+            .send(Command::Acked(records, done_tx))
+            .await
+            .map_err(|_| WriterClosed(R::SOURCE))?;
+        done_rx.await.map_err(|_| WriterClosed(R::SOURCE))
     }
 
     /// Writes everything queued so far and returns once it is committed.
@@ -123,6 +160,12 @@ async fn run_writer<R: BronzeRecord>(
                     write_with_retry(&pool, &metrics, &mut buffer).await;
                     let _ = done.send(());
                 }
+                Some(Command::Acked(mut records, done)) => {
+                    // What was queued before goes first, so the order stays the callers'.
+                    write_with_retry(&pool, &metrics, &mut buffer).await;
+                    let receipt = write_with_retry(&pool, &metrics, &mut records).await;
+                    let _ = done.send(receipt);
+                }
                 None => {
                     write_with_retry(&pool, &metrics, &mut buffer).await;
                     tracing::debug!(source = R::SOURCE, "ingestion writer stopped");
@@ -141,14 +184,27 @@ async fn run_writer<R: BronzeRecord>(
 /// Writes the buffer, retrying with exponential backoff (up to 30 s between tries) while the
 /// database is unreachable or busy. Records are only removed from the buffer once committed.
 /// When the database refuses the batch itself (a constraint, bad data), the records are
-/// written one by one so the good ones are kept; each refused one is logged and counted as
-/// `invalid` instead of blocking the source for ever.
-async fn write_with_retry<R: BronzeRecord>(pool: &PgPool, metrics: &Metrics, buffer: &mut Vec<R>) {
+/// written one by one so the good ones are kept; each refused one is kept in
+/// `bronze.rejected_records` with its error, logged and counted as `invalid`, instead of
+/// blocking the source for ever.
+async fn write_with_retry<R: BronzeRecord>(
+    pool: &PgPool,
+    metrics: &Metrics,
+    buffer: &mut Vec<R>,
+) -> Receipt {
+    let mut receipt = Receipt::default();
     if buffer.is_empty() {
-        return;
+        return receipt;
     }
     match write_until_accepted(pool, buffer).await {
-        Ok(inserted) => count_written(metrics, R::SOURCE, inserted, buffer.len() as u64),
+        Ok(inserted) => {
+            receipt.add(count_written(
+                metrics,
+                R::SOURCE,
+                inserted,
+                buffer.len() as u64,
+            ));
+        }
         Err(error) => {
             tracing::warn!(
                 source = R::SOURCE,
@@ -158,16 +214,48 @@ async fn write_with_retry<R: BronzeRecord>(pool: &PgPool, metrics: &Metrics, buf
             );
             for record in buffer.iter() {
                 match write_until_accepted(pool, std::slice::from_ref(record)).await {
-                    Ok(inserted) => count_written(metrics, R::SOURCE, inserted, 1),
+                    Ok(inserted) => receipt.add(count_written(metrics, R::SOURCE, inserted, 1)),
                     Err(error) => {
-                        tracing::error!(source = R::SOURCE, error = %error, "record refused by the database; dropped");
+                        tracing::error!(source = R::SOURCE, error = %error, "record refused by the database; kept in bronze.rejected_records");
+                        quarantine(pool, record, &error).await;
                         metrics.dropped(R::SOURCE, DropReason::invalid);
+                        receipt.refused += 1;
                     }
                 }
             }
         }
     }
     buffer.clear();
+    receipt
+}
+
+/// Keeps a refused record with its error, retrying while the database is unreachable.
+async fn quarantine<R: BronzeRecord>(pool: &PgPool, record: &R, refusal: &sqlx::Error) {
+    let mut delay = Duration::from_millis(250);
+    let payload = record.to_json();
+    let error = refusal.to_string();
+    loop {
+        let kept = sqlx::query(
+            "insert into bronze.rejected_records (source, payload, error) values ($1, $2, $3)",
+        )
+        .bind(R::SOURCE)
+        .bind(&payload)
+        .bind(&error)
+        .execute(pool)
+        .await;
+        match kept {
+            Ok(_) => return,
+            Err(failure) if is_refusal(&failure) => {
+                tracing::error!(source = R::SOURCE, error = %failure, "the refused record cannot be kept either");
+                return;
+            }
+            Err(failure) => {
+                tracing::warn!(source = R::SOURCE, error = %failure, retry_in_ms = delay.as_millis() as u64, "keeping a refused record failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
 }
 
 /// Tries until the database either commits `records` (returns how many were new) or refuses
@@ -205,7 +293,7 @@ fn is_refusal(error: &sqlx::Error) -> bool {
     }
 }
 
-fn count_written(metrics: &Metrics, source: &str, inserted: u64, total: u64) {
+fn count_written(metrics: &Metrics, source: &str, inserted: u64, total: u64) -> Receipt {
     metrics
         .ingested_records
         .get_or_create(&SourceLabels {
@@ -214,6 +302,11 @@ fn count_written(metrics: &Metrics, source: &str, inserted: u64, total: u64) {
         .inc_by(inserted);
     for _ in inserted..total {
         metrics.dropped(source, DropReason::duplicate);
+    }
+    Receipt {
+        new: inserted,
+        duplicate: total - inserted,
+        refused: 0,
     }
 }
 

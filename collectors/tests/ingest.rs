@@ -117,12 +117,18 @@ impl collectors::ingest::BronzeRecord for Probe {
     ) -> futures::future::BoxFuture<'c, sqlx::Result<u64>> {
         let values: Vec<i32> = batch.iter().map(|p| p.0).collect();
         Box::pin(async move {
-            let done = sqlx::query("insert into probe (n) select * from unnest($1::int4[])")
-                .bind(values)
-                .execute(conn)
-                .await?;
+            let done = sqlx::query(
+                "insert into probe (n) select * from unnest($1::int4[]) on conflict do nothing",
+            )
+            .bind(values)
+            .execute(conn)
+            .await?;
             Ok(done.rows_affected())
         })
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "n": self.0 })
     }
 }
 
@@ -151,6 +157,72 @@ async fn a_refused_record_is_dropped_and_counted_and_the_rest_of_its_batch_is_ke
         .expect("rows");
     assert_eq!(stored, vec![1, 2, 3]);
     assert_eq!(metrics.dropped_count("probe", DropReason::invalid), 1);
+    // Not lost: kept with its source and the database's reason.
+    let rejected: Vec<(String, serde_json::Value, String)> =
+        sqlx::query_as("select source, payload, error from bronze.rejected_records")
+            .fetch_all(&pool)
+            .await
+            .expect("rejected records");
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0].0, "probe");
+    assert_eq!(rejected[0].1, serde_json::json!({ "n": -1 }));
+    assert!(rejected[0].2.contains("probe_n_check"), "{}", rejected[0].2);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_acknowledged_write_says_what_was_new_duplicate_or_refused_once_committed(pool: PgPool) {
+    sqlx::query("create table probe (n int4 not null check (n > 0) unique)")
+        .execute(&pool)
+        .await
+        .expect("probe table");
+    let metrics = Metrics::new();
+    let config = WriterConfig {
+        batch_size: 1000,
+        flush_interval: Duration::from_secs(3600),
+    };
+    let (writer, task) = IngestWriter::spawn(pool.clone(), config, metrics.clone());
+    let first = writer
+        .write_acked(vec![Probe(1), Probe(2)])
+        .await
+        .expect("acknowledged");
+    assert_eq!(
+        first,
+        collectors::ingest::Receipt {
+            new: 2,
+            duplicate: 0,
+            refused: 0
+        }
+    );
+    // Committed when acknowledged, although the flush interval is an hour.
+    let stored: i64 = sqlx::query_scalar("select count(*) from probe")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(stored, 2);
+    let second = writer
+        .write_acked(vec![Probe(2), Probe(-5), Probe(3)])
+        .await
+        .expect("acknowledged");
+    assert_eq!(
+        second,
+        collectors::ingest::Receipt {
+            new: 1,
+            duplicate: 1,
+            refused: 1
+        }
+    );
+    let stored: Vec<i32> = sqlx::query_scalar("select n from probe order by n")
+        .fetch_all(&pool)
+        .await
+        .expect("rows");
+    assert_eq!(stored, vec![1, 2, 3]);
+    let kept: i64 = sqlx::query_scalar("select count(*) from bronze.rejected_records")
+        .fetch_one(&pool)
+        .await
+        .expect("rejected");
+    assert_eq!(kept, 1);
+    drop(writer);
+    task.await.expect("writer ends");
 }
 
 #[sqlx::test(migrations = "../migrations")]

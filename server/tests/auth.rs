@@ -844,11 +844,21 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
         .expect("marks");
     assert_eq!(marked, Vec::<i64>::new(), "refused calls changed nothing");
 
-    // Admin: allowed.
+    // Admin: allowed, and sees what the database refused.
+    sqlx::query(
+        "insert into bronze.rejected_records (source, payload, error)
+         values ('discord_voice', '{}', 'first'), ('discord_voice', '{}', 'latest')",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("rejected records");
     app.sign_in_demo("admin").await;
     let (status, overview) = app.call::<app::api::GetAdminOverview>(&[]).await;
     assert_eq!(status, StatusCode::OK, "{overview}");
     assert_eq!(overview["guilds"][0]["guild_id"], json!(42));
+    assert_eq!(overview["rejected"][0]["source"], json!("discord_voice"));
+    assert_eq!(overview["rejected"][0]["count"], json!(2));
+    assert_eq!(overview["rejected"][0]["last_error"], json!("latest"));
     let (status, body) = app.call::<app::api::MarkAfkChannel>(afk_form).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let marked: Vec<i64> = sqlx::query_scalar("select channel_id from app.afk_channels")

@@ -118,9 +118,27 @@ pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppErro
     )
     .fetch_all(&state.pool)
     .await?;
+    let rejected: Vec<(String, i64, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "select distinct on (source) source, count(*) over (partition by source), error, rejected_at
+         from bronze.rejected_records
+         order by source, rejected_at desc, rejected_id desc",
+    )
+    .fetch_all(&state.pool)
+    .await?;
     let users = roles::list_users(&state).await?;
     let audit_log = roles::recent_audit_log(&state.pool).await?;
     Ok(AdminOverview {
+        rejected: rejected
+            .into_iter()
+            .map(
+                |(source, count, last_error, last_at)| crate::model::RejectedRecords {
+                    source,
+                    count,
+                    last_error,
+                    last_at,
+                },
+            )
+            .collect(),
         users,
         audit_log,
         bot_enabled: state.settings.bot_enabled,

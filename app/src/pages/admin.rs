@@ -6,7 +6,7 @@ use crate::components::{ErrorNotice, Loading, error_key};
 use crate::i18n::{Key, t, use_i18n};
 use crate::model::{
     AdminOverview, AuditAction, AuditEntry, CollectorStatus, GuildSettings, MarkedAfkChannel,
-    PipelineRun, Role, UserRole,
+    PipelineRun, RejectedRecords, Role, UserRole,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -67,6 +67,7 @@ fn AdminSections(overview: AdminOverview) -> impl IntoView {
         recent_runs,
         users,
         audit_log,
+        rejected,
     } = overview;
     let bot = if bot_enabled {
         view! {
@@ -91,6 +92,10 @@ fn AdminSections(overview: AdminOverview) -> impl IntoView {
             <Collectors collectors />
         </div>
         <div class="card">
+            <h2>{t(Key::RejectedTitle)}</h2>
+            <Rejected rejected />
+        </div>
+        <div class="card">
             <h2>{t(Key::GuildsTitle)}</h2>
             <Guilds guilds />
         </div>
@@ -108,6 +113,54 @@ fn AdminSections(overview: AdminOverview) -> impl IntoView {
             <Runs runs=recent_runs />
         </div>
     }
+}
+
+/// Records the database refused, per source: kept, never lost, shown here.
+#[component]
+fn Rejected(rejected: Vec<RejectedRecords>) -> impl IntoView {
+    let lang = use_i18n().lang;
+    if rejected.is_empty() {
+        return view! {
+            <p class="muted" data-testid="rejected-none">
+                {t(Key::NoRejected)}
+            </p>
+        }
+        .into_any();
+    }
+    let rows = rejected
+        .into_iter()
+        .map(|source| {
+            let at = source.last_at;
+            let count = source.count;
+            let name = source.source;
+            let key = name.clone();
+            view! {
+                <tr data-source=key>
+                    <th scope="row">{name}</th>
+                    <td class="num">{move || lang.get().int(count)}</td>
+                    <td>{move || lang.get().datetime(at)}</td>
+                    <td class="error-text">{source.last_error}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <p class="muted small">{t(Key::RejectedLead)}</p>
+        <div class="table-wrap">
+            <table class="data stack-on-mobile" data-testid="rejected-table">
+                <thead>
+                    <tr>
+                        <th scope="col">{t(Key::ColSource)}</th>
+                        <th scope="col" class="num">{t(Key::ColRecords)}</th>
+                        <th scope="col">{t(Key::ColLast)}</th>
+                        <th scope="col">{t(Key::ColLastError)}</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any()
 }
 
 fn role_key(role: Role) -> Key {

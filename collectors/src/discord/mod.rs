@@ -112,4 +112,17 @@ impl BronzeRecord for VoiceEvent {
         }
         .boxed()
     }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "source_key": self.source_key(),
+            "guild_id": self.guild_id.to_string(),
+            "user_id": self.user_id.to_string(),
+            "channel_id": self.channel_id.map(|c| c.to_string()),
+            "self_mute": self.self_mute,
+            "self_deaf": self.self_deaf,
+            "origin": self.origin.as_str(),
+            "occurred_at": self.occurred_at.to_rfc3339(),
+        })
+    }
 }
