@@ -292,6 +292,8 @@ keys! {
     ColRows => "Zeilen", "Rows";
     ColResult => "Ergebnis", "Result";
     RunOk => "OK", "OK";
+    NoBacklog => "Nichts wartet auf die Datenbank.", "Nothing waits for the database.";
+    BacklogTitle => "Datensätze warten auf die Datenbank (im Spool, werden nachgeschrieben):", "Records waiting for the database (in the spool, written once it is back):";
     RejectedTitle => "Abgelehnte Datensätze", "Refused records";
     RejectedLead => "Datensätze, die die Datenbank abgelehnt hat. Sie sind mit ihrem Fehler in bronze.rejected_records aufbewahrt, nicht verloren.",
         "Records the database refused. They are kept with their error in bronze.rejected_records, not lost.";

@@ -189,6 +189,8 @@ pub struct AdminOverview {
     pub audit_log: Vec<AuditEntry>,
     /// Records the database refused, per source (kept in `bronze.rejected_records`).
     pub rejected: Vec<RejectedRecords>,
+    /// Records waiting in the spool for the database, per source.
+    pub spool_backlog: Vec<(String, u64)>,
 }
 
 /// Refused records of one source.

@@ -25,9 +25,42 @@ pub trait BronzeRecord: Send + Sync + Sized + 'static {
         batch: &'c [Self],
     ) -> BoxFuture<'c, sqlx::Result<u64>>;
 
-    /// The record as it is kept in `bronze.rejected_records` when the database refuses it.
+    /// The record as JSON: kept in `bronze.rejected_records` when the database refuses it,
+    /// and in the spool while the database is unreachable.
     fn to_json(&self) -> serde_json::Value;
+
+    /// The record back from its JSON (spool replay); `None` when it is not one.
+    fn from_json(value: &serde_json::Value) -> Option<Self>;
 }
+
+/// Where records wait while PostgreSQL is unreachable: one file of JSON lines per source,
+/// replayed in order once the database is back. Records carry idempotency keys, so a replay
+/// that is cut off and repeated stores nothing twice.
+#[derive(Clone, Debug)]
+pub struct SpoolConfig {
+    pub dir: std::path::PathBuf,
+    /// Beyond this size the writer stops spooling and holds records in memory (sources
+    /// then wait: back-pressure) until the database is back.
+    pub max_bytes: u64,
+}
+
+impl SpoolConfig {
+    /// The spool file of a source.
+    pub fn file(&self, source: &str) -> std::path::PathBuf {
+        self.dir.join(format!("{source}.spool"))
+    }
+
+    /// How many records wait in a source's spool.
+    pub fn backlog(&self, source: &str) -> u64 {
+        std::fs::read(self.file(source))
+            .map(|bytes| bytes.iter().filter(|&&b| b == b'\n').count() as u64)
+            .unwrap_or(0)
+    }
+}
+
+/// How long one write may take before the database counts as unreachable and the records
+/// go to the spool.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// What became of records written with [`IngestWriter::write_acked`], once committed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -95,9 +128,21 @@ impl<R: BronzeRecord> IngestWriter<R> {
     /// Starts the writer task. Await the returned handle after dropping every writer to be
     /// sure the last batch is committed.
     pub fn spawn(pool: PgPool, config: WriterConfig, metrics: Metrics) -> (Self, JoinHandle<()>) {
+        Self::spawn_with_spool(pool, config, metrics, None)
+    }
+
+    /// Starts the writer task with a spool for outages: while PostgreSQL is unreachable,
+    /// batches go to the spool file instead of waiting, and a shutdown ends within seconds
+    /// with nothing lost.
+    pub fn spawn_with_spool(
+        pool: PgPool,
+        config: WriterConfig,
+        metrics: Metrics,
+        spool: Option<SpoolConfig>,
+    ) -> (Self, JoinHandle<()>) {
         let batch_size = config.batch_size.max(1);
         let (tx, rx) = mpsc::channel(batch_size * 2);
-        let task = tokio::spawn(run_writer::<R>(pool, config, metrics, rx));
+        let task = tokio::spawn(run_writer::<R>(pool, config, metrics, spool, rx));
         (Self { tx }, task)
     }
 
@@ -136,10 +181,19 @@ async fn run_writer<R: BronzeRecord>(
     pool: PgPool,
     config: WriterConfig,
     metrics: Metrics,
+    spool: Option<SpoolConfig>,
     mut rx: mpsc::Receiver<Command<R>>,
 ) {
     let batch_size = config.batch_size.max(1);
     let mut buffer: Vec<R> = Vec::with_capacity(batch_size);
+    let writer = Writer {
+        pool: &pool,
+        metrics: &metrics,
+        spool: spool.as_ref(),
+        batch_size,
+    };
+    // Records spooled by an earlier run go first.
+    writer.replay::<R>().await;
     // The first tick comes one interval from now (a plain `interval` ticks at once, which
     // would flush the first partial batch early).
     let mut ticker = tokio::time::interval_at(
@@ -153,32 +207,197 @@ async fn run_writer<R: BronzeRecord>(
                 Some(Command::Record(record)) => {
                     buffer.push(record);
                     if buffer.len() >= batch_size {
-                        write_with_retry(&pool, &metrics, &mut buffer).await;
+                        writer.flush(&mut buffer).await;
                     }
                 }
                 Some(Command::Flush(done)) => {
-                    write_with_retry(&pool, &metrics, &mut buffer).await;
+                    writer.flush(&mut buffer).await;
                     let _ = done.send(());
                 }
                 Some(Command::Acked(mut records, done)) => {
-                    // What was queued before goes first, so the order stays the callers'.
-                    write_with_retry(&pool, &metrics, &mut buffer).await;
+                    // What was queued or spooled before goes first, so the order stays the
+                    // callers'; acknowledged records are committed, never only spooled.
+                    writer.flush(&mut buffer).await;
+                    writer.replay_until_empty::<R>().await;
                     let receipt = write_with_retry(&pool, &metrics, &mut records).await;
                     let _ = done.send(receipt);
                 }
                 None => {
-                    write_with_retry(&pool, &metrics, &mut buffer).await;
+                    writer.flush(&mut buffer).await;
                     tracing::debug!(source = R::SOURCE, "ingestion writer stopped");
                     return;
                 }
             },
             _ = ticker.tick() => {
+                writer.replay::<R>().await;
                 if !buffer.is_empty() {
-                    write_with_retry(&pool, &metrics, &mut buffer).await;
+                    writer.flush(&mut buffer).await;
                 }
             }
         }
     }
+}
+
+/// One writer task's way to the database, with its spool.
+struct Writer<'a> {
+    pool: &'a PgPool,
+    metrics: &'a Metrics,
+    spool: Option<&'a SpoolConfig>,
+    batch_size: usize,
+}
+
+impl Writer<'_> {
+    /// Writes the buffer: committed, or (database unreachable, spool configured and not
+    /// full) appended to the spool. Without a spool it waits for the database.
+    async fn flush<R: BronzeRecord>(&self, buffer: &mut Vec<R>) {
+        if buffer.is_empty() {
+            return;
+        }
+        let Some(spool) = self.spool else {
+            write_with_retry(self.pool, self.metrics, buffer).await;
+            return;
+        };
+        // Spooled records are older: while any wait, new ones queue behind them.
+        if spool_pending(spool, R::SOURCE) {
+            self.replay::<R>().await;
+        }
+        if !spool_pending(spool, R::SOURCE) {
+            match tokio::time::timeout(WRITE_TIMEOUT, write_batch(self.pool, buffer)).await {
+                Ok(Ok(inserted)) => {
+                    count_written(self.metrics, R::SOURCE, inserted, buffer.len() as u64);
+                    buffer.clear();
+                    return;
+                }
+                Ok(Err(error)) if is_refusal(&error) => {
+                    write_with_retry(self.pool, self.metrics, buffer).await;
+                    return;
+                }
+                Ok(Err(error)) => {
+                    tracing::warn!(source = R::SOURCE, records = buffer.len(), error = %error, "the database is unreachable; spooling");
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        source = R::SOURCE,
+                        records = buffer.len(),
+                        "the database did not answer in time; spooling"
+                    );
+                }
+            }
+        }
+        match append_to_spool(spool, buffer) {
+            Ok(true) => buffer.clear(),
+            Ok(false) => {
+                tracing::warn!(
+                    source = R::SOURCE,
+                    "the spool is full; waiting for the database"
+                );
+                write_with_retry(self.pool, self.metrics, buffer).await;
+            }
+            Err(error) => {
+                tracing::error!(source = R::SOURCE, error = %error, "cannot write the spool; waiting for the database");
+                write_with_retry(self.pool, self.metrics, buffer).await;
+            }
+        }
+    }
+
+    /// Tries once to write the spooled records, in order; the spool is emptied when all
+    /// are committed.
+    async fn replay<R: BronzeRecord>(&self) -> bool {
+        let Some(spool) = self.spool else {
+            return true;
+        };
+        if !spool_pending(spool, R::SOURCE) {
+            return true;
+        }
+        let records: Vec<R> = match read_spool(spool, R::SOURCE) {
+            Ok(records) => records,
+            Err(error) => {
+                tracing::error!(source = R::SOURCE, error = %error, "cannot read the spool");
+                return false;
+            }
+        };
+        let total = records.len();
+        for chunk in records.chunks(self.batch_size) {
+            match tokio::time::timeout(WRITE_TIMEOUT, write_batch(self.pool, chunk)).await {
+                Ok(Ok(inserted)) => {
+                    count_written(self.metrics, R::SOURCE, inserted, chunk.len() as u64);
+                }
+                Ok(Err(error)) if is_refusal(&error) => {
+                    // Written record by record; refused ones are kept with their error.
+                    let mut one_by_one: Vec<R> = chunk
+                        .iter()
+                        .filter_map(|record| R::from_json(&record.to_json()))
+                        .collect();
+                    write_with_retry(self.pool, self.metrics, &mut one_by_one).await;
+                }
+                // Still unreachable: the spool stays; what was written counts as duplicate
+                // at the next replay.
+                _ => return false,
+            }
+        }
+        if let Err(error) = std::fs::remove_file(spool.file(R::SOURCE)) {
+            tracing::error!(source = R::SOURCE, error = %error, "cannot empty the spool");
+            return false;
+        }
+        tracing::info!(
+            source = R::SOURCE,
+            records = total,
+            "the database is back; the spool is replayed"
+        );
+        true
+    }
+
+    /// Replays until the spool is empty (for writes that must be committed in order).
+    async fn replay_until_empty<R: BronzeRecord>(&self) {
+        let mut delay = Duration::from_millis(250);
+        while !self.replay::<R>().await {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
+    }
+}
+
+fn spool_pending(spool: &SpoolConfig, source: &str) -> bool {
+    std::fs::metadata(spool.file(source)).is_ok_and(|meta| meta.len() > 0)
+}
+
+/// Appends records as JSON lines and syncs them to disk. `false`: the spool is full.
+fn append_to_spool<R: BronzeRecord>(spool: &SpoolConfig, records: &[R]) -> std::io::Result<bool> {
+    use std::io::Write as _;
+    let path = spool.file(R::SOURCE);
+    let size = std::fs::metadata(&path).map(|meta| meta.len()).unwrap_or(0);
+    let mut lines = Vec::with_capacity(records.len() * 200);
+    for record in records {
+        serde_json::to_writer(&mut lines, &record.to_json())?;
+        lines.push(b'\n');
+    }
+    if size + lines.len() as u64 > spool.max_bytes {
+        return Ok(false);
+    }
+    std::fs::create_dir_all(&spool.dir)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)?;
+    file.write_all(&lines)?;
+    file.sync_data()?;
+    Ok(true)
+}
+
+fn read_spool<R: BronzeRecord>(spool: &SpoolConfig, source: &str) -> std::io::Result<Vec<R>> {
+    let text = std::fs::read_to_string(spool.file(source))?;
+    let mut records = Vec::new();
+    for line in text.lines().filter(|line| !line.trim().is_empty()) {
+        // A line cut off by a crash mid-write is the only kind that does not parse.
+        match serde_json::from_str(line)
+            .ok()
+            .and_then(|value| R::from_json(&value))
+        {
+            Some(record) => records.push(record),
+            None => tracing::warn!(source, "skipping an incomplete line in the spool"),
+        }
+    }
+    Ok(records)
 }
 
 /// Writes the buffer, retrying with exponential backoff (up to 30 s between tries) while the

@@ -1,6 +1,8 @@
 //! The ingestion writer against the real PostgreSQL: it flushes when a batch is full, on
 //! its interval and at shutdown, and skips (and counts) duplicates.
 
+mod support;
+
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use collectors::discord::{VoiceEvent, VoiceOrigin};
 use collectors::ingest::{IngestWriter, WriterConfig};
@@ -130,6 +132,10 @@ impl collectors::ingest::BronzeRecord for Probe {
     fn to_json(&self) -> serde_json::Value {
         serde_json::json!({ "n": self.0 })
     }
+
+    fn from_json(value: &serde_json::Value) -> Option<Self> {
+        Some(Probe(i32::try_from(value.get("n")?.as_i64()?).ok()?))
+    }
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -255,4 +261,91 @@ async fn a_missing_table_is_waited_for_not_taken_for_bad_data(pool: PgPool) {
         .expect("rows");
     assert_eq!(stored, vec![1]);
     assert_eq!(metrics.dropped_count("probe", DropReason::invalid), 0);
+}
+
+/// A pool to the test's database through a proxy that can be cut.
+async fn pool_through(pool: &PgPool, proxy: &support::CuttableProxy) -> PgPool {
+    let options = (*pool.connect_options()).clone().port(proxy.port);
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_with(options)
+        .await
+        .expect("pool through the proxy")
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn records_written_during_an_outage_are_spooled_and_replayed_exactly_once(pool: PgPool) {
+    let upstream = format!(
+        "{}:{}",
+        pool.connect_options().get_host(),
+        pool.connect_options().get_port()
+    );
+    let proxy = support::CuttableProxy::start(upstream).await;
+    let through = pool_through(&pool, &proxy).await;
+    let dir = std::env::temp_dir().join(format!("guildhall-spool-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let spool = collectors::ingest::SpoolConfig {
+        dir: dir.clone(),
+        max_bytes: 10 << 20,
+    };
+    let config = WriterConfig {
+        batch_size: 10,
+        flush_interval: Duration::from_millis(50),
+    };
+    let metrics = Metrics::new();
+    let (writer, task) = IngestWriter::spawn_with_spool(
+        through.clone(),
+        config,
+        metrics.clone(),
+        Some(spool.clone()),
+    );
+    for n in 1..=5 {
+        writer.write(event(n)).await.expect("write");
+    }
+    writer.flush().await.expect("flushed");
+    assert_eq!(stored(&pool).await, 5);
+
+    // PostgreSQL goes away while records keep coming; a shutdown during the outage ends
+    // within seconds.
+    proxy.cut();
+    for n in 6..=40 {
+        writer
+            .write(event(n))
+            .await
+            .expect("the writer takes records during the outage");
+    }
+    drop(writer);
+    tokio::time::timeout(Duration::from_secs(15), task)
+        .await
+        .expect("a shutdown during the outage ends within seconds")
+        .expect("writer ends");
+    assert_eq!(stored(&pool).await, 5, "nothing reached the database");
+    assert_eq!(
+        spool.backlog("discord_voice"),
+        35,
+        "every record is in the spool"
+    );
+
+    // Back, with a new writer (a restart): the spool is replayed in order, exactly once.
+    proxy.restore();
+    let (writer, task) = IngestWriter::spawn_with_spool(
+        through.clone(),
+        config,
+        metrics.clone(),
+        Some(spool.clone()),
+    );
+    writer.write(event(41)).await.expect("write");
+    writer.flush().await.expect("flushed");
+    drop(writer);
+    task.await.expect("writer ends");
+    let users: Vec<i64> =
+        sqlx::query_scalar("select user_id from bronze.discord_voice_events order by event_id")
+            .fetch_all(&pool)
+            .await
+            .expect("rows");
+    assert_eq!(users, (1..=41).collect::<Vec<i64>>(), "in order, each once");
+    assert_eq!(spool.backlog("discord_voice"), 0);
+    assert!(!spool.file("discord_voice").exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }

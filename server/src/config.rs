@@ -41,6 +41,8 @@ pub struct Config {
     pub metrics_token: Option<SecretString>,
     /// Directory with the compiled site (`/pkg/…`) (`GUILDHALL_SITE_ROOT`).
     pub site_root: PathBuf,
+    /// Directory where records wait while PostgreSQL is unreachable (`GUILDHALL_SPOOL_DIR`).
+    pub spool_dir: PathBuf,
     pub discord: DiscordConfig,
     pub pipeline: PipelineConfig,
     pub ingest: IngestConfig,
@@ -84,6 +86,8 @@ pub struct IngestConfig {
     /// Longest wait before a partial batch is written, in milliseconds
     /// (`GUILDHALL_INGEST__FLUSH_INTERVAL_MS`).
     pub flush_interval_ms: u64,
+    /// Largest size of each source's spool, in MiB (`GUILDHALL_INGEST__SPOOL_MAX_MB`).
+    pub spool_max_mb: u64,
 }
 
 /// The defaults, as a serializable layer under the file and the environment.
@@ -99,6 +103,7 @@ struct Defaults {
     demo_allow_public: bool,
     metrics_bind: &'static str,
     site_root: &'static str,
+    spool_dir: &'static str,
     discord: DiscordDefaults,
     pipeline: PipelineDefaults,
     ingest: IngestDefaults,
@@ -122,6 +127,7 @@ struct PipelineDefaults {
 struct IngestDefaults {
     batch_size: usize,
     flush_interval_ms: u64,
+    spool_max_mb: u64,
 }
 
 fn defaults() -> Defaults {
@@ -136,6 +142,7 @@ fn defaults() -> Defaults {
         demo_allow_public: false,
         metrics_bind: "127.0.0.1:9300",
         site_root: "target/site",
+        spool_dir: "spool",
         discord: DiscordDefaults {
             guilds: Vec::new(),
             api_base: "https://discord.com",
@@ -147,6 +154,7 @@ fn defaults() -> Defaults {
         ingest: IngestDefaults {
             batch_size: 1000,
             flush_interval_ms: 1000,
+            spool_max_mb: 1024,
         },
     }
 }
@@ -244,6 +252,14 @@ impl Config {
             .as_ref()
             .map(|t| t.expose_secret())
             .filter(|t| !t.is_empty())
+    }
+
+    /// Where each source's records wait while PostgreSQL is unreachable.
+    pub fn spool(&self) -> collectors::ingest::SpoolConfig {
+        collectors::ingest::SpoolConfig {
+            dir: self.spool_dir.clone(),
+            max_bytes: self.ingest.spool_max_mb.saturating_mul(1 << 20),
+        }
     }
 
     /// The bearer token that opens `/metrics` on the web port, when one is set.
@@ -510,6 +526,11 @@ mod tests {
             "metrics_bind" => ("127.0.0.1:9555", "\"127.0.0.1:9555\"", "127.0.0.1:9555"),
             "metrics_token" => ("scrape-secret", "\"scrape-secret\"", "scrape-secret"),
             "site_root" => ("/srv/site", "\"/srv/site\"", "/srv/site"),
+            "spool_dir" => (
+                "/var/lib/guildhall/spool",
+                "\"/var/lib/guildhall/spool\"",
+                "/var/lib/guildhall/spool",
+            ),
             "discord.client_id" => (
                 "987654321098765432",
                 "987654321098765432",
@@ -525,9 +546,10 @@ mod tests {
                 "\"http://127.0.0.1:9/x\"",
                 "http://127.0.0.1:9/x",
             ),
-            "pipeline.interval_secs" | "ingest.batch_size" | "ingest.flush_interval_ms" => {
-                ("17", "17", "17")
-            }
+            "pipeline.interval_secs"
+            | "ingest.batch_size"
+            | "ingest.flush_interval_ms"
+            | "ingest.spool_max_mb" => ("17", "17", "17"),
             other => panic!("the README lists `{other}`: add a sample value for it to this test"),
         }
     }

@@ -50,8 +50,12 @@ pub fn start(
 
     match config.bot_token() {
         Some(token) => {
-            let (writer, writer_task) =
-                IngestWriter::<VoiceEvent>::spawn(pool.clone(), writer_config, metrics.clone());
+            let (writer, writer_task) = IngestWriter::<VoiceEvent>::spawn_with_spool(
+                pool.clone(),
+                writer_config,
+                metrics.clone(),
+                Some(config.spool()),
+            );
             writers.push(writer_task);
             let bot = DiscordBot::new(
                 BotConfig {

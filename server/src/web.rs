@@ -118,6 +118,7 @@ impl ServerState {
                     bot_enabled: config.bot_token().is_some(),
                     admin_ids: config.admin_ids.clone(),
                     leader_ids: config.leader_ids.clone(),
+                    spool_dir: config.spool_dir.clone(),
                 }),
                 collectors,
             },

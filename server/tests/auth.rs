@@ -242,6 +242,7 @@ struct TestApp {
     jar: Arc<Jar>,
     browser: reqwest::Client,
     provider: FakeProvider,
+    spool_dir: std::path::PathBuf,
 }
 
 struct Options {
@@ -269,6 +270,7 @@ async fn start(pool: PgPool, options: Options) -> TestApp {
         .expect("bind app");
     let address = listener.local_addr().expect("app address");
     let base = Url::parse(&format!("http://{address}/")).expect("app url");
+    let spool_dir = std::env::temp_dir().join(format!("guildhall-auth-spool-{}", address.port()));
 
     let mut figment = Config::defaults_figment()
         .merge(Serialized::default(
@@ -278,6 +280,10 @@ async fn start(pool: PgPool, options: Options) -> TestApp {
         .merge(Serialized::default("demo", options.demo))
         .merge(Serialized::default("admin_ids", options.admin_ids))
         .merge(Serialized::default("leader_ids", options.leader_ids))
+        .merge(Serialized::default(
+            "spool_dir",
+            spool_dir.to_string_lossy().into_owned(),
+        ))
         .merge(Serialized::default(
             "discord.authorize_url",
             provider.base.join("authorize").expect("url").as_str(),
@@ -322,6 +328,7 @@ async fn start(pool: PgPool, options: Options) -> TestApp {
         jar,
         browser,
         provider,
+        spool_dir,
     }
 }
 
@@ -859,6 +866,14 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
     assert_eq!(overview["rejected"][0]["source"], json!("discord_voice"));
     assert_eq!(overview["rejected"][0]["count"], json!(2));
     assert_eq!(overview["rejected"][0]["last_error"], json!("latest"));
+    assert_eq!(overview["spool_backlog"], json!([]));
+    // Records waiting in the spool show as the source's backlog.
+    let spool_dir = &app.spool_dir;
+    std::fs::create_dir_all(spool_dir).expect("spool dir");
+    std::fs::write(spool_dir.join("discord_voice.spool"), "{}\n{}\n{}\n").expect("spool");
+    let (_, overview) = app.call::<app::api::GetAdminOverview>(&[]).await;
+    assert_eq!(overview["spool_backlog"], json!([["discord_voice", 3]]));
+    std::fs::remove_dir_all(spool_dir).ok();
     let (status, body) = app.call::<app::api::MarkAfkChannel>(afk_form).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let marked: Vec<i64> = sqlx::query_scalar("select channel_id from app.afk_channels")

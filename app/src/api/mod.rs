@@ -128,6 +128,7 @@ pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppErro
     let users = roles::list_users(&state).await?;
     let audit_log = roles::recent_audit_log(&state.pool).await?;
     Ok(AdminOverview {
+        spool_backlog: state.settings.spool_backlog(),
         rejected: rejected
             .into_iter()
             .map(

@@ -68,6 +68,7 @@ fn AdminSections(overview: AdminOverview) -> impl IntoView {
         users,
         audit_log,
         rejected,
+        spool_backlog,
     } = overview;
     let bot = if bot_enabled {
         view! {
@@ -90,6 +91,7 @@ fn AdminSections(overview: AdminOverview) -> impl IntoView {
         <div class="card">
             <h2>{t(Key::CollectorsTitle)}</h2>
             <Collectors collectors />
+            <Backlog backlog=spool_backlog />
         </div>
         <div class="card">
             <h2>{t(Key::RejectedTitle)}</h2>
@@ -113,6 +115,40 @@ fn AdminSections(overview: AdminOverview) -> impl IntoView {
             <Runs runs=recent_runs />
         </div>
     }
+}
+
+/// Records waiting in the spool while the database is (or was) unreachable.
+#[component]
+fn Backlog(backlog: Vec<(String, u64)>) -> impl IntoView {
+    let lang = use_i18n().lang;
+    if backlog.is_empty() {
+        return view! {
+            <p class="muted small" data-testid="backlog">
+                {t(Key::NoBacklog)}
+            </p>
+        }
+        .into_any();
+    }
+    let items = backlog
+        .into_iter()
+        .map(|(source, records)| {
+            let key = source.clone();
+            view! {
+                <li data-source=key>
+                    <span class="mono">{source}</span>
+                    ": "
+                    {move || lang.get().int(records as i64)}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="notice notice-error" data-testid="backlog">
+            <strong>{t(Key::BacklogTitle)}</strong>
+            <ul class="plain-list">{items}</ul>
+        </div>
+    }
+    .into_any()
 }
 
 /// Records the database refused, per source: kept, never lost, shown here.

@@ -23,9 +23,33 @@ pub struct PageSettings {
     pub admin_ids: Vec<i64>,
     /// Discord user ids that are leaders by configuration (`GUILDHALL_LEADER_IDS`).
     pub leader_ids: Vec<i64>,
+    /// Where the collectors spool records while PostgreSQL is unreachable.
+    pub spool_dir: std::path::PathBuf,
 }
 
 impl PageSettings {
+    /// Records waiting in the spool, per source (`<source>.spool`, one JSON line each).
+    pub fn spool_backlog(&self) -> Vec<(String, u64)> {
+        let Ok(entries) = std::fs::read_dir(&self.spool_dir) else {
+            return Vec::new();
+        };
+        let mut backlog: Vec<(String, u64)> = entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let source = name.strip_suffix(".spool")?.to_owned();
+                let lines = std::fs::read(entry.path())
+                    .ok()?
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count() as u64;
+                (lines > 0).then_some((source, lines))
+            })
+            .collect();
+        backlog.sort();
+        backlog
+    }
+
     /// The role the configuration gives a Discord user, if any.
     pub fn configured_role(&self, discord_user_id: i64) -> Option<crate::model::Role> {
         use crate::model::Role;

@@ -125,4 +125,27 @@ impl BronzeRecord for VoiceEvent {
             "occurred_at": self.occurred_at.to_rfc3339(),
         })
     }
+
+    fn from_json(value: &serde_json::Value) -> Option<Self> {
+        let id = |key: &str| value.get(key)?.as_str()?.parse::<i64>().ok();
+        Some(Self {
+            guild_id: id("guild_id")?,
+            user_id: id("user_id")?,
+            channel_id: match value.get("channel_id")? {
+                serde_json::Value::Null => None,
+                _ => Some(id("channel_id")?),
+            },
+            self_mute: value.get("self_mute")?.as_bool()?,
+            self_deaf: value.get("self_deaf")?.as_bool()?,
+            origin: match value.get("origin")?.as_str()? {
+                "gateway" => VoiceOrigin::Gateway,
+                "reconcile" => VoiceOrigin::Reconcile,
+                "demo" => VoiceOrigin::Demo,
+                _ => return None,
+            },
+            occurred_at: DateTime::parse_from_rfc3339(value.get("occurred_at")?.as_str()?)
+                .ok()?
+                .with_timezone(&Utc),
+        })
+    }
 }
