@@ -82,13 +82,23 @@ struct RunningBot {
 
 impl RunningBot {
     fn start(pool: &PgPool, fake: &FakeDiscord, metrics: &Metrics) -> Self {
-        let (writer, writer_task) = IngestWriter::<VoiceEvent>::spawn(
+        Self::start_with_spool(pool, fake, metrics, None)
+    }
+
+    fn start_with_spool(
+        pool: &PgPool,
+        fake: &FakeDiscord,
+        metrics: &Metrics,
+        spool: Option<collectors::ingest::SpoolConfig>,
+    ) -> Self {
+        let (writer, writer_task) = IngestWriter::<VoiceEvent>::spawn_with_spool(
             pool.clone(),
             WriterConfig {
                 batch_size: 100,
                 flush_interval: Duration::from_millis(20),
             },
             metrics.clone(),
+            spool,
         );
         let bot = DiscordBot::new(
             BotConfig {
@@ -555,6 +565,107 @@ async fn bursts_of_one_members_updates_become_exact_sessions_in_gateway_order(po
             .collect();
         assert_eq!(reasons, expected, "{}", member.name);
     }
+}
+
+/// A pool to the test's database through a proxy that can be cut.
+async fn pool_through(pool: &PgPool, proxy: &support::proxy::CuttableProxy) -> PgPool {
+    let options = (*pool.connect_options()).clone().port(proxy.port);
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(5)
+        .acquire_timeout(Duration::from_secs(1))
+        .connect_with(options)
+        .await
+        .expect("pool through the proxy")
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_database_outage_while_discord_keeps_sending_loses_and_doubles_nothing(pool: PgPool) {
+    const CUT: Duration = Duration::from_secs(30);
+    let upstream = format!(
+        "{}:{}",
+        pool.connect_options().get_host(),
+        pool.connect_options().get_port()
+    );
+    let proxy = support::proxy::CuttableProxy::start(upstream).await;
+    let through = pool_through(&pool, &proxy).await;
+    let dir = std::env::temp_dir().join(format!("guildhall-outage-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let spool = collectors::ingest::SpoolConfig {
+        dir: dir.clone(),
+        max_bytes: 10 << 20,
+    };
+    let fake = FakeDiscord::start().await;
+    let metrics = Metrics::new();
+    let bot = RunningBot::start_with_spool(&through, &fake, &metrics, Some(spool.clone()));
+    let conn = connect(&fake, &guild_spec(vec![])).await;
+    wait_for_observed_until(&pool, Utc::now() - TimeDelta::seconds(5)).await;
+
+    // PostgreSQL is cut for 30 seconds; members keep joining and leaving all the while.
+    proxy.cut();
+    let started = std::time::Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < CUT {
+        let member = [&BOB, &CAROL, &DAVE][sent % 3];
+        let channel = (sent / 3 % 2 == 0).then_some(LOBBY);
+        conn.dispatch(
+            "VOICE_STATE_UPDATE",
+            fake_discord::voice_state_update(GUILD, member, channel, false),
+        );
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(
+        bronze(&pool).await.len(),
+        0,
+        "nothing reached the database during the cut"
+    );
+    assert!(
+        spool.backlog("discord_voice") > 0,
+        "the spool holds what came"
+    );
+    proxy.restore();
+    let rows = wait_for_rows(&pool, sent).await;
+    wait_until("the spool to empty", || spool.backlog("discord_voice") == 0).await;
+    assert_eq!(rows.len(), sent, "every event once");
+
+    // Cut again and stop the bot during the outage: it ends within seconds, and what it
+    // had goes to the spool and into bronze at the next start.
+    proxy.cut();
+    for member in [&BOB, &CAROL, &DAVE] {
+        conn.dispatch(
+            "VOICE_STATE_UPDATE",
+            fake_discord::voice_state_update(GUILD, member, Some(CS2), false),
+        );
+    }
+    wait_until("the updates to be received", || {
+        received(&metrics) >= (sent + 3) as u64
+    })
+    .await;
+    let stopping = std::time::Instant::now();
+    bot.stop().await;
+    assert!(
+        stopping.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        stopping.elapsed()
+    );
+    assert_eq!(spool.backlog("discord_voice"), 3);
+    proxy.restore();
+    let (writer, task) = IngestWriter::<VoiceEvent>::spawn_with_spool(
+        through.clone(),
+        WriterConfig::default(),
+        metrics.clone(),
+        Some(spool.clone()),
+    );
+    writer.flush().await.expect("replayed");
+    drop(writer);
+    task.await.expect("writer ends");
+    let rows = bronze(&pool).await;
+    assert_eq!(rows.len(), sent + 3, "every event exactly once");
+    let keys: std::collections::HashSet<(i64, DateTime<Utc>)> =
+        rows.iter().map(|row| (row.0, row.4)).collect();
+    assert_eq!(keys.len(), rows.len(), "no event twice");
+    assert_eq!(spool.backlog("discord_voice"), 0);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
