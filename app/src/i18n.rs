@@ -261,6 +261,7 @@ keys! {
     ColCollector => "Collector", "Collector";
     ColState => "Zustand", "State";
     ColRestarts => "Neustarts", "Restarts";
+    ColLastSuccess => "Zuletzt in Betrieb", "Last seen running";
     ColLastError => "Letzter Fehler", "Last error";
     NoCollectors => "Keine Collectors gemeldet.", "No collectors reported.";
     GuildsTitle => "Discord-Server", "Discord guilds";

@@ -133,12 +133,48 @@ pub struct DauPoint {
     pub dau_voice: i32,
 }
 
-/// What the supervisor knows about one collector, shown on the admin page.
+/// A collector's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CollectorState {
+    Running,
+    /// Failed; the supervisor retries with backoff.
+    Failed,
+    Stopped,
+    /// Not configured.
+    Off,
+}
+
+impl CollectorState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CollectorState::Running => "running",
+            CollectorState::Failed => "failed",
+            CollectorState::Stopped => "stopped",
+            CollectorState::Off => "off",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "running" => Some(CollectorState::Running),
+            "failed" => Some(CollectorState::Failed),
+            "stopped" => Some(CollectorState::Stopped),
+            "off" => Some(CollectorState::Off),
+            _ => None,
+        }
+    }
+}
+
+/// What the supervisor reported about one collector (`app.collector_status`), shown on the
+/// admin page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollectorStatus {
-    /// `running`, `failed`, `stopped` or `off` (not configured).
-    pub state: String,
+    pub state: CollectorState,
+    /// Last time it was seen running.
+    pub last_success_at: Option<chrono::DateTime<chrono::Utc>>,
     pub last_error: Option<String>,
+    pub last_error_at: Option<chrono::DateTime<chrono::Utc>>,
     pub restarts: u32,
 }
 

@@ -5,7 +5,6 @@ use crate::config::Config;
 use crate::pipeline::{Pipeline, Trigger};
 use crate::{db, demo, supervisor, web};
 use anyhow::Context;
-use app::ssr::StatusBoard;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use collectors::metrics::Metrics;
@@ -31,6 +30,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web app, run the collectors and the pipeline scheduler (the default).
     Serve,
+    /// Run only the collectors, as a process of its own (with `GUILDHALL_SERVE_COLLECTORS=false`
+    /// for `serve`); the web app shows their status from the database.
+    Collect,
     /// Create the database if missing and apply migrations, then exit.
     Migrate,
     /// Write a deterministic synthetic community into bronze.
@@ -78,6 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let pipeline = Pipeline::new(pool.clone(), config.timezone, metrics.clone());
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config, pool, metrics, pipeline).await,
+        Command::Collect => collect(config, pool, metrics, pipeline).await,
         Command::Migrate => {
             tracing::info!(database = %config.database_url_redacted(), "database is up to date");
             Ok(())
@@ -152,22 +155,22 @@ async fn serve(
     // clean shutdown too.
     let stop_requested = shutdown_signal()?;
     let config = Arc::new(config);
-    let collectors = StatusBoard::default();
-    let state = web::ServerState::new(
-        config.clone(),
-        pool.clone(),
-        metrics.clone(),
-        collectors.clone(),
-    )?;
+    let state = web::ServerState::new(config.clone(), pool.clone(), metrics.clone())?;
     crate::auth::bootstrap_roles(&pool, &config.admin_ids, &config.leader_ids).await?;
 
     let shutdown = CancellationToken::new();
+    let work = if config.serve_collectors {
+        supervisor::Work::Everything
+    } else {
+        tracing::info!("GUILDHALL_SERVE_COLLECTORS is off: collectors run in `guildhall collect`");
+        supervisor::Work::PipelineOnly
+    };
     let background = supervisor::start(
         &config,
         pool.clone(),
         metrics.clone(),
-        collectors,
         pipeline,
+        work,
         shutdown.clone(),
     );
 
@@ -202,6 +205,31 @@ async fn serve(
             tracing::warn!(%error, "the metrics listener failed");
         }
     }
+    shutdown.cancel();
+    background.wait().await;
+    Ok(())
+}
+
+/// `guildhall collect`: the collectors until Ctrl-C or SIGTERM.
+async fn collect(
+    config: Config,
+    pool: sqlx::PgPool,
+    metrics: Metrics,
+    pipeline: Pipeline,
+) -> anyhow::Result<()> {
+    let stop_requested = shutdown_signal()?;
+    let shutdown = CancellationToken::new();
+    let background = supervisor::start(
+        &config,
+        pool,
+        metrics,
+        pipeline,
+        supervisor::Work::CollectorsOnly,
+        shutdown.clone(),
+    );
+    tracing::info!("collectors are running");
+    stop_requested.await;
+    tracing::info!("shutting down: stopping collectors and writing what is buffered");
     shutdown.cancel();
     background.wait().await;
     Ok(())

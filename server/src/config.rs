@@ -32,6 +32,9 @@ pub struct Config {
     pub leader_ids: Vec<i64>,
     /// Allows demo mode on an address other than loopback (`GUILDHALL_DEMO_ALLOW_PUBLIC`).
     pub demo_allow_public: bool,
+    /// `serve` runs the collectors too; off when `guildhall collect` runs them
+    /// (`GUILDHALL_SERVE_COLLECTORS`).
+    pub serve_collectors: bool,
     /// Address of the separate `/metrics` listener for Prometheus; empty turns it off
     /// (`GUILDHALL_METRICS_BIND`).
     #[serde(deserialize_with = "optional_addr")]
@@ -101,6 +104,7 @@ struct Defaults {
     admin_ids: Vec<i64>,
     leader_ids: Vec<i64>,
     demo_allow_public: bool,
+    serve_collectors: bool,
     metrics_bind: &'static str,
     site_root: &'static str,
     spool_dir: &'static str,
@@ -140,6 +144,7 @@ fn defaults() -> Defaults {
         admin_ids: Vec::new(),
         leader_ids: Vec::new(),
         demo_allow_public: false,
+        serve_collectors: true,
         metrics_bind: "127.0.0.1:9300",
         site_root: "target/site",
         spool_dir: "spool",
@@ -518,6 +523,7 @@ mod tests {
                 "America/New_York",
             ),
             "demo" | "demo_allow_public" => ("true", "true", "true"),
+            "serve_collectors" => ("false", "false", "false"),
             "admin_ids" | "leader_ids" | "discord.guilds" => (
                 "123456789012345678",
                 "[123456789012345678]",

@@ -1,9 +1,10 @@
-//! Runs the background work of `guildhall serve`: the collectors (restarted with backoff
-//! when they fail, their state on the admin page) and the pipeline scheduler.
+//! Runs the background work of `guildhall serve` (and `guildhall collect`): the collectors,
+//! restarted with backoff when they fail, their state in `app.collector_status` for the
+//! admin page, and (in `serve`) the pipeline scheduler.
 
 use crate::config::Config;
 use crate::pipeline::{Pipeline, run_scheduler};
-use app::ssr::{CollectorStatus, StatusBoard};
+use app::model::CollectorState;
 use collectors::Collector;
 use collectors::discord::VoiceEvent;
 use collectors::discord::bot::{BotConfig, DiscordBot};
@@ -33,12 +34,23 @@ impl Background {
 }
 
 /// Starts the collectors and the scheduler.
+/// What to start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// Collectors and the pipeline scheduler (`serve`).
+    Everything,
+    /// Only the pipeline scheduler (`serve` while `guildhall collect` runs the collectors).
+    PipelineOnly,
+    /// Only the collectors (`guildhall collect`).
+    CollectorsOnly,
+}
+
 pub fn start(
     config: &Config,
     pool: PgPool,
     metrics: Metrics,
-    board: StatusBoard,
     pipeline: Pipeline,
+    work: Work,
     shutdown: CancellationToken,
 ) -> Background {
     let mut tasks = JoinSet::new();
@@ -48,7 +60,8 @@ pub fn start(
         flush_interval: Duration::from_millis(config.ingest.flush_interval_ms),
     };
 
-    match config.bot_token() {
+    let collectors = work != Work::PipelineOnly;
+    match config.bot_token().filter(|_| collectors) {
         Some(token) => {
             let (writer, writer_task) = IngestWriter::<VoiceEvent>::spawn_with_spool(
                 pool.clone(),
@@ -73,21 +86,21 @@ pub fn start(
                 writer,
                 metrics.clone(),
             );
-            tasks.spawn(supervise(Arc::new(bot), board.clone(), shutdown.clone()));
+            tasks.spawn(supervise(Arc::new(bot), pool.clone(), shutdown.clone()));
         }
-        None => {
+        None if collectors => {
             tracing::info!("DISCORD_BOT_TOKEN is not set; the Discord bot is off");
-            board.set(
-                "discord",
-                CollectorStatus {
-                    state: "off".into(),
-                    last_error: None,
-                    restarts: 0,
-                },
-            );
+            let pool = pool.clone();
+            tasks.spawn(async move {
+                report(&pool, "discord", CollectorState::Off, None, 0).await;
+            });
         }
+        None => {}
     }
 
+    if work == Work::CollectorsOnly {
+        return Background { tasks, writers };
+    }
     tasks.spawn(delete_expired_sessions(pool.clone(), shutdown.clone()));
 
     if config.pipeline.interval_secs > 0 {
@@ -100,36 +113,39 @@ pub fn start(
     Background { tasks, writers }
 }
 
+/// A run that lasted this long was healthy: the next failure starts the backoff afresh.
+const HEALTHY_RUN: Duration = Duration::from_secs(60);
+
+/// How often a running collector's `last_success_at` is refreshed.
+const STATUS_REFRESH: Duration = Duration::from_secs(30);
+
 /// Runs one collector until shutdown, restarting it with exponential backoff (1 s up to
-/// 5 min) whenever it fails.
-pub async fn supervise(
-    collector: Arc<dyn Collector>,
-    board: StatusBoard,
-    shutdown: CancellationToken,
-) {
+/// 5 min; back to 1 s after a healthy run) whenever it fails. Its state goes to
+/// `app.collector_status`.
+pub async fn supervise(collector: Arc<dyn Collector>, pool: PgPool, shutdown: CancellationToken) {
     let name = collector.name();
     let mut restarts = 0u32;
     let mut delay = Duration::from_secs(1);
     loop {
-        board.set(
-            name,
-            CollectorStatus {
-                state: "running".into(),
-                last_error: None,
-                restarts,
-            },
-        );
-        let result = collector.run(shutdown.clone()).await;
+        report(&pool, name, CollectorState::Running, None, restarts).await;
+        let started = tokio::time::Instant::now();
+        let run = collector.run(shutdown.clone());
+        tokio::pin!(run);
+        let mut refresh = tokio::time::interval_at(started + STATUS_REFRESH, STATUS_REFRESH);
+        let result = loop {
+            tokio::select! {
+                result = &mut run => break result,
+                _ = refresh.tick() => {
+                    report(&pool, name, CollectorState::Running, None, restarts).await;
+                }
+            }
+        };
         if shutdown.is_cancelled() {
-            board.set(
-                name,
-                CollectorStatus {
-                    state: "stopped".into(),
-                    last_error: None,
-                    restarts,
-                },
-            );
+            report(&pool, name, CollectorState::Stopped, None, restarts).await;
             return;
+        }
+        if started.elapsed() >= HEALTHY_RUN {
+            delay = Duration::from_secs(1);
         }
         let error = match result {
             Ok(()) => "stopped unexpectedly".to_owned(),
@@ -137,19 +153,46 @@ pub async fn supervise(
         };
         tracing::error!(collector = name, error = %error, retry_in_s = delay.as_secs(), "collector failed");
         restarts += 1;
-        board.set(
-            name,
-            CollectorStatus {
-                state: "failed".into(),
-                last_error: Some(error),
-                restarts,
-            },
-        );
+        report(&pool, name, CollectorState::Failed, Some(&error), restarts).await;
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(delay) => {}
         }
         delay = (delay * 2).min(Duration::from_secs(300));
+    }
+}
+
+/// Writes a collector's state. `running` also stamps `last_success_at`; an error is kept
+/// (with its time) until the next one, so the admin page shows the last error even after a
+/// recovery. A database that is away is only logged: the collector goes on.
+pub async fn report(
+    pool: &PgPool,
+    name: &str,
+    state: CollectorState,
+    error: Option<&str>,
+    restarts: u32,
+) {
+    let result = sqlx::query(
+        "insert into app.collector_status
+             (collector, state, last_success_at, last_error, last_error_at, restarts, updated_at)
+         values ($1, $2, case when $2 = 'running' then now() end, $3,
+                 case when $3 is not null then now() end, $4, now())
+         on conflict (collector) do update
+         set state = excluded.state,
+             last_success_at = coalesce(excluded.last_success_at, app.collector_status.last_success_at),
+             last_error = coalesce(excluded.last_error, app.collector_status.last_error),
+             last_error_at = coalesce(excluded.last_error_at, app.collector_status.last_error_at),
+             restarts = excluded.restarts,
+             updated_at = excluded.updated_at",
+    )
+    .bind(name)
+    .bind(state.as_str())
+    .bind(error)
+    .bind(i32::try_from(restarts).unwrap_or(i32::MAX))
+    .execute(pool)
+    .await;
+    if let Err(error) = result {
+        tracing::warn!(collector = name, %error, "recording the collector's state failed");
     }
 }
 

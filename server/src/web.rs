@@ -5,7 +5,7 @@ use crate::config::Config;
 use anyhow::Context;
 use app::model::Permission;
 use app::ssr::authz::authorize;
-use app::ssr::{AppState, PageSettings, StatusBoard};
+use app::ssr::{AppState, PageSettings};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRef, Request, State};
@@ -80,12 +80,7 @@ impl SiteAssets {
 
 impl ServerState {
     /// Assembles the state for a configuration and a connected, migrated pool.
-    pub fn new(
-        config: Arc<Config>,
-        pool: PgPool,
-        metrics: Metrics,
-        collectors: StatusBoard,
-    ) -> anyhow::Result<Self> {
+    pub fn new(config: Arc<Config>, pool: PgPool, metrics: Metrics) -> anyhow::Result<Self> {
         let assets = SiteAssets::read(&config.site_root);
         // Leptos joins `hash_file` to the binary's directory; an absolute path replaces it.
         let leptos_options = LeptosOptions::builder()
@@ -120,7 +115,6 @@ impl ServerState {
                     leader_ids: config.leader_ids.clone(),
                     spool_dir: config.spool_dir.clone(),
                 }),
-                collectors,
             },
             config,
             metrics,

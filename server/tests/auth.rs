@@ -306,13 +306,8 @@ async fn start(pool: PgPool, options: Options) -> TestApp {
         .await
         .expect("bootstrap admins");
 
-    let state = ServerState::new(
-        config,
-        pool.clone(),
-        collectors::metrics::Metrics::new(),
-        app::ssr::StatusBoard::default(),
-    )
-    .expect("state");
+    let state =
+        ServerState::new(config, pool.clone(), collectors::metrics::Metrics::new()).expect("state");
     let router = guildhall::web::router(state).expect("router");
     tokio::spawn(async move { axum::serve(listener, router).await.expect("app serves") });
 

@@ -196,3 +196,53 @@ fn a_setting_of_the_wrong_type_in_the_file_names_its_environment_variable() {
     );
     std::fs::remove_file(&file).ok();
 }
+
+#[test]
+fn collect_runs_the_collectors_on_their_own_and_reports_them_in_the_database() {
+    let name = format!("guildhall_cli_collect_{}", std::process::id());
+    drop_database(&name);
+    let url = format!("{}/{name}", server_url());
+    let child = Command::new(env!("CARGO_BIN_EXE_guildhall"))
+        .arg("collect")
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "info")
+        .env_remove("DISCORD_BOT_TOKEN")
+        .current_dir(std::env::temp_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("collect starts");
+    // Without a token the bot is off, and says so where the web app reads it.
+    let mut state = String::new();
+    for _ in 0..200 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let output = Command::new("psql")
+            .args([
+                &url,
+                "-tAc",
+                "select state from app.collector_status where collector = 'discord'",
+            ])
+            .output();
+        if let Ok(output) = output {
+            state = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+            if !state.is_empty() {
+                break;
+            }
+        }
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let output = child.wait_with_output().expect("collect ends");
+    let text = stderr_and_stdout(&output);
+    assert_eq!(state, "off", "{text}");
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("collectors are running"), "{text}");
+    assert!(
+        !text.contains("Guildhall is serving"),
+        "collect serves no web app: {text}"
+    );
+    drop_database(&name);
+}

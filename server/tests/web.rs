@@ -16,7 +16,7 @@ fn state(pool: PgPool, metrics: Metrics) -> ServerState {
     let config =
         Config::from_figment(Config::defaults_figment().merge(Serialized::default("demo", false)))
             .expect("config");
-    ServerState::new(Arc::new(config), pool, metrics, Default::default()).expect("state")
+    ServerState::new(Arc::new(config), pool, metrics).expect("state")
 }
 
 /// A bundled site as `scripts/bundle-site.sh` writes it, in a fresh temporary folder.
@@ -56,7 +56,7 @@ fn state_with_site(pool: PgPool, site_root: &std::path::Path) -> ServerState {
         site_root.to_string_lossy().into_owned(),
     )))
     .expect("config");
-    ServerState::new(Arc::new(config), pool, Metrics::new(), Default::default()).expect("state")
+    ServerState::new(Arc::new(config), pool, Metrics::new()).expect("state")
 }
 
 async fn get_with(

@@ -101,6 +101,45 @@ pub async fn get_my_activity() -> Result<crate::model::MyActivity, AppError> {
     })
 }
 
+/// Every collector's reported status, by name.
+#[cfg(feature = "ssr")]
+async fn collector_status(
+    pool: &sqlx::PgPool,
+) -> Result<Vec<(String, crate::model::CollectorStatus)>, AppError> {
+    use crate::model::{CollectorState, CollectorStatus};
+    type Row = (
+        String,
+        String,
+        Option<chrono::DateTime<chrono::Utc>>,
+        Option<String>,
+        Option<chrono::DateTime<chrono::Utc>>,
+        i32,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "select collector, state, last_success_at, last_error, last_error_at, restarts
+         from app.collector_status order by collector",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(
+            |(name, state, last_success_at, last_error, last_error_at, restarts)| {
+                Some((
+                    name,
+                    CollectorStatus {
+                        state: CollectorState::parse(&state)?,
+                        last_success_at,
+                        last_error,
+                        last_error_at,
+                        restarts: u32::try_from(restarts).unwrap_or(0),
+                    },
+                ))
+            },
+        )
+        .collect())
+}
+
 /// Status of the bot, collectors, guild settings and recent pipeline runs. Admins only.
 #[server]
 pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppError> {
@@ -143,7 +182,7 @@ pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppErro
         users,
         audit_log,
         bot_enabled: state.settings.bot_enabled,
-        collectors: state.collectors.snapshot().into_iter().collect(),
+        collectors: collector_status(&state.pool).await?,
         guilds: guilds
             .into_iter()
             .map(|(guild_id, name, afk_channel_id)| GuildSettings {

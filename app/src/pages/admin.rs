@@ -351,6 +351,7 @@ fn AuditLog(entries: Vec<AuditEntry>) -> impl IntoView {
 
 #[component]
 fn Collectors(collectors: Vec<(String, CollectorStatus)>) -> impl IntoView {
+    let lang = use_i18n().lang;
     if collectors.is_empty() {
         return view! { <p class="muted">{t(Key::NoCollectors)}</p> }.into_any();
     }
@@ -362,12 +363,28 @@ fn Collectors(collectors: Vec<(String, CollectorStatus)>) -> impl IntoView {
                 <tr data-collector=key>
                     <th scope="row">{name}</th>
                     <td>
-                        <span class="state" data-state=status.state.clone()>
-                            {status.state.clone()}
+                        <span class="state" data-state=status.state.as_str()>
+                            {status.state.as_str()}
                         </span>
                     </td>
+                    <td>
+                        {move || {
+                            status
+                                .last_success_at
+                                .map(|at| lang.get().datetime(at))
+                                .unwrap_or_else(|| "–".into())
+                        }}
+                    </td>
                     <td class="num">{status.restarts}</td>
-                    <td class="error-text">{status.last_error.unwrap_or_default()}</td>
+                    <td class="error-text">
+                        {status.last_error.clone().unwrap_or_default()}
+                        {move || {
+                            status
+                                .last_error_at
+                                .map(|at| format!(" ({})", lang.get().datetime(at)))
+                                .unwrap_or_default()
+                        }}
+                    </td>
                 </tr>
             }
         })
@@ -379,6 +396,7 @@ fn Collectors(collectors: Vec<(String, CollectorStatus)>) -> impl IntoView {
                     <tr>
                         <th scope="col">{t(Key::ColCollector)}</th>
                         <th scope="col">{t(Key::ColState)}</th>
+                        <th scope="col">{t(Key::ColLastSuccess)}</th>
                         <th scope="col" class="num">{t(Key::ColRestarts)}</th>
                         <th scope="col">{t(Key::ColLastError)}</th>
                     </tr>

@@ -4,11 +4,9 @@
 pub mod audit;
 pub mod authz;
 
-pub use crate::model::CollectorStatus;
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;
-use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 /// Settings the pages need at request time.
 #[derive(Clone, Debug)]
@@ -63,22 +61,6 @@ impl PageSettings {
     }
 }
 
-/// Live status of every collector, written by the supervisor.
-#[derive(Clone, Debug, Default)]
-pub struct StatusBoard(Arc<RwLock<BTreeMap<String, CollectorStatus>>>);
-
-impl StatusBoard {
-    pub fn set(&self, name: &str, status: CollectorStatus) {
-        if let Ok(mut map) = self.0.write() {
-            map.insert(name.to_owned(), status);
-        }
-    }
-
-    pub fn snapshot(&self) -> BTreeMap<String, CollectorStatus> {
-        self.0.read().map(|map| map.clone()).unwrap_or_default()
-    }
-}
-
 /// Shared state: reaches server functions through Leptos context and axum handlers through
 /// `State`.
 #[derive(Clone, axum::extract::FromRef)]
@@ -86,5 +68,4 @@ pub struct AppState {
     pub pool: PgPool,
     pub leptos_options: LeptosOptions,
     pub settings: Arc<PageSettings>,
-    pub collectors: StatusBoard,
 }
