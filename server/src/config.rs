@@ -429,6 +429,8 @@ pub fn redact_url(raw: &str) -> String {
 }
 
 #[cfg(test)]
+// figment's `Jail` closures must return its (large) `figment::Error`.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::providers::Serialized;
