@@ -315,6 +315,8 @@ async fn start(pool: PgPool, options: Options) -> TestApp {
     let browser = reqwest::Client::builder()
         .cookie_provider(jar.clone())
         .redirect(reqwest::redirect::Policy::none())
+        // A request that hangs fails the test with its name instead of stalling CI.
+        .timeout(std::time::Duration::from_secs(30))
         .build()
         .expect("browser");
     TestApp {
@@ -335,7 +337,11 @@ impl TestApp {
     }
 
     async fn get(&self, path: &str) -> reqwest::Response {
-        self.browser.get(self.url(path)).send().await.expect("GET")
+        self.browser
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|error| panic!("GET {path}: {error}"))
     }
 
     /// The value of the session cookie the browser holds, if any.
