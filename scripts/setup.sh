@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Guildhall needs, once: the wasm target, wasm-bindgen-cli
-# at the exact version the workspace pins, the end-to-end test packages and (for `make test`)
-# Debian's chromium. Each step is skipped when its tool is already there.
+# at the exact version the workspace pins, Debian's brotli, the end-to-end test packages and
+# (for `make test`) Debian's chromium, (for `make bench`) wrk. Each step is skipped when its
+# tool is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,14 @@ fi
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
   step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 8 minutes, once)"
   cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --locked
+fi
+
+# brotli makes the bundle about a fifth smaller than gzip does; without it pages still load.
+if ! command -v brotli >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  step "installing Debian's brotli (compresses the browser bundle)"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq brotli; } \
+    || echo "brotli could not be installed; the bundle is served gzip-compressed only" >&2
 fi
 
 if [ "$want_browser" = "--bench" ] && ! command -v wrk >/dev/null 2>&1; then
