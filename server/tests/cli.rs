@@ -1,7 +1,10 @@
 //! The binary as an operator meets it: bad configuration stops start-up with one clear
 //! message naming the setting (never a panic), and the subcommands do their job.
 
+mod support;
+
 use std::process::{Command, Output};
+use support::{drop_database, server_url};
 
 fn guildhall(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_guildhall"));
@@ -79,20 +82,6 @@ fn an_unknown_job_lists_the_jobs() {
         text.contains("unknown job 'nope'; jobs are: voice_sessions, activity_daily, daily_active_users, or all"),
         "{text}"
     );
-}
-
-fn server_url() -> String {
-    std::env::var("DATABASE_URL")
-        .ok()
-        .and_then(|url| url.rsplit_once('/').map(|(base, _)| base.to_owned()))
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-fn drop_database(name: &str) {
-    let _ = Command::new("psql")
-        .args([&format!("{}/postgres", server_url()), "-qc"])
-        .arg(format!("drop database if exists {name} with (force)"))
-        .output();
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::fake_discord::{FakeDiscord, Handshake};
+use support::{drop_database, server_url};
 
 /// A `guildhall serve` process with its own database, stopped and cleaned up on drop.
 struct Served {
@@ -23,20 +24,6 @@ impl Drop for Served {
         let _ = self.child.wait();
         drop_database(&self.database);
     }
-}
-
-fn server_url() -> String {
-    std::env::var("DATABASE_URL")
-        .ok()
-        .and_then(|url| url.rsplit_once('/').map(|(base, _)| base.to_owned()))
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".into())
-}
-
-fn drop_database(name: &str) {
-    let _ = Command::new("psql")
-        .args([&format!("{}/postgres", server_url()), "-qc"])
-        .arg(format!("drop database if exists {name} with (force)"))
-        .output();
 }
 
 /// A port nobody listens on right now.
