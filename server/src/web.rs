@@ -4,7 +4,7 @@
 use crate::config::Config;
 use anyhow::Context;
 use app::model::Permission;
-use app::ssr::authz::authorize;
+use app::ssr::authz::{RequestUser, authorize};
 use app::ssr::{AppState, PageSettings};
 use axum::Router;
 use axum::body::Body;
@@ -175,13 +175,22 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
             "/api/{*fn_name}",
             post(move |request: Request| {
                 let state = server_fn_state.clone();
-                handle_server_fns_with_context(move || provide_context(state.clone()), request)
+                handle_server_fns_with_context(
+                    move || {
+                        provide_context(state.clone());
+                        provide_context(RequestUser::default());
+                    },
+                    request,
+                )
             }),
         )
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(context_state.clone()),
+            move || {
+                provide_context(context_state.clone());
+                provide_context(RequestUser::default());
+            },
             move || app::shell(options.clone(), stylesheet.clone()),
         )
         // Any other path renders the app, whose router shows the not-found page (404).
@@ -189,7 +198,10 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
             ServerState,
             _,
         >(
-            move || provide_context(fallback_state.clone()),
+            move || {
+                provide_context(fallback_state.clone());
+                provide_context(RequestUser::default());
+            },
             move |options| app::shell(options, fallback_stylesheet.clone()),
         ))
         .layer(middleware::from_fn_with_state(

@@ -10,6 +10,36 @@ use tower_sessions::Session;
 /// Session key holding the signed-in user's `app.users.id`.
 pub const SESSION_USER_KEY: &str = "user_id";
 
+/// The signed-in user, looked up once per request: a page's server functions (who am I, and
+/// each one's permission check) share one database read. Provided fresh for every request.
+#[derive(Clone, Default)]
+pub struct RequestUser(std::sync::Arc<std::sync::Mutex<Option<Option<CurrentUser>>>>);
+
+impl RequestUser {
+    fn get(&self) -> Option<Option<CurrentUser>> {
+        self.0.lock().ok().and_then(|cached| cached.clone())
+    }
+
+    fn set(&self, user: &Option<CurrentUser>) {
+        if let Ok(mut cached) = self.0.lock() {
+            *cached = Some(user.clone());
+        }
+    }
+}
+
+/// The session's user, from this request's cache when it has been read already.
+async fn cached_user(pool: &PgPool, session: &Session) -> Result<Option<CurrentUser>, AppError> {
+    let cache = leptos::prelude::use_context::<RequestUser>();
+    if let Some(user) = cache.as_ref().and_then(RequestUser::get) {
+        return Ok(user);
+    }
+    let user = current_user(pool, session).await?;
+    if let Some(cache) = cache {
+        cache.set(&user);
+    }
+    Ok(user)
+}
+
 /// Loads the signed-in user of a session, if any.
 pub async fn current_user(
     pool: &PgPool,
@@ -46,7 +76,12 @@ pub async fn authorize(
     session: &Session,
     permission: Permission,
 ) -> Result<CurrentUser, AppError> {
-    match current_user(pool, session).await? {
+    decide(current_user(pool, session).await?, permission)
+}
+
+/// The one decision: signed in, and the role holds the permission.
+fn decide(user: Option<CurrentUser>, permission: Permission) -> Result<CurrentUser, AppError> {
+    match user {
         None => Err(AppError::Unauthorized),
         Some(user) if user.can(permission) => Ok(user),
         Some(user) => {
@@ -60,14 +95,14 @@ pub async fn authorize(
 /// through the same session path as [`require`].
 pub async fn visitor() -> Result<(Option<CurrentUser>, AppState), AppError> {
     let (state, session) = request_session().await?;
-    Ok((current_user(&state.pool, &session).await?, state))
+    Ok((cached_user(&state.pool, &session).await?, state))
 }
 
 /// The check for server functions: reads the session of the current request, decides, and
 /// sets the HTTP status (401/403) when it refuses.
 pub async fn require(permission: Permission) -> Result<(CurrentUser, AppState), AppError> {
     let (state, session) = request_session().await?;
-    match authorize(&state.pool, &session, permission).await {
+    match decide(cached_user(&state.pool, &session).await?, permission) {
         Ok(user) => Ok((user, state)),
         Err(error) => {
             set_status(&error);
