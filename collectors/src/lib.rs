@@ -4,6 +4,7 @@
 pub mod discord;
 pub mod ingest;
 pub mod metrics;
+pub mod steps;
 
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
