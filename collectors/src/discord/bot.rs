@@ -11,6 +11,7 @@ use crate::discord::sequencer::{VoicePosition, VoiceSequencer};
 use crate::discord::{VoiceEvent, VoiceOrigin};
 use crate::ingest::IngestWriter;
 use crate::metrics::{DropReason, Metrics, SourceLabels};
+use crate::steps::{IngestStep, Steps};
 use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
@@ -96,6 +97,9 @@ impl DiscordBot {
             observed: Mutex::new(HashSet::new()),
             shard_manager: std::sync::OnceLock::new(),
             sequencer: VoiceSequencer::new(SEQUENCE_WAIT),
+            steps: Steps::new(VOICE_SOURCE, self.metrics.clone())
+                .then(TrackedGuilds(self.config.guilds.clone()))
+                .then(NoBots),
         });
 
         let mut http = HttpBuilder::new(self.config.token.expose_secret());
@@ -181,6 +185,49 @@ struct BotState {
     shard_manager: std::sync::OnceLock<Arc<ShardManager>>,
     /// Puts each member's voice updates back into gateway order.
     sequencer: VoiceSequencer,
+    /// The steps every voice update passes before the write.
+    steps: Steps<VoiceCandidate>,
+}
+
+/// A voice update on its way to bronze, with what the steps judge it by.
+struct VoiceCandidate {
+    event: VoiceEvent,
+    /// The account is a bot (from the event's member, else serenity's cache).
+    from_bot: bool,
+}
+
+/// Drops updates from guilds the configuration does not track.
+struct TrackedGuilds(Vec<i64>);
+
+impl IngestStep<VoiceCandidate> for TrackedGuilds {
+    fn name(&self) -> &'static str {
+        "tracked_guilds"
+    }
+
+    fn apply(&self, candidate: &mut VoiceCandidate) -> Result<(), DropReason> {
+        if self.0.is_empty() || self.0.contains(&candidate.event.guild_id) {
+            Ok(())
+        } else {
+            Err(DropReason::untracked)
+        }
+    }
+}
+
+/// Drops updates of bot accounts: bots are never counted.
+struct NoBots;
+
+impl IngestStep<VoiceCandidate> for NoBots {
+    fn name(&self) -> &'static str {
+        "no_bots"
+    }
+
+    fn apply(&self, candidate: &mut VoiceCandidate) -> Result<(), DropReason> {
+        if candidate.from_bot {
+            Err(DropReason::bot)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl BotState {
@@ -456,27 +503,25 @@ async fn on_voice_state_update(
         state.metrics.dropped(VOICE_SOURCE, DropReason::untracked);
         return Ok(());
     };
-    if !state.config.tracks(db_id(guild_id.get())) {
-        state.metrics.dropped(VOICE_SOURCE, DropReason::untracked);
+    let candidate = VoiceCandidate {
+        event: VoiceEvent {
+            guild_id: db_id(guild_id.get()),
+            user_id: db_id(new.user_id.get()),
+            channel_id: new.channel_id.map(|channel| db_id(channel.get())),
+            self_mute: new.self_mute,
+            self_deaf: new.self_deaf,
+            origin: VoiceOrigin::Gateway,
+            occurred_at,
+        },
+        from_bot: is_bot(ctx, guild_id, new),
+    };
+    let Some(VoiceCandidate { event, .. }) = state.steps.run(candidate) else {
         return Ok(());
-    }
-    if is_bot(ctx, guild_id, new) {
-        state.metrics.dropped(VOICE_SOURCE, DropReason::bot);
-        return Ok(());
-    }
+    };
     let Ok(writer) = state.writer() else {
         // Dispatched just before the session ended: counted, so the metrics add up.
         state.metrics.dropped(VOICE_SOURCE, DropReason::stopping);
         return Ok(());
-    };
-    let event = VoiceEvent {
-        guild_id: db_id(guild_id.get()),
-        user_id: db_id(new.user_id.get()),
-        channel_id: new.channel_id.map(|channel| db_id(channel.get())),
-        self_mute: new.self_mute,
-        self_deaf: new.self_deaf,
-        origin: VoiceOrigin::Gateway,
-        occurred_at,
     };
     // The state serenity's cache held just before this update names its predecessor.
     let before = old.map(|old| VoicePosition {
