@@ -309,7 +309,7 @@ impl Writer<'_> {
         if !spool_pending(spool, R::SOURCE) {
             return true;
         }
-        let records: Vec<R> = match read_spool(spool, R::SOURCE) {
+        let mut records: Vec<R> = match read_spool(spool, R::SOURCE) {
             Ok(records) => records,
             Err(error) => {
                 tracing::error!(source = R::SOURCE, error = %error, "cannot read the spool");
@@ -317,18 +317,17 @@ impl Writer<'_> {
             }
         };
         let total = records.len();
-        for chunk in records.chunks(self.batch_size) {
-            match tokio::time::timeout(WRITE_TIMEOUT, write_batch(self.pool, chunk)).await {
+        while !records.is_empty() {
+            let mut chunk: Vec<R> = records
+                .drain(..self.batch_size.min(records.len()))
+                .collect();
+            match tokio::time::timeout(WRITE_TIMEOUT, write_batch(self.pool, &chunk)).await {
                 Ok(Ok(inserted)) => {
                     count_written(self.metrics, R::SOURCE, inserted, chunk.len() as u64);
                 }
                 Ok(Err(error)) if is_refusal(&error) => {
                     // Written record by record; refused ones are kept with their error.
-                    let mut one_by_one: Vec<R> = chunk
-                        .iter()
-                        .filter_map(|record| R::from_json(&record.to_json()))
-                        .collect();
-                    write_with_retry(self.pool, self.metrics, &mut one_by_one).await;
+                    write_with_retry(self.pool, self.metrics, &mut chunk).await;
                 }
                 // Still unreachable: the spool stays; what was written counts as duplicate
                 // at the next replay.

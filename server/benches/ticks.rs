@@ -4,7 +4,8 @@
 //! the target is that 10× history costs at most 1.5× as much.
 //!
 //! Run with `make bench` (database `guildhall_bench`, created if missing; `DATABASE_URL`
-//! overrides). `BENCH_TICK_MEMBERS` and `BENCH_TICK_DAYS` (the 1× history) change the size.
+//! overrides). `BENCH_TICK_MEMBERS` and `BENCH_TICK_DAYS` (the 1× history) change the size;
+//! `BENCH_KEEP=1` leaves the 10× data in place for `explain analyze`.
 // A benchmark reports to the terminal.
 #![allow(clippy::print_stdout)]
 

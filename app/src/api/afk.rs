@@ -53,7 +53,7 @@ pub async fn mark_afk_channel(
     .await?;
     crate::ssr::audit::record(
         &mut tx,
-        &admin,
+        crate::ssr::audit::Actor::User(&admin),
         AuditAction::AfkChannelMarked,
         &format!("guild {guild_id}, channel {channel_id}"),
         serde_json::Value::Null,
@@ -106,7 +106,7 @@ pub async fn unmark_afk_channel(id: i64, whole_history: bool) -> Result<(), AppE
     }
     crate::ssr::audit::record(
         &mut tx,
-        &admin,
+        crate::ssr::audit::Actor::User(&admin),
         AuditAction::AfkChannelUnmarked,
         &format!("guild {guild_id}, channel {channel_id}"),
         serde_json::json!({ "afk_since": since_text(since) }),

@@ -53,7 +53,7 @@ pub async fn set_user_role(user_id: i64, role: Role) -> Result<(), AppError> {
     let name = display_name.unwrap_or(username);
     crate::ssr::audit::record(
         &mut tx,
-        &admin,
+        crate::ssr::audit::Actor::User(&admin),
         AuditAction::RoleChanged,
         &format!("user {discord_user_id} ({name})"),
         serde_json::json!({ "role": current.as_str() }),

@@ -61,7 +61,7 @@ impl BotConfig {
     }
 
     fn tracks(&self, guild_id: i64) -> bool {
-        self.guilds.is_empty() || self.guilds.contains(&guild_id)
+        tracks(&self.guilds, guild_id)
     }
 }
 
@@ -196,6 +196,11 @@ struct VoiceCandidate {
     from_bot: bool,
 }
 
+/// The one rule: an empty list tracks every guild the bot is in.
+fn tracks(guilds: &[i64], guild_id: i64) -> bool {
+    guilds.is_empty() || guilds.contains(&guild_id)
+}
+
 /// Drops updates from guilds the configuration does not track.
 struct TrackedGuilds(Vec<i64>);
 
@@ -205,7 +210,7 @@ impl IngestStep<VoiceCandidate> for TrackedGuilds {
     }
 
     fn apply(&self, candidate: &mut VoiceCandidate) -> Result<(), DropReason> {
-        if self.0.is_empty() || self.0.contains(&candidate.event.guild_id) {
+        if tracks(&self.0, candidate.event.guild_id) {
             Ok(())
         } else {
             Err(DropReason::untracked)

@@ -94,11 +94,7 @@ impl VoiceSequencer {
         let before = before.map_or(VoicePosition::OUT, VoicePosition::normalized);
         self.with_lines(|lines| {
             let key = (event.guild_id, event.user_id);
-            let line = lines.entry(key).or_insert_with(|| Line {
-                position: VoicePosition::OUT,
-                last_at: None,
-                waiting: Vec::new(),
-            });
+            let line = lines.entry(key).or_insert_with(Line::out_of_voice);
             let mut ready = Vec::new();
             if before == line.position {
                 ready.push(line.write(event));
@@ -126,11 +122,7 @@ impl VoiceSequencer {
     ) -> Vec<VoiceEvent> {
         self.with_lines(|lines| {
             let key = (guild_id, user_id);
-            let line = lines.entry(key).or_insert_with(|| Line {
-                position: VoicePosition::OUT,
-                last_at: None,
-                waiting: Vec::new(),
-            });
+            let line = lines.entry(key).or_insert_with(Line::out_of_voice);
             line.position = position.normalized();
             line.last_at = Some(line.last_at.map_or(at, |last| last.max(at)));
             let mut ready = Vec::new();
@@ -188,6 +180,15 @@ impl VoiceSequencer {
 }
 
 impl Line {
+    /// A member not in voice, nothing written yet.
+    fn out_of_voice() -> Self {
+        Self {
+            position: VoicePosition::OUT,
+            last_at: None,
+            waiting: Vec::new(),
+        }
+    }
+
     /// Writes `event` as the next update: never at or before the previous one.
     fn write(&mut self, mut event: VoiceEvent) -> VoiceEvent {
         if let Some(last) = self.last_at

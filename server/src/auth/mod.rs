@@ -94,16 +94,14 @@ async fn raise_configured_role(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(before) = &before {
-        sqlx::query(
-            "insert into app.audit_log (actor_name, action, subject, before, after)
-             values ($1, $2, $3, $4, $5)",
+        app::ssr::audit::record(
+            &mut tx,
+            app::ssr::audit::Actor::Configuration(setting),
+            app::model::AuditAction::RoleChanged,
+            &format!("user {discord_user_id}"),
+            serde_json::json!({ "role": before }),
+            serde_json::json!({ "role": role.as_str() }),
         )
-        .bind(format!("configuration ({setting})"))
-        .bind(app::model::AuditAction::RoleChanged.as_str())
-        .bind(format!("user {discord_user_id}"))
-        .bind(serde_json::json!({ "role": before }))
-        .bind(serde_json::json!({ "role": role.as_str() }))
-        .execute(&mut *tx)
         .await?;
     }
     tx.commit().await?;
