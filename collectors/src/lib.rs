@@ -4,6 +4,7 @@
 pub mod discord;
 pub mod ingest;
 pub mod metrics;
+pub mod rules;
 pub mod steps;
 
 use futures::future::BoxFuture;

@@ -19,6 +19,10 @@ pub enum DropReason {
     untracked,
     /// The record could not be understood (parse error) or the database refused it.
     invalid,
+    /// The event happened in a channel (or category) an admin excluded.
+    excluded_channel,
+    /// The account belongs to a person who opted out.
+    opted_out,
     /// The event arrived while its source was stopping (after the session's writer closed).
     stopping,
 }

@@ -113,6 +113,12 @@ struct Probe(i32);
 impl collectors::ingest::BronzeRecord for Probe {
     const SOURCE: &'static str = "probe";
 
+    const COPY_STATEMENT: &'static str = "copy probe (n) from stdin (format text)";
+
+    fn copy_line(&self, line: &mut collectors::ingest::CopyLine<'_>) {
+        line.value(Some(self.0));
+    }
+
     fn insert_batch<'c>(
         conn: &'c mut sqlx::PgConnection,
         batch: &'c [Self],

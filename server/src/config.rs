@@ -80,6 +80,9 @@ pub struct PipelineConfig {
     /// Seconds between scheduled pipeline runs inside `serve`; 0 turns the scheduler off
     /// (`GUILDHALL_PIPELINE__INTERVAL_SECS`).
     pub interval_secs: u64,
+    /// Days of bronze rows kept once transformed; 0 keeps them all
+    /// (`GUILDHALL_PIPELINE__BRONZE_RETENTION_DAYS`).
+    pub bronze_retention_days: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -125,6 +128,7 @@ struct DiscordDefaults {
 #[derive(Serialize)]
 struct PipelineDefaults {
     interval_secs: u64,
+    bronze_retention_days: u32,
 }
 
 #[derive(Serialize)]
@@ -155,7 +159,10 @@ fn defaults() -> Defaults {
             token_url: "https://discord.com/api/oauth2/token",
             userinfo_url: "https://discord.com/api/users/@me",
         },
-        pipeline: PipelineDefaults { interval_secs: 60 },
+        pipeline: PipelineDefaults {
+            interval_secs: 60,
+            bronze_retention_days: 400,
+        },
         ingest: IngestDefaults {
             batch_size: 1000,
             flush_interval_ms: 1000,
@@ -555,6 +562,7 @@ mod tests {
                 "http://127.0.0.1:9/x",
             ),
             "pipeline.interval_secs"
+            | "pipeline.bronze_retention_days"
             | "ingest.batch_size"
             | "ingest.flush_interval_ms"
             | "ingest.spool_max_mb" => ("17", "17", "17"),
@@ -757,6 +765,7 @@ mod tests {
             api_base: "https://discord.com".into(),
             guilds: vec![],
             heartbeat: std::time::Duration::from_secs(30),
+            rules_refresh: collectors::rules::REFRESH_INTERVAL,
         };
         let printed = format!("{bot:?}");
         assert!(!printed.contains("bot-secret-token"), "{printed}");

@@ -81,6 +81,7 @@ pub fn start(
                         .to_owned(),
                     guilds: config.discord.guilds.clone(),
                     heartbeat: Duration::from_secs(30),
+                    rules_refresh: collectors::rules::REFRESH_INTERVAL,
                 },
                 pool.clone(),
                 writer,
@@ -107,6 +108,7 @@ pub fn start(
         tasks.spawn(run_scheduler(
             pipeline,
             Duration::from_secs(config.pipeline.interval_secs),
+            config.pipeline.bronze_retention_days,
             shutdown,
         ));
     }

@@ -1104,14 +1104,16 @@ async fn afk_marks_apply_from_now_or_to_all_of_history_and_are_audited(pool: PgP
     )
     .await;
     app.sign_in_demo("admin").await;
-    let dirty_from = || async {
-        sqlx::query_scalar::<_, Option<chrono::DateTime<chrono::Utc>>>(
-            "select dirty_from from app.pipeline_state where job = 'voice_sessions'",
+    // The spans requested so far: (from all of history?, the latest finite start).
+    let requested = || async {
+        sqlx::query_as::<_, (Option<bool>, Option<chrono::DateTime<chrono::Utc>>)>(
+            "select bool_or(from_at = '-infinity'),
+                    max(from_at) filter (where from_at > '-infinity')
+             from app.pipeline_dirty_ranges where job = 'voice_sessions'",
         )
-        .fetch_optional(&app.pool)
+        .fetch_one(&app.pool)
         .await
-        .expect("state")
-        .flatten()
+        .expect("requests")
     };
 
     // From now on: the recompute starts now.
@@ -1124,12 +1126,14 @@ async fn afk_marks_apply_from_now_or_to_all_of_history_and_are_audited(pool: PgP
         ])
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let from_now = dirty_from().await.expect("a recompute was requested");
+    let (whole, from_now) = requested().await;
+    assert_eq!(whole, Some(false));
+    let from_now = from_now.expect("a recompute was requested");
     assert!(
         from_now >= before - chrono::Duration::seconds(1),
         "{from_now}"
     );
-    // For all of history: the recompute starts at the guild's first voice event.
+    // For all of history: a span from the beginning of time.
     let (status, body) = app
         .call::<app::api::MarkAfkChannel>(&[
             ("guild_id", "42"),
@@ -1138,10 +1142,7 @@ async fn afk_marks_apply_from_now_or_to_all_of_history_and_are_audited(pool: PgP
         ])
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        dirty_from().await.map(|t| t.to_rfc3339()),
-        Some("2026-10-01T12:00:00+00:00".to_owned())
-    );
+    assert_eq!(requested().await, (Some(true), Some(from_now)));
     let marks: Vec<(i64, bool, bool)> = sqlx::query_as(
         "select channel_id, valid_from = '-infinity', valid_to is null from app.afk_channels order by id",
     )

@@ -106,6 +106,7 @@ impl RunningBot {
                 api_base: fake.api_base.clone(),
                 guilds: vec![id(GUILD)],
                 heartbeat: Duration::from_millis(100),
+                rules_refresh: Duration::from_millis(100),
             },
             pool.clone(),
             writer,
@@ -1048,4 +1049,120 @@ fn assert_dispatch_is_known(event: &str, d: Value) {
         GatewayEvent::Dispatch(..) => {}
         other => panic!("{event} is not a dispatch: {other:?}"),
     }
+}
+
+const GAMES_CATEGORY: u64 = 1_100_000_000_000_000_050;
+
+/// The guild with CS2 inside a "Games" category.
+fn guild_with_category(voice: Vec<(u64, u64)>) -> Value {
+    let mut d = fake_discord::guild_create(&guild_spec(voice));
+    let channels = d["channels"].as_array_mut().expect("channels");
+    let mut category = channels[0].clone();
+    category["id"] = json!(GAMES_CATEGORY.to_string());
+    category["name"] = json!("Games");
+    category["type"] = json!(4);
+    for channel in channels.iter_mut() {
+        if channel["id"] == json!(CS2.to_string()) {
+            channel["parent_id"] = json!(GAMES_CATEGORY.to_string());
+        }
+    }
+    channels.push(category);
+    d
+}
+
+async fn opt_out(pool: &PgPool, member: &Member) {
+    sqlx::query(
+        "with person as (insert into silver.dim_user default values returning person_id),
+              identity as (
+                  insert into silver.user_identities (kind, external_id, person_id, verified_by)
+                  select 'discord', $1, person_id, 'observed' from person
+              )
+         insert into app.opt_outs (person_id) select person_id from person",
+    )
+    .bind(member.id.to_string())
+    .execute(pool)
+    .await
+    .expect("opt out");
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn excluded_channels_and_opted_out_people_are_not_recorded_and_changes_apply_while_running(
+    pool: PgPool,
+) {
+    sqlx::query("insert into app.excluded_channels (guild_id, channel_id) values ($1, $2)")
+        .bind(id(GUILD))
+        .bind(id(GAMES_CATEGORY))
+        .execute(&pool)
+        .await
+        .expect("exclude the category");
+    opt_out(&pool, &DAVE).await;
+    let fake = FakeDiscord::start().await;
+    let metrics = Metrics::new();
+    let bot = RunningBot::start(&pool, &fake, &metrics);
+    let conn = fake.next_connection().await;
+    conn.dispatch("READY", fake_discord::ready(&[GUILD], &fake.gateway_url));
+    // Carol sits in CS2 (excluded through its category) as the bot connects: not opened.
+    conn.dispatch("GUILD_CREATE", guild_with_category(vec![(CAROL.id, CS2)]));
+    wait_for_observed_until(&pool, Utc::now() - TimeDelta::seconds(5)).await;
+    let dropped = |reason| metrics.dropped_count("discord_voice", reason);
+
+    // Alice: lobby, into the excluded CS2 (recorded as leaving voice), muted there
+    // (dropped), back to the lobby (a join), out.
+    voice_update(&pool, &conn, &ALICE, Some(LOBBY), false, 1).await;
+    voice_update(&pool, &conn, &ALICE, Some(CS2), false, 2).await;
+    conn.dispatch(
+        "VOICE_STATE_UPDATE",
+        fake_discord::voice_state_update(GUILD, &ALICE, Some(CS2), true),
+    );
+    wait_until("the mute in CS2 to be dropped", || {
+        dropped(DropReason::excluded_channel) == 1
+    })
+    .await;
+    voice_update(&pool, &conn, &ALICE, Some(LOBBY), false, 3).await;
+    voice_update(&pool, &conn, &ALICE, None, false, 4).await;
+    // Dave opted out: nothing of his is stored.
+    conn.dispatch(
+        "VOICE_STATE_UPDATE",
+        fake_discord::voice_state_update(GUILD, &DAVE, Some(LOBBY), false),
+    );
+    wait_until("Dave's update to be dropped", || {
+        dropped(DropReason::opted_out) == 1
+    })
+    .await;
+
+    // An admin excludes the lobby while the bot runs: it applies without a restart.
+    sqlx::query("insert into app.excluded_channels (guild_id, channel_id) values ($1, $2)")
+        .bind(id(GUILD))
+        .bind(id(LOBBY))
+        .execute(&pool)
+        .await
+        .expect("exclude the lobby");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    conn.dispatch(
+        "VOICE_STATE_UPDATE",
+        fake_discord::voice_state_update(GUILD, &BOB, Some(LOBBY), false),
+    );
+    voice_update(&pool, &conn, &BOB, Some(AFK), false, 6).await;
+    bot.stop().await;
+
+    let rows: Vec<(i64, Option<i64>, bool)> = bronze(&pool)
+        .await
+        .into_iter()
+        .map(|(user, channel, _, mute, _)| (user, channel, mute))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (id(ALICE.id), Some(id(LOBBY)), false),
+            (id(ALICE.id), None, false),
+            (id(ALICE.id), Some(id(LOBBY)), false),
+            (id(ALICE.id), None, false),
+            // Bob joined the now excluded lobby: recorded as out of voice, then the AFK
+            // channel.
+            (id(BOB.id), None, false),
+            (id(BOB.id), Some(id(AFK)), false),
+        ]
+    );
+    assert_eq!(dropped(DropReason::excluded_channel), 1);
+    assert_eq!(dropped(DropReason::opted_out), 1);
 }

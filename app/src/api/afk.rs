@@ -131,20 +131,18 @@ fn since_text(since: Option<chrono::DateTime<chrono::Utc>>) -> String {
     since.map_or_else(|| "always".to_owned(), |at| at.to_rfc3339())
 }
 
-/// Asks the pipeline to rebuild the guild's sessions: from now, or from its first event.
+/// Asks the pipeline to evaluate the sessions' AFK flags again: from now, or for all of
+/// history (`-infinity`; silver keeps sessions whose bronze events retention deleted).
 #[cfg(feature = "ssr")]
 async fn request_recompute(
     tx: &mut sqlx::PgConnection,
-    guild_id: i64,
+    _guild_id: i64,
     whole_history: bool,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "select app.request_recompute('voice_sessions',
-             case when $2 then (select min(occurred_at) from bronze.discord_voice_events
-                                where guild_id = $1)
-                  else now() end)",
+             case when $1 then '-infinity'::timestamptz else now() end)",
     )
-    .bind(guild_id)
     .bind(whole_history)
     .execute(tx)
     .await?;

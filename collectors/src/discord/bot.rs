@@ -11,6 +11,7 @@ use crate::discord::sequencer::{VoicePosition, VoiceSequencer};
 use crate::discord::{VoiceEvent, VoiceOrigin};
 use crate::ingest::IngestWriter;
 use crate::metrics::{DropReason, Metrics, SourceLabels};
+use crate::rules::IngestRules;
 use crate::steps::{IngestStep, Steps};
 use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
@@ -51,6 +52,9 @@ pub struct BotConfig {
     pub guilds: Vec<i64>,
     /// How often the bot stamps `app.discord_guilds.observed_until`.
     pub heartbeat: Duration,
+    /// How often the bot re-reads excluded channels and opt-outs
+    /// ([`crate::rules::REFRESH_INTERVAL`]).
+    pub rules_refresh: Duration,
 }
 
 impl BotConfig {
@@ -89,6 +93,10 @@ impl DiscordBot {
     }
 
     async fn run_session(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        // Excluded channels and opt-outs, kept current while the session runs.
+        let rules = IngestRules::load(&self.pool)
+            .await
+            .context("cannot read the excluded channels and opt-outs")?;
         let state = Arc::new(BotState {
             config: self.config.clone(),
             pool: self.pool.clone(),
@@ -99,7 +107,10 @@ impl DiscordBot {
             sequencer: VoiceSequencer::new(SEQUENCE_WAIT),
             steps: Steps::new(VOICE_SOURCE, self.metrics.clone())
                 .then(TrackedGuilds(self.config.guilds.clone()))
-                .then(NoBots),
+                .then(NoBots)
+                .then(OptedOut(rules.clone()))
+                .then(ExcludedChannels(rules.clone())),
+            rules: rules.clone(),
         });
 
         let mut http = HttpBuilder::new(self.config.token.expose_secret());
@@ -123,6 +134,11 @@ impl DiscordBot {
         ));
         let overdue = tokio::spawn(write_overdue_updates(
             Arc::clone(&state),
+            shutdown.child_token(),
+        ));
+        let refresh = tokio::spawn(rules.keep_fresh(
+            self.pool.clone(),
+            self.config.rules_refresh,
             shutdown.child_token(),
         ));
         let result = {
@@ -149,6 +165,7 @@ impl DiscordBot {
         };
         heartbeat.abort();
         overdue.abort();
+        refresh.abort();
         // Updates still waiting for a predecessor are written as they are.
         write_all(&state, state.sequencer.drain()).await;
         state.release_writer();
@@ -187,11 +204,18 @@ struct BotState {
     sequencer: VoiceSequencer,
     /// The steps every voice update passes before the write.
     steps: Steps<VoiceCandidate>,
+    /// Excluded channels and opt-outs (reconciliation applies them too).
+    rules: IngestRules,
 }
 
 /// A voice update on its way to bronze, with what the steps judge it by.
 struct VoiceCandidate {
     event: VoiceEvent,
+    /// The category of the event's channel (from serenity's cache).
+    category_id: Option<i64>,
+    /// The member's state just before this update, as serenity's cache held it, and the
+    /// category of its channel: what the sequencer orders updates by.
+    before: Option<(VoicePosition, Option<i64>)>,
     /// The account is a bot (from the event's member, else serenity's cache).
     from_bot: bool,
 }
@@ -232,6 +256,60 @@ impl IngestStep<VoiceCandidate> for NoBots {
         } else {
             Ok(())
         }
+    }
+}
+
+/// Drops the updates of people who opted out.
+struct OptedOut(IngestRules);
+
+impl IngestStep<VoiceCandidate> for OptedOut {
+    fn name(&self) -> &'static str {
+        "opted_out"
+    }
+
+    fn apply(&self, candidate: &mut VoiceCandidate) -> Result<(), DropReason> {
+        if self
+            .0
+            .is_opted_out("discord", &candidate.event.user_id.to_string())
+        {
+            Err(DropReason::opted_out)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Keeps excluded channels out of bronze. Entering one is recorded as leaving voice (so the
+/// session before it ends there), leaving one as joining the next channel; an update that
+/// stays inside excluded channels (mute, deafen, a move between two of them) is dropped.
+struct ExcludedChannels(IngestRules);
+
+impl IngestStep<VoiceCandidate> for ExcludedChannels {
+    fn name(&self) -> &'static str {
+        "excluded_channels"
+    }
+
+    fn apply(&self, candidate: &mut VoiceCandidate) -> Result<(), DropReason> {
+        let guild_id = candidate.event.guild_id;
+        let excluded = |channel: Option<i64>, category: Option<i64>| {
+            channel.is_some_and(|channel| self.0.is_excluded(guild_id, channel, category))
+        };
+        let now_excluded = excluded(candidate.event.channel_id, candidate.category_id);
+        let mut before_excluded = false;
+        if let Some((position, category)) = &mut candidate.before
+            && excluded(position.channel_id, *category)
+        {
+            position.channel_id = None;
+            before_excluded = true;
+        }
+        if now_excluded {
+            candidate.event.channel_id = None;
+            candidate.category_id = None;
+            if before_excluded {
+                return Err(DropReason::excluded_channel);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -308,13 +386,23 @@ struct PresentUser {
     self_deaf: bool,
 }
 
-/// The humans in voice in a guild right now (bots are never counted).
-fn present_users(guild: &Guild) -> Vec<PresentUser> {
+/// The humans in voice in a guild right now, outside excluded channels, who did not opt out
+/// (bots are never counted).
+fn present_users(guild: &Guild, rules: &IngestRules) -> Vec<PresentUser> {
+    let guild_id = db_id(guild.id.get());
     guild
         .voice_states
         .values()
         .filter_map(|state| {
             let channel_id = state.channel_id?;
+            if rules.is_excluded(
+                guild_id,
+                db_id(channel_id.get()),
+                category_of(guild, channel_id),
+            ) || rules.is_opted_out("discord", &state.user_id.get().to_string())
+            {
+                return None;
+            }
             let is_bot = state
                 .member
                 .as_ref()
@@ -423,7 +511,14 @@ async fn on_guild_create(state: &BotState, guild: &Guild) -> anyhow::Result<()> 
         .map(|afk| db_id(afk.afk_channel_id.get()));
     store_guild(state, guild_id, &guild.name, afk_channel_id).await?;
 
-    reconcile(state, guild_id, &present_users(guild), last_seen, now).await?;
+    reconcile(
+        state,
+        guild_id,
+        &present_users(guild, &state.rules),
+        last_seen,
+        now,
+    )
+    .await?;
     // Only now is the guild known to be watched: stamp it and keep stamping it, unless the
     // connection dropped while reconciling (then the next GUILD_CREATE does it).
     if state.is_connected().await {
@@ -508,6 +603,12 @@ async fn on_voice_state_update(
         state.metrics.dropped(VOICE_SOURCE, DropReason::untracked);
         return Ok(());
     };
+    let category = |channel: Option<serenity::all::ChannelId>| {
+        let channel = channel?;
+        ctx.cache
+            .guild(guild_id)
+            .and_then(|guild| category_of(&guild, channel))
+    };
     let candidate = VoiceCandidate {
         event: VoiceEvent {
             guild_id: db_id(guild_id.get()),
@@ -518,22 +619,29 @@ async fn on_voice_state_update(
             origin: VoiceOrigin::Gateway,
             occurred_at,
         },
+        category_id: category(new.channel_id),
+        // The state serenity's cache held just before this update names its predecessor.
+        before: old.map(|old| {
+            (
+                VoicePosition {
+                    channel_id: old.channel_id.map(|channel| db_id(channel.get())),
+                    self_mute: old.self_mute,
+                    self_deaf: old.self_deaf,
+                },
+                category(old.channel_id),
+            )
+        }),
         from_bot: is_bot(ctx, guild_id, new),
     };
-    let Some(VoiceCandidate { event, .. }) = state.steps.run(candidate) else {
+    let Some(VoiceCandidate { event, before, .. }) = state.steps.run(candidate) else {
         return Ok(());
     };
+    let before = before.map(|(position, _)| position);
     let Ok(writer) = state.writer() else {
         // Dispatched just before the session ended: counted, so the metrics add up.
         state.metrics.dropped(VOICE_SOURCE, DropReason::stopping);
         return Ok(());
     };
-    // The state serenity's cache held just before this update names its predecessor.
-    let before = old.map(|old| VoicePosition {
-        channel_id: old.channel_id.map(|channel| db_id(channel.get())),
-        self_mute: old.self_mute,
-        self_deaf: old.self_deaf,
-    });
     for ready in state.sequencer.accept(before, event, Instant::now()) {
         writer.write(ready).await?;
     }
@@ -581,6 +689,15 @@ async fn write_overdue_updates(state: Arc<BotState>, stop: CancellationToken) {
     }
 }
 
+/// The category a guild channel is in, from serenity's cache.
+fn category_of(guild: &Guild, channel: serenity::all::ChannelId) -> Option<i64> {
+    guild
+        .channels
+        .get(&channel)
+        .and_then(|channel| channel.parent_id)
+        .map(|parent| db_id(parent.get()))
+}
+
 /// Whether a voice state belongs to a bot: from the member in the event, else the cache.
 fn is_bot(ctx: &Context, guild_id: GuildId, state: &VoiceState) -> bool {
     if let Some(member) = &state.member {
@@ -607,7 +724,11 @@ async fn reconcile_cached_guilds(state: &BotState, ctx: &Context) {
             continue;
         }
         // Copy what is needed so no cache lock is held across an await.
-        let Some(present) = ctx.cache.guild(guild_id).map(|guild| present_users(&guild)) else {
+        let Some(present) = ctx
+            .cache
+            .guild(guild_id)
+            .map(|guild| present_users(&guild, &state.rules))
+        else {
             continue;
         };
         let result = async {

@@ -4,7 +4,7 @@
 pub mod bot;
 pub mod sequencer;
 
-use crate::ingest::BronzeRecord;
+use crate::ingest::{BronzeRecord, CopyLine};
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -66,6 +66,21 @@ impl VoiceEvent {
 
 impl BronzeRecord for VoiceEvent {
     const SOURCE: &'static str = "discord_voice";
+
+    const COPY_STATEMENT: &'static str = "copy bronze.discord_voice_events
+        (source_key, guild_id, user_id, channel_id, self_mute, self_deaf, origin, occurred_at)
+        from stdin (format text)";
+
+    fn copy_line(&self, line: &mut CopyLine<'_>) {
+        line.text(Some(&self.source_key()))
+            .value(Some(self.guild_id))
+            .value(Some(self.user_id))
+            .value(self.channel_id)
+            .value(Some(self.self_mute))
+            .value(Some(self.self_deaf))
+            .text(Some(self.origin.as_str()))
+            .text(Some(&self.occurred_at.to_rfc3339()));
+    }
 
     fn insert_batch<'c>(
         conn: &'c mut sqlx::PgConnection,

@@ -14,11 +14,11 @@ use tokio_util::sync::CancellationToken;
 /// How a job decides what to process.
 #[derive(Clone, Copy, Debug)]
 pub enum Progress {
-    /// New rows of a bronze table, by its `event_id` (stored as the watermark), plus every
-    /// row from `dirty_from` on when a setting change asked for a recompute.
+    /// New rows of a bronze table, by its `event_id` (stored as the watermark), plus the
+    /// spans of time a setting change asked to recompute (`app.pipeline_dirty_ranges`).
     BronzeIds { table: &'static str },
-    /// Local days marked dirty by the jobs upstream, plus the last two days (still open
-    /// sessions keep changing them).
+    /// Local days in the ranges marked dirty (by the jobs upstream, a relinked account, a
+    /// setting), plus the last two days (still open sessions keep changing them).
     DirtyDays,
 }
 
@@ -29,7 +29,9 @@ pub struct Job {
     pub inputs: &'static [&'static str],
     pub outputs: &'static [&'static str],
     pub progress: Progress,
-    /// The SQL script. Its last statement returns `(rows bigint, dirty_from timestamptz)`.
+    /// The SQL script. Its last statement returns `(rows bigint, dirty_from timestamptz,
+    /// dirty_to timestamptz)`: the span whose downstream results changed (`dirty_to` null:
+    /// up to now).
     pub sql: &'static str,
     /// For jobs whose output is per local day: a query for the first instant of their
     /// input, where a recompute of the whole history (after a time zone change) starts.
@@ -164,12 +166,47 @@ const LOCK_TIMEOUT: &str = "30s";
 type Span = (DateTime<Utc>, DateTime<Utc>);
 
 /// The parameters a script reads with `current_setting('guildhall.…')`.
+#[derive(Clone, Copy)]
 struct Params {
     from_id: i64,
     to_id: i64,
-    /// Instants to rebuild from bronze: `[from, to)`, open-ended without `to`.
+    /// A span of instants `[from, to)` to recompute, open-ended without `to`.
     range: Option<(DateTime<Utc>, Option<DateTime<Utc>>)>,
+    /// Whether the span is rebuilt from bronze (a backfill), not only re-evaluated against
+    /// the settings (an AFK channel change).
+    rebuild: bool,
     days: (NaiveDate, NaiveDate),
+}
+
+/// Where `-infinity` (a request for all of history) is read: 1970-01-01, before any input.
+fn beginning_of_time() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
+/// Merges spans of time that overlap or touch.
+fn merge_spans(mut spans: Vec<Span>) -> Vec<Span> {
+    spans.sort();
+    let mut merged: Vec<Span> = Vec::with_capacity(spans.len());
+    for (from, to) in spans {
+        match merged.last_mut() {
+            Some(last) if from <= last.1 => last.1 = last.1.max(to),
+            _ => merged.push((from, to)),
+        }
+    }
+    merged
+}
+
+/// Merges inclusive day ranges that overlap or are adjacent.
+fn merge_days(mut ranges: Vec<(NaiveDate, NaiveDate)>) -> Vec<(NaiveDate, NaiveDate)> {
+    ranges.sort();
+    let mut merged: Vec<(NaiveDate, NaiveDate)> = Vec::with_capacity(ranges.len());
+    for (from, to) in ranges {
+        match merged.last_mut() {
+            Some(last) if from <= last.1 + Duration::days(1) => last.1 = last.1.max(to),
+            _ => merged.push((from, to)),
+        }
+    }
+    merged
 }
 
 impl Pipeline {
@@ -320,7 +357,7 @@ impl Pipeline {
         .await?;
         // The row lock makes concurrent runs of one job (scheduler, CLI, admin) wait in turn.
         let state = sqlx::query(
-            "select watermark, dirty_from, last_success_at, timezone
+            "select watermark, last_success_at, timezone
              from app.pipeline_state where job = $1 for update",
         )
         .bind(job.name)
@@ -328,9 +365,30 @@ impl Pipeline {
         .await
         .with_context(|| format!("waiting for the lock of job {}", job.name))?;
         let watermark: i64 = state.try_get("watermark")?;
-        let mut dirty_from: Option<DateTime<Utc>> = state.try_get("dirty_from")?;
         let last_success_at: Option<DateTime<Utc>> = state.try_get("last_success_at")?;
         let last_timezone: Option<String> = state.try_get("timezone")?;
+
+        let incremental = days.is_none();
+        // The spans asked for since the last run; taken (and gone once this commits) only by
+        // an incremental run. A failed run rolls back and leaves them for the next one.
+        let mut dirty: Vec<Span> = Vec::new();
+        if incremental {
+            // Infinite instants do not fit chrono: `-infinity` is read as the earliest
+            // instant PostgreSQL and chrono share, `infinity` as open-ended.
+            let requested: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+                "delete from app.pipeline_dirty_ranges where job = $1
+                 returning greatest(from_at, to_timestamp(0)),
+                           nullif(to_at, 'infinity')",
+            )
+            .bind(job.name)
+            .fetch_all(&mut *tx)
+            .await?;
+            dirty.extend(
+                requested
+                    .into_iter()
+                    .map(|(from, to)| (from, to.unwrap_or(DateTime::<Utc>::MAX_UTC))),
+            );
+        }
 
         // Days computed in another time zone are all wrong now: recompute from the start
         // of the job's input.
@@ -347,35 +405,61 @@ impl Pipeline {
             );
             if let Some(start) = start {
                 // A day earlier too: in the new zone the first day may start earlier.
-                let start = start - Duration::days(1);
-                dirty_from = Some(dirty_from.map_or(start, |dirty| dirty.min(start)));
+                dirty.push((start - Duration::days(1), DateTime::<Utc>::MAX_UTC));
             }
         }
+        // A span from the beginning of time starts, for a per-day job, at its first input.
+        if let Some(query) = job.history_start
+            && dirty.iter().any(|span| span.0 <= beginning_of_time())
+        {
+            let start: Option<DateTime<Utc>> =
+                sqlx::query_scalar(query).fetch_one(&mut *tx).await?;
+            let start = start.map_or(self.clock.now(), |start| start - Duration::days(1));
+            for span in &mut dirty {
+                span.0 = span.0.max(start);
+            }
+            dirty.retain(|span| span.1 > span.0);
+        }
+        let dirty = merge_spans(dirty);
 
         let now = self.clock.now();
         let today = now.with_timezone(&self.timezone).date_naive();
-        let params = match (job.progress, days) {
-            // A backfill recomputes its range and leaves the incremental state alone.
-            (Progress::BronzeIds { .. }, Some(_)) => Params {
+        let open_ended = |to: DateTime<Utc>| (to < DateTime::<Utc>::MAX_UTC).then_some(to);
+        let runs: Vec<Params> = match (job.progress, days) {
+            // A backfill rebuilds its range from bronze and leaves the incremental state alone.
+            (Progress::BronzeIds { .. }, Some(_)) => vec![Params {
                 from_id: watermark,
                 to_id: watermark,
                 range: range.map(|(from, to)| (from, Some(to))),
+                rebuild: true,
                 days: (today, today),
-            },
-            // Besides the new rows, rebuild everything from `dirty_from` when a setting
-            // change asked for it (e.g. the AFK channel).
-            (Progress::BronzeIds { .. }, None) => Params {
-                from_id: watermark,
-                to_id: safe_to_id.unwrap_or(watermark).max(watermark),
-                range: dirty_from.map(|from| (from, None)),
-                days: (today, today),
-            },
-            (Progress::DirtyDays, Some(days)) => Params {
+            }],
+            // The new rows, then each span a setting change asked to re-evaluate.
+            (Progress::BronzeIds { .. }, None) => {
+                let to_id = safe_to_id.unwrap_or(watermark).max(watermark);
+                let mut runs = vec![Params {
+                    from_id: watermark,
+                    to_id,
+                    range: None,
+                    rebuild: false,
+                    days: (today, today),
+                }];
+                runs.extend(dirty.iter().map(|&(from, to)| Params {
+                    from_id: to_id,
+                    to_id,
+                    range: Some((from, open_ended(to))),
+                    rebuild: false,
+                    days: (today, today),
+                }));
+                runs
+            }
+            (Progress::DirtyDays, Some(days)) => vec![Params {
                 from_id: 0,
                 to_id: 0,
                 range: None,
+                rebuild: false,
                 days,
-            },
+            }],
             (Progress::DirtyDays, None) => {
                 // Open sessions keep changing every day since the last run: yesterday and
                 // today, or every day back to the last run when the scheduler was down.
@@ -383,61 +467,87 @@ impl Pipeline {
                     .map(|t| t.with_timezone(&self.timezone).date_naive())
                     .unwrap_or(today);
                 let recent = (today - Duration::days(1)).min(last_run_day);
-                let from = dirty_from
-                    .map(|t| t.with_timezone(&self.timezone).date_naive())
-                    .map_or(recent, |dirty| dirty.min(recent));
-                Params {
-                    from_id: 0,
-                    to_id: 0,
-                    range: None,
-                    days: (from, today),
-                }
+                let local_day = |t: DateTime<Utc>| t.with_timezone(&self.timezone).date_naive();
+                let mut ranges = vec![(recent, today)];
+                ranges.extend(dirty.iter().map(|&(from, to)| {
+                    let last = match open_ended(to) {
+                        // The span ends before `to`: the day of its last instant.
+                        Some(to) => local_day(to - Duration::microseconds(1)),
+                        None => today,
+                    };
+                    (local_day(from).min(today), last.min(today))
+                }));
+                merge_days(ranges)
+                    .into_iter()
+                    .map(|days| Params {
+                        from_id: 0,
+                        to_id: 0,
+                        range: None,
+                        rebuild: false,
+                        days,
+                    })
+                    .collect()
             }
         };
-        self.set_params(&mut tx, &params).await?;
-        let rows = (&mut *tx)
-            .fetch_all(sqlx::raw_sql(job.sql))
-            .await
-            .with_context(|| format!("running {}.sql", job.name))?;
-        let last = rows
-            .last()
-            .ok_or_else(|| anyhow!("{}.sql returned no result row", job.name))?;
-        let affected: i64 = last.try_get("rows")?;
-        let output_dirty_from: Option<DateTime<Utc>> = last.try_get("dirty_from")?;
 
-        let incremental = days.is_none();
+        let mut affected = 0_i64;
+        let mut changed: Vec<Span> = Vec::new();
+        for params in &runs {
+            self.set_params(&mut tx, params).await?;
+            let rows = (&mut *tx)
+                .fetch_all(sqlx::raw_sql(job.sql))
+                .await
+                .with_context(|| format!("running {}.sql", job.name))?;
+            let last = rows
+                .last()
+                .ok_or_else(|| anyhow!("{}.sql returned no result row", job.name))?;
+            affected += last.try_get::<i64, _>("rows")?;
+            let from: Option<DateTime<Utc>> = last.try_get("dirty_from")?;
+            let to: Option<DateTime<Utc>> = last.try_get("dirty_to")?;
+            if let Some(from) = from {
+                changed.push((from, to.unwrap_or(DateTime::<Utc>::MAX_UTC)));
+            }
+        }
+        let changed = merge_spans(changed);
+
+        let to_id = runs.first().map_or(watermark, |params| params.to_id);
         sqlx::query(
             "update app.pipeline_state
              set watermark = $2,
-                 dirty_from = case when $3 then null else dirty_from end,
                  last_success_at = case when $3 then $4 else last_success_at end,
                  timezone = case when $3 then $5 else timezone end,
                  updated_at = now()
              where job = $1",
         )
         .bind(job.name)
-        .bind(params.to_id.max(watermark))
+        .bind(to_id.max(watermark))
         .bind(incremental)
         .bind(now)
         .bind(self.timezone.name())
         .execute(&mut *tx)
         .await?;
-        if let Some(from) = output_dirty_from {
+        for &(from, to) in &changed {
             for downstream in downstream(job) {
-                sqlx::query("select app.request_recompute($1, $2)")
+                sqlx::query("select app.request_recompute($1, $2, $3)")
                     .bind(downstream.name)
                     .bind(from)
+                    .bind(open_ended(to))
                     .execute(&mut *tx)
                     .await?;
             }
         }
         tx.commit().await?;
         let processed = match job.progress {
-            Progress::DirtyDays => Some((
-                self.day_start(params.days.0),
-                self.day_start(params.days.1 + Duration::days(1)),
-            )),
-            Progress::BronzeIds { .. } => output_dirty_from.map(|from| (from, now)),
+            Progress::DirtyDays => runs
+                .iter()
+                .map(|params| params.days)
+                .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+                .map(|(from, to)| (self.day_start(from), self.day_start(to + Duration::days(1)))),
+            Progress::BronzeIds { .. } => changed
+                .iter()
+                .copied()
+                .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)))
+                .map(|(from, to)| (from, open_ended(to).unwrap_or(now))),
         };
         Ok((affected, processed))
     }
@@ -480,6 +590,7 @@ impl Pipeline {
             ("guildhall.to_id", params.to_id.to_string()),
             ("guildhall.range_from", range_from),
             ("guildhall.range_to", range_to),
+            ("guildhall.rebuild", params.rebuild.to_string()),
             ("guildhall.day_from", params.days.0.to_string()),
             ("guildhall.day_to", params.days.1.to_string()),
             ("guildhall.tz", self.timezone.name().to_owned()),
@@ -500,21 +611,107 @@ impl Pipeline {
     }
 }
 
+/// What a retention pass deleted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetentionReport {
+    pub table: &'static str,
+    pub deleted: u64,
+    pub retained_from: DateTime<Utc>,
+}
+
+impl Pipeline {
+    /// Deletes bronze voice events older than `keep_days` that the pipeline has consumed,
+    /// except the events of sessions still running at the horizon (a rebuild starts at a
+    /// session's first event), and records the horizon in `app.bronze_retention`.
+    pub async fn apply_retention(&self, keep_days: u32) -> anyhow::Result<RetentionReport> {
+        const TABLE: &str = "bronze.discord_voice_events";
+        let horizon = self.clock.now() - Duration::days(i64::from(keep_days));
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&format!("set local lock_timeout = '{LOCK_TIMEOUT}'"))
+            .execute(&mut *tx)
+            .await?;
+        // The job's lock: no run of voice_sessions reads bronze while rows go.
+        let watermark: Option<i64> = sqlx::query_scalar(
+            "select watermark from app.pipeline_state where job = 'voice_sessions' for update",
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .context("waiting for the lock of job voice_sessions")?;
+        let deleted = sqlx::query(
+            "delete from bronze.discord_voice_events e
+             where e.occurred_at < $1
+               and e.event_id <= $2
+               and not exists (
+                   select 1 from silver.fact_voice_sessions s
+                   where s.guild_id = e.guild_id and s.discord_user_id = e.user_id
+                     and s.started_at <= e.occurred_at
+                     and (s.ended_at is null or s.ended_at >= $1))",
+        )
+        .bind(horizon)
+        .bind(watermark.unwrap_or(0))
+        .execute(&mut *tx)
+        .await
+        .context("deleting old bronze voice events")?
+        .rows_affected();
+        let retained_from: DateTime<Utc> = sqlx::query_scalar(
+            "insert into app.bronze_retention (table_name, retained_from, deleted_rows)
+             values ($1, $2, $3)
+             on conflict (table_name) do update
+                 set retained_from = greatest(app.bronze_retention.retained_from, excluded.retained_from),
+                     deleted_rows = app.bronze_retention.deleted_rows + excluded.deleted_rows,
+                     ran_at = now()
+             returning retained_from",
+        )
+        .bind(TABLE)
+        .bind(horizon)
+        .bind(i64::try_from(deleted).unwrap_or(i64::MAX))
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if deleted > 0 {
+            tracing::info!(table = TABLE, deleted, %retained_from, "bronze retention");
+        }
+        Ok(RetentionReport {
+            table: TABLE,
+            deleted,
+            retained_from,
+        })
+    }
+}
+
+/// How often the scheduler applies bronze retention.
+const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Runs every job on an interval until `shutdown`. Failures are logged (and recorded in the
 /// run history); the loop never dies.
+/// Bronze retention (`retention_days`, 0 = keep everything) runs after a successful run,
+/// at most once an hour.
 pub async fn run_scheduler(
     pipeline: Pipeline,
     interval: std::time::Duration,
+    retention_days: u32,
     shutdown: CancellationToken,
 ) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_retention: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {
-                if let Err(error) = pipeline.run_all(Trigger::Schedule).await {
-                    tracing::error!(error = format!("{error:#}"), "scheduled pipeline run failed");
+                match pipeline.run_all(Trigger::Schedule).await {
+                    Err(error) => {
+                        tracing::error!(error = format!("{error:#}"), "scheduled pipeline run failed");
+                    }
+                    Ok(_) if retention_days > 0
+                        && last_retention.is_none_or(|at| at.elapsed() >= RETENTION_EVERY) =>
+                    {
+                        last_retention = Some(Instant::now());
+                        if let Err(error) = pipeline.apply_retention(retention_days).await {
+                            tracing::error!(error = format!("{error:#}"), "bronze retention failed");
+                        }
+                    }
+                    Ok(_) => {}
                 }
             }
         }

@@ -3,8 +3,8 @@
 -- Parameters (transaction-local settings, set by the runner):
 --   guildhall.day_from, guildhall.day_to   local days to recompute, inclusive
 --   guildhall.tz                           the community's IANA time zone
--- Returns one row: (rows bigint, dirty_from timestamptz), dirty_from being the start of the
--- first local day whose rows changed (for the KPI jobs downstream).
+-- Returns one row: (rows bigint, dirty_from timestamptz, dirty_to timestamptz): the first
+-- and last local day whose rows changed, as instants (for the KPI jobs downstream).
 
 with days as (
     select d::date as day
@@ -105,4 +105,6 @@ changed as (
 )
 select (select count(*) from changed)::bigint as rows,
        (select min(day) from changed)::timestamp at time zone current_setting('guildhall.tz')
-           as dirty_from;
+           as dirty_from,
+       (select max(day) + 1 from changed)::timestamp at time zone current_setting('guildhall.tz')
+           as dirty_to;

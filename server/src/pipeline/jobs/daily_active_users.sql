@@ -2,24 +2,31 @@
 --
 -- Parameters (transaction-local settings, set by the runner):
 --   guildhall.day_from, guildhall.day_to   local days to recompute, inclusive
--- Returns one row: (rows bigint, dirty_from timestamptz).
+-- Returns one row: (rows bigint, dirty_from timestamptz, dirty_to timestamptz).
 
 with days as (
     select d::date as day
     from generate_series(current_setting('guildhall.day_from')::date,
                          current_setting('guildhall.day_to')::date,
                          interval '1 day') d
+    -- Every day has a row, 0 when nobody was active: days no range ever covered (between
+    -- two dirty ranges) are filled in as well.
+    union
+    select d::date
+    from generate_series((select min(day) from gold.daily_active_users),
+                         current_setting('guildhall.day_to')::date,
+                         interval '1 day') d
+    where not exists (select 1 from gold.daily_active_users g where g.day = d::date)
 ),
 -- Persons, not accounts: a member's accounts add up before the thresholds apply.
 persons as (
-    select day, person_id,
-           sum(voice_seconds) as voice_seconds,
-           sum(messages) as messages,
-           sum(game_seconds) as game_seconds
-    from silver.activity_daily
-    where day between current_setting('guildhall.day_from')::date
-                  and current_setting('guildhall.day_to')::date
-    group by day, person_id
+    select a.day, a.person_id,
+           sum(a.voice_seconds) as voice_seconds,
+           sum(a.messages) as messages,
+           sum(a.game_seconds) as game_seconds
+    from silver.activity_daily a
+    join days d on d.day = a.day
+    group by a.day, a.person_id
 ),
 -- Active: at least one minute of non-AFK voice, one message or one minute on a game server.
 per_day as (
@@ -44,4 +51,5 @@ upserted as (
               is distinct from (excluded.dau_total, excluded.dau_voice)
     returning 1
 )
-select (select count(*) from upserted)::bigint as rows, null::timestamptz as dirty_from;
+select (select count(*) from upserted)::bigint as rows, null::timestamptz as dirty_from,
+       null::timestamptz as dirty_to;

@@ -3,10 +3,19 @@
 -- Parameters (transaction-local settings, set by the runner):
 --   guildhall.from_id, guildhall.to_id   bronze event ids in (from_id, to_id] are new
 --   guildhall.range_from, guildhall.range_to
---                                        backfill: also rebuild every account with events
---                                        in [range_from, range_to); empty otherwise
--- Returns one row: (rows bigint, dirty_from timestamptz) where dirty_from is the earliest
--- instant whose downstream results may have changed.
+--                                        a span [range_from, range_to) to recompute; empty
+--                                        otherwise. Its sessions' AFK flags are evaluated
+--                                        again (an AFK setting changed) and, in a backfill,
+--   guildhall.rebuild                    ('true') every account with events in the span is
+--                                        rebuilt from bronze.
+-- Bronze retention (app.bronze_retention) deleted events older than its horizon, except
+-- those of sessions still running then: a rebuild never starts before what bronze still
+-- holds, so retention never loses a session.
+-- Returns one row: (rows bigint, dirty_from timestamptz, dirty_to timestamptz) where
+-- dirty_from is the earliest instant whose downstream results may have changed.
+
+-- A run may repeat in one transaction (one span after another).
+drop table if exists voice_rebuild, voice_new_persons, voice_inserted;
 
 -- 1. Which accounts to rebuild, and from when: from the earliest session that is still
 --    open or ends at/after the account's first new event (that session's end may change),
@@ -20,7 +29,8 @@ with new_events as (
     union all
     select guild_id, user_id, occurred_at
     from bronze.discord_voice_events
-    where nullif(current_setting('guildhall.range_from'), '') is not null
+    where current_setting('guildhall.rebuild') = 'true'
+      and nullif(current_setting('guildhall.range_from'), '') is not null
       and occurred_at >= nullif(current_setting('guildhall.range_from'), '')::timestamptz
       and occurred_at < nullif(current_setting('guildhall.range_to'), '')::timestamptz
 ),
@@ -28,17 +38,34 @@ affected as (
     select guild_id, user_id, min(occurred_at) as first_new
     from new_events
     group by guild_id, user_id
+),
+retention as (
+    select retained_from from app.bronze_retention
+    where table_name = 'bronze.discord_voice_events'
 )
 select
     a.guild_id,
     a.user_id,
-    least(
-        a.first_new,
-        (select min(s.started_at)
-         from silver.fact_voice_sessions s
-         where s.guild_id = a.guild_id
-           and s.discord_user_id = a.user_id
-           and (s.ended_at is null or s.ended_at >= a.first_new))
+    greatest(
+        least(
+            a.first_new,
+            (select min(s.started_at)
+             from silver.fact_voice_sessions s
+             where s.guild_id = a.guild_id
+               and s.discord_user_id = a.user_id
+               and (s.ended_at is null or s.ended_at >= a.first_new))
+        ),
+        -- What bronze still holds of this account: everything from the retention horizon,
+        -- and a session running at the horizon from its start.
+        coalesce(
+            (select least(r.retained_from,
+                          (select min(s.started_at)
+                           from silver.fact_voice_sessions s
+                           where s.guild_id = a.guild_id
+                             and s.discord_user_id = a.user_id
+                             and (s.ended_at is null or s.ended_at >= r.retained_from)))
+             from retention r),
+            '-infinity')
     ) as rebuild_from
 from affected a;
 
@@ -69,6 +96,7 @@ where s.guild_id = r.guild_id
   and s.started_at >= r.rebuild_from;
 
 -- 4. Rebuild them from the events.
+create temp table voice_inserted (n bigint) on commit drop;
 with events as (
     select e.guild_id, e.user_id, e.channel_id, e.origin, e.occurred_at, e.event_id
     from voice_rebuild r
@@ -118,5 +146,26 @@ inserted as (
       and (s.ended_at is null or s.ended_at > s.started_at)
     returning 1
 )
-select (select count(*) from inserted)::bigint as rows,
-       (select min(rebuild_from) from voice_rebuild) as dirty_from;
+insert into voice_inserted select count(*) from inserted;
+
+-- 5. AFK flags of the span's sessions, evaluated again: an AFK channel setting changed.
+--    Only silver is read, so sessions whose bronze events are gone keep their history.
+with rechecked as (
+    update silver.fact_voice_sessions s
+    set is_afk = exists (select 1 from silver.afk_channel_periods p
+                         where p.guild_id = s.guild_id and p.channel_id = s.channel_id
+                           and s.started_at >= p.valid_from and s.started_at < p.valid_to)
+    where nullif(current_setting('guildhall.range_from'), '') is not null
+      and (s.ended_at is null
+           or s.ended_at > nullif(current_setting('guildhall.range_from'), '')::timestamptz)
+      and s.started_at < nullif(current_setting('guildhall.range_to'), '')::timestamptz
+      and s.is_afk is distinct from exists (
+          select 1 from silver.afk_channel_periods p
+          where p.guild_id = s.guild_id and p.channel_id = s.channel_id
+            and s.started_at >= p.valid_from and s.started_at < p.valid_to)
+    returning s.started_at
+)
+select ((select n from voice_inserted) + (select count(*) from rechecked))::bigint as rows,
+       least((select min(rebuild_from) from voice_rebuild),
+             (select min(started_at) from rechecked)) as dirty_from,
+       null::timestamptz as dirty_to;
