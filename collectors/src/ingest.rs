@@ -561,15 +561,21 @@ async fn copy_batch<R: BronzeRecord>(
     conn: &mut sqlx::PgConnection,
     buffer: &[R],
 ) -> sqlx::Result<u64> {
-    let mut lines = String::with_capacity(buffer.len() * 128);
-    for record in buffer {
-        record.copy_line(&mut CopyLine::new(&mut lines));
-        lines.push('\n');
-    }
+    // Sent in chunks as they are formatted: PostgreSQL stores one chunk while the next is
+    // written, so the two cores work at once.
+    const CHUNK: usize = 256;
     let mut copy = conn.copy_in_raw(R::COPY_STATEMENT).await?;
-    if let Err(error) = copy.send(lines.as_bytes()).await {
-        let _ = copy.abort("the batch could not be sent").await;
-        return Err(error);
+    let mut lines = String::with_capacity(CHUNK * 160);
+    for chunk in buffer.chunks(CHUNK) {
+        lines.clear();
+        for record in chunk {
+            record.copy_line(&mut CopyLine::new(&mut lines));
+            lines.push('\n');
+        }
+        if let Err(error) = copy.send(lines.as_bytes()).await {
+            let _ = copy.abort("the batch could not be sent").await;
+            return Err(error);
+        }
     }
     copy.finish().await
 }
