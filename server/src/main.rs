@@ -4,6 +4,11 @@ use clap::Parser;
 use guildhall::cli::Cli;
 use std::process::ExitCode;
 
+/// mimalloc: page rendering allocates many small strings; glibc's allocator cost about a
+/// tenth of each request's CPU time (`make bench`, the pages benchmark).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     guildhall::telemetry::init_tracing();
