@@ -4,28 +4,35 @@
 --   guildhall.day_from, guildhall.day_to   local days to recompute, inclusive
 -- Returns one row: (rows bigint, dirty_from timestamptz, dirty_to timestamptz).
 
-with days as (
+-- Every day has a row, 0 when nobody was active: the days between the last day computed
+-- before the range and the range (no dirty range covered them) are filled in as well. One
+-- index lookup finds them, whatever the length of the history.
+with gap_days as (
+    select d::date as day
+    from generate_series((select max(day) + 1 from gold.daily_active_users
+                          where day < current_setting('guildhall.day_from')::date),
+                         current_setting('guildhall.day_from')::date - 1,
+                         interval '1 day') d
+),
+days as (
     select d::date as day
     from generate_series(current_setting('guildhall.day_from')::date,
                          current_setting('guildhall.day_to')::date,
                          interval '1 day') d
-    -- Every day has a row, 0 when nobody was active: days no range ever covered (between
-    -- two dirty ranges) are filled in as well.
-    union
-    select d::date
-    from generate_series((select min(day) from gold.daily_active_users),
-                         current_setting('guildhall.day_to')::date,
-                         interval '1 day') d
-    where not exists (select 1 from gold.daily_active_users g where g.day = d::date)
+    union all
+    select day from gap_days
 ),
--- Persons, not accounts: a member's accounts add up before the thresholds apply.
+-- Persons, not accounts: a member's accounts add up before the thresholds apply. Read by
+-- day through the index: the cost follows the days recomputed, not the history.
 persons as (
     select a.day, a.person_id,
            sum(a.voice_seconds) as voice_seconds,
            sum(a.messages) as messages,
            sum(a.game_seconds) as game_seconds
     from silver.activity_daily a
-    join days d on d.day = a.day
+    where a.day between current_setting('guildhall.day_from')::date
+                    and current_setting('guildhall.day_to')::date
+       or a.day = any (array(select day from gap_days))
     group by a.day, a.person_id
 ),
 -- Active: at least one minute of non-AFK voice, one message or one minute on a game server.

@@ -49,11 +49,17 @@ select
     greatest(
         least(
             a.first_new,
-            (select min(s.started_at)
+            -- A member's sessions never overlap: only the last one that started before
+            -- the first new event can still be running then (one backward index probe,
+            -- whatever the member's history).
+            (select case when s.ended_at is null or s.ended_at >= a.first_new
+                         then s.started_at end
              from silver.fact_voice_sessions s
              where s.guild_id = a.guild_id
                and s.discord_user_id = a.user_id
-               and (s.ended_at is null or s.ended_at >= a.first_new))
+               and s.started_at < a.first_new
+             order by s.started_at desc
+             limit 1)
         ),
         -- What bronze still holds of this account: everything from the retention horizon,
         -- and a session running at the horizon from its start.
