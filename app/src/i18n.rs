@@ -243,6 +243,7 @@ keys! {
     ColDay => "Tag", "Day";
     ColDauTotal => "DAU gesamt", "DAU total";
     ColDauVoice => "DAU Sprache", "DAU voice";
+    ColDauChat => "DAU Chat", "DAU chat";
     NoData => "Für diesen Zeitraum gibt es noch keine Daten.", "There is no data for this range yet.";
 
     MyActivityTitle => "Meine Aktivität", "My activity";

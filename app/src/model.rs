@@ -131,6 +131,7 @@ pub struct DauPoint {
     pub day: NaiveDate,
     pub dau_total: i32,
     pub dau_voice: i32,
+    pub dau_chat: i32,
 }
 
 /// A collector's state.

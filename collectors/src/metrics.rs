@@ -23,6 +23,8 @@ pub enum DropReason {
     excluded_channel,
     /// The account belongs to a person who opted out.
     opted_out,
+    /// A system message (a join notice, a boost, a pin), not something a member wrote.
+    system,
     /// The event arrived while its source was stopping (after the session's writer closed).
     stopping,
 }

@@ -65,6 +65,9 @@ pub struct DiscordConfig {
     /// (`GUILDHALL_DISCORD__GUILDS`, comma-separated).
     #[serde(deserialize_with = "id_list")]
     pub guilds: Vec<i64>,
+    /// Ask for the privileged message-content intent, only to count characters
+    /// (`GUILDHALL_DISCORD__MESSAGE_CONTENT`).
+    pub message_content: bool,
     /// Base of Discord's REST API and gateway discovery (`GUILDHALL_DISCORD__API_BASE`).
     pub api_base: url::Url,
     /// OAuth2 authorize endpoint (`GUILDHALL_DISCORD__AUTHORIZE_URL`).
@@ -119,6 +122,7 @@ struct Defaults {
 #[derive(Serialize)]
 struct DiscordDefaults {
     guilds: Vec<i64>,
+    message_content: bool,
     api_base: &'static str,
     authorize_url: &'static str,
     token_url: &'static str,
@@ -154,6 +158,7 @@ fn defaults() -> Defaults {
         spool_dir: "spool",
         discord: DiscordDefaults {
             guilds: Vec::new(),
+            message_content: false,
             api_base: "https://discord.com",
             authorize_url: "https://discord.com/oauth2/authorize",
             token_url: "https://discord.com/api/oauth2/token",
@@ -531,7 +536,7 @@ mod tests {
                 "\"America/New_York\"",
                 "America/New_York",
             ),
-            "demo" | "demo_allow_public" => ("true", "true", "true"),
+            "demo" | "demo_allow_public" | "discord.message_content" => ("true", "true", "true"),
             "serve_collectors" => ("false", "false", "false"),
             "admin_ids" | "leader_ids" | "discord.guilds" => (
                 "123456789012345678",
@@ -766,6 +771,7 @@ mod tests {
             guilds: vec![],
             heartbeat: std::time::Duration::from_secs(30),
             rules_refresh: collectors::rules::REFRESH_INTERVAL,
+            message_content: false,
         };
         let printed = format!("{bot:?}");
         assert!(!printed.contains("bot-secret-token"), "{printed}");

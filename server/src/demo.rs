@@ -5,7 +5,7 @@
 use anyhow::Context;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
-use collectors::discord::{VoiceEvent, VoiceOrigin};
+use collectors::discord::{MessageEvent, VoiceEvent, VoiceOrigin};
 use collectors::ingest::{IngestWriter, WriterConfig};
 use collectors::metrics::Metrics;
 use rand::{Rng, SeedableRng};
@@ -22,6 +22,13 @@ pub const DEMO_CHANNEL_IDS: [i64; 5] = [
     910_000_000_000_000_004,
     910_000_000_000_000_005,
 ];
+/// The demo guild's text channels, and a thread in the first one.
+pub const DEMO_TEXT_CHANNEL_IDS: [i64; 3] = [
+    910_000_000_000_000_201,
+    910_000_000_000_000_202,
+    910_000_000_000_000_203,
+];
+pub const DEMO_THREAD_ID: i64 = 910_000_000_000_000_301;
 /// Member `i` has Discord user id `DEMO_USER_BASE + i`.
 pub const DEMO_USER_BASE: i64 = 800_000_000_000_000_000;
 /// Members 0, 1 and 2 are the demo login's admin, leader and member: regulars who are there
@@ -59,7 +66,8 @@ pub fn generate(params: &DemoParams) -> impl Iterator<Item = VoiceEvent> + '_ {
     (0..params.members).flat_map(move |index| member_events(params, index))
 }
 
-fn member_events(params: &DemoParams, index: u32) -> Vec<VoiceEvent> {
+/// Member `index`'s profile, and the random stream that goes on to their voice visits.
+fn member_profile(params: &DemoParams, index: u32) -> (Member, ChaCha8Rng) {
     // Each member has their own stream, so adding members does not change existing ones.
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ (u64::from(index) << 20) ^ 0x9E37_79B9);
     let tier: f64 = rng.r#gen();
@@ -89,7 +97,11 @@ fn member_events(params: &DemoParams, index: u32) -> Vec<VoiceEvent> {
         last_day,
         favourite_channel: rng.gen_range(0..DEMO_CHANNEL_IDS.len()),
     };
+    (member, rng)
+}
 
+fn member_events(params: &DemoParams, index: u32) -> Vec<VoiceEvent> {
+    let (member, mut rng) = member_profile(params, index);
     let mut events = Vec::new();
     let start_day = params.end - Duration::days(i64::from(params.days));
     // A member is in one place at a time: a visit starts only after the previous one (and a
@@ -127,6 +139,55 @@ fn member_events(params: &DemoParams, index: u32) -> Vec<VoiceEvent> {
         busy_until = not_before;
     }
     events
+}
+
+/// Generates the community's messages, member by member, over the same days and with the
+/// same arrivals and departures as their voice visits: some members mostly talk, some
+/// mostly write. The same parameters always give the same messages.
+pub fn generate_messages(params: &DemoParams) -> impl Iterator<Item = MessageEvent> + '_ {
+    (0..params.members).flat_map(move |index| member_messages(params, index))
+}
+
+fn member_messages(params: &DemoParams, index: u32) -> Vec<MessageEvent> {
+    let (member, _) = member_profile(params, index);
+    // A stream of its own: the voice visits stay as they are.
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ (u64::from(index) << 20) ^ 0x5EED_C4A7);
+    let chat_chance = (member.daily_chance * rng.gen_range(0.3..1.6)).min(0.9);
+    let start_day = params.end - Duration::days(i64::from(params.days));
+    let mut messages = Vec::new();
+    for day_index in member.first_day..params.days {
+        if member.last_day.is_some_and(|last| day_index > last) {
+            break;
+        }
+        if !rng.gen_bool(chat_chance) {
+            continue;
+        }
+        let day = start_day + Duration::days(i64::from(day_index));
+        for _ in 0..rng.gen_range(1..9) {
+            let at = local_instant(params.timezone, day, rng.gen_range(9 * 60..24 * 60));
+            // Snowflake: milliseconds since Discord's epoch, then worker and sequence bits
+            // that keep the ids of members apart.
+            let millis = at.timestamp_millis() - 1_420_070_400_000 + rng.gen_range(0..60_000);
+            let id = (millis << 22) | (i64::from(index % 1024) << 12) | rng.gen_range(0..4096);
+            let in_thread = rng.gen_bool(0.1);
+            messages.push(MessageEvent {
+                message_id: id,
+                guild_id: DEMO_GUILD_ID,
+                channel_id: if in_thread {
+                    DEMO_THREAD_ID
+                } else {
+                    DEMO_TEXT_CHANNEL_IDS[rng.gen_range(0..DEMO_TEXT_CHANNEL_IDS.len())]
+                },
+                parent_channel_id: in_thread.then_some(DEMO_TEXT_CHANNEL_IDS[0]),
+                author_id: member.user_id,
+                created_at: collectors::discord::snowflake_time(id),
+                char_count: Some(rng.gen_range(2..240)),
+                attachment_count: i32::from(rng.gen_bool(0.08)),
+                is_reply: rng.gen_bool(0.3),
+            });
+        }
+    }
+    messages
 }
 
 /// One visit: join, maybe mute, maybe switch channel, maybe drift into AFK, leave.
@@ -255,11 +316,49 @@ pub async fn write(pool: &PgPool, params: &DemoParams, metrics: &Metrics) -> any
     }
     drop(writer);
     task.await.context("the ingestion writer stopped")?;
+
+    let (writer, task) = IngestWriter::<MessageEvent>::spawn(
+        pool.clone(),
+        WriterConfig {
+            batch_size: 5000,
+            flush_interval: std::time::Duration::from_secs(1),
+        },
+        metrics.clone(),
+    );
+    for message in generate_messages(params).filter(|message| message.created_at <= now) {
+        writer.write(message).await?;
+        written += 1;
+    }
+    drop(writer);
+    task.await.context("the ingestion writer stopped")?;
     Ok(written)
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn messages_come_from_members_on_their_days_with_unique_ids() {
+        let params = params(7);
+        let messages: Vec<MessageEvent> = generate_messages(&params).collect();
+        assert!(messages.len() > 100, "{}", messages.len());
+        let ids: std::collections::HashSet<i64> = messages.iter().map(|m| m.message_id).collect();
+        assert_eq!(ids.len(), messages.len(), "every message id is unique");
+        for m in &messages {
+            assert_eq!(
+                m.created_at,
+                collectors::discord::snowflake_time(m.message_id)
+            );
+            assert_eq!(
+                m.parent_channel_id.is_some(),
+                m.channel_id == DEMO_THREAD_ID
+            );
+            let day = m.created_at.with_timezone(&params.timezone).date_naive();
+            assert!(day < params.end, "{day} is not before {}", params.end);
+        }
+        // The same seed gives the same messages.
+        assert_eq!(generate_messages(&params).collect::<Vec<_>>(), messages);
+    }
+
     use super::*;
 
     fn params(seed: u64) -> DemoParams {

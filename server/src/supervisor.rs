@@ -6,8 +6,8 @@ use crate::config::Config;
 use crate::pipeline::{Pipeline, run_scheduler};
 use app::model::CollectorState;
 use collectors::Collector;
-use collectors::discord::VoiceEvent;
 use collectors::discord::bot::{BotConfig, DiscordBot};
+use collectors::discord::{MessageEvent, VoiceEvent};
 use collectors::ingest::{IngestWriter, WriterConfig};
 use collectors::metrics::Metrics;
 use sqlx::PgPool;
@@ -70,6 +70,13 @@ pub fn start(
                 Some(config.spool()),
             );
             writers.push(writer_task);
+            let (messages, messages_task) = IngestWriter::<MessageEvent>::spawn_with_spool(
+                pool.clone(),
+                writer_config,
+                metrics.clone(),
+                Some(config.spool()),
+            );
+            writers.push(messages_task);
             let bot = DiscordBot::new(
                 BotConfig {
                     token: token.to_owned().into(),
@@ -82,9 +89,11 @@ pub fn start(
                     guilds: config.discord.guilds.clone(),
                     heartbeat: Duration::from_secs(30),
                     rules_refresh: collectors::rules::REFRESH_INTERVAL,
+                    message_content: config.discord.message_content,
                 },
                 pool.clone(),
                 writer,
+                messages,
                 metrics.clone(),
             );
             tasks.spawn(supervise(Arc::new(bot), pool.clone(), shutdown.clone()));

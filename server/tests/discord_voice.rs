@@ -6,8 +6,8 @@ mod support;
 
 use chrono::{DateTime, Duration as TimeDelta, NaiveDate, Utc};
 use collectors::Collector;
-use collectors::discord::VoiceEvent;
 use collectors::discord::bot::{BotConfig, DiscordBot};
+use collectors::discord::{MessageEvent, VoiceEvent};
 use collectors::ingest::{IngestWriter, WriterConfig};
 use collectors::metrics::{DropReason, Metrics, SourceLabels};
 use guildhall::pipeline::{Pipeline, Trigger};
@@ -54,8 +54,9 @@ const MUSICBOT: Member = Member {
     bot: true,
 };
 
-/// GUILDS | GUILD_VOICE_STATES; in particular not MESSAGE_CONTENT (1 << 15).
-const EXPECTED_INTENTS: u64 = 1 | (1 << 7);
+/// GUILDS | GUILD_VOICE_STATES | GUILD_MESSAGES; in particular not MESSAGE_CONTENT
+/// (1 << 15) unless configured.
+const EXPECTED_INTENTS: u64 = 1 | (1 << 7) | (1 << 9);
 const MESSAGE_CONTENT: u64 = 1 << 15;
 
 fn id(snowflake: u64) -> i64 {
@@ -78,6 +79,7 @@ struct RunningBot {
     shutdown: CancellationToken,
     run: JoinHandle<anyhow::Result<()>>,
     writer: JoinHandle<()>,
+    messages: JoinHandle<()>,
 }
 
 impl RunningBot {
@@ -91,6 +93,24 @@ impl RunningBot {
         metrics: &Metrics,
         spool: Option<collectors::ingest::SpoolConfig>,
     ) -> Self {
+        Self::start_configured(pool, fake, metrics, spool, false)
+    }
+
+    fn start_configured(
+        pool: &PgPool,
+        fake: &FakeDiscord,
+        metrics: &Metrics,
+        spool: Option<collectors::ingest::SpoolConfig>,
+        message_content: bool,
+    ) -> Self {
+        let (messages, messages_task) = IngestWriter::<MessageEvent>::spawn(
+            pool.clone(),
+            WriterConfig {
+                batch_size: 100,
+                flush_interval: Duration::from_millis(20),
+            },
+            metrics.clone(),
+        );
         let (writer, writer_task) = IngestWriter::<VoiceEvent>::spawn_with_spool(
             pool.clone(),
             WriterConfig {
@@ -107,9 +127,11 @@ impl RunningBot {
                 guilds: vec![id(GUILD)],
                 heartbeat: Duration::from_millis(100),
                 rules_refresh: Duration::from_millis(100),
+                message_content,
             },
             pool.clone(),
             writer,
+            messages,
             metrics.clone(),
         );
         let shutdown = CancellationToken::new();
@@ -119,6 +141,7 @@ impl RunningBot {
             shutdown,
             run,
             writer: writer_task,
+            messages: messages_task,
         }
     }
 
@@ -135,6 +158,10 @@ impl RunningBot {
             .await
             .expect("the writer stops")
             .expect("the writer did not panic");
+        tokio::time::timeout(Duration::from_secs(10), self.messages)
+            .await
+            .expect("the message writer stops")
+            .expect("the message writer did not panic");
     }
 }
 
@@ -1165,4 +1192,181 @@ async fn excluded_channels_and_opted_out_people_are_not_recorded_and_changes_app
     );
     assert_eq!(dropped(DropReason::excluded_channel), 1);
     assert_eq!(dropped(DropReason::opted_out), 1);
+}
+
+const CHAT: u64 = 1_100_000_000_000_000_020;
+const THREAD: u64 = 1_100_000_000_000_000_021;
+/// Content no table, dump or log may ever hold.
+const SENTINEL: &str = "guildhall-sentinel-content-7f3a";
+
+/// The guild with a text channel and a thread in it.
+fn guild_with_chat() -> Value {
+    let mut d = fake_discord::guild_create(&guild_spec(vec![]));
+    let channels = d["channels"].as_array_mut().expect("channels");
+    let mut chat = channels[0].clone();
+    chat["id"] = json!(CHAT.to_string());
+    chat["name"] = json!("chat");
+    chat["type"] = json!(0);
+    let mut thread = chat.clone();
+    channels.push(chat);
+    thread["id"] = json!(THREAD.to_string());
+    thread["name"] = json!("a thread");
+    thread["type"] = json!(11);
+    thread["parent_id"] = json!(CHAT.to_string());
+    d["threads"] = json!([thread]);
+    d
+}
+
+/// A MESSAGE_CREATE in the guild: `kind` 0 is a regular message, 19 a reply, 7 a join notice.
+fn message_create(id: u64, channel: u64, author: &Member, kind: u8, attachments: usize) -> Value {
+    json!({
+        "id": id.to_string(),
+        "channel_id": channel.to_string(),
+        "guild_id": GUILD.to_string(),
+        "author": {
+            "id": author.id.to_string(),
+            "username": author.name,
+            "discriminator": "0",
+            "global_name": null,
+            "avatar": null,
+            "bot": author.bot
+        },
+        "content": SENTINEL,
+        "timestamp": "2026-11-30T18:00:00.000000+00:00",
+        "edited_timestamp": null,
+        "tts": false,
+        "mention_everyone": false,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": (0..attachments).map(|n| json!({
+            "id": (id + 1000 + n as u64).to_string(),
+            "filename": "screenshot.png",
+            "size": 1024,
+            "url": "https://cdn.example/screenshot.png",
+            "proxy_url": "https://media.example/screenshot.png"
+        })).collect::<Vec<_>>(),
+        "embeds": [],
+        "pinned": false,
+        "type": kind
+    })
+}
+
+type MessageRow = (i64, i64, Option<i64>, i64, Option<i32>, i32, bool);
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn messages_are_stored_as_metadata_once_without_bots_webhooks_or_system_messages(
+    pool: PgPool,
+) {
+    let fake = FakeDiscord::start().await;
+    let metrics = Metrics::new();
+    let bot = RunningBot::start_configured(&pool, &fake, &metrics, None, true);
+    let conn = fake.next_connection().await;
+    assert_eq!(conn.intents(), EXPECTED_INTENTS | MESSAGE_CONTENT);
+    conn.dispatch("READY", fake_discord::ready(&[GUILD], &fake.gateway_url));
+    conn.dispatch("GUILD_CREATE", guild_with_chat());
+    wait_for_observed_until(&pool, Utc::now() - TimeDelta::seconds(5)).await;
+
+    let first: u64 = 1_447_000_000_000_000_000;
+    let mut webhook = message_create(first + 5, CHAT, &BOB, 0, 0);
+    webhook["webhook_id"] = json!("1447000000000000999");
+    for payload in [
+        message_create(first, CHAT, &ALICE, 0, 2),
+        message_create(first + 1, THREAD, &BOB, 19, 0),
+        // The same message again (a replay after a resume): stored once.
+        message_create(first, CHAT, &ALICE, 0, 2),
+        message_create(first + 3, CHAT, &MUSICBOT, 0, 0),
+        message_create(first + 4, CHAT, &CAROL, 7, 0),
+        webhook,
+    ] {
+        serde_json::from_value::<serenity::model::channel::Message>(payload.clone())
+            .expect("serenity accepts the fake message");
+        conn.dispatch("MESSAGE_CREATE", payload);
+    }
+    wait_until("every message to be handled", || {
+        metrics
+            .collector_events
+            .get_or_create(&SourceLabels {
+                source: "discord_messages".to_owned(),
+            })
+            .get()
+            == 6
+    })
+    .await;
+    bot.stop().await;
+
+    let rows: Vec<MessageRow> = sqlx::query_as(
+        "select message_id, channel_id, parent_channel_id, author_id, char_count,
+                attachment_count, is_reply
+         from bronze.discord_messages order by message_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("messages");
+    let sentinel_chars = i32::try_from(SENTINEL.chars().count()).expect("short");
+    assert_eq!(
+        rows,
+        vec![
+            (
+                id(first),
+                id(CHAT),
+                None,
+                id(ALICE.id),
+                Some(sentinel_chars),
+                2,
+                false
+            ),
+            (
+                id(first + 1),
+                id(THREAD),
+                Some(id(CHAT)),
+                id(BOB.id),
+                Some(sentinel_chars),
+                0,
+                true
+            ),
+        ]
+    );
+    let created: DateTime<Utc> =
+        sqlx::query_scalar("select created_at from bronze.discord_messages where message_id = $1")
+            .bind(id(first))
+            .fetch_one(&pool)
+            .await
+            .expect("created_at");
+    assert_eq!(created, collectors::discord::snowflake_time(id(first)));
+    let dropped = |reason| metrics.dropped_count("discord_messages", reason);
+    assert_eq!(dropped(DropReason::bot), 2, "the bot and the webhook");
+    assert_eq!(dropped(DropReason::system), 1);
+    assert_eq!(dropped(DropReason::duplicate), 1);
+
+    // The content is nowhere in the database.
+    let database = pool
+        .connect_options()
+        .get_database()
+        .expect("a test database")
+        .to_owned();
+    let dump = std::process::Command::new("pg_dump")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "--data-only",
+            &database,
+        ])
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    assert!(
+        dump.contains(&id(first).to_string()),
+        "the dump holds the data"
+    );
+    assert!(
+        !dump.contains(SENTINEL),
+        "message content reached the database"
+    );
 }

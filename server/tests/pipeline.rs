@@ -2,7 +2,7 @@
 //! sessions and DAU, idempotence, midnight and time-zone boundaries, late events.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use collectors::discord::{VoiceEvent, VoiceOrigin};
+use collectors::discord::{MessageEvent, VoiceEvent, VoiceOrigin};
 use collectors::ingest::{IngestWriter, WriterConfig};
 use collectors::metrics::{DropReason, Metrics};
 use guildhall::clock::Clock;
@@ -139,7 +139,8 @@ async fn snapshot(pool: &PgPool) -> Vec<String> {
     sqlx::query_scalar(
         "select format('%s', s) from silver.fact_voice_sessions s
          union all select format('%s', i) from silver.user_identities i
-         union all select format('%s|%s|%s|%s', day, dau_total, dau_voice, computed_at)
+         union all select format('%s', c) from silver.fact_chat_daily c
+         union all select format('%s|%s|%s|%s|%s', day, dau_total, dau_voice, dau_chat, computed_at)
                    from gold.daily_active_users
          order by 1",
     )
@@ -237,6 +238,8 @@ async fn join_mute_switch_afk_leave_become_exact_sessions(pool: PgPool) {
                 "voice_sessions".to_owned(),
                 Some(at("2026-11-01T18:00:00Z"))
             ),
+            // No messages: nothing recomputed.
+            ("chat_daily".to_owned(), None),
             // Local midnight of Nov 1 in Berlin.
             (
                 "activity_daily".to_owned(),
@@ -303,7 +306,7 @@ async fn running_every_job_twice_changes_nothing(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .expect("runs");
-    assert_eq!(runs, 9, "every run of the three jobs is in the history");
+    assert_eq!(runs, 12, "every run of the four jobs is in the history");
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
@@ -613,7 +616,7 @@ fn unknown_jobs_are_refused_with_the_list_of_jobs() {
         .to_string();
     assert_eq!(
         error,
-        "unknown job 'nope'; jobs are: voice_sessions, activity_daily, daily_active_users, or all"
+        "unknown job 'nope'; jobs are: voice_sessions, chat_daily, activity_daily, daily_active_users, or all"
     );
 }
 
@@ -743,6 +746,7 @@ async fn a_failing_job_does_not_stop_the_jobs_after_it(pool: PgPool) {
         runs,
         vec![
             ("voice_sessions".to_owned(), false),
+            ("chat_daily".to_owned(), true),
             ("activity_daily".to_owned(), true),
             ("daily_active_users".to_owned(), true)
         ]
@@ -1031,4 +1035,122 @@ async fn a_relinked_account_dirties_exactly_the_days_it_was_active(pool: PgPool)
         .await
         .expect("pending");
     assert_eq!(pending, 0);
+}
+
+fn message(id: i64, author: i64, channel: i64, thread_of: Option<i64>, when: &str) -> MessageEvent {
+    MessageEvent {
+        message_id: id,
+        guild_id: GUILD,
+        channel_id: channel,
+        parent_channel_id: thread_of,
+        author_id: author,
+        created_at: at(when),
+        char_count: Some(10),
+        attachment_count: 1,
+        is_reply: thread_of.is_some(),
+    }
+}
+
+async fn ingest_messages(pool: &PgPool, metrics: &Metrics, messages: Vec<MessageEvent>) {
+    let (writer, task) =
+        IngestWriter::spawn(pool.clone(), WriterConfig::default(), metrics.clone());
+    for m in messages {
+        writer.write(m).await.expect("writer accepts");
+    }
+    drop(writer);
+    task.await.expect("writer finished");
+}
+
+const CHAT: i64 = 20;
+const THREAD: i64 = 21;
+
+/// day, channel, account, messages, characters, attachments, replies
+type ChatRow = (NaiveDate, i64, i64, i32, Option<i64>, i32, i32);
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn chat_counts_per_local_day_and_a_person_active_in_voice_and_chat_counts_once(pool: PgPool) {
+    let metrics = Metrics::new();
+    guild(&pool, NOW).await;
+    // Nov 2 in Berlin: user 1 speaks 10 minutes and writes twice (once in a thread of the
+    // chat channel); user 2 only writes. 23:30 UTC on Nov 2 is Nov 3 in Berlin.
+    ingest(
+        &pool,
+        &metrics,
+        vec![
+            event(1, Some(GENERAL), "2026-11-02T18:00:00Z"),
+            event(1, None, "2026-11-02T18:10:00Z"),
+        ],
+    )
+    .await;
+    ingest_messages(
+        &pool,
+        &metrics,
+        vec![
+            message(101, 1, CHAT, None, "2026-11-02T19:00:00Z"),
+            message(102, 1, THREAD, Some(CHAT), "2026-11-02T19:05:00Z"),
+            message(103, 2, CHAT, None, "2026-11-02T20:00:00Z"),
+            message(104, 2, CHAT, None, "2026-11-02T23:30:00Z"),
+        ],
+    )
+    .await;
+    let p = pipeline(&pool, chrono_tz::Europe::Berlin);
+    p.run_all(Trigger::Schedule).await.expect("run");
+
+    let chat: Vec<ChatRow> = sqlx::query_as(
+        "select day, channel_id, discord_user_id, messages, characters, attachments, replies
+         from silver.fact_chat_daily order by day, discord_user_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("chat");
+    assert_eq!(
+        chat,
+        vec![
+            (day("2026-11-02"), CHAT, 1, 2, Some(20), 2, 1),
+            (day("2026-11-02"), CHAT, 2, 1, Some(10), 1, 0),
+            (day("2026-11-03"), CHAT, 2, 1, Some(10), 1, 0),
+        ]
+    );
+    let dau: Vec<(NaiveDate, i32, i32, i32)> = sqlx::query_as(
+        "select day, dau_total, dau_voice, dau_chat from gold.daily_active_users
+         where day between '2026-11-02' and '2026-11-03' order by day",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("dau");
+    assert_eq!(
+        dau,
+        vec![(day("2026-11-02"), 2, 1, 2), (day("2026-11-03"), 1, 0, 1)]
+    );
+
+    // The same message again (a replay) and a second run change nothing.
+    ingest_messages(
+        &pool,
+        &metrics,
+        vec![message(101, 1, CHAT, None, "2026-11-02T19:00:00Z")],
+    )
+    .await;
+    let before = snapshot(&pool).await;
+    p.run_all(Trigger::Schedule).await.expect("second run");
+    assert_eq!(snapshot(&pool).await, before);
+
+    // A late message on Nov 2 changes that day only.
+    ingest_messages(
+        &pool,
+        &metrics,
+        vec![message(105, 3, CHAT, None, "2026-11-02T21:00:00Z")],
+    )
+    .await;
+    p.run_all(Trigger::Schedule).await.expect("third run");
+    let dau: Vec<(NaiveDate, i32, i32, i32)> = sqlx::query_as(
+        "select day, dau_total, dau_voice, dau_chat from gold.daily_active_users
+         where day between '2026-11-02' and '2026-11-03' order by day",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("dau");
+    assert_eq!(
+        dau,
+        vec![(day("2026-11-02"), 3, 1, 3), (day("2026-11-03"), 1, 0, 1)]
+    );
 }

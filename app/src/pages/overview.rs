@@ -191,7 +191,7 @@ fn DauFigures(points: Vec<DauPoint>) -> impl IntoView {
         .iter()
         .map(|p| {
             let day = p.day;
-            let (total, voice) = (p.dau_total, p.dau_voice);
+            let (total, voice, chat) = (p.dau_total, p.dau_voice, p.dau_chat);
             view! {
                 <tr data-day=day.to_string()>
                     <th scope="row">{move || lang.get().date(day)}</th>
@@ -200,6 +200,9 @@ fn DauFigures(points: Vec<DauPoint>) -> impl IntoView {
                     </td>
                     <td class="num" data-dau-voice=voice>
                         {move || lang.get().int(voice.into())}
+                    </td>
+                    <td class="num" data-dau-chat=chat>
+                        {move || lang.get().int(chat.into())}
                     </td>
                 </tr>
             }
@@ -240,6 +243,7 @@ fn DauFigures(points: Vec<DauPoint>) -> impl IntoView {
                         <th scope="col">{t(Key::ColDay)}</th>
                         <th scope="col" class="num">{t(Key::ColDauTotal)}</th>
                         <th scope="col" class="num">{t(Key::ColDauVoice)}</th>
+                        <th scope="col" class="num">{t(Key::ColDauChat)}</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
@@ -276,6 +280,7 @@ mod tests {
                 day: day(d),
                 dau_total: n,
                 dau_voice: n,
+                dau_chat: 0,
             });
         let (average, peak) = summary(&points).unwrap_or((0.0, &points[0]));
         assert!((average - 13.0 / 3.0).abs() < 1e-9);

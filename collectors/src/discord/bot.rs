@@ -8,7 +8,7 @@
 
 use crate::Collector;
 use crate::discord::sequencer::{VoicePosition, VoiceSequencer};
-use crate::discord::{VoiceEvent, VoiceOrigin};
+use crate::discord::{MessageEvent, VoiceEvent, VoiceOrigin};
 use crate::ingest::IngestWriter;
 use crate::metrics::{DropReason, Metrics, SourceLabels};
 use crate::rules::IngestRules;
@@ -20,7 +20,8 @@ use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
     ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, Guild, GuildId,
-    HttpBuilder, PartialGuild, Ready, ResumedEvent, ShardManager, UnavailableGuild, VoiceState,
+    HttpBuilder, Message, MessageType, PartialGuild, Ready, ResumedEvent, ShardManager,
+    UnavailableGuild, VoiceState,
 };
 use sqlx::PgPool;
 use std::collections::{HashMap, HashSet};
@@ -34,6 +35,9 @@ const DISCORD_API: &str = "https://discord.com";
 
 /// The `source` label of the bot's voice events in metrics.
 const VOICE_SOURCE: &str = "discord_voice";
+
+/// The `source` label of the bot's messages in metrics.
+const MESSAGE_SOURCE: &str = "discord_messages";
 
 /// How long a voice update waits for the update before it (see [`VoiceSequencer`]).
 const SEQUENCE_WAIT: Duration = Duration::from_millis(500);
@@ -55,13 +59,23 @@ pub struct BotConfig {
     /// How often the bot re-reads excluded channels and opt-outs
     /// ([`crate::rules::REFRESH_INTERVAL`]).
     pub rules_refresh: Duration,
+    /// Ask for Discord's (privileged) message-content intent, only to count each message's
+    /// characters; the content is dropped at once. Off: `char_count` stays empty.
+    pub message_content: bool,
 }
 
 impl BotConfig {
-    /// The gateway intents the bot asks for. Never `MESSAGE_CONTENT`: Guildhall stores no
-    /// message content.
-    pub fn intents() -> GatewayIntents {
-        GatewayIntents::GUILDS | GatewayIntents::GUILD_VOICE_STATES
+    /// The gateway intents the bot asks for. `MESSAGE_CONTENT` only when configured, and
+    /// only for the length: Guildhall stores no message content.
+    pub fn intents(&self) -> GatewayIntents {
+        let intents = GatewayIntents::GUILDS
+            | GatewayIntents::GUILD_VOICE_STATES
+            | GatewayIntents::GUILD_MESSAGES;
+        if self.message_content {
+            intents | GatewayIntents::MESSAGE_CONTENT
+        } else {
+            intents
+        }
     }
 
     fn tracks(&self, guild_id: i64) -> bool {
@@ -74,6 +88,7 @@ pub struct DiscordBot {
     config: BotConfig,
     pool: PgPool,
     writer: IngestWriter<VoiceEvent>,
+    messages: IngestWriter<MessageEvent>,
     metrics: Metrics,
 }
 
@@ -82,12 +97,14 @@ impl DiscordBot {
         config: BotConfig,
         pool: PgPool,
         writer: IngestWriter<VoiceEvent>,
+        messages: IngestWriter<MessageEvent>,
         metrics: Metrics,
     ) -> Self {
         Self {
             config,
             pool,
             writer,
+            messages,
             metrics,
         }
     }
@@ -110,6 +127,13 @@ impl DiscordBot {
                 .then(NoBots)
                 .then(OptedOut(rules.clone()))
                 .then(ExcludedChannels(rules.clone())),
+            message_writer: std::sync::RwLock::new(Some(self.messages.clone())),
+            message_steps: Steps::new(MESSAGE_SOURCE, self.metrics.clone())
+                .then(TrackedGuilds(self.config.guilds.clone()))
+                .then(NoBots)
+                .then(NoSystemMessages)
+                .then(OptedOut(rules.clone()))
+                .then(ExcludedTextChannels(rules.clone())),
             rules: rules.clone(),
         });
 
@@ -118,7 +142,7 @@ impl DiscordBot {
         if api_base != DISCORD_API {
             http = http.proxy(api_base).ratelimiter_disabled(true);
         }
-        let mut client = ClientBuilder::new_with_http(http.build(), BotConfig::intents())
+        let mut client = ClientBuilder::new_with_http(http.build(), self.config.intents())
             .event_handler_arc(Arc::new(VoiceHandler {
                 state: Arc::clone(&state),
             }))
@@ -174,6 +198,10 @@ impl DiscordBot {
             .flush()
             .await
             .context("cannot flush the voice events")?;
+        self.messages
+            .flush()
+            .await
+            .context("cannot flush the messages")?;
         result
     }
 }
@@ -204,6 +232,10 @@ struct BotState {
     sequencer: VoiceSequencer,
     /// The steps every voice update passes before the write.
     steps: Steps<VoiceCandidate>,
+    /// The messages' writer, while the session lasts (taken away like `writer`).
+    message_writer: std::sync::RwLock<Option<IngestWriter<MessageEvent>>>,
+    /// The steps every message passes before the write.
+    message_steps: Steps<MessageCandidate>,
     /// Excluded channels and opt-outs (reconciliation applies them too).
     rules: IngestRules,
 }
@@ -220,6 +252,92 @@ struct VoiceCandidate {
     from_bot: bool,
 }
 
+/// What the general steps judge a Discord record by.
+trait Candidate: Send + Sync {
+    fn guild_id(&self) -> i64;
+    fn account_id(&self) -> i64;
+    fn is_bot(&self) -> bool;
+}
+
+impl Candidate for VoiceCandidate {
+    fn guild_id(&self) -> i64 {
+        self.event.guild_id
+    }
+    fn account_id(&self) -> i64 {
+        self.event.user_id
+    }
+    fn is_bot(&self) -> bool {
+        self.from_bot
+    }
+}
+
+/// A message on its way to bronze. Its content was counted (with the message-content
+/// intent) and dropped before this exists.
+struct MessageCandidate {
+    event: MessageEvent,
+    /// The category of the channel (for a thread: of its parent channel).
+    category_id: Option<i64>,
+    /// Sent by a bot account, or through a webhook.
+    from_bot: bool,
+    /// A system message (joins, boosts, pins, thread notices…), not something a member wrote.
+    is_system: bool,
+}
+
+impl Candidate for MessageCandidate {
+    fn guild_id(&self) -> i64 {
+        self.event.guild_id
+    }
+    fn account_id(&self) -> i64 {
+        self.event.author_id
+    }
+    fn is_bot(&self) -> bool {
+        self.from_bot
+    }
+}
+
+/// Drops system messages: only what members wrote is chat activity.
+struct NoSystemMessages;
+
+impl IngestStep<MessageCandidate> for NoSystemMessages {
+    fn name(&self) -> &'static str {
+        "no_system_messages"
+    }
+
+    fn apply(&self, candidate: &mut MessageCandidate) -> Result<(), DropReason> {
+        if candidate.is_system {
+            Err(DropReason::system)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Drops messages in excluded channels, or in threads of excluded channels, or in excluded
+/// categories.
+struct ExcludedTextChannels(IngestRules);
+
+impl IngestStep<MessageCandidate> for ExcludedTextChannels {
+    fn name(&self) -> &'static str {
+        "excluded_channels"
+    }
+
+    fn apply(&self, candidate: &mut MessageCandidate) -> Result<(), DropReason> {
+        let event = &candidate.event;
+        let excluded = self
+            .0
+            .is_excluded(event.guild_id, event.channel_id, candidate.category_id)
+            || event.parent_channel_id.is_some_and(|parent| {
+                self.0
+                    .is_excluded(event.guild_id, parent, candidate.category_id)
+            });
+        if excluded {
+            Err(DropReason::excluded_channel)
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// The one rule: an empty list tracks every guild the bot is in.
 fn tracks(guilds: &[i64], guild_id: i64) -> bool {
     guilds.is_empty() || guilds.contains(&guild_id)
@@ -228,13 +346,13 @@ fn tracks(guilds: &[i64], guild_id: i64) -> bool {
 /// Drops updates from guilds the configuration does not track.
 struct TrackedGuilds(Vec<i64>);
 
-impl IngestStep<VoiceCandidate> for TrackedGuilds {
+impl<C: Candidate> IngestStep<C> for TrackedGuilds {
     fn name(&self) -> &'static str {
         "tracked_guilds"
     }
 
-    fn apply(&self, candidate: &mut VoiceCandidate) -> Result<(), DropReason> {
-        if tracks(&self.0, candidate.event.guild_id) {
+    fn apply(&self, candidate: &mut C) -> Result<(), DropReason> {
+        if tracks(&self.0, candidate.guild_id()) {
             Ok(())
         } else {
             Err(DropReason::untracked)
@@ -245,13 +363,13 @@ impl IngestStep<VoiceCandidate> for TrackedGuilds {
 /// Drops updates of bot accounts: bots are never counted.
 struct NoBots;
 
-impl IngestStep<VoiceCandidate> for NoBots {
+impl<C: Candidate> IngestStep<C> for NoBots {
     fn name(&self) -> &'static str {
         "no_bots"
     }
 
-    fn apply(&self, candidate: &mut VoiceCandidate) -> Result<(), DropReason> {
-        if candidate.from_bot {
+    fn apply(&self, candidate: &mut C) -> Result<(), DropReason> {
+        if candidate.is_bot() {
             Err(DropReason::bot)
         } else {
             Ok(())
@@ -262,15 +380,15 @@ impl IngestStep<VoiceCandidate> for NoBots {
 /// Drops the updates of people who opted out.
 struct OptedOut(IngestRules);
 
-impl IngestStep<VoiceCandidate> for OptedOut {
+impl<C: Candidate> IngestStep<C> for OptedOut {
     fn name(&self) -> &'static str {
         "opted_out"
     }
 
-    fn apply(&self, candidate: &mut VoiceCandidate) -> Result<(), DropReason> {
+    fn apply(&self, candidate: &mut C) -> Result<(), DropReason> {
         if self
             .0
-            .is_opted_out("discord", &candidate.event.user_id.to_string())
+            .is_opted_out("discord", &candidate.account_id().to_string())
         {
             Err(DropReason::opted_out)
         } else {
@@ -330,6 +448,17 @@ impl BotState {
             Ok(mut writer) => writer.take(),
             Err(poisoned) => poisoned.into_inner().take(),
         };
+        match self.message_writer.write() {
+            Ok(mut writer) => writer.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+    }
+
+    fn message_writer(&self) -> Option<IngestWriter<MessageEvent>> {
+        match self.message_writer.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     fn observed_guilds(&self) -> Vec<i64> {
@@ -484,6 +613,16 @@ impl EventHandler for VoiceHandler {
             guilds = ready.guilds.len(),
             "connected to the Discord gateway"
         );
+    }
+
+    async fn message(&self, ctx: Context, message: Message) {
+        if let Err(error) = on_message(&self.state, &ctx, message).await {
+            // The error names no content: the message was reduced to metadata first.
+            tracing::error!(
+                error = format!("{error:#}"),
+                "handling MESSAGE_CREATE failed"
+            );
+        }
     }
 
     async fn resume(&self, ctx: Context, _event: ResumedEvent) {
@@ -645,6 +784,79 @@ async fn on_voice_state_update(
     for ready in state.sequencer.accept(before, event, Instant::now()) {
         writer.write(ready).await?;
     }
+    Ok(())
+}
+
+/// Reduces a message to its metadata (the content only to its length, with the intent) and
+/// writes it through the message steps.
+async fn on_message(state: &BotState, ctx: &Context, message: Message) -> anyhow::Result<()> {
+    state.metrics.received(MESSAGE_SOURCE);
+    let char_count = state
+        .config
+        .message_content
+        .then(|| i32::try_from(message.content.chars().count()).unwrap_or(i32::MAX));
+    // The content goes here, before anything else sees the message.
+    let Message {
+        id,
+        channel_id,
+        guild_id,
+        author,
+        attachments,
+        webhook_id,
+        kind,
+        message_reference,
+        ..
+    } = message;
+    let Some(guild_id) = guild_id else {
+        // Direct messages are not community activity.
+        state.metrics.dropped(MESSAGE_SOURCE, DropReason::untracked);
+        return Ok(());
+    };
+    // A thread (forum posts are threads) counts in its parent channel; a channel in its
+    // category. From serenity's cache.
+    let (parent_channel_id, category_id) = ctx
+        .cache
+        .guild(guild_id)
+        .map(|guild| {
+            if let Some(thread) = guild.threads.iter().find(|t| t.id == channel_id) {
+                let parent = thread.parent_id;
+                let category = parent
+                    .and_then(|parent| guild.channels.get(&parent))
+                    .and_then(|parent| parent.parent_id);
+                (
+                    parent.map(|p| db_id(p.get())),
+                    category.map(|c| db_id(c.get())),
+                )
+            } else {
+                (None, category_of(&guild, channel_id))
+            }
+        })
+        .unwrap_or((None, None));
+    let message_id = db_id(id.get());
+    let candidate = MessageCandidate {
+        event: MessageEvent {
+            message_id,
+            guild_id: db_id(guild_id.get()),
+            channel_id: db_id(channel_id.get()),
+            parent_channel_id,
+            author_id: db_id(author.id.get()),
+            created_at: crate::discord::snowflake_time(message_id),
+            char_count,
+            attachment_count: i32::try_from(attachments.len()).unwrap_or(i32::MAX),
+            is_reply: kind == MessageType::InlineReply || message_reference.is_some(),
+        },
+        category_id,
+        from_bot: author.bot || webhook_id.is_some(),
+        is_system: !matches!(kind, MessageType::Regular | MessageType::InlineReply),
+    };
+    let Some(MessageCandidate { event, .. }) = state.message_steps.run(candidate) else {
+        return Ok(());
+    };
+    let Some(writer) = state.message_writer() else {
+        state.metrics.dropped(MESSAGE_SOURCE, DropReason::stopping);
+        return Ok(());
+    };
+    writer.write(event).await?;
     Ok(())
 }
 

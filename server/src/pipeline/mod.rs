@@ -56,9 +56,24 @@ pub const JOBS: &[Job] = &[
         history_start: None,
     },
     Job {
+        name: "chat_daily",
+        inputs: &["bronze.discord_messages"],
+        outputs: &[
+            "silver.fact_chat_daily",
+            "silver.dim_user",
+            "silver.user_identities",
+        ],
+        progress: Progress::BronzeIds {
+            table: "bronze.discord_messages",
+        },
+        sql: include_str!("jobs/chat_daily.sql"),
+        history_start: Some("select min(created_at) from bronze.discord_messages"),
+    },
+    Job {
         name: "activity_daily",
         inputs: &[
             "silver.fact_voice_sessions",
+            "silver.fact_chat_daily",
             "silver.user_identities",
             "app.discord_guilds",
         ],
@@ -730,7 +745,12 @@ mod tests {
     fn jobs_run_after_the_jobs_whose_outputs_they_read() {
         assert_eq!(
             names(plan()),
-            vec!["voice_sessions", "activity_daily", "daily_active_users"]
+            vec![
+                "voice_sessions",
+                "chat_daily",
+                "activity_daily",
+                "daily_active_users"
+            ]
         );
         let plan = plan();
         for (position, job) in plan.iter().enumerate() {
@@ -750,6 +770,10 @@ mod tests {
         let by_name = |name| job(name).expect("job");
         assert_eq!(
             names(downstream(by_name("voice_sessions"))),
+            vec!["activity_daily"]
+        );
+        assert_eq!(
+            names(downstream(by_name("chat_daily"))),
             vec!["activity_daily"]
         );
         assert_eq!(

@@ -1,4 +1,4 @@
--- activity_daily: silver.fact_voice_sessions -> silver.activity_daily
+-- activity_daily: silver.fact_voice_sessions, silver.fact_chat_daily -> silver.activity_daily
 --
 -- Parameters (transaction-local settings, set by the runner):
 --   guildhall.day_from, guildhall.day_to   local days to recompute, inclusive
@@ -56,13 +56,28 @@ pieces as (
                              interval '1 day') d
     ) p
 ),
--- Every source's contribution per account and day (chat and game servers join here).
-contributions as (
-    select day, 'discord'::text as account_kind, discord_user_id::text as account_id,
-           floor(sum(seconds))::bigint as voice_seconds, 0 as messages, 0::bigint as game_seconds
+voice as (
+    select day, discord_user_id, floor(sum(seconds))::bigint as voice_seconds
     from pieces
     group by day, discord_user_id
     having sum(seconds) > 0
+),
+chat as (
+    select day, discord_user_id, sum(messages)::int as messages
+    from silver.fact_chat_daily
+    where day between current_setting('guildhall.day_from')::date
+                  and current_setting('guildhall.day_to')::date
+    group by day, discord_user_id
+),
+-- Every source's contribution per account and day (game servers join here).
+contributions as (
+    select day, 'discord'::text as account_kind, discord_user_id::text as account_id,
+           sum(voice_seconds)::bigint as voice_seconds, sum(messages)::int as messages,
+           0::bigint as game_seconds
+    from (select day, discord_user_id, voice_seconds, 0 as messages from voice
+          union all
+          select day, discord_user_id, 0, messages from chat) sources
+    group by day, discord_user_id
 ),
 -- The person each account belongs to now.
 resolved as (

@@ -40,22 +40,25 @@ per_day as (
     select day,
            count(*) filter (where voice_seconds >= 60 or messages >= 1 or game_seconds >= 60)
                as total,
-           count(*) filter (where voice_seconds >= 60) as voice
+           count(*) filter (where voice_seconds >= 60) as voice,
+           count(*) filter (where messages >= 1) as chat
     from persons
     group by day
 ),
 upserted as (
-    insert into gold.daily_active_users (day, dau_total, dau_voice, computed_at)
-    select d.day, coalesce(p.total, 0), coalesce(p.voice, 0), now()
+    insert into gold.daily_active_users (day, dau_total, dau_voice, dau_chat, computed_at)
+    select d.day, coalesce(p.total, 0), coalesce(p.voice, 0), coalesce(p.chat, 0), now()
     from days d
     left join per_day p on p.day = d.day
     on conflict (day) do update
         set dau_total = excluded.dau_total,
             dau_voice = excluded.dau_voice,
+            dau_chat = excluded.dau_chat,
             computed_at = excluded.computed_at
         -- Unchanged days keep their row untouched, so a second run changes nothing.
-        where (gold.daily_active_users.dau_total, gold.daily_active_users.dau_voice)
-              is distinct from (excluded.dau_total, excluded.dau_voice)
+        where (gold.daily_active_users.dau_total, gold.daily_active_users.dau_voice,
+               gold.daily_active_users.dau_chat)
+              is distinct from (excluded.dau_total, excluded.dau_voice, excluded.dau_chat)
     returning 1
 )
 select (select count(*) from upserted)::bigint as rows, null::timestamptz as dirty_from,
