@@ -37,6 +37,11 @@ fn free_port() -> u16 {
 /// Starts `guildhall serve` with exactly `env` (plus a database and a port of its own) and
 /// waits until `/healthz` answers.
 async fn serve(test: &str, env: &[(&str, &str)]) -> Served {
+    serve_logging_to(test, env, Stdio::null()).await
+}
+
+/// [`serve`], with the log (stderr) going to `log`.
+async fn serve_logging_to(test: &str, env: &[(&str, &str)], log: Stdio) -> Served {
     let database = format!("guildhall_settings_{test}_{}", std::process::id());
     drop_database(&database);
     let port = free_port();
@@ -52,7 +57,7 @@ async fn serve(test: &str, env: &[(&str, &str)]) -> Served {
         .env("RUST_LOG", "info")
         .current_dir(std::env::temp_dir())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(log);
     if !env.iter().any(|(key, _)| *key == "GUILDHALL_METRICS_BIND") {
         command.env("GUILDHALL_METRICS_BIND", "");
     }
@@ -216,4 +221,121 @@ fn demo_mode_on_a_public_address_stops_start_up_with_a_clear_message() {
         "{text}"
     );
     assert!(text.contains("GUILDHALL_DEMO_ALLOW_PUBLIC=true"), "{text}");
+}
+
+/// Content that must never reach a log or the database.
+const SENTINEL: &str = "documented-sentinel-content-91c2";
+
+#[tokio::test]
+async fn message_content_reaches_neither_the_log_at_trace_level_nor_the_database() {
+    use support::fake_discord::{self, GuildSpec, Member};
+    const GUILD: u64 = 1_200_000_000_000_000_001;
+    const CHAT: u64 = 1_200_000_000_000_000_020;
+    const AUTHOR: Member = Member {
+        id: 1_300_000_000_000_000_777,
+        name: "writer",
+        bot: false,
+    };
+    let fake = FakeDiscord::start().await;
+    let log_path =
+        std::env::temp_dir().join(format!("guildhall_privacy_{}.log", std::process::id()));
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let served = serve_logging_to(
+        "privacy",
+        &[
+            ("DISCORD_BOT_TOKEN", "privacy-bot-token"),
+            ("GUILDHALL_DISCORD__API_BASE", &fake.api_base),
+            ("GUILDHALL_DISCORD__MESSAGE_CONTENT", "true"),
+            ("GUILDHALL_INGEST__FLUSH_INTERVAL_MS", "20"),
+            ("RUST_LOG", "trace"),
+        ],
+        Stdio::from(log),
+    )
+    .await;
+    let connection = tokio::time::timeout(Duration::from_secs(30), fake.next_connection())
+        .await
+        .expect("the bot connects to the gateway");
+    connection.dispatch("READY", fake_discord::ready(&[GUILD], &fake.gateway_url));
+    connection.dispatch(
+        "GUILD_CREATE",
+        fake_discord::guild_create(&GuildSpec {
+            id: GUILD,
+            name: "Privacy",
+            channels: vec![(CHAT, "chat")],
+            afk_channel_id: None,
+            members: vec![AUTHOR],
+            voice: vec![],
+        }),
+    );
+    let message = |id: u64| {
+        serde_json::json!({
+            "id": id.to_string(),
+            "channel_id": CHAT.to_string(),
+            "guild_id": GUILD.to_string(),
+            "author": {"id": AUTHOR.id.to_string(), "username": AUTHOR.name,
+                       "discriminator": "0", "global_name": null, "avatar": null},
+            "content": SENTINEL,
+            "timestamp": "2026-11-30T18:00:00.000000+00:00",
+            "edited_timestamp": null, "tts": false, "mention_everyone": false,
+            "mentions": [], "mention_roles": [], "attachments": [], "embeds": [],
+            "pinned": false, "type": 0
+        })
+    };
+    connection.dispatch("MESSAGE_CREATE", message(1_447_100_000_000_000_000));
+    // One that serenity cannot read (no author): serenity would log such a payload whole.
+    let mut unreadable = message(1_447_100_000_000_000_001);
+    unreadable.as_object_mut().expect("object").remove("author");
+    connection.dispatch("MESSAGE_CREATE", unreadable);
+
+    let database = format!("{}/{}", server_url(), served.database);
+    let pool = sqlx::PgPool::connect(&database).await.expect("database");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let stored: i64 = sqlx::query_scalar("select count(*) from bronze.discord_messages")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        if stored == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the message was not stored");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let char_count: Option<i32> =
+        sqlx::query_scalar("select char_count from bronze.discord_messages")
+            .fetch_one(&pool)
+            .await
+            .expect("char_count");
+    assert_eq!(
+        char_count,
+        Some(i32::try_from(SENTINEL.len()).expect("short"))
+    );
+    let dump = Command::new("pg_dump")
+        .args(["--data-only", &database])
+        .output()
+        .expect("pg_dump runs");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&dump.stdout).contains(SENTINEL));
+    pool.close().await;
+    drop(served);
+
+    let log = std::fs::read_to_string(&log_path).expect("the log");
+    let _ = std::fs::remove_file(&log_path);
+    assert!(
+        log.contains("TRACE"),
+        "the log is at trace level: {} bytes",
+        log.len()
+    );
+    assert!(log.contains("Guildhall is serving"), "{log}");
+    assert!(
+        !log.contains(SENTINEL),
+        "message content reached the log: {}",
+        log.lines()
+            .find(|line| line.contains(SENTINEL))
+            .unwrap_or_default()
+    );
 }
