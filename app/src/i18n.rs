@@ -226,8 +226,8 @@ keys! {
     DemoLead => "Ohne Discord ausprobieren – anmelden als:", "Try it without Discord – sign in as:";
 
     OverviewTitle => "Übersicht", "Overview";
-    OverviewLead => "Täglich aktive Personen (Sprachkanäle, mindestens eine Minute außerhalb des AFK-Kanals).",
-        "Daily active people (voice, at least one minute outside the AFK channel).";
+    OverviewLead => "Täglich aktive Personen: mindestens eine Minute in Sprachkanälen außerhalb des AFK-Kanals oder eine Nachricht. Wer in beidem aktiv war, zählt einmal.",
+        "Daily active people: at least one minute in voice outside the AFK channel, or one message. Someone active in both counts once.";
     RangeFrom => "Von", "From";
     RangeTo => "Bis", "To";
     RangeDays7 => "7 Tage", "7 days";
@@ -244,6 +244,12 @@ keys! {
     ColDauTotal => "DAU gesamt", "DAU total";
     ColDauVoice => "DAU Sprache", "DAU voice";
     ColDauChat => "DAU Chat", "DAU chat";
+    ColWau => "WAU", "WAU";
+    ColMau => "MAU", "MAU";
+    Wau => "WAU (7 Tage)", "WAU (7 days)";
+    Mau => "MAU (30 Tage)", "MAU (30 days)";
+    Stickiness => "Bindung (DAU/MAU)", "Stickiness (DAU/MAU)";
+    AsOf => "Stand", "as of";
     NoData => "Für diesen Zeitraum gibt es noch keine Daten.", "There is no data for this range yet.";
 
     MyActivityTitle => "Meine Aktivität", "My activity";

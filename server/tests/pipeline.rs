@@ -1154,3 +1154,99 @@ async fn chat_counts_per_local_day_and_a_person_active_in_voice_and_chat_counts_
         vec![(day("2026-11-02"), 3, 1, 3), (day("2026-11-03"), 1, 0, 1)]
     );
 }
+
+/// day, dau_total, wau, mau, stickiness (as text, 4 decimals)
+type TrailingRow = (NaiveDate, i32, i32, i32, Option<String>);
+
+async fn trailing(pool: &PgPool, days: &[&str]) -> Vec<TrailingRow> {
+    let days: Vec<NaiveDate> = days.iter().map(|d| day(d)).collect();
+    sqlx::query_as(
+        "select day, dau_total, wau, mau, stickiness::text from gold.daily_active_users
+         where day = any($1) order by day",
+    )
+    .bind(days)
+    .fetch_all(pool)
+    .await
+    .expect("trailing")
+}
+
+fn row(d: &str, dau: i32, wau: i32, mau: i32, stickiness: Option<&str>) -> TrailingRow {
+    (day(d), dau, wau, mau, stickiness.map(str::to_owned))
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn wau_mau_and_stickiness_count_persons_over_the_trailing_local_days(pool: PgPool) {
+    let metrics = Metrics::new();
+    guild(&pool, NOW).await;
+    // Person 1 speaks on Nov 1 and writes on Nov 10, person 2 writes on Nov 5, person 3
+    // speaks on Nov 20 (Berlin days).
+    ingest(
+        &pool,
+        &metrics,
+        vec![
+            event(1, Some(GENERAL), "2026-11-01T18:00:00Z"),
+            event(1, None, "2026-11-01T18:10:00Z"),
+            event(3, Some(GENERAL), "2026-11-20T18:00:00Z"),
+            event(3, None, "2026-11-20T18:05:00Z"),
+        ],
+    )
+    .await;
+    ingest_messages(
+        &pool,
+        &metrics,
+        vec![
+            message(201, 2, CHAT, None, "2026-11-05T12:00:00Z"),
+            message(202, 1, CHAT, None, "2026-11-10T12:00:00Z"),
+        ],
+    )
+    .await;
+    let p = pipeline(&pool, chrono_tz::Europe::Berlin);
+    p.run_all(Trigger::Schedule).await.expect("run");
+    let days = [
+        "2026-11-01",
+        "2026-11-05",
+        "2026-11-07",
+        "2026-11-08",
+        "2026-11-10",
+        "2026-11-20",
+        "2026-11-30",
+        "2026-12-01",
+    ];
+    assert_eq!(
+        trailing(&pool, &days).await,
+        vec![
+            row("2026-11-01", 1, 1, 1, Some("1.0000")),
+            row("2026-11-05", 1, 2, 2, Some("0.5000")),
+            row("2026-11-07", 0, 2, 2, Some("0.0000")),
+            // Nov 2–8: only person 2.
+            row("2026-11-08", 0, 1, 2, Some("0.0000")),
+            row("2026-11-10", 1, 2, 2, Some("0.5000")),
+            // Nov 14–20: person 3; Oct 22–Nov 20: all three.
+            row("2026-11-20", 1, 1, 3, Some("0.3333")),
+            row("2026-11-30", 0, 0, 3, Some("0.0000")),
+            // Nov 2–Dec 1: person 1 still counts by Nov 10.
+            row("2026-12-01", 0, 0, 3, Some("0.0000")),
+        ]
+    );
+
+    // A late message of a fourth person on Nov 3 changes the windows of the 29 days after.
+    ingest_messages(
+        &pool,
+        &metrics,
+        vec![message(203, 4, CHAT, None, "2026-11-03T12:00:00Z")],
+    )
+    .await;
+    p.run_all(Trigger::Schedule).await.expect("second run");
+    assert_eq!(
+        trailing(
+            &pool,
+            &["2026-11-05", "2026-11-30", "2026-12-01", "2026-12-02"]
+        )
+        .await,
+        vec![
+            row("2026-11-05", 1, 3, 3, Some("0.3333")),
+            row("2026-11-30", 0, 0, 4, Some("0.0000")),
+            row("2026-12-01", 0, 0, 4, Some("0.0000")),
+        ]
+    );
+}

@@ -37,9 +37,11 @@ pub async fn get_daily_active_users(
             "the range is longer than ten years".into(),
         ));
     }
-    let rows: Vec<(NaiveDate, i32, i32, i32)> = sqlx::query_as(
+    type Row = (NaiveDate, i32, i32, i32, i32, i32, Option<f64>);
+    let rows: Vec<Row> = sqlx::query_as(
         "select d::date, coalesce(g.dau_total, 0), coalesce(g.dau_voice, 0),
-                coalesce(g.dau_chat, 0)
+                coalesce(g.dau_chat, 0), coalesce(g.wau, 0), coalesce(g.mau, 0),
+                g.stickiness::float8
          from generate_series($1::date, $2::date, interval '1 day') d
          left join gold.daily_active_users g on g.day = d::date
          order by 1",
@@ -50,12 +52,17 @@ pub async fn get_daily_active_users(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(day, dau_total, dau_voice, dau_chat)| DauPoint {
-            day,
-            dau_total,
-            dau_voice,
-            dau_chat,
-        })
+        .map(
+            |(day, dau_total, dau_voice, dau_chat, wau, mau, stickiness)| DauPoint {
+                day,
+                dau_total,
+                dau_voice,
+                dau_chat,
+                wau,
+                mau,
+                stickiness,
+            },
+        )
         .collect())
 }
 

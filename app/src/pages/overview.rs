@@ -187,11 +187,23 @@ fn DauFigures(points: Vec<DauPoint>) -> impl IntoView {
         .into_any();
     };
     let days = points.len() as i64;
+    // WAU, MAU and stickiness as of the range's last day.
+    let last = points.last().cloned().unwrap_or_else(|| peak.clone());
+    let (last_day, last_wau, last_mau, last_stickiness) =
+        (last.day, last.wau, last.mau, last.stickiness);
+    let as_of = Signal::derive(move || {
+        format!(
+            "{} {}",
+            Key::AsOf.text(lang.get()),
+            lang.get().date(last_day)
+        )
+    });
     let rows = points
         .iter()
         .map(|p| {
             let day = p.day;
             let (total, voice, chat) = (p.dau_total, p.dau_voice, p.dau_chat);
+            let (wau, mau) = (p.wau, p.mau);
             view! {
                 <tr data-day=day.to_string()>
                     <th scope="row">{move || lang.get().date(day)}</th>
@@ -203,6 +215,12 @@ fn DauFigures(points: Vec<DauPoint>) -> impl IntoView {
                     </td>
                     <td class="num" data-dau-chat=chat>
                         {move || lang.get().int(chat.into())}
+                    </td>
+                    <td class="num" data-wau=wau>
+                        {move || lang.get().int(wau.into())}
+                    </td>
+                    <td class="num" data-mau=mau>
+                        {move || lang.get().int(mau.into())}
                     </td>
                 </tr>
             }
@@ -229,6 +247,29 @@ fn DauFigures(points: Vec<DauPoint>) -> impl IntoView {
                 value=Signal::derive(move || lang.get().int(days))
             />
         </div>
+        <div class="figures">
+            <Figure
+                label=Key::Wau
+                testid="wau"
+                value=Signal::derive(move || lang.get().int(last_wau.into()))
+                note=as_of
+            />
+            <Figure
+                label=Key::Mau
+                testid="mau"
+                value=Signal::derive(move || lang.get().int(last_mau.into()))
+                note=as_of
+            />
+            <Figure
+                label=Key::Stickiness
+                testid="stickiness"
+                value=Signal::derive(move || {
+                    last_stickiness
+                        .map_or_else(|| "–".to_owned(), |s| format!("{} %", lang.get().decimal(s * 100.0)))
+                })
+                note=as_of
+            />
+        </div>
         <figure class="card">
             <figcaption>{t(Key::ChartTitle)}</figcaption>
             <div class="chart-wrap">
@@ -244,6 +285,8 @@ fn DauFigures(points: Vec<DauPoint>) -> impl IntoView {
                         <th scope="col" class="num">{t(Key::ColDauTotal)}</th>
                         <th scope="col" class="num">{t(Key::ColDauVoice)}</th>
                         <th scope="col" class="num">{t(Key::ColDauChat)}</th>
+                        <th scope="col" class="num">{t(Key::ColWau)}</th>
+                        <th scope="col" class="num">{t(Key::ColMau)}</th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
@@ -281,6 +324,9 @@ mod tests {
                 dau_total: n,
                 dau_voice: n,
                 dau_chat: 0,
+                wau: n,
+                mau: n,
+                stickiness: None,
             });
         let (average, peak) = summary(&points).unwrap_or((0.0, &points[0]));
         assert!((average - 13.0 / 3.0).abs() < 1e-9);

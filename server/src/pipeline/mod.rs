@@ -608,6 +608,14 @@ impl Pipeline {
             ("guildhall.rebuild", params.rebuild.to_string()),
             ("guildhall.day_from", params.days.0.to_string()),
             ("guildhall.day_to", params.days.1.to_string()),
+            (
+                "guildhall.today",
+                self.clock
+                    .now()
+                    .with_timezone(&self.timezone)
+                    .date_naive()
+                    .to_string(),
+            ),
             ("guildhall.tz", self.timezone.name().to_owned()),
         ];
         for (name, value) in settings {

@@ -1,64 +1,89 @@
 -- daily_active_users: silver.activity_daily -> gold.daily_active_users
 --
 -- Parameters (transaction-local settings, set by the runner):
---   guildhall.day_from, guildhall.day_to   local days to recompute, inclusive
+--   guildhall.day_from, guildhall.day_to   local days whose activity changed, inclusive
+--   guildhall.today                        the community's local today
+-- WAU and MAU look back 7 and 30 days, so a changed day changes the 29 days after it too:
+-- those are recomputed up to today.
 -- Returns one row: (rows bigint, dirty_from timestamptz, dirty_to timestamptz).
 
+with bounds as (
+    select current_setting('guildhall.day_from')::date as day_from,
+           greatest(current_setting('guildhall.day_to')::date,
+                    least(current_setting('guildhall.day_to')::date + 29,
+                          current_setting('guildhall.today')::date)) as day_to
+),
 -- Every day has a row, 0 when nobody was active: the days between the last day computed
 -- before the range and the range (no dirty range covered them) are filled in as well. One
 -- index lookup finds them, whatever the length of the history.
-with gap_days as (
+gap_days as (
     select d::date as day
-    from generate_series((select max(day) + 1 from gold.daily_active_users
-                          where day < current_setting('guildhall.day_from')::date),
-                         current_setting('guildhall.day_from')::date - 1,
+    from bounds b,
+         generate_series((select max(day) + 1 from gold.daily_active_users
+                          where day < b.day_from),
+                         b.day_from - 1,
                          interval '1 day') d
 ),
 days as (
     select d::date as day
-    from generate_series(current_setting('guildhall.day_from')::date,
-                         current_setting('guildhall.day_to')::date,
-                         interval '1 day') d
+    from bounds b, generate_series(b.day_from, b.day_to, interval '1 day') d
     union all
     select day from gap_days
 ),
 -- Persons, not accounts: a member's accounts add up before the thresholds apply. Read by
--- day through the index: the cost follows the days recomputed, not the history.
+-- day through the index (the days and the 29 before them): the cost follows the days
+-- recomputed, not the history.
 persons as (
     select a.day, a.person_id,
            sum(a.voice_seconds) as voice_seconds,
            sum(a.messages) as messages,
            sum(a.game_seconds) as game_seconds
     from silver.activity_daily a
-    where a.day between current_setting('guildhall.day_from')::date
-                    and current_setting('guildhall.day_to')::date
-       or a.day = any (array(select day from gap_days))
+    where a.day between (select min(day) from days) - 29 and (select max(day) from days)
     group by a.day, a.person_id
 ),
 -- Active: at least one minute of non-AFK voice, one message or one minute on a game server.
-per_day as (
-    select day,
-           count(*) filter (where voice_seconds >= 60 or messages >= 1 or game_seconds >= 60)
-               as total,
-           count(*) filter (where voice_seconds >= 60) as voice,
-           count(*) filter (where messages >= 1) as chat
+active as (
+    select day, person_id,
+           voice_seconds >= 60 as voice,
+           messages >= 1 as chat,
+           game_seconds >= 60 as game
     from persons
-    group by day
+    where voice_seconds >= 60 or messages >= 1 or game_seconds >= 60
+),
+per_day as (
+    select d.day,
+           count(distinct a.person_id) filter (where a.day = d.day) as total,
+           count(distinct a.person_id) filter (where a.day = d.day and a.voice) as voice,
+           count(distinct a.person_id) filter (where a.day = d.day and a.chat) as chat,
+           count(distinct a.person_id) filter (where a.day = d.day and a.game) as game,
+           count(distinct a.person_id) filter (where a.day > d.day - 7) as wau,
+           count(distinct a.person_id) as mau
+    from days d
+    left join active a on a.day between d.day - 29 and d.day
+    group by d.day
 ),
 upserted as (
-    insert into gold.daily_active_users (day, dau_total, dau_voice, dau_chat, computed_at)
-    select d.day, coalesce(p.total, 0), coalesce(p.voice, 0), coalesce(p.chat, 0), now()
-    from days d
-    left join per_day p on p.day = d.day
+    insert into gold.daily_active_users
+        (day, dau_total, dau_voice, dau_chat, dau_game, wau, mau, stickiness, computed_at)
+    select day, total, voice, chat, game, wau, mau,
+           case when mau > 0 then round(total::numeric / mau, 4) end, now()
+    from per_day
     on conflict (day) do update
         set dau_total = excluded.dau_total,
             dau_voice = excluded.dau_voice,
             dau_chat = excluded.dau_chat,
+            dau_game = excluded.dau_game,
+            wau = excluded.wau,
+            mau = excluded.mau,
+            stickiness = excluded.stickiness,
             computed_at = excluded.computed_at
         -- Unchanged days keep their row untouched, so a second run changes nothing.
         where (gold.daily_active_users.dau_total, gold.daily_active_users.dau_voice,
-               gold.daily_active_users.dau_chat)
-              is distinct from (excluded.dau_total, excluded.dau_voice, excluded.dau_chat)
+               gold.daily_active_users.dau_chat, gold.daily_active_users.dau_game,
+               gold.daily_active_users.wau, gold.daily_active_users.mau)
+              is distinct from (excluded.dau_total, excluded.dau_voice, excluded.dau_chat,
+                                excluded.dau_game, excluded.wau, excluded.mau)
     returning 1
 )
 select (select count(*) from upserted)::bigint as rows, null::timestamptz as dirty_from,
