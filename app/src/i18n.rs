@@ -250,6 +250,7 @@ keys! {
     Mau => "MAU (30 Tage)", "MAU (30 days)";
     Stickiness => "Bindung (DAU/MAU)", "Stickiness (DAU/MAU)";
     AsOf => "Stand", "as of";
+    AverageOverRange => "Ø im Zeitraum", "average over the range";
     NoData => "Für diesen Zeitraum gibt es noch keine Daten.", "There is no data for this range yet.";
 
     MyActivityTitle => "Meine Aktivität", "My activity";

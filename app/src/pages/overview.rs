@@ -42,6 +42,12 @@ fn summary(points: &[DauPoint]) -> Option<(f64, &DauPoint)> {
     Some((sum as f64 / points.len() as f64, peak))
 }
 
+/// The mean of the days' DAU/MAU, over the days that have one.
+fn average_stickiness(points: &[DauPoint]) -> Option<f64> {
+    let values: Vec<f64> = points.iter().filter_map(|p| p.stickiness).collect();
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
 /// The figures, chart and table of the DAU range once they have loaded.
 fn dau_view(dau: Resource<Result<Vec<DauPoint>, AppError>>) -> impl IntoView {
     move || {
@@ -189,8 +195,9 @@ fn DauFigures(points: Vec<DauPoint>) -> impl IntoView {
     let days = points.len() as i64;
     // WAU, MAU and stickiness as of the range's last day.
     let last = points.last().cloned().unwrap_or_else(|| peak.clone());
-    let (last_day, last_wau, last_mau, last_stickiness) =
-        (last.day, last.wau, last.mau, last.stickiness);
+    let (last_day, last_wau, last_mau) = (last.day, last.wau, last.mau);
+    // Stickiness averaged over the range's days: today alone is still partial.
+    let stickiness = average_stickiness(&points);
     let as_of = Signal::derive(move || {
         format!(
             "{} {}",
@@ -227,7 +234,7 @@ fn DauFigures(points: Vec<DauPoint>) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="figures">
+        <div class="figures figures-6">
             <Figure
                 label=Key::AvgDau
                 testid="avg-dau"
@@ -246,8 +253,6 @@ fn DauFigures(points: Vec<DauPoint>) -> impl IntoView {
                 testid="days-in-range"
                 value=Signal::derive(move || lang.get().int(days))
             />
-        </div>
-        <div class="figures">
             <Figure
                 label=Key::Wau
                 testid="wau"
@@ -264,10 +269,10 @@ fn DauFigures(points: Vec<DauPoint>) -> impl IntoView {
                 label=Key::Stickiness
                 testid="stickiness"
                 value=Signal::derive(move || {
-                    last_stickiness
+                    stickiness
                         .map_or_else(|| "–".to_owned(), |s| format!("{} %", lang.get().decimal(s * 100.0)))
                 })
-                note=as_of
+                note=Signal::derive(move || Key::AverageOverRange.text(lang.get()).to_owned())
             />
         </div>
         <figure class="card">
@@ -332,5 +337,23 @@ mod tests {
         assert!((average - 13.0 / 3.0).abs() < 1e-9);
         assert_eq!(peak.day, day("2026-11-02"));
         assert!(summary(&[]).is_none());
+    }
+
+    #[test]
+    fn stickiness_is_the_mean_over_the_days_that_have_one() {
+        let point = |stickiness| DauPoint {
+            day: day("2026-11-01"),
+            dau_total: 0,
+            dau_voice: 0,
+            dau_chat: 0,
+            wau: 0,
+            mau: 0,
+            stickiness,
+        };
+        assert_eq!(
+            average_stickiness(&[point(Some(0.5)), point(None), point(Some(0.25))]),
+            Some(0.375)
+        );
+        assert_eq!(average_stickiness(&[point(None)]), None);
     }
 }
