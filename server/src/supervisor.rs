@@ -6,8 +6,8 @@ use crate::config::Config;
 use crate::pipeline::{Pipeline, run_scheduler};
 use app::model::CollectorState;
 use collectors::Collector;
-use collectors::discord::bot::{BotConfig, DiscordBot};
-use collectors::discord::{MessageEvent, VoiceEvent};
+use collectors::discord::bot::{BotConfig, BotWriters, DiscordBot};
+use collectors::discord::{MemberEvent, MessageEvent, VoiceEvent};
 use collectors::ingest::{IngestWriter, WriterConfig};
 use collectors::metrics::Metrics;
 use sqlx::PgPool;
@@ -77,6 +77,13 @@ pub fn start(
                 Some(config.spool()),
             );
             writers.push(messages_task);
+            let (members, members_task) = IngestWriter::<MemberEvent>::spawn_with_spool(
+                pool.clone(),
+                writer_config,
+                metrics.clone(),
+                Some(config.spool()),
+            );
+            writers.push(members_task);
             let bot = DiscordBot::new(
                 BotConfig {
                     token: token.to_owned().into(),
@@ -92,8 +99,11 @@ pub fn start(
                     message_content: config.discord.message_content,
                 },
                 pool.clone(),
-                writer,
-                messages,
+                BotWriters {
+                    voice: writer,
+                    messages,
+                    members,
+                },
                 metrics.clone(),
             );
             tasks.spawn(supervise(Arc::new(bot), pool.clone(), shutdown.clone()));

@@ -6,8 +6,8 @@ mod support;
 
 use chrono::{DateTime, Duration as TimeDelta, NaiveDate, Utc};
 use collectors::Collector;
-use collectors::discord::bot::{BotConfig, DiscordBot};
-use collectors::discord::{MessageEvent, VoiceEvent};
+use collectors::discord::bot::{BotConfig, BotWriters, DiscordBot};
+use collectors::discord::{MemberEvent, MessageEvent, VoiceEvent};
 use collectors::ingest::{IngestWriter, WriterConfig};
 use collectors::metrics::{DropReason, Metrics, SourceLabels};
 use guildhall::pipeline::{Pipeline, Trigger};
@@ -54,9 +54,9 @@ const MUSICBOT: Member = Member {
     bot: true,
 };
 
-/// GUILDS | GUILD_VOICE_STATES | GUILD_MESSAGES; in particular not MESSAGE_CONTENT
-/// (1 << 15) unless configured.
-const EXPECTED_INTENTS: u64 = 1 | (1 << 7) | (1 << 9);
+/// GUILDS | GUILD_MEMBERS | GUILD_VOICE_STATES | GUILD_MESSAGES; in particular not
+/// MESSAGE_CONTENT (1 << 15) unless configured.
+const EXPECTED_INTENTS: u64 = 1 | (1 << 1) | (1 << 7) | (1 << 9);
 const MESSAGE_CONTENT: u64 = 1 << 15;
 
 fn id(snowflake: u64) -> i64 {
@@ -80,6 +80,7 @@ struct RunningBot {
     run: JoinHandle<anyhow::Result<()>>,
     writer: JoinHandle<()>,
     messages: JoinHandle<()>,
+    members: JoinHandle<()>,
 }
 
 impl RunningBot {
@@ -103,14 +104,14 @@ impl RunningBot {
         spool: Option<collectors::ingest::SpoolConfig>,
         message_content: bool,
     ) -> Self {
-        let (messages, messages_task) = IngestWriter::<MessageEvent>::spawn(
-            pool.clone(),
-            WriterConfig {
-                batch_size: 100,
-                flush_interval: Duration::from_millis(20),
-            },
-            metrics.clone(),
-        );
+        let small_batches = WriterConfig {
+            batch_size: 100,
+            flush_interval: Duration::from_millis(20),
+        };
+        let (messages, messages_task) =
+            IngestWriter::<MessageEvent>::spawn(pool.clone(), small_batches, metrics.clone());
+        let (members, members_task) =
+            IngestWriter::<MemberEvent>::spawn(pool.clone(), small_batches, metrics.clone());
         let (writer, writer_task) = IngestWriter::<VoiceEvent>::spawn_with_spool(
             pool.clone(),
             WriterConfig {
@@ -130,8 +131,11 @@ impl RunningBot {
                 message_content,
             },
             pool.clone(),
-            writer,
-            messages,
+            BotWriters {
+                voice: writer,
+                messages,
+                members,
+            },
             metrics.clone(),
         );
         let shutdown = CancellationToken::new();
@@ -142,6 +146,7 @@ impl RunningBot {
             run,
             writer: writer_task,
             messages: messages_task,
+            members: members_task,
         }
     }
 
@@ -162,6 +167,10 @@ impl RunningBot {
             .await
             .expect("the message writer stops")
             .expect("the message writer did not panic");
+        tokio::time::timeout(Duration::from_secs(10), self.members)
+            .await
+            .expect("the member writer stops")
+            .expect("the member writer did not panic");
     }
 }
 

@@ -2,7 +2,9 @@
 //! sessions and DAU, idempotence, midnight and time-zone boundaries, late events.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use collectors::discord::{MessageEvent, VoiceEvent, VoiceOrigin};
+use collectors::discord::{
+    MemberEvent, MemberEventKind, MemberOrigin, MessageEvent, VoiceEvent, VoiceOrigin,
+};
 use collectors::ingest::{IngestWriter, WriterConfig};
 use collectors::metrics::{DropReason, Metrics};
 use guildhall::clock::Clock;
@@ -238,8 +240,9 @@ async fn join_mute_switch_afk_leave_become_exact_sessions(pool: PgPool) {
                 "voice_sessions".to_owned(),
                 Some(at("2026-11-01T18:00:00Z"))
             ),
-            // No messages: nothing recomputed.
+            // No messages and no member events: nothing recomputed.
             ("chat_daily".to_owned(), None),
+            ("members".to_owned(), None),
             // Local midnight of Nov 1 in Berlin.
             (
                 "activity_daily".to_owned(),
@@ -247,6 +250,10 @@ async fn join_mute_switch_afk_leave_become_exact_sessions(pool: PgPool) {
             ),
             (
                 "daily_active_users".to_owned(),
+                Some(at("2026-10-31T23:00:00Z"))
+            ),
+            (
+                "retention_cohorts".to_owned(),
                 Some(at("2026-10-31T23:00:00Z"))
             ),
         ]
@@ -306,7 +313,7 @@ async fn running_every_job_twice_changes_nothing(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .expect("runs");
-    assert_eq!(runs, 12, "every run of the four jobs is in the history");
+    assert_eq!(runs, 18, "every run of the six jobs is in the history");
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
@@ -616,7 +623,7 @@ fn unknown_jobs_are_refused_with_the_list_of_jobs() {
         .to_string();
     assert_eq!(
         error,
-        "unknown job 'nope'; jobs are: voice_sessions, chat_daily, activity_daily, daily_active_users, or all"
+        "unknown job 'nope'; jobs are: voice_sessions, chat_daily, members, activity_daily, daily_active_users, retention_cohorts, or all"
     );
 }
 
@@ -747,8 +754,10 @@ async fn a_failing_job_does_not_stop_the_jobs_after_it(pool: PgPool) {
         vec![
             ("voice_sessions".to_owned(), false),
             ("chat_daily".to_owned(), true),
+            ("members".to_owned(), true),
             ("activity_daily".to_owned(), true),
-            ("daily_active_users".to_owned(), true)
+            ("daily_active_users".to_owned(), true),
+            ("retention_cohorts".to_owned(), true)
         ]
     );
 }
@@ -1249,4 +1258,126 @@ async fn wau_mau_and_stickiness_count_persons_over_the_trailing_local_days(pool:
             row("2026-12-01", 0, 0, 4, Some("0.0000")),
         ]
     );
+}
+
+fn member_event(user: i64, kind: MemberEventKind, when: &str) -> MemberEvent {
+    MemberEvent {
+        guild_id: GUILD,
+        user_id: user,
+        kind,
+        joined_at: (kind != MemberEventKind::Leave).then(|| at(when)),
+        roles: vec![5, 6],
+        nickname: None,
+        pending: false,
+        origin: MemberOrigin::Gateway,
+        observed_at: at(when),
+    }
+}
+
+/// cohort month, k, size, active, percentage (text), partial
+type CohortRow = (NaiveDate, i32, i32, i32, Option<String>, bool);
+
+fn cohort(month: &str, k: i32, size: i32, active: i32, pct: &str, partial: bool) -> CohortRow {
+    (day(month), k, size, active, Some(pct.to_owned()), partial)
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn retention_cohorts_follow_each_join_month_and_leavers_stay_in_theirs(pool: PgPool) {
+    let metrics = Metrics::new();
+    guild(&pool, NOW).await;
+    let (writer, task) =
+        IngestWriter::spawn(pool.clone(), WriterConfig::default(), metrics.clone());
+    for event in [
+        member_event(1, MemberEventKind::Join, "2026-09-10T12:00:00Z"),
+        member_event(2, MemberEventKind::Join, "2026-09-20T12:00:00Z"),
+        member_event(2, MemberEventKind::Leave, "2026-10-01T12:00:00Z"),
+        member_event(3, MemberEventKind::Join, "2026-10-03T12:00:00Z"),
+        // 00:30 on Dec 1 in Berlin: the December cohort.
+        member_event(4, MemberEventKind::Join, "2026-11-30T23:30:00Z"),
+    ] {
+        writer.write(event).await.expect("write");
+    }
+    drop(writer);
+    task.await.expect("writer");
+    ingest(
+        &pool,
+        &metrics,
+        vec![
+            event(1, Some(GENERAL), "2026-09-12T18:00:00Z"),
+            event(1, None, "2026-09-12T18:10:00Z"),
+            event(2, Some(GENERAL), "2026-09-21T18:00:00Z"),
+            event(2, None, "2026-09-21T18:10:00Z"),
+            event(3, Some(GENERAL), "2026-10-04T18:00:00Z"),
+            event(3, None, "2026-10-04T18:10:00Z"),
+        ],
+    )
+    .await;
+    ingest_messages(
+        &pool,
+        &metrics,
+        vec![
+            message(301, 1, CHAT, None, "2026-10-05T12:00:00Z"),
+            message(302, 3, CHAT, None, "2026-11-15T12:00:00Z"),
+            message(303, 4, CHAT, None, "2026-12-01T08:00:00Z"),
+        ],
+    )
+    .await;
+    let p = pipeline(&pool, chrono_tz::Europe::Berlin);
+    p.run_all(Trigger::Schedule).await.expect("run");
+
+    let cohorts: Vec<CohortRow> = sqlx::query_as(
+        "select cohort_month, months_after, cohort_size, active, percentage::text, partial
+         from gold.retention_cohorts order by cohort_month, months_after",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("cohorts");
+    assert_eq!(
+        cohorts,
+        vec![
+            cohort("2026-09-01", 0, 2, 2, "100.00", false),
+            cohort("2026-09-01", 1, 2, 1, "50.00", false),
+            cohort("2026-09-01", 2, 2, 0, "0.00", false),
+            cohort("2026-09-01", 3, 2, 0, "0.00", true),
+            cohort("2026-10-01", 0, 1, 1, "100.00", false),
+            cohort("2026-10-01", 1, 1, 1, "100.00", false),
+            cohort("2026-10-01", 2, 1, 0, "0.00", true),
+            cohort("2026-12-01", 0, 1, 1, "100.00", true),
+        ]
+    );
+    let leaver: (bool, Option<DateTime<Utc>>, bool, i32, Vec<i64>) = sqlx::query_as(
+        "select is_member, left_at, left_at_noticed, rejoins, roles from silver.dim_members
+         where discord_user_id = 2",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("leaver");
+    assert_eq!(
+        leaver,
+        (
+            false,
+            Some(at("2026-10-01T12:00:00Z")),
+            false,
+            0,
+            vec![5, 6]
+        )
+    );
+
+    // A second run changes nothing.
+    let before: Vec<CohortRow> = sqlx::query_as(
+        "select cohort_month, months_after, cohort_size, active, percentage::text, partial
+         from gold.retention_cohorts order by cohort_month, months_after",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("cohorts");
+    p.run_all(Trigger::Schedule).await.expect("second run");
+    let after: Vec<CohortRow> = sqlx::query_as(
+        "select cohort_month, months_after, cohort_size, active, percentage::text, partial
+         from gold.retention_cohorts order by cohort_month, months_after",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("cohorts");
+    assert_eq!(after, before);
 }

@@ -8,7 +8,9 @@
 
 use crate::Collector;
 use crate::discord::sequencer::{VoicePosition, VoiceSequencer};
-use crate::discord::{MessageEvent, VoiceEvent, VoiceOrigin};
+use crate::discord::{
+    MemberEvent, MemberEventKind, MemberOrigin, MessageEvent, VoiceEvent, VoiceOrigin,
+};
 use crate::ingest::IngestWriter;
 use crate::metrics::{DropReason, Metrics, SourceLabels};
 use crate::rules::IngestRules;
@@ -20,8 +22,8 @@ use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
     ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, Guild, GuildId,
-    HttpBuilder, Message, MessageType, PartialGuild, Ready, ResumedEvent, ShardManager,
-    UnavailableGuild, VoiceState,
+    GuildMemberUpdateEvent, GuildMembersChunkEvent, HttpBuilder, Member, Message, MessageType,
+    PartialGuild, Ready, ResumedEvent, ShardManager, UnavailableGuild, User, VoiceState,
 };
 use sqlx::PgPool;
 use std::collections::{HashMap, HashSet};
@@ -38,6 +40,9 @@ const VOICE_SOURCE: &str = "discord_voice";
 
 /// The `source` label of the bot's messages in metrics.
 const MESSAGE_SOURCE: &str = "discord_messages";
+
+/// The `source` label of the bot's member events in metrics.
+const MEMBER_SOURCE: &str = "discord_members";
 
 /// How long a voice update waits for the update before it (see [`VoiceSequencer`]).
 const SEQUENCE_WAIT: Duration = Duration::from_millis(500);
@@ -68,7 +73,9 @@ impl BotConfig {
     /// The gateway intents the bot asks for. `MESSAGE_CONTENT` only when configured, and
     /// only for the length: Guildhall stores no message content.
     pub fn intents(&self) -> GatewayIntents {
+        // GUILD_MEMBERS is privileged too: joins, leaves and the member list need it.
         let intents = GatewayIntents::GUILDS
+            | GatewayIntents::GUILD_MEMBERS
             | GatewayIntents::GUILD_VOICE_STATES
             | GatewayIntents::GUILD_MESSAGES;
         if self.message_content {
@@ -89,22 +96,25 @@ pub struct DiscordBot {
     pool: PgPool,
     writer: IngestWriter<VoiceEvent>,
     messages: IngestWriter<MessageEvent>,
+    members: IngestWriter<MemberEvent>,
     metrics: Metrics,
 }
 
+/// The bot's writers, one per bronze table.
+pub struct BotWriters {
+    pub voice: IngestWriter<VoiceEvent>,
+    pub messages: IngestWriter<MessageEvent>,
+    pub members: IngestWriter<MemberEvent>,
+}
+
 impl DiscordBot {
-    pub fn new(
-        config: BotConfig,
-        pool: PgPool,
-        writer: IngestWriter<VoiceEvent>,
-        messages: IngestWriter<MessageEvent>,
-        metrics: Metrics,
-    ) -> Self {
+    pub fn new(config: BotConfig, pool: PgPool, writers: BotWriters, metrics: Metrics) -> Self {
         Self {
             config,
             pool,
-            writer,
-            messages,
+            writer: writers.voice,
+            messages: writers.messages,
+            members: writers.members,
             metrics,
         }
     }
@@ -128,6 +138,12 @@ impl DiscordBot {
                 .then(OptedOut(rules.clone()))
                 .then(ExcludedChannels(rules.clone())),
             message_writer: std::sync::RwLock::new(Some(self.messages.clone())),
+            member_writer: std::sync::RwLock::new(Some(self.members.clone())),
+            member_steps: Steps::new(MEMBER_SOURCE, self.metrics.clone())
+                .then(TrackedGuilds(self.config.guilds.clone()))
+                .then(NoBots)
+                .then(OptedOut(rules.clone())),
+            member_sync: Mutex::new(HashMap::new()),
             message_steps: Steps::new(MESSAGE_SOURCE, self.metrics.clone())
                 .then(TrackedGuilds(self.config.guilds.clone()))
                 .then(NoBots)
@@ -202,6 +218,10 @@ impl DiscordBot {
             .flush()
             .await
             .context("cannot flush the messages")?;
+        self.members
+            .flush()
+            .await
+            .context("cannot flush the member events")?;
         result
     }
 }
@@ -236,6 +256,12 @@ struct BotState {
     message_writer: std::sync::RwLock<Option<IngestWriter<MessageEvent>>>,
     /// The steps every message passes before the write.
     message_steps: Steps<MessageCandidate>,
+    /// The member events' writer, while the session lasts.
+    member_writer: std::sync::RwLock<Option<IngestWriter<MemberEvent>>>,
+    /// The steps every member event passes before the write.
+    member_steps: Steps<MemberCandidate>,
+    /// Per guild, the members a running synchronisation has found so far.
+    member_sync: Mutex<HashMap<i64, HashSet<i64>>>,
     /// Excluded channels and opt-outs (reconciliation applies them too).
     rules: IngestRules,
 }
@@ -289,6 +315,24 @@ impl Candidate for MessageCandidate {
     }
     fn account_id(&self) -> i64 {
         self.event.author_id
+    }
+    fn is_bot(&self) -> bool {
+        self.from_bot
+    }
+}
+
+/// A member event on its way to bronze.
+struct MemberCandidate {
+    event: MemberEvent,
+    from_bot: bool,
+}
+
+impl Candidate for MemberCandidate {
+    fn guild_id(&self) -> i64 {
+        self.event.guild_id
+    }
+    fn account_id(&self) -> i64 {
+        self.event.user_id
     }
     fn is_bot(&self) -> bool {
         self.from_bot
@@ -452,6 +496,31 @@ impl BotState {
             Ok(mut writer) => writer.take(),
             Err(poisoned) => poisoned.into_inner().take(),
         };
+        match self.member_writer.write() {
+            Ok(mut writer) => writer.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+    }
+
+    fn member_writer(&self) -> Option<IngestWriter<MemberEvent>> {
+        match self.member_writer.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Runs a member event through the steps and writes it.
+    async fn write_member(&self, candidate: MemberCandidate) -> anyhow::Result<()> {
+        self.metrics.received(MEMBER_SOURCE);
+        let Some(MemberCandidate { event, .. }) = self.member_steps.run(candidate) else {
+            return Ok(());
+        };
+        let Some(writer) = self.member_writer() else {
+            self.metrics.dropped(MEMBER_SOURCE, DropReason::stopping);
+            return Ok(());
+        };
+        writer.write(event).await?;
+        Ok(())
     }
 
     fn message_writer(&self) -> Option<IngestWriter<MessageEvent>> {
@@ -553,12 +622,25 @@ struct VoiceHandler {
 
 #[serenity::async_trait]
 impl EventHandler for VoiceHandler {
-    async fn guild_create(&self, _ctx: Context, guild: Guild, _is_new: Option<bool>) {
+    async fn guild_create(&self, ctx: Context, guild: Guild, _is_new: Option<bool>) {
         let guild_id = db_id(guild.id.get());
         if !self.state.config.tracks(guild_id) {
             tracing::debug!(guild_id, "ignoring an untracked guild");
             return;
         }
+        // The whole member list, in chunks: join dates of members who joined before the
+        // bot, and who left while it was away.
+        match self.state.member_sync.lock() {
+            Ok(mut sync) => sync.insert(guild_id, HashSet::new()),
+            Err(poisoned) => poisoned.into_inner().insert(guild_id, HashSet::new()),
+        };
+        ctx.shard.chunk_guild(
+            guild.id,
+            None,
+            false,
+            serenity::all::ChunkGuildFilter::None,
+            None,
+        );
         if let Err(error) = on_guild_create(&self.state, &guild).await {
             tracing::error!(
                 guild_id,
@@ -613,6 +695,83 @@ impl EventHandler for VoiceHandler {
             guilds = ready.guilds.len(),
             "connected to the Discord gateway"
         );
+    }
+
+    async fn guild_member_addition(&self, _ctx: Context, member: Member) {
+        let candidate = member_candidate(&member, MemberEventKind::Join, MemberOrigin::Gateway);
+        if let Err(error) = self.state.write_member(candidate).await {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "handling GUILD_MEMBER_ADD failed"
+            );
+        }
+    }
+
+    async fn guild_member_removal(
+        &self,
+        _ctx: Context,
+        guild_id: GuildId,
+        user: User,
+        _member: Option<Member>,
+    ) {
+        let candidate = MemberCandidate {
+            event: MemberEvent {
+                guild_id: db_id(guild_id.get()),
+                user_id: db_id(user.id.get()),
+                kind: MemberEventKind::Leave,
+                joined_at: None,
+                roles: Vec::new(),
+                nickname: None,
+                pending: false,
+                origin: MemberOrigin::Gateway,
+                observed_at: Utc::now(),
+            },
+            from_bot: user.bot,
+        };
+        if let Err(error) = self.state.write_member(candidate).await {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "handling GUILD_MEMBER_REMOVE failed"
+            );
+        }
+    }
+
+    async fn guild_member_update(
+        &self,
+        _ctx: Context,
+        _old: Option<Member>,
+        _new: Option<Member>,
+        event: GuildMemberUpdateEvent,
+    ) {
+        let candidate = MemberCandidate {
+            event: MemberEvent {
+                guild_id: db_id(event.guild_id.get()),
+                user_id: db_id(event.user.id.get()),
+                kind: MemberEventKind::Update,
+                joined_at: instant(&event.joined_at),
+                roles: event.roles.iter().map(|role| db_id(role.get())).collect(),
+                nickname: event.nick.clone(),
+                pending: event.pending,
+                origin: MemberOrigin::Gateway,
+                observed_at: Utc::now(),
+            },
+            from_bot: event.user.bot,
+        };
+        if let Err(error) = self.state.write_member(candidate).await {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "handling GUILD_MEMBER_UPDATE failed"
+            );
+        }
+    }
+
+    async fn guild_members_chunk(&self, _ctx: Context, chunk: GuildMembersChunkEvent) {
+        if let Err(error) = on_members_chunk(&self.state, chunk).await {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "handling GUILD_MEMBERS_CHUNK failed"
+            );
+        }
     }
 
     async fn message(&self, ctx: Context, message: Message) {
@@ -784,6 +943,117 @@ async fn on_voice_state_update(
     for ready in state.sequencer.accept(before, event, Instant::now()) {
         writer.write(ready).await?;
     }
+    Ok(())
+}
+
+/// An instant of serenity's (RFC 3339 underneath) as chrono's.
+fn instant(at: &serenity::all::Timestamp) -> Option<DateTime<Utc>> {
+    let text = at.to_rfc3339()?;
+    DateTime::parse_from_rfc3339(&text)
+        .ok()
+        .map(|at| at.with_timezone(&Utc))
+}
+
+/// A member as a join (GUILD_MEMBER_ADD) or as found present by a synchronisation. Both are
+/// stamped with the join instant, so the same join seen twice is stored once.
+fn member_candidate(
+    member: &Member,
+    kind: MemberEventKind,
+    origin: MemberOrigin,
+) -> MemberCandidate {
+    let joined_at = member.joined_at.as_ref().and_then(instant);
+    MemberCandidate {
+        event: MemberEvent {
+            guild_id: db_id(member.guild_id.get()),
+            user_id: db_id(member.user.id.get()),
+            kind,
+            joined_at,
+            roles: member.roles.iter().map(|role| db_id(role.get())).collect(),
+            nickname: member.nick.clone(),
+            pending: member.pending,
+            origin,
+            observed_at: joined_at.unwrap_or_else(Utc::now),
+        },
+        from_bot: member.user.bot,
+    }
+}
+
+/// One chunk of a member-list synchronisation: every member in it is recorded as present
+/// (stored once per join); after the last chunk, members the database still counts but the
+/// list no longer holds get a leave, stamped when the bot noticed.
+async fn on_members_chunk(state: &BotState, chunk: GuildMembersChunkEvent) -> anyhow::Result<()> {
+    let guild_id = db_id(chunk.guild_id.get());
+    let last = chunk.chunk_index + 1 >= chunk.chunk_count;
+    for member in chunk.members.values() {
+        let user_id = db_id(member.user.id.get());
+        match state.member_sync.lock() {
+            Ok(mut sync) => sync.entry(guild_id).or_default().insert(user_id),
+            Err(poisoned) => poisoned
+                .into_inner()
+                .entry(guild_id)
+                .or_default()
+                .insert(user_id),
+        };
+        state
+            .write_member(member_candidate(
+                member,
+                MemberEventKind::Present,
+                MemberOrigin::Sync,
+            ))
+            .await?;
+    }
+    if !last {
+        return Ok(());
+    }
+    let found = match state.member_sync.lock() {
+        Ok(mut sync) => sync.remove(&guild_id),
+        Err(poisoned) => poisoned.into_inner().remove(&guild_id),
+    }
+    .unwrap_or_default();
+    // Everything written so far must be visible to the query.
+    if let Some(writer) = state.member_writer() {
+        writer.flush().await?;
+    }
+    let current: Vec<i64> = sqlx::query_scalar(
+        "select user_id from (
+             select distinct on (user_id) user_id, kind
+             from bronze.discord_member_events
+             where guild_id = $1
+             order by user_id, observed_at desc, event_id desc
+         ) latest
+         where kind <> 'leave'",
+    )
+    .bind(guild_id)
+    .fetch_all(&state.pool)
+    .await
+    .context("cannot read the recorded members")?;
+    let now = Utc::now();
+    let mut noticed = 0_usize;
+    for user_id in current.into_iter().filter(|user| !found.contains(user)) {
+        state
+            .write_member(MemberCandidate {
+                event: MemberEvent {
+                    guild_id,
+                    user_id,
+                    kind: MemberEventKind::Leave,
+                    joined_at: None,
+                    roles: Vec::new(),
+                    nickname: None,
+                    pending: false,
+                    origin: MemberOrigin::Sync,
+                    observed_at: now,
+                },
+                from_bot: false,
+            })
+            .await?;
+        noticed += 1;
+    }
+    tracing::info!(
+        guild_id,
+        members = found.len(),
+        left_while_away = noticed,
+        "member list synchronised"
+    );
     Ok(())
 }
 

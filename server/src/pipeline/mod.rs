@@ -70,6 +70,18 @@ pub const JOBS: &[Job] = &[
         history_start: Some("select min(created_at) from bronze.discord_messages"),
     },
     Job {
+        name: "members",
+        inputs: &["bronze.discord_member_events"],
+        // It also gives new accounts their person, but a person it creates has no activity
+        // yet: nothing per day changes (relinks dirty their days through a trigger).
+        outputs: &["silver.dim_members"],
+        progress: Progress::BronzeIds {
+            table: "bronze.discord_member_events",
+        },
+        sql: include_str!("jobs/members.sql"),
+        history_start: None,
+    },
+    Job {
         name: "activity_daily",
         inputs: &[
             "silver.fact_voice_sessions",
@@ -91,6 +103,14 @@ pub const JOBS: &[Job] = &[
         history_start: Some(
             "select min(day)::timestamp at time zone 'UTC' from silver.activity_daily",
         ),
+    },
+    Job {
+        name: "retention_cohorts",
+        inputs: &["silver.activity_daily", "silver.dim_members"],
+        outputs: &["gold.retention_cohorts"],
+        progress: Progress::DirtyDays,
+        sql: include_str!("jobs/retention_cohorts.sql"),
+        history_start: Some("select min(first_joined_at) from silver.dim_members"),
     },
 ];
 
@@ -756,8 +776,10 @@ mod tests {
             vec![
                 "voice_sessions",
                 "chat_daily",
+                "members",
                 "activity_daily",
-                "daily_active_users"
+                "daily_active_users",
+                "retention_cohorts"
             ]
         );
         let plan = plan();
@@ -786,9 +808,14 @@ mod tests {
         );
         assert_eq!(
             names(downstream(by_name("activity_daily"))),
-            vec!["daily_active_users"]
+            vec!["daily_active_users", "retention_cohorts"]
+        );
+        assert_eq!(
+            names(downstream(by_name("members"))),
+            vec!["retention_cohorts"]
         );
         assert!(names(downstream(by_name("daily_active_users"))).is_empty());
+        assert!(names(downstream(by_name("retention_cohorts"))).is_empty());
     }
 
     #[test]
