@@ -1379,3 +1379,228 @@ async fn messages_are_stored_as_metadata_once_without_bots_webhooks_or_system_me
         "message content reached the database"
     );
 }
+
+type MemberRow = (
+    i64,
+    String,
+    Option<DateTime<Utc>>,
+    Vec<i64>,
+    Option<String>,
+    String,
+);
+
+async fn member_events(pool: &PgPool) -> Vec<MemberRow> {
+    sqlx::query_as(
+        "select user_id, kind, joined_at, roles, nickname, origin
+         from bronze.discord_member_events order by event_id",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("member events")
+}
+
+async fn wait_for_member_events(pool: &PgPool, n: usize) -> Vec<MemberRow> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let rows = member_events(pool).await;
+        if rows.len() >= n {
+            return rows;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {n} member events, have {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn member_with(member: &Member, joined_at: &str, roles: &[u64], nick: Option<&str>) -> Value {
+    let mut d = fake_discord::member_json(member, joined_at);
+    d["guild_id"] = json!(GUILD.to_string());
+    d["roles"] = json!(roles.iter().map(u64::to_string).collect::<Vec<_>>());
+    d["nick"] = json!(nick);
+    d
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn joins_leaves_updates_and_the_member_list_become_bronze_and_dim_members(pool: PgPool) {
+    // Dave was recorded as a member in an earlier run; he left while the bot was away.
+    sqlx::query(
+        "insert into bronze.discord_member_events
+             (source_key, guild_id, user_id, kind, joined_at, observed_at)
+         values ('earlier', $1, $2, 'join', '2026-01-05T10:00:00Z', '2026-01-05T10:00:00Z')",
+    )
+    .bind(id(GUILD))
+    .bind(id(DAVE.id))
+    .execute(&pool)
+    .await
+    .expect("an earlier member");
+    let fake = FakeDiscord::start().await;
+    let metrics = Metrics::new();
+    let bot = RunningBot::start(&pool, &fake, &metrics);
+    let conn = connect(&fake, &guild_spec(vec![])).await;
+    // The bot asks for the whole member list (op 8) after GUILD_CREATE.
+    wait_until("the member list to be requested", || {
+        conn.received().iter().any(|payload| {
+            payload["op"] == json!(8) && payload["d"]["guild_id"] == json!(GUILD.to_string())
+        })
+    })
+    .await;
+    // Two chunks: Alice and Bob (joined before the bot), and the music bot (not recorded).
+    let chunk = |members: Vec<Value>, index: u32| {
+        json!({
+            "guild_id": GUILD.to_string(),
+            "members": members,
+            "chunk_index": index,
+            "chunk_count": 2,
+            "not_found": []
+        })
+    };
+    let chunks = [
+        chunk(
+            vec![
+                member_with(&ALICE, "2025-03-01T10:00:00.000000+00:00", &[77], None),
+                member_with(&BOB, "2026-06-15T10:00:00.000000+00:00", &[], Some("bobby")),
+            ],
+            0,
+        ),
+        chunk(
+            vec![member_with(
+                &MUSICBOT,
+                "2025-01-01T10:00:00.000000+00:00",
+                &[],
+                None,
+            )],
+            1,
+        ),
+    ];
+    for payload in chunks {
+        assert_dispatch_is_known("GUILD_MEMBERS_CHUNK", payload.clone());
+        conn.dispatch("GUILD_MEMBERS_CHUNK", payload);
+    }
+    let mut synced = wait_for_member_events(&pool, 4).await;
+    // The chunk's members come in map order.
+    synced[1..3].sort_by_key(|row| row.0);
+    let present = |member: &Member, joined: &str, roles: Vec<i64>, nick: Option<&str>| {
+        (
+            id(member.id),
+            "present".to_owned(),
+            Some(at(joined)),
+            roles,
+            nick.map(str::to_owned),
+            "sync".to_owned(),
+        )
+    };
+    let expected_sync = vec![
+        (
+            id(DAVE.id),
+            "join".to_owned(),
+            Some(at("2026-01-05T10:00:00Z")),
+            vec![],
+            None,
+            "gateway".to_owned(),
+        ),
+        present(&ALICE, "2025-03-01T10:00:00Z", vec![77], None),
+        present(&BOB, "2026-06-15T10:00:00Z", vec![], Some("bobby")),
+        // Dave is gone from the list: a leave, as noticed now.
+        (
+            id(DAVE.id),
+            "leave".to_owned(),
+            None,
+            vec![],
+            None,
+            "sync".to_owned(),
+        ),
+    ];
+    assert_eq!(synced, expected_sync);
+
+    // Live: Carol joins, Alice gets a role, Bob leaves.
+    let join = member_with(&CAROL, "2026-11-30T20:00:00.000000+00:00", &[], None);
+    let mut update = member_with(&ALICE, "2025-03-01T10:00:00.000000+00:00", &[77, 78], None);
+    update["pending"] = json!(false);
+    let leave = json!({
+        "guild_id": GUILD.to_string(),
+        "user": fake_discord::member_json(&BOB, "2026-06-15T10:00:00.000000+00:00")["user"].clone()
+    });
+    for (event, payload) in [
+        ("GUILD_MEMBER_ADD", join),
+        ("GUILD_MEMBER_UPDATE", update),
+        ("GUILD_MEMBER_REMOVE", leave),
+    ] {
+        assert_dispatch_is_known(event, payload.clone());
+        let n = member_events(&pool).await.len() + 1;
+        conn.dispatch(event, payload);
+        wait_for_member_events(&pool, n).await;
+    }
+    bot.stop().await;
+    let live: Vec<(i64, String, Vec<i64>, String)> = member_events(&pool)
+        .await
+        .into_iter()
+        .skip(4)
+        .map(|(user, kind, _, roles, _, origin)| (user, kind, roles, origin))
+        .collect();
+    assert_eq!(
+        live,
+        vec![
+            (
+                id(CAROL.id),
+                "join".to_owned(),
+                vec![],
+                "gateway".to_owned()
+            ),
+            (
+                id(ALICE.id),
+                "update".to_owned(),
+                vec![77, 78],
+                "gateway".to_owned()
+            ),
+            (id(BOB.id), "leave".to_owned(), vec![], "gateway".to_owned()),
+        ]
+    );
+
+    // Silver: first join, membership, a leave that was only noticed.
+    pipeline(&pool)
+        .run_all(Trigger::Manual)
+        .await
+        .expect("pipeline");
+    let members: Vec<(i64, Option<DateTime<Utc>>, bool, bool, Vec<i64>)> = sqlx::query_as(
+        "select discord_user_id, first_joined_at, is_member, left_at_noticed, roles
+         from silver.dim_members order by discord_user_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("dim_members");
+    assert_eq!(
+        members,
+        vec![
+            (
+                id(ALICE.id),
+                Some(at("2025-03-01T10:00:00Z")),
+                true,
+                false,
+                vec![77, 78]
+            ),
+            (
+                id(BOB.id),
+                Some(at("2026-06-15T10:00:00Z")),
+                false,
+                false,
+                vec![]
+            ),
+            (
+                id(CAROL.id),
+                Some(at("2026-11-30T20:00:00Z")),
+                true,
+                false,
+                vec![]
+            ),
+            (
+                id(DAVE.id),
+                Some(at("2026-01-05T10:00:00Z")),
+                false,
+                true,
+                vec![]
+            ),
+        ]
+    );
+}

@@ -73,6 +73,8 @@ enum Outgoing {
 pub struct GatewayConnection {
     pub handshake: Handshake,
     tx: mpsc::UnboundedSender<Outgoing>,
+    /// What the client sent after the handshake (heartbeats aside), in order.
+    received: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
 }
 
 impl GatewayConnection {
@@ -91,6 +93,15 @@ impl GatewayConnection {
     /// Refuses the session (op 9, `d: false`), as Discord does when a resume is too late.
     pub fn invalidate_session(&self) {
         let _ = self.tx.send(Outgoing::InvalidSession);
+    }
+
+    /// The payloads the client sent since the handshake, heartbeats aside (e.g. op 8,
+    /// REQUEST_GUILD_MEMBERS).
+    pub fn received(&self) -> Vec<Value> {
+        self.received
+            .lock()
+            .map(|received| received.clone())
+            .unwrap_or_default()
     }
 
     /// The intents the client identified with (0 when it resumed).
@@ -239,8 +250,13 @@ async fn serve_gateway(stream: TcpStream, connections: mpsc::UnboundedSender<Gat
     tracing::info!(?handshake, "fake gateway: client opened a session");
 
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     if connections
-        .send(GatewayConnection { handshake, tx })
+        .send(GatewayConnection {
+            handshake,
+            tx,
+            received: std::sync::Arc::clone(&received),
+        })
         .is_err()
     {
         return;
@@ -257,6 +273,9 @@ async fn serve_gateway(stream: TcpStream, connections: mpsc::UnboundedSender<Gat
                             }
                         } else {
                             tracing::info!(%payload, "fake gateway received");
+                            if let Ok(mut received) = received.lock() {
+                                received.push(payload);
+                            }
                         }
                     } else if let Message::Close(_) = message {
                         let _ = ws
@@ -322,7 +341,7 @@ fn fixture(text: &str) -> Value {
     serde_json::from_str(text).expect("fixture is JSON")
 }
 
-fn member_json(member: &Member, joined_at: &str) -> Value {
+pub fn member_json(member: &Member, joined_at: &str) -> Value {
     json!({
         "user": {
             "id": member.id.to_string(),
