@@ -1563,7 +1563,7 @@ async fn joins_leaves_updates_and_the_member_list_become_bronze_and_dim_members(
         .run_all(Trigger::Manual)
         .await
         .expect("pipeline");
-    let members: Vec<(i64, Option<DateTime<Utc>>, bool, bool, Vec<i64>)> = sqlx::query_as(
+    let members: Vec<DimMemberRow> = sqlx::query_as(
         "select discord_user_id, first_joined_at, is_member, left_at_noticed, roles
          from silver.dim_members order by discord_user_id",
     )
