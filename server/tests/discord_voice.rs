@@ -1389,6 +1389,9 @@ type MemberRow = (
     String,
 );
 
+/// account, first join, member now, leave only noticed, roles
+type DimMemberRow = (i64, Option<DateTime<Utc>>, bool, bool, Vec<i64>);
+
 async fn member_events(pool: &PgPool) -> Vec<MemberRow> {
     sqlx::query_as(
         "select user_id, kind, joined_at, roles, nickname, origin
