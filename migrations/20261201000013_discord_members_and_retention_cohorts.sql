@@ -71,3 +71,5 @@ comment on column gold.retention_cohorts.cohort_size is 'Persons in the cohort.'
 comment on column gold.retention_cohorts.active is 'Persons of the cohort active on at least one day of month cohort_month + k.';
 comment on column gold.retention_cohorts.percentage is 'active / cohort_size in percent.';
 comment on column gold.retention_cohorts.partial is 'True for the current month: it is not over yet.';
+comment on column silver.dim_members.updated_at is 'When this row last changed.';
+comment on column gold.retention_cohorts.computed_at is 'When this cell was last computed.';

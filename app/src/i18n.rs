@@ -103,6 +103,14 @@ impl Lang {
         }
     }
 
+    /// Formats a month (`2026-11` / `11.2026`).
+    pub fn month(self, day: chrono::NaiveDate) -> String {
+        match self {
+            Lang::De => day.format("%m.%Y").to_string(),
+            Lang::En => day.format("%Y-%m").to_string(),
+        }
+    }
+
     /// Formats an instant in UTC, minutes precision.
     pub fn datetime(self, at: chrono::DateTime<chrono::Utc>) -> String {
         match self {
@@ -206,6 +214,7 @@ keys! {
     AppName => "Guildhall", "Guildhall";
     SkipToContent => "Zum Inhalt springen", "Skip to content";
     NavOverview => "Übersicht", "Overview";
+    NavRetention => "Kohorten", "Retention";
     NavMyActivity => "Meine Aktivität", "My activity";
     NavAdmin => "Verwaltung", "Admin";
     SignOut => "Abmelden", "Sign out";
@@ -252,6 +261,20 @@ keys! {
     AsOf => "Stand", "as of";
     AverageOverRange => "Ø im Zeitraum", "average over the range";
     NoData => "Für diesen Zeitraum gibt es noch keine Daten.", "There is no data for this range yet.";
+
+    RetentionTitle => "Kohorten und Bindung", "Retention cohorts";
+    RetentionLead => "Wer im selben Monat beigetreten ist, bildet eine Kohorte. Jede Zelle zeigt, welcher Anteil davon im Monat +k aktiv war (wie bei den täglich aktiven Personen). Wer den Server verlassen hat, bleibt in seiner Kohorte.",
+        "Everyone who joined in the same month forms a cohort. Each cell shows the share of it active in month +k (as for daily active people). Members who left stay in their cohort.";
+    NoCohorts => "Noch keine Kohorten: Beitritte kommen aus der Mitgliederliste des Bots.", "No cohorts yet: joins come from the bot's member list.";
+    HeatmapCaption => "Aktive Anteile je Beitrittsmonat (+0 = Beitrittsmonat)", "Active share by join month (+0 = the join month)";
+    CohortCounts => "Zahlen", "Counts";
+    ColCohort => "Beitrittsmonat", "Join month";
+    ColCohortSize => "Personen", "People";
+    ColMonthsAfter => "Monat +k", "Month +k";
+    ColActive => "aktiv", "active";
+    ColShare => "Anteil", "Share";
+    Partial => "laufender Monat", "month not over";
+    DownloadCsv => "CSV herunterladen", "Download CSV";
 
     MyActivityTitle => "Meine Aktivität", "My activity";
     MyActivityLead => "Deine Zeit in Sprachkanälen in den letzten 30 Tagen (ohne AFK).",

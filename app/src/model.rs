@@ -125,6 +125,17 @@ impl CurrentUser {
     }
 }
 
+/// One cell of `gold.retention_cohorts`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CohortCell {
+    pub cohort_month: NaiveDate,
+    pub months_after: i32,
+    pub cohort_size: i32,
+    pub active: i32,
+    pub percentage: Option<f64>,
+    pub partial: bool,
+}
+
 /// One day of `gold.daily_active_users`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DauPoint {

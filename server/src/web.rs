@@ -170,6 +170,7 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_on_web_port))
         .route("/lang", post(choose_language))
+        .route("/export/{table}", get(export_csv))
         .merge(crate::auth::router())
         .route(
             "/api/{*fn_name}",
@@ -204,10 +205,7 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
             },
             move |options| app::shell(options, fallback_stylesheet.clone()),
         ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            guard_admin_pages,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), guard_pages))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             refuse_cross_site_posts,
@@ -277,16 +275,32 @@ fn is_fingerprinted(path: &str) -> bool {
         && parts.next().is_some()
 }
 
-/// `/admin` pages refuse non-admins on the server, before anything is rendered.
-async fn guard_admin_pages(
+/// The pages (and downloads) the server refuses before anything is rendered, by the
+/// permission they need. `/` and `/me` show each visitor what they may see.
+const GUARDED_PAGES: &[(&str, Permission)] = &[
+    ("/admin", Permission::Administer),
+    ("/retention", Permission::ViewKpis),
+    ("/export", Permission::ViewKpis),
+];
+
+/// The permission a path needs before it is rendered, if it is guarded.
+fn page_permission(path: &str) -> Option<Permission> {
+    GUARDED_PAGES.iter().find_map(|(prefix, permission)| {
+        (path == *prefix || path.starts_with(&format!("{prefix}/"))).then_some(*permission)
+    })
+}
+
+/// Guarded pages refuse visitors without the permission on the server, before anything is
+/// rendered.
+async fn guard_pages(
     State(state): State<ServerState>,
     session: Session,
     request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    if (path == "/admin" || path.starts_with("/admin/"))
-        && let Err(error) = authorize(&state.app.pool, &session, Permission::Administer).await
+    if let Some(permission) = page_permission(path)
+        && let Err(error) = authorize(&state.app.pool, &session, permission).await
     {
         return crate::auth::error_page(
             StatusCode::from_u16(error.status()).unwrap_or(StatusCode::FORBIDDEN),
@@ -294,6 +308,54 @@ async fn guard_admin_pages(
         );
     }
     next.run(request).await
+}
+
+/// `/export/<table>.csv`: a gold table as CSV (leaders and admins; the guard checked).
+async fn export_csv(
+    State(state): State<ServerState>,
+    axum::extract::Path(table): axum::extract::Path<String>,
+) -> Response {
+    let query = match table.as_str() {
+        "retention_cohorts.csv" => {
+            "select cohort_month, months_after, cohort_size, active, percentage, partial
+             from gold.retention_cohorts order by cohort_month, months_after"
+        }
+        "daily_active_users.csv" => {
+            "select day, dau_total, dau_voice, dau_chat, dau_game, wau, mau, stickiness
+             from gold.daily_active_users order by day"
+        }
+        _ => return (StatusCode::NOT_FOUND, "no such export").into_response(),
+    };
+    // COPY writes the CSV (header, quoting) exactly as PostgreSQL reads it back.
+    let csv = async {
+        let mut conn = state.app.pool.acquire().await?;
+        let mut stream = conn
+            .copy_out_raw(&format!("copy ({query}) to stdout (format csv, header)"))
+            .await?;
+        let mut body = Vec::new();
+        while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+            body.extend_from_slice(&chunk?);
+        }
+        Ok::<_, sqlx::Error>(body)
+    }
+    .await;
+    match csv {
+        Ok(body) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{table}\""),
+                ),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, table, "export failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "the export failed").into_response()
+        }
+    }
 }
 
 /// Refuses state-changing requests (POST: server functions, logout) that a browser sends

@@ -1228,6 +1228,7 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
             (leader, vec![("from", "2026-11-01"), ("to", "2026-11-07")])
         }
         p if p == GetAdminOverview::PATH => (admin, vec![]),
+        p if p == GetRetentionCohorts::PATH => (leader, vec![]),
         p if p == SetUserRole::PATH => (admin, vec![("user_id", "999999"), ("role", "leader")]),
         p if p == MarkAfkChannel::PATH => (
             admin,
@@ -1278,9 +1279,12 @@ async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(poo
         paths.len() >= 7,
         "server functions were not registered: {paths:?}"
     );
-    let pages: [(&str, Allowed); 3] = [
+    let pages: [(&str, Allowed); 6] = [
         ("/", Allowed::Everyone),
         ("/me", Allowed::Everyone),
+        ("/retention", Allowed::AtLeast("leader")),
+        ("/export/retention_cohorts.csv", Allowed::AtLeast("leader")),
+        ("/export/daily_active_users.csv", Allowed::AtLeast("leader")),
         ("/admin", Allowed::AtLeast("admin")),
     ];
 

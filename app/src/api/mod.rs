@@ -2,9 +2,11 @@
 //! permission check.
 
 mod afk;
+mod retention;
 mod roles;
 
 pub use afk::*;
+pub use retention::*;
 pub use roles::*;
 
 use crate::error::AppError;

@@ -35,6 +35,7 @@ pub fn Header() -> impl IntoView {
             view! {
                 <nav class="nav" aria-label="main">
                     {kpis.then(|| view! { <A href="/">{t(Key::NavOverview)}</A> })}
+                    {kpis.then(|| view! { <A href="/retention">{t(Key::NavRetention)}</A> })}
                     <A href="/me">{t(Key::NavMyActivity)}</A>
                     {admin.then(|| view! { <A href="/admin">{t(Key::NavAdmin)}</A> })}
                 </nav>

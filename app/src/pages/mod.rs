@@ -4,11 +4,13 @@
 mod admin;
 mod my_activity;
 mod overview;
+mod retention;
 mod sign_in;
 
 pub use admin::AdminPage;
 pub use my_activity::MyActivityPage;
 pub use overview::OverviewPage;
+pub use retention::RetentionPage;
 pub use sign_in::SignInPage;
 
 use crate::components::{ErrorNotice, Loading};
@@ -63,6 +65,12 @@ pub fn HomeRoute() -> impl IntoView {
 #[component]
 pub fn MyActivityRoute() -> impl IntoView {
     gated(Permission::OwnData, |_| view! { <MyActivityPage /> })
+}
+
+/// `/retention` (the server already refuses members before rendering).
+#[component]
+pub fn RetentionRoute() -> impl IntoView {
+    gated(Permission::ViewKpis, |_| view! { <RetentionPage /> })
 }
 
 /// `/admin` (the server already refuses non-admins before rendering).
