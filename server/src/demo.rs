@@ -5,7 +5,9 @@
 use anyhow::Context;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
-use collectors::discord::{MessageEvent, VoiceEvent, VoiceOrigin};
+use collectors::discord::{
+    MemberEvent, MemberEventKind, MemberOrigin, MessageEvent, VoiceEvent, VoiceOrigin,
+};
 use collectors::ingest::{IngestWriter, WriterConfig};
 use collectors::metrics::Metrics;
 use rand::{Rng, SeedableRng};
@@ -190,6 +192,47 @@ fn member_messages(params: &DemoParams, index: u32) -> Vec<MessageEvent> {
     messages
 }
 
+/// Generates the community's joins and leaves: members who are there from the first day
+/// joined up to a year earlier, the others on their first day; members who stop coming
+/// leave a few days to weeks later. The same parameters always give the same events.
+pub fn generate_member_events(params: &DemoParams) -> impl Iterator<Item = MemberEvent> + '_ {
+    (0..params.members).flat_map(move |index| member_joins(params, index))
+}
+
+fn member_joins(params: &DemoParams, index: u32) -> Vec<MemberEvent> {
+    let (member, _) = member_profile(params, index);
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ (u64::from(index) << 20) ^ 0x301E_5EED);
+    let start_day = params.end - Duration::days(i64::from(params.days));
+    let join_day = if member.first_day == 0 {
+        start_day - Duration::days(rng.gen_range(0..365))
+    } else {
+        start_day + Duration::days(i64::from(member.first_day))
+    };
+    // Early in the morning: visits start at 08:00 and messages at 09:00.
+    let joined_at = local_instant(params.timezone, join_day, rng.gen_range(6 * 60..8 * 60));
+    let event = |kind, joined_at: Option<DateTime<Utc>>, observed_at| MemberEvent {
+        guild_id: DEMO_GUILD_ID,
+        user_id: member.user_id,
+        kind,
+        joined_at,
+        roles: Vec::new(),
+        nickname: None,
+        pending: false,
+        origin: MemberOrigin::Demo,
+        observed_at,
+    };
+    let mut events = vec![event(MemberEventKind::Join, Some(joined_at), joined_at)];
+    if let Some(last) = member.last_day {
+        let leave_day = start_day + Duration::days(i64::from(last) + rng.gen_range(3..30));
+        if leave_day < params.end {
+            let left_at =
+                local_instant(params.timezone, leave_day, rng.gen_range(10 * 60..23 * 60));
+            events.push(event(MemberEventKind::Leave, None, left_at));
+        }
+    }
+    events
+}
+
 /// One visit: join, maybe mute, maybe switch channel, maybe drift into AFK, leave.
 fn push_session(
     events: &mut Vec<VoiceEvent>,
@@ -331,11 +374,62 @@ pub async fn write(pool: &PgPool, params: &DemoParams, metrics: &Metrics) -> any
     }
     drop(writer);
     task.await.context("the ingestion writer stopped")?;
+
+    let (writer, task) = IngestWriter::<MemberEvent>::spawn(
+        pool.clone(),
+        WriterConfig {
+            batch_size: 5000,
+            flush_interval: std::time::Duration::from_secs(1),
+        },
+        metrics.clone(),
+    );
+    for event in generate_member_events(params).filter(|event| event.observed_at <= now) {
+        writer.write(event).await?;
+        written += 1;
+    }
+    drop(writer);
+    task.await.context("the ingestion writer stopped")?;
     Ok(written)
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_member_joins_once_before_their_first_visit_and_leavers_leave_after_their_last() {
+        let params = params(7);
+        let joins: Vec<MemberEvent> = generate_member_events(&params).collect();
+        let voice: Vec<VoiceEvent> = generate(&params).collect();
+        for index in 0..params.members {
+            let user = DEMO_USER_BASE + i64::from(index);
+            let mine: Vec<&MemberEvent> = joins.iter().filter(|e| e.user_id == user).collect();
+            assert_eq!(mine[0].kind, MemberEventKind::Join, "member {index}");
+            assert!(mine.len() <= 2);
+            let first_visit = voice
+                .iter()
+                .filter(|e| e.user_id == user)
+                .map(|e| e.occurred_at)
+                .min();
+            let last_visit = voice
+                .iter()
+                .filter(|e| e.user_id == user)
+                .map(|e| e.occurred_at)
+                .max();
+            if let Some(first) = first_visit {
+                assert!(
+                    mine[0].observed_at <= first,
+                    "member {index} visits before joining"
+                );
+            }
+            if let (Some(leave), Some(last)) = (mine.get(1), last_visit) {
+                assert_eq!(leave.kind, MemberEventKind::Leave);
+                assert!(
+                    leave.observed_at > last,
+                    "member {index} visits after leaving"
+                );
+            }
+        }
+    }
+
     #[test]
     fn messages_come_from_members_on_their_days_with_unique_ids() {
         let params = params(7);
