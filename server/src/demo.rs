@@ -193,7 +193,7 @@ fn member_messages(params: &DemoParams, index: u32) -> Vec<MessageEvent> {
 }
 
 /// Generates the community's joins and leaves: members who are there from the first day
-/// joined up to a year earlier, the others on their first day; members who stop coming
+/// joined in the two weeks before it, the others on their first day; members who stop coming
 /// leave a few days to weeks later. The same parameters always give the same events.
 pub fn generate_member_events(params: &DemoParams) -> impl Iterator<Item = MemberEvent> + '_ {
     (0..params.members).flat_map(move |index| member_joins(params, index))
@@ -204,7 +204,8 @@ fn member_joins(params: &DemoParams, index: u32) -> Vec<MemberEvent> {
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ (u64::from(index) << 20) ^ 0x301E_5EED);
     let start_day = params.end - Duration::days(i64::from(params.days));
     let join_day = if member.first_day == 0 {
-        start_day - Duration::days(rng.gen_range(0..365))
+        // Shortly before the generated history starts (so their cohorts have activity).
+        start_day - Duration::days(rng.gen_range(0..14))
     } else {
         start_day + Duration::days(i64::from(member.first_day))
     };

@@ -114,7 +114,9 @@ fn Heatmap(cells: Vec<CohortCell>) -> impl IntoView {
                                     )
                                 }
                             >
-                                {move || format!("{} %", lang.get().decimal(pct))}
+                                // Whole percent in the map; the title and the table below
+                                // have the counts and one decimal.
+                                {format!("{pct:.0} %")}
                             </td>
                         }
                             .into_any()
@@ -129,6 +131,7 @@ fn Heatmap(cells: Vec<CohortCell>) -> impl IntoView {
                     {cells}
                 </tr>
             }
+            .into_any()
         })
         .collect_view();
     let counts = rows
@@ -155,10 +158,11 @@ fn Heatmap(cells: Vec<CohortCell>) -> impl IntoView {
                         </td>
                     </tr>
                 }
+                .into_any()
             })
         })
         .collect_view();
-    view! {
+    let heatmap = view! {
         <div class="card table-wrap">
             <table class="data heatmap" data-testid="retention-heatmap">
                 <caption>{t(Key::HeatmapCaption)}</caption>
@@ -174,6 +178,9 @@ fn Heatmap(cells: Vec<CohortCell>) -> impl IntoView {
                 <tbody>{body}</tbody>
             </table>
         </div>
+    }
+    .into_any();
+    let table = view! {
         <details class="card">
             <summary>{t(Key::CohortCounts)}</summary>
             <div class="table-wrap">
@@ -192,6 +199,8 @@ fn Heatmap(cells: Vec<CohortCell>) -> impl IntoView {
             </div>
         </details>
     }
+    .into_any();
+    view! { {heatmap} {table} }
 }
 
 #[cfg(test)]
