@@ -17,7 +17,7 @@ use i18n::{I18n, initial_lang};
 use leptos::prelude::*;
 use leptos_meta::{Html, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 use pages::{AdminRoute, HomeRoute, MyActivityRoute, NotFound, RetentionRoute};
 
 /// The HTML document around the app, rendered on the server. `<html lang>` is filled in by
@@ -67,7 +67,14 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view=HomeRoute />
                         <Route path=path!("/me") view=MyActivityRoute />
-                        <Route path=path!("/retention") view=RetentionRoute />
+                        // In order: the heatmap is in the server's HTML as it streams, not
+                        // in fragments a script moves into place, so it reads before (or
+                        // without) hydration.
+                        <Route
+                            path=path!("/retention")
+                            view=RetentionRoute
+                            ssr=SsrMode::InOrder
+                        />
                         <Route path=path!("/admin") view=AdminRoute />
                     </Routes>
                 </main>
