@@ -250,6 +250,8 @@ struct Options {
     demo: bool,
     admin_ids: Vec<i64>,
     leader_ids: Vec<i64>,
+    /// The fake provider's user is a member of a tracked guild (as the bot recorded it).
+    member: bool,
 }
 
 impl Default for Options {
@@ -259,8 +261,26 @@ impl Default for Options {
             demo: false,
             admin_ids: Vec::new(),
             leader_ids: Vec::new(),
+            member: true,
         }
     }
+}
+
+/// Records, as the bot would, that `discord_user_id` joined (or left) the guild.
+async fn record_membership(pool: &PgPool, discord_user_id: i64, kind: &str, at: &str) {
+    sqlx::query(
+        "insert into bronze.discord_member_events
+             (source_key, guild_id, user_id, kind, joined_at, observed_at)
+         values ($1, 42, $2, $3, case when $3 = 'join' then $4::timestamptz end, $4::timestamptz)
+         on conflict do nothing",
+    )
+    .bind(format!("{discord_user_id}:{kind}:{at}"))
+    .bind(discord_user_id)
+    .bind(kind)
+    .bind(at)
+    .execute(pool)
+    .await
+    .expect("membership");
 }
 
 async fn start(pool: PgPool, options: Options) -> TestApp {
@@ -302,6 +322,9 @@ async fn start(pool: PgPool, options: Options) -> TestApp {
             .merge(Serialized::default("discord.client_secret", CLIENT_SECRET));
     }
     let config = Arc::new(Config::from_figment(figment).expect("test configuration"));
+    if options.member {
+        record_membership(&pool, DISCORD_ID, "join", "2026-01-01T10:00:00Z").await;
+    }
     guildhall::auth::bootstrap_roles(&pool, &config.admin_ids, &config.leader_ids)
         .await
         .expect("bootstrap admins");
@@ -1491,4 +1514,60 @@ async fn a_member_sees_their_own_voice_minutes_and_active_days(pool: PgPool) {
         activity,
         json!({ "voice_minutes_30d": 90 + night, "active_days_30d": 3 })
     );
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn only_members_of_a_tracked_guild_and_configured_admins_can_sign_in(pool: PgPool) {
+    // Nobody's membership is known yet: the page says the member list is missing.
+    let app = start(
+        pool,
+        Options {
+            member: false,
+            ..Options::default()
+        },
+    )
+    .await;
+    let (callback, _) = app.start_login(None).await;
+    let response = app.browser.get(callback).send().await.expect("callback");
+    assert_error_page(
+        response,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "does not know the members",
+    )
+    .await;
+    assert_eq!(app.user_count().await, 0);
+
+    // Someone else is a member, Ada is not: refused, with the reason.
+    record_membership(&app.pool, 999, "join", "2026-01-01T10:00:00Z").await;
+    let (callback, _) = app.start_login(None).await;
+    let response = app.browser.get(callback).send().await.expect("callback");
+    assert_error_page(response, StatusCode::FORBIDDEN, "not a member").await;
+    assert_eq!(app.user_count().await, 0);
+
+    // Ada joins: she can sign in.
+    record_membership(&app.pool, DISCORD_ID, "join", "2026-02-01T10:00:00Z").await;
+    app.sign_in_with_discord().await;
+    assert_eq!(app.me().await["role"], json!("member"));
+
+    // Ada leaves: refused again.
+    app.get("/auth/logout").await;
+    record_membership(&app.pool, DISCORD_ID, "leave", "2026-03-01T10:00:00Z").await;
+    let (callback, _) = app.start_login(None).await;
+    let response = app.browser.get(callback).send().await.expect("callback");
+    assert_error_page(response, StatusCode::FORBIDDEN, "not a member").await;
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_configured_admin_signs_in_without_being_a_member(pool: PgPool) {
+    let app = start(
+        pool,
+        Options {
+            member: false,
+            admin_ids: vec![DISCORD_ID],
+            ..Options::default()
+        },
+    )
+    .await;
+    app.sign_in_with_discord().await;
+    assert_eq!(app.me().await["role"], json!("admin"));
 }

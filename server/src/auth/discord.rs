@@ -165,11 +165,15 @@ async fn finish_login(
         display_name: user.global_name.as_deref(),
         avatar: user.avatar.as_deref(),
     };
-    // A configured admin or leader gets at least that role; a role granted on the admin
-    // page is kept.
+    // A configured admin or leader gets at least that role (and may sign in whatever the
+    // member list says); anyone else must be a member of a tracked guild. A role granted on
+    // the admin page is kept.
     let role = match state.app.settings.configured_role(user.id) {
         Some(role) => RoleAtSignIn::AtLeast(role),
-        None => RoleAtSignIn::NewUsers(Role::Member),
+        None => {
+            super::check_membership(&state.app.pool, user.id, &state.config.discord.guilds).await?;
+            RoleAtSignIn::NewUsers(Role::Member)
+        }
     };
     let user_id = upsert_user(&state.app.pool, &profile, role).await?;
     sign_in(session, user_id).await?;

@@ -139,8 +139,51 @@ pub(crate) enum SignInError {
     DemoOff,
     /// `/auth/demo` with a role that does not exist.
     UnknownRole,
+    /// The account is not a member of a tracked guild (and not a configured admin or leader).
+    NotAMember,
+    /// Guildhall has not read any tracked guild's member list yet.
+    MembersUnknown,
     /// Database or session store failed (already logged).
     Internal,
+}
+
+/// Whether a Discord account may sign in as a member: it is a member of a tracked guild now,
+/// by the latest event the bot recorded (bronze, so a join counts before the pipeline ran).
+pub(crate) async fn check_membership(
+    pool: &sqlx::PgPool,
+    discord_user_id: i64,
+    tracked_guilds: &[i64],
+) -> Result<(), SignInError> {
+    let (known, member): (bool, bool) = sqlx::query_as(
+        "select
+             exists (select 1 from bronze.discord_member_events
+                     where cardinality($2::bigint[]) = 0 or guild_id = any($2)),
+             exists (select 1 from (
+                 select distinct on (guild_id) guild_id, kind
+                 from bronze.discord_member_events
+                 where user_id = $1 and (cardinality($2::bigint[]) = 0 or guild_id = any($2))
+                 order by guild_id, observed_at desc, event_id desc
+             ) latest where kind <> 'leave')",
+    )
+    .bind(discord_user_id)
+    .bind(tracked_guilds)
+    .fetch_one(pool)
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, "checking the membership failed");
+        SignInError::Internal
+    })?;
+    match (member, known) {
+        (true, _) => Ok(()),
+        (false, true) => {
+            tracing::info!(
+                discord_user_id,
+                "sign-in refused: not a member of a tracked guild"
+            );
+            Err(SignInError::NotAMember)
+        }
+        (false, false) => Err(SignInError::MembersUnknown),
+    }
 }
 
 impl IntoResponse for SignInError {
@@ -200,6 +243,16 @@ impl IntoResponse for SignInError {
                 StatusCode::BAD_REQUEST,
                 "Choose the role admin, leader or member for the demo login.",
                 "Wähle für die Demo-Anmeldung die Rolle admin, leader oder member.",
+            ),
+            SignInError::NotAMember => (
+                StatusCode::FORBIDDEN,
+                "Only members of the community's Discord server can sign in, and your Discord account is not a member of it. Join the server, then sign in again.",
+                "Anmelden können nur Mitglieder des Discord-Servers der Community, und dein Discord-Konto ist dort kein Mitglied. Tritt dem Server bei und melde dich dann noch einmal an.",
+            ),
+            SignInError::MembersUnknown => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Guildhall does not know the members of the community's Discord server yet: the bot reads the member list when it connects (it needs DISCORD_BOT_TOKEN and Discord's Server Members intent). Please try again in a few minutes.",
+                "Guildhall kennt die Mitglieder des Discord-Servers noch nicht: Der Bot liest die Mitgliederliste, sobald er verbunden ist (er braucht DISCORD_BOT_TOKEN und Discords Server-Members-Intent). Bitte versuche es in ein paar Minuten noch einmal.",
             ),
             SignInError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
