@@ -215,6 +215,7 @@ keys! {
     SkipToContent => "Zum Inhalt springen", "Skip to content";
     NavOverview => "Übersicht", "Overview";
     NavRetention => "Kohorten", "Retention";
+    NavMembers => "Mitglieder", "Members";
     NavMyActivity => "Meine Aktivität", "My activity";
     NavAdmin => "Verwaltung", "Admin";
     SignOut => "Abmelden", "Sign out";
@@ -275,6 +276,29 @@ keys! {
     ColShare => "Anteil", "Share";
     Partial => "laufender Monat", "month not over";
     DownloadCsv => "CSV herunterladen", "Download CSV";
+
+    MembersTitle => "Mitglieder", "Members";
+    MembersLead => "Beitritte, Austritte und Wachstum je Woche (Montag bis Sonntag), und wie lange die Gegangenen geblieben waren.",
+        "Joins, leaves and net growth per week (Monday to Sunday), and how long those who left had stayed.";
+    MembersNow => "Mitglieder jetzt", "Members now";
+    JoinsInRange => "Beitritte (26 Wochen)", "Joins (26 weeks)";
+    LeavesInRange => "Austritte (26 Wochen)", "Leaves (26 weeks)";
+    GrowthCaption => "Je Woche, die neueste oben", "Per week, newest first";
+    ColWeek => "Woche ab", "Week of";
+    ColJoins => "Beitritte", "Joins";
+    ColLeaves => "Austritte", "Leaves";
+    ColNet => "Saldo", "Net";
+    ColMembers => "Mitglieder", "Members";
+    TenureCaption => "Wie lange Gegangene geblieben waren", "How long those who left had stayed";
+    ColStayed => "Geblieben", "Stayed";
+    ColLeavers => "Gegangen", "Left";
+    ColActiveBefore => "davon vorher aktiv (30 Tage)", "of them active before (30 days)";
+    TenureDay => "unter einem Tag", "less than a day";
+    TenureWeek => "bis eine Woche", "up to a week";
+    TenureMonth => "bis 30 Tage", "up to 30 days";
+    TenureQuarter => "bis 90 Tage", "up to 90 days";
+    TenureYear => "bis ein Jahr", "up to a year";
+    TenureLonger => "länger", "longer";
 
     MyActivityTitle => "Meine Aktivität", "My activity";
     MyActivityLead => "Deine Zeit in Sprachkanälen in den letzten 30 Tagen (ohne AFK).",

@@ -125,6 +125,36 @@ impl CurrentUser {
     }
 }
 
+/// One local week (Monday to Sunday) of member growth.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrowthWeek {
+    /// The Monday the week starts on.
+    pub week: NaiveDate,
+    /// Accounts whose first join falls in the week.
+    pub joins: i64,
+    /// Accounts who left in the week and are not back.
+    pub leaves: i64,
+    /// Members at the end of the week.
+    pub members: i64,
+}
+
+/// How long members who left had stayed: bucket 0 (< 1 day), 1 (< 1 week), 2 (< 30 days),
+/// 3 (< 90 days), 4 (< 1 year), 5 (longer).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenureBucket {
+    pub bucket: i32,
+    pub leavers: i64,
+    /// Of those, active (as for DAU) in the 30 days before they left.
+    pub active_before: i64,
+}
+
+/// The members page's data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberGrowth {
+    pub weeks: Vec<GrowthWeek>,
+    pub tenure: Vec<TenureBucket>,
+}
+
 /// One cell of `gold.retention_cohorts`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CohortCell {

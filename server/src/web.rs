@@ -280,6 +280,7 @@ fn is_fingerprinted(path: &str) -> bool {
 const GUARDED_PAGES: &[(&str, Permission)] = &[
     ("/admin", Permission::Administer),
     ("/retention", Permission::ViewKpis),
+    ("/members", Permission::ViewKpis),
     ("/export", Permission::ViewKpis),
 ];
 

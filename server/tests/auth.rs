@@ -1252,6 +1252,7 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
         }
         p if p == GetAdminOverview::PATH => (admin, vec![]),
         p if p == GetRetentionCohorts::PATH => (leader, vec![]),
+        p if p == GetMemberGrowth::PATH => (leader, vec![("weeks", "26")]),
         p if p == SetUserRole::PATH => (admin, vec![("user_id", "999999"), ("role", "leader")]),
         p if p == MarkAfkChannel::PATH => (
             admin,
@@ -1302,10 +1303,11 @@ async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(poo
         paths.len() >= 7,
         "server functions were not registered: {paths:?}"
     );
-    let pages: [(&str, Allowed); 6] = [
+    let pages: [(&str, Allowed); 7] = [
         ("/", Allowed::Everyone),
         ("/me", Allowed::Everyone),
         ("/retention", Allowed::AtLeast("leader")),
+        ("/members", Allowed::AtLeast("leader")),
         ("/export/retention_cohorts.csv", Allowed::AtLeast("leader")),
         ("/export/daily_active_users.csv", Allowed::AtLeast("leader")),
         ("/admin", Allowed::AtLeast("admin")),
@@ -1570,4 +1572,56 @@ async fn a_configured_admin_signs_in_without_being_a_member(pool: PgPool) {
     .await;
     app.sign_in_with_discord().await;
     assert_eq!(app.me().await["role"], json!("admin"));
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn member_growth_counts_joins_leaves_and_how_long_leavers_stayed(pool: PgPool) {
+    // Relative to now, far from the window's edges: joined 10 and 100 days ago (inside the
+    // 26 weeks), 300 days ago (before them) and left 20 days ago after 280 days.
+    sqlx::query(
+        "insert into silver.dim_members
+             (guild_id, discord_user_id, first_joined_at, last_joined_at, is_member, left_at)
+         values (42, 1, now() - interval '10 days', now() - interval '10 days', true, null),
+                (42, 2, now() - interval '100 days', now() - interval '100 days', true, null),
+                (42, 3, now() - interval '300 days', now() - interval '300 days', false,
+                 now() - interval '20 days')",
+    )
+    .execute(&pool)
+    .await
+    .expect("members");
+    let app = start(
+        pool,
+        Options {
+            demo: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.sign_in_demo("leader").await;
+    let (status, body) = app
+        .call::<app::api::GetMemberGrowth>(&[("weeks", "26")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let weeks = body["weeks"].as_array().expect("weeks");
+    assert_eq!(weeks.len(), 26);
+    let sum = |field: &str| {
+        weeks
+            .iter()
+            .map(|w| w[field].as_i64().unwrap_or(0))
+            .sum::<i64>()
+    };
+    assert_eq!(sum("joins"), 2);
+    assert_eq!(sum("leaves"), 1);
+    assert_eq!(weeks.last().expect("this week")["members"], json!(2));
+    // Before the leaver left and the two joined, the guild had one member.
+    assert_eq!(weeks.first().expect("26 weeks ago")["members"], json!(1));
+    assert_eq!(
+        body["tenure"],
+        json!([{"bucket": 4, "leavers": 1, "active_before": 0}])
+    );
+
+    let (status, _) = app
+        .call::<app::api::GetMemberGrowth>(&[("weeks", "0")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

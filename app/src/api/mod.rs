@@ -2,10 +2,12 @@
 //! permission check.
 
 mod afk;
+mod members;
 mod retention;
 mod roles;
 
 pub use afk::*;
+pub use members::*;
 pub use retention::*;
 pub use roles::*;
 
@@ -29,15 +31,16 @@ pub async fn get_daily_active_users(
 ) -> Result<Vec<DauPoint>, AppError> {
     use crate::model::Permission;
     let (_user, state) = crate::ssr::authz::require(Permission::ViewKpis).await?;
+    let bad_request = |message: &str| {
+        let error = AppError::BadRequest(message.into());
+        crate::ssr::authz::set_status(&error);
+        Err(error)
+    };
     if to < from {
-        return Err(AppError::BadRequest(
-            "the end of the range is before its start".into(),
-        ));
+        return bad_request("the end of the range is before its start");
     }
     if (to - from).num_days() > 3660 {
-        return Err(AppError::BadRequest(
-            "the range is longer than ten years".into(),
-        ));
+        return bad_request("the range is longer than ten years");
     }
     type Row = (NaiveDate, i32, i32, i32, i32, i32, Option<f64>);
     let rows: Vec<Row> = sqlx::query_as(

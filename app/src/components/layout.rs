@@ -36,6 +36,7 @@ pub fn Header() -> impl IntoView {
                 <nav class="nav" aria-label="main">
                     {kpis.then(|| view! { <A href="/">{t(Key::NavOverview)}</A> })}
                     {kpis.then(|| view! { <A href="/retention">{t(Key::NavRetention)}</A> })}
+                    {kpis.then(|| view! { <A href="/members">{t(Key::NavMembers)}</A> })}
                     <A href="/me">{t(Key::NavMyActivity)}</A>
                     {admin.then(|| view! { <A href="/admin">{t(Key::NavAdmin)}</A> })}
                 </nav>

@@ -2,12 +2,14 @@
 //! visitor may see: a sign-in page for visitors, a refusal for the wrong role.
 
 mod admin;
+mod members;
 mod my_activity;
 mod overview;
 mod retention;
 mod sign_in;
 
 pub use admin::AdminPage;
+pub use members::MembersPage;
 pub use my_activity::MyActivityPage;
 pub use overview::OverviewPage;
 pub use retention::RetentionPage;
@@ -65,6 +67,12 @@ pub fn HomeRoute() -> impl IntoView {
 #[component]
 pub fn MyActivityRoute() -> impl IntoView {
     gated(Permission::OwnData, |_| view! { <MyActivityPage /> })
+}
+
+/// `/members` (the server already refuses members before rendering).
+#[component]
+pub fn MembersRoute() -> impl IntoView {
+    gated(Permission::ViewKpis, |_| view! { <MembersPage /> })
 }
 
 /// `/retention` (the server already refuses members before rendering).

@@ -1,0 +1,157 @@
+//! `/members`: joins, leaves and net growth per week, and how long the members who left had
+//! stayed, for leaders and admins.
+
+use crate::api::get_member_growth;
+use crate::components::{ErrorNotice, Figure, Loading};
+use crate::i18n::{Key, t, use_i18n};
+use crate::model::MemberGrowth;
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// Weeks shown.
+const WEEKS: i32 = 26;
+
+/// The label of a tenure bucket (see `get_member_growth`).
+fn tenure_key(bucket: i32) -> Key {
+    match bucket {
+        0 => Key::TenureDay,
+        1 => Key::TenureWeek,
+        2 => Key::TenureMonth,
+        3 => Key::TenureQuarter,
+        4 => Key::TenureYear,
+        _ => Key::TenureLonger,
+    }
+}
+
+#[component]
+pub fn MembersPage() -> impl IntoView {
+    let growth = Resource::new_blocking(|| (), |_| get_member_growth(WEEKS));
+    view! {
+        <Title text=t(Key::MembersTitle) />
+        <section class="page">
+            <h1>{t(Key::MembersTitle)}</h1>
+            <p class="lead">{t(Key::MembersLead)}</p>
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    match growth.await {
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                        Ok(growth) => view! { <Growth growth /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn Growth(growth: MemberGrowth) -> impl IntoView {
+    let lang = use_i18n().lang;
+    let joins: i64 = growth.weeks.iter().map(|w| w.joins).sum();
+    let leaves: i64 = growth.weeks.iter().map(|w| w.leaves).sum();
+    let now = growth.weeks.last().map_or(0, |w| w.members);
+    let max = growth
+        .weeks
+        .iter()
+        .map(|w| w.joins.max(w.leaves))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let weeks = growth
+        .weeks
+        .iter()
+        .rev()
+        .map(|w| {
+            let (week, joins, leaves, members) = (w.week, w.joins, w.leaves, w.members);
+            let net = joins - leaves;
+            let bar = |n: i64| format!("width: {:.1}%", 100.0 * n as f64 / max as f64);
+            view! {
+                <tr data-week=week.to_string()>
+                    <th scope="row">{move || lang.get().date(week)}</th>
+                    <td class="num" data-joins=joins>
+                        <span class="bar join" style=bar(joins)></span>
+                        {move || lang.get().int(joins)}
+                    </td>
+                    <td class="num" data-leaves=leaves>
+                        <span class="bar leave" style=bar(leaves)></span>
+                        {move || lang.get().int(leaves)}
+                    </td>
+                    <td class="num" data-net=net>
+                        {move || format!("{}{}", if net > 0 { "+" } else { "" }, lang.get().int(net))}
+                    </td>
+                    <td class="num" data-members=members>{move || lang.get().int(members)}</td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect_view();
+    let tenure = growth
+        .tenure
+        .iter()
+        .map(|b| {
+            let (bucket, leavers, active) = (b.bucket, b.leavers, b.active_before);
+            view! {
+                <tr data-bucket=bucket>
+                    <th scope="row">{t(tenure_key(bucket))}</th>
+                    <td class="num" data-leavers=leavers>{move || lang.get().int(leavers)}</td>
+                    <td class="num" data-active-before=active>{move || lang.get().int(active)}</td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect_view();
+    let figures = view! {
+        <div class="figures">
+            <Figure
+                label=Key::MembersNow
+                testid="members-now"
+                value=Signal::derive(move || lang.get().int(now))
+            />
+            <Figure
+                label=Key::JoinsInRange
+                testid="joins"
+                value=Signal::derive(move || lang.get().int(joins))
+            />
+            <Figure
+                label=Key::LeavesInRange
+                testid="leaves"
+                value=Signal::derive(move || lang.get().int(leaves))
+            />
+        </div>
+    }
+    .into_any();
+    let weekly = view! {
+        <div class="card table-wrap">
+            <table class="data growth" data-testid="growth-table">
+                <caption>{t(Key::GrowthCaption)}</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">{t(Key::ColWeek)}</th>
+                        <th scope="col" class="num">{t(Key::ColJoins)}</th>
+                        <th scope="col" class="num">{t(Key::ColLeaves)}</th>
+                        <th scope="col" class="num">{t(Key::ColNet)}</th>
+                        <th scope="col" class="num">{t(Key::ColMembers)}</th>
+                    </tr>
+                </thead>
+                <tbody>{weeks}</tbody>
+            </table>
+        </div>
+    }
+    .into_any();
+    let leavers = view! {
+        <div class="card table-wrap">
+            <table class="data" data-testid="tenure-table">
+                <caption>{t(Key::TenureCaption)}</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">{t(Key::ColStayed)}</th>
+                        <th scope="col" class="num">{t(Key::ColLeavers)}</th>
+                        <th scope="col" class="num">{t(Key::ColActiveBefore)}</th>
+                    </tr>
+                </thead>
+                <tbody>{tenure}</tbody>
+            </table>
+        </div>
+    }
+    .into_any();
+    view! { {figures} {weekly} {leavers} }
+}
