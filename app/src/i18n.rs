@@ -377,6 +377,16 @@ keys! {
     AuditRoleChanged => "Rolle geändert", "Role changed";
     AuditAfkMarked => "AFK-Kanal markiert", "AFK channel marked";
     AuditAfkUnmarked => "AFK-Markierung entfernt", "AFK mark removed";
+    AuditChannelExcluded => "Kanal ausgeschlossen", "Channel excluded";
+    AuditChannelIncluded => "Kanal wieder erfasst", "Channel recorded again";
+    ExcludedTitle => "Ausgeschlossene Kanäle", "Excluded channels";
+    ColExcluded => "Ausgeschlossen", "Excluded";
+    ColExclude => "Ausschließen", "Exclude";
+    ChannelOrCategoryId => "Kanal- oder Kategorie-ID", "Channel or category id";
+    Exclude => "Ausschließen", "Exclude";
+    RecordAgain => "Wieder erfassen", "Record again";
+    ExcludedHint => "In ausgeschlossenen Kanälen (oder allen Kanälen einer ausgeschlossenen Kategorie) wird ab sofort nichts erfasst: keine Sprachzeit, keine Nachrichten. Laufende Collectors übernehmen die Änderung innerhalb von 15 Sekunden; was vorher erfasst wurde, bleibt.",
+        "Nothing that happens in an excluded channel (or any channel of an excluded category) is recorded from now on: no voice time, no messages. Running collectors pick the change up within 15 seconds; what was recorded before stays.";
 
     ErrUnauthorized => "Bitte melde dich an.", "Please sign in.";
     ErrForbidden => "Das darfst du nicht.", "You are not allowed to do this.";

@@ -41,6 +41,10 @@ pub enum AuditAction {
     AfkChannelMarked,
     /// An admin took the AFK mark off a channel.
     AfkChannelUnmarked,
+    /// An admin excluded a channel or category from recording.
+    ChannelExcluded,
+    /// An admin had a channel or category recorded again.
+    ChannelIncluded,
 }
 
 impl AuditAction {
@@ -49,6 +53,8 @@ impl AuditAction {
             AuditAction::RoleChanged => "user.role",
             AuditAction::AfkChannelMarked => "guild.afk_channel.mark",
             AuditAction::AfkChannelUnmarked => "guild.afk_channel.unmark",
+            AuditAction::ChannelExcluded => "guild.channel.exclude",
+            AuditAction::ChannelIncluded => "guild.channel.include",
         }
     }
 
@@ -57,6 +63,8 @@ impl AuditAction {
             "user.role" => Some(AuditAction::RoleChanged),
             "guild.afk_channel.mark" => Some(AuditAction::AfkChannelMarked),
             "guild.afk_channel.unmark" => Some(AuditAction::AfkChannelUnmarked),
+            "guild.channel.exclude" => Some(AuditAction::ChannelExcluded),
+            "guild.channel.include" => Some(AuditAction::ChannelIncluded),
             _ => None,
         }
     }
@@ -235,6 +243,8 @@ pub struct GuildSettings {
     pub afk_channel_id: Option<i64>,
     /// Channels an admin marked as AFK that still count now, besides Discord's.
     pub marked_afk: Vec<MarkedAfkChannel>,
+    /// Channels and categories whose activity is not recorded.
+    pub excluded: Vec<i64>,
 }
 
 /// A channel an admin marked as AFK.

@@ -1253,6 +1253,8 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
         p if p == GetAdminOverview::PATH => (admin, vec![]),
         p if p == GetRetentionCohorts::PATH => (leader, vec![]),
         p if p == GetMemberGrowth::PATH => (leader, vec![("weeks", "26")]),
+        p if p == ExcludeChannel::PATH => (admin, vec![("guild_id", "42"), ("channel_id", "7")]),
+        p if p == IncludeChannel::PATH => (admin, vec![("guild_id", "42"), ("channel_id", "8")]),
         p if p == SetUserRole::PATH => (admin, vec![("user_id", "999999"), ("role", "leader")]),
         p if p == MarkAfkChannel::PATH => (
             admin,
@@ -1624,4 +1626,69 @@ async fn member_growth_counts_joins_leaves_and_how_long_leavers_stayed(pool: PgP
         .call::<app::api::GetMemberGrowth>(&[("weeks", "0")])
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn an_admin_excludes_a_channel_and_records_it_again_and_both_are_audited(pool: PgPool) {
+    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild')")
+        .execute(&pool)
+        .await
+        .expect("a tracked guild");
+    let app = start(
+        pool,
+        Options {
+            demo: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.sign_in_demo("admin").await;
+    let excluded = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select channel_id from app.excluded_channels where guild_id = 42 order by channel_id",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .expect("excluded")
+    };
+    let (status, body) = app
+        .call::<app::api::ExcludeChannel>(&[("guild_id", "42"), ("channel_id", "700")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(excluded().await, vec![700]);
+    // Excluding it twice changes nothing and logs nothing more.
+    app.call::<app::api::ExcludeChannel>(&[("guild_id", "42"), ("channel_id", "700")])
+        .await;
+    let (status, _) = app
+        .call::<app::api::ExcludeChannel>(&[("guild_id", "43"), ("channel_id", "700")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an untracked guild");
+    let (status, body) = app
+        .call::<app::api::IncludeChannel>(&[("guild_id", "42"), ("channel_id", "700")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(excluded().await.is_empty());
+    let (status, _) = app
+        .call::<app::api::IncludeChannel>(&[("guild_id", "42"), ("channel_id", "700")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not excluded any more");
+    let log: Vec<(String, String)> = sqlx::query_as(
+        "select action, subject from app.audit_log where action like 'guild.channel.%' order by id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("audit log");
+    assert_eq!(
+        log,
+        vec![
+            (
+                "guild.channel.exclude".to_owned(),
+                "guild 42, channel 700".to_owned()
+            ),
+            (
+                "guild.channel.include".to_owned(),
+                "guild 42, channel 700".to_owned()
+            ),
+        ]
+    );
 }

@@ -2,11 +2,13 @@
 //! permission check.
 
 mod afk;
+mod excluded;
 mod members;
 mod retention;
 mod roles;
 
 pub use afk::*;
+pub use excluded::*;
 pub use members::*;
 pub use retention::*;
 pub use roles::*;
@@ -165,6 +167,7 @@ pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppErro
     .fetch_all(&state.pool)
     .await?;
     let mut marked = afk::marked_channels(&state.pool).await?;
+    let mut excluded = excluded::excluded_channels(&state.pool).await?;
     let recent_runs: Vec<PipelineRun> = sqlx::query_as(
         "select job, trigger, started_at, range_from, range_to, duration_ms, rows_affected, error
          from app.pipeline_runs order by started_at desc, id desc limit 20",
@@ -204,6 +207,7 @@ pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppErro
                 name,
                 afk_channel_id,
                 marked_afk: marked.remove(&guild_id).unwrap_or_default(),
+                excluded: excluded.remove(&guild_id).unwrap_or_default(),
             })
             .collect(),
         recent_runs,

@@ -1,7 +1,10 @@
 //! `/admin`: bot and collector status, tracked guilds with the AFK channel override, people
 //! and their roles, the audit log, and the recent pipeline runs.
 
-use crate::api::{MarkAfkChannel, SetUserRole, UnmarkAfkChannel, get_admin_overview};
+use crate::api::{
+    ExcludeChannel, IncludeChannel, MarkAfkChannel, SetUserRole, UnmarkAfkChannel,
+    get_admin_overview,
+};
 use crate::components::{ErrorNotice, Loading, error_key};
 use crate::i18n::{Key, t, use_i18n};
 use crate::model::{
@@ -16,6 +19,9 @@ pub fn AdminPage() -> impl IntoView {
     let mark = ServerAction::<MarkAfkChannel>::new();
     let unmark = ServerAction::<UnmarkAfkChannel>::new();
     let set_role = ServerAction::<SetUserRole>::new();
+    let exclude = ServerAction::<ExcludeChannel>::new();
+    let include = ServerAction::<IncludeChannel>::new();
+    provide_context(ExclusionActions { exclude, include });
     // Which guild was saved last; kept here because the rows are rebuilt after each save.
     provide_context(LastSaved(RwSignal::new(None)));
     provide_context(AfkActions { mark, unmark });
@@ -27,6 +33,8 @@ pub fn AdminPage() -> impl IntoView {
                 mark.version().get(),
                 unmark.version().get(),
                 set_role.version().get(),
+                exclude.version().get(),
+                include.version().get(),
             )
         },
         |_| get_admin_overview(),
@@ -50,6 +58,13 @@ pub fn AdminPage() -> impl IntoView {
 /// The guild whose AFK channels were changed last, for the confirmation next to its form.
 #[derive(Clone, Copy)]
 struct LastSaved(RwSignal<Option<i64>>);
+
+/// The actions that exclude channels from recording and include them again.
+#[derive(Clone, Copy)]
+struct ExclusionActions {
+    exclude: ServerAction<ExcludeChannel>,
+    include: ServerAction<IncludeChannel>,
+}
 
 /// The actions that mark and unmark AFK channels.
 #[derive(Clone, Copy)]
@@ -99,7 +114,11 @@ fn AdminSections(overview: AdminOverview) -> impl IntoView {
         </div>
         <div class="card">
             <h2>{t(Key::GuildsTitle)}</h2>
-            <Guilds guilds />
+            <Guilds guilds=guilds.clone() />
+        </div>
+        <div class="card">
+            <h2>{t(Key::ExcludedTitle)}</h2>
+            <ExcludedChannels guilds />
         </div>
         <div class="card">
             <h2>{t(Key::UsersTitle)}</h2>
@@ -311,6 +330,8 @@ fn AuditLog(entries: Vec<AuditEntry>) -> impl IntoView {
                 Some(AuditAction::RoleChanged) => t(Key::AuditRoleChanged).into_any(),
                 Some(AuditAction::AfkChannelMarked) => t(Key::AuditAfkMarked).into_any(),
                 Some(AuditAction::AfkChannelUnmarked) => t(Key::AuditAfkUnmarked).into_any(),
+                Some(AuditAction::ChannelExcluded) => t(Key::AuditChannelExcluded).into_any(),
+                Some(AuditAction::ChannelIncluded) => t(Key::AuditChannelIncluded).into_any(),
                 None => entry.action.clone().into_any(),
             };
             view! {
@@ -547,6 +568,105 @@ fn GuildRow(guild: GuildSettings) -> impl IntoView {
             </td>
         </tr>
     }
+}
+
+/// Per guild: the excluded channels and categories (each can be recorded again) and a form
+/// to exclude one more. Plain forms: they work before the page has hydrated too.
+#[component]
+fn ExcludedChannels(guilds: Vec<GuildSettings>) -> impl IntoView {
+    if guilds.is_empty() {
+        return view! { <p class="muted">{t(Key::NoGuilds)}</p> }.into_any();
+    }
+    let ExclusionActions { exclude, include } = expect_context::<ExclusionActions>();
+    let error = move || {
+        let failed = match (exclude.value().get(), include.value().get()) {
+            (Some(Err(error)), _) | (_, Some(Err(error))) => Some(error),
+            _ => None,
+        };
+        failed.map(|error| {
+            let key = error_key(&error);
+            let detail = match error {
+                crate::error::AppError::BadRequest(message) => message,
+                _ => String::new(),
+            };
+            view! { <p class="form-error" role="alert">{t(key)} " " {detail}</p> }
+        })
+    };
+    let rows = guilds
+        .into_iter()
+        .map(|guild| {
+            let guild_id = guild.guild_id.to_string();
+            let excluded = if guild.excluded.is_empty() {
+                view! { <span class="muted">"–"</span> }.into_any()
+            } else {
+                guild
+                    .excluded
+                    .iter()
+                    .map(|channel| {
+                        let channel = channel.to_string();
+                        let (shown, field) = (channel.clone(), channel.clone());
+                        let guild_field = guild_id.clone();
+                        view! {
+                            <li data-excluded=channel>
+                                <span class="mono">{shown}</span>
+                                " "
+                                <ActionForm action=include attr:class="inline-form">
+                                    <input type="hidden" name="guild_id" value=guild_field />
+                                    <input type="hidden" name="channel_id" value=field />
+                                    <button type="submit" class="button-secondary">
+                                        {t(Key::RecordAgain)}
+                                    </button>
+                                </ActionForm>
+                            </li>
+                        }
+                    })
+                    .collect_view()
+                    .into_any()
+            };
+            let row_guild = guild_id.clone();
+            view! {
+                <tr data-guild=row_guild>
+                    <th scope="row">{guild.name}</th>
+                    <td data-label=t(Key::ColExcluded) data-testid="excluded">
+                        <ul class="plain-list">{excluded}</ul>
+                    </td>
+                    <td data-label=t(Key::ColExclude)>
+                        <ActionForm action=exclude attr:class="inline-form">
+                            <input type="hidden" name="guild_id" value=guild_id />
+                            <input
+                                type="text"
+                                inputmode="numeric"
+                                name="channel_id"
+                                class="mono"
+                                required
+                                aria-label=t(Key::ChannelOrCategoryId)
+                                placeholder=t(Key::ChannelOrCategoryId)
+                            />
+                            <button type="submit">{t(Key::Exclude)}</button>
+                        </ActionForm>
+                    </td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table class="data stack-on-mobile" data-testid="excluded-table">
+                <thead>
+                    <tr>
+                        <th scope="col">{t(Key::ColGuild)}</th>
+                        <th scope="col">{t(Key::ColExcluded)}</th>
+                        <th scope="col">{t(Key::ColExclude)}</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+        {error}
+        <p class="muted small">{t(Key::ExcludedHint)}</p>
+    }
+    .into_any()
 }
 
 /// One admin-marked AFK channel with its two ways to take the mark off.
