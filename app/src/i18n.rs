@@ -276,6 +276,7 @@ keys! {
     ColShare => "Anteil", "Share";
     Partial => "laufender Monat", "month not over";
     DownloadCsv => "CSV herunterladen", "Download CSV";
+    DownloadCsvAllDays => "CSV herunterladen (alle Tage)", "Download CSV (all days)";
 
     MembersTitle => "Mitglieder", "Members";
     MembersLead => "Beitritte, Austritte und Wachstum je Woche (Montag bis Sonntag), und wie lange die Gegangenen geblieben waren.",

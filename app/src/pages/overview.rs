@@ -281,6 +281,11 @@ fn DauFigures(points: Vec<DauPoint>) -> impl IntoView {
                 <DauChart points=points.clone() />
             </div>
         </figure>
+        <p class="actions">
+            <a class="button" href="/export/daily_active_users.csv" download="daily_active_users.csv">
+                {t(Key::DownloadCsvAllDays)}
+            </a>
+        </p>
         <div class="card table-wrap">
             <table class="data" data-testid="dau-table">
                 <caption>{t(Key::TableTitle)}</caption>
