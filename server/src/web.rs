@@ -321,6 +321,11 @@ async fn export_csv(
             "select cohort_month, months_after, cohort_size, active, percentage, partial
              from gold.retention_cohorts order by cohort_month, months_after"
         }
+        "discord_comparable_daily.csv" => {
+            "select day, communicators, communicators_week, new_members, activated,
+                    activation_rate, week1_retained, week1_retention, complete
+             from gold.discord_comparable_daily order by day"
+        }
         "daily_active_users.csv" => {
             "select day, dau_total, dau_voice, dau_chat, dau_game, wau, mau, stickiness
              from gold.daily_active_users order by day"

@@ -1305,13 +1305,17 @@ async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(poo
         paths.len() >= 7,
         "server functions were not registered: {paths:?}"
     );
-    let pages: [(&str, Allowed); 7] = [
+    let pages: [(&str, Allowed); 8] = [
         ("/", Allowed::Everyone),
         ("/me", Allowed::Everyone),
         ("/retention", Allowed::AtLeast("leader")),
         ("/members", Allowed::AtLeast("leader")),
         ("/export/retention_cohorts.csv", Allowed::AtLeast("leader")),
         ("/export/daily_active_users.csv", Allowed::AtLeast("leader")),
+        (
+            "/export/discord_comparable_daily.csv",
+            Allowed::AtLeast("leader"),
+        ),
         ("/admin", Allowed::AtLeast("admin")),
     ];
 

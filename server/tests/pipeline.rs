@@ -256,6 +256,10 @@ async fn join_mute_switch_afk_leave_become_exact_sessions(pool: PgPool) {
                 "retention_cohorts".to_owned(),
                 Some(at("2026-10-31T23:00:00Z"))
             ),
+            (
+                "discord_comparable".to_owned(),
+                Some(at("2026-10-31T23:00:00Z"))
+            ),
         ]
     );
     // Each account became one person with a Discord identity.
@@ -313,7 +317,7 @@ async fn running_every_job_twice_changes_nothing(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .expect("runs");
-    assert_eq!(runs, 18, "every run of the six jobs is in the history");
+    assert_eq!(runs, 21, "every run of the seven jobs is in the history");
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
@@ -623,7 +627,7 @@ fn unknown_jobs_are_refused_with_the_list_of_jobs() {
         .to_string();
     assert_eq!(
         error,
-        "unknown job 'nope'; jobs are: voice_sessions, chat_daily, members, activity_daily, daily_active_users, retention_cohorts, or all"
+        "unknown job 'nope'; jobs are: voice_sessions, chat_daily, members, activity_daily, daily_active_users, retention_cohorts, discord_comparable, or all"
     );
 }
 
@@ -757,7 +761,8 @@ async fn a_failing_job_does_not_stop_the_jobs_after_it(pool: PgPool) {
             ("members".to_owned(), true),
             ("activity_daily".to_owned(), true),
             ("daily_active_users".to_owned(), true),
-            ("retention_cohorts".to_owned(), true)
+            ("retention_cohorts".to_owned(), true),
+            ("discord_comparable".to_owned(), true)
         ]
     );
 }
@@ -1380,4 +1385,107 @@ async fn retention_cohorts_follow_each_join_month_and_leavers_stay_in_theirs(poo
     .await
     .expect("cohorts");
     assert_eq!(after, before);
+}
+
+/// day, communicators, weekly, new members, activated, rate, retained, retention, complete
+type ComparableRow = (
+    NaiveDate,
+    i32,
+    i32,
+    i32,
+    i32,
+    Option<String>,
+    i32,
+    Option<String>,
+    bool,
+);
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn discord_comparable_numbers_count_communicators_activation_and_week_one_retention(
+    pool: PgPool,
+) {
+    let metrics = Metrics::new();
+    guild(&pool, NOW).await;
+    let (writer, task) =
+        IngestWriter::spawn(pool.clone(), WriterConfig::default(), metrics.clone());
+    for (user, when) in [
+        (1, "2026-11-02T09:00:00Z"),
+        (2, "2026-11-02T09:00:00Z"),
+        (3, "2026-11-02T09:00:00Z"),
+        (4, "2026-11-25T09:00:00Z"),
+    ] {
+        writer
+            .write(member_event(user, MemberEventKind::Join, when))
+            .await
+            .expect("join");
+    }
+    drop(writer);
+    task.await.expect("writer");
+    // Person 1: three messages in the first week, back in the second. Person 2: one message
+    // on the join day only. Person 3: five minutes of voice in the first week.
+    ingest_messages(
+        &pool,
+        &metrics,
+        vec![
+            message(401, 1, CHAT, None, "2026-11-03T10:00:00Z"),
+            message(402, 1, CHAT, None, "2026-11-03T11:00:00Z"),
+            message(403, 1, CHAT, None, "2026-11-03T12:00:00Z"),
+            message(404, 2, CHAT, None, "2026-11-02T12:00:00Z"),
+            message(405, 1, CHAT, None, "2026-11-10T12:00:00Z"),
+        ],
+    )
+    .await;
+    ingest(
+        &pool,
+        &metrics,
+        vec![
+            event(3, Some(GENERAL), "2026-11-04T18:00:00Z"),
+            event(3, None, "2026-11-04T18:05:00Z"),
+        ],
+    )
+    .await;
+    pipeline(&pool, chrono_tz::Europe::Berlin)
+        .run_all(Trigger::Schedule)
+        .await
+        .expect("run");
+    let rows: Vec<ComparableRow> = sqlx::query_as(
+        "select day, communicators, communicators_week, new_members, activated,
+                activation_rate::text, week1_retained, week1_retention::text, complete
+         from gold.discord_comparable_daily
+         where day in ('2026-11-02', '2026-11-03', '2026-11-10', '2026-11-25')
+         order by day",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("rows");
+    let pct = |text: &str| Some(text.to_owned());
+    assert_eq!(
+        rows,
+        vec![
+            (
+                day("2026-11-02"),
+                1,
+                1,
+                3,
+                2,
+                pct("66.67"),
+                1,
+                pct("33.33"),
+                true
+            ),
+            (day("2026-11-03"), 1, 2, 0, 0, None, 0, None, true),
+            (day("2026-11-10"), 1, 2, 0, 0, None, 0, None, true),
+            (
+                day("2026-11-25"),
+                0,
+                0,
+                1,
+                0,
+                pct("0.00"),
+                0,
+                pct("0.00"),
+                false
+            ),
+        ]
+    );
 }

@@ -112,6 +112,14 @@ pub const JOBS: &[Job] = &[
         sql: include_str!("jobs/retention_cohorts.sql"),
         history_start: Some("select min(first_joined_at) from silver.dim_members"),
     },
+    Job {
+        name: "discord_comparable",
+        inputs: &["silver.activity_daily", "silver.dim_members"],
+        outputs: &["gold.discord_comparable_daily"],
+        progress: Progress::DirtyDays,
+        sql: include_str!("jobs/discord_comparable.sql"),
+        history_start: Some("select min(first_joined_at) from silver.dim_members"),
+    },
 ];
 
 /// The jobs that read what `job` writes: a change in its output dirties them.
@@ -779,7 +787,8 @@ mod tests {
                 "members",
                 "activity_daily",
                 "daily_active_users",
-                "retention_cohorts"
+                "retention_cohorts",
+                "discord_comparable"
             ]
         );
         let plan = plan();
@@ -808,11 +817,15 @@ mod tests {
         );
         assert_eq!(
             names(downstream(by_name("activity_daily"))),
-            vec!["daily_active_users", "retention_cohorts"]
+            vec![
+                "daily_active_users",
+                "retention_cohorts",
+                "discord_comparable"
+            ]
         );
         assert_eq!(
             names(downstream(by_name("members"))),
-            vec!["retention_cohorts"]
+            vec!["retention_cohorts", "discord_comparable"]
         );
         assert!(names(downstream(by_name("daily_active_users"))).is_empty());
         assert!(names(downstream(by_name("retention_cohorts"))).is_empty());

@@ -1,0 +1,99 @@
+-- discord_comparable: silver.activity_daily, silver.dim_members -> gold.discord_comparable_daily
+--
+-- Parameters (transaction-local settings, set by the runner):
+--   guildhall.day_from, guildhall.day_to   local days whose activity or joins changed
+--   guildhall.today                        the community's local today
+--   guildhall.tz                           the community's IANA time zone
+-- A changed day changes the weekly communicators of the 6 days after it, and the
+-- activation and week-1 retention of the members who joined in the 13 days before it:
+-- those days are recomputed too.
+-- Returns one row: (rows bigint, dirty_from timestamptz, dirty_to timestamptz).
+
+with bounds as (
+    select current_setting('guildhall.day_from')::date - 13 as d0,
+           greatest(current_setting('guildhall.day_to')::date,
+                    least(current_setting('guildhall.day_to')::date + 6,
+                          current_setting('guildhall.today')::date)) as d1,
+           current_setting('guildhall.today')::date as today
+),
+days as (
+    select d::date as day from bounds b, generate_series(b.d0, b.d1, interval '1 day') d
+    -- Only days since the community's first activity or join.
+    where d::date >= least((select min(day) from silver.activity_daily),
+                           (select (min(first_joined_at) at time zone current_setting('guildhall.tz'))::date
+                            from silver.dim_members))
+),
+person_days as (
+    select a.day, a.person_id, sum(a.voice_seconds) as voice, sum(a.messages) as messages
+    from silver.activity_daily a, bounds b
+    where a.day between b.d0 - 6 and b.d1 + 13
+    group by a.day, a.person_id
+),
+communicating as (
+    select day, person_id from person_days where messages >= 1 or voice > 0
+),
+newcomers as (
+    select i.person_id,
+           (min(m.first_joined_at) at time zone current_setting('guildhall.tz'))::date as joined
+    from silver.dim_members m
+    join silver.user_identities i
+      on i.kind = 'discord' and i.external_id = m.discord_user_id::text
+    where m.first_joined_at is not null
+    group by i.person_id
+),
+recent_newcomers as (
+    select n.*,
+           coalesce((select sum(p.messages) from person_days p
+                     where p.person_id = n.person_id and p.day between n.joined and n.joined + 6), 0) >= 3
+           or exists (select 1 from person_days p
+                      where p.person_id = n.person_id and p.day between n.joined and n.joined + 6
+                        and p.voice > 0) as activated,
+           exists (select 1 from communicating c
+                   where c.person_id = n.person_id and c.day between n.joined + 7 and n.joined + 13)
+               as retained
+    from newcomers n, bounds b
+    where n.joined between b.d0 and b.d1
+),
+per_day as (
+    select d.day,
+           (select count(distinct c.person_id) from communicating c where c.day = d.day)::int
+               as communicators,
+           (select count(distinct c.person_id) from communicating c
+            where c.day between d.day - 6 and d.day)::int as communicators_week,
+           (select count(*) from recent_newcomers n where n.joined = d.day)::int as new_members,
+           (select count(*) from recent_newcomers n where n.joined = d.day and n.activated)::int
+               as activated,
+           (select count(*) from recent_newcomers n where n.joined = d.day and n.retained)::int
+               as retained,
+           d.day + 13 < b.today as complete
+    from days d, bounds b
+),
+upserted as (
+    insert into gold.discord_comparable_daily
+        (day, communicators, communicators_week, new_members, activated, activation_rate,
+         week1_retained, week1_retention, complete, computed_at)
+    select day, communicators, communicators_week, new_members, activated,
+           round(100.0 * activated / nullif(new_members, 0), 2),
+           retained, round(100.0 * retained / nullif(new_members, 0), 2), complete, now()
+    from per_day
+    on conflict (day) do update
+        set communicators = excluded.communicators,
+            communicators_week = excluded.communicators_week,
+            new_members = excluded.new_members,
+            activated = excluded.activated,
+            activation_rate = excluded.activation_rate,
+            week1_retained = excluded.week1_retained,
+            week1_retention = excluded.week1_retention,
+            complete = excluded.complete,
+            computed_at = excluded.computed_at
+        where (gold.discord_comparable_daily.communicators,
+               gold.discord_comparable_daily.communicators_week,
+               gold.discord_comparable_daily.new_members, gold.discord_comparable_daily.activated,
+               gold.discord_comparable_daily.week1_retained, gold.discord_comparable_daily.complete)
+              is distinct from
+              (excluded.communicators, excluded.communicators_week, excluded.new_members,
+               excluded.activated, excluded.week1_retained, excluded.complete)
+    returning 1
+)
+select (select count(*) from upserted)::bigint as rows, null::timestamptz as dirty_from,
+       null::timestamptz as dirty_to;
