@@ -294,6 +294,13 @@ keys! {
     ColStayed => "Geblieben", "Stayed";
     ColLeavers => "Gegangen", "Left";
     ColActiveBefore => "davon vorher aktiv (30 Tage)", "of them active before (30 days)";
+    ComparableTitle => "Vergleichbar mit Discords Server-Insights", "Comparable with Discord's Server Insights";
+    CommunicatorsWeek => "Kommunizierende (7 Tage)", "Communicators (7 days)";
+    ActivationRate => "Aktivierung Neuer", "New-member activation";
+    Week1Retention => "Bindung Woche 1", "Week-1 retention";
+    NewMembersNote => "neue Mitglieder (30 Tage)", "new members (30 days)";
+    ComparableHint => "Kommunizierend: eine Nachricht oder Zeit im Sprachkanal außerhalb des AFK-Kanals. Aktiviert: in der ersten Woche mindestens 3 Nachrichten oder Zeit im Sprachkanal. Woche 1: in der zweiten Woche wieder kommunizierend. Anders als Discord zählt Guildhall Personen statt Konten und sieht nur, was Mitglieder tun, nicht was sie lesen.",
+        "Communicating: a message, or time in voice outside the AFK channel. Activated: at least 3 messages or time in voice in the first week. Week 1: communicating again in the second week. Unlike Discord, Guildhall counts persons, not accounts, and sees what members do, not what they read.";
     TenureDay => "unter einem Tag", "less than a day";
     TenureWeek => "bis eine Woche", "up to a week";
     TenureMonth => "bis 30 Tage", "up to 30 days";

@@ -156,11 +156,27 @@ pub struct TenureBucket {
     pub active_before: i64,
 }
 
+/// Figures as Discord's Server Insights defines them (see `gold.discord_comparable_daily`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiscordComparable {
+    /// Persons who communicated in the 7 days ending today.
+    pub communicators_week: i64,
+    /// New members of the last 30 days whose first week is over.
+    pub new_members: i64,
+    /// Of those, the share activated in their first week (percent).
+    pub activation_rate: Option<f64>,
+    /// New members of the 30 days before the last two weeks.
+    pub retention_base: i64,
+    /// Of those, the share who communicated in their second week (percent).
+    pub week1_retention: Option<f64>,
+}
+
 /// The members page's data.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MemberGrowth {
     pub weeks: Vec<GrowthWeek>,
     pub tenure: Vec<TenureBucket>,
+    pub comparable: DiscordComparable,
 }
 
 /// One cell of `gold.retention_cohorts`.

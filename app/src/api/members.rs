@@ -1,7 +1,7 @@
 //! Member growth and leavers for leaders and admins.
 
 use crate::error::AppError;
-use crate::model::{GrowthWeek, MemberGrowth, TenureBucket};
+use crate::model::{DiscordComparable, GrowthWeek, MemberGrowth, TenureBucket};
 use leptos::prelude::*;
 
 /// Joins, leaves and net growth for the last `weeks` local weeks (Monday to Sunday), and how
@@ -74,7 +74,36 @@ pub async fn get_member_growth(weeks: i32) -> Result<MemberGrowth, AppError> {
     .bind(tz)
     .fetch_all(&state.pool)
     .await?;
+    // Activation needs a newcomer's first week to be over, retention their second.
+    type ComparableRow = (i64, i64, Option<f64>, i64, Option<f64>);
+    let (communicators_week, new_members, activation_rate, retention_base, week1_retention): ComparableRow =
+        sqlx::query_as(
+            "with today as (select (now() at time zone $1)::date as day)
+             select
+                 coalesce((select communicators_week from gold.discord_comparable_daily g, today t
+                           where g.day = t.day), 0)::int8,
+                 coalesce((select sum(new_members) from gold.discord_comparable_daily g, today t
+                           where g.day between t.day - 36 and t.day - 7), 0)::int8,
+                 (select 100.0 * sum(activated) / nullif(sum(new_members), 0)
+                  from gold.discord_comparable_daily g, today t
+                  where g.day between t.day - 36 and t.day - 7)::float8,
+                 coalesce((select sum(new_members) from gold.discord_comparable_daily g, today t
+                           where g.day between t.day - 43 and t.day - 14), 0)::int8,
+                 (select 100.0 * sum(week1_retained) / nullif(sum(new_members), 0)
+                  from gold.discord_comparable_daily g, today t
+                  where g.day between t.day - 43 and t.day - 14)::float8",
+        )
+        .bind(tz)
+        .fetch_one(&state.pool)
+        .await?;
     Ok(MemberGrowth {
+        comparable: DiscordComparable {
+            communicators_week,
+            new_members,
+            activation_rate,
+            retention_base,
+            week1_retention,
+        },
         weeks: rows
             .into_iter()
             .map(|(week, joins, leaves, members)| GrowthWeek {

@@ -153,5 +153,47 @@ fn Growth(growth: MemberGrowth) -> impl IntoView {
         </div>
     }
     .into_any();
-    view! { {figures} {weekly} {leavers} }
+    let comparable = growth.comparable.clone();
+    let percent = move |value: Option<f64>| {
+        value.map_or_else(
+            || "–".to_owned(),
+            |v| format!("{} %", lang.get().decimal(v)),
+        )
+    };
+    let discord = view! {
+        <div class="card">
+            <h2>{t(Key::ComparableTitle)}</h2>
+            <div class="figures">
+                <Figure
+                    label=Key::CommunicatorsWeek
+                    testid="communicators-week"
+                    value=Signal::derive(move || lang.get().int(comparable.communicators_week))
+                />
+                <Figure
+                    label=Key::ActivationRate
+                    testid="activation-rate"
+                    value=Signal::derive(move || percent(comparable.activation_rate))
+                    note=Signal::derive(move || {
+                        format!("{} {}", lang.get().int(comparable.new_members), Key::NewMembersNote.text(lang.get()))
+                    })
+                />
+                <Figure
+                    label=Key::Week1Retention
+                    testid="week1-retention"
+                    value=Signal::derive(move || percent(comparable.week1_retention))
+                    note=Signal::derive(move || {
+                        format!("{} {}", lang.get().int(comparable.retention_base), Key::NewMembersNote.text(lang.get()))
+                    })
+                />
+            </div>
+            <p class="muted small">{t(Key::ComparableHint)}</p>
+            <p class="actions">
+                <a class="button" href="/export/discord_comparable_daily.csv" download="discord_comparable_daily.csv">
+                    {t(Key::DownloadCsvAllDays)}
+                </a>
+            </p>
+        </div>
+    }
+    .into_any();
+    view! { {figures} {discord} {weekly} {leavers} }
 }

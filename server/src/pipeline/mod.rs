@@ -451,6 +451,21 @@ impl Pipeline {
                 dirty.push((start - Duration::days(1), DateTime::<Utc>::MAX_UTC));
             }
         }
+        // A per-day job's first run computes its whole history (a job added to an
+        // installation that already has data starts with all of it).
+        // (Jobs that read bronze ids start from id 0, which is all of it already.)
+        if incremental
+            && last_success_at.is_none()
+            && matches!(job.progress, Progress::DirtyDays)
+            && let Some(query) = job.history_start
+        {
+            let start: Option<DateTime<Utc>> =
+                sqlx::query_scalar(query).fetch_one(&mut *tx).await?;
+            if let Some(start) = start {
+                dirty.push((start, DateTime::<Utc>::MAX_UTC));
+            }
+        }
+
         // A span from the beginning of time starts, for a per-day job, at its first input.
         if let Some(query) = job.history_start
             && dirty.iter().any(|span| span.0 <= beginning_of_time())

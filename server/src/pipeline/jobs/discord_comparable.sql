@@ -41,32 +41,53 @@ newcomers as (
     where m.first_joined_at is not null
     group by i.person_id
 ),
-recent_newcomers as (
-    select n.*,
-           coalesce((select sum(p.messages) from person_days p
-                     where p.person_id = n.person_id and p.day between n.joined and n.joined + 6), 0) >= 3
-           or exists (select 1 from person_days p
-                      where p.person_id = n.person_id and p.day between n.joined and n.joined + 6
-                        and p.voice > 0) as activated,
-           exists (select 1 from communicating c
-                   where c.person_id = n.person_id and c.day between n.joined + 7 and n.joined + 13)
-               as retained
-    from newcomers n, bounds b
-    where n.joined between b.d0 and b.d1
+in_range as (
+    select n.* from newcomers n, bounds b where n.joined between b.d0 and b.d1
+),
+-- Joins, not correlated subqueries: the cost follows the rows in the range.
+first_week as (
+    select n.person_id, sum(p.messages) >= 3 or bool_or(p.voice > 0) as activated
+    from in_range n
+    join person_days p on p.person_id = n.person_id and p.day between n.joined and n.joined + 6
+    group by n.person_id
+),
+second_week as (
+    select distinct n.person_id
+    from in_range n
+    join communicating c
+      on c.person_id = n.person_id and c.day between n.joined + 7 and n.joined + 13
+),
+joins as (
+    select n.joined as day, count(*)::int as new_members,
+           (count(*) filter (where f.activated))::int as activated,
+           (count(*) filter (where s.person_id is not null))::int as retained
+    from in_range n
+    left join first_week f on f.person_id = n.person_id
+    left join second_week s on s.person_id = n.person_id
+    group by n.joined
+),
+daily as (
+    select day, count(distinct person_id)::int as n from communicating group by day
+),
+weekly as (
+    select d.day, count(distinct c.person_id)::int as n
+    from days d
+    join communicating c on c.day between d.day - 6 and d.day
+    group by d.day
 ),
 per_day as (
     select d.day,
-           (select count(distinct c.person_id) from communicating c where c.day = d.day)::int
-               as communicators,
-           (select count(distinct c.person_id) from communicating c
-            where c.day between d.day - 6 and d.day)::int as communicators_week,
-           (select count(*) from recent_newcomers n where n.joined = d.day)::int as new_members,
-           (select count(*) from recent_newcomers n where n.joined = d.day and n.activated)::int
-               as activated,
-           (select count(*) from recent_newcomers n where n.joined = d.day and n.retained)::int
-               as retained,
+           coalesce(daily.n, 0) as communicators,
+           coalesce(weekly.n, 0) as communicators_week,
+           coalesce(j.new_members, 0) as new_members,
+           coalesce(j.activated, 0) as activated,
+           coalesce(j.retained, 0) as retained,
            d.day + 13 < b.today as complete
-    from days d, bounds b
+    from days d
+    cross join bounds b
+    left join daily on daily.day = d.day
+    left join weekly on weekly.day = d.day
+    left join joins j on j.day = d.day
 ),
 upserted as (
     insert into gold.discord_comparable_daily
