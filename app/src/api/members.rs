@@ -1,14 +1,14 @@
 //! Member growth and leavers for leaders and admins.
 
 use crate::error::AppError;
-use crate::model::{DiscordComparable, GrowthWeek, MemberGrowth, TenureBucket};
+use crate::model::MemberGrowth;
 use leptos::prelude::*;
 
 /// Joins, leaves and net growth for the last `weeks` local weeks (Monday to Sunday), and how
 /// long the members who left had stayed.
 #[server]
 pub async fn get_member_growth(weeks: i32) -> Result<MemberGrowth, AppError> {
-    use crate::model::Permission;
+    use crate::model::{DiscordComparable, GrowthWeek, Permission, TenureBucket};
     let (_user, state) = crate::ssr::authz::require(Permission::ViewKpis).await?;
     if !(1..=520).contains(&weeks) {
         let error = AppError::BadRequest("choose between 1 and 520 weeks".into());
