@@ -51,17 +51,62 @@ active as (
     from persons
     where voice_seconds >= 60 or messages >= 1 or game_seconds >= 60
 ),
+dau as (
+    select day,
+           count(*) as total,
+           count(*) filter (where voice) as voice,
+           count(*) filter (where chat) as chat,
+           count(*) filter (where game) as game
+    from active
+    group by day
+),
+-- WAU and MAU without a join of every day with its window: each active day keeps its
+-- person counted for the next 7 (30) days; a person's overlapping spans merge into one, so
+-- the persons counted on a day are the spans covering it, found by a running sum of span
+-- starts (+1) and ends (-1).
+day_gaps as (
+    select person_id, day, n,
+           day - lag(day) over (partition by person_id, n order by day) as gap
+    from (select distinct person_id, day from active) a
+    cross join (values (7), (30)) as windows (n)
+),
+spans as (
+    select person_id, n, min(day) as first_day, max(day) + n - 1 as last_day
+    from (
+        select *, count(*) filter (where gap is null or gap > n)
+                      over (partition by person_id, n order by day) as span
+        from day_gaps
+    ) grouped
+    group by person_id, n, span
+),
+edges as (
+    select n, first_day as day, 1 as delta from spans
+    union all
+    select n, last_day + 1, -1 from spans
+),
+calendar as (
+    select d::date as day
+    from generate_series(least((select min(day) from edges), (select min(day) from days)),
+                         (select max(day) from days), interval '1 day') d
+),
+counted as (
+    select c.day, w.n,
+           sum(coalesce(e.delta, 0)) over (partition by w.n order by c.day) as persons
+    from calendar c
+    cross join (values (7), (30)) as w (n)
+    left join (select n, day, sum(delta) as delta from edges group by n, day) e
+      on e.n = w.n and e.day = c.day
+),
 per_day as (
     select d.day,
-           count(distinct a.person_id) filter (where a.day = d.day) as total,
-           count(distinct a.person_id) filter (where a.day = d.day and a.voice) as voice,
-           count(distinct a.person_id) filter (where a.day = d.day and a.chat) as chat,
-           count(distinct a.person_id) filter (where a.day = d.day and a.game) as game,
-           count(distinct a.person_id) filter (where a.day > d.day - 7) as wau,
-           count(distinct a.person_id) as mau
+           coalesce(dau.total, 0) as total,
+           coalesce(dau.voice, 0) as voice,
+           coalesce(dau.chat, 0) as chat,
+           coalesce(dau.game, 0) as game,
+           coalesce((select persons from counted c where c.day = d.day and c.n = 7), 0) as wau,
+           coalesce((select persons from counted c where c.day = d.day and c.n = 30), 0) as mau
     from days d
-    left join active a on a.day between d.day - 29 and d.day
-    group by d.day
+    left join dau on dau.day = d.day
 ),
 upserted as (
     insert into gold.daily_active_users

@@ -69,11 +69,36 @@ joins as (
 daily as (
     select day, count(distinct person_id)::int as n from communicating group by day
 ),
+-- Weekly communicators as in daily_active_users: each communicating day counts its person
+-- for 7 days; a person's overlapping spans merge; a running sum of span starts and ends
+-- gives the persons on each day.
+day_gaps as (
+    select person_id, day,
+           day - lag(day) over (partition by person_id order by day) as gap
+    from (select distinct person_id, day from communicating) c
+),
+spans as (
+    select person_id, min(day) as first_day, max(day) + 6 as last_day
+    from (
+        select *, count(*) filter (where gap is null or gap > 7)
+                      over (partition by person_id order by day) as span
+        from day_gaps
+    ) grouped
+    group by person_id, span
+),
+edges as (
+    select day, sum(delta) as delta
+    from (select first_day as day, 1 as delta from spans
+          union all
+          select last_day + 1, -1 from spans) e
+    group by day
+),
 weekly as (
-    select d.day, count(distinct c.person_id)::int as n
-    from days d
-    join communicating c on c.day between d.day - 6 and d.day
-    group by d.day
+    select c.day, (sum(coalesce(e.delta, 0)) over (order by c.day))::int as n
+    from (select d::date as day
+          from generate_series(least((select min(day) from edges), (select min(day) from days)),
+                               (select max(day) from days), interval '1 day') d) c
+    left join edges e on e.day = c.day
 ),
 per_day as (
     select d.day,
