@@ -12,8 +12,11 @@ pub const BATCH_SIZE: usize = 5000;
 /// Empties bronze, silver, gold and the pipeline state.
 pub async fn truncate(pool: &PgPool) -> anyhow::Result<()> {
     sqlx::query(
-        "truncate bronze.discord_voice_events, silver.fact_voice_sessions, silver.activity_daily, silver.user_identities,
-                  silver.dim_user, gold.daily_active_users, app.pipeline_state
+        "truncate bronze.discord_voice_events, bronze.discord_messages, bronze.discord_member_events,
+                  silver.fact_voice_sessions, silver.fact_chat_daily, silver.dim_members,
+                  silver.activity_daily, silver.user_identities, silver.dim_user,
+                  gold.daily_active_users, gold.retention_cohorts, gold.discord_comparable_daily,
+                  app.pipeline_state, app.pipeline_dirty_ranges
          restart identity",
     )
     .execute(pool)
