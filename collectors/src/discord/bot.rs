@@ -187,7 +187,7 @@ impl DiscordBot {
             tokio::select! {
                 result = &mut start => match result {
                     Ok(()) => Err(anyhow!("the Discord gateway connection ended unexpectedly")),
-                    Err(error) => Err(anyhow!(error).context("the Discord gateway connection failed")),
+                    Err(error) => Err(explain_gateway_error(anyhow!(error))),
                 },
                 () = shutdown.cancelled() => {
                     tracing::info!("stopping the Discord bot");
@@ -223,6 +223,20 @@ impl DiscordBot {
             .await
             .context("cannot flush the member events")?;
         result
+    }
+}
+
+/// The gateway failure as the admin page shows it: Discord refusing the privileged intents
+/// says which switches to turn on in the developer portal.
+fn explain_gateway_error(error: anyhow::Error) -> anyhow::Error {
+    let text = format!("{error:#}").to_lowercase();
+    if text.contains("intent") {
+        error.context(
+            "Discord refused the bot's intents: turn on Server Members Intent (and Message Content \
+             Intent when GUILDHALL_DISCORD__MESSAGE_CONTENT is on) for the bot in Discord's developer portal",
+        )
+    } else {
+        error.context("the Discord gateway connection failed")
     }
 }
 
@@ -1438,5 +1452,31 @@ async fn stamp_guilds(state: &BotState, guilds: &[i64]) {
     .await;
     if let Err(error) = result {
         tracing::warn!(error = %error, "stamping the guilds' observed_until failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_privileged_intents_say_which_switches_to_turn_on() {
+        let refused = explain_gateway_error(anyhow!(serenity::Error::Gateway(
+            serenity::all::GatewayError::DisallowedGatewayIntents
+        )));
+        let text = format!("{refused:#}");
+        assert!(
+            text.starts_with("Discord refused the bot's intents: turn on Server Members Intent"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("Disallowed gateway intents were provided"),
+            "{text}"
+        );
+        let other = explain_gateway_error(anyhow!("connection reset"));
+        assert_eq!(
+            format!("{other:#}"),
+            "the Discord gateway connection failed: connection reset"
+        );
     }
 }
