@@ -1607,3 +1607,67 @@ async fn joins_leaves_updates_and_the_member_list_become_bronze_and_dim_members(
         ]
     );
 }
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_reconnect_request_mid_stream_resumes_without_losing_or_doubling_anything(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    let metrics = Metrics::new();
+    let bot = RunningBot::start(&pool, &fake, &metrics);
+    let conn = connect(&fake, &guild_spec(vec![])).await;
+    wait_for_observed_until(&pool, Utc::now() - TimeDelta::seconds(5)).await;
+    voice_update(&pool, &conn, &ALICE, Some(LOBBY), false, 1).await;
+    conn.dispatch(
+        "MESSAGE_CREATE",
+        message_create(1_447_200_000_000_000_000, CHAT, &BOB, 0, 0),
+    );
+
+    // Discord asks the bot to reconnect (op 7) while a session is open.
+    conn.request_reconnect();
+    let resumed = fake.next_connection().await;
+    let Handshake::Resume(d) = &resumed.handshake else {
+        panic!("expected RESUME after op 7");
+    };
+    assert_eq!(d["session_id"], "sess");
+    // The resumed session replays the message (Discord replays what the client may have
+    // missed) and goes on.
+    resumed.dispatch(
+        "MESSAGE_CREATE",
+        message_create(1_447_200_000_000_000_000, CHAT, &BOB, 0, 0),
+    );
+    resumed.dispatch("RESUMED", json!({}));
+    voice_update(&pool, &resumed, &ALICE, Some(CS2), false, 2).await;
+    voice_update(&pool, &resumed, &ALICE, None, false, 3).await;
+    bot.stop().await;
+
+    let shape: Vec<(i64, Option<i64>)> = bronze(&pool)
+        .await
+        .into_iter()
+        .map(|(user, channel, ..)| (user, channel))
+        .collect();
+    assert_eq!(
+        shape,
+        vec![
+            (id(ALICE.id), Some(id(LOBBY))),
+            (id(ALICE.id), Some(id(CS2))),
+            (id(ALICE.id), None),
+        ]
+    );
+    let messages: i64 = sqlx::query_scalar("select count(*) from bronze.discord_messages")
+        .fetch_one(&pool)
+        .await
+        .expect("messages");
+    assert_eq!(messages, 1, "the replayed message is stored once");
+    pipeline(&pool)
+        .run_all(Trigger::Manual)
+        .await
+        .expect("pipeline");
+    let reasons: Vec<Option<String>> =
+        sqlx::query_scalar("select end_reason from silver.fact_voice_sessions order by started_at")
+            .fetch_all(&pool)
+            .await
+            .expect("sessions");
+    assert_eq!(
+        reasons,
+        vec![Some("switch".to_owned()), Some("leave".to_owned())]
+    );
+}

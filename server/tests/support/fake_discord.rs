@@ -67,6 +67,8 @@ enum Outgoing {
     Drop,
     /// op 9 INVALID_SESSION (not resumable): the client must identify afresh.
     InvalidSession,
+    /// op 7 RECONNECT: the client must reconnect and resume.
+    Reconnect,
 }
 
 /// One accepted gateway connection, after the client identified or resumed.
@@ -93,6 +95,12 @@ impl GatewayConnection {
     /// Refuses the session (op 9, `d: false`), as Discord does when a resume is too late.
     pub fn invalidate_session(&self) {
         let _ = self.tx.send(Outgoing::InvalidSession);
+    }
+
+    /// Asks the client to reconnect and resume (op 7), as Discord does before it moves a
+    /// session to another gateway node.
+    pub fn request_reconnect(&self) {
+        let _ = self.tx.send(Outgoing::Reconnect);
     }
 
     /// The payloads the client sent since the handshake, heartbeats aside (e.g. op 8,
@@ -296,6 +304,12 @@ async fn serve_gateway(stream: TcpStream, connections: mpsc::UnboundedSender<Gat
                 }
                 Some(Outgoing::InvalidSession) => {
                     let frame = json!({ "op": 9, "d": false });
+                    if ws.send(Message::Text(frame.to_string())).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Outgoing::Reconnect) => {
+                    let frame = json!({ "op": 7, "d": null });
                     if ws.send(Message::Text(frame.to_string())).await.is_err() {
                         return;
                     }
