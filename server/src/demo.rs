@@ -115,7 +115,10 @@ fn member_events(params: &DemoParams, index: u32) -> Vec<VoiceEvent> {
         }
         let day = start_day + Duration::days(i64::from(day_index));
         let weekend = matches!(day.weekday(), Weekday::Fri | Weekday::Sat | Weekday::Sun);
-        let chance = (member.daily_chance * if weekend { 1.4 } else { 1.0 }).min(0.95);
+        let chance = (member.daily_chance
+            * if weekend { 1.4 } else { 1.0 }
+            * newcomer_fade(params, index, &member, day_index))
+        .min(0.95);
         if !rng.gen_bool(chance) {
             continue;
         }
@@ -143,6 +146,24 @@ fn member_events(params: &DemoParams, index: u32) -> Vec<VoiceEvent> {
     events
 }
 
+/// How much of their usual activity a member who joined during the history still shows,
+/// `day_index` days in: most newcomers fade over a few weeks, about a third become regulars
+/// (as in real communities, and so the retention cohorts have their usual shape). Members
+/// who were there from the first day do not fade. From a stream of its own, so the rest of
+/// the community stays as it is.
+fn newcomer_fade(params: &DemoParams, index: u32, member: &Member, day_index: u32) -> f64 {
+    if member.first_day == 0 {
+        return 1.0;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ (u64::from(index) << 20) ^ 0xFADE_0001);
+    if rng.gen_bool(0.35) {
+        return 1.0;
+    }
+    let fade_days: f64 = rng.gen_range(7.0..45.0);
+    let days_in = f64::from(day_index.saturating_sub(member.first_day));
+    (-days_in / fade_days).exp().max(0.02)
+}
+
 /// Generates the community's messages, member by member, over the same days and with the
 /// same arrivals and departures as their voice visits: some members mostly talk, some
 /// mostly write. The same parameters always give the same messages.
@@ -161,7 +182,7 @@ fn member_messages(params: &DemoParams, index: u32) -> Vec<MessageEvent> {
         if member.last_day.is_some_and(|last| day_index > last) {
             break;
         }
-        if !rng.gen_bool(chat_chance) {
+        if !rng.gen_bool(chat_chance * newcomer_fade(params, index, &member, day_index)) {
             continue;
         }
         let day = start_day + Duration::days(i64::from(day_index));
