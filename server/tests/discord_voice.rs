@@ -1671,3 +1671,88 @@ async fn a_reconnect_request_mid_stream_resumes_without_losing_or_doubling_anyth
         vec![Some("switch".to_owned()), Some("leave".to_owned())]
     );
 }
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn refused_privileged_intents_leave_voice_recorded_without_them(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    let metrics = Metrics::new();
+    let writer_config = WriterConfig {
+        batch_size: 100,
+        flush_interval: Duration::from_millis(20),
+    };
+    let (voice, voice_task) =
+        IngestWriter::<VoiceEvent>::spawn(pool.clone(), writer_config, metrics.clone());
+    let (messages, messages_task) =
+        IngestWriter::<MessageEvent>::spawn(pool.clone(), writer_config, metrics.clone());
+    let (members, members_task) =
+        IngestWriter::<MemberEvent>::spawn(pool.clone(), writer_config, metrics.clone());
+    let bot = std::sync::Arc::new(DiscordBot::new(
+        BotConfig {
+            token: "fake-token".to_owned().into(),
+            api_base: fake.api_base.clone(),
+            guilds: vec![id(GUILD)],
+            heartbeat: Duration::from_millis(100),
+            rules_refresh: Duration::from_millis(100),
+            message_content: true,
+        },
+        pool.clone(),
+        BotWriters {
+            voice,
+            messages,
+            members,
+        },
+        metrics.clone(),
+    ));
+
+    // Discord closes the first session: the privileged intents are not enabled (4014).
+    let first = {
+        let bot = std::sync::Arc::clone(&bot);
+        tokio::spawn(async move { bot.run(CancellationToken::new()).await })
+    };
+    let conn = fake.next_connection().await;
+    assert_eq!(conn.intents(), EXPECTED_INTENTS | MESSAGE_CONTENT);
+    conn.close_with(4014);
+    let error = tokio::time::timeout(Duration::from_secs(20), first)
+        .await
+        .expect("the session ends")
+        .expect("no panic")
+        .expect_err("the refusal is an error");
+    assert!(
+        format!("{error:#}").contains("turn on Server Members Intent"),
+        "{error:#}"
+    );
+
+    // The next session (the supervisor's restart) asks without them, and voice is recorded.
+    let shutdown = CancellationToken::new();
+    let second = {
+        let bot = std::sync::Arc::clone(&bot);
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { bot.run(shutdown).await })
+    };
+    let conn = fake.next_connection().await;
+    assert_eq!(
+        conn.intents(),
+        EXPECTED_INTENTS & !(1 << 1),
+        "GUILDS | GUILD_VOICE_STATES | GUILD_MESSAGES, without GUILD_MEMBERS and MESSAGE_CONTENT"
+    );
+    conn.dispatch("READY", fake_discord::ready(&[GUILD], &fake.gateway_url));
+    conn.dispatch(
+        "GUILD_CREATE",
+        fake_discord::guild_create(&guild_spec(vec![])),
+    );
+    wait_for_observed_until(&pool, Utc::now() - TimeDelta::seconds(5)).await;
+    voice_update(&pool, &conn, &ALICE, Some(LOBBY), false, 1).await;
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(20), second)
+        .await
+        .expect("the bot stops")
+        .expect("no panic")
+        .expect("a clean stop");
+    drop(bot);
+    for task in [voice_task, messages_task, members_task] {
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("writer stops")
+            .expect("writer did not panic");
+    }
+}

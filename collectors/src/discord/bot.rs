@@ -98,6 +98,9 @@ pub struct DiscordBot {
     messages: IngestWriter<MessageEvent>,
     members: IngestWriter<MemberEvent>,
     metrics: Metrics,
+    /// Discord refused the privileged intents (close code 4014): later sessions run without
+    /// them, so voice (and message counts) keep being recorded.
+    privileged_refused: std::sync::atomic::AtomicBool,
 }
 
 /// The bot's writers, one per bronze table.
@@ -116,7 +119,27 @@ impl DiscordBot {
             messages: writers.messages,
             members: writers.members,
             metrics,
+            privileged_refused: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The intents this session asks for: the configured ones, without the privileged ones
+    /// once Discord refused them.
+    fn session_intents(&self) -> GatewayIntents {
+        let mut intents = self.config.intents();
+        if self
+            .privileged_refused
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            intents.remove(GatewayIntents::GUILD_MEMBERS | GatewayIntents::MESSAGE_CONTENT);
+            tracing::warn!(
+                "Discord refused the privileged intents: recording voice and messages without \
+                 them (no member list, joins or message lengths; only configured admins and \
+                 leaders can sign in) until they are turned on in Discord's developer portal \
+                 and Guildhall restarts"
+            );
+        }
+        intents
     }
 
     async fn run_session(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -158,7 +181,7 @@ impl DiscordBot {
         if api_base != DISCORD_API {
             http = http.proxy(api_base).ratelimiter_disabled(true);
         }
-        let mut client = ClientBuilder::new_with_http(http.build(), self.config.intents())
+        let mut client = ClientBuilder::new_with_http(http.build(), self.session_intents())
             .event_handler_arc(Arc::new(VoiceHandler {
                 state: Arc::clone(&state),
             }))
@@ -187,7 +210,16 @@ impl DiscordBot {
             tokio::select! {
                 result = &mut start => match result {
                     Ok(()) => Err(anyhow!("the Discord gateway connection ended unexpectedly")),
-                    Err(error) => Err(explain_gateway_error(anyhow!(error))),
+                    Err(error) => {
+                        if matches!(
+                            error,
+                            serenity::Error::Gateway(serenity::all::GatewayError::DisallowedGatewayIntents)
+                        ) {
+                            self.privileged_refused
+                                .store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Err(explain_gateway_error(anyhow!(error)))
+                    }
                 },
                 () = shutdown.cancelled() => {
                     tracing::info!("stopping the Discord bot");

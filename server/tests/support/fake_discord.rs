@@ -69,6 +69,8 @@ enum Outgoing {
     InvalidSession,
     /// op 7 RECONNECT: the client must reconnect and resume.
     Reconnect,
+    /// A close frame with a gateway close code (e.g. 4014, disallowed intents).
+    Close(u16),
 }
 
 /// One accepted gateway connection, after the client identified or resumed.
@@ -95,6 +97,12 @@ impl GatewayConnection {
     /// Refuses the session (op 9, `d: false`), as Discord does when a resume is too late.
     pub fn invalidate_session(&self) {
         let _ = self.tx.send(Outgoing::InvalidSession);
+    }
+
+    /// Closes the connection with a gateway close code, as Discord does when it refuses the
+    /// session (4014: privileged intents that are not enabled for the bot).
+    pub fn close_with(&self, code: u16) {
+        let _ = self.tx.send(Outgoing::Close(code));
     }
 
     /// Asks the client to reconnect and resume (op 7), as Discord does before it moves a
@@ -307,6 +315,11 @@ async fn serve_gateway(stream: TcpStream, connections: mpsc::UnboundedSender<Gat
                     if ws.send(Message::Text(frame.to_string())).await.is_err() {
                         return;
                     }
+                }
+                Some(Outgoing::Close(code)) => {
+                    let frame = CloseFrame { code: CloseCode::from(code), reason: "refused".into() };
+                    let _ = ws.close(Some(frame)).await;
+                    return;
                 }
                 Some(Outgoing::Reconnect) => {
                     let frame = json!({ "op": 7, "d": null });
