@@ -277,6 +277,8 @@ keys! {
     Partial => "laufender Monat", "month not over";
     DownloadCsv => "CSV herunterladen", "Download CSV";
     DownloadCsvAllDays => "CSV herunterladen (alle Tage)", "Download CSV (all days)";
+    DownloadWeeksCsv => "Wochen als CSV (alle)", "Weeks as CSV (all)";
+    DownloadLeaversCsv => "Gegangene als CSV", "Leavers as CSV";
 
     MembersTitle => "Mitglieder", "Members";
     MembersLead => "Beitritte, Austritte und Wachstum je Woche (Montag bis Sonntag), und wie lange die Gegangenen geblieben waren.",

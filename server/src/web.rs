@@ -316,7 +316,38 @@ async fn export_csv(
     State(state): State<ServerState>,
     axum::extract::Path(table): axum::extract::Path<String>,
 ) -> Response {
-    let query = match table.as_str() {
+    // The community's time zone, a name chrono-tz parsed at start (letters, digits, `/_+-`),
+    // as a literal: COPY takes no parameters.
+    let tz = state.config.timezone.name().replace('\'', "");
+    let weekly = format!(
+        "with members as (
+             select (first_joined_at at time zone '{tz}')::date as joined,
+                    case when not is_member then (left_at at time zone '{tz}')::date end as left_on
+             from silver.dim_members where first_joined_at is not null
+         ),
+         weeks as (
+             select w::date as week
+             from generate_series(date_trunc('week', (select min(joined) from members)),
+                                  date_trunc('week', (now() at time zone '{tz}')::date),
+                                  interval '1 week') w
+         )
+         select w.week as week_of,
+                (select count(*) from members m where m.joined >= w.week and m.joined < w.week + 7) as joins,
+                (select count(*) from members m where m.left_on >= w.week and m.left_on < w.week + 7) as leaves,
+                (select count(*) from members m
+                 where m.joined < w.week + 7 and (m.left_on is null or m.left_on >= w.week + 7)) as members
+         from weeks w order by w.week"
+    );
+    let query: &str = match table.as_str() {
+        "member_growth_weekly.csv" => &weekly,
+        "leavers.csv" => {
+            "select guild_id, discord_user_id, first_joined_at, last_joined_at, left_at,
+                    left_at_noticed, rejoins,
+                    extract(epoch from left_at - coalesce(last_joined_at, first_joined_at))::bigint / 86400
+                        as days_stayed
+             from silver.dim_members where not is_member and left_at is not null
+             order by left_at"
+        }
         "retention_cohorts.csv" => {
             "select cohort_month, months_after, cohort_size, active, percentage, partial
              from gold.retention_cohorts order by cohort_month, months_after"

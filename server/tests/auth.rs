@@ -1305,7 +1305,7 @@ async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(poo
         paths.len() >= 7,
         "server functions were not registered: {paths:?}"
     );
-    let pages: [(&str, Allowed); 8] = [
+    let pages: [(&str, Allowed); 10] = [
         ("/", Allowed::Everyone),
         ("/me", Allowed::Everyone),
         ("/retention", Allowed::AtLeast("leader")),
@@ -1316,6 +1316,11 @@ async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(poo
             "/export/discord_comparable_daily.csv",
             Allowed::AtLeast("leader"),
         ),
+        (
+            "/export/member_growth_weekly.csv",
+            Allowed::AtLeast("leader"),
+        ),
+        ("/export/leavers.csv", Allowed::AtLeast("leader")),
         ("/admin", Allowed::AtLeast("admin")),
     ];
 

@@ -195,5 +195,17 @@ fn Growth(growth: MemberGrowth) -> impl IntoView {
         </div>
     }
     .into_any();
-    view! { {figures} {discord} {weekly} {leavers} }
+    let downloads = view! {
+        <p class="actions">
+            <a class="button" href="/export/member_growth_weekly.csv" download="member_growth_weekly.csv">
+                {t(Key::DownloadWeeksCsv)}
+            </a>
+            " "
+            <a class="button" href="/export/leavers.csv" download="leavers.csv">
+                {t(Key::DownloadLeaversCsv)}
+            </a>
+        </p>
+    }
+    .into_any();
+    view! { {figures} {discord} {downloads} {weekly} {leavers} }
 }
