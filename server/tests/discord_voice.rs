@@ -1635,6 +1635,12 @@ async fn a_reconnect_request_mid_stream_resumes_without_losing_or_doubling_anyth
         message_create(1_447_200_000_000_000_000, CHAT, &BOB, 0, 0),
     );
     resumed.dispatch("RESUMED", json!({}));
+    // Handlers run concurrently: let the resume's reconciliation finish first, so it compares
+    // the state before the next update (as in the dropped-connection test).
+    wait_until("the reconciliation after RESUMED", || {
+        reconciliations(&metrics) == 2
+    })
+    .await;
     voice_update(&pool, &resumed, &ALICE, Some(CS2), false, 2).await;
     voice_update(&pool, &resumed, &ALICE, None, false, 3).await;
     bot.stop().await;

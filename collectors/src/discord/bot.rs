@@ -150,7 +150,7 @@ impl DiscordBot {
         let state = Arc::new(BotState {
             config: self.config.clone(),
             pool: self.pool.clone(),
-            writer: std::sync::RwLock::new(Some(self.writer.clone())),
+            writer: WriterSlot::new(self.writer.clone()),
             metrics: self.metrics.clone(),
             observed: Mutex::new(HashSet::new()),
             shard_manager: std::sync::OnceLock::new(),
@@ -160,8 +160,8 @@ impl DiscordBot {
                 .then(NoBots)
                 .then(OptedOut(rules.clone()))
                 .then(ExcludedChannels(rules.clone())),
-            message_writer: std::sync::RwLock::new(Some(self.messages.clone())),
-            member_writer: std::sync::RwLock::new(Some(self.members.clone())),
+            message_writer: WriterSlot::new(self.messages.clone()),
+            member_writer: WriterSlot::new(self.members.clone()),
             member_steps: Steps::new(MEMBER_SOURCE, self.metrics.clone())
                 .then(TrackedGuilds(self.config.guilds.clone()))
                 .then(NoBots)
@@ -240,7 +240,7 @@ impl DiscordBot {
         refresh.abort();
         // Updates still waiting for a predecessor are written as they are.
         write_all(&state, state.sequencer.drain()).await;
-        state.release_writer();
+        state.release_writers();
         // Whatever the outcome, the events received so far belong in bronze.
         self.writer
             .flush()
@@ -286,9 +286,8 @@ impl Collector for DiscordBot {
 struct BotState {
     config: BotConfig,
     pool: PgPool,
-    /// Taken away when the session ends, so no task serenity leaves behind can keep the
-    /// writer (and with it the server's shutdown) alive.
-    writer: std::sync::RwLock<Option<IngestWriter<VoiceEvent>>>,
+    /// The voice events' writer, while the session lasts.
+    writer: WriterSlot<VoiceEvent>,
     metrics: Metrics,
     /// Tracked guilds seen (GUILD_CREATE) in this session; the heartbeat stamps these.
     observed: Mutex<HashSet<i64>>,
@@ -299,11 +298,11 @@ struct BotState {
     /// The steps every voice update passes before the write.
     steps: Steps<VoiceCandidate>,
     /// The messages' writer, while the session lasts (taken away like `writer`).
-    message_writer: std::sync::RwLock<Option<IngestWriter<MessageEvent>>>,
+    message_writer: WriterSlot<MessageEvent>,
     /// The steps every message passes before the write.
     message_steps: Steps<MessageCandidate>,
     /// The member events' writer, while the session lasts.
-    member_writer: std::sync::RwLock<Option<IngestWriter<MemberEvent>>>,
+    member_writer: WriterSlot<MemberEvent>,
     /// The steps every member event passes before the write.
     member_steps: Steps<MemberCandidate>,
     /// Per guild, the members a running synchronisation has found so far.
@@ -521,38 +520,43 @@ impl IngestStep<VoiceCandidate> for ExcludedChannels {
     }
 }
 
-impl BotState {
-    /// The ingestion writer, while the session lasts.
-    fn writer(&self) -> anyhow::Result<IngestWriter<VoiceEvent>> {
-        let guard = match self.writer.read() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        guard
-            .clone()
-            .ok_or_else(|| anyhow!("the Discord session has ended"))
+/// A writer the session holds until it ends, then gives up, so no task serenity leaves
+/// behind can keep the writer (and with it the server's shutdown) alive.
+struct WriterSlot<R>(std::sync::RwLock<Option<IngestWriter<R>>>);
+
+impl<R> WriterSlot<R> {
+    fn new(writer: IngestWriter<R>) -> Self {
+        Self(std::sync::RwLock::new(Some(writer)))
     }
 
-    fn release_writer(&self) {
-        match self.writer.write() {
-            Ok(mut writer) => writer.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
-        match self.message_writer.write() {
-            Ok(mut writer) => writer.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
-        match self.member_writer.write() {
-            Ok(mut writer) => writer.take(),
-            Err(poisoned) => poisoned.into_inner().take(),
-        };
-    }
-
-    fn member_writer(&self) -> Option<IngestWriter<MemberEvent>> {
-        match self.member_writer.read() {
+    /// The writer, while the session lasts.
+    fn get(&self) -> Option<IngestWriter<R>> {
+        match self.0.read() {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    fn release(&self) {
+        match self.0.write() {
+            Ok(mut writer) => writer.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+    }
+}
+
+impl BotState {
+    /// The voice writer, while the session lasts.
+    fn writer(&self) -> anyhow::Result<IngestWriter<VoiceEvent>> {
+        self.writer
+            .get()
+            .ok_or_else(|| anyhow!("the Discord session has ended"))
+    }
+
+    fn release_writers(&self) {
+        self.writer.release();
+        self.message_writer.release();
+        self.member_writer.release();
     }
 
     /// Runs a member event through the steps and writes it.
@@ -561,19 +565,12 @@ impl BotState {
         let Some(MemberCandidate { event, .. }) = self.member_steps.run(candidate) else {
             return Ok(());
         };
-        let Some(writer) = self.member_writer() else {
+        let Some(writer) = self.member_writer.get() else {
             self.metrics.dropped(MEMBER_SOURCE, DropReason::stopping);
             return Ok(());
         };
         writer.write(event).await?;
         Ok(())
-    }
-
-    fn message_writer(&self) -> Option<IngestWriter<MessageEvent>> {
-        match self.message_writer.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
     }
 
     fn observed_guilds(&self) -> Vec<i64> {
@@ -1057,7 +1054,7 @@ async fn on_members_chunk(state: &BotState, chunk: GuildMembersChunkEvent) -> an
     }
     .unwrap_or_default();
     // Everything written so far must be visible to the query.
-    if let Some(writer) = state.member_writer() {
+    if let Some(writer) = state.member_writer.get() {
         writer.flush().await?;
     }
     let current: Vec<i64> = sqlx::query_scalar(
@@ -1168,7 +1165,7 @@ async fn on_message(state: &BotState, ctx: &Context, message: Message) -> anyhow
     let Some(MessageCandidate { event, .. }) = state.message_steps.run(candidate) else {
         return Ok(());
     };
-    let Some(writer) = state.message_writer() else {
+    let Some(writer) = state.message_writer.get() else {
         state.metrics.dropped(MESSAGE_SOURCE, DropReason::stopping);
         return Ok(());
     };

@@ -12,7 +12,7 @@
 -- Returns one row: (rows bigint, dirty_from timestamptz, dirty_to timestamptz): the span of
 -- the local days whose rows changed.
 
-drop table if exists chat_keys, chat_new_persons, chat_deleted;
+drop table if exists chat_keys, chat_deleted;
 
 create temp table chat_keys on commit drop as
 with touched as (
@@ -47,24 +47,8 @@ with deleted as (
 )
 insert into chat_deleted select day from deleted;
 
--- Every author becomes a person on first sight, as in voice_sessions.
-create temp table chat_new_persons on commit drop as
-select a.author_id,
-       nextval(pg_get_serial_sequence('silver.dim_user', 'person_id')) as person_id
-from (select distinct author_id from chat_keys) a
-where not exists (
-    select 1 from silver.user_identities i
-    where i.kind = 'discord' and i.external_id = a.author_id::text
-);
-
-insert into silver.dim_user (person_id)
-overriding system value
-select person_id from chat_new_persons;
-
-insert into silver.user_identities (kind, external_id, person_id, verified_by)
-select 'discord', author_id::text, person_id, 'observed'
-from chat_new_persons
-on conflict (kind, external_id) do nothing;
+-- Every author becomes a person on first sight.
+select silver.ensure_discord_persons(array(select distinct author_id from chat_keys));
 
 with counted as (
     select k.day, k.guild_id, k.channel_id, k.author_id,

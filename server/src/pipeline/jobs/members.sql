@@ -9,7 +9,7 @@
 -- Returns one row: (rows bigint, dirty_from timestamptz, dirty_to timestamptz): from the
 -- start of the earliest join month that changed (retention cohorts are by join month).
 
-drop table if exists member_keys, member_new_persons;
+drop table if exists member_keys;
 
 create temp table member_keys on commit drop as
 select distinct e.guild_id, e.user_id
@@ -20,24 +20,8 @@ where (e.event_id > current_setting('guildhall.from_id')::bigint
        and e.observed_at >= nullif(current_setting('guildhall.range_from'), '')::timestamptz
        and e.observed_at < nullif(current_setting('guildhall.range_to'), '')::timestamptz);
 
--- Every member becomes a person on first sight, as in voice_sessions.
-create temp table member_new_persons on commit drop as
-select k.user_id,
-       nextval(pg_get_serial_sequence('silver.dim_user', 'person_id')) as person_id
-from (select distinct user_id from member_keys) k
-where not exists (
-    select 1 from silver.user_identities i
-    where i.kind = 'discord' and i.external_id = k.user_id::text
-);
-
-insert into silver.dim_user (person_id)
-overriding system value
-select person_id from member_new_persons;
-
-insert into silver.user_identities (kind, external_id, person_id, verified_by)
-select 'discord', user_id::text, person_id, 'observed'
-from member_new_persons
-on conflict (kind, external_id) do nothing;
+-- Every member becomes a person on first sight.
+select silver.ensure_discord_persons(array(select distinct user_id from member_keys));
 
 with events as (
     select e.*,

@@ -15,7 +15,7 @@
 -- dirty_from is the earliest instant whose downstream results may have changed.
 
 -- A run may repeat in one transaction (one span after another).
-drop table if exists voice_rebuild, voice_new_persons, voice_inserted;
+drop table if exists voice_rebuild, voice_inserted;
 
 -- 1. Which accounts to rebuild, and from when: from the earliest session that is still
 --    open or ends at/after the account's first new event (that session's end may change),
@@ -76,23 +76,7 @@ select
 from affected a;
 
 -- 2. Every Discord account becomes a person on first sight (identity linking merges later).
-create temp table voice_new_persons on commit drop as
-select distinct r.user_id,
-       nextval(pg_get_serial_sequence('silver.dim_user', 'person_id')) as person_id
-from (select distinct user_id from voice_rebuild) r
-where not exists (
-    select 1 from silver.user_identities i
-    where i.kind = 'discord' and i.external_id = r.user_id::text
-);
-
-insert into silver.dim_user (person_id)
-overriding system value
-select person_id from voice_new_persons;
-
-insert into silver.user_identities (kind, external_id, person_id, verified_by)
-select 'discord', user_id::text, person_id, 'observed'
-from voice_new_persons
-on conflict (kind, external_id) do nothing;
+select silver.ensure_discord_persons(array(select distinct user_id from voice_rebuild));
 
 -- 3. Drop the sessions being rebuilt.
 delete from silver.fact_voice_sessions s
