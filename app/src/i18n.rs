@@ -111,6 +111,14 @@ impl Lang {
         }
     }
 
+    /// Formats a local date and time, minutes precision.
+    pub fn local_datetime(self, at: chrono::NaiveDateTime) -> String {
+        match self {
+            Lang::De => at.format("%d.%m.%Y %H:%M").to_string(),
+            Lang::En => at.format("%Y-%m-%d %H:%M").to_string(),
+        }
+    }
+
     /// Formats an instant in UTC, minutes precision.
     pub fn datetime(self, at: chrono::DateTime<chrono::Utc>) -> String {
         match self {
@@ -216,6 +224,7 @@ keys! {
     NavOverview => "Übersicht", "Overview";
     NavRetention => "Kohorten", "Retention";
     NavMembers => "Mitglieder", "Members";
+    NavEvents => "Events", "Events";
     NavMyActivity => "Meine Aktivität", "My activity";
     NavAdmin => "Verwaltung", "Admin";
     SignOut => "Abmelden", "Sign out";
@@ -310,6 +319,58 @@ keys! {
     TenureYear => "bis ein Jahr", "up to a year";
     TenureLonger => "länger", "longer";
 
+    EventsTitle => "Events", "Events";
+    EventsLead => "Geplante Discord-Events: wer sich interessiert hat und wer da war. Da war, wer mindestens 10 Minuten außerhalb des AFK-Kanals im Sprachkanal des Events war, von 15 Minuten vor dem Beginn bis 15 Minuten nach dem Ende (ohne Ende: 2 Stunden; externe Events: in irgendeinem Sprachkanal).",
+        "Scheduled Discord events: who was interested and who came. Someone came when they spent at least 10 minutes outside the AFK channel in the event's voice channel, from 15 minutes before the start to 15 minutes after the end (no end: 2 hours; external events: in any voice channel).";
+    UpcomingEvents => "Anstehend und laufend", "Upcoming and running";
+    PastEvents => "Vergangen", "Past";
+    NoEvents => "Keine Events.", "No events.";
+    ColEvent => "Event", "Event";
+    ColStarts => "Beginn", "Starts";
+    ColStatus => "Status", "Status";
+    ColInterested => "Interessiert", "Interested";
+    ColAttended => "Da", "Came";
+    ColBoth => "Interessiert und da", "Interested and came";
+    ColNoShows => "Nicht erschienen", "No-shows";
+    ColWalkIns => "Spontan da", "Walk-ins";
+    ColAttendanceRate => "Quote", "Rate";
+    EventScheduled => "geplant", "scheduled";
+    EventActive => "läuft", "running";
+    EventCompleted => "beendet", "ended";
+    EventCanceled => "abgesagt", "cancelled";
+    EventStage => "Stage", "stage";
+    EventVoice => "Sprachkanal", "voice";
+    EventExternal => "extern", "external";
+
+    SourcesTitle => "Woher Mitglieder kommen (12 Monate)", "Where members come from (12 months)";
+    SourcesHint => "Je Einladung: wer darüber zum ersten Mal beigetreten ist, wer noch Mitglied ist und wer mindestens 1, 7 und 30 Tage nach dem Beitritt noch aktiv war. Monat 1: Anteil, der im Monat nach dem Beitrittsmonat aktiv war. Unbekannt: vor dem Bot beigetreten, Vanity-URL oder nicht eindeutig.",
+        "Per invite: who first joined through it, who is still a member and who was still active at least 1, 7 and 30 days after joining. Month 1: the share active in the month after the join month. Unknown: joined before the bot, a vanity URL, or not clear.";
+    SourcesNoPermission => "Der Bot darf die Einladungen nicht lesen: gib ihm die Berechtigung „Server verwalten“, sonst bleibt die Herkunft unbekannt.",
+        "The bot may not read the invites: give it the Manage Server permission, or where members come from stays unknown.";
+    SourceUnknown => "unbekannt", "unknown";
+    ColInvite => "Einladung", "Invite";
+    ColInviter => "Erstellt von", "Created by";
+    ColYoung => "Konto < 3 Tage", "Account < 3 days";
+    ColStill => "noch Mitglied", "still members";
+    ColAfter1 => "aktiv nach 1 Tag", "active after 1 day";
+    ColAfter7 => "nach 7 Tagen", "after 7 days";
+    ColAfter30 => "nach 30 Tagen", "after 30 days";
+    ColMonth1 => "Monat 1", "Month 1";
+    DownloadSourcesCsv => "Herkunft als CSV", "Sources as CSV";
+
+    DiscordSettingsTitle => "Discord-Rollen und Einladungen", "Discord roles and invites";
+    RoleMappingCaption => "Welche Discord-Rolle welche Guildhall-Rolle gibt", "Which Discord role gives which Guildhall role";
+    RoleMappingHint => "Gilt bei jeder Anmeldung und sobald sich Rollen in Discord ändern, zusätzlich zu den hier vergebenen Rollen: es zählt die höhere.",
+        "Applies at every sign-in and whenever roles change in Discord, next to the roles given here: the higher one counts.";
+    ColDiscordRole => "Discord-Rolle", "Discord role";
+    ColAppRole => "Guildhall-Rolle", "Guildhall role";
+    MappingNone => "keine", "none";
+    InvitesCaption => "Einladungen und ihre Namen", "Invites and their labels";
+    InviteGone => "gelöscht", "deleted";
+    ColUses => "Nutzungen", "Uses";
+    ColLabel => "Name", "Label";
+    LabelPlaceholder => "z. B. Twitch", "e.g. Twitch";
+
     MyActivityTitle => "Meine Aktivität", "My activity";
     MyActivityLead => "Deine Zeit in Sprachkanälen in den letzten 30 Tagen (ohne AFK).",
         "Your time in voice channels over the last 30 days (AFK excluded).";
@@ -389,6 +450,8 @@ keys! {
     AuditAfkUnmarked => "AFK-Markierung entfernt", "AFK mark removed";
     AuditChannelExcluded => "Kanal ausgeschlossen", "Channel excluded";
     AuditChannelIncluded => "Kanal wieder erfasst", "Channel recorded again";
+    AuditRoleMapped => "Discord-Rolle zugeordnet", "Discord role mapped";
+    AuditInviteLabelled => "Einladung benannt", "Invite labelled";
     ExcludedTitle => "Ausgeschlossene Kanäle", "Excluded channels";
     ColExcluded => "Ausgeschlossen", "Excluded";
     ColExclude => "Ausschließen", "Exclude";

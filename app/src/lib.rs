@@ -18,7 +18,9 @@ use leptos::prelude::*;
 use leptos_meta::{Html, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
-use pages::{AdminRoute, HomeRoute, MembersRoute, MyActivityRoute, NotFound, RetentionRoute};
+use pages::{
+    AdminRoute, EventsRoute, HomeRoute, MembersRoute, MyActivityRoute, NotFound, RetentionRoute,
+};
 
 /// The HTML document around the app, rendered on the server. `<html lang>` is filled in by
 /// `App` (through leptos_meta) with the language chosen for this request. `stylesheet` is
@@ -68,6 +70,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/") view=HomeRoute />
                         <Route path=path!("/me") view=MyActivityRoute />
                         <Route path=path!("/members") view=MembersRoute ssr=SsrMode::InOrder />
+                        <Route path=path!("/events") view=EventsRoute ssr=SsrMode::InOrder />
                         // In order: the heatmap is in the server's HTML as it streams, not
                         // in fragments a script moves into place, so it reads before (or
                         // without) hydration.

@@ -45,6 +45,10 @@ pub enum AuditAction {
     ChannelExcluded,
     /// An admin had a channel or category recorded again.
     ChannelIncluded,
+    /// An admin mapped a Discord role to a Guildhall role (or removed the mapping).
+    RoleMapped,
+    /// An admin labelled an invite code (or removed the label).
+    InviteLabelled,
 }
 
 impl AuditAction {
@@ -55,6 +59,8 @@ impl AuditAction {
             AuditAction::AfkChannelUnmarked => "guild.afk_channel.unmark",
             AuditAction::ChannelExcluded => "guild.channel.exclude",
             AuditAction::ChannelIncluded => "guild.channel.include",
+            AuditAction::RoleMapped => "guild.role_mapping",
+            AuditAction::InviteLabelled => "guild.invite_label",
         }
     }
 
@@ -65,6 +71,8 @@ impl AuditAction {
             "guild.afk_channel.unmark" => Some(AuditAction::AfkChannelUnmarked),
             "guild.channel.exclude" => Some(AuditAction::ChannelExcluded),
             "guild.channel.include" => Some(AuditAction::ChannelIncluded),
+            "guild.role_mapping" => Some(AuditAction::RoleMapped),
+            "guild.invite_label" => Some(AuditAction::InviteLabelled),
             _ => None,
         }
     }
@@ -177,6 +185,11 @@ pub struct MemberGrowth {
     pub weeks: Vec<GrowthWeek>,
     pub tenure: Vec<TenureBucket>,
     pub comparable: DiscordComparable,
+    /// Where the members of the last 12 months came from, most joins first.
+    pub sources: Vec<MemberSource>,
+    /// Whether the bot may read every tracked guild's invites (Manage Server); `None`
+    /// before it looked.
+    pub invites_readable: Option<bool>,
 }
 
 /// One cell of `gold.retention_cohorts`.
@@ -319,4 +332,86 @@ pub struct MyActivity {
     pub voice_minutes_30d: i64,
     /// Local days with at least one minute of non-AFK voice in the last 30 days.
     pub active_days_30d: i64,
+}
+
+/// One scheduled event with its attendance (`gold.event_attendance`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventAttendance {
+    /// Discord's id, as text (JavaScript numbers cannot hold it).
+    pub id: String,
+    pub name: String,
+    /// `stage`, `voice` or `external`.
+    pub kind: String,
+    /// `scheduled`, `active`, `completed` or `canceled`.
+    pub status: String,
+    /// The start in the community's time zone.
+    pub starts_local: chrono::NaiveDateTime,
+    pub interested: i32,
+    pub attended: i32,
+    pub interested_attended: i32,
+    pub no_shows: i32,
+    pub walk_ins: i32,
+    /// interested_attended / interested in percent.
+    pub attendance_rate: Option<f64>,
+}
+
+/// The events page's data: upcoming (and running) events, soonest first; past ones, newest
+/// first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventsOverview {
+    pub upcoming: Vec<EventAttendance>,
+    pub past: Vec<EventAttendance>,
+}
+
+/// Where members came from over the last 12 months, per invite (or unknown).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberSource {
+    /// `invite` or `unknown`.
+    pub source: String,
+    /// The invite code; empty for unknown.
+    pub code: String,
+    /// The admin's label for the code.
+    pub label: Option<String>,
+    /// Who created the invite (their Discord name as last seen).
+    pub inviter: Option<String>,
+    pub joined: i64,
+    pub young_accounts: i64,
+    pub still_members: i64,
+    pub active_after_1d: i64,
+    pub active_after_7d: i64,
+    pub active_after_30d: i64,
+    /// Of the persons whose join month + 1 is over, the share active in it (percent).
+    pub month1_retention: Option<f64>,
+}
+
+/// A Discord role of a tracked guild and the Guildhall role it gives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscordRoleMapping {
+    /// Discord's id, as text.
+    pub role_id: String,
+    pub name: String,
+    pub app_role: Option<Role>,
+}
+
+/// An invite of a tracked guild with its label.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteLabel {
+    pub code: String,
+    pub inviter: Option<String>,
+    pub uses: i32,
+    /// Deleted or expired in Discord (joins through it still count).
+    pub deleted: bool,
+    pub label: Option<String>,
+}
+
+/// The Discord settings of one tracked guild on the admin page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuildDiscordSettings {
+    /// Discord's id, as text.
+    pub guild_id: String,
+    pub name: String,
+    /// Whether the bot may read the invites (Manage Server); `None` before it looked.
+    pub invites_readable: Option<bool>,
+    pub roles: Vec<DiscordRoleMapping>,
+    pub invites: Vec<InviteLabel>,
 }

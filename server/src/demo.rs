@@ -6,7 +6,8 @@ use anyhow::Context;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use collectors::discord::{
-    MemberEvent, MemberEventKind, MemberOrigin, MessageEvent, VoiceEvent, VoiceOrigin,
+    JoinSource, MemberEvent, MemberEventKind, MemberOrigin, MessageEvent, ScheduledEventChange,
+    VoiceEvent, VoiceOrigin,
 };
 use collectors::ingest::{IngestWriter, WriterConfig};
 use collectors::metrics::Metrics;
@@ -242,8 +243,27 @@ fn member_joins(params: &DemoParams, index: u32) -> Vec<MemberEvent> {
         pending: false,
         origin: MemberOrigin::Demo,
         observed_at,
+        source: None,
     };
-    let mut events = vec![event(MemberEventKind::Join, Some(joined_at), joined_at)];
+    let mut join = event(MemberEventKind::Join, Some(joined_at), joined_at);
+    if member.first_day > 0 {
+        // Joined while the bot watched: through one of the guild's invites, mostly.
+        join.source = Some(demo_source(&mut rng, &member));
+    }
+    let mut events = vec![join];
+    // Some regulars are promoted to Officer a while after they joined.
+    if member.daily_chance > 0.5 && rng.gen_bool(0.3) {
+        let promoted = joined_at + Duration::days(rng.gen_range(20..90));
+        if promoted.date_naive() < params.end {
+            let mut update = event(MemberEventKind::Update, Some(joined_at), promoted);
+            update.roles = vec![DEMO_ROLES[1].0];
+            events.push(update);
+        }
+    }
+    if index < DEMO_LOGIN_MEMBERS {
+        // The demo login's members hold the Member role from the start.
+        events[0].roles = vec![DEMO_ROLES[2].0];
+    }
     if let Some(last) = member.last_day {
         let leave_day = start_day + Duration::days(i64::from(last) + rng.gen_range(3..30));
         if leave_day < params.end {
@@ -253,6 +273,131 @@ fn member_joins(params: &DemoParams, index: u32) -> Vec<MemberEvent> {
         }
     }
     events
+}
+
+/// The guild's invites: `(code, inviter index)`. Friends' invites bring people who stay;
+/// the stream's invite brings many who fade.
+pub const DEMO_INVITES: [(&str, u32); 3] = [("friends", 0), ("twitch", 1), ("partner", 2)];
+
+/// The guild's roles besides @everyone.
+pub const DEMO_ROLES: [(i64, &str); 3] = [
+    (930_000_000_000_000_001, "Moderator"),
+    (930_000_000_000_000_002, "Officer"),
+    (930_000_000_000_000_003, "Member"),
+];
+
+fn demo_source(rng: &mut ChaCha8Rng, member: &Member) -> JoinSource {
+    if rng.gen_bool(0.12) {
+        return JoinSource::unknown("not_found");
+    }
+    let (code, inviter) = if member.daily_chance > 0.3 {
+        DEMO_INVITES[if rng.gen_bool(0.7) { 0 } else { 2 }]
+    } else {
+        DEMO_INVITES[if rng.gen_bool(0.7) { 1 } else { 2 }]
+    };
+    JoinSource::invite(code.to_owned(), Some(DEMO_USER_BASE + i64::from(inviter)))
+}
+
+/// The id of the demo's `n`-th scheduled event.
+const DEMO_EVENT_BASE: i64 = 940_000_000_000_000_000;
+
+/// The guild's scheduled events: a raid night every Friday at 20:00 (local) in the first
+/// voice channel, one cancelled, and the next one still to come; the interested users are
+/// most of those who came (found in the generated voice), plus some who did not.
+pub fn generate_scheduled_events(params: &DemoParams) -> Vec<ScheduledEventChange> {
+    let start_day = params.end - Duration::days(i64::from(params.days));
+    let channel = DEMO_CHANNEL_IDS[0];
+    let mut fridays: Vec<NaiveDate> = (0..=params.days + 7)
+        .map(|i| start_day + Duration::days(i64::from(i)))
+        .filter(|day| day.weekday() == Weekday::Fri)
+        .collect();
+    fridays.truncate(fridays.iter().take_while(|day| **day < params.end).count() + 1);
+    // Each member's time in the event channel, from the generated voice.
+    let mut presence: Vec<(i64, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+    for index in 0..params.members {
+        let mut since: Option<DateTime<Utc>> = None;
+        for event in member_events(params, index) {
+            match (since, event.channel_id == Some(channel)) {
+                (None, true) => since = Some(event.occurred_at),
+                (Some(from), false) => {
+                    presence.push((event.user_id, from, event.occurred_at));
+                    since = None;
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ 0xE7E7_5EED);
+    let mut changes = Vec::new();
+    for (n, friday) in fridays.iter().enumerate() {
+        let id = DEMO_EVENT_BASE + n as i64;
+        let starts = local_instant(params.timezone, *friday, 20 * 60);
+        let ends = starts + Duration::hours(2);
+        let created = starts - Duration::days(6);
+        let upcoming = *friday >= params.end;
+        let canceled = !upcoming && n % 9 == 4;
+        let description = |change: &str, status: &str, at: DateTime<Utc>| ScheduledEventChange {
+            guild_id: DEMO_GUILD_ID,
+            scheduled_event_id: id,
+            change: change.to_owned(),
+            user_id: None,
+            name: Some(format!("Raid night #{}", n + 1)),
+            channel_id: Some(channel),
+            kind: Some("voice".to_owned()),
+            status: Some(status.to_owned()),
+            starts_at: Some(starts),
+            ends_at: Some(ends),
+            origin: "demo".to_owned(),
+            observed_at: at,
+        };
+        changes.push(description("create", "scheduled", created));
+        let interest = |user_id: i64, change: &str, at: DateTime<Utc>| ScheduledEventChange {
+            guild_id: DEMO_GUILD_ID,
+            scheduled_event_id: id,
+            change: change.to_owned(),
+            user_id: Some(user_id),
+            name: None,
+            channel_id: None,
+            kind: None,
+            status: None,
+            starts_at: None,
+            ends_at: None,
+            origin: "demo".to_owned(),
+            observed_at: at,
+        };
+        let window = (starts - Duration::minutes(15), ends + Duration::minutes(15));
+        let mut came: Vec<i64> = presence
+            .iter()
+            .filter(|(_, from, to)| {
+                (*to.min(&window.1) - *from.max(&window.0)).num_minutes() >= 10
+            })
+            .map(|(user, _, _)| *user)
+            .collect();
+        came.sort_unstable();
+        came.dedup();
+        let mut interested: Vec<i64> = came.iter().copied().filter(|_| rng.gen_bool(0.7)).collect();
+        for _ in 0..rng.gen_range(1..5) {
+            interested.push(DEMO_USER_BASE + i64::from(rng.gen_range(0..params.members.max(1))));
+        }
+        if upcoming {
+            interested = (0..rng.gen_range(4..12))
+                .map(|_| DEMO_USER_BASE + i64::from(rng.gen_range(0..params.members.max(1))))
+                .collect();
+        }
+        interested.sort_unstable();
+        interested.dedup();
+        for user in interested {
+            let at = created + Duration::minutes(rng.gen_range(10..6 * 24 * 60));
+            changes.push(interest(user, "user_add", at.min(starts)));
+        }
+        if canceled {
+            changes.push(description("update", "canceled", starts - Duration::hours(3)));
+        } else if !upcoming {
+            changes.push(description("update", "active", starts));
+            changes.push(description("update", "completed", ends));
+        }
+    }
+    changes
 }
 
 /// One visit: join, maybe mute, maybe switch channel, maybe drift into AFK, leave.
@@ -411,7 +556,87 @@ pub async fn write(pool: &PgPool, params: &DemoParams, metrics: &Metrics) -> any
     }
     drop(writer);
     task.await.context("the ingestion writer stopped")?;
+
+    let (writer, task) = IngestWriter::<ScheduledEventChange>::spawn(
+        pool.clone(),
+        WriterConfig {
+            batch_size: 5000,
+            flush_interval: std::time::Duration::from_secs(1),
+        },
+        metrics.clone(),
+    );
+    for change in generate_scheduled_events(params)
+        .into_iter()
+        .filter(|change| change.observed_at <= now)
+    {
+        writer.write(change).await?;
+        written += 1;
+    }
+    drop(writer);
+    task.await.context("the ingestion writer stopped")?;
+    write_roles_and_invites(pool, params).await?;
     Ok(written)
+}
+
+/// The guild's roles (Moderator for the first demo login member) and invites, as the bot
+/// would have recorded them.
+async fn write_roles_and_invites(pool: &PgPool, params: &DemoParams) -> anyhow::Result<()> {
+    for (position, (role_id, name)) in DEMO_ROLES.iter().enumerate() {
+        sqlx::query(
+            "insert into app.discord_roles (guild_id, role_id, name, position)
+             values ($1, $2, $3, $4)
+             on conflict (guild_id, role_id) do nothing",
+        )
+        .bind(DEMO_GUILD_ID)
+        .bind(role_id)
+        .bind(name)
+        .bind(i32::try_from(DEMO_ROLES.len() - position).unwrap_or(0))
+        .execute(pool)
+        .await
+        .context("writing the demo roles")?;
+    }
+    let uses = |code: &str| {
+        generate_member_events(params)
+            .filter(|event| {
+                event
+                    .source
+                    .as_ref()
+                    .and_then(|source| source.invite_code.as_deref())
+                    == Some(code)
+            })
+            .count()
+    };
+    for (code, inviter) in DEMO_INVITES {
+        sqlx::query(
+            "insert into app.discord_invites
+                 (guild_id, code, channel_id, inviter_id, inviter_name, uses, max_uses, created_at)
+             values ($1, $2, $3, $4, $5, $6, 0, now() - interval '1 year')
+             on conflict (guild_id, code) do nothing",
+        )
+        .bind(DEMO_GUILD_ID)
+        .bind(code)
+        .bind(DEMO_TEXT_CHANNEL_IDS[0])
+        .bind(DEMO_USER_BASE + i64::from(inviter))
+        .bind(format!("member{inviter}"))
+        .bind(i32::try_from(uses(code)).unwrap_or(i32::MAX))
+        .execute(pool)
+        .await
+        .context("writing the demo invites")?;
+    }
+    sqlx::query(
+        "insert into app.invite_labels (guild_id, code, label) values ($1, 'twitch', 'Twitch stream')
+         on conflict do nothing",
+    )
+    .bind(DEMO_GUILD_ID)
+    .execute(pool)
+    .await
+    .context("writing the demo invite label")?;
+    sqlx::query("update app.discord_guilds set invites_readable = true, invites_checked_at = now() where guild_id = $1")
+        .bind(DEMO_GUILD_ID)
+        .execute(pool)
+        .await
+        .context("writing the demo guild's invite permission")?;
+    Ok(())
 }
 
 #[cfg(test)]

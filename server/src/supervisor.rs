@@ -7,8 +7,7 @@ use crate::pipeline::{Pipeline, run_scheduler};
 use app::model::CollectorState;
 use collectors::Collector;
 use collectors::discord::bot::{BotConfig, BotWriters, DiscordBot};
-use collectors::discord::{MemberEvent, MessageEvent, VoiceEvent};
-use collectors::ingest::{IngestWriter, WriterConfig};
+use collectors::ingest::WriterConfig;
 use collectors::metrics::Metrics;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -63,27 +62,9 @@ pub fn start(
     let collectors = work != Work::PipelineOnly;
     match config.bot_token().filter(|_| collectors) {
         Some(token) => {
-            let (writer, writer_task) = IngestWriter::<VoiceEvent>::spawn_with_spool(
-                pool.clone(),
-                writer_config,
-                metrics.clone(),
-                Some(config.spool()),
-            );
-            writers.push(writer_task);
-            let (messages, messages_task) = IngestWriter::<MessageEvent>::spawn_with_spool(
-                pool.clone(),
-                writer_config,
-                metrics.clone(),
-                Some(config.spool()),
-            );
-            writers.push(messages_task);
-            let (members, members_task) = IngestWriter::<MemberEvent>::spawn_with_spool(
-                pool.clone(),
-                writer_config,
-                metrics.clone(),
-                Some(config.spool()),
-            );
-            writers.push(members_task);
+            let (bot_writers, bot_tasks) =
+                BotWriters::spawn(&pool, writer_config, &metrics, Some(config.spool()));
+            writers.extend(bot_tasks);
             let bot = DiscordBot::new(
                 BotConfig {
                     token: token.to_owned().into(),
@@ -99,11 +80,7 @@ pub fn start(
                     message_content: config.discord.message_content,
                 },
                 pool.clone(),
-                BotWriters {
-                    voice: writer,
-                    messages,
-                    members,
-                },
+                bot_writers,
                 metrics.clone(),
             );
             tasks.spawn(supervise(Arc::new(bot), pool.clone(), shutdown.clone()));

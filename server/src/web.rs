@@ -281,6 +281,7 @@ const GUARDED_PAGES: &[(&str, Permission)] = &[
     ("/admin", Permission::Administer),
     ("/retention", Permission::ViewKpis),
     ("/members", Permission::ViewKpis),
+    ("/events", Permission::ViewKpis),
     ("/export", Permission::ViewKpis),
 ];
 
@@ -356,6 +357,28 @@ async fn export_csv(
             "select day, communicators, communicators_week, new_members, activated,
                     activation_rate, week1_retained, week1_retention, complete
              from gold.discord_comparable_daily order by day"
+        }
+        "event_attendance.csv" => {
+            "select scheduled_event_id::text as scheduled_event_id, guild_id::text as guild_id,
+                    name, kind, status, starts_at, ends_at, interested, attended,
+                    interested_attended, no_shows, walk_ins, attendance_rate
+             from gold.event_attendance order by starts_at, scheduled_event_id"
+        }
+        "member_sources.csv" => {
+            "select s.join_month, s.source, s.invite_code, l.label, s.inviter_id::text as inviter_id,
+                    s.joined, s.young_accounts, s.still_members, s.active_after_1d,
+                    s.active_after_7d, s.active_after_30d
+             from gold.member_sources s
+             left join lateral (select label from app.invite_labels l
+                                where l.code = s.invite_code order by l.updated_at desc limit 1) l
+               on true
+             order by s.join_month, s.source, s.invite_code"
+        }
+        "member_source_retention.csv" => {
+            "select join_month, source, invite_code, months_after, cohort_size, active,
+                    percentage, partial
+             from gold.member_source_retention
+             order by join_month, source, invite_code, months_after"
         }
         "daily_active_users.csv" => {
             "select day, dau_total, dau_voice, dau_chat, dau_game, wau, mau, stickiness

@@ -7,7 +7,7 @@ mod support;
 use chrono::{DateTime, Duration as TimeDelta, NaiveDate, Utc};
 use collectors::Collector;
 use collectors::discord::bot::{BotConfig, BotWriters, DiscordBot};
-use collectors::discord::{MemberEvent, MessageEvent, VoiceEvent};
+use collectors::discord::VoiceEvent;
 use collectors::ingest::{IngestWriter, WriterConfig};
 use collectors::metrics::{DropReason, Metrics, SourceLabels};
 use guildhall::pipeline::{Pipeline, Trigger};
@@ -20,7 +20,6 @@ use sqlx::PgPool;
 use std::collections::HashMap;
 use std::time::Duration;
 use support::fake_discord::{self, FakeDiscord, GatewayConnection, GuildSpec, Handshake, Member};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 const GUILD: u64 = 1_100_000_000_000_000_001;
@@ -54,9 +53,10 @@ const MUSICBOT: Member = Member {
     bot: true,
 };
 
-/// GUILDS | GUILD_MEMBERS | GUILD_VOICE_STATES | GUILD_MESSAGES; in particular not
+/// GUILDS | GUILD_MEMBERS | GUILD_INVITES | GUILD_VOICE_STATES | GUILD_MESSAGES |
+/// GUILD_SCHEDULED_EVENTS; in particular not
 /// MESSAGE_CONTENT (1 << 15) unless configured.
-const EXPECTED_INTENTS: u64 = 1 | (1 << 1) | (1 << 7) | (1 << 9);
+const EXPECTED_INTENTS: u64 = 1 | (1 << 1) | (1 << 6) | (1 << 7) | (1 << 9) | (1 << 16);
 const MESSAGE_CONTENT: u64 = 1 << 15;
 
 fn id(snowflake: u64) -> i64 {
@@ -71,21 +71,17 @@ fn guild_spec(voice: Vec<(u64, u64)>) -> GuildSpec {
         afk_channel_id: Some(AFK),
         members: vec![ALICE, BOB, CAROL, DAVE, MUSICBOT],
         voice,
+        events: vec![],
+        roles: vec![],
     }
 }
 
-/// A running `DiscordBot` with its own ingestion writer.
-struct RunningBot {
-    shutdown: CancellationToken,
-    run: JoinHandle<anyhow::Result<()>>,
-    writer: JoinHandle<()>,
-    messages: JoinHandle<()>,
-    members: JoinHandle<()>,
-}
+/// A running bot on the fake gateway, recording the test guild.
+struct RunningBot;
 
 impl RunningBot {
-    fn start(pool: &PgPool, fake: &FakeDiscord, metrics: &Metrics) -> Self {
-        Self::start_with_spool(pool, fake, metrics, None)
+    fn start(pool: &PgPool, fake: &FakeDiscord, metrics: &Metrics) -> support::bot::RunningBot {
+        Self::start_configured(pool, fake, metrics, None, false)
     }
 
     fn start_with_spool(
@@ -93,7 +89,7 @@ impl RunningBot {
         fake: &FakeDiscord,
         metrics: &Metrics,
         spool: Option<collectors::ingest::SpoolConfig>,
-    ) -> Self {
+    ) -> support::bot::RunningBot {
         Self::start_configured(pool, fake, metrics, spool, false)
     }
 
@@ -103,74 +99,8 @@ impl RunningBot {
         metrics: &Metrics,
         spool: Option<collectors::ingest::SpoolConfig>,
         message_content: bool,
-    ) -> Self {
-        let small_batches = WriterConfig {
-            batch_size: 100,
-            flush_interval: Duration::from_millis(20),
-        };
-        let (messages, messages_task) =
-            IngestWriter::<MessageEvent>::spawn(pool.clone(), small_batches, metrics.clone());
-        let (members, members_task) =
-            IngestWriter::<MemberEvent>::spawn(pool.clone(), small_batches, metrics.clone());
-        let (writer, writer_task) = IngestWriter::<VoiceEvent>::spawn_with_spool(
-            pool.clone(),
-            WriterConfig {
-                batch_size: 100,
-                flush_interval: Duration::from_millis(20),
-            },
-            metrics.clone(),
-            spool,
-        );
-        let bot = DiscordBot::new(
-            BotConfig {
-                token: "fake-token".to_owned().into(),
-                api_base: fake.api_base.clone(),
-                guilds: vec![id(GUILD)],
-                heartbeat: Duration::from_millis(100),
-                rules_refresh: Duration::from_millis(100),
-                message_content,
-            },
-            pool.clone(),
-            BotWriters {
-                voice: writer,
-                messages,
-                members,
-            },
-            metrics.clone(),
-        );
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let run = tokio::spawn(async move { bot.run(token).await });
-        Self {
-            shutdown,
-            run,
-            writer: writer_task,
-            messages: messages_task,
-            members: members_task,
-        }
-    }
-
-    /// Cancels the bot, as the supervisor does at shutdown, and waits until its writer has
-    /// committed everything.
-    async fn stop(self) {
-        self.shutdown.cancel();
-        let result = tokio::time::timeout(Duration::from_secs(20), self.run)
-            .await
-            .expect("the bot stops within 20 s")
-            .expect("the bot task did not panic");
-        assert!(result.is_ok(), "the bot returns Ok on shutdown: {result:?}");
-        tokio::time::timeout(Duration::from_secs(10), self.writer)
-            .await
-            .expect("the writer stops")
-            .expect("the writer did not panic");
-        tokio::time::timeout(Duration::from_secs(10), self.messages)
-            .await
-            .expect("the message writer stops")
-            .expect("the message writer did not panic");
-        tokio::time::timeout(Duration::from_secs(10), self.members)
-            .await
-            .expect("the member writer stops")
-            .expect("the member writer did not panic");
+    ) -> support::bot::RunningBot {
+        support::bot::RunningBot::start(pool, fake, metrics, spool, id(GUILD), message_content)
     }
 }
 
@@ -1686,12 +1616,7 @@ async fn refused_privileged_intents_leave_voice_recorded_without_them(pool: PgPo
         batch_size: 100,
         flush_interval: Duration::from_millis(20),
     };
-    let (voice, voice_task) =
-        IngestWriter::<VoiceEvent>::spawn(pool.clone(), writer_config, metrics.clone());
-    let (messages, messages_task) =
-        IngestWriter::<MessageEvent>::spawn(pool.clone(), writer_config, metrics.clone());
-    let (members, members_task) =
-        IngestWriter::<MemberEvent>::spawn(pool.clone(), writer_config, metrics.clone());
+    let (bot_writers, writer_tasks) = BotWriters::spawn(&pool, writer_config, &metrics, None);
     let bot = std::sync::Arc::new(DiscordBot::new(
         BotConfig {
             token: "fake-token".to_owned().into(),
@@ -1702,11 +1627,7 @@ async fn refused_privileged_intents_leave_voice_recorded_without_them(pool: PgPo
             message_content: true,
         },
         pool.clone(),
-        BotWriters {
-            voice,
-            messages,
-            members,
-        },
+        bot_writers,
         metrics.clone(),
     ));
 
@@ -1739,7 +1660,7 @@ async fn refused_privileged_intents_leave_voice_recorded_without_them(pool: PgPo
     assert_eq!(
         conn.intents(),
         EXPECTED_INTENTS & !(1 << 1),
-        "GUILDS | GUILD_VOICE_STATES | GUILD_MESSAGES, without GUILD_MEMBERS and MESSAGE_CONTENT"
+        "the same intents without GUILD_MEMBERS and MESSAGE_CONTENT"
     );
     conn.dispatch("READY", fake_discord::ready(&[GUILD], &fake.gateway_url));
     conn.dispatch(
@@ -1755,7 +1676,7 @@ async fn refused_privileged_intents_leave_voice_recorded_without_them(pool: PgPo
         .expect("no panic")
         .expect("a clean stop");
     drop(bot);
-    for task in [voice_task, messages_task, members_task] {
+    for task in writer_tasks {
         tokio::time::timeout(Duration::from_secs(10), task)
             .await
             .expect("writer stops")

@@ -265,6 +265,8 @@ async fn message_content_reaches_neither_the_log_at_trace_level_nor_the_database
             afk_channel_id: None,
             members: vec![AUTHOR],
             voice: vec![],
+            events: vec![],
+            roles: vec![],
         }),
     );
     let message = |id: u64| {

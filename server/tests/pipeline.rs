@@ -1276,6 +1276,7 @@ fn member_event(user: i64, kind: MemberEventKind, when: &str) -> MemberEvent {
         pending: false,
         origin: MemberOrigin::Gateway,
         observed_at: at(when),
+        source: None,
     }
 }
 

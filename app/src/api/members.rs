@@ -8,7 +8,7 @@ use leptos::prelude::*;
 /// long the members who left had stayed.
 #[server]
 pub async fn get_member_growth(weeks: i32) -> Result<MemberGrowth, AppError> {
-    use crate::model::{DiscordComparable, GrowthWeek, Permission, TenureBucket};
+    use crate::model::{DiscordComparable, GrowthWeek, MemberSource, Permission, TenureBucket};
     let (_user, state) = crate::ssr::authz::require(Permission::ViewKpis).await?;
     if !(1..=520).contains(&weeks) {
         let error = AppError::BadRequest("choose between 1 and 520 weeks".into());
@@ -96,7 +96,76 @@ pub async fn get_member_growth(weeks: i32) -> Result<MemberGrowth, AppError> {
         .bind(tz)
         .fetch_one(&state.pool)
         .await?;
+    // source, code, label, inviter, joined, young, still members, active after 1/7/30 days,
+    // month-1 retention.
+    type SourceRow = (
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        Option<f64>,
+    );
+    let sources: Vec<SourceRow> =
+        sqlx::query_as(
+            "with recent as (
+                 select * from gold.member_sources
+                 where join_month >= date_trunc('month', (now() at time zone $1)::date)
+                                     - interval '11 months'
+             )
+             select r.source, r.invite_code,
+                    (select l.label from app.invite_labels l where l.code = r.invite_code
+                     order by l.updated_at desc limit 1),
+                    (select i.inviter_name from app.discord_invites i where i.code = r.invite_code
+                     order by i.seen_at desc limit 1),
+                    sum(r.joined)::int8, sum(r.young_accounts)::int8, sum(r.still_members)::int8,
+                    sum(r.active_after_1d)::int8, sum(r.active_after_7d)::int8,
+                    sum(r.active_after_30d)::int8,
+                    (select 100.0 * sum(t.active) / nullif(sum(t.cohort_size), 0)
+                     from gold.member_source_retention t
+                     where t.source = r.source and t.invite_code = r.invite_code
+                       and t.months_after = 1 and not t.partial
+                       and t.join_month >= date_trunc('month', (now() at time zone $1)::date)
+                                           - interval '11 months')::float8
+             from recent r
+             group by r.source, r.invite_code
+             order by sum(r.joined) desc, r.invite_code",
+        )
+        .bind(tz)
+        .fetch_all(&state.pool)
+        .await?;
+    let invites_readable: Option<bool> = sqlx::query_scalar(
+        "select bool_and(invites_readable) from app.discord_guilds where invites_readable is not null",
+    )
+    .fetch_one(&state.pool)
+    .await?;
     Ok(MemberGrowth {
+        invites_readable,
+        sources: sources
+            .into_iter()
+            .map(
+                |(source, code, label, inviter, joined, young_accounts, still_members, d1, d7, d30, month1)| {
+                    MemberSource {
+                        source,
+                        code,
+                        label,
+                        inviter,
+                        joined,
+                        young_accounts,
+                        still_members,
+                        active_after_1d: d1,
+                        active_after_7d: d7,
+                        active_after_30d: d30,
+                        month1_retention: month1,
+                    }
+                },
+            )
+            .collect(),
         comparable: DiscordComparable {
             communicators_week,
             new_members,

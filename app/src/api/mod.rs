@@ -2,12 +2,16 @@
 //! permission check.
 
 mod afk;
+mod discord;
+mod events;
 mod excluded;
 mod members;
 mod retention;
 mod roles;
 
 pub use afk::*;
+pub use discord::*;
+pub use events::*;
 pub use excluded::*;
 pub use members::*;
 pub use retention::*;

@@ -120,6 +120,7 @@ fn AdminSections(overview: AdminOverview) -> impl IntoView {
             <h2>{t(Key::ExcludedTitle)}</h2>
             <ExcludedChannels guilds />
         </div>
+        <super::admin_discord::DiscordSettings />
         <div class="card">
             <h2>{t(Key::UsersTitle)}</h2>
             <p class="muted small">{t(Key::UsersLead)}</p>
@@ -332,6 +333,8 @@ fn AuditLog(entries: Vec<AuditEntry>) -> impl IntoView {
                 Some(AuditAction::AfkChannelUnmarked) => t(Key::AuditAfkUnmarked).into_any(),
                 Some(AuditAction::ChannelExcluded) => t(Key::AuditChannelExcluded).into_any(),
                 Some(AuditAction::ChannelIncluded) => t(Key::AuditChannelIncluded).into_any(),
+                Some(AuditAction::RoleMapped) => t(Key::AuditRoleMapped).into_any(),
+                Some(AuditAction::InviteLabelled) => t(Key::AuditInviteLabelled).into_any(),
                 None => entry.action.clone().into_any(),
             };
             view! {

@@ -4,7 +4,7 @@
 use crate::api::get_member_growth;
 use crate::components::{ErrorNotice, Figure, Loading};
 use crate::i18n::{Key, t, use_i18n};
-use crate::model::MemberGrowth;
+use crate::model::{MemberGrowth, MemberSource};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -207,5 +207,90 @@ fn Growth(growth: MemberGrowth) -> impl IntoView {
         </p>
     }
     .into_any();
-    view! { {figures} {discord} {downloads} {weekly} {leavers} }
+    let sources = view! { <Sources sources=growth.sources.clone() readable=growth.invites_readable /> }
+        .into_any();
+    view! { {figures} {discord} {sources} {downloads} {weekly} {leavers} }
+}
+
+/// Where members came from: one row per invite (and unknown), with how many stayed.
+#[component]
+fn Sources(sources: Vec<MemberSource>, readable: Option<bool>) -> impl IntoView {
+    let lang = use_i18n().lang;
+    let rows = sources
+        .into_iter()
+        .map(|source| {
+            let MemberSource {
+                source,
+                code,
+                label,
+                inviter,
+                joined,
+                young_accounts,
+                still_members,
+                active_after_1d,
+                active_after_7d,
+                active_after_30d,
+                month1_retention,
+            } = source;
+            let name = if source == "invite" {
+                let shown = match &label {
+                    Some(label) => format!("{label} ({code})"),
+                    None => code.clone(),
+                };
+                view! { <span>{shown}</span> }.into_any()
+            } else {
+                view! { <span>{t(Key::SourceUnknown)}</span> }.into_any()
+            };
+            let int = move |n: i64| move || lang.get().int(n);
+            let month1 = move || {
+                month1_retention.map_or_else(
+                    || "–".to_owned(),
+                    |v| format!("{} %", lang.get().decimal(v)),
+                )
+            };
+            view! {
+                <tr data-source=source data-code=code>
+                    <th scope="row">{name}</th>
+                    <td>{inviter.unwrap_or_default()}</td>
+                    <td class="num" data-joined=joined>{int(joined)}</td>
+                    <td class="num" data-young=young_accounts>{int(young_accounts)}</td>
+                    <td class="num" data-still=still_members>{int(still_members)}</td>
+                    <td class="num" data-after1=active_after_1d>{int(active_after_1d)}</td>
+                    <td class="num" data-after7=active_after_7d>{int(active_after_7d)}</td>
+                    <td class="num" data-after30=active_after_30d>{int(active_after_30d)}</td>
+                    <td class="num">{month1}</td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect_view();
+    view! {
+        <div class="card table-wrap">
+            <h2>{t(Key::SourcesTitle)}</h2>
+            {(readable == Some(false))
+                .then(|| view! { <p class="notice" data-testid="invites-unreadable">{t(Key::SourcesNoPermission)}</p> })}
+            <table class="data" data-testid="sources-table">
+                <thead>
+                    <tr>
+                        <th scope="col">{t(Key::ColInvite)}</th>
+                        <th scope="col">{t(Key::ColInviter)}</th>
+                        <th scope="col" class="num">{t(Key::ColJoins)}</th>
+                        <th scope="col" class="num">{t(Key::ColYoung)}</th>
+                        <th scope="col" class="num">{t(Key::ColStill)}</th>
+                        <th scope="col" class="num">{t(Key::ColAfter1)}</th>
+                        <th scope="col" class="num">{t(Key::ColAfter7)}</th>
+                        <th scope="col" class="num">{t(Key::ColAfter30)}</th>
+                        <th scope="col" class="num">{t(Key::ColMonth1)}</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <p class="muted small">{t(Key::SourcesHint)}</p>
+            <p class="actions">
+                <a class="button" href="/export/member_sources.csv" download="member_sources.csv">
+                    {t(Key::DownloadSourcesCsv)}
+                </a>
+            </p>
+        </div>
+    }
 }

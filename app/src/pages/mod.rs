@@ -2,6 +2,8 @@
 //! visitor may see: a sign-in page for visitors, a refusal for the wrong role.
 
 mod admin;
+mod admin_discord;
+mod events;
 mod members;
 mod my_activity;
 mod overview;
@@ -9,6 +11,7 @@ mod retention;
 mod sign_in;
 
 pub use admin::AdminPage;
+pub use events::EventsPage;
 pub use members::MembersPage;
 pub use my_activity::MyActivityPage;
 pub use overview::OverviewPage;
@@ -73,6 +76,12 @@ pub fn MyActivityRoute() -> impl IntoView {
 #[component]
 pub fn MembersRoute() -> impl IntoView {
     gated(Permission::ViewKpis, |_| view! { <MembersPage /> })
+}
+
+/// `/events` (the server already refuses members before rendering).
+#[component]
+pub fn EventsRoute() -> impl IntoView {
+    gated(Permission::ViewKpis, |_| view! { <EventsPage /> })
 }
 
 /// `/retention` (the server already refuses members before rendering).

@@ -53,7 +53,12 @@ pub async fn current_user(
         return Ok(None);
     };
     let row: Option<(i64, i64, String, Option<String>, String)> = sqlx::query_as(
-        "select id, discord_user_id, username, display_name, role from app.users where id = $1",
+        // The effective role: the hand-granted one, or the one the Discord roles map to
+        // when that is higher.
+        "select id, discord_user_id, username, display_name,
+                case when app.role_rank(discord_role) > app.role_rank(role) then discord_role
+                     else role end
+         from app.users where id = $1",
     )
     .bind(user_id)
     .fetch_optional(pool)

@@ -6,12 +6,16 @@
 //! sessions that ended while it was away are closed at the last time it saw the guild and
 //! people already in voice get their sessions opened.
 
+mod invites;
+mod scheduled;
+
 use crate::Collector;
 use crate::discord::sequencer::{VoicePosition, VoiceSequencer};
 use crate::discord::{
-    MemberEvent, MemberEventKind, MemberOrigin, MessageEvent, VoiceEvent, VoiceOrigin,
+    MemberEvent, MemberEventKind, MemberOrigin, MessageEvent, ScheduledEventChange, VoiceEvent,
+    VoiceOrigin,
 };
-use crate::ingest::IngestWriter;
+use crate::ingest::{IngestWriter, SpoolConfig, WriterConfig};
 use crate::metrics::{DropReason, Metrics, SourceLabels};
 use crate::rules::IngestRules;
 use crate::steps::{IngestStep, Steps};
@@ -22,8 +26,10 @@ use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
     ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, Guild, GuildId,
-    GuildMemberUpdateEvent, GuildMembersChunkEvent, HttpBuilder, Member, Message, MessageType,
-    PartialGuild, Ready, ResumedEvent, ShardManager, UnavailableGuild, User, VoiceState,
+    GuildMemberUpdateEvent, GuildMembersChunkEvent, GuildScheduledEventUserAddEvent,
+    GuildScheduledEventUserRemoveEvent, HttpBuilder, InviteCreateEvent, InviteDeleteEvent,
+    Member, Message, MessageType, PartialGuild, Ready, ResumedEvent, Role, RoleId,
+    ScheduledEvent, ShardManager, UnavailableGuild, User, VoiceState,
 };
 use sqlx::PgPool;
 use std::collections::{HashMap, HashSet};
@@ -74,10 +80,14 @@ impl BotConfig {
     /// only for the length: Guildhall stores no message content.
     pub fn intents(&self) -> GatewayIntents {
         // GUILD_MEMBERS is privileged too: joins, leaves and the member list need it.
+        // GUILD_INVITES: where members come from; GUILD_SCHEDULED_EVENTS: events and who
+        // is interested.
         let intents = GatewayIntents::GUILDS
             | GatewayIntents::GUILD_MEMBERS
             | GatewayIntents::GUILD_VOICE_STATES
-            | GatewayIntents::GUILD_MESSAGES;
+            | GatewayIntents::GUILD_MESSAGES
+            | GatewayIntents::GUILD_INVITES
+            | GatewayIntents::GUILD_SCHEDULED_EVENTS;
         if self.message_content {
             intents | GatewayIntents::MESSAGE_CONTENT
         } else {
@@ -97,6 +107,7 @@ pub struct DiscordBot {
     writer: IngestWriter<VoiceEvent>,
     messages: IngestWriter<MessageEvent>,
     members: IngestWriter<MemberEvent>,
+    events: IngestWriter<ScheduledEventChange>,
     metrics: Metrics,
     /// Discord refused the privileged intents (close code 4014): later sessions run without
     /// them, so voice (and message counts) keep being recorded.
@@ -108,6 +119,52 @@ pub struct BotWriters {
     pub voice: IngestWriter<VoiceEvent>,
     pub messages: IngestWriter<MessageEvent>,
     pub members: IngestWriter<MemberEvent>,
+    pub events: IngestWriter<ScheduledEventChange>,
+}
+
+impl BotWriters {
+    /// Starts one writer per bronze table (all with the same batching and spool); returns
+    /// them with their tasks, which end once every record is committed or spooled.
+    pub fn spawn(
+        pool: &PgPool,
+        config: WriterConfig,
+        metrics: &Metrics,
+        spool: Option<SpoolConfig>,
+    ) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
+        let (voice, voice_task) = IngestWriter::<VoiceEvent>::spawn_with_spool(
+            pool.clone(),
+            config,
+            metrics.clone(),
+            spool.clone(),
+        );
+        let (messages, messages_task) = IngestWriter::<MessageEvent>::spawn_with_spool(
+            pool.clone(),
+            config,
+            metrics.clone(),
+            spool.clone(),
+        );
+        let (members, members_task) = IngestWriter::<MemberEvent>::spawn_with_spool(
+            pool.clone(),
+            config,
+            metrics.clone(),
+            spool.clone(),
+        );
+        let (events, events_task) = IngestWriter::<ScheduledEventChange>::spawn_with_spool(
+            pool.clone(),
+            config,
+            metrics.clone(),
+            spool,
+        );
+        (
+            Self {
+                voice,
+                messages,
+                members,
+                events,
+            },
+            vec![voice_task, messages_task, members_task, events_task],
+        )
+    }
 }
 
 impl DiscordBot {
@@ -118,6 +175,7 @@ impl DiscordBot {
             writer: writers.voice,
             messages: writers.messages,
             members: writers.members,
+            events: writers.events,
             metrics,
             privileged_refused: std::sync::atomic::AtomicBool::new(false),
         }
@@ -173,6 +231,11 @@ impl DiscordBot {
                 .then(NoSystemMessages)
                 .then(OptedOut(rules.clone()))
                 .then(ExcludedTextChannels(rules.clone())),
+            event_writer: WriterSlot::new(self.events.clone()),
+            event_steps: Steps::new(scheduled::EVENT_SOURCE, self.metrics.clone())
+                .then(TrackedGuilds(self.config.guilds.clone()))
+                .then(OptedOut(rules.clone())),
+            invites: tokio::sync::Mutex::new(HashMap::new()),
             rules: rules.clone(),
         });
 
@@ -254,6 +317,10 @@ impl DiscordBot {
             .flush()
             .await
             .context("cannot flush the member events")?;
+        self.events
+            .flush()
+            .await
+            .context("cannot flush the scheduled-event changes")?;
         result
     }
 }
@@ -307,6 +374,12 @@ struct BotState {
     member_steps: Steps<MemberCandidate>,
     /// Per guild, the members a running synchronisation has found so far.
     member_sync: Mutex<HashMap<i64, HashSet<i64>>>,
+    /// The scheduled-event changes' writer, while the session lasts.
+    event_writer: WriterSlot<ScheduledEventChange>,
+    /// The steps every scheduled-event change passes before the write.
+    event_steps: Steps<scheduled::EventCandidate>,
+    /// Per guild, its invites and their use counts (where members come from).
+    invites: tokio::sync::Mutex<HashMap<i64, invites::GuildInvites>>,
     /// Excluded channels and opt-outs (reconciliation applies them too).
     rules: IngestRules,
 }
@@ -557,6 +630,7 @@ impl BotState {
         self.writer.release();
         self.message_writer.release();
         self.member_writer.release();
+        self.event_writer.release();
     }
 
     /// Runs a member event through the steps and writes it.
@@ -663,6 +737,89 @@ struct VoiceHandler {
     state: Arc<BotState>,
 }
 
+impl VoiceHandler {
+    async fn on_role(&self, role: Role) {
+        let guild_id = db_id(role.guild_id.get());
+        if !self.state.config.tracks(guild_id) {
+            return;
+        }
+        if let Err(error) = upsert_role(&self.state.pool, guild_id, &role).await {
+            tracing::warn!(guild_id, %error, "cannot record a role");
+        }
+    }
+
+    async fn on_scheduled_event(&self, event: &ScheduledEvent, change: &str) {
+        let change = scheduled::event_change(event, change, "gateway", Utc::now());
+        if let Err(error) = self.state.write_event_change(change).await {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "handling a scheduled-event change failed"
+            );
+        }
+    }
+
+    async fn on_interest(&self, guild_id: GuildId, event_id: u64, user_id: u64, change: &str) {
+        let change = scheduled::interest_change(
+            db_id(guild_id.get()),
+            db_id(event_id),
+            db_id(user_id),
+            change,
+            "gateway",
+            Utc::now(),
+        );
+        if let Err(error) = self.state.write_event_change(change).await {
+            tracing::error!(
+                error = format!("{error:#}"),
+                "handling a scheduled-event interest failed"
+            );
+        }
+    }
+}
+
+async fn upsert_role(pool: &PgPool, guild_id: i64, role: &Role) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into app.discord_roles (guild_id, role_id, name, position, deleted, updated_at)
+         values ($1, $2, $3, $4, false, now())
+         on conflict (guild_id, role_id) do update
+             set name = excluded.name, position = excluded.position, deleted = false,
+                 updated_at = excluded.updated_at",
+    )
+    .bind(guild_id)
+    .bind(db_id(role.id.get()))
+    .bind(&role.name)
+    .bind(i32::from(role.position))
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records the guild's roles (the admin's picker for the role mapping); roles no longer
+/// listed are marked deleted.
+async fn store_roles(
+    state: &BotState,
+    guild_id: i64,
+    roles: impl Iterator<Item = &Role>,
+) -> anyhow::Result<()> {
+    let mut ids = Vec::new();
+    for role in roles {
+        // @everyone (the guild's own id) maps to nothing useful.
+        if db_id(role.id.get()) == guild_id {
+            continue;
+        }
+        upsert_role(&state.pool, guild_id, role).await?;
+        ids.push(db_id(role.id.get()));
+    }
+    sqlx::query(
+        "update app.discord_roles set deleted = true, updated_at = now()
+         where guild_id = $1 and not deleted and not (role_id = any($2))",
+    )
+    .bind(guild_id)
+    .bind(&ids)
+    .execute(&state.pool)
+    .await?;
+    Ok(())
+}
+
 #[serenity::async_trait]
 impl EventHandler for VoiceHandler {
     async fn guild_create(&self, ctx: Context, guild: Guild, _is_new: Option<bool>) {
@@ -691,6 +848,93 @@ impl EventHandler for VoiceHandler {
                 "handling GUILD_CREATE failed"
             );
         }
+        if let Err(error) = store_roles(&self.state, guild_id, guild.roles.values()).await {
+            tracing::warn!(guild_id, error = format!("{error:#}"), "cannot record the roles");
+        }
+        self.state.load_invites(&ctx.http, guild.id).await;
+        if let Err(error) = scheduled::sync_guild_events(&self.state, &ctx.http, &guild).await {
+            tracing::error!(
+                guild_id,
+                error = format!("{error:#}"),
+                "synchronising the scheduled events failed"
+            );
+        }
+    }
+
+    async fn guild_role_create(&self, _ctx: Context, role: Role) {
+        self.on_role(role).await;
+    }
+
+    async fn guild_role_update(&self, _ctx: Context, _old: Option<Role>, role: Role) {
+        self.on_role(role).await;
+    }
+
+    async fn guild_role_delete(
+        &self,
+        _ctx: Context,
+        guild_id: GuildId,
+        role_id: RoleId,
+        _removed: Option<Role>,
+    ) {
+        let stored = sqlx::query(
+            "update app.discord_roles set deleted = true, updated_at = now()
+             where guild_id = $1 and role_id = $2",
+        )
+        .bind(db_id(guild_id.get()))
+        .bind(db_id(role_id.get()))
+        .execute(&self.state.pool)
+        .await;
+        if let Err(error) = stored {
+            tracing::warn!(%error, "cannot record a deleted role");
+        }
+    }
+
+    async fn guild_scheduled_event_create(&self, _ctx: Context, event: ScheduledEvent) {
+        self.on_scheduled_event(&event, "create").await;
+    }
+
+    async fn guild_scheduled_event_update(&self, _ctx: Context, event: ScheduledEvent) {
+        self.on_scheduled_event(&event, "update").await;
+    }
+
+    async fn guild_scheduled_event_delete(&self, _ctx: Context, event: ScheduledEvent) {
+        self.on_scheduled_event(&event, "delete").await;
+    }
+
+    async fn guild_scheduled_event_user_add(
+        &self,
+        _ctx: Context,
+        subscribed: GuildScheduledEventUserAddEvent,
+    ) {
+        self.on_interest(
+            subscribed.guild_id,
+            subscribed.scheduled_event_id.get(),
+            subscribed.user_id.get(),
+            "user_add",
+        )
+        .await;
+    }
+
+    async fn guild_scheduled_event_user_remove(
+        &self,
+        _ctx: Context,
+        unsubscribed: GuildScheduledEventUserRemoveEvent,
+    ) {
+        self.on_interest(
+            unsubscribed.guild_id,
+            unsubscribed.scheduled_event_id.get(),
+            unsubscribed.user_id.get(),
+            "user_remove",
+        )
+        .await;
+    }
+
+    async fn invite_create(&self, _ctx: Context, data: InviteCreateEvent) {
+        self.state.on_invite_create(&data).await;
+    }
+
+    async fn invite_delete(&self, _ctx: Context, data: InviteDeleteEvent) {
+        self.state.on_invite_delete(&data).await;
     }
 
     async fn guild_update(&self, _ctx: Context, _old: Option<Guild>, new: PartialGuild) {
@@ -740,8 +984,17 @@ impl EventHandler for VoiceHandler {
         );
     }
 
-    async fn guild_member_addition(&self, _ctx: Context, member: Member) {
-        let candidate = member_candidate(&member, MemberEventKind::Join, MemberOrigin::Gateway);
+    async fn guild_member_addition(&self, ctx: Context, member: Member) {
+        let mut candidate =
+            member_candidate(&member, MemberEventKind::Join, MemberOrigin::Gateway);
+        // Every join takes its use off the invite counts, also those the steps drop.
+        if self.state.config.tracks(db_id(member.guild_id.get())) {
+            candidate.event.source = Some(
+                self.state
+                    .attribute_join(&ctx.http, member.guild_id)
+                    .await,
+            );
+        }
         if let Err(error) = self.state.write_member(candidate).await {
             tracing::error!(
                 error = format!("{error:#}"),
@@ -768,6 +1021,7 @@ impl EventHandler for VoiceHandler {
                 pending: false,
                 origin: MemberOrigin::Gateway,
                 observed_at: Utc::now(),
+                source: None,
             },
             from_bot: user.bot,
         };
@@ -797,6 +1051,7 @@ impl EventHandler for VoiceHandler {
                 pending: event.pending,
                 origin: MemberOrigin::Gateway,
                 observed_at: Utc::now(),
+                source: None,
             },
             from_bot: event.user.bot,
         };
@@ -1016,6 +1271,7 @@ fn member_candidate(
             pending: member.pending,
             origin,
             observed_at: joined_at.unwrap_or_else(Utc::now),
+            source: None,
         },
         from_bot: member.user.bot,
     }
@@ -1085,6 +1341,7 @@ async fn on_members_chunk(state: &BotState, chunk: GuildMembersChunkEvent) -> an
                     pending: false,
                     origin: MemberOrigin::Sync,
                     observed_at: now,
+                    source: None,
                 },
                 from_bot: false,
             })

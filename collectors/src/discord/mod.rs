@@ -390,6 +390,45 @@ pub struct MemberEvent {
     /// For joins and members found present: the join instant (so the same join seen twice
     /// is stored once); otherwise when the bot saw it.
     pub observed_at: DateTime<Utc>,
+    /// For live joins: the invite the member used, as far as the bot could tell.
+    pub source: Option<JoinSource>,
+}
+
+/// Where a join came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinSource {
+    /// `invite` or `unknown`.
+    pub kind: &'static str,
+    pub invite_code: Option<String>,
+    pub inviter_id: Option<i64>,
+    /// Why it is unknown: `no_permission`, `not_found`, `ambiguous`, `unavailable`.
+    pub note: Option<&'static str>,
+}
+
+impl JoinSource {
+    pub fn invite(code: String, inviter_id: Option<i64>) -> Self {
+        Self {
+            kind: "invite",
+            invite_code: Some(code),
+            inviter_id,
+            note: None,
+        }
+    }
+
+    pub fn unknown(note: &'static str) -> Self {
+        Self {
+            kind: "unknown",
+            invite_code: None,
+            inviter_id: None,
+            note: Some(note),
+        }
+    }
+
+    fn parse_note(text: &str) -> Option<&'static str> {
+        ["no_permission", "not_found", "ambiguous", "unavailable"]
+            .into_iter()
+            .find(|note| *note == text)
+    }
 }
 
 impl MemberEvent {
@@ -411,7 +450,7 @@ impl BronzeRecord for MemberEvent {
 
     const COPY_STATEMENT: &'static str = "copy bronze.discord_member_events
         (source_key, guild_id, user_id, kind, joined_at, roles, nickname, pending, origin,
-         observed_at)
+         observed_at, join_source, invite_code, inviter_id, join_source_note)
         from stdin (format text)";
 
     fn copy_line(&self, line: &mut CopyLine<'_>) {
@@ -433,6 +472,11 @@ impl BronzeRecord for MemberEvent {
             .value(Some(self.pending))
             .text(Some(self.origin.as_str()))
             .text(Some(&self.observed_at.to_rfc3339()));
+        let source = self.source.as_ref();
+        line.text(source.map(|s| s.kind))
+            .text(source.and_then(|s| s.invite_code.as_deref()))
+            .value(source.and_then(|s| s.inviter_id))
+            .text(source.and_then(|s| s.note));
     }
 
     fn insert_batch<'c>(
@@ -447,8 +491,9 @@ impl BronzeRecord for MemberEvent {
                 let done = sqlx::query(
                     "insert into bronze.discord_member_events
                          (source_key, guild_id, user_id, kind, joined_at, roles, nickname,
-                          pending, origin, observed_at)
-                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                          pending, origin, observed_at, join_source, invite_code, inviter_id,
+                          join_source_note)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                      on conflict (observed_at, source_key) do nothing",
                 )
                 .bind(event.source_key())
@@ -461,6 +506,10 @@ impl BronzeRecord for MemberEvent {
                 .bind(event.pending)
                 .bind(event.origin.as_str())
                 .bind(event.observed_at)
+                .bind(event.source.as_ref().map(|s| s.kind))
+                .bind(event.source.as_ref().and_then(|s| s.invite_code.clone()))
+                .bind(event.source.as_ref().and_then(|s| s.inviter_id))
+                .bind(event.source.as_ref().and_then(|s| s.note))
                 .execute(&mut *conn)
                 .await?;
                 inserted += done.rows_affected();
@@ -481,6 +530,12 @@ impl BronzeRecord for MemberEvent {
             "pending": self.pending,
             "origin": self.origin.as_str(),
             "observed_at": self.observed_at.to_rfc3339(),
+            "source": self.source.as_ref().map(|source| serde_json::json!({
+                "kind": source.kind,
+                "invite_code": source.invite_code,
+                "inviter_id": source.inviter_id.map(|id| id.to_string()),
+                "note": source.note,
+            })),
         })
     }
 
@@ -512,6 +567,198 @@ impl BronzeRecord for MemberEvent {
             pending: value.get("pending")?.as_bool()?,
             origin: MemberOrigin::parse(value.get("origin")?.as_str()?)?,
             observed_at: instant(value.get("observed_at")?.as_str()?)?,
+            // Spools written before sources were recorded have none.
+            source: match value.get("source") {
+                None | Some(serde_json::Value::Null) => None,
+                Some(source) => Some(JoinSource {
+                    kind: match source.get("kind")?.as_str()? {
+                        "invite" => "invite",
+                        _ => "unknown",
+                    },
+                    invite_code: source
+                        .get("invite_code")
+                        .and_then(|code| code.as_str())
+                        .map(str::to_owned),
+                    inviter_id: source
+                        .get("inviter_id")
+                        .and_then(|id| id.as_str())
+                        .and_then(|id| id.parse().ok()),
+                    note: source
+                        .get("note")
+                        .and_then(|note| note.as_str())
+                        .and_then(JoinSource::parse_note),
+                }),
+            },
         })
+    }
+}
+
+/// One row of `bronze.discord_scheduled_events`: an observation of a scheduled event (its
+/// description) or of one user's interest in it. Ids travel as strings in JSON (the spool),
+/// as everywhere else.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScheduledEventChange {
+    #[serde(with = "id_text")]
+    pub guild_id: i64,
+    #[serde(with = "id_text")]
+    pub scheduled_event_id: i64,
+    /// `create`, `update`, `delete`, `sync`, `gone`, `user_add`, `user_remove`, `user_sync`.
+    pub change: String,
+    #[serde(with = "id_text_opt")]
+    pub user_id: Option<i64>,
+    pub name: Option<String>,
+    #[serde(with = "id_text_opt")]
+    pub channel_id: Option<i64>,
+    /// `stage`, `voice` or `external`.
+    pub kind: Option<String>,
+    /// `scheduled`, `active`, `completed` or `canceled`.
+    pub status: Option<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// `gateway`, `sync` or `demo`.
+    pub origin: String,
+    pub observed_at: DateTime<Utc>,
+}
+
+impl ScheduledEventChange {
+    /// Idempotency key: the same observation written twice is stored once.
+    pub fn source_key(&self) -> String {
+        format!(
+            "{}:{}:{}:{}:{}",
+            self.scheduled_event_id,
+            self.change,
+            self.user_id.map_or_else(|| "-".to_owned(), |id| id.to_string()),
+            self.observed_at.timestamp_micros(),
+            self.origin
+        )
+    }
+}
+
+impl BronzeRecord for ScheduledEventChange {
+    const SOURCE: &'static str = "discord_events";
+
+    const COPY_STATEMENT: &'static str = "copy bronze.discord_scheduled_events
+        (source_key, guild_id, scheduled_event_id, change, user_id, name, channel_id, kind,
+         status, starts_at, ends_at, origin, observed_at)
+        from stdin (format text)";
+
+    fn copy_line(&self, line: &mut CopyLine<'_>) {
+        line.text(Some(&self.source_key()))
+            .value(Some(self.guild_id))
+            .value(Some(self.scheduled_event_id))
+            .text(Some(&self.change))
+            .value(self.user_id)
+            .text(self.name.as_deref())
+            .value(self.channel_id)
+            .text(self.kind.as_deref())
+            .text(self.status.as_deref())
+            .text(self.starts_at.map(|at| at.to_rfc3339()).as_deref())
+            .text(self.ends_at.map(|at| at.to_rfc3339()).as_deref())
+            .text(Some(&self.origin))
+            .text(Some(&self.observed_at.to_rfc3339()));
+    }
+
+    fn insert_batch<'c>(
+        conn: &'c mut sqlx::PgConnection,
+        batch: &'c [Self],
+    ) -> BoxFuture<'c, sqlx::Result<u64>> {
+        async move {
+            let mut inserted = 0;
+            for change in batch {
+                let done = sqlx::query(
+                    "insert into bronze.discord_scheduled_events
+                         (source_key, guild_id, scheduled_event_id, change, user_id, name,
+                          channel_id, kind, status, starts_at, ends_at, origin, observed_at)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                     on conflict (observed_at, source_key) do nothing",
+                )
+                .bind(change.source_key())
+                .bind(change.guild_id)
+                .bind(change.scheduled_event_id)
+                .bind(&change.change)
+                .bind(change.user_id)
+                .bind(&change.name)
+                .bind(change.channel_id)
+                .bind(&change.kind)
+                .bind(&change.status)
+                .bind(change.starts_at)
+                .bind(change.ends_at)
+                .bind(&change.origin)
+                .bind(change.observed_at)
+                .execute(&mut *conn)
+                .await?;
+                inserted += done.rows_affected();
+            }
+            Ok(inserted)
+        }
+        .boxed()
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+
+    fn from_json(value: &serde_json::Value) -> Option<Self> {
+        serde_json::from_value(value.clone()).ok()
+    }
+}
+
+/// Discord ids as JSON strings (JavaScript's numbers cannot hold them).
+mod id_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(id: &i64, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&id.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+mod id_text_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(id: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
+        match id {
+            Some(id) => serializer.serialize_str(&id.to_string()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<i64>, D::Error> {
+        Option::<String>::deserialize(deserializer)?
+            .map(|text| text.parse().map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod scheduled_event_tests {
+    use super::*;
+
+    #[test]
+    fn a_scheduled_event_change_survives_the_spool_as_json() {
+        let change = ScheduledEventChange {
+            guild_id: 1_046_920_999_469_330_512,
+            scheduled_event_id: 1_059_954_443_799_498_922,
+            change: "user_add".to_owned(),
+            user_id: Some(787_017_887_877_169_173),
+            name: None,
+            channel_id: None,
+            kind: None,
+            status: None,
+            starts_at: None,
+            ends_at: None,
+            origin: "gateway".to_owned(),
+            observed_at: DateTime::from_timestamp_micros(1_767_222_000_123_456).expect("instant"),
+        };
+        let json = change.to_json();
+        assert_eq!(json["user_id"], "787017887877169173");
+        assert_eq!(ScheduledEventChange::from_json(&json), Some(change));
     }
 }

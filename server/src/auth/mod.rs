@@ -378,7 +378,7 @@ async fn upsert_user(
         RoleAtSignIn::AtLeast(role) => (role, "at_least"),
         RoleAtSignIn::Exactly(role) => (role, "exactly"),
     };
-    sqlx::query_scalar(
+    let id: i64 = sqlx::query_scalar(
         "insert into app.users (discord_user_id, username, display_name, avatar, role, last_login_at)
          values ($1, $2, $3, $4, $5, now())
          on conflict (discord_user_id) do update
@@ -407,7 +407,17 @@ async fn upsert_user(
     .map_err(|error| {
         tracing::error!(%error, discord_user_id = profile.discord_user_id, "saving the user failed");
         SignInError::Internal
-    })
+    })?;
+    // The Discord roles the bot recorded last give their mapped role at every sign-in.
+    sqlx::query("select app.apply_discord_role_mappings(array[$1::bigint])")
+        .bind(profile.discord_user_id)
+        .execute(pool)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, discord_user_id = profile.discord_user_id, "applying the role mapping failed");
+            SignInError::Internal
+        })?;
+    Ok(id)
 }
 
 /// What we store about a Discord account.

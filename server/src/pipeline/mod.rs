@@ -120,6 +120,33 @@ pub const JOBS: &[Job] = &[
         sql: include_str!("jobs/discord_comparable.sql"),
         history_start: Some("select min(first_joined_at) from silver.dim_members"),
     },
+    Job {
+        name: "member_sources",
+        inputs: &["silver.activity_daily", "silver.dim_members"],
+        outputs: &["gold.member_sources", "gold.member_source_retention"],
+        progress: Progress::DirtyDays,
+        sql: include_str!("jobs/member_sources.sql"),
+        history_start: Some("select min(first_joined_at) from silver.dim_members"),
+    },
+    Job {
+        name: "events",
+        inputs: &[
+            "bronze.discord_scheduled_events",
+            "silver.fact_voice_sessions",
+            "silver.user_identities",
+        ],
+        outputs: &[
+            "silver.dim_events",
+            "silver.event_participants",
+            "gold.event_attendance",
+        ],
+        progress: Progress::DirtyDays,
+        sql: include_str!("jobs/events.sql"),
+        history_start: Some(
+            "select min(least(observed_at, starts_at - interval '15 minutes'))
+             from bronze.discord_scheduled_events",
+        ),
+    },
 ];
 
 /// The jobs that read what `job` writes: a change in its output dirties them.
@@ -803,7 +830,9 @@ mod tests {
                 "activity_daily",
                 "daily_active_users",
                 "retention_cohorts",
-                "discord_comparable"
+                "discord_comparable",
+                "member_sources",
+                "events"
             ]
         );
         let plan = plan();
@@ -824,23 +853,24 @@ mod tests {
         let by_name = |name| job(name).expect("job");
         assert_eq!(
             names(downstream(by_name("voice_sessions"))),
-            vec!["activity_daily"]
+            vec!["activity_daily", "events"]
         );
         assert_eq!(
             names(downstream(by_name("chat_daily"))),
-            vec!["activity_daily"]
+            vec!["activity_daily", "events"]
         );
         assert_eq!(
             names(downstream(by_name("activity_daily"))),
             vec![
                 "daily_active_users",
                 "retention_cohorts",
-                "discord_comparable"
+                "discord_comparable",
+                "member_sources"
             ]
         );
         assert_eq!(
             names(downstream(by_name("members"))),
-            vec!["retention_cohorts", "discord_comparable"]
+            vec!["retention_cohorts", "discord_comparable", "member_sources"]
         );
         assert!(names(downstream(by_name("daily_active_users"))).is_empty());
         assert!(names(downstream(by_name("retention_cohorts"))).is_empty());

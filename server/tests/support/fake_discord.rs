@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::routing::get;
 use futures::{SinkExt, StreamExt};
@@ -40,7 +40,18 @@ pub struct FakeDiscord {
     pub gateway_url: String,
     connections: tokio::sync::Mutex<mpsc::UnboundedReceiver<GatewayConnection>>,
     rest_calls: Arc<Mutex<Vec<String>>>,
+    data: Arc<Mutex<RestData>>,
     tasks: Vec<JoinHandle<()>>,
+}
+
+/// What the fake's REST API answers beyond the gateway URL.
+#[derive(Default)]
+struct RestData {
+    /// Per guild, its invites (`GET /guilds/{id}/invites`); a guild without an entry
+    /// answers 403 Missing Permissions, as for a bot without Manage Server.
+    invites: std::collections::HashMap<u64, Vec<Value>>,
+    /// Per scheduled event, the ids of the users interested in it.
+    event_users: std::collections::HashMap<u64, Vec<u64>>,
 }
 
 impl Drop for FakeDiscord {
@@ -139,14 +150,21 @@ impl FakeDiscord {
         let rest = TcpListener::bind("127.0.0.1:0").await.expect("bind rest");
         let api_base = format!("http://{}", rest.local_addr().expect("rest addr"));
         let rest_calls = Arc::new(Mutex::new(Vec::new()));
+        let data = Arc::new(Mutex::new(RestData::default()));
 
         let rest_state = RestState {
             gateway_url: gateway_url.clone(),
             calls: Arc::clone(&rest_calls),
+            data: Arc::clone(&data),
         };
         let router = Router::new()
             .route("/api/v10/gateway", get(get_gateway))
             .route("/api/v10/gateway/bot", get(get_gateway_bot))
+            .route("/api/v10/guilds/{guild}/invites", get(get_invites))
+            .route(
+                "/api/v10/guilds/{guild}/scheduled-events/{event}/users",
+                get(get_event_users),
+            )
             .fallback(unknown_route)
             .with_state(rest_state);
         let rest_task = tokio::spawn(async move {
@@ -165,6 +183,7 @@ impl FakeDiscord {
             gateway_url,
             connections: tokio::sync::Mutex::new(conn_rx),
             rest_calls,
+            data,
             tasks: vec![rest_task, gateway_task],
         }
     }
@@ -178,6 +197,25 @@ impl FakeDiscord {
             .expect("the fake gateway stopped")
     }
 
+    /// Sets a guild's invites as `(code, inviter, uses, max_uses)`: from now on the bot may
+    /// read them (as with Manage Server).
+    pub fn set_invites(&self, guild: u64, invites: &[(&str, &Member, u64, u64)]) {
+        let invites = invites
+            .iter()
+            .map(|(code, inviter, uses, max_uses)| invite_json(guild, code, inviter, *uses, *max_uses))
+            .collect();
+        self.data.lock().expect("rest data").invites.insert(guild, invites);
+    }
+
+    /// Sets who is interested in a scheduled event.
+    pub fn set_event_users(&self, event: u64, users: &[u64]) {
+        self.data
+            .lock()
+            .expect("rest data")
+            .event_users
+            .insert(event, users.to_vec());
+    }
+
     /// Every REST call the fake received, as `METHOD /path?query`.
     pub fn rest_calls(&self) -> Vec<String> {
         self.rest_calls.lock().expect("rest log").clone()
@@ -188,6 +226,7 @@ impl FakeDiscord {
 struct RestState {
     gateway_url: String,
     calls: Arc<Mutex<Vec<String>>>,
+    data: Arc<Mutex<RestData>>,
 }
 
 impl RestState {
@@ -215,6 +254,60 @@ async fn get_gateway_bot(State(state): State<RestState>, uri: Uri) -> Json<Value
             "max_concurrency": 1
         }
     }))
+}
+
+async fn get_invites(
+    State(state): State<RestState>,
+    Path(guild): Path<u64>,
+    uri: Uri,
+) -> (StatusCode, Json<Value>) {
+    state.log(&Method::GET, &uri);
+    match state.data.lock().expect("rest data").invites.get(&guild) {
+        Some(invites) => (StatusCode::OK, Json(Value::Array(invites.clone()))),
+        None => (
+            StatusCode::FORBIDDEN,
+            Json(json!({ "message": "Missing Permissions", "code": 50013 })),
+        ),
+    }
+}
+
+/// `GET /guilds/{g}/scheduled-events/{e}/users?limit=&after=`: pages in id order.
+async fn get_event_users(
+    State(state): State<RestState>,
+    Path((_guild, event)): Path<(u64, u64)>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
+    uri: Uri,
+) -> Json<Value> {
+    state.log(&Method::GET, &uri);
+    let limit: usize = query
+        .get("limit")
+        .and_then(|limit| limit.parse().ok())
+        .unwrap_or(100);
+    let after: u64 = query
+        .get("after")
+        .and_then(|after| after.parse().ok())
+        .unwrap_or(0);
+    let mut users = state
+        .data
+        .lock()
+        .expect("rest data")
+        .event_users
+        .get(&event)
+        .cloned()
+        .unwrap_or_default();
+    users.sort_unstable();
+    let page: Vec<Value> = users
+        .into_iter()
+        .filter(|user| *user > after)
+        .take(limit)
+        .map(|user| {
+            json!({
+                "guild_scheduled_event_id": event.to_string(),
+                "user": user_json(user, &format!("user{user}"), false),
+            })
+        })
+        .collect();
+    Json(Value::Array(page))
 }
 
 async fn unknown_route(
@@ -362,22 +455,96 @@ pub struct GuildSpec {
     pub members: Vec<Member>,
     /// `(user_id, channel_id)` of who is in voice when the guild becomes available.
     pub voice: Vec<(u64, u64)>,
+    /// The scheduled events the guild lists (see [`scheduled_event`]).
+    pub events: Vec<Value>,
+    /// `(role_id, name)` of the guild's roles besides @everyone.
+    pub roles: Vec<(u64, &'static str)>,
 }
 
 fn fixture(text: &str) -> Value {
     serde_json::from_str(text).expect("fixture is JSON")
 }
 
+fn user_json(id: u64, name: &str, bot: bool) -> Value {
+    json!({
+        "id": id.to_string(),
+        "username": name,
+        "discriminator": "0",
+        "global_name": name,
+        "avatar": null,
+        "bot": bot
+    })
+}
+
+/// An invite as `GET /guilds/{id}/invites` lists it.
+fn invite_json(guild: u64, code: &str, inviter: &Member, uses: u64, max_uses: u64) -> Value {
+    json!({
+        "code": code,
+        "guild": null,
+        "channel": { "id": (guild + 10).to_string(), "name": "welcome", "type": 0 },
+        "inviter": user_json(inviter.id, inviter.name, inviter.bot),
+        "uses": uses,
+        "max_uses": max_uses,
+        "max_age": 0,
+        "temporary": false,
+        "created_at": "2026-01-01T10:00:00.000000+00:00"
+    })
+}
+
+/// INVITE_CREATE for a new invite in `guild`.
+pub fn invite_create(guild: u64, code: &str, inviter: &Member, max_uses: u64) -> Value {
+    json!({
+        "channel_id": (guild + 10).to_string(),
+        "code": code,
+        "created_at": "2026-03-01T10:00:00.000000+00:00",
+        "guild_id": guild.to_string(),
+        "inviter": user_json(inviter.id, inviter.name, inviter.bot),
+        "max_age": 0,
+        "max_uses": max_uses,
+        "temporary": false,
+        "uses": 0
+    })
+}
+
+/// A scheduled event as the gateway sends it (GUILD_SCHEDULED_EVENT_*, and in
+/// GUILD_CREATE's `guild_scheduled_events`). The shape of the userdoccers example
+/// (`fixtures/06-discord/userdoccers_examples/guild-scheduled-event__...`); `channel`
+/// `None` makes it external (entity type 3).
+pub fn scheduled_event(
+    guild: u64,
+    id: u64,
+    name: &str,
+    channel: Option<u64>,
+    start: &str,
+    end: Option<&str>,
+    status: u8,
+) -> Value {
+    json!({
+        "id": id.to_string(),
+        "guild_id": guild.to_string(),
+        "name": name,
+        "description": null,
+        "channel_id": channel.map(|c| c.to_string()),
+        "creator_id": "787017887877169173",
+        "creator": user_json(787_017_887_877_169_173, "dziurwa", false),
+        "image": null,
+        "scheduled_start_time": start,
+        "scheduled_end_time": end,
+        "status": status,
+        "entity_type": if channel.is_some() { 2 } else { 3 },
+        "entity_id": null,
+        "recurrence_rule": null,
+        "user_count": null,
+        "privacy_level": 2,
+        "sku_ids": [],
+        "guild_scheduled_event_exceptions": [],
+        "entity_metadata": if channel.is_some() { Value::Null } else { json!({ "location": "somewhere" }) }
+    })
+}
+
 pub fn member_json(member: &Member, joined_at: &str) -> Value {
     json!({
-        "user": {
-            "id": member.id.to_string(),
-            "username": member.name,
-            "discriminator": "0",
-            "global_name": member.name,
-            "avatar": null,
-            "bot": member.bot
-        },
+        "user": user_json(member.id, member.name, member.bot),
         "nick": null,
         "roles": [],
         "joined_at": joined_at,
@@ -406,6 +573,15 @@ pub fn guild_create(spec: &GuildSpec) -> Value {
     d["name"] = json!(spec.name);
     d["afk_channel_id"] = json!(spec.afk_channel_id.map(|id| id.to_string()));
     d["roles"][0]["id"] = json!(spec.id.to_string());
+    let everyone = d["roles"][0].clone();
+    for (position, (role, name)) in spec.roles.iter().enumerate() {
+        let mut extra = everyone.clone();
+        extra["id"] = json!(role.to_string());
+        extra["name"] = json!(name);
+        extra["position"] = json!(position + 1);
+        d["roles"].as_array_mut().expect("roles").push(extra);
+    }
+    d["guild_scheduled_events"] = Value::Array(spec.events.clone());
     d["member_count"] = json!(spec.members.len());
     d["channels"] = spec
         .channels

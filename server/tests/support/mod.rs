@@ -3,6 +3,7 @@
 // Each test binary uses a different part of the support code.
 #![allow(dead_code)]
 
+pub mod bot;
 pub mod fake_discord;
 // The same cuttable TCP proxy the collectors' tests use, from one place.
 #[path = "../../../collectors/tests/support/mod.rs"]

@@ -23,6 +23,10 @@ where (e.event_id > current_setting('guildhall.from_id')::bigint
 -- Every member becomes a person on first sight.
 select silver.ensure_discord_persons(array(select distinct user_id from member_keys));
 
+-- Role changes apply to the Guildhall roles of users who signed in (the mapping's admin
+-- changes apply at once, through the admin page).
+select app.apply_discord_role_mappings(array(select distinct user_id from member_keys));
+
 with events as (
     select e.*,
            row_number() over (partition by e.guild_id, e.user_id
@@ -42,6 +46,14 @@ summary as (
     from events
     group by guild_id, user_id
 ),
+-- Where the first join came from: only a join the bot saw live has a source.
+first_source as (
+    select distinct on (guild_id, user_id) guild_id, user_id, joined_at, join_source,
+           invite_code, inviter_id
+    from events
+    where kind = 'join' and join_source is not null
+    order by guild_id, user_id, joined_at, observed_at, event_id
+),
 -- The roles of the latest event that has them.
 latest_roles as (
     select distinct on (guild_id, user_id) guild_id, user_id, roles
@@ -57,12 +69,24 @@ previous as (
 upserted as (
     insert into silver.dim_members
         (guild_id, discord_user_id, first_joined_at, last_joined_at, is_member, left_at,
-         left_at_noticed, rejoins, roles, updated_at)
+         left_at_noticed, rejoins, roles, join_source, invite_code, inviter_id,
+         young_account, updated_at)
     select s.guild_id, s.user_id, s.first_joined_at, s.last_joined_at, s.is_member,
            case when s.is_member then null else s.last_leave end,
-           not s.is_member and s.noticed, s.rejoins, coalesce(r.roles, '{}'), now()
+           not s.is_member and s.noticed, s.rejoins, coalesce(r.roles, '{}'),
+           -- The source belongs to the first join only if that join is the one seen live.
+           case when f.join_source = 'invite' then 'invite' else 'unknown' end,
+           case when f.join_source = 'invite' then f.invite_code end,
+           case when f.join_source = 'invite' then f.inviter_id end,
+           -- A snowflake carries its creation time: milliseconds since 2015 in bits 22+.
+           coalesce(to_timestamp(((s.user_id >> 22) + 1420070400000) / 1000.0)
+                    > s.first_joined_at - interval '3 days', false),
+           now()
     from summary s
     left join latest_roles r on r.guild_id = s.guild_id and r.user_id = s.user_id
+    left join first_source f
+      on f.guild_id = s.guild_id and f.user_id = s.user_id
+     and f.joined_at = s.first_joined_at
     on conflict (guild_id, discord_user_id) do update
         set first_joined_at = excluded.first_joined_at,
             last_joined_at = excluded.last_joined_at,
@@ -71,15 +95,21 @@ upserted as (
             left_at_noticed = excluded.left_at_noticed,
             rejoins = excluded.rejoins,
             roles = excluded.roles,
+            join_source = excluded.join_source,
+            invite_code = excluded.invite_code,
+            inviter_id = excluded.inviter_id,
+            young_account = excluded.young_account,
             updated_at = excluded.updated_at
         -- Unchanged rows stay untouched, so a second run changes nothing.
         where (silver.dim_members.first_joined_at, silver.dim_members.last_joined_at,
                silver.dim_members.is_member, silver.dim_members.left_at,
                silver.dim_members.left_at_noticed, silver.dim_members.rejoins,
-               silver.dim_members.roles)
+               silver.dim_members.roles, silver.dim_members.join_source,
+               silver.dim_members.invite_code, silver.dim_members.young_account)
               is distinct from
               (excluded.first_joined_at, excluded.last_joined_at, excluded.is_member,
-               excluded.left_at, excluded.left_at_noticed, excluded.rejoins, excluded.roles)
+               excluded.left_at, excluded.left_at_noticed, excluded.rejoins, excluded.roles,
+               excluded.join_source, excluded.invite_code, excluded.young_account)
     returning guild_id, discord_user_id, first_joined_at
 ),
 changed_joins as (
