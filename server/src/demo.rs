@@ -251,15 +251,6 @@ fn member_joins(params: &DemoParams, index: u32) -> Vec<MemberEvent> {
         join.source = Some(demo_source(&mut rng, &member));
     }
     let mut events = vec![join];
-    // Some regulars are promoted to Officer a while after they joined.
-    if member.daily_chance > 0.5 && rng.gen_bool(0.3) {
-        let promoted = joined_at + Duration::days(rng.gen_range(20..90));
-        if promoted.date_naive() < params.end {
-            let mut update = event(MemberEventKind::Update, Some(joined_at), promoted);
-            update.roles = vec![DEMO_ROLES[1].0];
-            events.push(update);
-        }
-    }
     if index < DEMO_LOGIN_MEMBERS {
         // The demo login's members hold the Member role from the start.
         events[0].roles = vec![DEMO_ROLES[2].0];
@@ -270,6 +261,18 @@ fn member_joins(params: &DemoParams, index: u32) -> Vec<MemberEvent> {
             let left_at =
                 local_instant(params.timezone, leave_day, rng.gen_range(10 * 60..23 * 60));
             events.push(event(MemberEventKind::Leave, None, left_at));
+        }
+    }
+    // Some regulars are promoted to Officer a while after they joined.
+    if member.daily_chance > 0.5 && rng.gen_bool(0.3) {
+        let promoted = joined_at + Duration::days(rng.gen_range(20..90));
+        let before_leaving = events
+            .iter()
+            .all(|e| e.kind != MemberEventKind::Leave || e.observed_at > promoted);
+        if promoted.date_naive() < params.end && before_leaving {
+            let mut update = event(MemberEventKind::Update, Some(joined_at), promoted);
+            update.roles = vec![DEMO_ROLES[1].0];
+            events.insert(1, update);
         }
     }
     events
@@ -368,9 +371,7 @@ pub fn generate_scheduled_events(params: &DemoParams) -> Vec<ScheduledEventChang
         let window = (starts - Duration::minutes(15), ends + Duration::minutes(15));
         let mut came: Vec<i64> = presence
             .iter()
-            .filter(|(_, from, to)| {
-                (*to.min(&window.1) - *from.max(&window.0)).num_minutes() >= 10
-            })
+            .filter(|(_, from, to)| (*to.min(&window.1) - *from.max(&window.0)).num_minutes() >= 10)
             .map(|(user, _, _)| *user)
             .collect();
         came.sort_unstable();
@@ -391,7 +392,11 @@ pub fn generate_scheduled_events(params: &DemoParams) -> Vec<ScheduledEventChang
             changes.push(interest(user, "user_add", at.min(starts)));
         }
         if canceled {
-            changes.push(description("update", "canceled", starts - Duration::hours(3)));
+            changes.push(description(
+                "update",
+                "canceled",
+                starts - Duration::hours(3),
+            ));
         } else if !upcoming {
             changes.push(description("update", "active", starts));
             changes.push(description("update", "completed", ends));
@@ -650,7 +655,12 @@ mod tests {
             let user = DEMO_USER_BASE + i64::from(index);
             let mine: Vec<&MemberEvent> = joins.iter().filter(|e| e.user_id == user).collect();
             assert_eq!(mine[0].kind, MemberEventKind::Join, "member {index}");
-            assert!(mine.len() <= 2);
+            assert!(mine.len() <= 3);
+            // A promotion comes between the join and a leave.
+            let mine: Vec<&MemberEvent> = mine
+                .into_iter()
+                .filter(|e| e.kind != MemberEventKind::Update)
+                .collect();
             let first_visit = voice
                 .iter()
                 .filter(|e| e.user_id == user)

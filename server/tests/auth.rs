@@ -1253,6 +1253,16 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
         p if p == GetAdminOverview::PATH => (admin, vec![]),
         p if p == GetRetentionCohorts::PATH => (leader, vec![]),
         p if p == GetMemberGrowth::PATH => (leader, vec![("weeks", "26")]),
+        p if p == GetEvents::PATH => (leader, vec![("past", "50")]),
+        p if p == GetDiscordSettings::PATH => (admin, vec![]),
+        p if p == SetRoleMapping::PATH => (
+            admin,
+            vec![("guild_id", "42"), ("role_id", "7"), ("app_role", "none")],
+        ),
+        p if p == SetInviteLabel::PATH => (
+            admin,
+            vec![("guild_id", "42"), ("code", "abc"), ("label", "")],
+        ),
         p if p == ExcludeChannel::PATH => (admin, vec![("guild_id", "42"), ("channel_id", "7")]),
         p if p == IncludeChannel::PATH => (admin, vec![("guild_id", "42"), ("channel_id", "8")]),
         p if p == SetUserRole::PATH => (admin, vec![("user_id", "999999"), ("role", "leader")]),
@@ -1305,11 +1315,18 @@ async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(poo
         paths.len() >= 7,
         "server functions were not registered: {paths:?}"
     );
-    let pages: [(&str, Allowed); 10] = [
+    let pages: [(&str, Allowed); 14] = [
         ("/", Allowed::Everyone),
         ("/me", Allowed::Everyone),
         ("/retention", Allowed::AtLeast("leader")),
         ("/members", Allowed::AtLeast("leader")),
+        ("/events", Allowed::AtLeast("leader")),
+        ("/export/event_attendance.csv", Allowed::AtLeast("leader")),
+        ("/export/member_sources.csv", Allowed::AtLeast("leader")),
+        (
+            "/export/member_source_retention.csv",
+            Allowed::AtLeast("leader"),
+        ),
         ("/export/retention_cohorts.csv", Allowed::AtLeast("leader")),
         ("/export/daily_active_users.csv", Allowed::AtLeast("leader")),
         (

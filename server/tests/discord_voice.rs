@@ -6,8 +6,8 @@ mod support;
 
 use chrono::{DateTime, Duration as TimeDelta, NaiveDate, Utc};
 use collectors::Collector;
-use collectors::discord::bot::{BotConfig, BotWriters, DiscordBot};
 use collectors::discord::VoiceEvent;
+use collectors::discord::bot::{BotConfig, BotWriters, DiscordBot};
 use collectors::ingest::{IngestWriter, WriterConfig};
 use collectors::metrics::{DropReason, Metrics, SourceLabels};
 use guildhall::pipeline::{Pipeline, Trigger};
@@ -1682,4 +1682,456 @@ async fn refused_privileged_intents_leave_voice_recorded_without_them(pool: PgPo
             .expect("writer stops")
             .expect("writer did not panic");
     }
+}
+
+/// change, user, name, status, origin of each bronze scheduled-event row, in order.
+type EventRow = (
+    i64,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    String,
+);
+
+async fn event_rows(pool: &PgPool) -> Vec<EventRow> {
+    sqlx::query_as(
+        "select scheduled_event_id, change, user_id, name, status, origin
+         from bronze.discord_scheduled_events order by change_id",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("scheduled-event rows")
+}
+
+async fn wait_for_event_rows(pool: &PgPool, n: usize) -> Vec<EventRow> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let rows = event_rows(pool).await;
+        if rows.len() >= n {
+            return rows;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {n} scheduled-event rows, have {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+const RAID: u64 = 1_100_000_000_000_000_701;
+const MOVIE: u64 = 1_100_000_000_000_000_702;
+const OLD_EVENT: u64 = 1_100_000_000_000_000_703;
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn scheduled_events_and_interest_are_recorded_live_and_synchronised_on_reconnect(
+    pool: PgPool,
+) {
+    // An earlier run saw an event that has ended since, and Carol interested in the raid.
+    sqlx::query(
+        "insert into bronze.discord_scheduled_events
+             (source_key, guild_id, scheduled_event_id, change, user_id, name, channel_id, kind,
+              status, starts_at, ends_at, origin, observed_at)
+         values ('old', $1, $2, 'create', null, 'Old', $3, 'voice', 'scheduled',
+                 '2026-11-01T19:00:00Z', null, 'gateway', '2026-10-30T10:00:00Z'),
+                ('carol', $1, $4, 'user_add', $5, null, null, null, null, null, null,
+                 'gateway', '2026-10-30T11:00:00Z')",
+    )
+    .bind(id(GUILD))
+    .bind(id(OLD_EVENT))
+    .bind(id(LOBBY))
+    .bind(id(RAID))
+    .bind(id(CAROL.id))
+    .execute(&pool)
+    .await
+    .expect("earlier observations");
+    let raid = fake_discord::scheduled_event(
+        GUILD,
+        RAID,
+        "Raid night",
+        Some(LOBBY),
+        "2026-12-04T19:00:00+00:00",
+        Some("2026-12-04T21:00:00+00:00"),
+        1,
+    );
+    let fake = FakeDiscord::start().await;
+    // Alice and 120 others are interested: more than one REST page, so the bot pages.
+    let mut users: Vec<u64> = (1..=120).map(|n| 1_200_000_000_000_000_000 + n).collect();
+    users.push(ALICE.id);
+    fake.set_event_users(RAID, &users);
+    let metrics = Metrics::new();
+    let bot = RunningBot::start(&pool, &fake, &metrics);
+    let mut spec = guild_spec(vec![]);
+    spec.events = vec![raid.clone()];
+    let conn = connect(&fake, &spec).await;
+    assert_dispatch_is_known("GUILD_CREATE", fake_discord::guild_create(&spec));
+
+    // The sync: the raid as listed, the old event gone, the 121 interested users, and Carol
+    // (interested before, no longer) removed.
+    let synced = wait_for_event_rows(&pool, 2 + 1 + 1 + 121 + 1).await;
+    let sync_rows: Vec<&EventRow> = synced.iter().skip(2).collect();
+    assert_eq!(
+        sync_rows[0],
+        &(
+            id(RAID),
+            "sync".to_owned(),
+            None,
+            Some("Raid night".to_owned()),
+            Some("scheduled".to_owned()),
+            "sync".to_owned()
+        )
+    );
+    assert_eq!(
+        sync_rows[1],
+        &(
+            id(OLD_EVENT),
+            "gone".to_owned(),
+            None,
+            None,
+            None,
+            "sync".to_owned()
+        )
+    );
+    let mut interested: Vec<i64> = sync_rows
+        .iter()
+        .filter(|row| row.1 == "user_sync")
+        .filter_map(|row| row.2)
+        .collect();
+    interested.sort_unstable();
+    let mut expected: Vec<i64> = users.iter().map(|&user| id(user)).collect();
+    expected.sort_unstable();
+    assert_eq!(interested, expected);
+    assert_eq!(
+        sync_rows.last().copied(),
+        Some(&(
+            id(RAID),
+            "user_remove".to_owned(),
+            Some(id(CAROL.id)),
+            None,
+            None,
+            "sync".to_owned()
+        ))
+    );
+    let pages = fake
+        .rest_calls()
+        .iter()
+        .filter(|call| call.contains(&format!("/scheduled-events/{RAID}/users")))
+        .count();
+    assert_eq!(pages, 2, "121 users come in two pages of 100");
+
+    // Live: a new external event, Bob interested, Alice no longer, the raid starts, the
+    // movie night is deleted.
+    let movie = fake_discord::scheduled_event(
+        GUILD,
+        MOVIE,
+        "Movie night",
+        None,
+        "2026-12-05T19:00:00+00:00",
+        None,
+        1,
+    );
+    let mut started = raid.clone();
+    started["status"] = json!(2);
+    let user = |event: u64, member: &Member| {
+        json!({
+            "guild_scheduled_event_id": event.to_string(),
+            "user_id": member.id.to_string(),
+            "guild_id": GUILD.to_string()
+        })
+    };
+    let live = [
+        ("GUILD_SCHEDULED_EVENT_CREATE", movie.clone()),
+        ("GUILD_SCHEDULED_EVENT_USER_ADD", user(MOVIE, &BOB)),
+        ("GUILD_SCHEDULED_EVENT_USER_REMOVE", user(RAID, &ALICE)),
+        ("GUILD_SCHEDULED_EVENT_UPDATE", started),
+        ("GUILD_SCHEDULED_EVENT_DELETE", movie),
+    ];
+    let before = synced.len();
+    for (n, (event, payload)) in live.into_iter().enumerate() {
+        assert_dispatch_is_known(event, payload.clone());
+        conn.dispatch(event, payload);
+        wait_for_event_rows(&pool, before + n + 1).await;
+    }
+    bot.stop().await;
+    let rows = event_rows(&pool).await;
+    assert_eq!(
+        rows[before..].to_vec(),
+        vec![
+            (
+                id(MOVIE),
+                "create".to_owned(),
+                None,
+                Some("Movie night".to_owned()),
+                Some("scheduled".to_owned()),
+                "gateway".to_owned()
+            ),
+            (
+                id(MOVIE),
+                "user_add".to_owned(),
+                Some(id(BOB.id)),
+                None,
+                None,
+                "gateway".to_owned()
+            ),
+            (
+                id(RAID),
+                "user_remove".to_owned(),
+                Some(id(ALICE.id)),
+                None,
+                None,
+                "gateway".to_owned()
+            ),
+            (
+                id(RAID),
+                "update".to_owned(),
+                None,
+                Some("Raid night".to_owned()),
+                Some("active".to_owned()),
+                "gateway".to_owned()
+            ),
+            (
+                id(MOVIE),
+                "delete".to_owned(),
+                None,
+                Some("Movie night".to_owned()),
+                Some("scheduled".to_owned()),
+                "gateway".to_owned()
+            ),
+        ]
+    );
+    let kinds: Vec<(i64, Option<String>, Option<i64>)> = sqlx::query_as(
+        "select scheduled_event_id, kind, channel_id from bronze.discord_scheduled_events
+         where change = 'create'",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("kinds");
+    assert_eq!(
+        kinds,
+        vec![
+            (id(OLD_EVENT), Some("voice".to_owned()), Some(id(LOBBY))),
+            (id(MOVIE), Some("external".to_owned()), None)
+        ]
+    );
+
+    // Silver: the old event completed while the bot was away, the movie night is deleted,
+    // the raid is running with 120 interested (Alice and Carol no longer).
+    pipeline(&pool)
+        .run_all(Trigger::Manual)
+        .await
+        .expect("pipeline");
+    let events: Vec<(i64, String, String)> = sqlx::query_as(
+        "select scheduled_event_id, status, kind from silver.dim_events order by scheduled_event_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("dim_events");
+    assert_eq!(
+        events,
+        vec![
+            (id(RAID), "active".to_owned(), "voice".to_owned()),
+            (id(MOVIE), "deleted".to_owned(), "external".to_owned()),
+            (id(OLD_EVENT), "completed".to_owned(), "voice".to_owned()),
+        ]
+    );
+    let interested: Vec<(i64, i32)> = sqlx::query_as(
+        "select scheduled_event_id, interested from gold.event_attendance order by scheduled_event_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("attendance");
+    assert_eq!(interested, vec![(id(RAID), 120), (id(OLD_EVENT), 0)]);
+}
+
+const WELCOME_INVITE: &str = "welcome";
+const STREAM_INVITE: &str = "stream";
+
+async fn join_sources(
+    pool: &PgPool,
+) -> Vec<(
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+)> {
+    sqlx::query_as(
+        "select user_id, join_source, invite_code, inviter_id, join_source_note
+         from bronze.discord_member_events where kind = 'join' order by event_id",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("join sources")
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn each_join_is_attributed_to_the_invite_whose_count_rose_and_roles_are_kept(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    fake.set_invites(GUILD, &[(WELCOME_INVITE, &ALICE, 3, 0)]);
+    let metrics = Metrics::new();
+    let bot = RunningBot::start(&pool, &fake, &metrics);
+    let mut spec = guild_spec(vec![]);
+    spec.roles = vec![
+        (1_100_000_000_000_000_901, "Officer"),
+        (1_100_000_000_000_000_902, "Raider"),
+    ];
+    let conn = connect(&fake, &spec).await;
+    wait_for_observed_until(&pool, Utc::now() - TimeDelta::seconds(5)).await;
+    let stored_invites = || async {
+        sqlx::query_as::<_, (String, Option<i64>, i32)>(
+            "select code, inviter_id, uses from app.discord_invites order by code",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("invites")
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while stored_invites().await.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the invites were never stored"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Dave joins through the welcome invite (its count rises to 4).
+    fake.set_invites(GUILD, &[(WELCOME_INVITE, &ALICE, 4, 0)]);
+    let n = member_events(&pool).await.len();
+    conn.dispatch(
+        "GUILD_MEMBER_ADD",
+        member_with(&DAVE, "2026-12-01T10:00:00.000000+00:00", &[], None),
+    );
+    wait_for_member_events(&pool, n + 1).await;
+    // Bob creates a one-use invite; Carol joins through it and Discord deletes it at once.
+    conn.dispatch(
+        "INVITE_CREATE",
+        fake_discord::invite_create(GUILD, STREAM_INVITE, &BOB, 1),
+    );
+    assert_dispatch_is_known(
+        "INVITE_CREATE",
+        fake_discord::invite_create(GUILD, STREAM_INVITE, &BOB, 1),
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while stored_invites().await.len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "INVITE_CREATE was never stored"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let deleted = json!({
+        "channel_id": (GUILD + 10).to_string(),
+        "guild_id": GUILD.to_string(),
+        "code": STREAM_INVITE
+    });
+    assert_dispatch_is_known("INVITE_DELETE", deleted.clone());
+    conn.dispatch("INVITE_DELETE", deleted);
+    conn.dispatch(
+        "GUILD_MEMBER_ADD",
+        member_with(&CAROL, "2026-12-01T11:00:00.000000+00:00", &[], None),
+    );
+    wait_for_member_events(&pool, n + 2).await;
+    // No count rose: a vanity URL or an admin's add.
+    conn.dispatch(
+        "GUILD_MEMBER_ADD",
+        member_with(&BOB, "2026-12-01T12:00:00.000000+00:00", &[], None),
+    );
+    wait_for_member_events(&pool, n + 3).await;
+    // The bot loses Manage Server.
+    fake.deny_invites(GUILD);
+    conn.dispatch(
+        "GUILD_MEMBER_ADD",
+        member_with(&ALICE, "2026-12-01T13:00:00.000000+00:00", &[], None),
+    );
+    wait_for_member_events(&pool, n + 4).await;
+    bot.stop().await;
+
+    assert_eq!(
+        join_sources(&pool).await,
+        vec![
+            (
+                id(DAVE.id),
+                Some("invite".to_owned()),
+                Some(WELCOME_INVITE.to_owned()),
+                Some(id(ALICE.id)),
+                None
+            ),
+            (
+                id(CAROL.id),
+                Some("invite".to_owned()),
+                Some(STREAM_INVITE.to_owned()),
+                Some(id(BOB.id)),
+                None
+            ),
+            (
+                id(BOB.id),
+                Some("unknown".to_owned()),
+                None,
+                None,
+                Some("not_found".to_owned())
+            ),
+            (
+                id(ALICE.id),
+                Some("unknown".to_owned()),
+                None,
+                None,
+                Some("no_permission".to_owned())
+            ),
+        ]
+    );
+    let readable: Option<bool> =
+        sqlx::query_scalar("select invites_readable from app.discord_guilds where guild_id = $1")
+            .bind(id(GUILD))
+            .fetch_one(&pool)
+            .await
+            .expect("readable");
+    assert_eq!(
+        readable,
+        Some(false),
+        "the admin page can say why sources are unknown"
+    );
+    let roles: Vec<(i64, String)> = sqlx::query_as(
+        "select role_id, name from app.discord_roles where not deleted order by role_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("roles");
+    assert_eq!(
+        roles,
+        vec![
+            (1_100_000_000_000_000_901, "Officer".to_owned()),
+            (1_100_000_000_000_000_902, "Raider".to_owned())
+        ]
+    );
+
+    // Silver keeps the first join's source; the young account is Dave's only if his id says
+    // so (these ids date from 2024).
+    pipeline(&pool)
+        .run_all(Trigger::Manual)
+        .await
+        .expect("pipeline");
+    let dim: Vec<(i64, String, Option<String>, bool)> = sqlx::query_as(
+        "select discord_user_id, join_source, invite_code, young_account
+         from silver.dim_members where discord_user_id = any($1) order by discord_user_id",
+    )
+    .bind(vec![id(DAVE.id), id(CAROL.id)])
+    .fetch_all(&pool)
+    .await
+    .expect("dim_members");
+    let mut expected = vec![
+        (
+            id(CAROL.id),
+            "invite".to_owned(),
+            Some(STREAM_INVITE.to_owned()),
+            false,
+        ),
+        (
+            id(DAVE.id),
+            "invite".to_owned(),
+            Some(WELCOME_INVITE.to_owned()),
+            false,
+        ),
+    ];
+    expected.sort();
+    assert_eq!(dim, expected);
 }

@@ -260,6 +260,11 @@ async fn join_mute_switch_afk_leave_become_exact_sessions(pool: PgPool) {
                 "discord_comparable".to_owned(),
                 Some(at("2026-10-31T23:00:00Z"))
             ),
+            (
+                "member_sources".to_owned(),
+                Some(at("2026-10-31T23:00:00Z"))
+            ),
+            ("events".to_owned(), Some(at("2026-10-31T23:00:00Z"))),
         ]
     );
     // Each account became one person with a Discord identity.
@@ -317,7 +322,7 @@ async fn running_every_job_twice_changes_nothing(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .expect("runs");
-    assert_eq!(runs, 21, "every run of the seven jobs is in the history");
+    assert_eq!(runs, 27, "every run of the nine jobs is in the history");
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
@@ -627,7 +632,7 @@ fn unknown_jobs_are_refused_with_the_list_of_jobs() {
         .to_string();
     assert_eq!(
         error,
-        "unknown job 'nope'; jobs are: voice_sessions, chat_daily, members, activity_daily, daily_active_users, retention_cohorts, discord_comparable, or all"
+        "unknown job 'nope'; jobs are: voice_sessions, chat_daily, members, activity_daily, daily_active_users, retention_cohorts, discord_comparable, member_sources, events, or all"
     );
 }
 
@@ -762,7 +767,9 @@ async fn a_failing_job_does_not_stop_the_jobs_after_it(pool: PgPool) {
             ("activity_daily".to_owned(), true),
             ("daily_active_users".to_owned(), true),
             ("retention_cohorts".to_owned(), true),
-            ("discord_comparable".to_owned(), true)
+            ("discord_comparable".to_owned(), true),
+            ("member_sources".to_owned(), true),
+            ("events".to_owned(), true)
         ]
     );
 }

@@ -181,13 +181,12 @@ pub async fn set_invite_label(guild_id: i64, code: String, label: String) -> Res
         crate::ssr::authz::set_status(&error);
         return Err(error);
     }
-    let before: Option<String> = sqlx::query_scalar(
-        "select label from app.invite_labels where guild_id = $1 and code = $2",
-    )
-    .bind(guild_id)
-    .bind(&code)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let before: Option<String> =
+        sqlx::query_scalar("select label from app.invite_labels where guild_id = $1 and code = $2")
+            .bind(guild_id)
+            .bind(&code)
+            .fetch_optional(&mut *tx)
+            .await?;
     let after = (!label.is_empty()).then_some(label);
     if before == after {
         return Ok(());

@@ -31,9 +31,8 @@ pub async fn get_events(past: i32) -> Result<EventsOverview, AppError> {
         Option<f64>,
         bool,
     );
-    let rows: Vec<Row> =
-        sqlx::query_as(
-            "(select scheduled_event_id::text, name, kind, status, starts_at at time zone $1,
+    let rows: Vec<Row> = sqlx::query_as(
+        "(select scheduled_event_id::text, name, kind, status, starts_at at time zone $1,
                      interested, attended, interested_attended, no_shows, walk_ins,
                      attendance_rate::float8, true
               from gold.event_attendance
@@ -47,16 +46,30 @@ pub async fn get_events(past: i32) -> Result<EventsOverview, AppError> {
               where status in ('completed', 'canceled')
               order by starts_at desc, scheduled_event_id desc
               limit $2)",
-        )
-        .bind(&state.settings.timezone)
-        .bind(i64::from(past))
-        .fetch_all(&state.pool)
-        .await?;
+    )
+    .bind(&state.settings.timezone)
+    .bind(i64::from(past))
+    .fetch_all(&state.pool)
+    .await?;
     let mut overview = EventsOverview {
         upcoming: Vec::new(),
         past: Vec::new(),
     };
-    for (id, name, kind, status, starts_local, interested, attended, both, no_shows, walk_ins, rate, upcoming) in rows {
+    for (
+        id,
+        name,
+        kind,
+        status,
+        starts_local,
+        interested,
+        attended,
+        both,
+        no_shows,
+        walk_ins,
+        rate,
+        upcoming,
+    ) in rows
+    {
         let event = EventAttendance {
             id,
             name,

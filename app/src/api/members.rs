@@ -111,9 +111,8 @@ pub async fn get_member_growth(weeks: i32) -> Result<MemberGrowth, AppError> {
         i64,
         Option<f64>,
     );
-    let sources: Vec<SourceRow> =
-        sqlx::query_as(
-            "with recent as (
+    let sources: Vec<SourceRow> = sqlx::query_as(
+        "with recent as (
                  select * from gold.member_sources
                  where join_month >= date_trunc('month', (now() at time zone $1)::date)
                                      - interval '11 months'
@@ -135,10 +134,10 @@ pub async fn get_member_growth(weeks: i32) -> Result<MemberGrowth, AppError> {
              from recent r
              group by r.source, r.invite_code
              order by sum(r.joined) desc, r.invite_code",
-        )
-        .bind(tz)
-        .fetch_all(&state.pool)
-        .await?;
+    )
+    .bind(tz)
+    .fetch_all(&state.pool)
+    .await?;
     let invites_readable: Option<bool> = sqlx::query_scalar(
         "select bool_and(invites_readable) from app.discord_guilds where invites_readable is not null",
     )
@@ -149,7 +148,19 @@ pub async fn get_member_growth(weeks: i32) -> Result<MemberGrowth, AppError> {
         sources: sources
             .into_iter()
             .map(
-                |(source, code, label, inviter, joined, young_accounts, still_members, d1, d7, d30, month1)| {
+                |(
+                    source,
+                    code,
+                    label,
+                    inviter,
+                    joined,
+                    young_accounts,
+                    still_members,
+                    d1,
+                    d7,
+                    d30,
+                    month1,
+                )| {
                     MemberSource {
                         source,
                         code,

@@ -65,19 +65,24 @@ fn GuildDiscord(
         .roles
         .into_iter()
         .map(|role| {
-            let options = [None, Some(Role::Member), Some(Role::Leader), Some(Role::Admin)]
-                .into_iter()
-                .map(|option| {
-                    view! {
-                        <option
-                            value=option.map_or("none", Role::as_str)
-                            selected=option == role.app_role
-                        >
-                            {t(role_option_key(option))}
-                        </option>
-                    }
-                })
-                .collect_view();
+            let options = [
+                None,
+                Some(Role::Member),
+                Some(Role::Leader),
+                Some(Role::Admin),
+            ]
+            .into_iter()
+            .map(|option| {
+                view! {
+                    <option
+                        value=option.map_or("none", Role::as_str)
+                        selected=option == role.app_role
+                    >
+                        {t(role_option_key(option))}
+                    </option>
+                }
+            })
+            .collect_view();
             let guild_field = guild_id.clone();
             let row_id = role.role_id.clone();
             view! {

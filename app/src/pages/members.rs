@@ -207,8 +207,9 @@ fn Growth(growth: MemberGrowth) -> impl IntoView {
         </p>
     }
     .into_any();
-    let sources = view! { <Sources sources=growth.sources.clone() readable=growth.invites_readable /> }
-        .into_any();
+    let sources =
+        view! { <Sources sources=growth.sources.clone() readable=growth.invites_readable /> }
+            .into_any();
     view! { {figures} {discord} {sources} {downloads} {weekly} {leavers} }
 }
 

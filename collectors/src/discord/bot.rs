@@ -27,9 +27,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
     ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, Guild, GuildId,
     GuildMemberUpdateEvent, GuildMembersChunkEvent, GuildScheduledEventUserAddEvent,
-    GuildScheduledEventUserRemoveEvent, HttpBuilder, InviteCreateEvent, InviteDeleteEvent,
-    Member, Message, MessageType, PartialGuild, Ready, ResumedEvent, Role, RoleId,
-    ScheduledEvent, ShardManager, UnavailableGuild, User, VoiceState,
+    GuildScheduledEventUserRemoveEvent, HttpBuilder, InviteCreateEvent, InviteDeleteEvent, Member,
+    Message, MessageType, PartialGuild, Ready, ResumedEvent, Role, RoleId, ScheduledEvent,
+    ShardManager, UnavailableGuild, User, VoiceState,
 };
 use sqlx::PgPool;
 use std::collections::{HashMap, HashSet};
@@ -849,7 +849,11 @@ impl EventHandler for VoiceHandler {
             );
         }
         if let Err(error) = store_roles(&self.state, guild_id, guild.roles.values()).await {
-            tracing::warn!(guild_id, error = format!("{error:#}"), "cannot record the roles");
+            tracing::warn!(
+                guild_id,
+                error = format!("{error:#}"),
+                "cannot record the roles"
+            );
         }
         self.state.load_invites(&ctx.http, guild.id).await;
         if let Err(error) = scheduled::sync_guild_events(&self.state, &ctx.http, &guild).await {
@@ -985,15 +989,11 @@ impl EventHandler for VoiceHandler {
     }
 
     async fn guild_member_addition(&self, ctx: Context, member: Member) {
-        let mut candidate =
-            member_candidate(&member, MemberEventKind::Join, MemberOrigin::Gateway);
+        let mut candidate = member_candidate(&member, MemberEventKind::Join, MemberOrigin::Gateway);
         // Every join takes its use off the invite counts, also those the steps drop.
         if self.state.config.tracks(db_id(member.guild_id.get())) {
-            candidate.event.source = Some(
-                self.state
-                    .attribute_join(&ctx.http, member.guild_id)
-                    .await,
-            );
+            candidate.event.source =
+                Some(self.state.attribute_join(&ctx.http, member.guild_id).await);
         }
         if let Err(error) = self.state.write_member(candidate).await {
             tracing::error!(

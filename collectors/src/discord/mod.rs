@@ -627,7 +627,8 @@ impl ScheduledEventChange {
             "{}:{}:{}:{}:{}",
             self.scheduled_event_id,
             self.change,
-            self.user_id.map_or_else(|| "-".to_owned(), |id| id.to_string()),
+            self.user_id
+                .map_or_else(|| "-".to_owned(), |id| id.to_string()),
             self.observed_at.timestamp_micros(),
             self.origin
         )

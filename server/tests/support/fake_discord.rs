@@ -202,9 +202,20 @@ impl FakeDiscord {
     pub fn set_invites(&self, guild: u64, invites: &[(&str, &Member, u64, u64)]) {
         let invites = invites
             .iter()
-            .map(|(code, inviter, uses, max_uses)| invite_json(guild, code, inviter, *uses, *max_uses))
+            .map(|(code, inviter, uses, max_uses)| {
+                invite_json(guild, code, inviter, *uses, *max_uses)
+            })
             .collect();
-        self.data.lock().expect("rest data").invites.insert(guild, invites);
+        self.data
+            .lock()
+            .expect("rest data")
+            .invites
+            .insert(guild, invites);
+    }
+
+    /// Refuses the guild's invites from now on (403), as when the bot loses Manage Server.
+    pub fn deny_invites(&self, guild: u64) {
+        self.data.lock().expect("rest data").invites.remove(&guild);
     }
 
     /// Sets who is interested in a scheduled event.

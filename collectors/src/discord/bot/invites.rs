@@ -331,7 +331,10 @@ mod tests {
     fn the_invite_whose_count_rose_is_the_one_a_join_used() {
         let start = Instant::now();
         let mut guild = GuildInvites {
-            invites: Some(counts(&[("twitch", invite(4, 0, 1)), ("partner", invite(9, 0, 2))])),
+            invites: Some(counts(&[
+                ("twitch", invite(4, 0, 1)),
+                ("partner", invite(9, 0, 2)),
+            ])),
             ..GuildInvites::default()
         };
         let (source, now) = guild.attribute(
