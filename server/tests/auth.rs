@@ -1718,3 +1718,99 @@ async fn an_admin_excludes_a_channel_and_records_it_again_and_both_are_audited(p
         ]
     );
 }
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_mapped_discord_role_applies_at_sign_in_and_when_the_roles_change(pool: PgPool) {
+    // The bot recorded the guild's Officer role and Ada (a member) getting it.
+    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild')")
+        .execute(&pool)
+        .await
+        .expect("guild");
+    sqlx::query(
+        "insert into app.discord_roles (guild_id, role_id, name) values (42, 7, 'Officer')",
+    )
+    .execute(&pool)
+    .await
+    .expect("role");
+    sqlx::query(
+        "insert into bronze.discord_member_events
+             (source_key, guild_id, user_id, kind, joined_at, roles, observed_at)
+         values ('ada-present', 42, $1, 'update', '2026-01-01T10:00:00Z', '{7}',
+                 '2026-01-02T10:00:00Z')",
+    )
+    .bind(DISCORD_ID)
+    .execute(&pool)
+    .await
+    .expect("membership with the role");
+    let app = start(
+        pool,
+        Options {
+            demo: true,
+            ..Options::default()
+        },
+    )
+    .await;
+
+    // An admin maps Officer to leader (an unknown role is refused).
+    app.sign_in_demo("admin").await;
+    let (status, body) = app
+        .call::<app::api::SetRoleMapping>(&[
+            ("guild_id", "42"),
+            ("role_id", "8"),
+            ("app_role", "leader"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = app
+        .call::<app::api::SetRoleMapping>(&[
+            ("guild_id", "42"),
+            ("role_id", "7"),
+            ("app_role", "leader"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let entries = audit_entries(&app.pool).await;
+    let last = entries.last().expect("an audit entry");
+    assert_eq!(
+        (last.1.as_str(), last.2.as_str(), &last.3, &last.4),
+        (
+            "guild.role_mapping",
+            "guild 42, role 7 (Officer)",
+            &json!({ "app_role": null }),
+            &json!({ "app_role": "leader" })
+        )
+    );
+    app.browser
+        .post(app.url("/auth/logout"))
+        .send()
+        .await
+        .expect("logout");
+
+    // Ada signs in: a leader through her Discord role; her own role stays member.
+    app.sign_in_with_discord().await;
+    assert_eq!(app.me().await["role"], json!("leader"));
+    assert_eq!(app.role_of(DISCORD_ID).await.as_deref(), Some("member"));
+    assert_eq!(app.get("/members").await.status(), StatusCode::OK);
+
+    // Discord takes the role away; the members job applies it.
+    sqlx::query(
+        "insert into bronze.discord_member_events
+             (source_key, guild_id, user_id, kind, joined_at, roles, observed_at)
+         values ('ada-update', 42, $1, 'update', '2026-01-01T10:00:00Z', '{}',
+                 '2026-02-01T10:00:00Z')",
+    )
+    .bind(DISCORD_ID)
+    .execute(&app.pool)
+    .await
+    .expect("role removed");
+    guildhall::pipeline::Pipeline::new(
+        app.pool.clone(),
+        chrono_tz::Europe::Berlin,
+        collectors::metrics::Metrics::new(),
+    )
+    .run_job("members", guildhall::pipeline::Trigger::Manual)
+    .await
+    .expect("members job");
+    assert_eq!(app.me().await["role"], json!("member"));
+    assert_eq!(app.get("/members").await.status(), StatusCode::FORBIDDEN);
+}
