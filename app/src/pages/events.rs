@@ -111,16 +111,26 @@ fn EventTable(caption: Key, testid: &'static str, events: Vec<EventAttendance>) 
                         {name}
                         <span class="muted small">" · " {t(kind_key(&kind))}</span>
                     </th>
-                    <td>{move || lang.get().local_datetime(starts_local)}</td>
-                    <td>{t(status_key(&status))}</td>
-                    <td class="num" data-interested=interested>{move || lang.get().int(i64::from(interested))}</td>
-                    <td class="num" data-attended=attended>{move || lang.get().int(i64::from(attended))}</td>
-                    <td class="num" data-both=interested_attended>
+                    <td data-label=t(Key::ColStarts)>{move || lang.get().local_datetime(starts_local)}</td>
+                    <td data-label=t(Key::ColStatus)>{t(status_key(&status))}</td>
+                    <td class="num" data-label=t(Key::ColInterested) data-interested=interested>
+                        {move || lang.get().int(i64::from(interested))}
+                    </td>
+                    <td class="num" data-label=t(Key::ColAttended) data-attended=attended>
+                        {move || lang.get().int(i64::from(attended))}
+                    </td>
+                    <td class="num" data-label=t(Key::ColBoth) data-both=interested_attended>
                         {move || lang.get().int(i64::from(interested_attended))}
                     </td>
-                    <td class="num" data-no-shows=no_shows>{move || lang.get().int(i64::from(no_shows))}</td>
-                    <td class="num" data-walk-ins=walk_ins>{move || lang.get().int(i64::from(walk_ins))}</td>
-                    <td class="num" data-rate=attendance_rate.map(|r| format!("{r:.2}"))>{rate}</td>
+                    <td class="num" data-label=t(Key::ColNoShows) data-no-shows=no_shows>
+                        {move || lang.get().int(i64::from(no_shows))}
+                    </td>
+                    <td class="num" data-label=t(Key::ColWalkIns) data-walk-ins=walk_ins>
+                        {move || lang.get().int(i64::from(walk_ins))}
+                    </td>
+                    <td class="num" data-label=t(Key::ColAttendanceRate) data-rate=attendance_rate.map(|r| format!("{r:.2}"))>
+                        {rate}
+                    </td>
                 </tr>
             }
             .into_any()
@@ -128,7 +138,7 @@ fn EventTable(caption: Key, testid: &'static str, events: Vec<EventAttendance>) 
         .collect_view();
     view! {
         <div class="card table-wrap">
-            <table class="data events" data-testid=testid>
+            <table class="data events cards-on-mobile" data-testid=testid>
                 <caption>{t(caption)}</caption>
                 <thead>
                     <tr>

@@ -252,14 +252,14 @@ fn Sources(sources: Vec<MemberSource>, readable: Option<bool>) -> impl IntoView 
             view! {
                 <tr data-source=source data-code=code>
                     <th scope="row">{name}</th>
-                    <td>{inviter.unwrap_or_default()}</td>
-                    <td class="num" data-joined=joined>{int(joined)}</td>
-                    <td class="num" data-young=young_accounts>{int(young_accounts)}</td>
-                    <td class="num" data-still=still_members>{int(still_members)}</td>
-                    <td class="num" data-after1=active_after_1d>{int(active_after_1d)}</td>
-                    <td class="num" data-after7=active_after_7d>{int(active_after_7d)}</td>
-                    <td class="num" data-after30=active_after_30d>{int(active_after_30d)}</td>
-                    <td class="num">{month1}</td>
+                    <td class="wide" data-label=t(Key::ColInviter)>{inviter.unwrap_or_default()}</td>
+                    <td class="num" data-label=t(Key::ColJoins) data-joined=joined>{int(joined)}</td>
+                    <td class="num" data-label=t(Key::ColYoung) data-young=young_accounts>{int(young_accounts)}</td>
+                    <td class="num" data-label=t(Key::ColStill) data-still=still_members>{int(still_members)}</td>
+                    <td class="num" data-label=t(Key::ColAfter1) data-after1=active_after_1d>{int(active_after_1d)}</td>
+                    <td class="num" data-label=t(Key::ColAfter7) data-after7=active_after_7d>{int(active_after_7d)}</td>
+                    <td class="num" data-label=t(Key::ColAfter30) data-after30=active_after_30d>{int(active_after_30d)}</td>
+                    <td class="num" data-label=t(Key::ColMonth1)>{month1}</td>
                 </tr>
             }
             .into_any()
@@ -270,7 +270,7 @@ fn Sources(sources: Vec<MemberSource>, readable: Option<bool>) -> impl IntoView 
             <h2>{t(Key::SourcesTitle)}</h2>
             {(readable == Some(false))
                 .then(|| view! { <p class="notice" data-testid="invites-unreadable">{t(Key::SourcesNoPermission)}</p> })}
-            <table class="data" data-testid="sources-table">
+            <table class="data cards-on-mobile" data-testid="sources-table">
                 <thead>
                     <tr>
                         <th scope="col">{t(Key::ColInvite)}</th>

@@ -244,7 +244,12 @@ impl DiscordBot {
         if api_base != DISCORD_API {
             http = http.proxy(api_base).ratelimiter_disabled(true);
         }
+        // Users are kept per guild member only; the member list itself is evicted after each
+        // synchronisation chunk (see `evict_synced_members`), so memory stays flat as guilds grow.
+        let mut cache_settings = serenity::cache::Settings::default();
+        cache_settings.cache_users = false;
         let mut client = ClientBuilder::new_with_http(http.build(), self.session_intents())
+            .cache_settings(cache_settings)
             .event_handler_arc(Arc::new(VoiceHandler {
                 state: Arc::clone(&state),
             }))
@@ -1063,7 +1068,8 @@ impl EventHandler for VoiceHandler {
         }
     }
 
-    async fn guild_members_chunk(&self, _ctx: Context, chunk: GuildMembersChunkEvent) {
+    async fn guild_members_chunk(&self, ctx: Context, chunk: GuildMembersChunkEvent) {
+        evict_synced_members(&ctx, &chunk);
         if let Err(error) = on_members_chunk(&self.state, chunk).await {
             tracing::error!(
                 error = format!("{error:#}"),
@@ -1274,6 +1280,36 @@ fn member_candidate(
             source: None,
         },
         from_bot: member.user.bot,
+    }
+}
+
+/// Takes the members of a synchronisation chunk out of serenity's cache again (serenity keeps
+/// every member it is sent, which for a guild of 100,000 would be most of the bot's memory);
+/// members in voice stay, as the reconciliation and the bot check read them. Serenity has no
+/// setting for this: its own removal (GUILD_MEMBER_REMOVE's cache update) does it.
+fn evict_synced_members(ctx: &Context, chunk: &GuildMembersChunkEvent) {
+    let in_voice: HashSet<serenity::all::UserId> = ctx
+        .cache
+        .guild(chunk.guild_id)
+        .map(|guild| guild.voice_states.keys().copied().collect())
+        .unwrap_or_default();
+    for member in chunk.members.values() {
+        if in_voice.contains(&member.user.id) {
+            continue;
+        }
+        let removal = serde_json::json!({
+            "guild_id": chunk.guild_id.to_string(),
+            "user": { "id": member.user.id.to_string(), "username": "", "discriminator": "0" },
+        });
+        match serde_json::from_value::<serenity::all::GuildMemberRemoveEvent>(removal) {
+            Ok(mut removal) => {
+                ctx.cache.update(&mut removal);
+            }
+            Err(error) => {
+                tracing::debug!(%error, "cannot evict a synchronised member from the cache");
+                return;
+            }
+        }
     }
 }
 
