@@ -151,7 +151,7 @@ async fn truncate(pool: &PgPool) -> anyhow::Result<()> {
     sqlx::query(
         "truncate bronze.discord_voice_events, bronze.discord_messages,
                   bronze.discord_member_events, bronze.discord_scheduled_events,
-                  app.discord_guilds, app.discord_roles, app.discord_invites restart identity",
+                  app.discord_roles, app.discord_invites restart identity",
     )
     .execute(pool)
     .await?;
