@@ -358,7 +358,15 @@ keys! {
     ColMonth1 => "Monat 1", "Month 1";
     DownloadSourcesCsv => "Herkunft als CSV", "Sources as CSV";
 
-    DiscordSettingsTitle => "Discord-Rollen und Einladungen", "Discord roles and invites";
+    DiscordSettingsTitle => "Discord-Server, Rollen und Einladungen", "Discord guilds, roles and invites";
+    TrackingCaption => "Server, in denen der Bot ist", "Guilds the bot is in";
+    TrackingHint => "Nur erfasste Server zählen: ihre Sprachzeit, Nachrichten, Mitglieder, Events. Eine Änderung gilt ab jetzt (innerhalb von Sekunden); Erfasstes bleibt.",
+        "Only recorded guilds count: their voice time, messages, members, events. A change applies from now on (within seconds); what was recorded stays.";
+    ColRecorded => "Erfasst", "Recorded";
+    Recorded => "wird erfasst", "recorded";
+    NotRecorded => "nicht erfasst", "not recorded";
+    StartRecording => "Erfassen", "Record";
+    StopRecording => "Nicht mehr erfassen", "Stop recording";
     RoleMappingCaption => "Welche Discord-Rolle welche Guildhall-Rolle gibt", "Which Discord role gives which Guildhall role";
     RoleMappingHint => "Gilt bei jeder Anmeldung und sobald sich Rollen in Discord ändern, zusätzlich zu den hier vergebenen Rollen: es zählt die höhere.",
         "Applies at every sign-in and whenever roles change in Discord, next to the roles given here: the higher one counts.";
@@ -452,6 +460,7 @@ keys! {
     AuditChannelIncluded => "Kanal wieder erfasst", "Channel recorded again";
     AuditRoleMapped => "Discord-Rolle zugeordnet", "Discord role mapped";
     AuditInviteLabelled => "Einladung benannt", "Invite labelled";
+    AuditGuildTracking => "Erfassung eines Servers geändert", "Guild recording changed";
     ExcludedTitle => "Ausgeschlossene Kanäle", "Excluded channels";
     ColExcluded => "Ausgeschlossen", "Excluded";
     ColExclude => "Ausschließen", "Exclude";

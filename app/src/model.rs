@@ -49,6 +49,8 @@ pub enum AuditAction {
     RoleMapped,
     /// An admin labelled an invite code (or removed the label).
     InviteLabelled,
+    /// An admin turned the recording of a guild on or off.
+    GuildTracking,
 }
 
 impl AuditAction {
@@ -61,6 +63,7 @@ impl AuditAction {
             AuditAction::ChannelIncluded => "guild.channel.include",
             AuditAction::RoleMapped => "guild.role_mapping",
             AuditAction::InviteLabelled => "guild.invite_label",
+            AuditAction::GuildTracking => "guild.tracking",
         }
     }
 
@@ -73,6 +76,7 @@ impl AuditAction {
             "guild.channel.include" => Some(AuditAction::ChannelIncluded),
             "guild.role_mapping" => Some(AuditAction::RoleMapped),
             "guild.invite_label" => Some(AuditAction::InviteLabelled),
+            "guild.tracking" => Some(AuditAction::GuildTracking),
             _ => None,
         }
     }
@@ -410,6 +414,8 @@ pub struct GuildDiscordSettings {
     /// Discord's id, as text.
     pub guild_id: String,
     pub name: String,
+    /// Whether the bot records the guild now.
+    pub tracked: bool,
     /// Whether the bot may read the invites (Manage Server); `None` before it looked.
     pub invites_readable: Option<bool>,
     pub roles: Vec<DiscordRoleMapping>,

@@ -18,6 +18,8 @@ struct Snapshot {
     excluded: HashMap<i64, HashSet<i64>>,
     /// `(kind, external id)` of every account of an opted-out person.
     opted_out: HashSet<(String, String)>,
+    /// Admins' decisions which guilds are recorded (`app.discord_guild_tracking`).
+    tracking: HashMap<i64, bool>,
 }
 
 /// The rules, shared by the steps of every source. Cheap to clone.
@@ -47,7 +49,12 @@ impl IngestRules {
         )
         .fetch_all(pool)
         .await?;
+        let tracking_rows: Vec<(i64, bool)> =
+            sqlx::query_as("select guild_id, tracked from app.discord_guild_tracking")
+                .fetch_all(pool)
+                .await?;
         let mut snapshot = Snapshot::default();
+        snapshot.tracking = tracking_rows.into_iter().collect();
         for (guild, channel) in excluded_rows {
             snapshot.excluded.entry(guild).or_default().insert(channel);
         }
@@ -91,6 +98,11 @@ impl IngestRules {
                 .opted_out
                 .contains(&(kind.to_owned(), external_id.to_owned()))
         })
+    }
+
+    /// The admin's decision whether a guild is recorded, if there is one.
+    pub fn tracking(&self, guild_id: i64) -> Option<bool> {
+        self.read(|snapshot| snapshot.tracking.get(&guild_id).copied())
     }
 
     fn read<T>(&self, f: impl FnOnce(&Snapshot) -> T) -> T {

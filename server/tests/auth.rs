@@ -1255,6 +1255,7 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
         p if p == GetMemberGrowth::PATH => (leader, vec![("weeks", "26")]),
         p if p == GetEvents::PATH => (leader, vec![("past", "50")]),
         p if p == GetDiscordSettings::PATH => (admin, vec![]),
+        p if p == SetGuildTracking::PATH => (admin, vec![("guild_id", "999"), ("tracked", "true")]),
         p if p == SetRoleMapping::PATH => (
             admin,
             vec![("guild_id", "42"), ("role_id", "7"), ("app_role", "none")],

@@ -2135,3 +2135,126 @@ async fn each_join_is_attributed_to_the_invite_whose_count_rose_and_roles_are_ke
     expected.sort();
     assert_eq!(dim, expected);
 }
+
+const OTHER: u64 = 1_100_000_000_000_000_002;
+const OTHER_LOBBY: u64 = 1_100_000_000_000_000_020;
+
+async fn tracked_flag(pool: &PgPool, guild: u64) -> Option<bool> {
+    sqlx::query_scalar("select tracked from app.discord_guilds where guild_id = $1")
+        .bind(id(guild))
+        .fetch_optional(pool)
+        .await
+        .expect("tracked flag")
+}
+
+async fn wait_for_tracked(pool: &PgPool, guild: u64, tracked: bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while tracked_flag(pool, guild).await != Some(tracked) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "guild {guild} never became tracked = {tracked}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn an_admin_turns_the_recording_of_a_guild_on_and_off_while_the_bot_runs(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    let metrics = Metrics::new();
+    // Configured to record GUILD only; the bot is in OTHER too, where Alice is in voice.
+    let bot = RunningBot::start(&pool, &fake, &metrics);
+    let conn = fake.next_connection().await;
+    conn.dispatch(
+        "READY",
+        fake_discord::ready(&[GUILD, OTHER], &fake.gateway_url),
+    );
+    conn.dispatch(
+        "GUILD_CREATE",
+        fake_discord::guild_create(&guild_spec(vec![])),
+    );
+    let other = GuildSpec {
+        id: OTHER,
+        name: "Other Guild",
+        channels: vec![(OTHER_LOBBY, "Lobby")],
+        afk_channel_id: None,
+        members: vec![ALICE],
+        voice: vec![(ALICE.id, OTHER_LOBBY)],
+        events: vec![],
+        roles: vec![],
+    };
+    conn.dispatch("GUILD_CREATE", fake_discord::guild_create(&other));
+    wait_for_tracked(&pool, GUILD, true).await;
+    wait_for_tracked(&pool, OTHER, false).await;
+    let in_other = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from bronze.discord_voice_events where guild_id = $1",
+        )
+        .bind(id(OTHER))
+        .fetch_one(&pool)
+        .await
+        .expect("count")
+    };
+    assert_eq!(
+        in_other().await,
+        0,
+        "an untracked guild's voice is not recorded"
+    );
+
+    // An admin turns OTHER on: the bot records it as if it had just become available.
+    sqlx::query("insert into app.discord_guild_tracking (guild_id, tracked) values ($1, true)")
+        .bind(id(OTHER))
+        .execute(&pool)
+        .await
+        .expect("turn on");
+    wait_for_tracked(&pool, OTHER, true).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while in_other().await == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Alice's voice in OTHER was never reconciled"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let origin: String =
+        sqlx::query_scalar("select origin from bronze.discord_voice_events where guild_id = $1")
+            .bind(id(OTHER))
+            .fetch_one(&pool)
+            .await
+            .expect("origin");
+    assert_eq!(
+        origin, "reconcile",
+        "Alice, already in voice, gets her session opened"
+    );
+    wait_until("the member list of OTHER is requested", || {
+        conn.received().iter().any(|payload| {
+            payload["op"] == 8 && payload["d"]["guild_id"] == json!(OTHER.to_string())
+        })
+    })
+    .await;
+
+    // And turns GUILD off: Bob's voice there is dropped as untracked from now on.
+    sqlx::query("insert into app.discord_guild_tracking (guild_id, tracked) values ($1, false)")
+        .bind(id(GUILD))
+        .execute(&pool)
+        .await
+        .expect("turn off");
+    wait_for_tracked(&pool, GUILD, false).await;
+    let dropped = metrics.dropped_count("discord_voice", DropReason::untracked);
+    conn.dispatch(
+        "VOICE_STATE_UPDATE",
+        fake_discord::voice_state_update(GUILD, &BOB, Some(LOBBY), false),
+    );
+    wait_until("Bob's update is dropped", || {
+        metrics.dropped_count("discord_voice", DropReason::untracked) > dropped
+    })
+    .await;
+    bot.stop().await;
+    let in_guild: i64 =
+        sqlx::query_scalar("select count(*) from bronze.discord_voice_events where guild_id = $1")
+            .bind(id(GUILD))
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!(in_guild, 0);
+}

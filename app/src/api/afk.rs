@@ -21,7 +21,7 @@ pub async fn mark_afk_channel(
     }
     let mut tx = state.pool.begin().await?;
     let tracked: Option<i64> = sqlx::query_scalar(
-        "select guild_id from app.discord_guilds where guild_id = $1 for update",
+        "select guild_id from app.discord_guilds where guild_id = $1 and tracked for update",
     )
     .bind(guild_id)
     .fetch_optional(&mut *tx)

@@ -10,8 +10,9 @@ use leptos::prelude::*;
 pub async fn get_discord_settings() -> Result<Vec<GuildDiscordSettings>, AppError> {
     use crate::model::{DiscordRoleMapping, InviteLabel, Permission, Role};
     let (_admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
-    let guilds: Vec<(i64, String, Option<bool>)> = sqlx::query_as(
-        "select guild_id, name, invites_readable from app.discord_guilds order by name, guild_id",
+    let guilds: Vec<(i64, String, Option<bool>, bool)> = sqlx::query_as(
+        "select guild_id, name, invites_readable, tracked from app.discord_guilds
+         order by not tracked, name, guild_id",
     )
     .fetch_all(&state.pool)
     .await?;
@@ -35,31 +36,34 @@ pub async fn get_discord_settings() -> Result<Vec<GuildDiscordSettings>, AppErro
     .await?;
     Ok(guilds
         .into_iter()
-        .map(|(guild_id, name, invites_readable)| GuildDiscordSettings {
-            guild_id: guild_id.to_string(),
-            name,
-            invites_readable,
-            roles: roles
-                .iter()
-                .filter(|(guild, ..)| *guild == guild_id)
-                .map(|(_, role_id, name, app_role)| DiscordRoleMapping {
-                    role_id: role_id.to_string(),
-                    name: name.clone(),
-                    app_role: app_role.as_deref().and_then(Role::parse),
-                })
-                .collect(),
-            invites: invites
-                .iter()
-                .filter(|(guild, ..)| *guild == guild_id)
-                .map(|(_, code, inviter, uses, deleted, label)| InviteLabel {
-                    code: code.clone(),
-                    inviter: inviter.clone(),
-                    uses: *uses,
-                    deleted: *deleted,
-                    label: label.clone(),
-                })
-                .collect(),
-        })
+        .map(
+            |(guild_id, name, invites_readable, tracked)| GuildDiscordSettings {
+                guild_id: guild_id.to_string(),
+                name,
+                tracked,
+                invites_readable,
+                roles: roles
+                    .iter()
+                    .filter(|(guild, ..)| *guild == guild_id)
+                    .map(|(_, role_id, name, app_role)| DiscordRoleMapping {
+                        role_id: role_id.to_string(),
+                        name: name.clone(),
+                        app_role: app_role.as_deref().and_then(Role::parse),
+                    })
+                    .collect(),
+                invites: invites
+                    .iter()
+                    .filter(|(guild, ..)| *guild == guild_id)
+                    .map(|(_, code, inviter, uses, deleted, label)| InviteLabel {
+                        code: code.clone(),
+                        inviter: inviter.clone(),
+                        uses: *uses,
+                        deleted: *deleted,
+                        label: label.clone(),
+                    })
+                    .collect(),
+            },
+        )
         .collect())
 }
 
@@ -226,5 +230,55 @@ pub async fn set_invite_label(guild_id: i64, code: String, label: String) -> Res
     .await?;
     tx.commit().await?;
     tracing::info!(admin = admin.id, guild_id, %code, "invite label changed");
+    Ok(())
+}
+
+/// Records a guild the bot is in, or stops recording it (from now on; what was recorded
+/// stays). The bot follows within seconds: a guild turned on gets its member list, voice,
+/// roles, invites and events read as if it had just become available. Admins only.
+#[server]
+pub async fn set_guild_tracking(guild_id: i64, tracked: bool) -> Result<(), AppError> {
+    use crate::model::{AuditAction, Permission};
+    let (admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
+    let mut tx = state.pool.begin().await?;
+    let current: Option<(String, bool)> = sqlx::query_as(
+        "select name, tracked from app.discord_guilds where guild_id = $1 for update",
+    )
+    .bind(guild_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((name, before)) = current else {
+        let error = AppError::BadRequest("the bot is not in this guild".into());
+        crate::ssr::authz::set_status(&error);
+        return Err(error);
+    };
+    sqlx::query(
+        "insert into app.discord_guild_tracking (guild_id, tracked, updated_by)
+         values ($1, $2, $3)
+         on conflict (guild_id) do update
+             set tracked = excluded.tracked, updated_by = excluded.updated_by,
+                 updated_at = now()",
+    )
+    .bind(guild_id)
+    .bind(tracked)
+    .bind(admin.id)
+    .execute(&mut *tx)
+    .await?;
+    crate::ssr::audit::record(
+        &mut tx,
+        crate::ssr::audit::Actor::User(&admin),
+        AuditAction::GuildTracking,
+        &format!("guild {guild_id} ({name})"),
+        serde_json::json!({ "tracked": before }),
+        serde_json::json!({ "tracked": tracked }),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(
+        admin = admin.id,
+        guild_id,
+        tracked,
+        "guild tracking changed"
+    );
     Ok(())
 }

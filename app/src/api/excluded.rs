@@ -15,11 +15,12 @@ pub async fn exclude_channel(guild_id: i64, channel_id: i64) -> Result<(), AppEr
         return Err(error);
     }
     let mut tx = state.pool.begin().await?;
-    let tracked: Option<i64> =
-        sqlx::query_scalar("select guild_id from app.discord_guilds where guild_id = $1")
-            .bind(guild_id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let tracked: Option<i64> = sqlx::query_scalar(
+        "select guild_id from app.discord_guilds where guild_id = $1 and tracked",
+    )
+    .bind(guild_id)
+    .fetch_optional(&mut *tx)
+    .await?;
     if tracked.is_none() {
         let error = AppError::BadRequest("this guild is not tracked".into());
         crate::ssr::authz::set_status(&error);

@@ -139,7 +139,8 @@ pub async fn get_member_growth(weeks: i32) -> Result<MemberGrowth, AppError> {
     .fetch_all(&state.pool)
     .await?;
     let invites_readable: Option<bool> = sqlx::query_scalar(
-        "select bool_and(invites_readable) from app.discord_guilds where invites_readable is not null",
+        "select bool_and(invites_readable) from app.discord_guilds
+         where tracked and invites_readable is not null",
     )
     .fetch_one(&state.pool)
     .await?;

@@ -166,7 +166,8 @@ pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppErro
     use crate::model::{AdminOverview, GuildSettings, Permission, PipelineRun};
     let (_user, state) = crate::ssr::authz::require(Permission::Administer).await?;
     let guilds: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
-        "select guild_id, name, afk_channel_id from app.discord_guilds order by name, guild_id",
+        "select guild_id, name, afk_channel_id from app.discord_guilds where tracked
+         order by name, guild_id",
     )
     .fetch_all(&state.pool)
     .await?;

@@ -335,6 +335,7 @@ fn AuditLog(entries: Vec<AuditEntry>) -> impl IntoView {
                 Some(AuditAction::ChannelIncluded) => t(Key::AuditChannelIncluded).into_any(),
                 Some(AuditAction::RoleMapped) => t(Key::AuditRoleMapped).into_any(),
                 Some(AuditAction::InviteLabelled) => t(Key::AuditInviteLabelled).into_any(),
+                Some(AuditAction::GuildTracking) => t(Key::AuditGuildTracking).into_any(),
                 None => entry.action.clone().into_any(),
             };
             view! {

@@ -1,7 +1,7 @@
 //! The admin page's Discord section: which Discord role gives which Guildhall role, the
 //! guild's invites with their labels, and whether the bot may read the invites at all.
 
-use crate::api::{SetInviteLabel, SetRoleMapping, get_discord_settings};
+use crate::api::{SetGuildTracking, SetInviteLabel, SetRoleMapping, get_discord_settings};
 use crate::components::{ErrorNotice, Loading};
 use crate::i18n::{Key, t};
 use crate::model::{GuildDiscordSettings, Role};
@@ -11,13 +11,26 @@ use leptos::prelude::*;
 pub fn DiscordSettings() -> impl IntoView {
     let map_role = ServerAction::<SetRoleMapping>::new();
     let label = ServerAction::<SetInviteLabel>::new();
+    let tracking = ServerAction::<SetGuildTracking>::new();
     let settings = Resource::new(
-        move || (map_role.version().get(), label.version().get()),
+        move || {
+            (
+                map_role.version().get(),
+                label.version().get(),
+                tracking.version().get(),
+            )
+        },
         |_| get_discord_settings(),
     );
     let outcome = move || {
-        let failed = match (map_role.value().get(), label.value().get()) {
-            (Some(Err(error)), _) | (_, Some(Err(error))) => Some(error),
+        let failed = match (
+            map_role.value().get(),
+            label.value().get(),
+            tracking.value().get(),
+        ) {
+            (Some(Err(error)), _, _) | (_, Some(Err(error)), _) | (_, _, Some(Err(error))) => {
+                Some(error)
+            }
             _ => None,
         };
         failed.map(|error| view! { <ErrorNotice error /> })
@@ -33,15 +46,73 @@ pub fn DiscordSettings() -> impl IntoView {
                         Ok(guilds) if guilds.is_empty() => {
                             view! { <p class="muted">{t(Key::NoGuilds)}</p> }.into_any()
                         }
-                        Ok(guilds) => guilds
-                            .into_iter()
-                            .map(|guild| view! { <GuildDiscord guild map_role label /> })
-                            .collect_view()
-                            .into_any(),
+                        Ok(guilds) => {
+                            let list = view! { <Tracking guilds=guilds.clone() tracking /> }.into_any();
+                            let sections = guilds
+                                .into_iter()
+                                .filter(|guild| guild.tracked)
+                                .map(|guild| view! { <GuildDiscord guild map_role label /> })
+                                .collect_view()
+                                .into_any();
+                            view! { {list} {sections} }.into_any()
+                        }
                     }
                 })}
             </Transition>
         </div>
+    }
+}
+
+/// Every guild the bot is in, and whether it is recorded, with the switch.
+#[component]
+fn Tracking(
+    guilds: Vec<GuildDiscordSettings>,
+    tracking: ServerAction<SetGuildTracking>,
+) -> impl IntoView {
+    let rows = guilds
+        .into_iter()
+        .map(|guild| {
+            let (state, action, next) = if guild.tracked {
+                (Key::Recorded, Key::StopRecording, "false")
+            } else {
+                (Key::NotRecorded, Key::StartRecording, "true")
+            };
+            let row_id = guild.guild_id.clone();
+            view! {
+                <tr data-guild=row_id data-tracked=guild.tracked.to_string()>
+                    <th scope="row">
+                        {guild.name}
+                        " "
+                        <span class="mono small muted">{guild.guild_id.clone()}</span>
+                    </th>
+                    <td data-label=t(Key::ColRecorded)>{t(state)}</td>
+                    <td>
+                        <ActionForm action=tracking attr:class="inline-form">
+                            <input type="hidden" name="guild_id" value=guild.guild_id />
+                            <input type="hidden" name="tracked" value=next />
+                            <button type="submit" class="button-secondary">{t(action)}</button>
+                        </ActionForm>
+                    </td>
+                </tr>
+            }
+            .into_any()
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table class="data stack-on-mobile" data-testid="guild-tracking">
+                <caption>{t(Key::TrackingCaption)}</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">{t(Key::ColGuild)}</th>
+                        <th scope="col">{t(Key::ColRecorded)}</th>
+                        <th scope="col"></th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+        <p class="muted small">{t(Key::TrackingHint)}</p>
     }
 }
 

@@ -94,10 +94,6 @@ impl BotConfig {
             intents
         }
     }
-
-    fn tracks(&self, guild_id: i64) -> bool {
-        tracks(&self.guilds, guild_id)
-    }
 }
 
 /// The Discord collector. Each [`Collector::run`] opens one gateway session.
@@ -205,7 +201,14 @@ impl DiscordBot {
         let rules = IngestRules::load(&self.pool)
             .await
             .context("cannot read the excluded channels and opt-outs")?;
+        let tracking = Tracking {
+            configured: self.config.guilds.clone(),
+            rules: rules.clone(),
+        };
         let state = Arc::new(BotState {
+            tracking: tracking.clone(),
+            applied: Mutex::new(HashMap::new()),
+            context: Mutex::new(None),
             config: self.config.clone(),
             pool: self.pool.clone(),
             writer: WriterSlot::new(self.writer.clone()),
@@ -214,26 +217,26 @@ impl DiscordBot {
             shard_manager: std::sync::OnceLock::new(),
             sequencer: VoiceSequencer::new(SEQUENCE_WAIT),
             steps: Steps::new(VOICE_SOURCE, self.metrics.clone())
-                .then(TrackedGuilds(self.config.guilds.clone()))
+                .then(TrackedGuilds(tracking.clone()))
                 .then(NoBots)
                 .then(OptedOut(rules.clone()))
                 .then(ExcludedChannels(rules.clone())),
             message_writer: WriterSlot::new(self.messages.clone()),
             member_writer: WriterSlot::new(self.members.clone()),
             member_steps: Steps::new(MEMBER_SOURCE, self.metrics.clone())
-                .then(TrackedGuilds(self.config.guilds.clone()))
+                .then(TrackedGuilds(tracking.clone()))
                 .then(NoBots)
                 .then(OptedOut(rules.clone())),
             member_sync: Mutex::new(HashMap::new()),
             message_steps: Steps::new(MESSAGE_SOURCE, self.metrics.clone())
-                .then(TrackedGuilds(self.config.guilds.clone()))
+                .then(TrackedGuilds(tracking.clone()))
                 .then(NoBots)
                 .then(NoSystemMessages)
                 .then(OptedOut(rules.clone()))
                 .then(ExcludedTextChannels(rules.clone())),
             event_writer: WriterSlot::new(self.events.clone()),
             event_steps: Steps::new(scheduled::EVENT_SOURCE, self.metrics.clone())
-                .then(TrackedGuilds(self.config.guilds.clone()))
+                .then(TrackedGuilds(tracking.clone()))
                 .then(OptedOut(rules.clone())),
             invites: tokio::sync::Mutex::new(HashMap::new()),
             rules: rules.clone(),
@@ -265,6 +268,11 @@ impl DiscordBot {
         ));
         let overdue = tokio::spawn(write_overdue_updates(
             Arc::clone(&state),
+            shutdown.child_token(),
+        ));
+        let follow = tokio::spawn(follow_tracking(
+            Arc::clone(&state),
+            self.config.rules_refresh,
             shutdown.child_token(),
         ));
         let refresh = tokio::spawn(rules.keep_fresh(
@@ -306,6 +314,7 @@ impl DiscordBot {
         heartbeat.abort();
         overdue.abort();
         refresh.abort();
+        follow.abort();
         // Updates still waiting for a predecessor are written as they are.
         write_all(&state, state.sequencer.drain()).await;
         state.release_writers();
@@ -356,6 +365,13 @@ impl Collector for DiscordBot {
 
 /// What the event handler and the heartbeat loop share during one gateway session.
 struct BotState {
+    /// Which guilds are recorded (configuration and the admins' decisions).
+    tracking: Tracking,
+    /// Per guild the bot has seen in this session, whether it records it now.
+    applied: Mutex<HashMap<i64, bool>>,
+    /// The session's serenity context (for starting to record a guild an admin just
+    /// turned on).
+    context: Mutex<Option<Context>>,
     config: BotConfig,
     pool: PgPool,
     /// The voice events' writer, while the session lasts.
@@ -511,7 +527,23 @@ fn tracks(guilds: &[i64], guild_id: i64) -> bool {
 }
 
 /// Drops updates from guilds the configuration does not track.
-struct TrackedGuilds(Vec<i64>);
+/// The configured guilds and the admins' decisions: which guilds are recorded now.
+#[derive(Clone)]
+struct Tracking {
+    configured: Vec<i64>,
+    rules: IngestRules,
+}
+
+impl Tracking {
+    /// An admin's decision wins; without one, the configuration (every guild when empty).
+    fn tracks(&self, guild_id: i64) -> bool {
+        self.rules
+            .tracking(guild_id)
+            .unwrap_or_else(|| tracks(&self.configured, guild_id))
+    }
+}
+
+struct TrackedGuilds(Tracking);
 
 impl<C: Candidate> IngestStep<C> for TrackedGuilds {
     fn name(&self) -> &'static str {
@@ -519,7 +551,7 @@ impl<C: Candidate> IngestStep<C> for TrackedGuilds {
     }
 
     fn apply(&self, candidate: &mut C) -> Result<(), DropReason> {
-        if tracks(&self.0, candidate.guild_id()) {
+        if self.0.tracks(candidate.guild_id()) {
             Ok(())
         } else {
             Err(DropReason::untracked)
@@ -624,6 +656,25 @@ impl<R> WriterSlot<R> {
 }
 
 impl BotState {
+    /// Whether the guild is recorded now.
+    fn tracks(&self, guild_id: i64) -> bool {
+        self.tracking.tracks(guild_id)
+    }
+
+    fn set_applied(&self, guild_id: i64, tracked: bool) {
+        match self.applied.lock() {
+            Ok(mut applied) => applied.insert(guild_id, tracked),
+            Err(poisoned) => poisoned.into_inner().insert(guild_id, tracked),
+        };
+    }
+
+    fn keep_context(&self, ctx: &Context) {
+        match self.context.lock() {
+            Ok(mut kept) => *kept = Some(ctx.clone()),
+            Err(poisoned) => *poisoned.into_inner() = Some(ctx.clone()),
+        }
+    }
+
     /// The voice writer, while the session lasts.
     fn writer(&self) -> anyhow::Result<IngestWriter<VoiceEvent>> {
         self.writer
@@ -745,7 +796,7 @@ struct VoiceHandler {
 impl VoiceHandler {
     async fn on_role(&self, role: Role) {
         let guild_id = db_id(role.guild_id.get());
-        if !self.state.config.tracks(guild_id) {
+        if !self.state.tracks(guild_id) {
             return;
         }
         if let Err(error) = upsert_role(&self.state.pool, guild_id, &role).await {
@@ -828,48 +879,17 @@ async fn store_roles(
 #[serenity::async_trait]
 impl EventHandler for VoiceHandler {
     async fn guild_create(&self, ctx: Context, guild: Guild, _is_new: Option<bool>) {
+        self.state.keep_context(&ctx);
         let guild_id = db_id(guild.id.get());
-        if !self.state.config.tracks(guild_id) {
-            tracing::debug!(guild_id, "ignoring an untracked guild");
+        if !self.state.tracks(guild_id) {
+            tracing::debug!(guild_id, "not recording an untracked guild");
+            self.state.set_applied(guild_id, false);
+            store_untracked_guild(&self.state, guild_id, &guild.name).await;
             return;
         }
-        // The whole member list, in chunks: join dates of members who joined before the
-        // bot, and who left while it was away.
-        match self.state.member_sync.lock() {
-            Ok(mut sync) => sync.insert(guild_id, HashSet::new()),
-            Err(poisoned) => poisoned.into_inner().insert(guild_id, HashSet::new()),
-        };
-        ctx.shard.chunk_guild(
-            guild.id,
-            None,
-            false,
-            serenity::all::ChunkGuildFilter::None,
-            None,
-        );
-        if let Err(error) = on_guild_create(&self.state, &guild).await {
-            tracing::error!(
-                guild_id,
-                error = format!("{error:#}"),
-                "handling GUILD_CREATE failed"
-            );
-        }
-        if let Err(error) = store_roles(&self.state, guild_id, guild.roles.values()).await {
-            tracing::warn!(
-                guild_id,
-                error = format!("{error:#}"),
-                "cannot record the roles"
-            );
-        }
-        self.state.load_invites(&ctx.http, guild.id).await;
-        if let Err(error) = scheduled::sync_guild_events(&self.state, &ctx.http, &guild).await {
-            tracing::error!(
-                guild_id,
-                error = format!("{error:#}"),
-                "synchronising the scheduled events failed"
-            );
-        }
+        self.state.set_applied(guild_id, true);
+        start_recording(&self.state, &ctx, &guild).await;
     }
-
     async fn guild_role_create(&self, _ctx: Context, role: Role) {
         self.on_role(role).await;
     }
@@ -948,7 +968,7 @@ impl EventHandler for VoiceHandler {
 
     async fn guild_update(&self, _ctx: Context, _old: Option<Guild>, new: PartialGuild) {
         let guild_id = db_id(new.id.get());
-        if !self.state.config.tracks(guild_id) {
+        if !self.state.tracks(guild_id) {
             return;
         }
         if let Err(error) = on_guild_update(&self.state, &new).await {
@@ -996,7 +1016,7 @@ impl EventHandler for VoiceHandler {
     async fn guild_member_addition(&self, ctx: Context, member: Member) {
         let mut candidate = member_candidate(&member, MemberEventKind::Join, MemberOrigin::Gateway);
         // Every join takes its use off the invite counts, also those the steps drop.
-        if self.state.config.tracks(db_id(member.guild_id.get())) {
+        if self.state.tracks(db_id(member.guild_id.get())) {
             candidate.event.source =
                 Some(self.state.attribute_join(&ctx.http, member.guild_id).await);
         }
@@ -1094,6 +1114,120 @@ impl EventHandler for VoiceHandler {
     }
 }
 
+/// Everything that begins the recording of a guild (its GUILD_CREATE, or an admin turning
+/// it on): the member list in chunks, the guild and its voice reconciled, its roles, invites
+/// and scheduled events.
+async fn start_recording(state: &BotState, ctx: &Context, guild: &Guild) {
+    let guild_id = db_id(guild.id.get());
+    // The whole member list, in chunks: join dates of members who joined before the
+    // bot, and who left while it was away.
+    match state.member_sync.lock() {
+        Ok(mut sync) => sync.insert(guild_id, HashSet::new()),
+        Err(poisoned) => poisoned.into_inner().insert(guild_id, HashSet::new()),
+    };
+    ctx.shard.chunk_guild(
+        guild.id,
+        None,
+        false,
+        serenity::all::ChunkGuildFilter::None,
+        None,
+    );
+    if let Err(error) = on_guild_create(&state, &guild).await {
+        tracing::error!(
+            guild_id,
+            error = format!("{error:#}"),
+            "handling GUILD_CREATE failed"
+        );
+    }
+    if let Err(error) = store_roles(&state, guild_id, guild.roles.values()).await {
+        tracing::warn!(
+            guild_id,
+            error = format!("{error:#}"),
+            "cannot record the roles"
+        );
+    }
+    state.load_invites(&ctx.http, guild.id).await;
+    if let Err(error) = scheduled::sync_guild_events(&state, &ctx.http, &guild).await {
+        tracing::error!(
+            guild_id,
+            error = format!("{error:#}"),
+            "synchronising the scheduled events failed"
+        );
+    }
+}
+
+/// A guild the bot is in but does not record: only its name, for the admin's list.
+async fn store_untracked_guild(state: &BotState, guild_id: i64, name: &str) {
+    let stored = sqlx::query(
+        "insert into app.discord_guilds (guild_id, name, tracked, updated_at)
+         values ($1, $2, false, now())
+         on conflict (guild_id) do update
+             set name = excluded.name, tracked = false, updated_at = excluded.updated_at",
+    )
+    .bind(guild_id)
+    .bind(name)
+    .execute(&state.pool)
+    .await;
+    if let Err(error) = stored {
+        tracing::warn!(guild_id, %error, "cannot record an untracked guild");
+    }
+}
+
+/// Follows the admins' decisions while the session runs: a guild turned on is recorded from
+/// then on as if it had just become available (member list, voice, roles, invites, events);
+/// a guild turned off is no longer watched (its open voice sessions count until now).
+async fn follow_tracking(state: Arc<BotState>, interval: Duration, stop: CancellationToken) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let applied: Vec<(i64, bool)> = match state.applied.lock() {
+            Ok(applied) => applied.iter().map(|(g, t)| (*g, *t)).collect(),
+            Err(poisoned) => poisoned
+                .into_inner()
+                .iter()
+                .map(|(g, t)| (*g, *t))
+                .collect(),
+        };
+        let ctx = match state.context.lock() {
+            Ok(ctx) => ctx.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        let Some(ctx) = ctx else { continue };
+        for (guild_id, was) in applied {
+            let now = state.tracks(guild_id);
+            if now == was {
+                continue;
+            }
+            state.set_applied(guild_id, now);
+            if now {
+                let guild = ctx
+                    .cache
+                    .guild(GuildId::new(guild_id as u64))
+                    .map(|guild| guild.clone());
+                if let Some(guild) = guild {
+                    tracing::info!(guild_id, "recording a guild an admin turned on");
+                    start_recording(&state, &ctx, &guild).await;
+                }
+            } else {
+                tracing::info!(guild_id, "no longer recording a guild an admin turned off");
+                if state.unmark_observed(Some(guild_id)) {
+                    stamp_guilds(&state, &[guild_id]).await;
+                }
+                let name = ctx
+                    .cache
+                    .guild(GuildId::new(guild_id as u64))
+                    .map(|guild| guild.name.clone())
+                    .unwrap_or_default();
+                store_untracked_guild(&state, guild_id, &name).await;
+            }
+        }
+    }
+}
+
 /// Records the guild's name and AFK channel, then reconciles its voice states against the
 /// database. Voice is missing for as long as the bot was away: departed users are closed
 /// at the guild's previous `observed_until`.
@@ -1142,11 +1276,12 @@ async fn store_guild(
 ) -> anyhow::Result<()> {
     let mut tx = state.pool.begin().await?;
     sqlx::query(
-        "insert into app.discord_guilds (guild_id, name, afk_channel_id, updated_at)
-         values ($1, $2, $3, now())
+        "insert into app.discord_guilds (guild_id, name, afk_channel_id, tracked, updated_at)
+         values ($1, $2, $3, true, now())
          on conflict (guild_id) do update
              set name = excluded.name,
                  afk_channel_id = excluded.afk_channel_id,
+                 tracked = true,
                  updated_at = excluded.updated_at",
     )
     .bind(guild_id)
@@ -1538,7 +1673,7 @@ async fn reconcile_cached_guilds(state: &BotState, ctx: &Context) {
     let now = Utc::now();
     for guild_id in ctx.cache.guilds() {
         let id = db_id(guild_id.get());
-        if !state.config.tracks(id) {
+        if !state.tracks(id) {
             continue;
         }
         // Copy what is needed so no cache lock is held across an await.

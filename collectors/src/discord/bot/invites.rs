@@ -249,7 +249,7 @@ impl BotState {
             return;
         };
         let id = db_id(guild_id.get());
-        if !self.config.tracks(id) {
+        if !self.tracks(id) {
             return;
         }
         let inviter_id = event.inviter.as_ref().map(|user| db_id(user.id.get()));
@@ -291,7 +291,7 @@ impl BotState {
             return;
         };
         let id = db_id(guild_id.get());
-        if !self.config.tracks(id) {
+        if !self.tracks(id) {
             return;
         }
         let stored = sqlx::query(
