@@ -53,8 +53,10 @@ impl IngestRules {
             sqlx::query_as("select guild_id, tracked from app.discord_guild_tracking")
                 .fetch_all(pool)
                 .await?;
-        let mut snapshot = Snapshot::default();
-        snapshot.tracking = tracking_rows.into_iter().collect();
+        let mut snapshot = Snapshot {
+            tracking: tracking_rows.into_iter().collect(),
+            ..Snapshot::default()
+        };
         for (guild, channel) in excluded_rows {
             snapshot.excluded.entry(guild).or_default().insert(channel);
         }

@@ -1132,14 +1132,14 @@ async fn start_recording(state: &BotState, ctx: &Context, guild: &Guild) {
         serenity::all::ChunkGuildFilter::None,
         None,
     );
-    if let Err(error) = on_guild_create(&state, &guild).await {
+    if let Err(error) = on_guild_create(state, guild).await {
         tracing::error!(
             guild_id,
             error = format!("{error:#}"),
             "handling GUILD_CREATE failed"
         );
     }
-    if let Err(error) = store_roles(&state, guild_id, guild.roles.values()).await {
+    if let Err(error) = store_roles(state, guild_id, guild.roles.values()).await {
         tracing::warn!(
             guild_id,
             error = format!("{error:#}"),
@@ -1147,7 +1147,7 @@ async fn start_recording(state: &BotState, ctx: &Context, guild: &Guild) {
         );
     }
     state.load_invites(&ctx.http, guild.id).await;
-    if let Err(error) = scheduled::sync_guild_events(&state, &ctx.http, &guild).await {
+    if let Err(error) = scheduled::sync_guild_events(state, &ctx.http, guild).await {
         tracing::error!(
             guild_id,
             error = format!("{error:#}"),
