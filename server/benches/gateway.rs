@@ -158,6 +158,64 @@ async fn truncate(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The mixed run's gateway payloads, in the order they are sent: of every ten events five
+/// voice updates, four messages and one member update.
+fn mixed_payloads(
+    events: usize,
+    members: u64,
+    voice_n: usize,
+    message_n: usize,
+    update_n: usize,
+) -> Vec<(&'static str, Value)> {
+    let mut payloads: Vec<(&'static str, Value)> = Vec::with_capacity(events);
+    let first_message = {
+        let ms = chrono::Utc::now().timestamp_millis() as u64 - 1_420_070_400_000;
+        ms << 22
+    };
+    let (mut voice, mut messages, mut updates) = (0, 0, 0);
+    while voice + messages + updates < events {
+        for _ in 0..5 {
+            if voice < voice_n {
+                // Each active member joins the lobby, then leaves, then joins again...
+                let who = voice as u64 % ACTIVE;
+                let joining = (voice as u64 / ACTIVE).is_multiple_of(2);
+                payloads.push((
+                    "VOICE_STATE_UPDATE",
+                    fake_discord::voice_state_update(
+                        GUILD,
+                        &member(who),
+                        joining.then_some(LOBBY),
+                        false,
+                    ),
+                ));
+                voice += 1;
+            }
+        }
+        for _ in 0..4 {
+            if messages < message_n {
+                let who = member(messages as u64 % ACTIVE);
+                payloads.push((
+                    "MESSAGE_CREATE",
+                    message(first_message + messages as u64, &who),
+                ));
+                messages += 1;
+            }
+        }
+        if updates < update_n {
+            // Each update for another member (their roles change).
+            let mut d = fake_discord::member_json(
+                &member(updates as u64 % members.max(1)),
+                "2025-06-01T10:00:00.000000+00:00",
+            );
+            d["guild_id"] = json!(GUILD.to_string());
+            d["roles"] = json!([(1_500_000_000_000_000_100 + updates as u64 % 7).to_string()]);
+            payloads.push(("GUILD_MEMBER_UPDATE", d));
+            updates += 1;
+        }
+    }
+    payloads
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let url = std::env::var("DATABASE_URL")
@@ -274,52 +332,7 @@ async fn main() -> anyhow::Result<()> {
     let voice_n = events / 2;
     let message_n = events * 2 / 5;
     let update_n = events - voice_n - message_n;
-    let mut payloads: Vec<(&'static str, Value)> = Vec::with_capacity(events);
-    let first_message = {
-        let ms = chrono::Utc::now().timestamp_millis() as u64 - 1_420_070_400_000;
-        ms << 22
-    };
-    let (mut voice, mut messages, mut updates) = (0, 0, 0);
-    while voice + messages + updates < events {
-        for _ in 0..5 {
-            if voice < voice_n {
-                // Each active member joins the lobby, then leaves, then joins again...
-                let who = voice as u64 % ACTIVE;
-                let joining = (voice as u64 / ACTIVE).is_multiple_of(2);
-                payloads.push((
-                    "VOICE_STATE_UPDATE",
-                    fake_discord::voice_state_update(
-                        GUILD,
-                        &member(who),
-                        joining.then_some(LOBBY),
-                        false,
-                    ),
-                ));
-                voice += 1;
-            }
-        }
-        for _ in 0..4 {
-            if messages < message_n {
-                let who = member(messages as u64 % ACTIVE);
-                payloads.push((
-                    "MESSAGE_CREATE",
-                    message(first_message + messages as u64, &who),
-                ));
-                messages += 1;
-            }
-        }
-        if updates < update_n {
-            // Each update for another member (their roles change).
-            let mut d = fake_discord::member_json(
-                &member(updates as u64 % members.max(1)),
-                "2025-06-01T10:00:00.000000+00:00",
-            );
-            d["guild_id"] = json!(GUILD.to_string());
-            d["roles"] = json!([(1_500_000_000_000_000_100 + updates as u64 % 7).to_string()]);
-            payloads.push(("GUILD_MEMBER_UPDATE", d));
-            updates += 1;
-        }
-    }
+    let payloads = mixed_payloads(events, members, voice_n, message_n, update_n);
     let voice_rows = "select count(*) from bronze.discord_voice_events";
     let message_rows = "select count(*) from bronze.discord_messages";
     let update_rows = "select count(*) from bronze.discord_member_events where kind = 'update'";
@@ -385,6 +398,84 @@ async fn main() -> anyhow::Result<()> {
         "plain COPY of the same rows: {:.1} s = {copy_rate:.0} rows/s; gateway / COPY ratio {:.2} (target >= 0.5)",
         copy_time.as_secs_f64(),
         rate / copy_rate
+    );
+    // 3. The same events through Guildhall's handlers, steps and writers in this process,
+    //    each after serenity's cache update, without the gateway: decoding and a task per
+    //    event (serenity's share) left out.
+    truncate(&pool).await?;
+    let metrics = collectors::metrics::Metrics::new();
+    let (writers, writer_tasks) = collectors::discord::bot::BotWriters::spawn(
+        &pool,
+        collectors::ingest::WriterConfig {
+            batch_size: 1000,
+            flush_interval: Duration::from_secs(1),
+        },
+        &metrics,
+        None,
+    );
+    let bot = collectors::discord::bot::DiscordBot::new(
+        collectors::discord::bot::BotConfig {
+            token: "bench-token".to_owned().into(),
+            api_base: fake.api_base.clone(),
+            guilds: vec![GUILD as i64],
+            heartbeat: Duration::from_secs(30),
+            rules_refresh: Duration::from_secs(15),
+            message_content: false,
+        },
+        pool.clone(),
+        writers,
+        metrics,
+    );
+    let guild = fake_discord::guild_create(&GuildSpec {
+        id: GUILD,
+        name: "Bench",
+        channels: vec![(LOBBY, "Lobby"), (CHAT, "chat")],
+        afk_channel_id: None,
+        members: vec![],
+        voice: vec![],
+        events: vec![],
+        roles: vec![],
+    });
+    let path = bot.handler_path(guild).await?;
+    enum Decoded {
+        Voice(serenity::all::VoiceStateUpdateEvent),
+        Message(Box<serenity::all::Message>),
+        Member(Box<serenity::all::GuildMemberUpdateEvent>),
+    }
+    let decoded = mixed_payloads(events, members, voice_n, message_n, update_n)
+        .into_iter()
+        .map(|(event, payload)| {
+            Ok(match event {
+                "VOICE_STATE_UPDATE" => Decoded::Voice(serde_json::from_value(payload)?),
+                "MESSAGE_CREATE" => Decoded::Message(Box::new(serde_json::from_value(payload)?)),
+                _ => Decoded::Member(Box::new(serde_json::from_value(payload)?)),
+            })
+        })
+        .collect::<anyhow::Result<Vec<Decoded>>>()?;
+    let path_started = Instant::now();
+    for event in decoded {
+        match event {
+            Decoded::Voice(update) => path.voice(update).await?,
+            Decoded::Message(message) => path.message(*message).await?,
+            Decoded::Member(update) => path.member_update(&update).await?,
+        }
+    }
+    path.finish().await;
+    drop(bot);
+    for task in writer_tasks {
+        task.await?;
+    }
+    let path_time = path_started.elapsed();
+    let stored = count(&pool, voice_rows).await?
+        + count(&pool, message_rows).await?
+        + count(&pool, update_rows).await?;
+    anyhow::ensure!(stored == events as i64, "the handler path stored {stored} rows");
+    let path_rate = events as f64 / path_time.as_secs_f64();
+    println!(
+        "the same events through Guildhall's handlers, steps and writers (no gateway): {:.1} s = \
+         {path_rate:.0} events/s; / COPY ratio {:.2}",
+        path_time.as_secs_f64(),
+        path_rate / copy_rate
     );
     truncate(&pool).await?;
     Ok(())

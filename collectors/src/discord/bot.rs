@@ -25,7 +25,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
-    ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, Guild, GuildId,
+    Cache, ClientBuilder, ConnectionStage, Context, EventHandler, GatewayIntents, Guild, GuildId,
     GuildMemberUpdateEvent, GuildMembersChunkEvent, GuildScheduledEventUserAddEvent,
     GuildScheduledEventUserRemoveEvent, HttpBuilder, InviteCreateEvent, InviteDeleteEvent, Member,
     Message, MessageType, PartialGuild, Ready, ResumedEvent, Role, RoleId, ScheduledEvent,
@@ -196,16 +196,13 @@ impl DiscordBot {
         intents
     }
 
-    async fn run_session(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        // Excluded channels and opt-outs, kept current while the session runs.
-        let rules = IngestRules::load(&self.pool)
-            .await
-            .context("cannot read the excluded channels and opt-outs")?;
+    /// What the handlers of one gateway session share.
+    fn new_state(&self, rules: &IngestRules) -> Arc<BotState> {
         let tracking = Tracking {
             configured: self.config.guilds.clone(),
             rules: rules.clone(),
         };
-        let state = Arc::new(BotState {
+        Arc::new(BotState {
             tracking: tracking.clone(),
             applied: Mutex::new(HashMap::new()),
             context: Mutex::new(None),
@@ -240,7 +237,30 @@ impl DiscordBot {
                 .then(OptedOut(rules.clone())),
             invites: tokio::sync::Mutex::new(HashMap::new()),
             rules: rules.clone(),
-        });
+        })
+    }
+
+    /// The handlers' path without serenity's gateway (decoding and a task per event): for
+    /// the benchmark that tells Guildhall's share of the cost from serenity's.
+    #[doc(hidden)]
+    pub async fn handler_path(
+        &self,
+        guild_create: serde_json::Value,
+    ) -> anyhow::Result<HandlerPath> {
+        let rules = IngestRules::load(&self.pool).await?;
+        let state = self.new_state(&rules);
+        let cache = Arc::new(Cache::new());
+        let mut event: serenity::all::GuildCreateEvent = serde_json::from_value(guild_create)?;
+        cache.update(&mut event);
+        Ok(HandlerPath { state, cache })
+    }
+
+    async fn run_session(&self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        // Excluded channels and opt-outs, kept current while the session runs.
+        let rules = IngestRules::load(&self.pool)
+            .await
+            .context("cannot read the excluded channels and opt-outs")?;
+        let state = self.new_state(&rules);
 
         let mut http = HttpBuilder::new(self.config.token.expose_secret());
         let api_base = self.config.api_base.trim_end_matches('/');
@@ -336,6 +356,39 @@ impl DiscordBot {
             .await
             .context("cannot flush the scheduled-event changes")?;
         result
+    }
+}
+
+/// The handlers as serenity would call them, each after its cache update (see
+/// [`DiscordBot::handler_path`]).
+#[doc(hidden)]
+pub struct HandlerPath {
+    state: Arc<BotState>,
+    cache: Arc<Cache>,
+}
+
+#[doc(hidden)]
+impl HandlerPath {
+    pub async fn voice(
+        &self,
+        mut update: serenity::all::VoiceStateUpdateEvent,
+    ) -> anyhow::Result<()> {
+        let old = self.cache.update(&mut update);
+        on_voice_state_update(&self.state, &self.cache, old.as_ref(), &update.voice_state).await
+    }
+
+    pub async fn message(&self, message: Message) -> anyhow::Result<()> {
+        on_message(&self.state, &self.cache, message).await
+    }
+
+    pub async fn member_update(&self, update: &GuildMemberUpdateEvent) -> anyhow::Result<()> {
+        on_member_update(&self.state, update).await
+    }
+
+    /// Writes what the voice sequencer still holds and lets go of the writers.
+    pub async fn finish(self) {
+        write_all(&self.state, self.state.sequencer.drain()).await;
+        self.state.release_writers();
     }
 }
 
@@ -981,7 +1034,8 @@ impl EventHandler for VoiceHandler {
     }
 
     async fn voice_state_update(&self, ctx: Context, old: Option<VoiceState>, new: VoiceState) {
-        if let Err(error) = on_voice_state_update(&self.state, &ctx, old.as_ref(), &new).await {
+        if let Err(error) = on_voice_state_update(&self.state, &ctx.cache, old.as_ref(), &new).await
+        {
             tracing::error!(
                 user_id = new.user_id.get(),
                 error = format!("{error:#}"),
@@ -1065,22 +1119,7 @@ impl EventHandler for VoiceHandler {
         _new: Option<Member>,
         event: GuildMemberUpdateEvent,
     ) {
-        let candidate = MemberCandidate {
-            event: MemberEvent {
-                guild_id: db_id(event.guild_id.get()),
-                user_id: db_id(event.user.id.get()),
-                kind: MemberEventKind::Update,
-                joined_at: instant(&event.joined_at),
-                roles: event.roles.iter().map(|role| db_id(role.get())).collect(),
-                nickname: event.nick.clone(),
-                pending: event.pending,
-                origin: MemberOrigin::Gateway,
-                observed_at: Utc::now(),
-                source: None,
-            },
-            from_bot: event.user.bot,
-        };
-        if let Err(error) = self.state.write_member(candidate).await {
+        if let Err(error) = on_member_update(&self.state, &event).await {
             tracing::error!(
                 error = format!("{error:#}"),
                 "handling GUILD_MEMBER_UPDATE failed"
@@ -1099,7 +1138,7 @@ impl EventHandler for VoiceHandler {
     }
 
     async fn message(&self, ctx: Context, message: Message) {
-        if let Err(error) = on_message(&self.state, &ctx, message).await {
+        if let Err(error) = on_message(&self.state, &ctx.cache, message).await {
             // The error names no content: the message was reduced to metadata first.
             tracing::error!(
                 error = format!("{error:#}"),
@@ -1328,7 +1367,7 @@ async fn on_guild_update(state: &BotState, guild: &PartialGuild) -> anyhow::Resu
 
 async fn on_voice_state_update(
     state: &BotState,
-    ctx: &Context,
+    cache: &Cache,
     old: Option<&VoiceState>,
     new: &VoiceState,
 ) -> anyhow::Result<()> {
@@ -1342,7 +1381,7 @@ async fn on_voice_state_update(
     };
     let category = |channel: Option<serenity::all::ChannelId>| {
         let channel = channel?;
-        ctx.cache
+        cache
             .guild(guild_id)
             .and_then(|guild| category_of(&guild, channel))
     };
@@ -1368,7 +1407,7 @@ async fn on_voice_state_update(
                 category(old.channel_id),
             )
         }),
-        from_bot: is_bot(ctx, guild_id, new),
+        from_bot: is_bot(cache, guild_id, new),
     };
     let Some(VoiceCandidate { event, before, .. }) = state.steps.run(candidate) else {
         return Ok(());
@@ -1446,6 +1485,26 @@ fn evict_synced_members(ctx: &Context, chunk: &GuildMembersChunkEvent) {
             }
         }
     }
+}
+
+/// A member's update (roles, nickname, pending) as one bronze row.
+async fn on_member_update(state: &BotState, event: &GuildMemberUpdateEvent) -> anyhow::Result<()> {
+    let candidate = MemberCandidate {
+        event: MemberEvent {
+            guild_id: db_id(event.guild_id.get()),
+            user_id: db_id(event.user.id.get()),
+            kind: MemberEventKind::Update,
+            joined_at: instant(&event.joined_at),
+            roles: event.roles.iter().map(|role| db_id(role.get())).collect(),
+            nickname: event.nick.clone(),
+            pending: event.pending,
+            origin: MemberOrigin::Gateway,
+            observed_at: Utc::now(),
+            source: None,
+        },
+        from_bot: event.user.bot,
+    };
+    state.write_member(candidate).await
 }
 
 /// One chunk of a member-list synchronisation: every member in it is recorded as present
@@ -1530,7 +1589,7 @@ async fn on_members_chunk(state: &BotState, chunk: GuildMembersChunkEvent) -> an
 
 /// Reduces a message to its metadata (the content only to its length, with the intent) and
 /// writes it through the message steps.
-async fn on_message(state: &BotState, ctx: &Context, message: Message) -> anyhow::Result<()> {
+async fn on_message(state: &BotState, cache: &Cache, message: Message) -> anyhow::Result<()> {
     state.metrics.received(MESSAGE_SOURCE);
     let char_count = state
         .config
@@ -1555,8 +1614,7 @@ async fn on_message(state: &BotState, ctx: &Context, message: Message) -> anyhow
     };
     // A thread (forum posts are threads) counts in its parent channel; a channel in its
     // category. From serenity's cache.
-    let (parent_channel_id, category_id) = ctx
-        .cache
+    let (parent_channel_id, category_id) = cache
         .guild(guild_id)
         .map(|guild| {
             if let Some(thread) = guild.threads.iter().find(|t| t.id == channel_id) {
@@ -1652,18 +1710,18 @@ fn category_of(guild: &Guild, channel: serenity::all::ChannelId) -> Option<i64> 
 }
 
 /// Whether a voice state belongs to a bot: from the member in the event, else the cache.
-fn is_bot(ctx: &Context, guild_id: GuildId, state: &VoiceState) -> bool {
+fn is_bot(cache: &Cache, guild_id: GuildId, state: &VoiceState) -> bool {
     if let Some(member) = &state.member {
         return member.user.bot;
     }
-    let from_guild = ctx.cache.guild(guild_id).and_then(|guild| {
+    let from_guild = cache.guild(guild_id).and_then(|guild| {
         guild
             .members
             .get(&state.user_id)
             .map(|member| member.user.bot)
     });
     from_guild
-        .or_else(|| ctx.cache.user(state.user_id).map(|user| user.bot))
+        .or_else(|| cache.user(state.user_id).map(|user| user.bot))
         .unwrap_or(false)
 }
 
