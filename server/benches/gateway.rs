@@ -469,7 +469,10 @@ async fn main() -> anyhow::Result<()> {
     let stored = count(&pool, voice_rows).await?
         + count(&pool, message_rows).await?
         + count(&pool, update_rows).await?;
-    anyhow::ensure!(stored == events as i64, "the handler path stored {stored} rows");
+    anyhow::ensure!(
+        stored == events as i64,
+        "the handler path stored {stored} rows"
+    );
     let path_rate = events as f64 / path_time.as_secs_f64();
     println!(
         "the same events through Guildhall's handlers, steps and writers (no gateway): {:.1} s = \

@@ -1647,6 +1647,35 @@ async fn member_sources_count_each_invites_joins_and_how_long_they_stayed_active
             .all(|r| r.rows == 0),
         "{reports:?}"
     );
+
+    // A late visit of 1 in November recounts November's cell only; earlier cells stay.
+    ingest(
+        &pool,
+        &metrics,
+        vec![
+            event(1, Some(GENERAL), "2026-11-20T18:00:00Z"),
+            event(1, None, "2026-11-20T18:10:00Z"),
+        ],
+    )
+    .await;
+    p.run_all(Trigger::Schedule).await.expect("third run");
+    let retention: Vec<(i32, i32, i32, Option<String>, bool)> = sqlx::query_as(
+        "select months_after, cohort_size, active, percentage::text, partial
+         from gold.member_source_retention
+         where join_month = '2026-09-01' and invite_code = 'twitch' order by months_after",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("retention");
+    assert_eq!(
+        retention,
+        vec![
+            (0, 2, 2, Some("100.00".to_owned()), false),
+            (1, 2, 1, Some("50.00".to_owned()), false),
+            (2, 2, 1, Some("50.00".to_owned()), false),
+            (3, 2, 0, Some("0.00".to_owned()), true),
+        ]
+    );
 }
 
 fn scheduled(

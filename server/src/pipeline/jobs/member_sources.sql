@@ -8,8 +8,9 @@
 -- A person's source is that of their first join of a tracked guild (invite code and
 -- inviter, or unknown); their group is (join month, source, code). Groups holding a person
 -- active on a changed day, and every group of a changed join month or later, are counted
--- again from scratch: joined, young accounts, still members, active on a day at least 1, 7
--- and 30 days after the join day, and retention as in gold.retention_cohorts.
+-- again: joined, young accounts, still members, active on a day at least 1, 7 and 30 days
+-- after the join day, and retention as in gold.retention_cohorts (the cells of the months
+-- from the first changed one on).
 -- Returns one row: (rows bigint, dirty_from timestamptz, dirty_to timestamptz).
 
 drop table if exists source_persons;
@@ -95,20 +96,27 @@ group by join_month, source, code;
 
 drop table if exists new_retention;
 
+-- Only the months from the first changed one on are counted again (as for the cohorts):
+-- earlier cells keep their counts, and get the group's size below.
 create temp table new_retention on commit drop as
-with active_months as (
+with month_from as (
+    select date_trunc('month', current_setting('guildhall.day_from')::date)::date as m
+),
+active_months as (
     select m.join_month, m.source, m.code, date_trunc('month', d.day)::date as month,
            count(distinct m.person_id)::int as active
     from group_members m
+    cross join month_from f
     cross join lateral (
         select a.day
         from silver.activity_daily a
         where a.person_id = m.person_id
-          and a.day >= m.join_month
+          and a.day >= greatest(m.join_month, f.m)
           and a.day < (m.join_month + interval '13 months')::date
         group by a.day
         having sum(a.voice_seconds) >= 60 or sum(a.messages) >= 1 or sum(a.game_seconds) >= 60
     ) d
+    where m.join_month > (f.m - interval '13 months')::date
     group by m.join_month, m.source, m.code, date_trunc('month', d.day)
 )
 select s.join_month, s.source, s.code, k.k as months_after, s.joined as cohort_size,
@@ -121,7 +129,8 @@ cross join lateral (select (s.join_month + make_interval(months => k.k))::date a
 left join active_months a
   on a.join_month = s.join_month and a.source = s.source and a.code = s.code
  and a.month = m.month
-where m.month <= date_trunc('month', current_setting('guildhall.today')::date)::date;
+where m.month <= date_trunc('month', current_setting('guildhall.today')::date)::date
+  and m.month >= date_trunc('month', current_setting('guildhall.day_from')::date)::date;
 
 with stale as (
     delete from gold.member_sources g
@@ -136,6 +145,12 @@ stale_retention as (
     delete from gold.member_source_retention g
     using source_groups s
     where g.join_month = s.join_month and g.source = s.source and g.invite_code = s.code
+      -- A group that is gone loses every cell; the others only recounted months.
+      and (not exists (select 1 from new_sources n
+                       where n.join_month = g.join_month and n.source = g.source
+                         and n.code = g.invite_code)
+           or (g.join_month + make_interval(months => g.months_after))::date
+              >= date_trunc('month', current_setting('guildhall.day_from')::date)::date)
       and not exists (select 1 from new_retention n
                       where n.join_month = g.join_month and n.source = g.source
                         and n.code = g.invite_code and n.months_after = g.months_after)
@@ -184,9 +199,23 @@ upserted_retention as (
                gold.member_source_retention.partial)
               is distinct from (excluded.cohort_size, excluded.active, excluded.partial)
     returning 1
+),
+-- Earlier cells of a group that grew get its size and percentages.
+resized as (
+    update gold.member_source_retention r
+    set cohort_size = n.joined,
+        percentage = round(100.0 * r.active / nullif(n.joined, 0), 2),
+        computed_at = now()
+    from new_sources n
+    where r.join_month = n.join_month and r.source = n.source and r.invite_code = n.code
+      and (r.join_month + make_interval(months => r.months_after))::date
+          < date_trunc('month', current_setting('guildhall.day_from')::date)::date
+      and r.cohort_size <> n.joined
+    returning 1
 )
 select ((select count(*) from stale) + (select count(*) from stale_retention)
-        + (select count(*) from upserted) + (select count(*) from upserted_retention))::bigint
+        + (select count(*) from upserted) + (select count(*) from upserted_retention)
+        + (select count(*) from resized))::bigint
            as rows,
        null::timestamptz as dirty_from,
        null::timestamptz as dirty_to;
