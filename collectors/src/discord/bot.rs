@@ -205,7 +205,7 @@ impl DiscordBot {
         Arc::new(BotState {
             tracking: tracking.clone(),
             applied: Mutex::new(HashMap::new()),
-            context: Mutex::new(None),
+            contexts: Mutex::new(HashMap::new()),
             config: self.config.clone(),
             pool: self.pool.clone(),
             writer: WriterSlot::new(self.writer.clone()),
@@ -301,7 +301,9 @@ impl DiscordBot {
             shutdown.child_token(),
         ));
         let result = {
-            let start = client.start();
+            // As many shards as Discord recommends (GET /gateway/bot): each guild's events,
+            // member requests and reconciliation stay on its own shard.
+            let start = client.start_autosharded();
             tokio::pin!(start);
             tokio::select! {
                 result = &mut start => match result {
@@ -422,9 +424,9 @@ struct BotState {
     tracking: Tracking,
     /// Per guild the bot has seen in this session, whether it records it now.
     applied: Mutex<HashMap<i64, bool>>,
-    /// The session's serenity context (for starting to record a guild an admin just
-    /// turned on).
-    context: Mutex<Option<Context>>,
+    /// Per guild, the serenity context of its shard (for starting to record a guild an
+    /// admin just turned on: its member list is requested on its shard).
+    contexts: Mutex<HashMap<i64, Context>>,
     config: BotConfig,
     pool: PgPool,
     /// The voice events' writer, while the session lasts.
@@ -721,10 +723,17 @@ impl BotState {
         };
     }
 
-    fn keep_context(&self, ctx: &Context) {
-        match self.context.lock() {
-            Ok(mut kept) => *kept = Some(ctx.clone()),
-            Err(poisoned) => *poisoned.into_inner() = Some(ctx.clone()),
+    fn keep_context(&self, guild_id: i64, ctx: &Context) {
+        match self.contexts.lock() {
+            Ok(mut kept) => kept.insert(guild_id, ctx.clone()),
+            Err(poisoned) => poisoned.into_inner().insert(guild_id, ctx.clone()),
+        };
+    }
+
+    fn context_of(&self, guild_id: i64) -> Option<Context> {
+        match self.contexts.lock() {
+            Ok(kept) => kept.get(&guild_id).cloned(),
+            Err(poisoned) => poisoned.into_inner().get(&guild_id).cloned(),
         }
     }
 
@@ -787,11 +796,13 @@ impl BotState {
     }
 
     /// Whether the shard is connected right now (false before the client exists).
-    async fn is_connected(&self) -> bool {
-        match self.shard_manager.get() {
-            Some(manager) => is_connected(manager).await,
-            None => false,
-        }
+    /// Whether the shard of a guild is connected right now.
+    async fn is_connected(&self, guild_id: i64) -> bool {
+        let (Some(manager), Some(ctx)) = (self.shard_manager.get(), self.context_of(guild_id))
+        else {
+            return false;
+        };
+        connected_shards(manager).await.contains(&ctx.shard_id)
     }
 }
 
@@ -932,8 +943,8 @@ async fn store_roles(
 #[serenity::async_trait]
 impl EventHandler for VoiceHandler {
     async fn guild_create(&self, ctx: Context, guild: Guild, _is_new: Option<bool>) {
-        self.state.keep_context(&ctx);
         let guild_id = db_id(guild.id.get());
+        self.state.keep_context(guild_id, &ctx);
         if !self.state.tracks(guild_id) {
             tracing::debug!(guild_id, "not recording an untracked guild");
             self.state.set_applied(guild_id, false);
@@ -1058,8 +1069,11 @@ impl EventHandler for VoiceHandler {
     async fn ready(&self, _ctx: Context, ready: Ready) {
         // A new session: the cache may still hold voice states from before the reconnect, so
         // nothing is reconciled here. Each guild is reconciled when its GUILD_CREATE brings
-        // the current voice states, and only then stamped again.
-        self.state.unmark_observed(None);
+        // the current voice states, and only then stamped again. Only this shard's guilds:
+        // the other shards' sessions go on.
+        for guild in &ready.guilds {
+            self.state.unmark_observed(Some(db_id(guild.id.get())));
+        }
         tracing::info!(
             user = %ready.user.name,
             guilds = ready.guilds.len(),
@@ -1231,16 +1245,14 @@ async fn follow_tracking(state: Arc<BotState>, interval: Duration, stop: Cancell
                 .map(|(g, t)| (*g, *t))
                 .collect(),
         };
-        let ctx = match state.context.lock() {
-            Ok(ctx) => ctx.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
-        let Some(ctx) = ctx else { continue };
         for (guild_id, was) in applied {
             let now = state.tracks(guild_id);
             if now == was {
                 continue;
             }
+            let Some(ctx) = state.context_of(guild_id) else {
+                continue;
+            };
             state.set_applied(guild_id, now);
             if now {
                 let guild = ctx
@@ -1296,7 +1308,7 @@ async fn on_guild_create(state: &BotState, guild: &Guild) -> anyhow::Result<()> 
     .await?;
     // Only now is the guild known to be watched: stamp it and keep stamping it, unless the
     // connection dropped while reconciling (then the next GUILD_CREATE does it).
-    if state.is_connected().await {
+    if state.is_connected(guild_id).await {
         stamp_guilds(state, &[guild_id]).await;
         state.mark_observed(guild_id);
     }
@@ -1731,7 +1743,11 @@ async fn reconcile_cached_guilds(state: &BotState, ctx: &Context) {
     let now = Utc::now();
     for guild_id in ctx.cache.guilds() {
         let id = db_id(guild_id.get());
-        if !state.tracks(id) {
+        // This shard's tracked guilds: another shard resumes (or identifies) on its own.
+        let on_this_shard = state
+            .context_of(id)
+            .is_some_and(|kept| kept.shard_id == ctx.shard_id);
+        if !state.tracks(id) || !on_this_shard {
             continue;
         }
         // Copy what is needed so no cache lock is held across an await.
@@ -1754,7 +1770,7 @@ async fn reconcile_cached_guilds(state: &BotState, ctx: &Context) {
         }
         .await;
         match result {
-            Ok(()) if state.is_connected().await => {
+            Ok(()) if state.is_connected(id).await => {
                 stamp_guilds(state, &[id]).await;
                 state.mark_observed(id);
             }
@@ -1928,12 +1944,28 @@ async fn stamp_observed_until(
             () = stop.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        if is_connected(&shard_manager).await {
-            stamp_once(&state).await;
-        } else {
-            state.unmark_observed(None);
+        // Only the guilds of the shards that are connected are stamped; the others are
+        // forgotten until their GUILD_CREATE or RESUMED reconciles them again.
+        let connected = connected_shards(&shard_manager).await;
+        for guild_id in state.observed_guilds() {
+            let shard = state.context_of(guild_id).map(|ctx| ctx.shard_id);
+            if !shard.is_some_and(|shard| connected.contains(&shard)) {
+                state.unmark_observed(Some(guild_id));
+            }
         }
+        stamp_once(&state).await;
     }
+}
+
+/// The shards serenity is connected on right now (a runner it restarts is gone from its
+/// map until it runs again).
+async fn connected_shards(shard_manager: &ShardManager) -> HashSet<serenity::all::ShardId> {
+    let runners = shard_manager.runners.lock().await;
+    runners
+        .iter()
+        .filter(|(_, runner)| runner.stage == ConnectionStage::Connected)
+        .map(|(id, _)| *id)
+        .collect()
 }
 
 /// Whether serenity's shard is connected right now. Serenity removes a runner it restarts
