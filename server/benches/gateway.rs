@@ -438,7 +438,7 @@ async fn main() -> anyhow::Result<()> {
     });
     let path = bot.handler_path(guild).await?;
     enum Decoded {
-        Voice(serenity::all::VoiceStateUpdateEvent),
+        Voice(Box<serenity::all::VoiceStateUpdateEvent>),
         Message(Box<serenity::all::Message>),
         Member(Box<serenity::all::GuildMemberUpdateEvent>),
     }
@@ -446,7 +446,7 @@ async fn main() -> anyhow::Result<()> {
         .into_iter()
         .map(|(event, payload)| {
             Ok(match event {
-                "VOICE_STATE_UPDATE" => Decoded::Voice(serde_json::from_value(payload)?),
+                "VOICE_STATE_UPDATE" => Decoded::Voice(Box::new(serde_json::from_value(payload)?)),
                 "MESSAGE_CREATE" => Decoded::Message(Box::new(serde_json::from_value(payload)?)),
                 _ => Decoded::Member(Box::new(serde_json::from_value(payload)?)),
             })
@@ -455,7 +455,7 @@ async fn main() -> anyhow::Result<()> {
     let path_started = Instant::now();
     for event in decoded {
         match event {
-            Decoded::Voice(update) => path.voice(update).await?,
+            Decoded::Voice(update) => path.voice(*update).await?,
             Decoded::Message(message) => path.message(*message).await?,
             Decoded::Member(update) => path.member_update(&update).await?,
         }
