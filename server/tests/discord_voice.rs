@@ -2258,3 +2258,110 @@ async fn an_admin_turns_the_recording_of_a_guild_on_and_off_while_the_bot_runs(p
             .expect("count");
     assert_eq!(in_guild, 0);
 }
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn with_two_shards_each_guild_is_recorded_and_observed_on_its_own_shard(pool: PgPool) {
+    let fake = FakeDiscord::start().await;
+    fake.set_shards(2);
+    let metrics = Metrics::new();
+    let bot =
+        support::bot::RunningBot::start_guilds(&pool, &fake, &metrics, vec![id(GUILD), id(OTHER)]);
+    // Serenity opens both shards (one after the other) and says which one each is.
+    let first = fake.next_connection().await;
+    let second = fake.next_connection().await;
+    let (zero, one) = if first.shard() == 0 {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert_eq!((zero.shard(), one.shard()), (0, 1));
+    zero.dispatch("READY", fake_discord::ready(&[GUILD], &fake.gateway_url));
+    zero.dispatch(
+        "GUILD_CREATE",
+        fake_discord::guild_create(&guild_spec(vec![])),
+    );
+    one.dispatch("READY", fake_discord::ready(&[OTHER], &fake.gateway_url));
+    let other = GuildSpec {
+        id: OTHER,
+        name: "Other Guild",
+        channels: vec![(OTHER_LOBBY, "Lobby")],
+        afk_channel_id: None,
+        members: vec![ALICE],
+        voice: vec![],
+        events: vec![],
+        roles: vec![],
+    };
+    one.dispatch("GUILD_CREATE", fake_discord::guild_create(&other));
+    let stamped = |guild: u64| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+                "select observed_until from app.discord_guilds where guild_id = $1",
+            )
+            .bind(id(guild))
+            .fetch_optional(&pool)
+            .await
+            .expect("observed_until")
+            .flatten()
+        }
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while stamped(GUILD).await.is_none() || stamped(OTHER).await.is_none() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "both guilds are observed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Each shard's member request asks for its own guild.
+    wait_until("shard 0 requests GUILD's members", || {
+        zero.received()
+            .iter()
+            .any(|p| p["op"] == 8 && p["d"]["guild_id"] == json!(GUILD.to_string()))
+    })
+    .await;
+    wait_until("shard 1 requests OTHER's members", || {
+        one.received()
+            .iter()
+            .any(|p| p["op"] == 8 && p["d"]["guild_id"] == json!(OTHER.to_string()))
+    })
+    .await;
+    // Voice on both shards is recorded.
+    zero.dispatch(
+        "VOICE_STATE_UPDATE",
+        fake_discord::voice_state_update(GUILD, &BOB, Some(LOBBY), false),
+    );
+    one.dispatch(
+        "VOICE_STATE_UPDATE",
+        fake_discord::voice_state_update(OTHER, &ALICE, Some(OTHER_LOBBY), false),
+    );
+    let guilds = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select distinct guild_id from bronze.discord_voice_events order by guild_id",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("guilds")
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while guilds().await.len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "voice on both shards"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(guilds().await, vec![id(GUILD), id(OTHER)]);
+
+    // Both guilds go on being stamped, each by its own connected shard.
+    let (guild_before, other_before) = (stamped(GUILD).await, stamped(OTHER).await);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while stamped(GUILD).await <= guild_before || stamped(OTHER).await <= other_before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "both guilds stay observed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bot.stop().await;
+}

@@ -18,6 +18,16 @@ pub struct RunningBot {
 }
 
 impl RunningBot {
+    /// Starts the bot recording `guilds`.
+    pub fn start_guilds(
+        pool: &PgPool,
+        fake: &FakeDiscord,
+        metrics: &Metrics,
+        guilds: Vec<i64>,
+    ) -> Self {
+        Self::start_with(pool, fake, metrics, None, guilds, false)
+    }
+
     /// Starts the bot recording `guild`.
     pub fn start(
         pool: &PgPool,
@@ -25,6 +35,17 @@ impl RunningBot {
         metrics: &Metrics,
         spool: Option<SpoolConfig>,
         guild: i64,
+        message_content: bool,
+    ) -> Self {
+        Self::start_with(pool, fake, metrics, spool, vec![guild], message_content)
+    }
+
+    fn start_with(
+        pool: &PgPool,
+        fake: &FakeDiscord,
+        metrics: &Metrics,
+        spool: Option<SpoolConfig>,
+        guilds: Vec<i64>,
         message_content: bool,
     ) -> Self {
         let small_batches = WriterConfig {
@@ -36,7 +57,7 @@ impl RunningBot {
             BotConfig {
                 token: "fake-token".to_owned().into(),
                 api_base: fake.api_base.clone(),
-                guilds: vec![guild],
+                guilds,
                 heartbeat: Duration::from_millis(100),
                 rules_refresh: Duration::from_millis(100),
                 message_content,

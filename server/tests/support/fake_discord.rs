@@ -52,6 +52,8 @@ struct RestData {
     invites: std::collections::HashMap<u64, Vec<Value>>,
     /// Per scheduled event, the ids of the users interested in it.
     event_users: std::collections::HashMap<u64, Vec<u64>>,
+    /// How many shards `/gateway/bot` recommends (0: one).
+    shards: u64,
 }
 
 impl Drop for FakeDiscord {
@@ -138,6 +140,14 @@ impl GatewayConnection {
             Handshake::Resume(_) => 0,
         }
     }
+
+    /// The shard the client identified as (`[id, count]` in IDENTIFY; 0 when it resumed).
+    pub fn shard(&self) -> u64 {
+        match &self.handshake {
+            Handshake::Identify(d) => d["shard"][0].as_u64().unwrap_or(0),
+            Handshake::Resume(_) => 0,
+        }
+    }
 }
 
 impl FakeDiscord {
@@ -218,6 +228,11 @@ impl FakeDiscord {
         self.data.lock().expect("rest data").invites.remove(&guild);
     }
 
+    /// Makes `/gateway/bot` recommend `n` shards (before the bot starts).
+    pub fn set_shards(&self, n: u64) {
+        self.data.lock().expect("rest data").shards = n;
+    }
+
     /// Sets who is interested in a scheduled event.
     pub fn set_event_users(&self, event: u64, users: &[u64]) {
         self.data
@@ -255,9 +270,10 @@ async fn get_gateway(State(state): State<RestState>, uri: Uri) -> Json<Value> {
 
 async fn get_gateway_bot(State(state): State<RestState>, uri: Uri) -> Json<Value> {
     state.log(&Method::GET, &uri);
+    let shards = state.data.lock().expect("rest data").shards.max(1);
     Json(json!({
         "url": state.gateway_url,
-        "shards": 1,
+        "shards": shards,
         "session_start_limit": {
             "total": 1000,
             "remaining": 999,
