@@ -125,3 +125,12 @@ test('signing out returns to the sign-in page', async ({ page }) => {
   await expect(page.getByTestId('sign-in')).toBeVisible();
   await expect(page.getByTestId('user')).toHaveCount(0);
 });
+
+test('a Discord account that is not a member of the community is refused sign-in with a page saying why', async ({ page }) => {
+  const response = await page.goto('/auth/demo?role=outsider');
+  expect(response?.status()).toBe(403);
+  await expect(page.locator('body')).toContainText('is not a member');
+  // Nobody is signed in afterwards.
+  await page.goto('/');
+  await expect(page.getByTestId('sign-in')).toBeVisible();
+});

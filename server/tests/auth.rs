@@ -1441,6 +1441,13 @@ async fn demo_login_signs_in_with_the_requested_role(pool: PgPool) {
     let response = app.get("/auth/demo?role=owner").await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.me().await["role"], json!("leader"));
+    // An outsider (not a member of the guild, whose member list the bot has read) gets the
+    // refusal a Discord sign-in gets, and signs nobody in.
+    let response = app.get("/auth/demo?role=outsider").await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body = response.text().await.expect("body");
+    assert!(body.contains("is not a member"), "{body}");
+    assert_eq!(app.user_count().await, 3);
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]

@@ -1,5 +1,7 @@
 //! Demo login: in demo mode, `/auth/demo?role=admin|leader|member` signs the browser in as
-//! a fixed demo user with that role. Without demo mode the route answers 404.
+//! a fixed demo user with that role; `role=outsider` tries to sign in a Discord account that
+//! is not a member of the community and shows the refusal a real one gets. Without demo mode
+//! the route answers 404.
 
 use super::{Profile, RoleAtSignIn, SignInError, local_path, sign_in, upsert_user};
 use crate::demo::DEMO_USER_BASE;
@@ -28,6 +30,9 @@ pub fn demo_user(role: Role) -> (i64, &'static str) {
     (DEMO_USER_BASE + index, name)
 }
 
+/// A Discord account that is not a member of the demo community.
+pub const DEMO_OUTSIDER_ID: i64 = DEMO_USER_BASE - 1;
+
 /// `GET /auth/demo?role=…&next=/path`.
 pub(super) async fn login(
     State(state): State<ServerState>,
@@ -36,6 +41,19 @@ pub(super) async fn login(
 ) -> Response {
     if !state.config.demo {
         return SignInError::DemoOff.into_response();
+    }
+    if query.role.as_deref() == Some("outsider") {
+        // The same check a Discord sign-in runs.
+        return match super::check_membership(
+            &state.app.pool,
+            DEMO_OUTSIDER_ID,
+            &state.config.discord.guilds,
+        )
+        .await
+        {
+            Err(error) => error.into_response(),
+            Ok(()) => SignInError::NotAMember.into_response(),
+        };
     }
     let Some(role) = Role::parse(query.role.as_deref().unwrap_or("member")) else {
         return SignInError::UnknownRole.into_response();
