@@ -51,6 +51,8 @@ pub fn AdminPage() -> impl IntoView {
                     }
                 })}
             </Transition>
+            // Its own resource and actions: not rebuilt each time the overview reloads.
+            <super::admin_discord::DiscordSettings />
         </section>
     }
 }
@@ -120,7 +122,6 @@ fn AdminSections(overview: AdminOverview) -> impl IntoView {
             <h2>{t(Key::ExcludedTitle)}</h2>
             <ExcludedChannels guilds />
         </div>
-        <super::admin_discord::DiscordSettings />
         <div class="card">
             <h2>{t(Key::UsersTitle)}</h2>
             <p class="muted small">{t(Key::UsersLead)}</p>
