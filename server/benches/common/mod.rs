@@ -13,9 +13,12 @@ pub const BATCH_SIZE: usize = 5000;
 pub async fn truncate(pool: &PgPool) -> anyhow::Result<()> {
     sqlx::query(
         "truncate bronze.discord_voice_events, bronze.discord_messages, bronze.discord_member_events,
+                  bronze.discord_scheduled_events,
                   silver.fact_voice_sessions, silver.fact_chat_daily, silver.dim_members,
-                  silver.activity_daily, silver.user_identities, silver.dim_user,
+                  silver.activity_daily, silver.event_participants, silver.dim_events,
+                  silver.user_identities, silver.dim_user,
                   gold.daily_active_users, gold.retention_cohorts, gold.discord_comparable_daily,
+                  gold.member_sources, gold.member_source_retention, gold.event_attendance,
                   app.pipeline_state, app.pipeline_dirty_ranges
          restart identity",
     )
