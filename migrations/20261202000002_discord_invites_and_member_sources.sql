@@ -6,7 +6,8 @@ alter table bronze.discord_member_events
     add column inviter_id bigint,
     -- Why the source is unknown: 'no_permission' (the bot lacks Manage Server),
     -- 'not_found' (no invite's count went up: a vanity URL, Discovery, an admin's add),
-    -- 'ambiguous' (several invites were used at once).
+    -- 'ambiguous' (several invites were used at once), 'unavailable' (the invites could not
+    -- be read, or not before this join).
     add column join_source_note text;
 comment on column bronze.discord_member_events.join_source is 'For joins: invite (attributed) or unknown (see join_source_note).';
 

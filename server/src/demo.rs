@@ -600,17 +600,12 @@ async fn write_roles_and_invites(pool: &PgPool, params: &DemoParams) -> anyhow::
         .await
         .context("writing the demo roles")?;
     }
-    let uses = |code: &str| {
-        generate_member_events(params)
-            .filter(|event| {
-                event
-                    .source
-                    .as_ref()
-                    .and_then(|source| source.invite_code.as_deref())
-                    == Some(code)
-            })
-            .count()
-    };
+    let mut uses: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for event in generate_member_events(params) {
+        if let Some(code) = event.source.and_then(|source| source.invite_code) {
+            *uses.entry(code).or_default() += 1;
+        }
+    }
     for (code, inviter) in DEMO_INVITES {
         sqlx::query(
             "insert into app.discord_invites
@@ -623,7 +618,7 @@ async fn write_roles_and_invites(pool: &PgPool, params: &DemoParams) -> anyhow::
         .bind(DEMO_TEXT_CHANNEL_IDS[0])
         .bind(DEMO_USER_BASE + i64::from(inviter))
         .bind(format!("member{inviter}"))
-        .bind(i32::try_from(uses(code)).unwrap_or(i32::MAX))
+        .bind(i32::try_from(uses.get(code).copied().unwrap_or(0)).unwrap_or(i32::MAX))
         .execute(pool)
         .await
         .context("writing the demo invites")?;

@@ -266,8 +266,16 @@ impl Default for Options {
     }
 }
 
-/// Records, as the bot would, that `discord_user_id` joined (or left) the guild.
+/// Records, as the bot would, that `discord_user_id` joined (or left) the guild (which the
+/// bot records).
 async fn record_membership(pool: &PgPool, discord_user_id: i64, kind: &str, at: &str) {
+    sqlx::query(
+        "insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild')
+         on conflict do nothing",
+    )
+    .execute(pool)
+    .await
+    .expect("guild");
     sqlx::query(
         "insert into bronze.discord_member_events
              (source_key, guild_id, user_id, kind, joined_at, observed_at)
@@ -819,7 +827,7 @@ async fn login_without_discord_configuration_explains_what_is_missing(pool: PgPo
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
-    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild')")
+    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing")
         .execute(&pool)
         .await
         .expect("a tracked guild");
@@ -1107,7 +1115,7 @@ async fn configured_roles_are_given_at_start_and_sign_in_and_cannot_be_lowered_o
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn afk_marks_apply_from_now_or_to_all_of_history_and_are_audited(pool: PgPool) {
-    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild')")
+    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing")
         .execute(&pool)
         .await
         .expect("a tracked guild");
@@ -1295,7 +1303,7 @@ fn rank(role: &str) -> u8 {
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(pool: PgPool) {
-    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild')")
+    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing")
         .execute(&pool)
         .await
         .expect("a tracked guild");
@@ -1664,7 +1672,7 @@ async fn member_growth_counts_joins_leaves_and_how_long_leavers_stayed(pool: PgP
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn an_admin_excludes_a_channel_and_records_it_again_and_both_are_audited(pool: PgPool) {
-    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild')")
+    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing")
         .execute(&pool)
         .await
         .expect("a tracked guild");
@@ -1730,7 +1738,7 @@ async fn an_admin_excludes_a_channel_and_records_it_again_and_both_are_audited(p
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn a_mapped_discord_role_applies_at_sign_in_and_when_the_roles_change(pool: PgPool) {
     // The bot recorded the guild's Officer role and Ada (a member) getting it.
-    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild')")
+    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing")
         .execute(&pool)
         .await
         .expect("guild");

@@ -321,10 +321,8 @@ impl DiscordBot {
                 },
                 () = shutdown.cancelled() => {
                     tracing::info!("stopping the Discord bot");
-                    // The bot watched the guilds until this moment.
-                    if is_connected(&shard_manager).await {
-                        stamp_once(&state).await;
-                    }
+                    // The bot watched the guilds of its connected shards until this moment.
+                    stamp_connected(&state, &shard_manager).await;
                     shard_manager.shutdown_all().await;
                     if tokio::time::timeout(SHUTDOWN_GRACE, &mut start).await.is_err() {
                         tracing::warn!("the Discord client did not stop in time");
@@ -779,23 +777,14 @@ impl BotState {
         };
     }
 
-    /// Stops stamping a guild (or all of them); returns whether anything was being stamped.
-    fn unmark_observed(&self, guild_id: Option<i64>) -> bool {
-        let mut observed = match self.observed.lock() {
-            Ok(observed) => observed,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        match guild_id {
-            Some(id) => observed.remove(&id),
-            None => {
-                let any = !observed.is_empty();
-                observed.clear();
-                any
-            }
+    /// Stops stamping a guild; returns whether it was being stamped.
+    fn unmark_observed(&self, guild_id: i64) -> bool {
+        match self.observed.lock() {
+            Ok(mut observed) => observed.remove(&guild_id),
+            Err(poisoned) => poisoned.into_inner().remove(&guild_id),
         }
     }
 
-    /// Whether the shard is connected right now (false before the client exists).
     /// Whether the shard of a guild is connected right now.
     async fn is_connected(&self, guild_id: i64) -> bool {
         let (Some(manager), Some(ctx)) = (self.shard_manager.get(), self.context_of(guild_id))
@@ -1060,7 +1049,7 @@ impl EventHandler for VoiceHandler {
         // longer. Open sessions there count until this instant.
         let guild_id = db_id(gone.id.get());
         // Only a guild the bot was watching (reconciled in this session) gets stamped.
-        if self.state.unmark_observed(Some(guild_id)) {
+        if self.state.unmark_observed(guild_id) {
             stamp_guilds(&self.state, &[guild_id]).await;
             tracing::info!(guild_id, "guild no longer available");
         }
@@ -1072,7 +1061,7 @@ impl EventHandler for VoiceHandler {
         // the current voice states, and only then stamped again. Only this shard's guilds:
         // the other shards' sessions go on.
         for guild in &ready.guilds {
-            self.state.unmark_observed(Some(db_id(guild.id.get())));
+            self.state.unmark_observed(db_id(guild.id.get()));
         }
         tracing::info!(
             user = %ready.user.name,
@@ -1265,7 +1254,7 @@ async fn follow_tracking(state: Arc<BotState>, interval: Duration, stop: Cancell
                 }
             } else {
                 tracing::info!(guild_id, "no longer recording a guild an admin turned off");
-                if state.unmark_observed(Some(guild_id)) {
+                if state.unmark_observed(guild_id) {
                     stamp_guilds(&state, &[guild_id]).await;
                 }
                 let name = ctx
@@ -1944,21 +1933,25 @@ async fn stamp_observed_until(
             () = stop.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        // Only the guilds of the shards that are connected are stamped; the others are
-        // forgotten until their GUILD_CREATE or RESUMED reconciles them again.
-        let connected = connected_shards(&shard_manager).await;
-        for guild_id in state.observed_guilds() {
-            let shard = state.context_of(guild_id).map(|ctx| ctx.shard_id);
-            if !shard.is_some_and(|shard| connected.contains(&shard)) {
-                state.unmark_observed(Some(guild_id));
-            }
-        }
-        stamp_once(&state).await;
+        stamp_connected(&state, &shard_manager).await;
     }
 }
 
-/// The shards serenity is connected on right now (a runner it restarts is gone from its
-/// map until it runs again).
+/// Stamps the observed guilds whose shard is connected; the others are forgotten until
+/// their GUILD_CREATE or RESUMED reconciles them again.
+async fn stamp_connected(state: &BotState, shard_manager: &ShardManager) {
+    let connected = connected_shards(shard_manager).await;
+    for guild_id in state.observed_guilds() {
+        let shard = state.context_of(guild_id).map(|ctx| ctx.shard_id);
+        if !shard.is_some_and(|shard| connected.contains(&shard)) {
+            state.unmark_observed(guild_id);
+        }
+    }
+    stamp_once(state).await;
+}
+
+/// The shards serenity is connected on right now. Serenity removes a runner it restarts and
+/// records each stage change, so this is the most current view it offers.
 async fn connected_shards(shard_manager: &ShardManager) -> HashSet<serenity::all::ShardId> {
     let runners = shard_manager.runners.lock().await;
     runners
@@ -1966,16 +1959,6 @@ async fn connected_shards(shard_manager: &ShardManager) -> HashSet<serenity::all
         .filter(|(_, runner)| runner.stage == ConnectionStage::Connected)
         .map(|(id, _)| *id)
         .collect()
-}
-
-/// Whether serenity's shard is connected right now. Serenity removes a runner it restarts
-/// and records each stage change, so this is the most current view it offers.
-async fn is_connected(shard_manager: &ShardManager) -> bool {
-    let runners = shard_manager.runners.lock().await;
-    !runners.is_empty()
-        && runners
-            .values()
-            .all(|runner| runner.stage == ConnectionStage::Connected)
 }
 
 /// Stamps `observed_until = now()` on the guilds seen in this session.

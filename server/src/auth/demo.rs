@@ -44,13 +44,7 @@ pub(super) async fn login(
     }
     if query.role.as_deref() == Some("outsider") {
         // The same check a Discord sign-in runs.
-        return match super::check_membership(
-            &state.app.pool,
-            DEMO_OUTSIDER_ID,
-            &state.config.discord.guilds,
-        )
-        .await
-        {
+        return match super::check_membership(&state.app.pool, DEMO_OUTSIDER_ID).await {
             Err(error) => error.into_response(),
             Ok(()) => SignInError::NotAMember.into_response(),
         };

@@ -171,7 +171,7 @@ async fn finish_login(
     let role = match state.app.settings.configured_role(user.id) {
         Some(role) => RoleAtSignIn::AtLeast(role),
         None => {
-            super::check_membership(&state.app.pool, user.id, &state.config.discord.guilds).await?;
+            super::check_membership(&state.app.pool, user.id).await?;
             RoleAtSignIn::NewUsers(Role::Member)
         }
     };

@@ -152,33 +152,22 @@ pub(crate) enum SignInError {
 pub(crate) async fn check_membership(
     pool: &sqlx::PgPool,
     discord_user_id: i64,
-    tracked_guilds: &[i64],
 ) -> Result<(), SignInError> {
     let (known, member): (bool, bool) = sqlx::query_as(
-        // Tracked: configured (every guild when none is) unless an admin turned it off, or
-        // turned on by an admin.
-        "with tracked as (
-             select $2::bigint[] as configured,
-                    array(select guild_id from app.discord_guild_tracking where tracked) as on_,
-                    array(select guild_id from app.discord_guild_tracking where not tracked) as off
-         )
+        // The guilds the bot records now (`tracked`: the configuration or an admin's
+        // decision, as the bot applied it).
+        "with tracked as (select guild_id from app.discord_guilds where tracked)
          select
-             exists (select 1 from bronze.discord_member_events e, tracked t
-                     where ((cardinality(t.configured) = 0 or e.guild_id = any(t.configured))
-                            and not e.guild_id = any(t.off))
-                        or e.guild_id = any(t.on_)),
+             exists (select 1 from bronze.discord_member_events
+                     where guild_id in (select guild_id from tracked)),
              exists (select 1 from (
-                 select distinct on (e.guild_id) e.guild_id, e.kind
-                 from bronze.discord_member_events e, tracked t
-                 where e.user_id = $1
-                   and (((cardinality(t.configured) = 0 or e.guild_id = any(t.configured))
-                         and not e.guild_id = any(t.off))
-                        or e.guild_id = any(t.on_))
-                 order by e.guild_id, e.observed_at desc, e.event_id desc
+                 select distinct on (guild_id) guild_id, kind
+                 from bronze.discord_member_events
+                 where user_id = $1 and guild_id in (select guild_id from tracked)
+                 order by guild_id, observed_at desc, event_id desc
              ) latest where kind <> 'leave')",
     )
     .bind(discord_user_id)
-    .bind(tracked_guilds)
     .fetch_one(pool)
     .await
     .map_err(|error| {

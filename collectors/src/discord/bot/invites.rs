@@ -107,6 +107,52 @@ pub(super) fn known(invites: &[RichInvite]) -> HashMap<String, KnownInvite> {
         .collect()
 }
 
+/// An invite as `app.discord_invites` keeps it, from a listing or from INVITE_CREATE.
+struct StoredInvite<'a> {
+    code: &'a str,
+    channel_id: i64,
+    inviter: Option<&'a serenity::all::User>,
+    uses: u64,
+    max_uses: u8,
+    created_at: &'a serenity::all::Timestamp,
+    /// Seconds until it expires; 0: never.
+    max_age: u32,
+}
+
+/// Records an invite as now seen (again).
+async fn upsert_invite<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    guild_id: i64,
+    invite: StoredInvite<'_>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into app.discord_invites
+             (guild_id, code, channel_id, inviter_id, inviter_name, uses, max_uses,
+              created_at, expires_at, deleted_at, seen_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8,
+                 case when $9 > 0 then $8 + make_interval(secs => $9) end, null, now())
+         on conflict (guild_id, code) do update
+             set uses = excluded.uses,
+                 max_uses = excluded.max_uses,
+                 inviter_id = excluded.inviter_id,
+                 inviter_name = excluded.inviter_name,
+                 deleted_at = null,
+                 seen_at = excluded.seen_at",
+    )
+    .bind(guild_id)
+    .bind(invite.code)
+    .bind(invite.channel_id)
+    .bind(invite.inviter.map(|user| db_id(user.id.get())))
+    .bind(invite.inviter.map(|user| user.name.clone()))
+    .bind(i32::try_from(invite.uses).unwrap_or(i32::MAX))
+    .bind(i32::from(invite.max_uses))
+    .bind(instant(invite.created_at))
+    .bind(f64::from(invite.max_age))
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 /// Why reading the invites failed, as stored: only a refusal (403) means the permission
 /// is missing.
 fn is_refused(error: &serenity::Error) -> bool {
@@ -173,30 +219,19 @@ impl BotState {
         let mut tx = self.pool.begin().await?;
         let codes: Vec<String> = invites.iter().map(|invite| invite.code.clone()).collect();
         for invite in invites {
-            sqlx::query(
-                "insert into app.discord_invites
-                     (guild_id, code, channel_id, inviter_id, inviter_name, uses, max_uses,
-                      created_at, expires_at, deleted_at, seen_at)
-                 values ($1, $2, $3, $4, $5, $6, $7, $8,
-                         case when $9 > 0 then $8 + make_interval(secs => $9) end, null, now())
-                 on conflict (guild_id, code) do update
-                     set uses = excluded.uses,
-                         max_uses = excluded.max_uses,
-                         inviter_id = excluded.inviter_id,
-                         inviter_name = excluded.inviter_name,
-                         deleted_at = null,
-                         seen_at = excluded.seen_at",
+            upsert_invite(
+                &mut *tx,
+                guild_id,
+                StoredInvite {
+                    code: &invite.code,
+                    channel_id: db_id(invite.channel.id.get()),
+                    inviter: invite.inviter.as_ref(),
+                    uses: invite.uses,
+                    max_uses: invite.max_uses,
+                    created_at: &invite.created_at,
+                    max_age: invite.max_age,
+                },
             )
-            .bind(guild_id)
-            .bind(&invite.code)
-            .bind(db_id(invite.channel.id.get()))
-            .bind(invite.inviter.as_ref().map(|user| db_id(user.id.get())))
-            .bind(invite.inviter.as_ref().map(|user| user.name.clone()))
-            .bind(i32::try_from(invite.uses).unwrap_or(i32::MAX))
-            .bind(i32::from(invite.max_uses))
-            .bind(instant(&invite.created_at))
-            .bind(f64::from(invite.max_age))
-            .execute(&mut *tx)
             .await?;
         }
         // Invites no longer listed were deleted or expired.
@@ -234,7 +269,7 @@ impl BotState {
                     source
                 } else {
                     // Without earlier counts nothing can be compared.
-                    JoinSource::unknown("not_found")
+                    JoinSource::unknown("unavailable")
                 }
             }
             Err(note) => {
@@ -261,23 +296,19 @@ impl BotState {
                 inviter_id,
             },
         );
-        let stored = sqlx::query(
-            "insert into app.discord_invites
-                 (guild_id, code, channel_id, inviter_id, inviter_name, uses, max_uses,
-                  created_at, expires_at, seen_at)
-             values ($1, $2, $3, $4, $5, 0, $6, $7,
-                     case when $8 > 0 then $7 + make_interval(secs => $8) end, now())
-             on conflict (guild_id, code) do nothing",
+        let stored = upsert_invite(
+            &self.pool,
+            id,
+            StoredInvite {
+                code: &event.code,
+                channel_id: db_id(event.channel_id.get()),
+                inviter: event.inviter.as_ref(),
+                uses: 0,
+                max_uses: event.max_uses,
+                created_at: &event.created_at,
+                max_age: event.max_age,
+            },
         )
-        .bind(id)
-        .bind(&event.code)
-        .bind(db_id(event.channel_id.get()))
-        .bind(inviter_id)
-        .bind(event.inviter.as_ref().map(|user| user.name.clone()))
-        .bind(i32::from(event.max_uses))
-        .bind(instant(&event.created_at))
-        .bind(f64::from(event.max_age))
-        .execute(&self.pool)
         .await;
         if let Err(error) = stored {
             tracing::warn!(guild_id = id, %error, "cannot record a new invite");

@@ -88,10 +88,24 @@ pub(super) fn interest_change(
     observed_at: DateTime<Utc>,
 ) -> ScheduledEventChange {
     ScheduledEventChange {
+        user_id: Some(user_id),
+        ..bare_change(guild_id, scheduled_event_id, change, origin, observed_at)
+    }
+}
+
+/// A change that carries neither a description nor a user (an event no longer listed).
+fn bare_change(
+    guild_id: i64,
+    scheduled_event_id: i64,
+    change: &str,
+    origin: &str,
+    observed_at: DateTime<Utc>,
+) -> ScheduledEventChange {
+    ScheduledEventChange {
         guild_id,
         scheduled_event_id,
         change: change.to_owned(),
-        user_id: Some(user_id),
+        user_id: None,
         name: None,
         channel_id: None,
         kind: None,
@@ -159,10 +173,9 @@ pub(super) async fn sync_guild_events(
     .await
     .context("cannot read the recorded scheduled events")?;
     for gone in recorded.into_iter().filter(|id| !listed.contains(id)) {
-        let mut change = interest_change(guild_id, gone, 0, "gone", "sync", now);
-        // The event itself is gone, not one user's interest.
-        change.user_id = None;
-        state.write_event_change(change).await?;
+        state
+            .write_event_change(bare_change(guild_id, gone, "gone", "sync", now))
+            .await?;
     }
     let mut interested_total = 0_usize;
     for event in &guild.scheduled_events {
