@@ -225,6 +225,7 @@ keys! {
     NavRetention => "Kohorten", "Retention";
     NavMembers => "Mitglieder", "Members";
     NavEvents => "Events", "Events";
+    NavServers => "Server", "Servers";
     NavMyActivity => "Meine Aktivität", "My activity";
     NavAdmin => "Verwaltung", "Admin";
     SignOut => "Abmelden", "Sign out";
@@ -263,6 +264,7 @@ keys! {
     ColDauTotal => "DAU gesamt", "DAU total";
     ColDauVoice => "DAU Sprache", "DAU voice";
     ColDauChat => "DAU Chat", "DAU chat";
+    ColDauGame => "DAU Spiele", "DAU games";
     ColWau => "WAU", "WAU";
     ColMau => "MAU", "MAU";
     Wau => "WAU (7 Tage)", "WAU (7 days)";
@@ -319,6 +321,40 @@ keys! {
     TenureYear => "bis ein Jahr", "up to a year";
     TenureLonger => "länger", "longer";
 
+    ServersTitle => "Spielserver", "Game servers";
+    ServersLead => "Wer gerade spielt, wann die Server genutzt werden und wann sie aus sein könnten. Gezählt werden menschliche Spieler (keine Bots), zeitgewichtet: zwei Spieler eine halbe Stunde lang sind eine Stunde lang ein Spieler im Schnitt.", "Who is playing now, when the servers are used and when they could be off. Human players count (never bots), weighted by time: two players for half an hour average one player for the hour.";
+    NoServers => "Noch keine Spielserver. Ein Admin fügt sie mit `guildhall servers add` hinzu.", "No game servers yet. An admin adds them with `guildhall servers add`.";
+    PlayersNow => "Spieler jetzt", "Players now";
+    ServerMap => "Karte", "Map";
+    ServerSources => "Quellen", "Sources";
+    ServerDisabled => "abgeschaltet", "disabled";
+    HeardAt => "zuletzt gehört", "last heard";
+    SourceRcon => "RCON", "RCON";
+    SourceLogs => "Logs", "Logs";
+    SourceMetrics => "Metriken", "Metrics";
+    SourceOk => "ok", "ok";
+    SourceNever => "noch nie erfolgreich", "never succeeded yet";
+    NoProfileYet => "Noch kein Wochenprofil: es entsteht mit der ersten vollen Stunde Daten.", "No weekly profile yet: it appears with the first full hour of data.";
+    ProfileTitle => "Auslastung nach Wochentag und Stunde, Durchschnitt", "Use by weekday and hour, average";
+    Weeks => "Wochen", "weeks";
+    ColWeekday => "Tag", "Day";
+    ColAvgPlayers => "Ø Spieler", "Avg players";
+    ColPeakPlayers => "Spitze", "Peak";
+    ColUtilization => "Auslastung", "Utilization";
+    LowUse => "wenig genutzt", "low use";
+    LowUseLegend => "Stunden pro Woche wenig genutzt (·): im Schnitt unter 10 % der Plätze belegt (ohne bekannte Plätze: unter einem Spieler) – Kandidaten zum Abschalten.", "hours a week of low use (·): on average under 10 % of slots taken (without known slots: under one player) — candidates for switching off.";
+    ServerDaysTitle => "Nach Tag: Durchschnitt und Spitze", "By day: average and peak";
+    DownloadHourlyCsv => "CSV je Stunde", "CSV by hour";
+    DownloadProfileCsv => "CSV Wochenprofil", "CSV weekly profile";
+    DownloadDailyCsv => "CSV je Tag", "CSV by day";
+    DownloadSessionsCsv => "CSV Spielsitzungen", "CSV game sessions";
+    WeekdayMon => "Mo", "Mon";
+    WeekdayTue => "Di", "Tue";
+    WeekdayWed => "Mi", "Wed";
+    WeekdayThu => "Do", "Thu";
+    WeekdayFri => "Fr", "Fri";
+    WeekdaySat => "Sa", "Sat";
+    WeekdaySun => "So", "Sun";
     EventsTitle => "Events", "Events";
     EventsLead => "Geplante Discord-Events: wer sich interessiert hat und wer da war. Da war, wer mindestens 10 Minuten außerhalb des AFK-Kanals im Sprachkanal des Events war, von 15 Minuten vor dem Beginn bis 15 Minuten nach dem Ende (ohne Ende: 2 Stunden; externe Events: in irgendeinem Sprachkanal).",
         "Scheduled Discord events: who was interested and who came. Someone came when they spent at least 10 minutes outside the AFK channel in the event's voice channel, from 15 minutes before the start to 15 minutes after the end (no end: 2 hours; external events: in any voice channel).";

@@ -20,6 +20,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 use pages::{
     AdminRoute, EventsRoute, HomeRoute, MembersRoute, MyActivityRoute, NotFound, RetentionRoute,
+    ServersRoute,
 };
 
 /// The HTML document around the app, rendered on the server. `<html lang>` is filled in by
@@ -71,6 +72,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/me") view=MyActivityRoute />
                         <Route path=path!("/members") view=MembersRoute ssr=SsrMode::InOrder />
                         <Route path=path!("/events") view=EventsRoute ssr=SsrMode::InOrder />
+                        <Route path=path!("/servers") view=ServersRoute ssr=SsrMode::InOrder />
                         // In order: the heatmap is in the server's HTML as it streams, not
                         // in fragments a script moves into place, so it reads before (or
                         // without) hydration.

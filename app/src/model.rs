@@ -214,6 +214,7 @@ pub struct DauPoint {
     pub dau_total: i32,
     pub dau_voice: i32,
     pub dau_chat: i32,
+    pub dau_game: i32,
     /// Persons active in the 7 days ending on `day`.
     pub wau: i32,
     /// Persons active in the 30 days ending on `day`.
@@ -420,4 +421,65 @@ pub struct GuildDiscordSettings {
     pub invites_readable: Option<bool>,
     pub roles: Vec<DiscordRoleMapping>,
     pub invites: Vec<InviteLabel>,
+}
+
+/// One game server as the servers page shows it: who is on it now and how its sources are.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerNow {
+    pub server_id: i64,
+    pub name: String,
+    pub game: String,
+    pub enabled: bool,
+    /// Human players now (the last poll, or the open log sessions); `None`: not heard from
+    /// lately.
+    pub humans_now: Option<i32>,
+    pub capacity: Option<i32>,
+    pub map: Option<String>,
+    /// Names of the players now (from the last poll).
+    pub players_now: Vec<String>,
+    pub heard_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Per source (rcon, logs, metrics): last success and last error.
+    pub sources: Vec<SourceStatus>,
+}
+
+/// A game server source's health.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SourceStatus {
+    pub source: String,
+    pub last_success_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One weekday × hour cell of a server's profile (`gold.server_weekly_profile`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProfileCell {
+    pub server_id: i64,
+    /// 1 = Monday … 7 = Sunday.
+    pub weekday: i16,
+    pub hour: i16,
+    pub avg_humans: f64,
+    pub peak_humans: i32,
+    pub utilization_pct: Option<f64>,
+    pub low_use: bool,
+}
+
+/// One local day of a server: average and peak players.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServerDay {
+    pub server_id: i64,
+    pub day: NaiveDate,
+    pub avg_humans: f64,
+    pub peak_humans: i32,
+    pub utilization_pct: Option<f64>,
+}
+
+/// The servers page's data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServersOverview {
+    pub servers: Vec<ServerNow>,
+    pub profile: Vec<ProfileCell>,
+    /// Weeks the profile covers.
+    pub weeks: i32,
+    pub days: Vec<ServerDay>,
 }

@@ -2,10 +2,13 @@
 //! writes raw records to bronze through the one [`ingest::IngestWriter`].
 
 pub mod discord;
+pub mod game;
 pub mod ingest;
 pub mod metrics;
 pub mod rules;
 pub mod steps;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;

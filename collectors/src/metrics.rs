@@ -68,6 +68,8 @@ pub struct Metrics {
     pub pipeline_runs: Family<JobLabels, Counter>,
     /// Times a source was reconciled with its live state (e.g. the bot on (re)connect).
     pub reconciliations: Family<SourceLabels, Counter>,
+    /// Log lines that could not be read (kept in bronze as `unparsed`), by source.
+    pub unparsed_lines: Family<SourceLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -85,6 +87,12 @@ impl Metrics {
         let http_requests = Family::<RequestLabels, Counter>::default();
         let pipeline_runs = Family::<JobLabels, Counter>::default();
         let reconciliations = Family::<SourceLabels, Counter>::default();
+        let unparsed_lines = Family::<SourceLabels, Counter>::default();
+        registry.register(
+            "unparsed_log_lines",
+            "Game log lines that could not be read (kept with their error)",
+            unparsed_lines.clone(),
+        );
         registry.register(
             "collector_events",
             "Events received by collectors from their sources",
@@ -123,6 +131,7 @@ impl Metrics {
             http_requests,
             pipeline_runs,
             reconciliations,
+            unparsed_lines,
         }
     }
 

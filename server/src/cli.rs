@@ -55,6 +55,19 @@ pub enum Command {
         /// Job name, or `all` for every job in dependency order.
         name: String,
     },
+    /// Add, list, disable or enable game servers.
+    Servers {
+        #[command(subcommand)]
+        command: crate::game_servers::ServersCommand,
+    },
+    /// Import historic game server logs (`.log`, `.log.gz`) of one server.
+    ImportLogs {
+        /// The server's name or id (see `guildhall servers list`).
+        server: String,
+        /// The log files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Recompute every job (or one) for a range of local days.
     Backfill {
         /// First day (YYYY-MM-DD), inclusive.
@@ -77,7 +90,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let pool = db::connect(&url).await?;
     db::migrate(&pool).await?;
     let metrics = Metrics::new();
-    let pipeline = Pipeline::new(pool.clone(), config.timezone, metrics.clone());
+    let pipeline = Pipeline::new(pool.clone(), config.timezone, metrics.clone())
+        .with_profile_weeks(config.games.profile_weeks);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config, pool, metrics, pipeline).await,
         Command::Collect => collect(config, pool, metrics, pipeline).await,
@@ -128,6 +142,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     "job finished"
                 );
             }
+            Ok(())
+        }
+        Command::Servers { command } => crate::game_servers::servers(&pool, &config, command).await,
+        Command::ImportLogs { server, files } => {
+            crate::game_servers::import_logs(&pool, &config, &metrics, &server, &files).await?;
             Ok(())
         }
         Command::Backfill { from, to, job } => {

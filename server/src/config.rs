@@ -49,6 +49,18 @@ pub struct Config {
     pub discord: DiscordConfig,
     pub pipeline: PipelineConfig,
     pub ingest: IngestConfig,
+    pub games: GamesConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct GamesConfig {
+    /// Seconds between reads of the game server list (`app.game_servers`): added, changed
+    /// and disabled servers are picked up this fast (`GUILDHALL_GAMES__REFRESH_SECS`).
+    pub refresh_secs: u64,
+    /// Largest CS2 HTTP log body accepted, in KiB (`GUILDHALL_GAMES__LOG_BODY_LIMIT_KB`).
+    pub log_body_limit_kb: usize,
+    /// Weeks the servers' weekday × hour profile covers (`GUILDHALL_GAMES__PROFILE_WEEKS`).
+    pub profile_weeks: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -117,6 +129,14 @@ struct Defaults {
     discord: DiscordDefaults,
     pipeline: PipelineDefaults,
     ingest: IngestDefaults,
+    games: GamesDefaults,
+}
+
+#[derive(Serialize)]
+struct GamesDefaults {
+    refresh_secs: u64,
+    log_body_limit_kb: usize,
+    profile_weeks: u32,
 }
 
 #[derive(Serialize)]
@@ -172,6 +192,11 @@ fn defaults() -> Defaults {
             batch_size: 1000,
             flush_interval_ms: 1000,
             spool_max_mb: 1024,
+        },
+        games: GamesDefaults {
+            refresh_secs: 10,
+            log_body_limit_kb: 1024,
+            profile_weeks: 8,
         },
     }
 }
@@ -230,6 +255,18 @@ impl Config {
                 } else {
                     "DISCORD_CLIENT_SECRET"
                 }
+            );
+        }
+        if self.games.refresh_secs == 0 {
+            bail!("GUILDHALL_GAMES__REFRESH_SECS must be at least 1");
+        }
+        if self.games.log_body_limit_kb == 0 {
+            bail!("GUILDHALL_GAMES__LOG_BODY_LIMIT_KB must be at least 1");
+        }
+        if !(1..=104).contains(&self.games.profile_weeks) {
+            bail!(
+                "GUILDHALL_GAMES__PROFILE_WEEKS must be between 1 and 104 (is {})",
+                self.games.profile_weeks
             );
         }
         if self.ingest.batch_size == 0 {

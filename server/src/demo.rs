@@ -52,14 +52,14 @@ pub struct DemoParams {
 
 /// How often a member shows up.
 #[derive(Clone, Copy)]
-struct Member {
-    user_id: i64,
+pub(crate) struct Member {
+    pub(crate) user_id: i64,
     /// Chance of a voice evening on a weekday.
-    daily_chance: f64,
+    pub(crate) daily_chance: f64,
     /// The member's first day in the guild (index into the generated days).
-    first_day: u32,
+    pub(crate) first_day: u32,
     /// Index of the day they stop coming, if they churn.
-    last_day: Option<u32>,
+    pub(crate) last_day: Option<u32>,
     favourite_channel: usize,
 }
 
@@ -70,7 +70,7 @@ pub fn generate(params: &DemoParams) -> impl Iterator<Item = VoiceEvent> + '_ {
 }
 
 /// Member `index`'s profile, and the random stream that goes on to their voice visits.
-fn member_profile(params: &DemoParams, index: u32) -> (Member, ChaCha8Rng) {
+pub(crate) fn member_profile(params: &DemoParams, index: u32) -> (Member, ChaCha8Rng) {
     // Each member has their own stream, so adding members does not change existing ones.
     let mut rng = ChaCha8Rng::seed_from_u64(params.seed ^ (u64::from(index) << 20) ^ 0x9E37_79B9);
     let tier: f64 = rng.r#gen();
@@ -469,7 +469,7 @@ fn push_session(
 }
 
 /// The instant of a local time of day (minutes after midnight) on a local day.
-fn local_instant(tz: Tz, day: NaiveDate, minute_of_day: u32) -> DateTime<Utc> {
+pub(crate) fn local_instant(tz: Tz, day: NaiveDate, minute_of_day: u32) -> DateTime<Utc> {
     let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
     crate::clock::local_instant(tz, midnight + Duration::minutes(i64::from(minute_of_day)))
 }
@@ -580,6 +580,7 @@ pub async fn write(pool: &PgPool, params: &DemoParams, metrics: &Metrics) -> any
     drop(writer);
     task.await.context("the ingestion writer stopped")?;
     write_roles_and_invites(pool, params).await?;
+    written += crate::demo_games::write(pool, params, metrics).await?;
     Ok(written)
 }
 

@@ -7,6 +7,8 @@ use crate::pipeline::{Pipeline, run_scheduler};
 use app::model::CollectorState;
 use collectors::Collector;
 use collectors::discord::bot::{BotConfig, BotWriters, DiscordBot};
+use collectors::game::collector::{GameCollectorConfig, GameServers, GameWriters};
+use collectors::game::rcon::RconTimeouts;
 use collectors::ingest::WriterConfig;
 use collectors::metrics::Metrics;
 use sqlx::PgPool;
@@ -93,6 +95,28 @@ pub fn start(
             });
         }
         None => {}
+    }
+
+    if collectors {
+        let (game_writers, game_tasks) =
+            GameWriters::spawn(&pool, writer_config, &metrics, Some(config.spool()));
+        writers.extend(game_tasks);
+        match GameServers::new(
+            pool.clone(),
+            game_writers,
+            metrics.clone(),
+            GameCollectorConfig {
+                refresh: Duration::from_secs(config.games.refresh_secs),
+                timezone: config.timezone,
+                rcon: RconTimeouts::default(),
+                tail_interval: Duration::from_secs(2),
+            },
+        ) {
+            Ok(games) => {
+                tasks.spawn(supervise(Arc::new(games), pool.clone(), shutdown.clone()));
+            }
+            Err(error) => tracing::error!(%error, "the game server collector cannot start"),
+        }
     }
 
     if work == Work::CollectorsOnly {

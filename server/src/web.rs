@@ -37,6 +37,8 @@ pub struct ServerState {
     pub http: reqwest::Client,
     /// The browser bundle's file names, as every page links them.
     pub assets: Arc<SiteAssets>,
+    /// CS2's HTTP log shipping.
+    pub log_ingest: crate::game_logs::LogIngest,
 }
 
 /// The browser bundle as pages link it. A bundled site (`scripts/bundle-site.sh`) has
@@ -103,6 +105,7 @@ impl ServerState {
             .timeout(std::time::Duration::from_secs(15))
             .build()
             .context("building the HTTP client")?;
+        let pool_for_ingest = pool.clone();
         Ok(Self {
             app: AppState {
                 pool,
@@ -116,6 +119,12 @@ impl ServerState {
                     spool_dir: config.spool_dir.clone(),
                 }),
             },
+            log_ingest: crate::game_logs::LogIngest::start(
+                &pool_for_ingest,
+                &metrics,
+                config.timezone,
+                config.games.log_body_limit_kb.saturating_mul(1024),
+            ),
             config,
             metrics,
             http,
@@ -229,6 +238,7 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
         )
         .layer(middleware::from_fn(cache_static_files));
     let router = static_files
+        .merge(crate::game_logs::router(&state.log_ingest))
         .merge(pages)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -282,6 +292,7 @@ const GUARDED_PAGES: &[(&str, Permission)] = &[
     ("/retention", Permission::ViewKpis),
     ("/members", Permission::ViewKpis),
     ("/events", Permission::ViewKpis),
+    ("/servers", Permission::ViewKpis),
     ("/export", Permission::ViewKpis),
 ];
 
@@ -339,6 +350,15 @@ async fn export_csv(
                  where m.joined < w.week + 7 and (m.left_on is null or m.left_on >= w.week + 7)) as members
          from weeks w order by w.week"
     );
+    let server_daily = format!(
+        "select g.name as server, (u.hour at time zone '{tz}')::date as day,
+                round(avg(u.avg_humans), 3) as avg_humans, max(u.peak_humans) as peak_humans,
+                max(u.capacity) as capacity,
+                case when max(u.capacity) > 0
+                     then round(avg(u.avg_humans) * 100.0 / max(u.capacity), 2) end as utilization_pct
+         from gold.server_utilization u join app.game_servers g using (server_id)
+         group by g.name, 2 order by g.name, 2"
+    );
     let query: &str = match table.as_str() {
         "member_growth_weekly.csv" => &weekly,
         "leavers.csv" => {
@@ -379,6 +399,25 @@ async fn export_csv(
                     percentage, partial
              from gold.member_source_retention
              order by join_month, source, invite_code, months_after"
+        }
+        "server_utilization.csv" => {
+            "select g.name as server, u.hour, u.avg_humans, u.peak_humans, u.capacity,
+                    u.utilization_pct
+             from gold.server_utilization u join app.game_servers g using (server_id)
+             order by g.name, u.hour"
+        }
+        "server_weekly_profile.csv" => {
+            "select g.name as server, p.weekday, p.hour, p.avg_humans, p.peak_humans,
+                    p.utilization_pct, p.low_use, p.weeks
+             from gold.server_weekly_profile p join app.game_servers g using (server_id)
+             order by g.name, p.weekday, p.hour"
+        }
+        "server_daily.csv" => &server_daily,
+        "game_sessions.csv" => {
+            "select g.name as server, s.player_key, s.player_name, s.person_id, s.started_at,
+                    s.ended_at, s.seconds, s.source, s.end_reason
+             from silver.fact_game_sessions s join app.game_servers g using (server_id)
+             order by g.name, s.started_at"
         }
         "daily_active_users.csv" => {
             "select day, dau_total, dau_voice, dau_chat, dau_game, wau, mau, stickiness

@@ -8,6 +8,7 @@ mod excluded;
 mod members;
 mod retention;
 mod roles;
+mod servers;
 
 pub use afk::*;
 pub use discord::*;
@@ -16,6 +17,7 @@ pub use excluded::*;
 pub use members::*;
 pub use retention::*;
 pub use roles::*;
+pub use servers::*;
 
 use crate::error::AppError;
 use crate::model::{CurrentUser, DauPoint};
@@ -48,10 +50,11 @@ pub async fn get_daily_active_users(
     if (to - from).num_days() > 3660 {
         return bad_request("the range is longer than ten years");
     }
-    type Row = (NaiveDate, i32, i32, i32, i32, i32, Option<f64>);
+    type Row = (NaiveDate, i32, i32, i32, i32, i32, i32, Option<f64>);
     let rows: Vec<Row> = sqlx::query_as(
         "select d::date, coalesce(g.dau_total, 0), coalesce(g.dau_voice, 0),
-                coalesce(g.dau_chat, 0), coalesce(g.wau, 0), coalesce(g.mau, 0),
+                coalesce(g.dau_chat, 0), coalesce(g.dau_game, 0), coalesce(g.wau, 0),
+                coalesce(g.mau, 0),
                 g.stickiness::float8
          from generate_series($1::date, $2::date, interval '1 day') d
          left join gold.daily_active_users g on g.day = d::date
@@ -64,11 +67,12 @@ pub async fn get_daily_active_users(
     Ok(rows
         .into_iter()
         .map(
-            |(day, dau_total, dau_voice, dau_chat, wau, mau, stickiness)| DauPoint {
+            |(day, dau_total, dau_voice, dau_chat, dau_game, wau, mau, stickiness)| DauPoint {
                 day,
                 dau_total,
                 dau_voice,
                 dau_chat,
+                dau_game,
                 wau,
                 mau,
                 stickiness,

@@ -38,6 +38,7 @@ pub fn Header() -> impl IntoView {
                     {kpis.then(|| view! { <A href="/retention">{t(Key::NavRetention)}</A> })}
                     {kpis.then(|| view! { <A href="/members">{t(Key::NavMembers)}</A> })}
                     {kpis.then(|| view! { <A href="/events">{t(Key::NavEvents)}</A> })}
+                    {kpis.then(|| view! { <A href="/servers">{t(Key::NavServers)}</A> })}
                     <A href="/me">{t(Key::NavMyActivity)}</A>
                     {admin.then(|| view! { <A href="/admin">{t(Key::NavAdmin)}</A> })}
                 </nav>

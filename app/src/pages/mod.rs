@@ -8,6 +8,7 @@ mod members;
 mod my_activity;
 mod overview;
 mod retention;
+mod servers;
 mod sign_in;
 
 pub use admin::AdminPage;
@@ -16,6 +17,7 @@ pub use members::MembersPage;
 pub use my_activity::MyActivityPage;
 pub use overview::OverviewPage;
 pub use retention::RetentionPage;
+pub use servers::ServersPage;
 pub use sign_in::SignInPage;
 
 use crate::components::{ErrorNotice, Loading};
@@ -82,6 +84,12 @@ pub fn MembersRoute() -> impl IntoView {
 #[component]
 pub fn EventsRoute() -> impl IntoView {
     gated(Permission::ViewKpis, |_| view! { <EventsPage /> })
+}
+
+/// `/servers` (the server already refuses members before rendering).
+#[component]
+pub fn ServersRoute() -> impl IntoView {
+    gated(Permission::ViewKpis, |_| view! { <ServersPage /> })
 }
 
 /// `/retention` (the server already refuses members before rendering).

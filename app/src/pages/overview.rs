@@ -209,7 +209,7 @@ fn DauFigures(points: Vec<DauPoint>) -> impl IntoView {
         .iter()
         .map(|p| {
             let day = p.day;
-            let (total, voice, chat) = (p.dau_total, p.dau_voice, p.dau_chat);
+            let (total, voice, chat, game) = (p.dau_total, p.dau_voice, p.dau_chat, p.dau_game);
             let (wau, mau) = (p.wau, p.mau);
             view! {
                 <tr data-day=day.to_string()>
@@ -222,6 +222,9 @@ fn DauFigures(points: Vec<DauPoint>) -> impl IntoView {
                     </td>
                     <td class="num" data-dau-chat=chat>
                         {move || lang.get().int(chat.into())}
+                    </td>
+                    <td class="num" data-dau-game=game>
+                        {move || lang.get().int(game.into())}
                     </td>
                     <td class="num" data-wau=wau>
                         {move || lang.get().int(wau.into())}
@@ -295,6 +298,7 @@ fn DauFigures(points: Vec<DauPoint>) -> impl IntoView {
                         <th scope="col" class="num">{t(Key::ColDauTotal)}</th>
                         <th scope="col" class="num">{t(Key::ColDauVoice)}</th>
                         <th scope="col" class="num">{t(Key::ColDauChat)}</th>
+                        <th scope="col" class="num">{t(Key::ColDauGame)}</th>
                         <th scope="col" class="num">{t(Key::ColWau)}</th>
                         <th scope="col" class="num">{t(Key::ColMau)}</th>
                     </tr>
@@ -334,6 +338,7 @@ mod tests {
                 dau_total: n,
                 dau_voice: n,
                 dau_chat: 0,
+                dau_game: 0,
                 wau: n,
                 mau: n,
                 stickiness: None,
@@ -351,6 +356,7 @@ mod tests {
             dau_total: 0,
             dau_voice: 0,
             dau_chat: 0,
+            dau_game: 0,
             wau: 0,
             mau: 0,
             stickiness,

@@ -82,17 +82,61 @@ pub const JOBS: &[Job] = &[
         history_start: None,
     },
     Job {
+        name: "game_log_sessions",
+        inputs: &["bronze.game_log_events"],
+        outputs: &[
+            "silver.fact_game_sessions",
+            "silver.dim_user",
+            "silver.user_identities",
+        ],
+        progress: Progress::BronzeIds {
+            table: "bronze.game_log_events",
+        },
+        sql: include_str!("jobs/game_log_sessions.sql"),
+        history_start: None,
+    },
+    Job {
+        name: "game_status_sessions",
+        inputs: &["bronze.game_status_snapshots"],
+        outputs: &[
+            "silver.fact_game_sessions",
+            "silver.dim_user",
+            "silver.user_identities",
+        ],
+        progress: Progress::BronzeIds {
+            table: "bronze.game_status_snapshots",
+        },
+        sql: include_str!("jobs/game_status_sessions.sql"),
+        history_start: None,
+    },
+    Job {
         name: "activity_daily",
         inputs: &[
             "silver.fact_voice_sessions",
             "silver.fact_chat_daily",
+            "silver.fact_game_sessions",
             "silver.user_identities",
             "app.discord_guilds",
         ],
         outputs: &["silver.activity_daily"],
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/activity_daily.sql"),
-        history_start: Some("select min(started_at) from silver.fact_voice_sessions"),
+        history_start: Some(
+            "select least((select min(started_at) from silver.fact_voice_sessions),
+                          (select min(started_at) from silver.fact_game_sessions))",
+        ),
+    },
+    Job {
+        name: "server_utilization",
+        inputs: &["silver.fact_game_sessions", "bronze.game_metric_samples"],
+        outputs: &[
+            "silver.server_load",
+            "gold.server_utilization",
+            "gold.server_weekly_profile",
+        ],
+        progress: Progress::DirtyDays,
+        sql: include_str!("jobs/server_utilization.sql"),
+        history_start: Some("select min(started_at) from silver.fact_game_sessions"),
     },
     Job {
         name: "daily_active_users",
@@ -226,7 +270,11 @@ pub struct Pipeline {
     timezone: Tz,
     metrics: Metrics,
     clock: Clock,
+    profile_weeks: u32,
 }
+
+/// How many weeks the servers' weekday × hour profile covers unless configured.
+pub const DEFAULT_PROFILE_WEEKS: u32 = 8;
 
 /// How long a run waits for another process's lock on a job or a bronze table before it
 /// gives up (and is retried at the next tick).
@@ -291,7 +339,14 @@ impl Pipeline {
             timezone,
             metrics,
             clock,
+            profile_weeks: DEFAULT_PROFILE_WEEKS,
         }
+    }
+
+    /// A pipeline whose servers' weekday × hour profile covers the last `weeks` weeks.
+    pub fn with_profile_weeks(mut self, weeks: u32) -> Self {
+        self.profile_weeks = weeks.max(1);
+        self
     }
 
     /// Runs every job once, in dependency order, incrementally. A failing job does not stop
@@ -687,6 +742,8 @@ impl Pipeline {
                     .to_string(),
             ),
             ("guildhall.tz", self.timezone.name().to_owned()),
+            ("guildhall.now", self.clock.now().to_rfc3339()),
+            ("guildhall.profile_weeks", self.profile_weeks.to_string()),
         ];
         for (name, value) in settings {
             sqlx::query("select set_config($1, $2, true)")

@@ -1,4 +1,5 @@
--- activity_daily: silver.fact_voice_sessions, silver.fact_chat_daily -> silver.activity_daily
+-- activity_daily: silver.fact_voice_sessions, silver.fact_chat_daily, silver.fact_game_sessions
+--                 -> silver.activity_daily
 --
 -- Parameters (transaction-local settings, set by the runner):
 --   guildhall.day_from, guildhall.day_to   local days to recompute, inclusive
@@ -69,7 +70,41 @@ chat as (
                   and current_setting('guildhall.day_to')::date
     group by day, discord_user_id
 ),
--- Every source's contribution per account and day (game servers join here).
+-- Game sessions of named accounts touching the range; open ones count until their server
+-- was last heard from.
+game_sessions as (
+    select s.account_kind, s.account_id, s.started_at,
+           coalesce(s.ended_at, greatest(h.heard_until, s.started_at)) as ended_at
+    from silver.fact_game_sessions s
+    cross join range r
+    left join silver.game_server_heard h on h.server_id = s.server_id
+    where s.account_id is not null
+      and s.started_at < r.range_end
+      and (s.ended_at is null or s.ended_at > r.range_start)
+),
+game_pieces as (
+    select p.day, s.account_kind, s.account_id,
+           greatest(extract(epoch from
+               least(s.ended_at, (p.day + 1)::timestamp at time zone current_setting('guildhall.tz'))
+               - greatest(s.started_at, p.day::timestamp at time zone current_setting('guildhall.tz'))), 0)
+               as seconds
+    from game_sessions s
+    cross join lateral (
+        select d::date as day
+        from generate_series(greatest((s.started_at at time zone current_setting('guildhall.tz'))::date,
+                                      current_setting('guildhall.day_from')::date),
+                             least((s.ended_at at time zone current_setting('guildhall.tz'))::date,
+                                   current_setting('guildhall.day_to')::date),
+                             interval '1 day') d
+    ) p
+),
+game as (
+    select day, account_kind, account_id, floor(sum(seconds))::bigint as game_seconds
+    from game_pieces
+    group by day, account_kind, account_id
+    having sum(seconds) > 0
+),
+-- Every source's contribution per account and day.
 contributions as (
     select day, 'discord'::text as account_kind, discord_user_id::text as account_id,
            sum(voice_seconds)::bigint as voice_seconds, sum(messages)::int as messages,
@@ -78,6 +113,9 @@ contributions as (
           union all
           select day, discord_user_id, 0, messages from chat) sources
     group by day, discord_user_id
+    union all
+    select day, account_kind, account_id, 0, 0, game_seconds
+    from game
 ),
 -- The person each account belongs to now.
 resolved as (

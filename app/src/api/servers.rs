@@ -1,0 +1,158 @@
+//! The game servers page for leaders and admins: players now, the weekday × hour profile
+//! and the last days.
+
+use crate::error::AppError;
+use crate::model::ServersOverview;
+use leptos::prelude::*;
+
+/// Every configured server with its players now, the profile, and the last `days` days.
+#[server]
+pub async fn get_servers(days: i32) -> Result<ServersOverview, AppError> {
+    use crate::model::{Permission, ProfileCell, ServerDay, ServerNow, SourceStatus};
+    use chrono::{DateTime, Utc};
+    let (_user, state) = crate::ssr::authz::require(Permission::ViewKpis).await?;
+    if !(1..=366).contains(&days) {
+        let error = AppError::BadRequest("choose between 1 and 366 days".into());
+        crate::ssr::authz::set_status(&error);
+        return Err(error);
+    }
+    // id, name, game, enabled, humans now, capacity, map, players, heard at.
+    type ServerRow = (
+        i64,
+        String,
+        String,
+        bool,
+        Option<i32>,
+        Option<i32>,
+        Option<String>,
+        Option<Vec<String>>,
+        Option<DateTime<Utc>>,
+    );
+    let servers: Vec<ServerRow> = sqlx::query_as(
+        "select g.server_id, g.name, g.game, g.enabled,
+                -- Now: the last poll when it is fresh (three intervals), else the open log
+                -- sessions while the logs are fresh (ten minutes).
+                case when p.polled_at > now() - 3 * g.poll_interval_secs * interval '1 second'
+                     then p.humans
+                     when h.heard_until > now() - interval '10 minutes'
+                     then (select count(*)::int from silver.fact_game_sessions s
+                           where s.server_id = g.server_id and s.ended_at is null)
+                end,
+                coalesce(g.capacity_override, nullif(p.max_players, 0)),
+                p.map,
+                case when p.polled_at > now() - 3 * g.poll_interval_secs * interval '1 second'
+                     then array(select e ->> 'name' from jsonb_array_elements(p.players) e order by 1)
+                end,
+                greatest(p.polled_at, h.heard_until)
+         from app.game_servers g
+         left join lateral (select * from bronze.game_status_snapshots s
+                            where s.server_id = g.server_id
+                            order by s.polled_at desc limit 1) p on true
+         left join silver.game_server_heard h on h.server_id = g.server_id
+         order by g.enabled desc, g.name",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let sources: Vec<(
+        i64,
+        String,
+        Option<DateTime<Utc>>,
+        Option<String>,
+        Option<DateTime<Utc>>,
+    )> = sqlx::query_as(
+        "select server_id, source, last_success_at, last_error, last_error_at
+             from app.game_source_status order by server_id, source",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let profile: Vec<(i64, i16, i16, f64, i32, Option<f64>, bool, i32)> = sqlx::query_as(
+        "select server_id, weekday, hour, avg_humans::float8, peak_humans,
+                utilization_pct::float8, low_use, weeks
+         from gold.server_weekly_profile order by server_id, weekday, hour",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let day_rows: Vec<(i64, chrono::NaiveDate, f64, i32, Option<f64>)> = sqlx::query_as(
+        "select u.server_id, (u.hour at time zone $1)::date,
+                avg(u.avg_humans)::float8, max(u.peak_humans),
+                case when max(u.capacity) > 0
+                     then (avg(u.avg_humans) * 100.0 / max(u.capacity))::float8 end
+         from gold.server_utilization u
+         where u.hour >= (date_trunc('day', now() at time zone $1) - ($2 - 1) * interval '1 day')
+                         at time zone $1
+         group by 1, 2 order by 1, 2 desc",
+    )
+    .bind(&state.settings.timezone)
+    .bind(days)
+    .fetch_all(&state.pool)
+    .await?;
+    let weeks = profile.first().map_or(0, |row| row.7);
+    Ok(ServersOverview {
+        servers: servers
+            .into_iter()
+            .map(
+                |(server_id, name, game, enabled, humans_now, capacity, map, players, heard_at)| {
+                    ServerNow {
+                        server_id,
+                        name,
+                        game,
+                        enabled,
+                        humans_now,
+                        capacity,
+                        map,
+                        players_now: players.unwrap_or_default(),
+                        heard_at,
+                        sources: sources
+                            .iter()
+                            .filter(|s| s.0 == server_id)
+                            .map(|s| SourceStatus {
+                                source: s.1.clone(),
+                                last_success_at: s.2,
+                                last_error: s.3.clone(),
+                                last_error_at: s.4,
+                            })
+                            .collect(),
+                    }
+                },
+            )
+            .collect(),
+        profile: profile
+            .into_iter()
+            .map(
+                |(
+                    server_id,
+                    weekday,
+                    hour,
+                    avg_humans,
+                    peak_humans,
+                    utilization_pct,
+                    low_use,
+                    _,
+                )| {
+                    ProfileCell {
+                        server_id,
+                        weekday,
+                        hour,
+                        avg_humans,
+                        peak_humans,
+                        utilization_pct,
+                        low_use,
+                    }
+                },
+            )
+            .collect(),
+        weeks,
+        days: day_rows
+            .into_iter()
+            .map(
+                |(server_id, day, avg_humans, peak_humans, utilization_pct)| ServerDay {
+                    server_id,
+                    day,
+                    avg_humans,
+                    peak_humans,
+                    utilization_pct,
+                },
+            )
+            .collect(),
+    })
+}
