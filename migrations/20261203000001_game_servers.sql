@@ -247,3 +247,25 @@ begin
     end if;
 end
 $$;
+
+comment on column gold.server_utilization.server_id is 'The game server (app.game_servers).';
+comment on column gold.server_weekly_profile.server_id is 'The game server (app.game_servers).';
+comment on column gold.server_weekly_profile.weekday is 'Local weekday, 1 = Monday … 7 = Sunday.';
+comment on column gold.server_weekly_profile.hour is 'Local hour of the day, 0–23.';
+comment on column gold.server_weekly_profile.avg_humans is 'Average of the hour''s time-weighted human players over the weeks.';
+comment on column gold.server_weekly_profile.peak_humans is 'The most human players at once in that hour over the weeks.';
+comment on column gold.server_weekly_profile.utilization_pct is 'avg_humans / capacity × 100; empty when the capacity is unknown.';
+comment on column silver.fact_game_sessions.server_id is 'The game server (app.game_servers).';
+comment on column silver.fact_game_sessions.started_at is 'When the player entered the game (or was first seen by a poll, minus the connected time it printed).';
+comment on column silver.fact_game_sessions.seconds is 'Length of the session in seconds; empty while open.';
+comment on column silver.fact_game_sessions.account_kind is 'steam or minecraft; empty for name-only sessions.';
+comment on column silver.fact_game_sessions.account_id is 'SteamID64 or Minecraft UUID.';
+comment on column silver.fact_game_sessions.player_name is 'The in-game name last seen in the session.';
+comment on column silver.game_server_heard.server_id is 'The game server (app.game_servers).';
+comment on column silver.game_server_heard.heard_until is 'The last log line or poll received from it.';
+comment on column silver.server_load.server_id is 'The game server (app.game_servers).';
+comment on column silver.server_load.minute is 'Start of the minute.';
+comment on column silver.server_load.humans is 'Time-weighted average of human players in the minute.';
+comment on column silver.server_load.peak_humans is 'The most human players at once in the minute.';
+comment on column silver.server_load.capacity is 'Player slots (the override, else the last poll''s max players).';
+comment on column silver.server_load.tps is 'Average ticks per second reported by the exporter in the minute.';

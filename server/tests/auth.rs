@@ -1262,6 +1262,7 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
         p if p == GetRetentionCohorts::PATH => (leader, vec![]),
         p if p == GetMemberGrowth::PATH => (leader, vec![("weeks", "26")]),
         p if p == GetEvents::PATH => (leader, vec![("past", "50")]),
+        p if p == GetServers::PATH => (leader, vec![("days", "30")]),
         p if p == GetDiscordSettings::PATH => (admin, vec![]),
         p if p == SetGuildTracking::PATH => (admin, vec![("guild_id", "999"), ("tracked", "true")]),
         p if p == SetRoleMapping::PATH => (
@@ -1324,12 +1325,20 @@ async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(poo
         paths.len() >= 7,
         "server functions were not registered: {paths:?}"
     );
-    let pages: [(&str, Allowed); 14] = [
+    let pages: [(&str, Allowed); 19] = [
         ("/", Allowed::Everyone),
         ("/me", Allowed::Everyone),
         ("/retention", Allowed::AtLeast("leader")),
         ("/members", Allowed::AtLeast("leader")),
         ("/events", Allowed::AtLeast("leader")),
+        ("/servers", Allowed::AtLeast("leader")),
+        ("/export/server_utilization.csv", Allowed::AtLeast("leader")),
+        (
+            "/export/server_weekly_profile.csv",
+            Allowed::AtLeast("leader"),
+        ),
+        ("/export/server_daily.csv", Allowed::AtLeast("leader")),
+        ("/export/game_sessions.csv", Allowed::AtLeast("leader")),
         ("/export/event_attendance.csv", Allowed::AtLeast("leader")),
         ("/export/member_sources.csv", Allowed::AtLeast("leader")),
         (

@@ -244,10 +244,18 @@ async fn join_mute_switch_afk_leave_become_exact_sessions(pool: PgPool) {
             // No messages and no member events: nothing recomputed.
             ("chat_daily".to_owned(), None),
             ("members".to_owned(), None),
+            // No game servers: nothing to rebuild.
+            ("game_log_sessions".to_owned(), None),
+            ("game_status_sessions".to_owned(), None),
             // Local midnight of Nov 1 in Berlin.
             (
                 "activity_daily".to_owned(),
                 Some(at("2026-10-31T23:00:00Z"))
+            ),
+            // Only the last two days (the clock's yesterday and today) are looked at.
+            (
+                "server_utilization".to_owned(),
+                Some(at("2026-11-29T23:00:00Z"))
             ),
             (
                 "daily_active_users".to_owned(),
@@ -323,7 +331,7 @@ async fn running_every_job_twice_changes_nothing(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .expect("runs");
-    assert_eq!(runs, 27, "every run of the nine jobs is in the history");
+    assert_eq!(runs, 36, "every run of the twelve jobs is in the history");
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
@@ -633,7 +641,7 @@ fn unknown_jobs_are_refused_with_the_list_of_jobs() {
         .to_string();
     assert_eq!(
         error,
-        "unknown job 'nope'; jobs are: voice_sessions, chat_daily, members, activity_daily, daily_active_users, retention_cohorts, discord_comparable, member_sources, events, or all"
+        "unknown job 'nope'; jobs are: voice_sessions, chat_daily, members, game_log_sessions, game_status_sessions, activity_daily, server_utilization, daily_active_users, retention_cohorts, discord_comparable, member_sources, events, or all"
     );
 }
 
@@ -765,7 +773,10 @@ async fn a_failing_job_does_not_stop_the_jobs_after_it(pool: PgPool) {
             ("voice_sessions".to_owned(), false),
             ("chat_daily".to_owned(), true),
             ("members".to_owned(), true),
+            ("game_log_sessions".to_owned(), true),
+            ("game_status_sessions".to_owned(), true),
             ("activity_daily".to_owned(), true),
+            ("server_utilization".to_owned(), true),
             ("daily_active_users".to_owned(), true),
             ("retention_cohorts".to_owned(), true),
             ("discord_comparable".to_owned(), true),

@@ -13,7 +13,10 @@ pub const BATCH_SIZE: usize = 5000;
 pub async fn truncate(pool: &PgPool) -> anyhow::Result<()> {
     sqlx::query(
         "truncate bronze.discord_voice_events, bronze.discord_messages, bronze.discord_member_events,
-                  bronze.discord_scheduled_events,
+                  bronze.discord_scheduled_events, bronze.game_log_events,
+                  bronze.game_status_snapshots, bronze.game_metric_samples,
+                  silver.fact_game_sessions, silver.server_load, silver.game_server_heard,
+                  gold.server_utilization, gold.server_weekly_profile,
                   silver.fact_voice_sessions, silver.fact_chat_daily, silver.dim_members,
                   silver.activity_daily, silver.event_participants, silver.dim_events,
                   silver.user_identities, silver.dim_user,
