@@ -107,7 +107,8 @@ pub async fn servers(
                 say("no game servers yet: add one with `guildhall servers add`");
                 return Ok(());
             }
-            let status: Vec<(i64, String, Option<DateTime<Utc>>, Option<String>)> = sqlx::query_as(
+            type StatusRow = (i64, String, Option<DateTime<Utc>>, Option<String>);
+            let status: Vec<StatusRow> = sqlx::query_as(
                 "select server_id, source, last_success_at, last_error from app.game_source_status",
             )
             .fetch_all(pool)

@@ -53,19 +53,21 @@ pub async fn get_servers(days: i32) -> Result<ServersOverview, AppError> {
     )
     .fetch_all(&state.pool)
     .await?;
-    let sources: Vec<(
+    type SourceRow = (
         i64,
         String,
         Option<DateTime<Utc>>,
         Option<String>,
         Option<DateTime<Utc>>,
-    )> = sqlx::query_as(
+    );
+    let sources: Vec<SourceRow> = sqlx::query_as(
         "select server_id, source, last_success_at, last_error, last_error_at
              from app.game_source_status order by server_id, source",
     )
     .fetch_all(&state.pool)
     .await?;
-    let profile: Vec<(i64, i16, i16, f64, i32, Option<f64>, bool, i32)> = sqlx::query_as(
+    type ProfileRow = (i64, i16, i16, f64, i32, Option<f64>, bool, i32);
+    let profile: Vec<ProfileRow> = sqlx::query_as(
         "select server_id, weekday, hour, avg_humans::float8, peak_humans,
                 utilization_pct::float8, low_use, weeks
          from gold.server_weekly_profile order by server_id, weekday, hour",

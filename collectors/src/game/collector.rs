@@ -145,12 +145,7 @@ impl GameServers {
 
     fn start_server(&self, tasks: &mut JoinSet<()>, server: &GameServer, stop: CancellationToken) {
         if let (Some(addr), Some(password)) = (server.rcon_addr(), server.rcon_password.clone()) {
-            let rcon = Rcon::new(
-                addr,
-                password,
-                server.game.dialect(),
-                self.config.rcon.clone(),
-            );
+            let rcon = Rcon::new(addr, password, server.game.dialect(), self.config.rcon);
             let poller = StatusPoller::new(server.server_id, server.game, rcon);
             tasks.spawn(poll_loop(
                 self.pool.clone(),
