@@ -1018,40 +1018,6 @@ mod tests {
         lines
     }
 
-    /// Lines per second over the fixture mix; run with
-    /// `cargo test --release -- --ignored --nocapture lines_per_second`.
-    #[test]
-    #[ignore = "speed measurement, run in release"]
-    fn lines_per_second() {
-        let lines = fixture_lines();
-        let mut events = 0usize;
-        // Warm up, then time enough passes for a stable figure.
-        for line in &lines {
-            events += usize::from(matches!(parse_hl_line(line), Ok(Some(_))));
-        }
-        let passes = 200;
-        let start = std::time::Instant::now();
-        for _ in 0..passes {
-            for line in &lines {
-                events += usize::from(matches!(
-                    std::hint::black_box(parse_hl_line(std::hint::black_box(line))),
-                    Ok(Some(_))
-                ));
-            }
-        }
-        let secs = start.elapsed().as_secs_f64();
-        let total = lines.len() * passes;
-        let rate = total as f64 / secs;
-        let bytes: usize = lines.iter().map(|l| l.len() + 1).sum::<usize>() * passes;
-        eprintln!(
-            "hl_log: {total} lines in {secs:.3} s = {rate:.0} lines/s ({:.0} MB/s, {events} events)",
-            bytes as f64 / secs / 1e6
-        );
-        if !cfg!(debug_assertions) {
-            assert!(rate >= 1_000_000.0, "{rate:.0} lines/s");
-        }
-    }
-
     /// Names and texts for generated player lines: anything but line breaks, with the
     /// block's characters made likely.
     const FREE_TEXT: &str = r#"[^\r\n]{0,8}([<>" ][^\r\n]{0,6}){0,4}"#;

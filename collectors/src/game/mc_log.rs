@@ -1650,29 +1650,4 @@ mod tests {
             let _ = parse_mc_line(&mutated);
         }
     }
-
-    /// `cargo test --release -- --ignored --nocapture`: lines per second of the fixture mix.
-    #[test]
-    #[ignore = "benchmark; run in release"]
-    #[allow(clippy::print_stdout)]
-    fn throughput() {
-        let lines = all_fixture_lines();
-        let started = std::time::Instant::now();
-        let mut parsed = 0usize;
-        let mut events = 0usize;
-        while started.elapsed() < std::time::Duration::from_secs(2) {
-            for line in &lines {
-                if let Ok(Some(_)) = std::hint::black_box(parse_mc_line(std::hint::black_box(line)))
-                {
-                    events += 1;
-                }
-            }
-            parsed += lines.len();
-        }
-        let per_second = parsed as f64 / started.elapsed().as_secs_f64();
-        println!("parse_mc_line: {per_second:.0} lines/s over {parsed} lines ({events} events)");
-        if !cfg!(debug_assertions) {
-            assert!(per_second >= 1_000_000.0, "{per_second:.0} lines/s");
-        }
-    }
 }
