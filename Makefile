@@ -54,7 +54,7 @@ test-e2e: build
 ## 1,000,000 mixed gateway events vs COPY). The dev profile (dependencies at opt-level 1) reuses the test build.
 bench: site
 	@scripts/setup.sh --bench
-	DATABASE_URL=$${DATABASE_URL:-$(PG)/guildhall_bench} cargo bench -p guildhall --profile dev --bench ingest --bench ticks --bench pages --bench gateway
+	DATABASE_URL=$${DATABASE_URL:-$(PG)/guildhall_bench} cargo bench -p guildhall --profile dev --bench ingest --bench ticks --bench pages --bench gateway --bench games
 
 clean-site:
 	rm -rf $(SITE_ROOT)

@@ -607,7 +607,10 @@ mod tests {
             | "pipeline.bronze_retention_days"
             | "ingest.batch_size"
             | "ingest.flush_interval_ms"
-            | "ingest.spool_max_mb" => ("17", "17", "17"),
+            | "ingest.spool_max_mb"
+            | "games.refresh_secs"
+            | "games.log_body_limit_kb"
+            | "games.profile_weeks" => ("17", "17", "17"),
             other => panic!("the README lists `{other}`: add a sample value for it to this test"),
         }
     }

@@ -9,7 +9,7 @@ use super::poller::{StatusPoller, scrape};
 use super::rcon::{Rcon, RconTimeouts};
 use super::records::{GameLogRecord, MetricRecord, StatusRecord};
 use super::servers::{GameServer, LogSource, SourceKind, load_servers, report_source};
-use super::tail::FolderTailer;
+use super::tail::{FolderTailer, LogFolder};
 use crate::Collector;
 use crate::ingest::{IngestWriter, SpoolConfig, WriterConfig};
 use crate::metrics::{Metrics, SourceLabels};
@@ -339,10 +339,10 @@ async fn scrape_loop(
     }
 }
 
-async fn tail_loop(
+async fn tail_loop<F: LogFolder>(
     pool: PgPool,
     server_id: i64,
-    mut tailer: FolderTailer,
+    mut tailer: FolderTailer<F>,
     period: Duration,
     stop: CancellationToken,
 ) {
