@@ -10,6 +10,7 @@ use collectors::game::logs::{
 };
 use collectors::game::records::GameLogRecord;
 use collectors::game::servers::{Game, GameServer, LogSource, load_servers, server_by_name};
+use collectors::game::sftp::{SftpError, SftpFolder, SftpTarget};
 use collectors::ingest::{IngestWriter, Receipt, WriterConfig};
 use collectors::metrics::Metrics;
 use collectors::steps::IpHasher;
@@ -64,6 +65,19 @@ pub struct AddServer {
     /// The log folder (file), or the folder on the SFTP server (sftp).
     #[arg(long)]
     pub log_path: Option<String>,
+    /// SFTP: the port of the SSH server holding the logs.
+    #[arg(long, default_value_t = 22)]
+    pub sftp_port: u16,
+    /// SFTP: the login user.
+    #[arg(long)]
+    pub sftp_user: Option<String>,
+    /// SFTP: the password; better passed in the environment than on the command line.
+    #[arg(long, env = "GUILDHALL_SFTP_PASSWORD", hide_env_values = true)]
+    pub sftp_password: Option<String>,
+    /// SFTP: the server's host key fingerprint (`SHA256:…`, as `ssh-keygen -lf` prints it).
+    /// Without it, `servers add` connects once and names the fingerprint to check.
+    #[arg(long)]
+    pub sftp_host_key: Option<String>,
     /// The IANA zone the server writes log times in (default: the community's).
     #[arg(long)]
     pub log_timezone: Option<String>,
@@ -229,9 +243,7 @@ pub async fn add_server(pool: &PgPool, add: &AddServer) -> anyhow::Result<GameSe
                 bail!("--log-path {path} is not a folder on this machine");
             }
         }
-        LogSource::Sftp => bail!(
-            "--log-source sftp is not supported by this version yet: mount the folder and use --log-source file, or let CS2 push with --log-source http"
-        ),
+        LogSource::Sftp => check_sftp(add).await?,
         LogSource::Http if game == Game::Minecraft => {
             bail!("Minecraft cannot push logs over HTTP: use --log-source file")
         }
@@ -248,6 +260,7 @@ pub async fn add_server(pool: &PgPool, add: &AddServer) -> anyhow::Result<GameSe
             _ => bail!("--prometheus-url '{url}' is not an http(s) URL"),
         }
     }
+    let sftp = log_source == LogSource::Sftp;
     let rcon_port = add
         .rcon_password
         .as_ref()
@@ -256,8 +269,8 @@ pub async fn add_server(pool: &PgPool, add: &AddServer) -> anyhow::Result<GameSe
         "insert into app.game_servers
              (name, game, host, rcon_port, rcon_password, poll_interval_secs, log_source,
               log_path, log_timezone, ingest_token, prometheus_url, metrics_interval_secs,
-              capacity_override)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+              capacity_override, sftp_port, sftp_user, sftp_password, sftp_host_key)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
          returning server_id",
     )
     .bind(name)
@@ -273,6 +286,10 @@ pub async fn add_server(pool: &PgPool, add: &AddServer) -> anyhow::Result<GameSe
     .bind(add.prometheus_url.as_deref())
     .bind(i32::try_from(add.metrics_interval)?)
     .bind(add.capacity)
+    .bind(i32::from(add.sftp_port))
+    .bind(sftp.then_some(add.sftp_user.as_deref()).flatten())
+    .bind(sftp.then_some(add.sftp_password.as_deref()).flatten())
+    .bind(sftp.then_some(add.sftp_host_key.as_deref()).flatten())
     .fetch_one(pool)
     .await;
     let id = match inserted {
@@ -285,6 +302,46 @@ pub async fn add_server(pool: &PgPool, add: &AddServer) -> anyhow::Result<GameSe
     server_by_name(pool, &id.to_string())
         .await?
         .context("the server just added is gone")
+}
+
+/// An SFTP log source is tried before it is stored: the login, the pinned host key and the
+/// folder. Without a pin the error names the key the server presented, to check and pass.
+async fn check_sftp(add: &AddServer) -> anyhow::Result<()> {
+    let (Some(user), Some(password), Some(folder)) = (
+        add.sftp_user.as_deref().filter(|v| !v.is_empty()),
+        add.sftp_password.as_deref().filter(|v| !v.is_empty()),
+        add.log_path.as_deref().filter(|v| !v.is_empty()),
+    ) else {
+        bail!(
+            "--log-source sftp needs --sftp-user, --sftp-password (or GUILDHALL_SFTP_PASSWORD) and --log-path (the folder on the SFTP server)"
+        );
+    };
+    let target = SftpTarget {
+        host: add.host.trim().to_owned(),
+        port: add.sftp_port,
+        user: user.to_owned(),
+        password: password.to_owned(),
+        host_key: add.sftp_host_key.clone(),
+        timeout: Duration::from_secs(15),
+    };
+    match SftpFolder::connect(&target, folder).await {
+        Ok(remote) => {
+            let files = remote.list().await?;
+            say(&format!(
+                "SFTP: {} log file(s) in {} on {}:{}",
+                files.len(),
+                remote.path(),
+                target.host,
+                target.port
+            ));
+            remote.close().await;
+            Ok(())
+        }
+        Err(error @ SftpError::HostKeyNotPinned { .. }) => Err(anyhow::anyhow!(
+            "{error}\ncheck it (ssh-keygen -lf on the server's host key) and pass it with --sftp-host-key"
+        )),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// What an import did.

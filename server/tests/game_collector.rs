@@ -16,6 +16,7 @@ use collectors::ingest::WriterConfig;
 use collectors::metrics::Metrics;
 use collectors::steps::IpHasher;
 use collectors::testing::fake_rcon::{FakeRcon, FakeRconConfig};
+use collectors::testing::fake_sftp::FakeSftp;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::io::Write;
@@ -513,4 +514,164 @@ fn servers_add_refuses_bad_input_with_the_reason_and_import_logs_reads_gzip_once
     assert!(text(&missing).contains("no game server is named 'Nope'"));
     let _ = std::fs::remove_dir_all(&folder);
     drop_database(&name);
+}
+
+/// `guildhall servers add …` against the database of a `#[sqlx::test]`.
+async fn add_with_cli(pool: &PgPool, args: Vec<String>) -> Output {
+    let name: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(pool)
+        .await
+        .expect("name");
+    let db = format!("{}/{name}", server_url());
+    tokio::task::spawn_blocking(move || {
+        let mut full = vec!["servers".to_owned(), "add".to_owned()];
+        full.extend(args);
+        let full: Vec<&str> = full.iter().map(String::as_str).collect();
+        guildhall(&full, &db)
+    })
+    .await
+    .expect("the binary ran")
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn logs_are_pulled_over_sftp_through_growth_and_rotation_with_the_host_key_pinned(
+    pool: PgPool,
+) {
+    let root = temp_folder("sftp");
+    std::fs::create_dir_all(root.join("mc/logs")).expect("folder");
+    let latest = root.join("mc/logs/latest.log");
+    append(
+        &latest,
+        &format!(
+            "[10:00:00] [User Authenticator #1/INFO]: UUID of player Alex is {ALEX}\n\
+             [10:00:01] [Server thread/INFO]: Alex joined the game\n"
+        ),
+    );
+    let sftp = FakeSftp::start(root.clone(), "gamelogs", "sftp-pw")
+        .await
+        .expect("fake SFTP");
+    let port = sftp.addr.port().to_string();
+    let base = |name: &str| -> Vec<String> {
+        [
+            "--name",
+            name,
+            "--game",
+            "minecraft",
+            "--host",
+            "127.0.0.1",
+            "--log-source",
+            "sftp",
+            "--log-path",
+            "mc/logs",
+            "--sftp-port",
+            &port,
+            "--sftp-user",
+            "gamelogs",
+            "--sftp-password",
+            "sftp-pw",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
+    };
+
+    // Without a pin, `servers add` names the key to check and stores nothing.
+    let refused = add_with_cli(&pool, base("Survival")).await;
+    let said = text(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(&format!("presented host key {}", sftp.fingerprint)),
+        "{said}"
+    );
+    assert!(said.contains("--sftp-host-key"), "{said}");
+    assert!(!said.contains("sftp-pw"), "the password leaked: {said}");
+    let servers: i64 = sqlx::query_scalar("select count(*) from app.game_servers")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(servers, 0);
+    let mut wrong = base("Survival");
+    wrong[15] = "not-the-password".into();
+    wrong.extend(["--sftp-host-key".to_owned(), sftp.fingerprint.clone()]);
+    let said = text(&add_with_cli(&pool, wrong).await);
+    assert!(
+        said.contains("refused user 'gamelogs' with this password"),
+        "{said}"
+    );
+
+    let mut pinned = base("Survival");
+    pinned.extend(["--sftp-host-key".to_owned(), sftp.fingerprint.clone()]);
+    let added = add_with_cli(&pool, pinned).await;
+    let said = text(&added);
+    assert_eq!(added.status.code(), Some(0), "{said}");
+    assert!(said.contains("SFTP: 1 log file(s) in /mc/logs"), "{said}");
+    let server_id: i64 = sqlx::query_scalar("select server_id from app.game_servers")
+        .fetch_one(&pool)
+        .await
+        .expect("server");
+
+    let stop = start_collector(&pool);
+    let count =
+        format!("select count(*) from bronze.game_log_events where server_id = {server_id}");
+    assert_eq!(wait_for(&pool, &count, 2).await, 2);
+    append(&latest, "[10:01:00] [Server thread/INFO]: <Alex> hi\n");
+    assert_eq!(wait_for(&pool, &count, 3).await, 3);
+    // Lines just before the rotation reach the old handle; the new latest.log starts again.
+    append(
+        &latest,
+        "[10:05:00] [Server thread/INFO]: Alex left the game\n",
+    );
+    std::fs::rename(&latest, root.join("mc/logs/2026-01-01-1.log.gz.tmp")).expect("rotate");
+    append(
+        &latest,
+        "[10:06:00] [Server thread/INFO]: Done (3.456s)! For help, type \"help\"\n\
+         [10:06:30] [Server thread/INFO]: Bob joined the game\n",
+    );
+    assert_eq!(wait_for(&pool, &count, 6).await, 6);
+    assert_eq!(
+        events(&pool, server_id).await,
+        [
+            "10:00:00 account Alex",
+            "10:00:01 entered Alex",
+            "10:01:00 chat Alex",
+            "10:05:00 left Alex",
+            "10:06:00 server_start",
+            "10:06:30 entered Bob",
+        ]
+    );
+    let logs: (bool, Option<String>) = sqlx::query_as(
+        "select last_success_at is not null, last_error from app.game_source_status
+         where server_id = $1 and source = 'logs'",
+    )
+    .bind(server_id)
+    .fetch_one(&pool)
+    .await
+    .expect("status");
+    assert_eq!(logs, (true, None));
+
+    // A server whose key is not pinned (set in the database) says why on its status.
+    sqlx::query(
+        "insert into app.game_servers (name, game, host, log_source, log_path, sftp_port,
+             sftp_user, sftp_password, ingest_token)
+         values ('Creative', 'minecraft', '127.0.0.1', 'sftp', 'mc/logs', $1, 'gamelogs',
+                 'sftp-pw', repeat('c', 32))",
+    )
+    .bind(i32::from(sftp.addr.port()))
+    .execute(&pool)
+    .await
+    .expect("server");
+    let unpinned = wait_for(
+        &pool,
+        &format!(
+            "select count(*) from app.game_source_status s join app.game_servers g using (server_id)
+             where g.name = 'Creative' and s.source = 'logs'
+               and s.last_error like '%presented host key {}%'",
+            sftp.fingerprint
+        ),
+        1,
+    )
+    .await;
+    assert_eq!(unpinned, 1);
+    stop.cancel();
+    let _ = std::fs::remove_dir_all(&root);
 }

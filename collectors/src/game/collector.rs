@@ -9,6 +9,7 @@ use super::poller::{StatusPoller, scrape};
 use super::rcon::{Rcon, RconTimeouts};
 use super::records::{GameLogRecord, MetricRecord, StatusRecord};
 use super::servers::{GameServer, LogSource, SourceKind, load_servers, report_source};
+use super::sftp::SftpSource;
 use super::tail::{FolderTailer, LogFolder};
 use crate::Collector;
 use crate::ingest::{IngestWriter, SpoolConfig, WriterConfig};
@@ -207,13 +208,37 @@ impl GameServers {
                     });
                 }
             },
-            LogSource::Sftp => {
-                let pool = self.pool.clone();
-                let id = server.server_id;
-                tasks.spawn(async move {
-                    let _ = report_source(&pool, id, SourceKind::Logs, Some("SFTP log sources are not supported by this version of Guildhall yet: mount the folder (log source 'file') or push with logaddress_add_http")).await;
-                });
-            }
+            LogSource::Sftp => match server.sftp_target() {
+                Ok((target, folder)) => {
+                    let tailer = FolderTailer::with_folder(
+                        server.server_id,
+                        LogFormat::for_game(server.game),
+                        server.log_tz(self.config.timezone),
+                        SftpSource::new(target, folder),
+                        self.pool.clone(),
+                        LogSink::new(
+                            self.writers.logs.clone(),
+                            self.metrics.clone(),
+                            self.hasher.clone(),
+                        ),
+                        self.metrics.clone(),
+                    );
+                    tasks.spawn(tail_loop(
+                        self.pool.clone(),
+                        server.server_id,
+                        tailer,
+                        self.config.tail_interval,
+                        stop,
+                    ));
+                }
+                Err(missing) => {
+                    let pool = self.pool.clone();
+                    let id = server.server_id;
+                    tasks.spawn(async move {
+                        let _ = report_source(&pool, id, SourceKind::Logs, Some(&missing)).await;
+                    });
+                }
+            },
             // HTTP logs arrive at the web server; nothing runs here.
             LogSource::Http | LogSource::None => {}
         }

@@ -15,6 +15,7 @@ pub mod prometheus;
 pub mod rcon;
 pub mod records;
 pub mod servers;
+pub mod sftp;
 pub mod status;
 pub mod steamid;
 pub mod tail;

@@ -129,6 +129,31 @@ impl GameServer {
         })
     }
 
+    /// Where and as whom its logs are fetched over SFTP, and the folder; or what is missing.
+    pub fn sftp_target(&self) -> Result<(super::sftp::SftpTarget, String), String> {
+        let present = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+        let (Some(user), Some(password), Some(folder)) = (
+            present(&self.sftp_user),
+            present(&self.sftp_password),
+            present(&self.log_path),
+        ) else {
+            return Err(
+                "the log source is SFTP, but its user, password or folder is not set".into(),
+            );
+        };
+        Ok((
+            super::sftp::SftpTarget {
+                host: self.host.clone(),
+                port: self.sftp_port,
+                user,
+                password,
+                host_key: present(&self.sftp_host_key),
+                timeout: std::time::Duration::from_secs(15),
+            },
+            folder,
+        ))
+    }
+
     /// The zone the server's log timestamps are in.
     pub fn log_tz(&self, community: chrono_tz::Tz) -> chrono_tz::Tz {
         self.log_timezone
