@@ -334,6 +334,7 @@ keys! {
     SourceMetrics => "Metriken", "Metrics";
     SourceOk => "ok", "ok";
     SourceNever => "noch nie erfolgreich", "never succeeded yet";
+    NoSourceConfigured => "keine eingerichtet (RCON, Logs, Exporter)", "none configured (RCON, logs, exporter)";
     NoProfileYet => "Noch kein Wochenprofil: es entsteht mit der ersten vollen Stunde Daten.", "No weekly profile yet: it appears with the first full hour of data.";
     ProfileTitle => "Auslastung nach Wochentag und Stunde, Durchschnitt", "Use by weekday and hour, average";
     Weeks => "Wochen", "weeks";

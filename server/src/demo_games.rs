@@ -323,5 +323,13 @@ pub async fn write(pool: &PgPool, params: &DemoParams, metrics: &Metrics) -> any
     }
     drop(writer);
     let _ = task.await;
+    // The demo CS2 server's logs came in as HTTP posts do: its log source reports success.
+    collectors::game::servers::report_source(
+        pool,
+        cs2,
+        collectors::game::servers::SourceKind::Logs,
+        None,
+    )
+    .await?;
     Ok(written)
 }

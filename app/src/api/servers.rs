@@ -61,8 +61,17 @@ pub async fn get_servers(days: i32) -> Result<ServersOverview, AppError> {
         Option<DateTime<Utc>>,
     );
     let sources: Vec<SourceRow> = sqlx::query_as(
-        "select server_id, source, last_success_at, last_error, last_error_at
-             from app.game_source_status order by server_id, source",
+        // Every source the server is configured for, reported on or not yet.
+        "select g.server_id, s.source, st.last_success_at, st.last_error, st.last_error_at
+         from app.game_servers g
+         cross join lateral (values
+             ('rcon', g.rcon_port is not null and coalesce(g.rcon_password, '') <> ''),
+             ('logs', g.log_source <> 'none'),
+             ('metrics', coalesce(g.prometheus_url, '') <> '')) s (source, configured)
+         left join app.game_source_status st
+                on st.server_id = g.server_id and st.source = s.source
+         where s.configured
+         order by 1, 2",
     )
     .fetch_all(&state.pool)
     .await?;

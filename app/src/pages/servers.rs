@@ -139,6 +139,9 @@ fn ServerCard(
     let players = (!players_now.is_empty()).then(|| {
         view! { <p class="muted small" data-testid="players-now">{players_now.join(", ")}</p> }
     });
+    let no_sources = sources
+        .is_empty()
+        .then(|| view! { <li class="muted" data-source="none">{t(Key::NoSourceConfigured)}</li> });
     let sources = sources
         .into_iter()
         .map(|s| {
@@ -204,7 +207,7 @@ fn ServerCard(
                 </div>
                 <div class="figure">
                     <div class="figure-label">{t(Key::ServerSources)}</div>
-                    <ul class="sources">{sources}</ul>
+                    <ul class="sources">{no_sources}{sources}</ul>
                 </div>
             </div>
             {players}
@@ -278,7 +281,7 @@ fn ProfileHeatmap(profile: Vec<ProfileCell>, weeks: i32) -> impl IntoView {
         })
         .collect_view();
     let hours = (0..24)
-        .map(|h| view! { <th scope="col" class="num">{format!("{h:02}")}</th> })
+        .map(|h| view! { <th scope="col" class="num" class:minor=h % 6 != 0>{format!("{h:02}")}</th> })
         .collect_view();
     view! {
         <div class="table-wrap">

@@ -92,8 +92,9 @@ impl LogSource {
     }
 }
 
-/// One configured server (a row of `app.game_servers`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One configured server (a row of `app.game_servers`). `Debug` leaves the passwords and
+/// the log token out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct GameServer {
     pub server_id: i64,
     pub name: String,
@@ -115,6 +116,24 @@ pub struct GameServer {
     pub capacity_override: Option<i32>,
     pub enabled: bool,
     pub updated_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for GameServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GameServer")
+            .field("server_id", &self.server_id)
+            .field("name", &self.name)
+            .field("game", &self.game)
+            .field("host", &self.host)
+            .field("rcon_port", &self.rcon_port)
+            .field("log_source", &self.log_source)
+            .field("log_path", &self.log_path)
+            .field("sftp_port", &self.sftp_port)
+            .field("sftp_user", &self.sftp_user)
+            .field("sftp_host_key", &self.sftp_host_key)
+            .field("enabled", &self.enabled)
+            .finish_non_exhaustive()
+    }
 }
 
 impl GameServer {
