@@ -137,19 +137,27 @@ hours as (
         r.range_end - interval '1 microsecond',
         interval '1 hour') h
     where s.first_data is not null and s.first_data < r.range_end
+),
+-- The minutes summed per hour first, then joined on equality: a join on a minute range
+-- per hour becomes hours × minutes comparisons when one server has years of history.
+loads as (
+    select l.server_id, date_trunc('hour', l.minute) as hour, sum(l.humans) as humans,
+           max(l.peak_humans) as peak_humans, max(l.capacity) as capacity
+    from silver.server_load l
+    cross join load_range r
+    where l.minute >= date_trunc('hour', r.range_start) and l.minute < r.range_end
+    group by 1, 2
 )
 select h.server_id, h.hour,
-       round(coalesce(sum(l.humans), 0) / 60.0, 3) as avg_humans,
-       coalesce(max(l.peak_humans), 0) as peak_humans,
+       round(coalesce(l.humans, 0) / 60.0, 3) as avg_humans,
+       coalesce(l.peak_humans, 0) as peak_humans,
        coalesce(h.capacity_override,
-                max(l.capacity),
+                l.capacity,
                 (select nullif(sn.max_players, 0) from bronze.game_status_snapshots sn
                  where sn.server_id = h.server_id and sn.polled_at < h.hour + interval '1 hour'
                  order by sn.polled_at desc limit 1)) as capacity
 from hours h
-left join silver.server_load l
-  on l.server_id = h.server_id and l.minute >= h.hour and l.minute < h.hour + interval '1 hour'
-group by h.server_id, h.hour, h.capacity_override;
+left join loads l on l.server_id = h.server_id and l.hour = h.hour;
 
 drop table if exists load_changed;
 create temp table load_changed on commit drop as
