@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 #[derive(Subcommand, Debug)]
 pub enum ServersCommand {
     /// Add a game server; prints its HTTP log URL.
-    Add(AddServer),
+    Add(Box<AddServer>),
     /// List the configured servers with each source's last success and error.
     List,
     /// Stop collecting from a server (its history stays).
