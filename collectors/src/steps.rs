@@ -65,6 +65,11 @@ pub struct IpHasher {
 }
 
 impl IpHasher {
+    /// The database it keeps its salts in.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     pub fn new(pool: PgPool) -> Self {
         Self {
             pool,

@@ -4,7 +4,7 @@
 //! addresses and reduce chat to its length. A line that cannot be read is kept as an
 //! `unparsed` record with its error, never dropped silently.
 
-use super::event::{LogEvent, LogRecord, LogTime, ParseResult, Player};
+use super::event::{GameAccount, LogEvent, LogRecord, LogTime, ParseResult, Player};
 use super::records::{GameLogRecord, LogKind};
 use super::servers::Game;
 use crate::metrics::{DropReason, Metrics, SourceLabels};
@@ -456,6 +456,80 @@ pub fn log_steps(metrics: Metrics, hasher: Arc<IpHasher>) -> Steps<GameLogRecord
         .then(ChatLength)
 }
 
+/// The code in a chat line `!link CODE` (any case; 4 to 16 letters and digits).
+pub fn link_code(text: &str) -> Option<&str> {
+    let text = text.trim();
+    let (command, rest) = text.split_at_checked(5)?;
+    if !command.eq_ignore_ascii_case("!link") || !rest.starts_with(char::is_whitespace) {
+        return None;
+    }
+    let code = rest.trim();
+    (4..=16)
+        .contains(&code.len())
+        .then_some(code)
+        .filter(|c| c.chars().all(|ch| ch.is_ascii_alphanumeric()))
+}
+
+/// `!link CODE` said in game chat: the code is redeemed for the account that said it
+/// before the chat step drops the text. Minecraft chat names only the player: the account
+/// is the UUID its last `UUID of player` line gave (in this batch, or stored before).
+async fn redeem_link_codes(pool: &sqlx::PgPool, records: &[GameLogRecord]) -> sqlx::Result<()> {
+    for (index, record) in records.iter().enumerate() {
+        if record.kind != LogKind::Chat {
+            continue;
+        }
+        let Some(code) = record.chat_text.as_deref().and_then(link_code) else {
+            continue;
+        };
+        let mut account = record.account.clone();
+        if account.is_none()
+            && let Some(name) = record.player_name.as_deref()
+        {
+            account = records[..index]
+                .iter()
+                .rev()
+                .find(|r| r.kind == LogKind::Account && r.player_name.as_deref() == Some(name))
+                .and_then(|r| r.account.clone());
+            if account.is_none() {
+                let stored: Option<String> = sqlx::query_scalar(
+                    "select account_id from bronze.game_log_events
+                     where server_id = $1 and kind = 'account' and player_name = $2
+                       and occurred_at <= $3
+                     order by occurred_at desc limit 1",
+                )
+                .bind(record.server_id)
+                .bind(name)
+                .bind(record.occurred_at)
+                .fetch_optional(pool)
+                .await?
+                .flatten();
+                account = stored.map(GameAccount::Minecraft);
+            }
+        }
+        let Some(account) = account else {
+            tracing::info!(
+                server_id = record.server_id,
+                "a !link code from a player without a known account was ignored"
+            );
+            continue;
+        };
+        let (kind, id) = match &account {
+            GameAccount::Steam(id) => ("steam", id.to_string()),
+            GameAccount::Minecraft(uuid) => ("minecraft", uuid.clone()),
+        };
+        let outcome: String = sqlx::query_scalar("select app.redeem_link_code($1, $2, $3, $4, $5)")
+            .bind(code)
+            .bind(kind)
+            .bind(&id)
+            .bind(record.player_name.as_deref())
+            .bind(record.occurred_at)
+            .fetch_one(pool)
+            .await?;
+        tracing::info!(server_id = record.server_id, kind, %outcome, "in-game link code");
+    }
+    Ok(())
+}
+
 /// Makes sure the address salts of the records' days exist.
 pub async fn prepare_salts(hasher: &IpHasher, records: &[GameLogRecord]) -> sqlx::Result<()> {
     let mut days: Vec<NaiveDate> = records
@@ -516,6 +590,7 @@ impl LogSink {
             return Ok(crate::ingest::Receipt::default());
         }
         prepare_salts(&self.hasher, &records).await?;
+        redeem_link_codes(self.hasher.pool(), &records).await?;
         let records: Vec<GameLogRecord> = records
             .into_iter()
             .filter_map(|r| self.steps.run(r))

@@ -1,0 +1,350 @@
+//! One person, many accounts: a member links a Minecraft and a Steam account by the
+//! in-game code (the real log path: decoder, ingest steps, `!link` recognised before the
+//! chat text is dropped), the day they were in voice and on both servers counts one person
+//! in every column, and unlinking gives the numbers back exactly.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use collectors::discord::{VoiceEvent, VoiceOrigin};
+use collectors::game::logs::{LineDecoder, LogFormat, LogSink};
+use collectors::ingest::{IngestWriter, WriterConfig};
+use collectors::metrics::Metrics;
+use collectors::steps::IpHasher;
+use guildhall::clock::Clock;
+use guildhall::pipeline::{Pipeline, Trigger};
+use sqlx::PgPool;
+use std::sync::Arc;
+
+const GUILD: i64 = 900;
+const MIRA: i64 = 111_000_000_000_000_111;
+const MIRA_UUID: &str = "069a79f4-44e9-4726-a5be-fca90e38aaf5";
+const MIRA_STEAM: &str = "76561197960290418";
+
+fn at(rfc3339: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(rfc3339)
+        .expect("timestamp")
+        .with_timezone(&Utc)
+}
+
+async fn setup(pool: &PgPool) -> (i64, i64, i64) {
+    let user: i64 = sqlx::query_scalar(
+        "insert into app.users (discord_user_id, username, display_name)
+         values ($1, 'mira', 'Mira') returning id",
+    )
+    .bind(MIRA)
+    .fetch_one(pool)
+    .await
+    .expect("user");
+    sqlx::query(
+        "insert into app.discord_guilds (guild_id, name, observed_until)
+         values ($1, 'Test', '2026-11-30T00:00:00Z')",
+    )
+    .bind(GUILD)
+    .execute(pool)
+    .await
+    .expect("guild");
+    let server = |name: &'static str, game: &'static str, source: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(
+            "insert into app.game_servers (name, game, host, log_source, ingest_token)
+             values ($1, $2, '127.0.0.1', $3, md5($1) || md5($2)) returning server_id",
+        )
+        .bind(name)
+        .bind(game)
+        .bind(source)
+        .fetch_one(pool)
+        .await
+        .expect("server")
+    };
+    let minecraft = server("Survival", "minecraft", "file").await;
+    let cs2 = server("Dust", "cs2", "http").await;
+    (user, minecraft, cs2)
+}
+
+async fn voice(pool: &PgPool) {
+    let (writer, task) = IngestWriter::spawn(pool.clone(), WriterConfig::default(), Metrics::new());
+    for (channel, when) in [
+        (Some(5), "2026-11-28T10:00:00Z"),
+        (None, "2026-11-28T11:00:00Z"),
+    ] {
+        writer
+            .write(VoiceEvent {
+                guild_id: GUILD,
+                user_id: MIRA,
+                channel_id: channel,
+                self_mute: false,
+                self_deaf: false,
+                origin: VoiceOrigin::Gateway,
+                occurred_at: at(when),
+            })
+            .await
+            .expect("voice");
+    }
+    drop(writer);
+    task.await.expect("writer");
+}
+
+/// Log lines through the real decoder and ingest steps, committed.
+async fn logs(pool: &PgPool, server_id: i64, format: LogFormat, lines: &[&str]) {
+    let day = NaiveDate::from_ymd_opt(2026, 11, 28).expect("day");
+    let mut decoder = LineDecoder::new(
+        server_id,
+        format,
+        chrono_tz::UTC,
+        day,
+        at("2026-11-28T23:00:00Z"),
+    );
+    let records: Vec<_> = lines.iter().filter_map(|l| decoder.decode(l)).collect();
+    let (writer, task) = IngestWriter::spawn(pool.clone(), WriterConfig::default(), Metrics::new());
+    let sink = LogSink::new(
+        writer,
+        Metrics::new(),
+        Arc::new(IpHasher::new(pool.clone())),
+    );
+    sink.write(records).await.expect("logs");
+    drop(sink);
+    task.await.expect("writer");
+}
+
+async fn run(pool: &PgPool) {
+    Pipeline::with_clock(
+        pool.clone(),
+        chrono_tz::UTC,
+        Metrics::new(),
+        Clock::fixed(at("2026-12-01T12:00:00Z")),
+    )
+    .run_all(Trigger::Manual)
+    .await
+    .expect("pipeline");
+}
+
+/// (total, voice, game) persons on 28 November.
+async fn day_counts(pool: &PgPool) -> (i32, i32, i32) {
+    sqlx::query_as(
+        "select dau_total, dau_voice, dau_game from gold.daily_active_users where day = '2026-11-28'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("dau")
+}
+
+async fn person_of(pool: &PgPool, kind: &str, id: &str) -> i64 {
+    sqlx::query_scalar(
+        "select person_id from silver.user_identities where kind = $1 and external_id = $2",
+    )
+    .bind(kind)
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .expect("identity")
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn accounts_linked_by_in_game_code_count_as_one_person_and_unlinking_gives_the_numbers_back(
+    pool: PgPool,
+) {
+    let (user, minecraft, cs2) = setup(&pool).await;
+    voice(&pool).await;
+    logs(
+        &pool,
+        minecraft,
+        LogFormat::Minecraft,
+        &[
+            &format!("[12:00:00] [User Authenticator #1/INFO]: UUID of player Mira is {MIRA_UUID}"),
+            "[12:00:01] [Server thread/INFO]: Mira joined the game",
+            "[13:00:00] [Server thread/INFO]: Mira left the game",
+        ],
+    )
+    .await;
+    logs(&pool, cs2, LogFormat::Hl, &[
+        "L 11/28/2026 - 14:00:00: \"Mira<2><[U:1:24690]><>\" connected, address \"203.0.113.7:27005\"",
+        "L 11/28/2026 - 14:00:05: \"Mira<2><[U:1:24690]><>\" entered the game",
+        "L 11/28/2026 - 15:00:00: \"Mira<2><[U:1:24690]><CT>\" disconnected (reason \"Disconnect\")",
+    ])
+    .await;
+    run(&pool).await;
+    let before = day_counts(&pool).await;
+    // Three persons: the Discord member and two game accounts of their own.
+    assert_eq!(before, (3, 1, 2));
+
+    // The member asks for two codes and says them in game chat (any case).
+    let now = at("2026-11-28T15:30:00Z");
+    let mc_code = guildhall::identity::new_link_code(&pool, user, now)
+        .await
+        .expect("code");
+    let cs_code = guildhall::identity::new_link_code(&pool, user, now)
+        .await
+        .expect("code");
+    assert_eq!(mc_code.expires_at, at("2026-11-28T15:45:00Z"));
+    assert_eq!(mc_code.code.len(), 8);
+    logs(
+        &pool,
+        minecraft,
+        LogFormat::Minecraft,
+        &[&format!(
+            "[15:35:00] [Server thread/INFO]: <Mira> !link {}",
+            mc_code.code
+        )],
+    )
+    .await;
+    logs(
+        &pool,
+        cs2,
+        LogFormat::Hl,
+        &[&format!(
+            "L 11/28/2026 - 15:36:00: \"Mira<3><[U:1:24690]><CT>\" say \"!LINK {}\"",
+            cs_code.code.to_lowercase()
+        )],
+    )
+    .await;
+    let member = person_of(&pool, "discord", &MIRA.to_string()).await;
+    assert_eq!(person_of(&pool, "minecraft", MIRA_UUID).await, member);
+    assert_eq!(person_of(&pool, "steam", MIRA_STEAM).await, member);
+    let how: Vec<(String, String, Option<i64>, Option<String>)> = sqlx::query_as(
+        "select kind, verified_by, verified_by_user, display_name from silver.user_identities
+         where kind <> 'discord' order by kind",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("identities");
+    assert_eq!(
+        how,
+        [
+            (
+                "minecraft".into(),
+                "ingame_code".into(),
+                Some(user),
+                Some("Mira".into())
+            ),
+            (
+                "steam".into(),
+                "ingame_code".into(),
+                Some(user),
+                Some("Mira".into())
+            ),
+        ]
+    );
+    run(&pool).await;
+    assert_eq!(day_counts(&pool).await, (1, 1, 1));
+
+    // A used code, a wrong one and a late one link nothing; the code text is stored nowhere.
+    logs(
+        &pool,
+        cs2,
+        LogFormat::Hl,
+        &[
+            &format!(
+                "L 11/28/2026 - 15:40:00: \"Other<4><[U:1:999]><CT>\" say \"!link {}\"",
+                mc_code.code
+            ),
+            "L 11/28/2026 - 15:41:00: \"Other<4><[U:1:999]><CT>\" say \"!link ZZZZZZZZ\"",
+        ],
+    )
+    .await;
+    let late = guildhall::identity::new_link_code(&pool, user, now)
+        .await
+        .expect("code");
+    logs(
+        &pool,
+        cs2,
+        LogFormat::Hl,
+        &[&format!(
+            "L 11/28/2026 - 16:00:00: \"Other<4><[U:1:999]><CT>\" say \"!link {}\"",
+            late.code
+        )],
+    )
+    .await;
+    let outcomes: Vec<String> =
+        sqlx::query_scalar("select outcome from app.link_code_attempts order by at")
+            .fetch_all(&pool)
+            .await
+            .expect("attempts");
+    assert_eq!(outcomes, ["linked", "linked", "used", "unknown", "expired"]);
+    let leaked: i64 = sqlx::query_scalar(
+        "select count(*) from bronze.game_log_events
+         where detail::text ilike '%' || $1 || '%' or detail::text ilike '%link%'",
+    )
+    .bind(&mc_code.code)
+    .fetch_one(&pool)
+    .await
+    .expect("leak check");
+    assert_eq!(leaked, 0);
+    let audit: Vec<(String, String)> =
+        sqlx::query_as("select action, subject from app.audit_log order by id")
+            .fetch_all(&pool)
+            .await
+            .expect("audit");
+    assert_eq!(
+        audit,
+        [
+            ("identity.link".into(), format!("minecraft {MIRA_UUID}")),
+            ("identity.link".into(), format!("steam {MIRA_STEAM}")),
+        ]
+    );
+
+    // Unlinked again, every number is what it was.
+    assert!(
+        guildhall::identity::unlink(&pool, "minecraft", MIRA_UUID, user)
+            .await
+            .expect("unlink")
+    );
+    assert!(
+        guildhall::identity::unlink(&pool, "steam", MIRA_STEAM, user)
+            .await
+            .expect("unlink")
+    );
+    run(&pool).await;
+    assert_eq!(day_counts(&pool).await, before);
+    assert_ne!(person_of(&pool, "steam", MIRA_STEAM).await, member);
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn five_wrong_codes_from_one_account_silence_it_and_a_member_gets_five_codes_an_hour(
+    pool: PgPool,
+) {
+    let (user, _, cs2) = setup(&pool).await;
+    let now = at("2026-11-28T15:30:00Z");
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        codes.push(
+            guildhall::identity::new_link_code(&pool, user, now)
+                .await
+                .expect("code"),
+        );
+    }
+    let refused = guildhall::identity::new_link_code(&pool, user, now).await;
+    assert_eq!(
+        refused.expect_err("a sixth code").to_string(),
+        "5 link codes in the last hour: wait a little before asking for another"
+    );
+    let mut lines: Vec<String> = (0..5)
+        .map(|i| {
+            format!(
+                "L 11/28/2026 - 15:3{i}:00: \"Guess<4><[U:1:999]><CT>\" say \"!link WRONG00{i}\""
+            )
+        })
+        .collect();
+    // The right code after five wrong ones is ignored too.
+    lines.push(format!(
+        "L 11/28/2026 - 15:36:00: \"Guess<4><[U:1:999]><CT>\" say \"!link {}\"",
+        codes[0].code
+    ));
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    logs(&pool, cs2, LogFormat::Hl, &refs).await;
+    let outcomes: Vec<String> =
+        sqlx::query_scalar("select outcome from app.link_code_attempts order by at")
+            .fetch_all(&pool)
+            .await
+            .expect("attempts");
+    assert_eq!(
+        outcomes,
+        [
+            "unknown", "unknown", "unknown", "unknown", "unknown", "limited"
+        ]
+    );
+    let linked: i64 = sqlx::query_scalar(
+        "select count(*) from silver.user_identities where verified_by = 'ingame_code'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!(linked, 0);
+}
