@@ -417,6 +417,25 @@ keys! {
     LabelPlaceholder => "z. B. Twitch", "e.g. Twitch";
 
     MyActivityTitle => "Meine Aktivität", "My activity";
+    MyAccountsTitle => "Meine Konten", "My accounts";
+    MyAccountsLead => "Alle Konten, die Guildhall dir zuordnet: Verknüpfte Spielkonten zählen in jeder Kennzahl als du, nicht als weitere Person.",
+        "Every account Guildhall counts as you: linked game accounts count as you in every figure, not as someone else.";
+    NoAccountsYet => "Noch kein Konto gesehen.", "No account seen yet.";
+    ColPlatform => "Plattform", "Platform";
+    ColAccount => "Konto", "Account";
+    ColLinkedBy => "Verknüpft durch", "Linked by";
+    ColSince => "Seit", "Since";
+    VerifiedObserved => "gesehen", "seen";
+    VerifiedOauth => "Discord-Verbindung", "Discord connection";
+    VerifiedOpenid => "Steam-Anmeldung", "Steam sign-in";
+    VerifiedCode => "Code im Spiel", "in-game code";
+    VerifiedAdmin => "Admin", "an admin";
+    SignInAccount => "dein Anmeldekonto", "your sign-in account";
+    Unlink => "Trennen", "Unlink";
+    LinkCodeButton => "Spielkonto verknüpfen", "Link a game account";
+    LinkCodeHow => "Schreib das im Chat eines unserer Spielserver (Minecraft, CS2, …), mit dem Konto, das du verknüpfen willst:",
+        "Type this in the chat of any of our game servers (Minecraft, CS2, …) with the account you want to link:";
+    LinkCodeValid => "Gültig bis", "Valid until";
     MyActivityLead => "Deine Zeit in Sprachkanälen in den letzten 30 Tagen (ohne AFK).",
         "Your time in voice channels over the last 30 days (AFK excluded).";
     VoiceHours => "Stunden in Sprachkanälen", "Hours in voice";

@@ -339,6 +339,26 @@ pub struct MyActivity {
     pub active_days_30d: i64,
 }
 
+/// One of the signed-in member's accounts (`silver.user_identities`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyAccount {
+    /// `discord`, `steam` or `minecraft`.
+    pub kind: String,
+    /// Discord id, SteamID64 or Minecraft UUID, as text.
+    pub external_id: String,
+    pub display_name: Option<String>,
+    /// `observed`, `oauth_connection`, `steam_openid`, `ingame_code` or `admin`.
+    pub verified_by: String,
+    pub linked_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A one-time in-game link code, shown once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShownLinkCode {
+    pub code: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
 /// One scheduled event with its attendance (`gold.event_attendance`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EventAttendance {

@@ -10,7 +10,6 @@ pub mod demo;
 pub mod demo_games;
 pub mod game_logs;
 pub mod game_servers;
-pub mod identity;
 pub mod pipeline;
 pub mod supervisor;
 pub mod telemetry;

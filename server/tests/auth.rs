@@ -1255,6 +1255,12 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
     match path {
         p if p == GetMe::PATH => (Allowed::Everyone, vec![]),
         p if p == GetMyActivity::PATH => (member, vec![]),
+        p if p == GetMyAccounts::PATH => (member, vec![]),
+        p if p == NewLinkCode::PATH => (member, vec![]),
+        p if p == UnlinkMyAccount::PATH => (
+            member,
+            vec![("kind", "steam"), ("external_id", "76561197960265729")],
+        ),
         p if p == GetDailyActiveUsers::PATH => {
             (leader, vec![("from", "2026-11-01"), ("to", "2026-11-07")])
         }

@@ -167,10 +167,10 @@ async fn accounts_linked_by_in_game_code_count_as_one_person_and_unlinking_gives
 
     // The member asks for two codes and says them in game chat (any case).
     let now = at("2026-11-28T15:30:00Z");
-    let mc_code = guildhall::identity::new_link_code(&pool, user, now)
+    let mc_code = app::ssr::identity::new_link_code(&pool, user, now)
         .await
         .expect("code");
-    let cs_code = guildhall::identity::new_link_code(&pool, user, now)
+    let cs_code = app::ssr::identity::new_link_code(&pool, user, now)
         .await
         .expect("code");
     assert_eq!(mc_code.expires_at, at("2026-11-28T15:45:00Z"));
@@ -239,7 +239,7 @@ async fn accounts_linked_by_in_game_code_count_as_one_person_and_unlinking_gives
         ],
     )
     .await;
-    let late = guildhall::identity::new_link_code(&pool, user, now)
+    let late = app::ssr::identity::new_link_code(&pool, user, now)
         .await
         .expect("code");
     logs(
@@ -282,12 +282,12 @@ async fn accounts_linked_by_in_game_code_count_as_one_person_and_unlinking_gives
 
     // Unlinked again, every number is what it was.
     assert!(
-        guildhall::identity::unlink(&pool, "minecraft", MIRA_UUID, user)
+        app::ssr::identity::unlink(&pool, "minecraft", MIRA_UUID, user)
             .await
             .expect("unlink")
     );
     assert!(
-        guildhall::identity::unlink(&pool, "steam", MIRA_STEAM, user)
+        app::ssr::identity::unlink(&pool, "steam", MIRA_STEAM, user)
             .await
             .expect("unlink")
     );
@@ -305,12 +305,12 @@ async fn five_wrong_codes_from_one_account_silence_it_and_a_member_gets_five_cod
     let mut codes = Vec::new();
     for _ in 0..5 {
         codes.push(
-            guildhall::identity::new_link_code(&pool, user, now)
+            app::ssr::identity::new_link_code(&pool, user, now)
                 .await
                 .expect("code"),
         );
     }
-    let refused = guildhall::identity::new_link_code(&pool, user, now).await;
+    let refused = app::ssr::identity::new_link_code(&pool, user, now).await;
     assert_eq!(
         refused.expect_err("a sixth code").to_string(),
         "5 link codes in the last hour: wait a little before asking for another"

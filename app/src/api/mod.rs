@@ -1,6 +1,7 @@
 //! Server functions: the browser's only way to read data. Each one starts with the
 //! permission check.
 
+mod accounts;
 mod afk;
 mod discord;
 mod events;
@@ -10,6 +11,7 @@ mod retention;
 mod roles;
 mod servers;
 
+pub use accounts::*;
 pub use afk::*;
 pub use discord::*;
 pub use events::*;

@@ -5,6 +5,7 @@ mod admin;
 mod admin_discord;
 mod events;
 mod members;
+mod my_accounts;
 mod my_activity;
 mod overview;
 mod retention;

@@ -1,5 +1,6 @@
-//! `/me`: the signed-in member's own voice activity.
+//! `/me`: the signed-in member's own voice activity and accounts.
 
+use super::my_accounts::MyAccounts;
 use crate::api::get_my_activity;
 use crate::components::{ErrorNotice, Figure, Loading};
 use crate::i18n::{Key, t, use_i18n};
@@ -45,6 +46,7 @@ pub fn MyActivityPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <MyAccounts />
         </section>
     }
 }

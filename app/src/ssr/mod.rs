@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod authz;
+pub mod identity;
 
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;

@@ -4,7 +4,6 @@
 //! (`silver.link_identity`, `silver.unlink_identity`), which write the audit log and mark
 //! exactly the affected days for recompute.
 
-use anyhow::bail;
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use sqlx::PgPool;
@@ -25,12 +24,21 @@ pub struct LinkCode {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Why no code was made.
+#[derive(Debug, thiserror::Error)]
+pub enum CodeError {
+    #[error("{0}")]
+    TooMany(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
 /// A new one-time code for the web user `user_id`; only its hash is stored.
 pub async fn new_link_code(
     pool: &PgPool,
     user_id: i64,
     now: DateTime<Utc>,
-) -> anyhow::Result<LinkCode> {
+) -> Result<LinkCode, CodeError> {
     let recent: i64 = sqlx::query_scalar(
         "select count(*) from app.link_codes where user_id = $1 and created_at > $2",
     )
@@ -39,9 +47,9 @@ pub async fn new_link_code(
     .fetch_one(pool)
     .await?;
     if recent >= CODES_PER_HOUR {
-        bail!(
+        return Err(CodeError::TooMany(format!(
             "{CODES_PER_HOUR} link codes in the last hour: wait a little before asking for another"
-        );
+        )));
     }
     let code: String = {
         let mut rng = rand::thread_rng();
@@ -70,7 +78,7 @@ pub async fn unlink(
     kind: &str,
     external_id: &str,
     actor: i64,
-) -> anyhow::Result<bool> {
+) -> Result<bool, sqlx::Error> {
     let person: Option<i64> = sqlx::query_scalar("select silver.unlink_identity($1, $2, $3)")
         .bind(kind)
         .bind(external_id)

@@ -1,0 +1,95 @@
+//! "My accounts": the signed-in member's accounts, a one-time code to link a game account
+//! by saying `!link CODE` in game chat, and unlinking a game account.
+
+use crate::error::AppError;
+use leptos::prelude::*;
+
+/// The signed-in member's accounts: their Discord account and every linked game account.
+#[server]
+pub async fn get_my_accounts() -> Result<Vec<crate::model::MyAccount>, AppError> {
+    use crate::model::{MyAccount, Permission};
+    let (user, state) = crate::ssr::authz::require(Permission::OwnData).await?;
+    type Row = (
+        String,
+        String,
+        Option<String>,
+        String,
+        chrono::DateTime<chrono::Utc>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "select i.kind, i.external_id, i.display_name, i.verified_by, i.linked_at
+         from silver.user_identities i
+         where i.person_id = (select person_id from silver.user_identities
+                              where kind = 'discord' and external_id = $1::text)
+         order by i.kind = 'discord' desc, i.kind, i.linked_at",
+    )
+    .bind(user.discord_user_id)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(kind, external_id, display_name, verified_by, linked_at)| MyAccount {
+                kind,
+                external_id,
+                display_name,
+                verified_by,
+                linked_at,
+            },
+        )
+        .collect())
+}
+
+/// A new one-time code (15 minutes) to say in game chat as `!link CODE`.
+#[server]
+pub async fn new_link_code() -> Result<crate::model::ShownLinkCode, AppError> {
+    use crate::model::{Permission, ShownLinkCode};
+    let (user, state) = crate::ssr::authz::require(Permission::OwnData).await?;
+    match crate::ssr::identity::new_link_code(&state.pool, user.id, chrono::Utc::now()).await {
+        Ok(code) => {
+            tracing::info!(user = user.id, "in-game link code issued");
+            Ok(ShownLinkCode {
+                code: code.code,
+                expires_at: code.expires_at,
+            })
+        }
+        Err(crate::ssr::identity::CodeError::TooMany(message)) => {
+            let error = AppError::BadRequest(message);
+            crate::ssr::authz::set_status(&error);
+            Err(error)
+        }
+        Err(crate::ssr::identity::CodeError::Database(error)) => Err(error.into()),
+    }
+}
+
+/// Unlinks one of the member's own game accounts (never the Discord account one signs in
+/// with). The KPI tables are recomputed at the pipeline's next run.
+#[server]
+pub async fn unlink_my_account(kind: String, external_id: String) -> Result<(), AppError> {
+    use crate::model::Permission;
+    let (user, state) = crate::ssr::authz::require(Permission::OwnData).await?;
+    let mine: Option<String> = sqlx::query_scalar(
+        "select i.kind from silver.user_identities i
+         where i.kind = $1 and i.external_id = $2
+           and i.person_id = (select person_id from silver.user_identities
+                              where kind = 'discord' and external_id = $3::text)",
+    )
+    .bind(&kind)
+    .bind(&external_id)
+    .bind(user.discord_user_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let refusal = match mine.as_deref() {
+        None => Some("this account is not linked to you"),
+        Some("discord") => Some("the Discord account you sign in with cannot be unlinked"),
+        Some(_) => None,
+    };
+    if let Some(message) = refusal {
+        let error = AppError::BadRequest(message.into());
+        crate::ssr::authz::set_status(&error);
+        return Err(error);
+    }
+    crate::ssr::identity::unlink(&state.pool, &kind, &external_id, user.id).await?;
+    tracing::info!(user = user.id, kind, "game account unlinked");
+    Ok(())
+}
