@@ -436,11 +436,15 @@ keys! {
     LinkCodeHow => "Schreib das im Chat eines unserer Spielserver (Minecraft, CS2, …), mit dem Konto, das du verknüpfen willst:",
         "Type this in the chat of any of our game servers (Minecraft, CS2, …) with the account you want to link:";
     LinkCodeValid => "Gültig bis", "Valid until";
-    MyActivityLead => "Deine Zeit in Sprachkanälen in den letzten 30 Tagen (ohne AFK).",
-        "Your time in voice channels over the last 30 days (AFK excluded).";
+    MyActivityLead => "Deine letzten 30 Tage über alle deine Konten: Sprachkanäle (ohne AFK), Nachrichten, Spielserver.",
+        "Your last 30 days over all your accounts: voice channels (AFK excluded), messages, game servers.";
     VoiceHours => "Stunden in Sprachkanälen", "Hours in voice";
     VoiceMinutes => "Minuten", "minutes";
     ActiveDays => "Aktive Tage", "Active days";
+    MessagesLabel => "Nachrichten", "Messages";
+    LastThirtyDays => "in den letzten 30 Tagen", "in the last 30 days";
+    GameHours => "Stunden auf Spielservern", "Hours on game servers";
+    NoGameTimeYet => "noch keine (Spielkonto verknüpfen: unten)", "none yet (link a game account below)";
     OfThirty => "von 30", "of 30";
 
     AdminTitle => "Verwaltung", "Admin";

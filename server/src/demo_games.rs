@@ -240,6 +240,62 @@ async fn upsert_server(
     Ok(id)
 }
 
+/// Most players' game accounts are linked to their Discord member, as the in-game code or
+/// Steam's Discord connection would have done; every fifth player stays unlinked, a person
+/// of their own, so the identity editor has work to show. Linking twice changes nothing.
+async fn link_demo_players(pool: &PgPool, cs2: &[u32], minecraft: &[u32]) -> anyhow::Result<()> {
+    let linked = |index: &&u32| **index % 5 != 4;
+    let mut members: Vec<i64> = cs2
+        .iter()
+        .chain(minecraft)
+        .filter(linked)
+        .map(|i| crate::demo::DEMO_USER_BASE + i64::from(*i))
+        .collect();
+    members.sort_unstable();
+    members.dedup();
+    sqlx::query("select silver.ensure_discord_persons($1)")
+        .bind(&members)
+        .execute(pool)
+        .await?;
+    for (kind, how, players) in [
+        ("steam", "oauth_connection", cs2),
+        ("minecraft", "ingame_code", minecraft),
+    ] {
+        let players: Vec<u32> = players.iter().filter(linked).copied().collect();
+        let ids: Vec<String> = players
+            .iter()
+            .map(|i| {
+                if kind == "steam" {
+                    (DEMO_STEAM_BASE + u64::from(*i)).to_string()
+                } else {
+                    demo_minecraft_uuid(*i)
+                }
+            })
+            .collect();
+        let owners: Vec<String> = players
+            .iter()
+            .map(|i| (crate::demo::DEMO_USER_BASE + i64::from(*i)).to_string())
+            .collect();
+        let names: Vec<String> = players.iter().map(|i| demo_name(*i)).collect();
+        sqlx::query(
+            "insert into silver.user_identities (kind, external_id, person_id, verified_by, display_name)
+             select $1, a.id, d.person_id, $2, a.name
+             from unnest($3::text[], $4::text[], $5::text[]) as a (id, owner, name)
+             join silver.user_identities d on d.kind = 'discord' and d.external_id = a.owner
+             on conflict (kind, external_id) do nothing",
+        )
+        .bind(kind)
+        .bind(how)
+        .bind(&ids)
+        .bind(&owners)
+        .bind(&names)
+        .execute(pool)
+        .await
+        .with_context(|| format!("linking the demo {kind} accounts"))?;
+    }
+    Ok(())
+}
+
 /// Writes both demo servers' data; returns the records written.
 pub async fn write(pool: &PgPool, params: &DemoParams, metrics: &Metrics) -> anyhow::Result<u64> {
     let now = Utc::now();
@@ -250,6 +306,16 @@ pub async fn write(pool: &PgPool, params: &DemoParams, metrics: &Metrics) -> any
     let mut written = 0u64;
 
     let cs2_visits = generate_visits(params, false);
+    let minecraft_players: Vec<u32> = generate_visits(params, true)
+        .iter()
+        .map(|v| v.index)
+        .collect();
+    link_demo_players(
+        pool,
+        &cs2_visits.iter().map(|v| v.index).collect::<Vec<_>>(),
+        &minecraft_players,
+    )
+    .await?;
     let (writer, task) = IngestWriter::<GameLogRecord>::spawn(
         pool.clone(),
         WriterConfig {

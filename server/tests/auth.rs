@@ -1558,6 +1558,46 @@ async fn a_member_sees_their_own_voice_minutes_and_active_days(pool: PgPool) {
         .await
         .expect("session");
     }
+    // The member's Discord account and a linked Minecraft account (person 1): 45 minutes
+    // on a Minecraft server 10 days ago, 7 messages 6 days ago; an unlinked account's hour
+    // is not theirs.
+    let setup = format!(
+        "insert into silver.dim_user (person_id) overriding system value values (2);
+         insert into silver.user_identities (kind, external_id, person_id) values
+             ('discord', '{member}', 1), ('minecraft', 'mine', 1), ('minecraft', 'other', 2);
+         insert into app.game_servers (server_id, name, game, host, ingest_token)
+             overriding system value values (5, 'mc', 'minecraft', 'h', repeat('x', 32));"
+    );
+    sqlx::raw_sql(&setup)
+        .execute(&pool)
+        .await
+        .expect("identities");
+    for (account, started, minutes) in [
+        ("mine", local(10, 20, 0), 45),
+        ("other", local(10, 20, 0), 60),
+    ] {
+        sqlx::query(
+            "insert into silver.fact_game_sessions
+                 (server_id, player_key, started_at, ended_at, account_kind, account_id, source)
+             values (5, 'minecraft:' || $1, $2, $3, 'minecraft', $1, 'log')",
+        )
+        .bind(account)
+        .bind(started)
+        .bind(started + Duration::minutes(minutes))
+        .execute(&pool)
+        .await
+        .expect("game session");
+    }
+    sqlx::query(
+        "insert into silver.activity_daily (day, account_kind, account_id, person_id, messages, game_seconds)
+         values ($1, 'discord', $2, 1, 7, 0), ($3, 'minecraft', 'mine', 1, 0, 2700)",
+    )
+    .bind(today - Duration::days(6))
+    .bind(member.to_string())
+    .bind(today - Duration::days(10))
+    .execute(&pool)
+    .await
+    .expect("activity");
     let app = start(
         pool,
         Options {
@@ -1569,11 +1609,13 @@ async fn a_member_sees_their_own_voice_minutes_and_active_days(pool: PgPool) {
     app.sign_in_demo("member").await;
     let (status, activity) = app.call::<app::api::GetMyActivity>(&[]).await;
     assert_eq!(status, StatusCode::OK, "{activity}");
-    // 90 + 60 minutes (the night session is an hour longer or shorter on a DST night).
+    // 90 + 60 minutes (the night session is an hour longer or shorter on a DST night); the
+    // message day and the game day make five active days.
     let night = (local(2, 0, 30) - local(3, 23, 30)).num_minutes();
     assert_eq!(
         activity,
-        json!({ "voice_minutes_30d": 90 + night, "active_days_30d": 3 })
+        json!({ "voice_minutes_30d": 90 + night, "active_days_30d": 5, "messages_30d": 7,
+                "game_minutes_30d": [["minecraft", 45]] })
     );
 }
 

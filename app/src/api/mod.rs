@@ -88,7 +88,7 @@ pub async fn get_daily_active_users(
 pub async fn get_my_activity() -> Result<crate::model::MyActivity, AppError> {
     use crate::model::{MyActivity, Permission};
     let (user, state) = crate::ssr::authz::require(Permission::OwnData).await?;
-    let (minutes, days): (i64, i64) = sqlx::query_as(
+    let (minutes, voice_days): (i64, Vec<chrono::NaiveDate>) = sqlx::query_as(
         "with mine as (
              -- Non-AFK sessions of the last 30 days, clipped to that window; open ones count
              -- until the bot last observed their guild.
@@ -113,17 +113,57 @@ pub async fn get_my_activity() -> Result<crate::model::MyActivity, AppError> {
              where m.ended_at > m.started_at
          )
          select floor(coalesce(sum(seconds), 0) / 60)::bigint,
-                (select count(*) from (select day from pieces group by day
-                                       having sum(seconds) >= 60) active)
+                array(select day from pieces group by day having sum(seconds) >= 60)
          from pieces",
     )
     .bind(user.discord_user_id)
     .bind(&state.settings.timezone)
     .fetch_one(&state.pool)
     .await?;
+    // The other sources, over every account of the member's person.
+    let (messages, other_days): (i64, Vec<chrono::NaiveDate>) = sqlx::query_as(
+        "select coalesce(sum(a.messages), 0)::bigint,
+                coalesce(array_agg(distinct a.day) filter (where a.messages > 0 or a.game_seconds >= 60
+                                                              or a.voice_seconds >= 60), '{}')
+         from silver.activity_daily a
+         where a.person_id = (select person_id from silver.user_identities
+                              where kind = 'discord' and external_id = $1::text)
+           and a.day > (now() at time zone $2)::date - 30",
+    )
+    .bind(user.discord_user_id)
+    .bind(&state.settings.timezone)
+    .fetch_one(&state.pool)
+    .await?;
+    let games: Vec<(String, i64)> = sqlx::query_as(
+        "select g.game,
+                floor(sum(extract(epoch from
+                    least(coalesce(s.ended_at, greatest(h.heard_until, s.started_at)), now())
+                    - greatest(s.started_at, now() - interval '30 days'))) / 60)::bigint
+         from silver.fact_game_sessions s
+         join app.game_servers g on g.server_id = s.server_id
+         left join silver.game_server_heard h on h.server_id = s.server_id
+         join silver.user_identities i
+           on i.kind = s.account_kind and i.external_id = s.account_id
+         where i.person_id = (select person_id from silver.user_identities
+                              where kind = 'discord' and external_id = $1::text)
+           and (s.ended_at is null or s.ended_at > now() - interval '30 days')
+         group by g.game
+         having sum(extract(epoch from
+                    least(coalesce(s.ended_at, greatest(h.heard_until, s.started_at)), now())
+                    - greatest(s.started_at, now() - interval '30 days'))) >= 60
+         order by 2 desc",
+    )
+    .bind(user.discord_user_id)
+    .fetch_all(&state.pool)
+    .await?;
+    // Voice days as the voice figure counts them, and the days of the other sources.
+    let active: std::collections::BTreeSet<chrono::NaiveDate> =
+        voice_days.into_iter().chain(other_days).collect();
     Ok(MyActivity {
         voice_minutes_30d: minutes,
-        active_days_30d: days,
+        active_days_30d: i64::try_from(active.len()).unwrap_or(i64::MAX),
+        messages_30d: messages,
+        game_minutes_30d: games,
     })
 }
 
