@@ -52,10 +52,10 @@ test-e2e: build
 ## pipeline's idle and incremental ticks at 1x and 10x history; pages/s of the real server
 ## under wrk; the real bot against the fake Discord (a 100,000-member sync's peak memory,
 ## 1,000,000 mixed gateway events vs COPY); game log parsing per core and a 1 GB historic log
-## import. The dev profile (dependencies at opt-level 1) reuses the test build.
+## import; relinking and merging persons with a year of history. The dev profile (dependencies at opt-level 1) reuses the test build.
 bench: site
 	@scripts/setup.sh --bench
-	DATABASE_URL=$${DATABASE_URL:-$(PG)/guildhall_bench} cargo bench -p guildhall --profile dev --bench ingest --bench ticks --bench pages --bench gateway --bench games
+	DATABASE_URL=$${DATABASE_URL:-$(PG)/guildhall_bench} cargo bench -p guildhall --profile dev --bench ingest --bench ticks --bench pages --bench gateway --bench games --bench identities
 
 clean-site:
 	rm -rf $(SITE_ROOT)

@@ -88,6 +88,8 @@ begin
             display_name = coalesce(p_display_name, display_name), linked_at = now()
         where kind = p_kind and external_id = p_external_id;
     end if;
+    update silver.fact_game_sessions set person_id = p_person
+    where account_kind = p_kind and account_id = p_external_id;
     select coalesce(display_name, username) into actor_name from app.users where id = p_actor;
     insert into app.audit_log (actor_user_id, actor_name, action, subject, before, after)
     values (p_actor, coalesce(actor_name, 'Guildhall'), 'identity.link',
@@ -124,6 +126,8 @@ begin
     set person_id = new_person, verified_by = 'observed', verified_by_user = null,
         linked_at = now()
     where kind = p_kind and external_id = p_external_id;
+    update silver.fact_game_sessions set person_id = new_person
+    where account_kind = p_kind and account_id = p_external_id;
     select coalesce(display_name, username) into actor_name from app.users where id = p_actor;
     insert into app.audit_log (actor_user_id, actor_name, action, subject, before, after)
     values (p_actor, coalesce(actor_name, 'Guildhall'), 'identity.unlink',
@@ -135,6 +139,45 @@ end
 $$;
 comment on function silver.unlink_identity(text, text, bigint) is
     'Gives a Steam or Minecraft account a person of its own again; writes app.audit_log.';
+
+-- Merges person p_from into p_into: every account of p_from becomes p_into's (their days
+-- are recomputed through the relink trigger); p_from is left without accounts. Returns the
+-- accounts moved.
+create function silver.merge_persons(p_into bigint, p_from bigint, p_actor bigint)
+returns int
+language plpgsql
+as $$
+declare
+    moved jsonb;
+    n int;
+    actor_name text;
+begin
+    if p_into = p_from then
+        raise exception 'a person cannot be merged into themselves';
+    end if;
+    if not exists (select 1 from silver.dim_user where person_id = p_into) then
+        raise exception 'person % does not exist', p_into;
+    end if;
+    select coalesce(jsonb_agg(jsonb_build_object('kind', kind, 'external_id', external_id)
+                              order by kind, external_id), '[]'), count(*)
+      into moved, n
+    from silver.user_identities where person_id = p_from;
+    update silver.user_identities
+    set person_id = p_into, verified_by = 'admin', verified_by_user = p_actor, linked_at = now()
+    where person_id = p_from;
+    update silver.fact_game_sessions set person_id = p_into where person_id = p_from;
+    update silver.fact_voice_sessions set person_id = p_into where person_id = p_from;
+    select coalesce(display_name, username) into actor_name from app.users where id = p_actor;
+    insert into app.audit_log (actor_user_id, actor_name, action, subject, before, after)
+    values (p_actor, coalesce(actor_name, 'Guildhall'), 'identity.merge',
+            'person ' || p_from || ' into person ' || p_into,
+            jsonb_build_object('person_id', p_from, 'accounts', moved),
+            jsonb_build_object('person_id', p_into, 'accounts', moved));
+    return n;
+end
+$$;
+comment on function silver.merge_persons(bigint, bigint, bigint) is
+    'Moves every account of one person to another (an admin merge); writes app.audit_log.';
 
 -- `!link CODE` said in game chat by an account: links it to the member who was shown the
 -- code. Five wrong or late codes from one account within 15 minutes, and it is ignored for

@@ -348,3 +348,62 @@ async fn five_wrong_codes_from_one_account_silence_it_and_a_member_gets_five_cod
     .expect("count");
     assert_eq!(linked, 0);
 }
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn merging_two_persons_counts_them_once_and_the_audit_log_names_the_accounts(pool: PgPool) {
+    let (user, minecraft, _) = setup(&pool).await;
+    voice(&pool).await;
+    logs(
+        &pool,
+        minecraft,
+        LogFormat::Minecraft,
+        &[
+            &format!("[12:00:00] [User Authenticator #1/INFO]: UUID of player Mira is {MIRA_UUID}"),
+            "[12:00:01] [Server thread/INFO]: Mira joined the game",
+            "[13:00:00] [Server thread/INFO]: Mira left the game",
+        ],
+    )
+    .await;
+    run(&pool).await;
+    assert_eq!(day_counts(&pool).await, (2, 1, 1));
+    let member = person_of(&pool, "discord", &MIRA.to_string()).await;
+    let gamer = person_of(&pool, "minecraft", MIRA_UUID).await;
+    let moved: i32 = sqlx::query_scalar("select silver.merge_persons($1, $2, $3)")
+        .bind(member)
+        .bind(gamer)
+        .bind(user)
+        .fetch_one(&pool)
+        .await
+        .expect("merge");
+    assert_eq!(moved, 1);
+    run(&pool).await;
+    assert_eq!(day_counts(&pool).await, (1, 1, 1));
+    let session_person: i64 = sqlx::query_scalar("select person_id from silver.fact_game_sessions")
+        .fetch_one(&pool)
+        .await
+        .expect("session");
+    assert_eq!(session_person, member);
+    let (action, subject, after): (String, String, serde_json::Value) =
+        sqlx::query_as("select action, subject, after from app.audit_log order by id desc limit 1")
+            .fetch_one(&pool)
+            .await
+            .expect("audit");
+    assert_eq!(action, "identity.merge");
+    assert_eq!(subject, format!("person {gamer} into person {member}"));
+    assert_eq!(
+        after,
+        serde_json::json!({"person_id": member, "accounts": [{"kind": "minecraft", "external_id": MIRA_UUID}]})
+    );
+    let refused = sqlx::query("select silver.merge_persons($1, $1, $2)")
+        .bind(member)
+        .bind(user)
+        .execute(&pool)
+        .await
+        .expect_err("merging a person into themselves");
+    assert!(
+        refused
+            .to_string()
+            .contains("a person cannot be merged into themselves"),
+        "{refused}"
+    );
+}
