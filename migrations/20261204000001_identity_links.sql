@@ -227,3 +227,6 @@ end
 $$;
 comment on function app.redeem_link_code(text, text, text, text, timestamptz) is
     'Redeems an in-game link code said by a game account; returns linked, unknown, expired, used or limited.';
+
+-- The per-day jobs find game sessions by their end, as they find voice sessions.
+create index fact_game_sessions_end_idx on silver.fact_game_sessions (ended_at);

@@ -136,8 +136,16 @@ async fn timed(
 ) -> anyhow::Result<Duration> {
     let started = Instant::now();
     change.await?;
-    pipeline.run_all(Trigger::Manual).await?;
-    Ok(started.elapsed())
+    let mut reports = pipeline.run_all(Trigger::Manual).await?;
+    let elapsed = started.elapsed();
+    reports.sort_by_key(|r| std::cmp::Reverse(r.duration_ms));
+    let slowest: Vec<String> = reports
+        .iter()
+        .take(3)
+        .map(|r| format!("{} {} ms ({} rows)", r.job, r.duration_ms, r.rows))
+        .collect();
+    println!("  slowest jobs: {}", slowest.join(", "));
+    Ok(elapsed)
 }
 
 /// Sum over days of the persons active that day.

@@ -1331,9 +1331,10 @@ async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(poo
         paths.len() >= 7,
         "server functions were not registered: {paths:?}"
     );
-    let pages: [(&str, Allowed); 19] = [
+    let pages: [(&str, Allowed); 20] = [
         ("/", Allowed::Everyone),
         ("/me", Allowed::Everyone),
+        ("/me/export.json", Allowed::AtLeast("member")),
         ("/retention", Allowed::AtLeast("leader")),
         ("/members", Allowed::AtLeast("leader")),
         ("/events", Allowed::AtLeast("leader")),
@@ -1616,6 +1617,31 @@ async fn a_member_sees_their_own_voice_minutes_and_active_days(pool: PgPool) {
         activity,
         json!({ "voice_minutes_30d": 90 + night, "active_days_30d": 5, "messages_30d": 7,
                 "game_minutes_30d": [["minecraft", 45]] })
+    );
+    // The export holds the member's accounts and data, and nobody else's.
+    let export = app.get("/me/export.json").await;
+    assert_eq!(export.status(), StatusCode::OK);
+    assert_eq!(
+        export.headers()["content-disposition"],
+        "attachment; filename=\"guildhall-my-data.json\""
+    );
+    let data: serde_json::Value = export.json().await.expect("json");
+    let accounts: Vec<&str> = data["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .map(|a| a["external_id"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(accounts, [member.to_string().as_str(), "mine"]);
+    assert_eq!(data["user"]["discord_user_id"], json!(member.to_string()));
+    assert_eq!(data["voice_sessions"].as_array().map(Vec::len), Some(5));
+    let games = data["game_sessions"].as_array().expect("games");
+    assert_eq!(games.len(), 1);
+    assert_eq!(games[0]["account_id"], json!("mine"));
+    assert_eq!(data["activity_daily"].as_array().map(Vec::len), Some(2));
+    assert!(
+        !data.to_string().contains("\"other\""),
+        "another person's account leaked"
     );
 }
 

@@ -314,13 +314,21 @@ fn merge_spans(mut spans: Vec<Span>) -> Vec<Span> {
     merged
 }
 
-/// Merges inclusive day ranges that overlap or are adjacent.
+/// Ranges of dirty days less than this far apart are recomputed as one: each run of a job
+/// has a fixed cost (a relinked account active on 269 scattered days made 100 runs of every
+/// per-day job downstream, 8.5 s; as one run of a year, well under a second).
+const MERGE_GAP_DAYS: i64 = 31;
+
+/// Merges inclusive day ranges that overlap, touch, or lie less than `MERGE_GAP_DAYS` apart
+/// (recomputing the days between changes nothing, and costs less than another run).
 fn merge_days(mut ranges: Vec<(NaiveDate, NaiveDate)>) -> Vec<(NaiveDate, NaiveDate)> {
     ranges.sort();
     let mut merged: Vec<(NaiveDate, NaiveDate)> = Vec::with_capacity(ranges.len());
     for (from, to) in ranges {
         match merged.last_mut() {
-            Some(last) if from <= last.1 + Duration::days(1) => last.1 = last.1.max(to),
+            Some(last) if from <= last.1 + Duration::days(MERGE_GAP_DAYS) => {
+                last.1 = last.1.max(to)
+            }
             _ => merged.push((from, to)),
         }
     }

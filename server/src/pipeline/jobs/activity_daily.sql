@@ -72,15 +72,22 @@ chat as (
 ),
 -- Game sessions of named accounts touching the range; open ones count until their server
 -- was last heard from.
+-- (found by their end, as the voice sessions above, so the cost follows recent activity)
+game_candidates as (
+    select s.*
+    from silver.fact_game_sessions s, range r
+    where s.ended_at > r.range_start and s.started_at < r.range_end
+    union all
+    select s.*
+    from silver.fact_game_sessions s, range r
+    where s.ended_at is null and s.started_at < r.range_end
+),
 game_sessions as (
     select s.account_kind, s.account_id, s.started_at,
            coalesce(s.ended_at, greatest(h.heard_until, s.started_at)) as ended_at
-    from silver.fact_game_sessions s
-    cross join range r
+    from game_candidates s
     left join silver.game_server_heard h on h.server_id = s.server_id
     where s.account_id is not null
-      and s.started_at < r.range_end
-      and (s.ended_at is null or s.ended_at > r.range_start)
 ),
 game_pieces as (
     select p.day, s.account_kind, s.account_id,

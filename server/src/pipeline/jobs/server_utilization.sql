@@ -24,15 +24,24 @@ select current_setting('guildhall.day_from')::date::timestamp
 
 -- 1. Sessions in the range, cut to it.
 create temp table load_minutes on commit drop as
-with sessions as (
+-- Found by their end (closed ones ending after the range starts, plus the open ones), so
+-- the cost follows recent activity, not history.
+with candidates as (
+    select s.*
+    from silver.fact_game_sessions s, load_range r
+    where s.ended_at > r.range_start and s.started_at < r.range_end
+    union all
+    select s.*
+    from silver.fact_game_sessions s, load_range r
+    where s.ended_at is null and s.started_at < r.range_end
+),
+sessions as (
     select s.server_id,
            greatest(s.started_at, r.range_start) as started_at,
            least(coalesce(s.ended_at, h.heard_until, s.started_at), r.range_end) as ended_at
-    from silver.fact_game_sessions s
+    from candidates s
     cross join load_range r
     left join silver.game_server_heard h on h.server_id = s.server_id
-    where s.started_at < r.range_end
-      and (s.ended_at is null or s.ended_at > r.range_start)
 ),
 cut as (
     select * from sessions where ended_at > started_at
