@@ -418,6 +418,16 @@ keys! {
 
     MyActivityTitle => "Meine Aktivität", "My activity";
     MyAccountsTitle => "Meine Konten", "My accounts";
+    ExportMyData => "Meine Daten herunterladen (JSON)", "Download my data (JSON)";
+    FunnelTitle => "Vom Beitritt zum Stammspieler", "From joining to playing regularly";
+    FunnelLead => "Je Beitrittsmonat: beigetreten → Spielkonto verknüpft → auf einem unserer Server gespielt → Stammgast (an 4 Tagen eines Monats aktiv). Jeder Schritt zählt nur, wer den vorigen gegangen ist.",
+        "Per month of joining: joined → linked a game account → played on one of our servers → regular (active on 4 days of a month). Each step counts only those who took the one before.";
+    FunnelEmpty => "Noch keine Beitritte bekannt.", "No joins known yet.";
+    FunnelMonth => "Beitrittsmonat", "Joined in";
+    FunnelJoined => "Beigetreten", "Joined";
+    FunnelLinked => "Verknüpft", "Linked";
+    FunnelPlayed => "Gespielt", "Played";
+    FunnelRegular => "Stammgast", "Regular";
     MyAccountsLead => "Alle Konten, die Guildhall dir zuordnet: Verknüpfte Spielkonten zählen in jeder Kennzahl als du, nicht als weitere Person.",
         "Every account Guildhall counts as you: linked game accounts count as you in every figure, not as someone else.";
     NoAccountsYet => "Noch kein Konto gesehen.", "No account seen yet.";

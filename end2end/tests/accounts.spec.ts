@@ -1,6 +1,7 @@
 // A member links a game account with the in-game code: the page shows the code, the game
 // server's log (posted the way CS2 posts it) says `!link CODE`, the account is listed as
 // the member's, and the member unlinks it again.
+import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import { query, signIn, waitForHydration } from './support';
 
@@ -56,4 +57,22 @@ test('a member links a Steam account by saying the code in game chat, sees it, a
   expect(audit.map((a) => a.action)).toEqual(['identity.link', 'identity.unlink']);
   // The Discord account one signs in with has no unlink button.
   await expect(accounts.locator('tr[data-kind="discord"]').getByTestId('unlink')).toHaveCount(0);
+});
+
+test('a member downloads their data as JSON, with their own accounts only', async ({ page }) => {
+  await signIn(page, 'member', '/me');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-my-data').click()]);
+  expect(download.suggestedFilename()).toBe('guildhall-my-data.json');
+  const path = await download.path();
+  const data = JSON.parse(readFileSync(path, 'utf8'));
+  const [me] = await query<{ id: string }>(`select discord_user_id::text as id from app.users where username = 'demo-member'`);
+  expect(data.user.discord_user_id).toBe(me.id);
+  const own = await query<{ external_id: string }>(
+    `select i.external_id from silver.user_identities i
+       join silver.user_identities d on d.person_id = i.person_id
+      where d.kind = 'discord' and d.external_id = $1 order by i.kind, i.external_id`,
+    [me.id],
+  );
+  expect(data.accounts.map((a: { external_id: string }) => a.external_id)).toEqual(own.map((o) => o.external_id));
+  expect(data.voice_sessions.length).toBeGreaterThan(0);
 });

@@ -48,3 +48,30 @@ test('a member is refused the members page', async ({ page }) => {
   const response = await page.goto('/members');
   expect(response?.status()).toBe(403);
 });
+
+test('the funnel shows every join month with each step no larger than the one before', async ({ page }) => {
+  const [expected] = await query<{ months: string; joined: string }>(
+    `select count(distinct date_trunc('month', j.joined_at at time zone 'Europe/Berlin'))::text as months,
+            count(*)::text as joined
+       from (select discord_user_id, min(first_joined_at) as joined_at from silver.dim_members
+              where first_joined_at is not null group by 1) j`,
+  );
+  await signIn(page, 'leader', '/members');
+  const rows = page.getByTestId('funnel-table').locator('tbody tr');
+  await expect(rows).toHaveCount(Number(expected.months));
+  let joined = 0;
+  let linked = 0;
+  for (const row of await rows.all()) {
+    const [j, l, p, r] = await Promise.all(
+      ['data-joined', 'data-linked', 'data-played', 'data-regular'].map(async (a) => Number(await row.getAttribute(a))),
+    );
+    expect(l).toBeLessThanOrEqual(j);
+    expect(p).toBeLessThanOrEqual(l);
+    expect(r).toBeLessThanOrEqual(p);
+    joined += j;
+    linked += l;
+  }
+  expect(joined).toBe(Number(expected.joined));
+  // Most demo players linked their game accounts.
+  expect(linked).toBeGreaterThan(0);
+});

@@ -1267,6 +1267,7 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
         p if p == GetAdminOverview::PATH => (admin, vec![]),
         p if p == GetRetentionCohorts::PATH => (leader, vec![]),
         p if p == GetMemberGrowth::PATH => (leader, vec![("weeks", "26")]),
+        p if p == GetFunnel::PATH => (leader, vec![]),
         p if p == GetEvents::PATH => (leader, vec![("past", "50")]),
         p if p == GetServers::PATH => (leader, vec![("days", "30")]),
         p if p == GetDiscordSettings::PATH => (admin, vec![]),
@@ -1419,6 +1420,57 @@ async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(poo
         .await
         .expect("marks");
     assert_eq!(marks, 1, "only the admin's call marked a channel");
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn the_funnel_counts_each_step_only_after_the_step_before(pool: PgPool) {
+    // Three members joined in October (Berlin): Ana linked, played and came on four days of
+    // a month; Ben linked but never played; Cem did nothing more. One joined in November
+    // and played on an account nobody linked, which is not their step.
+    sqlx::raw_sql(
+        "insert into silver.dim_user (person_id) overriding system value values (1), (2), (3), (4), (5);
+         insert into silver.dim_members (guild_id, discord_user_id, first_joined_at, is_member) values
+             (42, 11, '2026-10-03T10:00:00Z', true), (42, 12, '2026-10-20T10:00:00Z', true),
+             (42, 13, '2026-10-31T22:30:00Z', true), (42, 14, '2026-11-02T10:00:00Z', true);
+         insert into silver.user_identities (kind, external_id, person_id, verified_by) values
+             ('discord', '11', 1, 'observed'), ('steam', '765', 1, 'ingame_code'),
+             ('discord', '12', 2, 'observed'), ('minecraft', 'ben', 2, 'ingame_code'),
+             ('discord', '13', 3, 'observed'), ('discord', '14', 4, 'observed'),
+             ('steam', '999', 5, 'observed');
+         insert into app.game_servers (server_id, name, game, host, ingest_token)
+             overriding system value values (5, 'cs', 'cs2', 'h', repeat('x', 32));
+         insert into silver.fact_game_sessions
+             (server_id, player_key, started_at, ended_at, account_kind, account_id, person_id, source)
+         values (5, 'steam:765', '2026-10-05T18:00:00Z', '2026-10-05T19:00:00Z', 'steam', '765', 1, 'log'),
+                (5, 'steam:999', '2026-11-05T18:00:00Z', '2026-11-05T19:00:00Z', 'steam', '999', 5, 'log');
+         insert into silver.activity_daily (day, account_kind, account_id, person_id, voice_seconds) values
+             ('2026-10-05', 'discord', '11', 1, 600), ('2026-10-06', 'discord', '11', 1, 600),
+             ('2026-10-07', 'discord', '11', 1, 600), ('2026-10-08', 'discord', '11', 1, 600),
+             ('2026-10-21', 'discord', '12', 2, 600), ('2026-10-22', 'discord', '12', 2, 600),
+             ('2026-10-23', 'discord', '12', 2, 600), ('2026-11-24', 'discord', '12', 2, 600);",
+    )
+    .execute(&pool)
+    .await
+    .expect("community");
+    let app = start(
+        pool,
+        Options {
+            demo: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.sign_in_demo("leader").await;
+    let (status, funnel) = app.call::<app::api::GetFunnel>(&[]).await;
+    assert_eq!(status, StatusCode::OK, "{funnel}");
+    // Cem joined at 23:30 Berlin time on 31 October: October.
+    assert_eq!(
+        funnel,
+        json!([
+            {"month": "2026-10-01", "joined": 3, "linked": 2, "played": 1, "regular": 1},
+            {"month": "2026-11-01", "joined": 1, "linked": 0, "played": 0, "regular": 0},
+        ])
+    );
 }
 
 // ---------------------------------------------------------------------------------------

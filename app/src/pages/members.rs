@@ -1,7 +1,7 @@
 //! `/members`: joins, leaves and net growth per week, and how long the members who left had
 //! stayed, for leaders and admins.
 
-use crate::api::get_member_growth;
+use crate::api::{get_funnel, get_member_growth};
 use crate::components::{ErrorNotice, Figure, Loading};
 use crate::i18n::{Key, t, use_i18n};
 use crate::model::{MemberGrowth, MemberSource};
@@ -39,6 +39,7 @@ pub fn MembersPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <Funnel />
         </section>
     }
 }
@@ -293,5 +294,70 @@ fn Sources(sources: Vec<MemberSource>, readable: Option<bool>) -> impl IntoView 
                 </a>
             </p>
         </div>
+    }
+}
+
+/// Joined → linked a game account → played → regular, per join month, newest first.
+#[component]
+fn Funnel() -> impl IntoView {
+    let lang = use_i18n().lang;
+    let funnel = Resource::new_blocking(|| (), |_| get_funnel());
+    view! {
+        <section class="card funnel" data-testid="funnel">
+            <h2>{t(Key::FunnelTitle)}</h2>
+            <p class="muted">{t(Key::FunnelLead)}</p>
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    match funnel.await {
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                        Ok(months) if months.is_empty() => {
+                            view! { <p class="muted">{t(Key::FunnelEmpty)}</p> }.into_any()
+                        }
+                        Ok(months) => {
+                            let share = move |n: i64, of: i64| {
+                                if of == 0 {
+                                    "–".to_owned()
+                                } else {
+                                    format!("{} %", lang.get().decimal(n as f64 * 100.0 / of as f64))
+                                }
+                            };
+                            let rows = months
+                                .into_iter()
+                                .rev()
+                                .map(|m| {
+                                    let month = m.month;
+                                    view! {
+                                        <tr data-month=m.month.to_string() data-joined=m.joined data-linked=m.linked data-played=m.played data-regular=m.regular>
+                                            <th scope="row">{move || lang.get().month(month)}</th>
+                                            <td class="num" data-label=t(Key::FunnelJoined)>{move || lang.get().int(m.joined)}</td>
+                                            <td class="num" data-label=t(Key::FunnelLinked)>{move || lang.get().int(m.linked)} <span class="muted small">" " {move || share(m.linked, m.joined)}</span></td>
+                                            <td class="num" data-label=t(Key::FunnelPlayed)>{move || lang.get().int(m.played)} <span class="muted small">" " {move || share(m.played, m.joined)}</span></td>
+                                            <td class="num" data-label=t(Key::FunnelRegular)>{move || lang.get().int(m.regular)} <span class="muted small">" " {move || share(m.regular, m.joined)}</span></td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view();
+                            view! {
+                                <div class="table-wrap">
+                                    <table class="data cards-on-mobile" data-testid="funnel-table">
+                                        <thead>
+                                            <tr>
+                                                <th scope="col">{t(Key::FunnelMonth)}</th>
+                                                <th scope="col" class="num">{t(Key::FunnelJoined)}</th>
+                                                <th scope="col" class="num">{t(Key::FunnelLinked)}</th>
+                                                <th scope="col" class="num">{t(Key::FunnelPlayed)}</th>
+                                                <th scope="col" class="num">{t(Key::FunnelRegular)}</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>{rows}</tbody>
+                                    </table>
+                                </div>
+                            }
+                                .into_any()
+                        }
+                    }
+                })}
+            </Suspense>
+        </section>
     }
 }

@@ -75,6 +75,11 @@ pub fn MyAccounts() -> impl IntoView {
                 </button>
             </ActionForm>
             {shown_code}
+            <p class="export-my-data">
+                <a href="/me/export.json" download="guildhall-my-data.json" rel="external" class="button-secondary" data-testid="export-my-data">
+                    {t(Key::ExportMyData)}
+                </a>
+            </p>
         </section>
     }
 }
