@@ -17,7 +17,11 @@ pub async fn get_my_accounts() -> Result<Vec<crate::model::MyAccount>, AppError>
         chrono::DateTime<chrono::Utc>,
     );
     let rows: Vec<Row> = sqlx::query_as(
-        "select i.kind, i.external_id, i.display_name, i.verified_by, i.linked_at
+        "select i.kind, i.external_id,
+                coalesce(i.display_name,
+                         (select coalesce(u.display_name, u.username) from app.users u
+                          where i.kind = 'discord' and u.discord_user_id::text = i.external_id)),
+                i.verified_by, i.linked_at
          from silver.user_identities i
          where i.person_id = (select person_id from silver.user_identities
                               where kind = 'discord' and external_id = $1::text)

@@ -116,13 +116,13 @@ fn AccountsTable(list: Vec<MyAccount>, unlink: ServerAction<UnlinkMyAccount>) ->
             view! {
                 <tr data-kind=account.kind.clone() data-account=account.external_id.clone()>
                     <th scope="row">{kind_label(&account.kind)}</th>
-                    <td data-label=t(Key::ColAccount)>
+                    <td class="wide" data-label=t(Key::ColAccount)>
                         {name}
-                        <span class="muted small mono">" " {account.external_id.clone()}</span>
+                        <span class="muted small mono account-id">{account.external_id.clone()}</span>
                     </td>
-                    <td data-label=t(Key::ColLinkedBy)>{t(verified_key(&account.verified_by))}</td>
-                    <td data-label=t(Key::ColSince)>{move || lang.get().datetime(since)}</td>
-                    <td>{action}</td>
+                    <td class="wide" data-label=t(Key::ColLinkedBy)>{t(verified_key(&account.verified_by))}</td>
+                    <td class="wide" data-label=t(Key::ColSince)>{move || lang.get().datetime(since)}</td>
+                    <td class="wide">{action}</td>
                 </tr>
             }
         })
