@@ -162,6 +162,9 @@ begin
                               order by kind, external_id), '[]'), count(*)
       into moved, n
     from silver.user_identities where person_id = p_from;
+    if n = 0 then
+        raise exception 'person % has no accounts to merge', p_from;
+    end if;
     update silver.user_identities
     set person_id = p_into, verified_by = 'admin', verified_by_user = p_actor, linked_at = now()
     where person_id = p_from;

@@ -531,6 +531,18 @@ keys! {
     AuditRoleMapped => "Discord-Rolle zugeordnet", "Discord role mapped";
     AuditInviteLabelled => "Einladung benannt", "Invite labelled";
     AuditGuildTracking => "Erfassung eines Servers geändert", "Guild recording changed";
+    AuditIdentityLinked => "Konto verknüpft", "Account linked";
+    AuditIdentityUnlinked => "Konto getrennt", "Account unlinked";
+    AuditPersonsMerged => "Personen zusammengeführt", "Persons merged";
+    IdentitiesTitle => "Personen und Konten", "Persons and accounts";
+    IdentitiesLead => "Suche nach Name, Konto-ID oder Personennummer. Verknüpfen, Trennen und Zusammenführen rechnen genau die betroffenen Tage neu und stehen im Protokoll.",
+        "Search by name, account id or person number. Linking, unlinking and merging recompute exactly the affected days and are logged below.";
+    IdentitySearch => "Name, Konto-ID oder #Person", "Name, account id or person number";
+    NoPersonsFound => "Keine Person gefunden (mindestens zwei Zeichen eingeben).", "No person found (type at least two characters).";
+    MergeFrom => "Person hierher übernehmen:", "Merge person into this one:";
+    Merge => "Zusammenführen", "Merge";
+    LinkAccount => "Konto verknüpfen", "Link account";
+    AccountIdPlaceholder => "SteamID64 oder Minecraft-UUID", "SteamID64 or Minecraft UUID";
     ExcludedTitle => "Ausgeschlossene Kanäle", "Excluded channels";
     ColExcluded => "Ausgeschlossen", "Excluded";
     ColExclude => "Ausschließen", "Exclude";

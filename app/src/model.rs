@@ -51,6 +51,12 @@ pub enum AuditAction {
     InviteLabelled,
     /// An admin turned the recording of a guild on or off.
     GuildTracking,
+    /// A game account was linked to a person (by the member's code, or an admin).
+    IdentityLinked,
+    /// A game account became a person of its own again.
+    IdentityUnlinked,
+    /// An admin merged two persons.
+    PersonsMerged,
 }
 
 impl AuditAction {
@@ -64,6 +70,9 @@ impl AuditAction {
             AuditAction::RoleMapped => "guild.role_mapping",
             AuditAction::InviteLabelled => "guild.invite_label",
             AuditAction::GuildTracking => "guild.tracking",
+            AuditAction::IdentityLinked => "identity.link",
+            AuditAction::IdentityUnlinked => "identity.unlink",
+            AuditAction::PersonsMerged => "identity.merge",
         }
     }
 
@@ -77,6 +86,9 @@ impl AuditAction {
             "guild.role_mapping" => Some(AuditAction::RoleMapped),
             "guild.invite_label" => Some(AuditAction::InviteLabelled),
             "guild.tracking" => Some(AuditAction::GuildTracking),
+            "identity.link" => Some(AuditAction::IdentityLinked),
+            "identity.unlink" => Some(AuditAction::IdentityUnlinked),
+            "identity.merge" => Some(AuditAction::PersonsMerged),
             _ => None,
         }
     }
@@ -343,6 +355,26 @@ pub struct MyActivity {
     /// Minutes on game servers in the last 30 days, per game (`cs2`, `minecraft`, …),
     /// over all the member's linked game accounts.
     pub game_minutes_30d: Vec<(String, i64)>,
+}
+
+/// One account of a person, for the identity editor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonAccount {
+    pub kind: String,
+    pub external_id: String,
+    pub display_name: Option<String>,
+    pub verified_by: String,
+}
+
+/// A person found in the identity editor: their accounts and activity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonSummary {
+    pub person_id: i64,
+    /// The Discord member's name, when the person has a Discord account.
+    pub name: Option<String>,
+    pub accounts: Vec<PersonAccount>,
+    pub active_days: i64,
+    pub last_active: Option<chrono::NaiveDate>,
 }
 
 /// The funnel of one join month: members who joined, then linked a game account, then

@@ -1268,6 +1268,19 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
         p if p == GetRetentionCohorts::PATH => (leader, vec![]),
         p if p == GetMemberGrowth::PATH => (leader, vec![("weeks", "26")]),
         p if p == GetFunnel::PATH => (leader, vec![]),
+        p if p == SearchPersons::PATH => (admin, vec![("query", "ab")]),
+        p if p == AdminLinkIdentity::PATH => (
+            admin,
+            vec![
+                ("person_id", "999999"),
+                ("kind", "steam"),
+                ("external_id", "1"),
+            ],
+        ),
+        p if p == AdminUnlinkIdentity::PATH => {
+            (admin, vec![("kind", "steam"), ("external_id", "1")])
+        }
+        p if p == MergePersons::PATH => (admin, vec![("into", "999998"), ("from", "999999")]),
         p if p == GetEvents::PATH => (leader, vec![("past", "50")]),
         p if p == GetServers::PATH => (leader, vec![("days", "30")]),
         p if p == GetDiscordSettings::PATH => (admin, vec![]),

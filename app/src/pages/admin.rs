@@ -1,6 +1,7 @@
 //! `/admin`: bot and collector status, tracked guilds with the AFK channel override, people
 //! and their roles, the audit log, and the recent pipeline runs.
 
+use super::admin_identities::IdentityEditor;
 use crate::api::{
     ExcludeChannel, IncludeChannel, MarkAfkChannel, SetUserRole, UnmarkAfkChannel,
     get_admin_overview,
@@ -127,6 +128,7 @@ fn AdminSections(overview: AdminOverview) -> impl IntoView {
             <p class="muted small">{t(Key::UsersLead)}</p>
             <Users users />
         </div>
+        {view! { <IdentityEditor /> }.into_any()}
         <div class="card">
             <h2>{t(Key::AuditTitle)}</h2>
             <AuditLog entries=audit_log />
@@ -337,6 +339,9 @@ fn AuditLog(entries: Vec<AuditEntry>) -> impl IntoView {
                 Some(AuditAction::RoleMapped) => t(Key::AuditRoleMapped).into_any(),
                 Some(AuditAction::InviteLabelled) => t(Key::AuditInviteLabelled).into_any(),
                 Some(AuditAction::GuildTracking) => t(Key::AuditGuildTracking).into_any(),
+                Some(AuditAction::IdentityLinked) => t(Key::AuditIdentityLinked).into_any(),
+                Some(AuditAction::IdentityUnlinked) => t(Key::AuditIdentityUnlinked).into_any(),
+                Some(AuditAction::PersonsMerged) => t(Key::AuditPersonsMerged).into_any(),
                 None => entry.action.clone().into_any(),
             };
             view! {

@@ -3,6 +3,7 @@
 
 mod admin;
 mod admin_discord;
+mod admin_identities;
 mod events;
 mod members;
 mod my_accounts;
