@@ -3,7 +3,8 @@
 //! added or changed in the database are picked up without a restart, a log folder is
 //! followed through growth, a partial line, rotation, truncation and a restart without
 //! losing or repeating a line, and `guildhall servers` / `import-logs` behave as the
-//! README says.
+//! README says, and a posted log leaves no address and no chat text in a pg_dump or the trace
+//! log of the real binary.
 
 mod support;
 
@@ -674,4 +675,84 @@ async fn logs_are_pulled_over_sftp_through_growth_and_rotation_with_the_host_key
     assert_eq!(unpinned, 1);
     stop.cancel();
     let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test]
+async fn a_posted_log_leaves_no_address_and_no_chat_text_in_a_pg_dump_or_the_trace_log() {
+    let name = format!("guildhall_cli_game_privacy_{}", std::process::id());
+    drop_database(&name);
+    let db = format!("{}/{name}", server_url());
+    assert_eq!(guildhall(&["migrate"], &db).status.code(), Some(0));
+    let token = "privacy-token-privacy-token-0001";
+    let inserted = Command::new("psql")
+        .args([&db, "-qc"])
+        .arg(format!(
+            "insert into app.game_servers (name, game, host, log_source, ingest_token)
+             values ('Dust', 'cs2', '127.0.0.1', 'http', '{token}')"
+        ))
+        .status()
+        .expect("psql");
+    assert!(inserted.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_guildhall"))
+        .arg("serve")
+        .env("DATABASE_URL", &db)
+        .env("GUILDHALL_BIND", format!("127.0.0.1:{port}"))
+        .env("GUILDHALL_PUBLIC_URL", &base)
+        .env("GUILDHALL_METRICS_BIND", "")
+        .env("RUST_LOG", "trace")
+        .current_dir(std::env::temp_dir())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let http = reqwest::Client::new();
+    let mut healthy = false;
+    for _ in 0..200 {
+        if http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(healthy, "the server did not become healthy");
+    let body = "11/28/2026 - 20:00:00.000 - \"Alice<2><[U:1:1001]><>\" connected, address \"203.0.113.77:27005\"\n\
+                11/28/2026 - 20:00:05.000 - \"Alice<2><[U:1:1001]><>\" say \"my sentinel-chat-text plan\"\n\
+                garbage from 198.51.100.23:1234\n";
+    let posted = http
+        .post(format!("{base}/ingest/logs/{token}"))
+        .header("content-type", "text/plain")
+        .body(body)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(posted.status().as_u16(), 200);
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let output = child.wait_with_output().expect("serve ends");
+    let log = text(&output);
+    let dump = Command::new("pg_dump").arg(&db).output().expect("pg_dump");
+    assert!(dump.status.success());
+    let dump = String::from_utf8_lossy(&dump.stdout).into_owned();
+    assert!(dump.contains("Alice"), "the events were stored");
+    for secret in ["203.0.113.77", "198.51.100.23", "sentinel-chat-text"] {
+        assert!(!dump.contains(secret), "{secret} is in the pg_dump");
+        assert!(!log.contains(secret), "{secret} is in the trace log");
+    }
+    assert!(
+        log.contains("TRACE") || log.contains("DEBUG"),
+        "the log is at trace level"
+    );
+    drop_database(&name);
 }
