@@ -59,6 +59,19 @@ end
 $$;
 comment on function silver.person_of_user(bigint) is 'The person (silver.dim_user) a web user is, through their Discord account.';
 
+-- One audit entry of an identity change, by the web user `p_actor` (none: Guildhall).
+create function app.audit_identity(
+    p_actor bigint, p_action text, p_subject text, p_before jsonb, p_after jsonb
+) returns void
+language sql
+as $$
+    insert into app.audit_log (actor_user_id, actor_name, action, subject, before, after)
+    values (p_actor,
+            coalesce((select coalesce(display_name, username) from app.users where id = p_actor),
+                     'Guildhall'),
+            p_action, p_subject, p_before, p_after);
+$$;
+
 -- Links a game account to a person (moving it from the person it belonged to), records
 -- how and by whom, and writes the audit log. Returns the person it belonged to before
 -- (null when it was new). Discord accounts are never moved: one signs in with them.
@@ -70,7 +83,6 @@ language plpgsql
 as $$
 declare
     before_person bigint;
-    actor_name text;
 begin
     if p_kind not in ('steam', 'minecraft') then
         raise exception 'only Steam and Minecraft accounts can be linked (not %)', p_kind;
@@ -90,9 +102,7 @@ begin
     end if;
     update silver.fact_game_sessions set person_id = p_person
     where account_kind = p_kind and account_id = p_external_id;
-    select coalesce(display_name, username) into actor_name from app.users where id = p_actor;
-    insert into app.audit_log (actor_user_id, actor_name, action, subject, before, after)
-    values (p_actor, coalesce(actor_name, 'Guildhall'), 'identity.link',
+    perform app.audit_identity(p_actor, 'identity.link',
             p_kind || ' ' || p_external_id,
             case when before_person is not null then jsonb_build_object('person_id', before_person) end,
             jsonb_build_object('person_id', p_person, 'verified_by', p_verified_by));
@@ -110,7 +120,6 @@ as $$
 declare
     before_person bigint;
     new_person bigint;
-    actor_name text;
 begin
     if p_kind not in ('steam', 'minecraft') then
         raise exception 'only Steam and Minecraft accounts can be unlinked (not %)', p_kind;
@@ -128,9 +137,7 @@ begin
     where kind = p_kind and external_id = p_external_id;
     update silver.fact_game_sessions set person_id = new_person
     where account_kind = p_kind and account_id = p_external_id;
-    select coalesce(display_name, username) into actor_name from app.users where id = p_actor;
-    insert into app.audit_log (actor_user_id, actor_name, action, subject, before, after)
-    values (p_actor, coalesce(actor_name, 'Guildhall'), 'identity.unlink',
+    perform app.audit_identity(p_actor, 'identity.unlink',
             p_kind || ' ' || p_external_id,
             jsonb_build_object('person_id', before_person),
             jsonb_build_object('person_id', new_person));
@@ -150,7 +157,6 @@ as $$
 declare
     moved jsonb;
     n int;
-    actor_name text;
 begin
     if p_into = p_from then
         raise exception 'a person cannot be merged into themselves';
@@ -170,9 +176,7 @@ begin
     where person_id = p_from;
     update silver.fact_game_sessions set person_id = p_into where person_id = p_from;
     update silver.fact_voice_sessions set person_id = p_into where person_id = p_from;
-    select coalesce(display_name, username) into actor_name from app.users where id = p_actor;
-    insert into app.audit_log (actor_user_id, actor_name, action, subject, before, after)
-    values (p_actor, coalesce(actor_name, 'Guildhall'), 'identity.merge',
+    perform app.audit_identity(p_actor, 'identity.merge',
             'person ' || p_from || ' into person ' || p_into,
             jsonb_build_object('person_id', p_from, 'accounts', moved),
             jsonb_build_object('person_id', p_into, 'accounts', moved));

@@ -2,20 +2,12 @@
 //! accounts and activity, unlinking a game account, linking a known account to them, and
 //! merging another person into them. Every change lands in the audit log below.
 
+use super::my_accounts::kind_label;
 use crate::api::{AdminLinkIdentity, AdminUnlinkIdentity, MergePersons, search_persons};
 use crate::components::{ErrorNotice, Loading};
 use crate::i18n::{Key, t, use_i18n};
 use crate::model::PersonSummary;
 use leptos::prelude::*;
-
-fn kind_label(kind: &str) -> &'static str {
-    match kind {
-        "discord" => "Discord",
-        "steam" => "Steam",
-        "minecraft" => "Minecraft",
-        _ => "?",
-    }
-}
 
 #[component]
 pub fn IdentityEditor() -> impl IntoView {

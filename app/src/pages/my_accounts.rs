@@ -7,7 +7,8 @@ use crate::i18n::{Key, t, use_i18n};
 use crate::model::MyAccount;
 use leptos::prelude::*;
 
-fn kind_label(kind: &str) -> &'static str {
+/// The platform of an account kind, as people write it (also used by the identity editor).
+pub(super) fn kind_label(kind: &str) -> &'static str {
     match kind {
         "discord" => "Discord",
         "steam" => "Steam",

@@ -10,7 +10,7 @@ use super::rcon::{Rcon, RconTimeouts};
 use super::records::{GameLogRecord, MetricRecord, StatusRecord};
 use super::servers::{GameServer, LogSource, SourceKind, load_servers, report_source};
 use super::sftp::SftpSource;
-use super::tail::{FolderTailer, LogFolder};
+use super::tail::{FolderTailer, LocalFolder, LogFolder};
 use crate::Collector;
 use crate::ingest::{IngestWriter, SpoolConfig, WriterConfig};
 use crate::metrics::{Metrics, SourceLabels};
@@ -173,75 +173,62 @@ impl GameServers {
         match server.log_source {
             LogSource::File => match server.log_path.clone().filter(|p| !p.is_empty()) {
                 Some(folder) => {
-                    let tailer = FolderTailer::new(
-                        server.server_id,
-                        LogFormat::for_game(server.game),
-                        server.log_tz(self.config.timezone),
-                        folder.into(),
-                        self.pool.clone(),
-                        LogSink::new(
-                            self.writers.logs.clone(),
-                            self.metrics.clone(),
-                            self.hasher.clone(),
-                        ),
-                        self.metrics.clone(),
-                    );
-                    tasks.spawn(tail_loop(
-                        self.pool.clone(),
-                        server.server_id,
-                        tailer,
-                        self.config.tail_interval,
-                        stop,
-                    ));
+                    self.start_tailer(tasks, server, LocalFolder::new(folder.into()), stop)
                 }
-                None => {
-                    let pool = self.pool.clone();
-                    let id = server.server_id;
-                    tasks.spawn(async move {
-                        let _ = report_source(
-                            &pool,
-                            id,
-                            SourceKind::Logs,
-                            Some("the log source is a folder, but no folder is set"),
-                        )
-                        .await;
-                    });
-                }
+                None => self.report_missing(
+                    tasks,
+                    server,
+                    "the log source is a folder, but no folder is set".into(),
+                ),
             },
             LogSource::Sftp => match server.sftp_target() {
                 Ok((target, folder)) => {
-                    let tailer = FolderTailer::with_folder(
-                        server.server_id,
-                        LogFormat::for_game(server.game),
-                        server.log_tz(self.config.timezone),
-                        SftpSource::new(target, folder),
-                        self.pool.clone(),
-                        LogSink::new(
-                            self.writers.logs.clone(),
-                            self.metrics.clone(),
-                            self.hasher.clone(),
-                        ),
-                        self.metrics.clone(),
-                    );
-                    tasks.spawn(tail_loop(
-                        self.pool.clone(),
-                        server.server_id,
-                        tailer,
-                        self.config.tail_interval,
-                        stop,
-                    ));
+                    self.start_tailer(tasks, server, SftpSource::new(target, folder), stop);
                 }
-                Err(missing) => {
-                    let pool = self.pool.clone();
-                    let id = server.server_id;
-                    tasks.spawn(async move {
-                        let _ = report_source(&pool, id, SourceKind::Logs, Some(&missing)).await;
-                    });
-                }
+                Err(missing) => self.report_missing(tasks, server, missing),
             },
             // HTTP logs arrive at the web server; nothing runs here.
             LogSource::Http | LogSource::None => {}
         }
+    }
+}
+
+impl GameServers {
+    /// Follows a server's log folder, wherever it is.
+    fn start_tailer<F: LogFolder + Sync + 'static>(
+        &self,
+        tasks: &mut JoinSet<()>,
+        server: &GameServer,
+        folder: F,
+        stop: CancellationToken,
+    ) {
+        let tailer = FolderTailer::with_folder(
+            server.server_id,
+            LogFormat::for_game(server.game),
+            server.log_tz(self.config.timezone),
+            folder,
+            self.pool.clone(),
+            LogSink::new(
+                self.writers.logs.clone(),
+                self.metrics.clone(),
+                self.hasher.clone(),
+            ),
+            self.metrics.clone(),
+        );
+        tasks.spawn(tail_loop(
+            self.pool.clone(),
+            server.server_id,
+            tailer,
+            self.config.tail_interval,
+            stop,
+        ));
+    }
+
+    /// A log source that cannot start says why on the server's status.
+    fn report_missing(&self, tasks: &mut JoinSet<()>, server: &GameServer, why: String) {
+        let pool = self.pool.clone();
+        let id = server.server_id;
+        tasks.spawn(async move { report(&pool, id, SourceKind::Logs, Some(&why)).await });
     }
 }
 
