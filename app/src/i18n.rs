@@ -446,6 +446,27 @@ keys! {
     LinkCodeHow => "Schreib das im Chat eines unserer Spielserver (Minecraft, CS2, …), mit dem Konto, das du verknüpfen willst:",
         "Type this in the chat of any of our game servers (Minecraft, CS2, …) with the account you want to link:";
     LinkCodeValid => "Gültig bis", "Valid until";
+    SteamConnectionsTitle => "Steam-Konten aus deinen Discord-Verbindungen", "Steam accounts from your Discord connections";
+    SteamConnectionsNone => "Discord zeigt keine bestätigte Steam-Verbindung (Stand: deine letzte Anmeldung). Verbinde Steam in Discord unter Einstellungen → Verbindungen und melde dich neu an.",
+        "Discord shows no verified Steam connection (as of your last sign-in). Connect Steam in Discord under Settings → Connections and sign in again.";
+    LinkThis => "Verknüpfen", "Link";
+    AlreadyLinked => "verknüpft", "linked";
+    MyDataTitle => "Meine Daten", "My data";
+    MyDataLead => "Was Guildhall über dich weiß, gehört dir: herunterladen, ausblenden, widersprechen oder löschen. Alles wirkt sofort, die Kennzahlen werden ohne dich neu berechnet.",
+        "What Guildhall knows about you is yours: download it, hide it, opt out or delete it. Everything applies at once; the figures are counted again without you.";
+    HideMe => "Mich ausblenden", "Hide me";
+    ShowMe => "Mich wieder zeigen", "Show me again";
+    HideMeHow => "Ausgeblendet zählst du weiter in den Summen, wirst aber auf keiner Seite genannt oder einzeln gezeigt, auch nicht im Admin-Editor.",
+        "Hidden, you still count in the totals but are never named or singled out on any page, the admin editor included.";
+    HiddenNow => "Du bist ausgeblendet.", "You are hidden.";
+    OptOut => "Widersprechen", "Opt out";
+    OptOutHow => "Deine Daten werden gelöscht, und nichts von dir wird mehr erfasst: Deine Konten bleiben nur als anonyme Prüfsummen, damit die Erfassung sie verwirft. Du wirst abgemeldet.",
+        "Your history is deleted and nothing of you is recorded any more: your accounts are kept only as anonymous hashes so the collectors drop them. You are signed out.";
+    DeleteAccount => "Mein Konto löschen", "Delete my account";
+    DeleteAccountHow => "Alles, was Guildhall über dich weiß, wird gelöscht, und du wirst abgemeldet. Was du später tust, zählt als unbekannte neue Person.",
+        "Everything Guildhall holds about you is deleted and you are signed out. What you do later counts as an unknown new person.";
+    ConfirmIrreversible => "Ja, ich weiß, dass das nicht rückgängig zu machen ist", "Yes, I understand this cannot be undone";
+    ErasedDone => "Erledigt: Deine Daten sind gelöscht.", "Done: your data is deleted.";
     MyActivityLead => "Deine letzten 30 Tage über alle deine Konten: Sprachkanäle (ohne AFK), Nachrichten, Spielserver.",
         "Your last 30 days over all your accounts: voice channels (AFK excluded), messages, game servers.";
     VoiceHours => "Stunden in Sprachkanälen", "Hours in voice";
@@ -534,6 +555,10 @@ keys! {
     AuditIdentityLinked => "Konto verknüpft", "Account linked";
     AuditIdentityUnlinked => "Konto getrennt", "Account unlinked";
     AuditPersonsMerged => "Personen zusammengeführt", "Persons merged";
+    AuditPersonSplit => "Person aufgeteilt", "Person split";
+    AuditMemberHidden => "Mitglied ausgeblendet oder wieder gezeigt", "Member hidden or shown again";
+    AuditMemberOptedOut => "Mitglied hat widersprochen", "Member opted out";
+    AuditMemberDeleted => "Mitglied hat sein Konto gelöscht", "Member deleted their account";
     IdentitiesTitle => "Personen und Konten", "Persons and accounts";
     IdentitiesLead => "Suche nach Name, Konto-ID oder Personennummer. Verknüpfen, Trennen und Zusammenführen rechnen genau die betroffenen Tage neu und stehen im Protokoll.",
         "Search by name, account id or person number. Linking, unlinking and merging recompute exactly the affected days and are logged below.";

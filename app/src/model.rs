@@ -57,6 +57,14 @@ pub enum AuditAction {
     IdentityUnlinked,
     /// An admin merged two persons.
     PersonsMerged,
+    /// An admin split accounts off a person.
+    PersonSplit,
+    /// A member asked to be hidden (or shown again).
+    MemberHidden,
+    /// A member opted out: their history was deleted, their accounts kept as hashes.
+    MemberOptedOut,
+    /// A member deleted their account and everything Guildhall held about them.
+    MemberDeleted,
 }
 
 impl AuditAction {
@@ -73,6 +81,10 @@ impl AuditAction {
             AuditAction::IdentityLinked => "identity.link",
             AuditAction::IdentityUnlinked => "identity.unlink",
             AuditAction::PersonsMerged => "identity.merge",
+            AuditAction::PersonSplit => "identity.split",
+            AuditAction::MemberHidden => "member.hide",
+            AuditAction::MemberOptedOut => "member.opt_out",
+            AuditAction::MemberDeleted => "member.delete",
         }
     }
 
@@ -89,6 +101,10 @@ impl AuditAction {
             "identity.link" => Some(AuditAction::IdentityLinked),
             "identity.unlink" => Some(AuditAction::IdentityUnlinked),
             "identity.merge" => Some(AuditAction::PersonsMerged),
+            "identity.split" => Some(AuditAction::PersonSplit),
+            "member.hide" => Some(AuditAction::MemberHidden),
+            "member.opt_out" => Some(AuditAction::MemberOptedOut),
+            "member.delete" => Some(AuditAction::MemberDeleted),
             _ => None,
         }
     }
@@ -399,6 +415,23 @@ pub struct MyAccount {
     /// `observed`, `oauth_connection`, `steam_openid`, `ingame_code` or `admin`.
     pub verified_by: String,
     pub linked_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The signed-in member's privacy choices.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyPrivacy {
+    /// Counted in totals, never named or singled out on any page.
+    pub hidden: bool,
+}
+
+/// A Steam account the member's Discord connections show (verified, not revoked).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SteamConnection {
+    /// SteamID64.
+    pub steam_id: String,
+    pub name: Option<String>,
+    /// Already one of the member's accounts.
+    pub linked: bool,
 }
 
 /// A one-time in-game link code, shown once.

@@ -18,6 +18,9 @@ struct Snapshot {
     excluded: HashMap<i64, HashSet<i64>>,
     /// `(kind, external id)` of every account of an opted-out person.
     opted_out: HashSet<(String, String)>,
+    /// [`account_hash`] of every account whose owner opted out (their history is gone;
+    /// only this hash is kept, in `app.opted_out_accounts`).
+    opted_out_hashes: HashSet<String>,
     /// Admins' decisions which guilds are recorded (`app.discord_guild_tracking`).
     tracking: HashMap<i64, bool>,
 }
@@ -26,6 +29,16 @@ struct Snapshot {
 #[derive(Clone, Debug, Default)]
 pub struct IngestRules {
     snapshot: Arc<RwLock<Snapshot>>,
+    /// When the rules were last read (none: never).
+    read_at: Arc<RwLock<Option<std::time::Instant>>>,
+}
+
+/// The form an opted-out account is kept in: SHA-256 (hex) of `guildhall-opt-out:kind:id`,
+/// the same as the database's `app.account_hash`.
+pub fn account_hash(kind: &str, external_id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("guildhall-opt-out:{kind}:{external_id}").as_bytes());
+    digest.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 impl IngestRules {
@@ -49,6 +62,10 @@ impl IngestRules {
         )
         .fetch_all(pool)
         .await?;
+        let opted_out_hashes: Vec<String> =
+            sqlx::query_scalar("select account_hash from app.opted_out_accounts")
+                .fetch_all(pool)
+                .await?;
         let tracking_rows: Vec<(i64, bool)> =
             sqlx::query_as("select guild_id, tracked from app.discord_guild_tracking")
                 .fetch_all(pool)
@@ -61,11 +78,30 @@ impl IngestRules {
             snapshot.excluded.entry(guild).or_default().insert(channel);
         }
         snapshot.opted_out = opted_out_rows.into_iter().collect();
+        snapshot.opted_out_hashes = opted_out_hashes.into_iter().collect();
         match self.snapshot.write() {
             Ok(mut current) => *current = snapshot,
             Err(poisoned) => *poisoned.into_inner() = snapshot,
         }
+        let now = Some(std::time::Instant::now());
+        match self.read_at.write() {
+            Ok(mut at) => *at = now,
+            Err(poisoned) => *poisoned.into_inner() = now,
+        }
         Ok(())
+    }
+
+    /// Reads the rules again when they were never read or are older than `max_age`; for
+    /// the writers of sources that have no refresh task of their own (log sinks, pollers).
+    /// On an error the previous rules stay in force (and the error is logged).
+    pub async fn refresh_if_older(&self, pool: &PgPool, max_age: Duration) {
+        let stale = match self.read_at.read() {
+            Ok(at) => at.is_none_or(|at| at.elapsed() >= max_age),
+            Err(_) => true,
+        };
+        if stale && let Err(error) = self.refresh(pool).await {
+            tracing::warn!(error = %error, "cannot re-read the opt-outs; keeping the previous ones");
+        }
     }
 
     /// Re-reads the rules every `interval` (normally [`REFRESH_INTERVAL`]) until `stop`.
@@ -99,6 +135,10 @@ impl IngestRules {
             snapshot
                 .opted_out
                 .contains(&(kind.to_owned(), external_id.to_owned()))
+                || (!snapshot.opted_out_hashes.is_empty()
+                    && snapshot
+                        .opted_out_hashes
+                        .contains(&account_hash(kind, external_id)))
         })
     }
 

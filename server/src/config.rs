@@ -50,6 +50,7 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     pub ingest: IngestConfig,
     pub games: GamesConfig,
+    pub steam: SteamConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -88,6 +89,16 @@ pub struct DiscordConfig {
     pub token_url: url::Url,
     /// Endpoint returning the signed-in user (`GUILDHALL_DISCORD__USERINFO_URL`).
     pub userinfo_url: url::Url,
+    /// Endpoint returning the signed-in user's connected accounts, read with the
+    /// `connections` scope for their Steam accounts (`GUILDHALL_DISCORD__CONNECTIONS_URL`).
+    pub connections_url: url::Url,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct SteamConfig {
+    /// Base of Steam's OpenID provider: members are sent to `<base>openid/login` and the
+    /// answer is checked there (`GUILDHALL_STEAM__OPENID_BASE`).
+    pub openid_base: url::Url,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -130,6 +141,12 @@ struct Defaults {
     pipeline: PipelineDefaults,
     ingest: IngestDefaults,
     games: GamesDefaults,
+    steam: SteamDefaults,
+}
+
+#[derive(Serialize)]
+struct SteamDefaults {
+    openid_base: &'static str,
 }
 
 #[derive(Serialize)]
@@ -147,6 +164,7 @@ struct DiscordDefaults {
     authorize_url: &'static str,
     token_url: &'static str,
     userinfo_url: &'static str,
+    connections_url: &'static str,
 }
 
 #[derive(Serialize)]
@@ -183,6 +201,7 @@ fn defaults() -> Defaults {
             authorize_url: "https://discord.com/oauth2/authorize",
             token_url: "https://discord.com/api/oauth2/token",
             userinfo_url: "https://discord.com/api/users/@me",
+            connections_url: "https://discord.com/api/users/@me/connections",
         },
         pipeline: PipelineDefaults {
             interval_secs: 60,
@@ -197,6 +216,9 @@ fn defaults() -> Defaults {
             refresh_secs: 10,
             log_body_limit_kb: 1024,
             profile_weeks: 8,
+        },
+        steam: SteamDefaults {
+            openid_base: "https://steamcommunity.com/",
         },
     }
 }
@@ -598,7 +620,9 @@ mod tests {
             "discord.api_base"
             | "discord.authorize_url"
             | "discord.token_url"
-            | "discord.userinfo_url" => (
+            | "discord.userinfo_url"
+            | "discord.connections_url"
+            | "steam.openid_base" => (
                 "http://127.0.0.1:9/x",
                 "\"http://127.0.0.1:9/x\"",
                 "http://127.0.0.1:9/x",

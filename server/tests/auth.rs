@@ -1257,6 +1257,13 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
         p if p == GetMyActivity::PATH => (member, vec![]),
         p if p == GetMyAccounts::PATH => (member, vec![]),
         p if p == NewLinkCode::PATH => (member, vec![]),
+        p if p == GetMyPrivacy::PATH => (member, vec![]),
+        p if p == SetMeHidden::PATH => (member, vec![("hidden", "false")]),
+        // Unconfirmed: allowed roles get past the check and are refused for that.
+        p if p == OptMeOut::PATH => (member, vec![("confirmed", "false")]),
+        p if p == DeleteMyAccount::PATH => (member, vec![("confirmed", "false")]),
+        p if p == GetMySteamConnections::PATH => (member, vec![]),
+        p if p == LinkSteamConnection::PATH => (member, vec![("steam_id", "76561197960265729")]),
         p if p == UnlinkMyAccount::PATH => (
             member,
             vec![("kind", "steam"), ("external_id", "76561197960265729")],

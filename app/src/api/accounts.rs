@@ -97,3 +97,69 @@ pub async fn unlink_my_account(kind: String, external_id: String) -> Result<(), 
     tracing::info!(user = user.id, kind, "game account unlinked");
     Ok(())
 }
+
+/// The Steam accounts the member's Discord connections show (verified, not revoked, as of
+/// their last sign-in), and whether each is linked to them already.
+#[server]
+pub async fn get_my_steam_connections() -> Result<Vec<crate::model::SteamConnection>, AppError> {
+    use crate::model::{Permission, SteamConnection};
+    let (user, state) = crate::ssr::authz::require(Permission::OwnData).await?;
+    let rows: Vec<(String, Option<String>, bool)> = sqlx::query_as(
+        "select c.external_id, c.name,
+                exists (select 1 from silver.user_identities i
+                        where i.kind = 'steam' and i.external_id = c.external_id
+                          and i.person_id = (select person_id from silver.user_identities
+                                             where kind = 'discord' and external_id = $2::text))
+         from app.discord_connections c
+         where c.user_id = $1 and c.kind = 'steam'
+         order by c.name, c.external_id",
+    )
+    .bind(user.id)
+    .bind(user.discord_user_id)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(steam_id, name, linked)| SteamConnection {
+            steam_id,
+            name,
+            linked,
+        })
+        .collect())
+}
+
+/// Links one of the Steam accounts the member's Discord connections vouch for.
+#[server]
+pub async fn link_steam_connection(steam_id: String) -> Result<(), AppError> {
+    use crate::model::Permission;
+    let (user, state) = crate::ssr::authz::require(Permission::OwnData).await?;
+    let name: Option<Option<String>> = sqlx::query_scalar(
+        "select name from app.discord_connections
+         where user_id = $1 and kind = 'steam' and external_id = $2",
+    )
+    .bind(user.id)
+    .bind(&steam_id)
+    .fetch_optional(&state.pool)
+    .await?;
+    let Some(name) = name else {
+        let error = AppError::BadRequest(
+            "this Steam account is not among your verified Discord connections".into(),
+        );
+        crate::ssr::authz::set_status(&error);
+        return Err(error);
+    };
+    crate::ssr::identity::link_own(
+        &state.pool,
+        user.id,
+        "steam",
+        &steam_id,
+        "oauth_connection",
+        name.as_deref(),
+    )
+    .await?;
+    tracing::info!(
+        user = user.id,
+        "Steam account linked through the Discord connection"
+    );
+    Ok(())
+}

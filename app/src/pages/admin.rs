@@ -342,6 +342,10 @@ fn AuditLog(entries: Vec<AuditEntry>) -> impl IntoView {
                 Some(AuditAction::IdentityLinked) => t(Key::AuditIdentityLinked).into_any(),
                 Some(AuditAction::IdentityUnlinked) => t(Key::AuditIdentityUnlinked).into_any(),
                 Some(AuditAction::PersonsMerged) => t(Key::AuditPersonsMerged).into_any(),
+                Some(AuditAction::PersonSplit) => t(Key::AuditPersonSplit).into_any(),
+                Some(AuditAction::MemberHidden) => t(Key::AuditMemberHidden).into_any(),
+                Some(AuditAction::MemberOptedOut) => t(Key::AuditMemberOptedOut).into_any(),
+                Some(AuditAction::MemberDeleted) => t(Key::AuditMemberDeleted).into_any(),
                 None => entry.action.clone().into_any(),
             };
             view! {

@@ -1,10 +1,13 @@
 //! The member's accounts on `/me`: Discord, Steam and Minecraft accounts Guildhall counts
 //! as them, a one-time code to link a game account from game chat, and unlinking.
 
-use crate::api::{NewLinkCode, UnlinkMyAccount, get_my_accounts};
+use crate::api::{
+    DeleteMyAccount, LinkSteamConnection, NewLinkCode, OptMeOut, SetMeHidden, UnlinkMyAccount,
+    get_my_accounts, get_my_privacy, get_my_steam_connections,
+};
 use crate::components::{ErrorNotice, Loading};
 use crate::i18n::{Key, t, use_i18n};
-use crate::model::MyAccount;
+use crate::model::{MyAccount, SteamConnection};
 use leptos::prelude::*;
 
 /// The platform of an account kind, as people write it (also used by the identity editor).
@@ -32,7 +35,11 @@ pub fn MyAccounts() -> impl IntoView {
     let lang = use_i18n().lang;
     let new_code = ServerAction::<NewLinkCode>::new();
     let unlink = ServerAction::<UnlinkMyAccount>::new();
-    let accounts = Resource::new(move || unlink.version().get(), |_| get_my_accounts());
+    let link_connection = ServerAction::<LinkSteamConnection>::new();
+    let changed = move || (unlink.version().get(), link_connection.version().get());
+    let accounts = Resource::new(changed, |_| get_my_accounts());
+    let connections = Resource::new(changed, |_| get_my_steam_connections());
+
     let shown_code = move || match new_code.value().get()? {
         Err(error) => Some(view! { <ErrorNotice error /> }.into_any()),
         Ok(code) => {
@@ -76,11 +83,148 @@ pub fn MyAccounts() -> impl IntoView {
                 </button>
             </ActionForm>
             {shown_code}
+            <h3>{t(Key::SteamConnectionsTitle)}</h3>
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    match connections.await {
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                        Ok(list) => view! { <SteamConnections list link=link_connection /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+        <MyData />
+    }
+}
+
+/// The verified Steam connections Discord showed at sign-in, each linked with a click.
+#[component]
+fn SteamConnections(
+    list: Vec<SteamConnection>,
+    link: ServerAction<LinkSteamConnection>,
+) -> impl IntoView {
+    let error = move || match link.value().get()? {
+        Err(error) => Some(view! { <ErrorNotice error /> }),
+        Ok(()) => None,
+    };
+    if list.is_empty() {
+        return view! { <p class="muted small" data-testid="no-steam-connections">{t(Key::SteamConnectionsNone)}</p> }.into_any();
+    }
+    let items = list
+        .into_iter()
+        .map(|connection| {
+            let label = connection.name.clone().unwrap_or_else(|| connection.steam_id.clone());
+            let steam_id = connection.steam_id.clone();
+            let shown_id = connection.steam_id.clone();
+            let action = if connection.linked {
+                view! { <span class="muted small">{t(Key::AlreadyLinked)}</span> }.into_any()
+            } else {
+                view! {
+                    <ActionForm action=link attr:class="inline-form">
+                        <input type="hidden" name="steam_id" value=connection.steam_id.clone() />
+                        <button type="submit" data-testid="link-connection" disabled=move || link.pending().get()>
+                            {t(Key::LinkThis)}
+                        </button>
+                    </ActionForm>
+                }
+                .into_any()
+            };
+            view! {
+                <li data-steam-id=steam_id>
+                    <span>{label}</span>
+                    " "
+                    <span class="muted small mono">{shown_id}</span>
+                    " "
+                    {action}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        {error}
+        <ul class="connections" data-testid="steam-connections">{items}</ul>
+    }
+    .into_any()
+}
+
+/// Download, hide me, opt out, delete my account: each confirmed, each at once.
+#[component]
+fn MyData() -> impl IntoView {
+    let hide = ServerAction::<SetMeHidden>::new();
+    let opt_out = ServerAction::<OptMeOut>::new();
+    let delete = ServerAction::<DeleteMyAccount>::new();
+    let privacy = Resource::new(move || hide.version().get(), |_| get_my_privacy());
+    let confirm_opt_out = RwSignal::new(false);
+    let confirm_delete = RwSignal::new(false);
+    // Once erased, the session is gone: start again from the front page.
+    Effect::new(move |_| {
+        let done = matches!(opt_out.value().get(), Some(Ok(())))
+            || matches!(delete.value().get(), Some(Ok(())));
+        if done {
+            let _ = window().location().set_href("/?erased=1");
+        }
+    });
+    let failure = move || {
+        [
+            hide.value().get(),
+            opt_out.value().get(),
+            delete.value().get(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(Result::err)
+        .map(|error| view! { <ErrorNotice error /> })
+    };
+    view! {
+        <section class="card my-data" data-testid="my-data">
+            <h2>{t(Key::MyDataTitle)}</h2>
+            <p class="muted">{t(Key::MyDataLead)}</p>
+            {failure}
             <p class="export-my-data">
                 <a href="/me/export.json" download="guildhall-my-data.json" rel="external" class="button-secondary" data-testid="export-my-data">
                     {t(Key::ExportMyData)}
                 </a>
             </p>
+            <h3>{t(Key::HideMe)}</h3>
+            <p class="muted small">{t(Key::HideMeHow)}</p>
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    let hidden = privacy.await.map(|p| p.hidden).unwrap_or(false);
+                    view! {
+                        {hidden.then(|| view! { <p class="notice" data-testid="hidden-now">{t(Key::HiddenNow)}</p> })}
+                        <ActionForm action=hide attr:class="inline-form">
+                            <input type="hidden" name="hidden" value=if hidden { "false" } else { "true" } />
+                            <button type="submit" class="button-secondary" data-testid="toggle-hidden" disabled=move || hide.pending().get()>
+                                {if hidden { t(Key::ShowMe) } else { t(Key::HideMe) }}
+                            </button>
+                        </ActionForm>
+                    }
+                })}
+            </Suspense>
+            <h3>{t(Key::OptOut)}</h3>
+            <p class="muted small">{t(Key::OptOutHow)}</p>
+            <ActionForm action=opt_out attr:class="confirm-form">
+                <label class="confirm">
+                    <input type="checkbox" data-testid="confirm-opt-out" on:change=move |ev| confirm_opt_out.set(event_target_checked(&ev)) />
+                    " " {t(Key::ConfirmIrreversible)}
+                </label>
+                <input type="hidden" name="confirmed" value="true" />
+                <button type="submit" class="button-danger" data-testid="opt-out" disabled=move || !confirm_opt_out.get() || opt_out.pending().get()>
+                    {t(Key::OptOut)}
+                </button>
+            </ActionForm>
+            <h3>{t(Key::DeleteAccount)}</h3>
+            <p class="muted small">{t(Key::DeleteAccountHow)}</p>
+            <ActionForm action=delete attr:class="confirm-form">
+                <label class="confirm">
+                    <input type="checkbox" data-testid="confirm-delete" on:change=move |ev| confirm_delete.set(event_target_checked(&ev)) />
+                    " " {t(Key::ConfirmIrreversible)}
+                </label>
+                <input type="hidden" name="confirmed" value="true" />
+                <button type="submit" class="button-danger" data-testid="delete-account" disabled=move || !confirm_delete.get() || delete.pending().get()>
+                    {t(Key::DeleteAccount)}
+                </button>
+            </ActionForm>
         </section>
     }
 }

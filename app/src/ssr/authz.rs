@@ -117,6 +117,15 @@ pub async fn require(permission: Permission) -> Result<(CurrentUser, AppState), 
 }
 
 /// The app state and the session of the server function's request.
+/// Signs the current request's browser out (after the user's account was deleted).
+pub async fn end_session() -> Result<(), AppError> {
+    let (_, session) = request_session().await?;
+    session.flush().await.map_err(|error| {
+        tracing::error!(error = %error, "ending the session failed");
+        AppError::Internal
+    })
+}
+
 async fn request_session() -> Result<(AppState, Session), AppError> {
     let state = leptos::prelude::use_context::<AppState>().ok_or_else(|| {
         tracing::error!("AppState missing from the Leptos context");

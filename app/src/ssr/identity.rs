@@ -87,3 +87,24 @@ pub async fn unlink(
         .await?;
     Ok(person.is_some())
 }
+
+/// Links a game account to the web user `user_id`'s own person, verified `how`
+/// (`oauth_connection`, `steam_openid`).
+pub async fn link_own(
+    pool: &PgPool,
+    user_id: i64,
+    kind: &str,
+    external_id: &str,
+    how: &str,
+    display_name: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("select silver.link_identity($1, $2, silver.person_of_user($3), $4, $3, $5)")
+        .bind(kind)
+        .bind(external_id)
+        .bind(user_id)
+        .bind(how)
+        .bind(display_name)
+        .execute(pool)
+        .await?;
+    Ok(())
+}

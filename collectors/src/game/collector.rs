@@ -13,7 +13,8 @@ use super::sftp::SftpSource;
 use super::tail::{FolderTailer, LocalFolder, LogFolder};
 use crate::Collector;
 use crate::ingest::{IngestWriter, SpoolConfig, WriterConfig};
-use crate::metrics::{Metrics, SourceLabels};
+use crate::metrics::{DropReason, Metrics, SourceLabels};
+use crate::rules::IngestRules;
 use crate::steps::IpHasher;
 use chrono::Utc;
 use chrono_tz::Tz;
@@ -79,6 +80,8 @@ pub struct GameServers {
     config: GameCollectorConfig,
     hasher: Arc<IpHasher>,
     http: reqwest::Client,
+    /// Opt-outs, read again by each poll loop when older than the refresh interval.
+    rules: IngestRules,
 }
 
 impl GameServers {
@@ -98,6 +101,7 @@ impl GameServers {
             metrics,
             config,
             http,
+            rules: IngestRules::default(),
         })
     }
 
@@ -150,8 +154,11 @@ impl GameServers {
             let poller = StatusPoller::new(server.server_id, server.game, rcon);
             tasks.spawn(poll_loop(
                 self.pool.clone(),
-                self.writers.status.clone(),
-                self.metrics.clone(),
+                StatusSink {
+                    writer: self.writers.status.clone(),
+                    metrics: self.metrics.clone(),
+                    rules: self.rules.clone(),
+                },
                 server.server_id,
                 Duration::from_secs(u64::from(server.poll_interval_secs)),
                 poller,
@@ -256,10 +263,32 @@ async fn report(pool: &PgPool, server_id: i64, source: SourceKind, error: Option
     }
 }
 
-async fn poll_loop(
-    pool: PgPool,
+/// Where status polls go: opted-out players are taken out of the snapshot (counted as
+/// dropped), then the writer.
+struct StatusSink {
     writer: IngestWriter<StatusRecord>,
     metrics: Metrics,
+    rules: IngestRules,
+}
+
+impl StatusSink {
+    /// Takes the players who opted out out of a poll; returns how many.
+    fn without_opted_out(&self, record: &mut StatusRecord) -> usize {
+        let before = record.players.len();
+        record.players.retain(|player| {
+            !super::logs::player_opted_out(&self.rules, Some(&player.name), player.account.as_ref())
+        });
+        let dropped = before - record.players.len();
+        for _ in 0..dropped {
+            self.metrics.dropped("game_status", DropReason::opted_out);
+        }
+        dropped
+    }
+}
+
+async fn poll_loop(
+    pool: PgPool,
+    sink: StatusSink,
     server_id: i64,
     period: Duration,
     mut poller: StatusPoller,
@@ -274,14 +303,19 @@ async fn poll_loop(
             outcome = poller.poll(polled_at) => outcome,
         };
         match outcome {
-            Ok(record) => {
+            Ok(mut record) => {
+                sink.rules
+                    .refresh_if_older(&pool, crate::rules::REFRESH_INTERVAL)
+                    .await;
+                sink.without_opted_out(&mut record);
+                let metrics = &sink.metrics;
                 metrics
                     .collector_events
                     .get_or_create(&SourceLabels {
                         source: "game_status".into(),
                     })
                     .inc();
-                if writer.write(record).await.is_err() {
+                if sink.writer.write(record).await.is_err() {
                     return;
                 }
                 if last_error.take().is_some() {

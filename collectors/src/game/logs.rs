@@ -8,6 +8,7 @@ use super::event::{GameAccount, LogEvent, LogRecord, LogTime, ParseResult, Playe
 use super::records::{GameLogRecord, LogKind};
 use super::servers::Game;
 use crate::metrics::{DropReason, Metrics, SourceLabels};
+use crate::rules::IngestRules;
 use crate::steps::{IngestStep, IpHasher, Steps};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -449,9 +450,51 @@ impl IngestStep<GameLogRecord> for ChatLength {
     }
 }
 
+/// Whether a game player belongs to someone who opted out: by their account, or (Minecraft
+/// lines name the player without the account) by their Minecraft name.
+pub fn player_opted_out(
+    rules: &IngestRules,
+    name: Option<&str>,
+    account: Option<&GameAccount>,
+) -> bool {
+    let by_account = match account {
+        Some(GameAccount::Steam(id)) => rules.is_opted_out("steam", &id.to_string()),
+        Some(GameAccount::Minecraft(uuid)) => rules.is_opted_out("minecraft", uuid),
+        None => false,
+    };
+    by_account
+        || (!matches!(account, Some(GameAccount::Steam(_)))
+            && name.is_some_and(|name| rules.is_opted_out("minecraft_name", &name.to_lowercase())))
+}
+
+/// The ingest step that drops the lines of players who opted out.
+pub struct OptedOutPlayers(pub IngestRules);
+
+impl IngestStep<GameLogRecord> for OptedOutPlayers {
+    fn name(&self) -> &'static str {
+        "opted_out"
+    }
+
+    fn apply(&self, record: &mut GameLogRecord) -> Result<(), DropReason> {
+        if player_opted_out(
+            &self.0,
+            record.player_name.as_deref(),
+            record.account.as_ref(),
+        ) {
+            return Err(DropReason::opted_out);
+        }
+        Ok(())
+    }
+}
+
 /// The steps every game log record passes.
-pub fn log_steps(metrics: Metrics, hasher: Arc<IpHasher>) -> Steps<GameLogRecord> {
+pub fn log_steps(
+    metrics: Metrics,
+    hasher: Arc<IpHasher>,
+    rules: IngestRules,
+) -> Steps<GameLogRecord> {
     Steps::new("game_logs", metrics)
+        .then(OptedOutPlayers(rules))
         .then(HashAddress(hasher))
         .then(ChatLength)
 }
@@ -473,9 +516,19 @@ pub fn link_code(text: &str) -> Option<&str> {
 /// `!link CODE` said in game chat: the code is redeemed for the account that said it
 /// before the chat step drops the text. Minecraft chat names only the player: the account
 /// is the UUID its last `UUID of player` line gave (in this batch, or stored before).
-async fn redeem_link_codes(pool: &sqlx::PgPool, records: &[GameLogRecord]) -> sqlx::Result<()> {
+async fn redeem_link_codes(
+    pool: &sqlx::PgPool,
+    rules: &IngestRules,
+    records: &[GameLogRecord],
+) -> sqlx::Result<()> {
     for (index, record) in records.iter().enumerate() {
-        if record.kind != LogKind::Chat {
+        if record.kind != LogKind::Chat
+            || player_opted_out(
+                rules,
+                record.player_name.as_deref(),
+                record.account.as_ref(),
+            )
+        {
             continue;
         }
         let Some(code) = record.chat_text.as_deref().and_then(link_code) else {
@@ -566,6 +619,7 @@ pub struct LogSink {
     writer: crate::ingest::IngestWriter<GameLogRecord>,
     steps: Arc<Steps<GameLogRecord>>,
     hasher: Arc<IpHasher>,
+    rules: IngestRules,
 }
 
 impl LogSink {
@@ -574,10 +628,12 @@ impl LogSink {
         metrics: Metrics,
         hasher: Arc<IpHasher>,
     ) -> Self {
+        let rules = IngestRules::default();
         Self {
             writer,
-            steps: Arc::new(log_steps(metrics, hasher.clone())),
+            steps: Arc::new(log_steps(metrics, hasher.clone(), rules.clone())),
             hasher,
+            rules,
         }
     }
 
@@ -589,8 +645,11 @@ impl LogSink {
         if records.is_empty() {
             return Ok(crate::ingest::Receipt::default());
         }
+        self.rules
+            .refresh_if_older(self.hasher.pool(), crate::rules::REFRESH_INTERVAL)
+            .await;
         prepare_salts(&self.hasher, &records).await?;
-        redeem_link_codes(self.hasher.pool(), &records).await?;
+        redeem_link_codes(self.hasher.pool(), &self.rules, &records).await?;
         let records: Vec<GameLogRecord> = records
             .into_iter()
             .filter_map(|r| self.steps.run(r))

@@ -70,6 +70,8 @@ pub(super) async fn login(
     let (url, csrf) = client
         .authorize_url(CsrfToken::new_random)
         .add_scope(Scope::new("identify".into()))
+        // Only to offer the member's verified Steam accounts for linking on "My accounts".
+        .add_scope(Scope::new("connections".into()))
         .set_pkce_challenge(challenge)
         .url();
     let pending = PendingLogin {
@@ -159,6 +161,21 @@ async fn finish_login(
         })?;
 
     let user = fetch_user(state, token.access_token().secret()).await?;
+    let opted_out: bool = sqlx::query_scalar(
+        "select exists (select 1 from app.opted_out_accounts
+                        where account_hash = app.account_hash('discord', $1::text))",
+    )
+    .bind(user.id)
+    .fetch_one(&state.app.pool)
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, "checking the opt-outs failed");
+        SignInError::Internal
+    })?;
+    if opted_out {
+        tracing::info!("sign-in refused: the account opted out");
+        return Err(SignInError::OptedOut);
+    }
     let profile = Profile {
         discord_user_id: user.id,
         username: &user.username,
@@ -176,8 +193,79 @@ async fn finish_login(
         }
     };
     let user_id = upsert_user(&state.app.pool, &profile, role).await?;
+    // The connections only offer accounts to link: without them sign-in still works.
+    match fetch_steam_connections(state, token.access_token().secret()).await {
+        Ok(connections) => {
+            if let Err(error) = store_connections(&state.app.pool, user_id, &connections).await {
+                tracing::warn!(%error, "storing the Discord connections failed");
+            }
+        }
+        Err(error) => tracing::warn!(%error, "Discord's connections endpoint failed"),
+    }
     sign_in(session, user_id).await?;
     Ok(pending.next)
+}
+
+/// One entry of Discord's `GET /users/@me/connections`.
+#[derive(Debug, Deserialize)]
+struct Connection {
+    #[serde(rename = "type")]
+    kind: String,
+    id: String,
+    name: Option<String>,
+    #[serde(default)]
+    verified: bool,
+    #[serde(default)]
+    revoked: bool,
+}
+
+/// The member's Steam connections Discord verified and that are not revoked, as
+/// `(SteamID64, name)`. Anything else is ignored.
+async fn fetch_steam_connections(
+    state: &ServerState,
+    access_token: &str,
+) -> Result<Vec<(String, Option<String>)>, reqwest::Error> {
+    let connections: Vec<Connection> = state
+        .http
+        .get(state.config.discord.connections_url.clone())
+        .bearer_auth(access_token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    Ok(connections
+        .into_iter()
+        .filter(|c| c.kind == "steam" && c.verified && !c.revoked)
+        .filter(|c| crate::auth::steam::is_steam_id64(&c.id))
+        .map(|c| (c.id, c.name))
+        .collect())
+}
+
+/// Replaces the web user's stored Steam connections by the ones Discord shows now.
+async fn store_connections(
+    pool: &sqlx::PgPool,
+    user_id: i64,
+    connections: &[(String, Option<String>)],
+) -> sqlx::Result<()> {
+    let ids: Vec<&str> = connections.iter().map(|(id, _)| id.as_str()).collect();
+    let names: Vec<Option<&str>> = connections.iter().map(|(_, n)| n.as_deref()).collect();
+    let mut tx = pool.begin().await?;
+    sqlx::query("delete from app.discord_connections where user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "insert into app.discord_connections (user_id, kind, external_id, name)
+         select $1, 'steam', c.id, c.name from unnest($2::text[], $3::text[]) as c (id, name)
+         on conflict do nothing",
+    )
+    .bind(user_id)
+    .bind(&ids)
+    .bind(&names)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
 }
 
 /// The fields of Discord's `GET /users/@me` we keep.

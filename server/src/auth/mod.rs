@@ -6,6 +6,7 @@
 
 pub mod demo;
 mod discord;
+pub mod steam;
 
 use crate::web::ServerState;
 use app::model::Role;
@@ -143,6 +144,8 @@ pub(crate) enum SignInError {
     NotAMember,
     /// Guildhall has not read any tracked guild's member list yet.
     MembersUnknown,
+    /// The account's owner opted out: nothing about them is recorded.
+    OptedOut,
     /// Database or session store failed (already logged).
     Internal,
 }
@@ -254,6 +257,11 @@ impl IntoResponse for SignInError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Guildhall does not know the members of the community's Discord server yet: the bot reads the member list when it connects (it needs DISCORD_BOT_TOKEN and Discord's Server Members intent). Please try again in a few minutes.",
                 "Guildhall kennt die Mitglieder des Discord-Servers noch nicht: Der Bot liest die Mitgliederliste, sobald er verbunden ist (er braucht DISCORD_BOT_TOKEN und Discords Server-Members-Intent). Bitte versuche es in ein paar Minuten noch einmal.",
+            ),
+            SignInError::OptedOut => (
+                StatusCode::FORBIDDEN,
+                "You opted out of Guildhall: your history was deleted and nothing you do is recorded, so there is nothing to sign in to. Your accounts are kept only as anonymous hashes, which is what stops the recording.",
+                "Du hast Guildhall widersprochen: Deine Daten wurden gelöscht und nichts, was du tust, wird erfasst, daher gibt es nichts, wofür du dich anmelden könntest. Deine Konten sind nur noch als anonyme Prüfsummen gespeichert, die die Erfassung verhindern.",
             ),
             SignInError::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
