@@ -188,8 +188,9 @@ begin
     where name is not null and length(name) > 0;
 
     -- Their days are counted again without them; member KPIs from their first join on.
+    -- Their rows are deleted below, so the KPIs read from them are marked as well.
     insert into app.pipeline_dirty_ranges (job, from_at, to_at)
-    select 'activity_daily', island_start::timestamp at time zone tz,
+    select job, island_start::timestamp at time zone tz,
            (island_end + 1)::timestamp at time zone tz
     from (
         select min(day) as island_start, max(day) as island_end
@@ -198,7 +199,8 @@ begin
             from (select distinct day from silver.activity_daily where person_id = p_person) d
         ) days
         group by island
-    ) islands;
+    ) islands,
+    unnest(array['activity_daily', 'daily_active_users']) job;
     select least(
         (select min(first_joined_at) from silver.dim_members where discord_user_id = any (discord_ids)),
         (select min(day)::timestamp at time zone tz from silver.activity_daily where person_id = p_person))

@@ -407,3 +407,137 @@ async fn merging_two_persons_counts_them_once_and_the_audit_log_names_the_accoun
         "{refused}"
     );
 }
+
+/// Everything the database holds, as `pg_dump --data-only` writes it.
+async fn data_dump(pool: &PgPool) -> String {
+    let name: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(pool)
+        .await
+        .expect("database name");
+    let mut url = url::Url::parse(&std::env::var("DATABASE_URL").expect("DATABASE_URL"))
+        .expect("DATABASE_URL is a URL");
+    url.set_path(&name);
+    let output = std::process::Command::new("pg_dump")
+        .args(["--data-only", url.as_str()])
+        .output()
+        .expect("pg_dump runs");
+    assert!(output.status.success(), "pg_dump failed: {output:?}");
+    String::from_utf8(output.stdout).expect("UTF-8 dump")
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn an_opted_out_member_leaves_only_hashes_their_events_are_dropped_and_the_numbers_recount(
+    pool: PgPool,
+) {
+    let (user, minecraft, cs2) = setup(&pool).await;
+    voice(&pool).await;
+    let mira_lines = [
+        format!("[12:00:00] [User Authenticator #1/INFO]: UUID of player Mira is {MIRA_UUID}"),
+        "[12:00:01] [Server thread/INFO]: Mira joined the game".to_owned(),
+        "[13:00:00] [Server thread/INFO]: Mira left the game".to_owned(),
+    ];
+    let mira_lines: Vec<&str> = mira_lines.iter().map(String::as_str).collect();
+    logs(&pool, minecraft, LogFormat::Minecraft, &mira_lines).await;
+    logs(&pool, cs2, LogFormat::Hl, &[
+        "L 11/28/2026 - 14:00:00: \"Mira<2><[U:1:24690]><>\" connected, address \"203.0.113.7:27005\"",
+        "L 11/28/2026 - 14:00:05: \"Mira<2><[U:1:24690]><>\" entered the game",
+        "L 11/28/2026 - 15:00:00: \"Mira<2><[U:1:24690]><CT>\" disconnected (reason \"Disconnect\")",
+        "L 11/28/2026 - 15:00:01: \"Ana<4><[U:1:555]><>\" entered the game",
+        "L 11/28/2026 - 16:00:00: \"Ana<4><[U:1:555]><CT>\" disconnected (reason \"Disconnect\")",
+    ])
+    .await;
+    run(&pool).await;
+    let member = person_of(&pool, "discord", &MIRA.to_string()).await;
+    for (kind, id) in [("minecraft", MIRA_UUID), ("steam", MIRA_STEAM)] {
+        sqlx::query("select silver.link_identity($1, $2, $3, 'ingame_code', $4, 'Mira')")
+            .bind(kind)
+            .bind(id)
+            .bind(member)
+            .bind(user)
+            .execute(&pool)
+            .await
+            .expect("link");
+    }
+    run(&pool).await;
+    // Mira (voice, both games) and Ana (CS2).
+    assert_eq!(day_counts(&pool).await, (2, 1, 2));
+
+    let erased: i32 = sqlx::query_scalar("select app.erase_person($1, true, 'member.opt_out')")
+        .bind(member)
+        .fetch_one(&pool)
+        .await
+        .expect("opt out");
+    assert_eq!(erased, 3);
+    run(&pool).await;
+    assert_eq!(day_counts(&pool).await, (1, 0, 1), "only Ana is left");
+
+    let dump = data_dump(&pool).await;
+    for trace in [
+        MIRA.to_string().as_str(),
+        MIRA_UUID,
+        MIRA_STEAM,
+        "Mira",
+        "mira",
+    ] {
+        assert!(!dump.contains(trace), "the dump still holds {trace}");
+    }
+    // The hashes the collectors compare with are the database's.
+    let hashes: Vec<String> =
+        sqlx::query_scalar("select account_hash from app.opted_out_accounts order by 1")
+            .fetch_all(&pool)
+            .await
+            .expect("hashes");
+    let mut expected = vec![
+        collectors::rules::account_hash("discord", &MIRA.to_string()),
+        collectors::rules::account_hash("minecraft", MIRA_UUID),
+        collectors::rules::account_hash("steam", MIRA_STEAM),
+        collectors::rules::account_hash("minecraft_name", "mira"),
+    ];
+    expected.sort();
+    assert_eq!(hashes, expected);
+
+    // Further events from any of her accounts are dropped at ingest, with the reason.
+    let metrics = Metrics::new();
+    let day = NaiveDate::from_ymd_opt(2026, 11, 29).expect("day");
+    for (server, format, lines) in [
+        (minecraft, LogFormat::Minecraft, mira_lines.clone()),
+        (
+            cs2,
+            LogFormat::Hl,
+            vec!["L 11/29/2026 - 14:00:05: \"Mira<2><[U:1:24690]><>\" entered the game"],
+        ),
+    ] {
+        let mut decoder = LineDecoder::new(
+            server,
+            format,
+            chrono_tz::UTC,
+            day,
+            at("2026-11-29T23:00:00Z"),
+        );
+        let records: Vec<_> = lines.iter().filter_map(|l| decoder.decode(l)).collect();
+        let (writer, task) =
+            IngestWriter::spawn(pool.clone(), WriterConfig::default(), Metrics::new());
+        let sink = LogSink::new(
+            writer,
+            metrics.clone(),
+            Arc::new(IpHasher::new(pool.clone())),
+        );
+        sink.write(records).await.expect("logs");
+        drop(sink);
+        task.await.expect("writer");
+    }
+    assert_eq!(
+        metrics.dropped_count("game_logs", collectors::metrics::DropReason::opted_out),
+        4
+    );
+    let rules = collectors::rules::IngestRules::load(&pool)
+        .await
+        .expect("rules");
+    assert!(rules.is_opted_out("discord", &MIRA.to_string()));
+    assert!(!rules.is_opted_out("discord", "5"));
+    let dump = data_dump(&pool).await;
+    assert!(
+        !dump.contains("Mira"),
+        "a dropped line reached the database"
+    );
+}

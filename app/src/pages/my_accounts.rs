@@ -95,6 +95,7 @@ pub fn MyAccounts() -> impl IntoView {
         </section>
         <MyData />
     }
+    .into_any()
 }
 
 /// The verified Steam connections Discord showed at sign-in, each linked with a click.
@@ -227,6 +228,7 @@ fn MyData() -> impl IntoView {
             </ActionForm>
         </section>
     }
+    .into_any()
 }
 
 #[component]
