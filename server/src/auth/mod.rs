@@ -7,6 +7,7 @@
 pub mod demo;
 mod discord;
 pub mod steam;
+pub mod steam_openid;
 
 use crate::web::ServerState;
 use app::model::Role;
