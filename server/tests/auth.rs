@@ -95,7 +95,7 @@ async fn provider_authorize(
     let param = |name: &str| query.get(name).cloned().unwrap_or_default();
     if param("client_id") != CLIENT_ID
         || param("response_type") != "code"
-        || param("scope") != "identify"
+        || param("scope") != "identify connections"
         || param("code_challenge_method") != "S256"
         || param("code_challenge").is_empty()
         || param("state").is_empty()
@@ -171,7 +171,7 @@ async fn provider_token(
         "token_type": "Bearer",
         "expires_in": 604800,
         "refresh_token": "fake-refresh-token",
-        "scope": "identify",
+        "scope": "identify connections",
     }))
     .into_response()
 }
@@ -463,7 +463,10 @@ impl TestApp {
             query.get("redirect_uri"),
             Some(&self.url("/auth/callback").to_string())
         );
-        assert_eq!(query.get("scope").map(String::as_str), Some("identify"));
+        assert_eq!(
+            query.get("scope").map(String::as_str),
+            Some("identify connections")
+        );
         assert_eq!(query.get("response_type").map(String::as_str), Some("code"));
         assert_eq!(
             query.get("code_challenge_method").map(String::as_str),
