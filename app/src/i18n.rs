@@ -450,6 +450,23 @@ keys! {
     SteamConnectionsNone => "Discord zeigt keine bestätigte Steam-Verbindung (Stand: deine letzte Anmeldung). Verbinde Steam in Discord unter Einstellungen → Verbindungen und melde dich neu an.",
         "Discord shows no verified Steam connection (as of your last sign-in). Connect Steam in Discord under Settings → Connections and sign in again.";
     LinkThis => "Verknüpfen", "Link";
+    SteamOpenIdButton => "Über Steam anmelden", "Sign in through Steam";
+    SteamOpenIdLead => "Verknüpft das Steam-Konto, mit dem du dich bei Steam anmeldest. Guildhall erfährt dabei nur die SteamID, nie dein Passwort.",
+        "Links the Steam account you sign in with on Steam. Guildhall learns only its SteamID, never your password.";
+    SteamOpenIdLinked => "Dein Steam-Konto ist verknüpft: Seine Spielzeit zählt ab jetzt zu dir, auch rückwirkend.",
+        "Your Steam account is linked: its play time counts as yours from now on, history included.";
+    SteamOpenIdCancelled => "Du hast die Anmeldung bei Steam abgebrochen, es wurde nichts verknüpft.",
+        "You cancelled the sign-in on Steam, so nothing was linked.";
+    SteamOpenIdExpired => "Die Steam-Anmeldung ist abgelaufen oder wurde in einem anderen Fenster begonnen. Bitte fang noch einmal an.",
+        "The Steam sign-in expired or was started in another window. Please start again.";
+    SteamOpenIdReplayed => "Diese Antwort von Steam wurde schon einmal benutzt und gilt nicht noch einmal. Bitte melde dich neu bei Steam an.",
+        "This answer from Steam was used before and does not count twice. Please sign in on Steam again.";
+    SteamOpenIdRefused => "Steam hat die Anmeldung nicht bestätigt, es wurde nichts verknüpft. Bitte versuche es noch einmal.",
+        "Steam did not confirm the sign-in, so nothing was linked. Please try again.";
+    SteamOpenIdUnavailable => "Steam war gerade nicht erreichbar, es wurde nichts verknüpft. Bitte versuche es gleich noch einmal.",
+        "Steam could not be reached, so nothing was linked. Please try again in a moment.";
+    SteamOpenIdFailed => "Auf dem Server ist etwas schiefgelaufen, es wurde nichts verknüpft. Bitte versuche es noch einmal.",
+        "Something went wrong on the server, so nothing was linked. Please try again.";
     AlreadyLinked => "verknüpft", "linked";
     MyDataTitle => "Meine Daten", "My data";
     MyDataLead => "Was Guildhall über dich weiß, gehört dir: herunterladen, ausblenden, widersprechen oder löschen. Alles wirkt sofort, die Kennzahlen werden ohne dich neu berechnet.",

@@ -38,6 +38,8 @@ struct ProviderState {
     user: Value,
     /// Successful token exchanges.
     exchanges: u32,
+    /// What `/users/@me/connections` returns (an empty list unless a test sets it).
+    connections: Option<Value>,
 }
 
 #[derive(Clone)]
@@ -61,6 +63,7 @@ impl FakeProvider {
             .route("/authorize", get(provider_authorize))
             .route("/token", post(provider_token))
             .route("/users/@me", get(provider_user))
+            .route("/users/@me/connections", get(provider_connections))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -79,6 +82,10 @@ impl FakeProvider {
 
     fn set_user_id(&self, id: i64) {
         self.state.lock().expect("provider lock").user["id"] = json!(id.to_string());
+    }
+
+    fn set_connections(&self, connections: Value) {
+        self.state.lock().expect("provider lock").connections = Some(connections);
     }
 
     fn exchanges(&self) -> u32 {
@@ -233,6 +240,26 @@ async fn provider_user(
     Json(state.lock().expect("provider lock").user.clone()).into_response()
 }
 
+/// `GET /users/@me/connections` with the same bearer check as the user endpoint.
+async fn provider_connections(
+    State(state): State<Arc<Mutex<ProviderState>>>,
+    headers: HeaderMap,
+) -> Response {
+    let authorized = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {ACCESS_TOKEN}"));
+    if !authorized {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"message": "401: Unauthorized"})),
+        )
+            .into_response();
+    }
+    let connections = state.lock().expect("provider lock").connections.clone();
+    Json(connections.unwrap_or_else(|| json!([]))).into_response()
+}
+
 // ---------------------------------------------------------------------------------------
 // The app under test and a browser for it.
 
@@ -323,6 +350,14 @@ async fn start(pool: PgPool, options: Options) -> TestApp {
         .merge(Serialized::default(
             "discord.userinfo_url",
             provider.base.join("users/@me").expect("url").as_str(),
+        ))
+        .merge(Serialized::default(
+            "discord.connections_url",
+            provider
+                .base
+                .join("users/@me/connections")
+                .expect("url")
+                .as_str(),
         ));
     if options.discord {
         figment = figment
@@ -368,11 +403,21 @@ impl TestApp {
     }
 
     async fn get(&self, path: &str) -> reqwest::Response {
-        self.browser
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap_or_else(|error| panic!("GET {path}: {error}"))
+        let started = std::time::Instant::now();
+        match self.browser.get(self.url(path)).send().await {
+            Ok(response) => response,
+            // A keep-alive connection the server closed as the request went out: a browser
+            // sends an idempotent GET again on a new connection, and so does this test (once).
+            Err(error) if error.is_request() && !error.is_timeout() => {
+                eprintln!("GET {path} on a reused connection failed ({error:?}); sending it again");
+                self.browser
+                    .get(self.url(path))
+                    .send()
+                    .await
+                    .unwrap_or_else(|error| panic!("GET {path} (again): {error:?}"))
+            }
+            Err(error) => panic!("GET {path} after {:?}: {error:?}", started.elapsed()),
+        }
     }
 
     /// The value of the session cookie the browser holds, if any.
@@ -404,7 +449,7 @@ impl TestApp {
             .form(form)
             .send()
             .await
-            .expect("server function call");
+            .unwrap_or_else(|error| panic!("POST {path}: {error:?}"));
         let status = response.status();
         let body = response.text().await.expect("server function body");
         (
@@ -618,6 +663,90 @@ async fn discord_sign_in_creates_the_user_and_renews_the_session(pool: PgPool) {
     // The pre-login session id no longer signs anyone in.
     assert_eq!(app.me_with_cookie(&before).await, Value::Null);
     assert_eq!(app.me_with_cookie(&after).await["role"], json!("member"));
+}
+
+/// One entry of `/users/@me/connections` as Discord sends it.
+fn connection(kind: &str, id: &str, name: &str, verified: bool, revoked: bool) -> Value {
+    json!({
+        "type": kind, "id": id, "name": name, "verified": verified, "revoked": revoked,
+        "integrations": [], "friend_sync": false, "show_activity": true,
+        "two_way_link": false, "visibility": 1,
+    })
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn only_verified_unrevoked_steam_connections_are_offered_and_one_links_with_a_click(
+    pool: PgPool,
+) {
+    let app = start(pool, Options::default()).await;
+    app.provider.set_connections(json!([
+        connection("steam", "76561197960287930", "ada_main", true, false),
+        connection("steam", "76561197960287931", "ada_unverified", false, false),
+        connection("steam", "76561197960287932", "ada_revoked", true, true),
+        connection("steam", "not-a-steam-id", "broken", true, false),
+        connection("twitch", "31415", "ada_streams", true, false),
+        connection("steam", "76561197960287933", "ada_alt", true, false),
+    ]));
+    app.sign_in_with_discord().await;
+
+    let (status, offered) = app.call::<app::api::GetMySteamConnections>(&[]).await;
+    assert_eq!(status, StatusCode::OK, "{offered}");
+    assert_eq!(
+        offered,
+        json!([
+            {"steam_id": "76561197960287933", "name": "ada_alt", "linked": false},
+            {"steam_id": "76561197960287930", "name": "ada_main", "linked": false},
+        ])
+    );
+
+    // An account Discord did not vouch for (unverified) cannot be linked this way.
+    let (status, body) = app
+        .call::<app::api::LinkSteamConnection>(&[("steam_id", "76561197960287931")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let (status, body) = app
+        .call::<app::api::LinkSteamConnection>(&[("steam_id", "76561197960287930")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let linked: Vec<(String, String, Option<String>, bool)> = sqlx::query_as(
+        "select i.external_id, i.verified_by, i.display_name,
+                i.person_id = (select person_id from silver.user_identities
+                               where kind = 'discord' and external_id = $1::text)
+         from silver.user_identities i where i.kind = 'steam'",
+    )
+    .bind(DISCORD_ID)
+    .fetch_all(&app.pool)
+    .await
+    .expect("identities");
+    assert_eq!(
+        linked,
+        vec![(
+            "76561197960287930".to_owned(),
+            "oauth_connection".to_owned(),
+            Some("ada_main".to_owned()),
+            true
+        )]
+    );
+    let (_, offered) = app.call::<app::api::GetMySteamConnections>(&[]).await;
+    assert_eq!(offered[1]["linked"], json!(true), "{offered}");
+    assert_eq!(offered[0]["linked"], json!(false), "{offered}");
+
+    // Revoked in Discord since: the next sign-in no longer offers it (the link stays).
+    app.provider.set_connections(json!([connection(
+        "steam",
+        "76561197960287933",
+        "ada_alt",
+        true,
+        true
+    )]));
+    app.sign_in_with_discord().await;
+    let (_, offered) = app.call::<app::api::GetMySteamConnections>(&[]).await;
+    assert_eq!(offered, json!([]));
+    let (status, _) = app
+        .call::<app::api::LinkSteamConnection>(&[("steam_id", "76561197960287933")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]

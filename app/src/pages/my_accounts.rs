@@ -9,6 +9,7 @@ use crate::components::{ErrorNotice, Loading};
 use crate::i18n::{Key, t, use_i18n};
 use crate::model::{MyAccount, SteamConnection};
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 /// The platform of an account kind, as people write it (also used by the identity editor).
 pub(super) fn kind_label(kind: &str) -> &'static str {
@@ -60,6 +61,21 @@ pub fn MyAccounts() -> impl IntoView {
             )
         }
     };
+    // Where `/me/steam/return` sent the browser back: `?steam=linked` or why not.
+    let query = use_query_map();
+    let steam_outcome = move || {
+        let outcome = query.read().get("steam")?;
+        let (class, key) = match outcome.as_str() {
+            "linked" => ("notice success", Key::SteamOpenIdLinked),
+            "cancelled" => ("notice", Key::SteamOpenIdCancelled),
+            "expired" => ("notice notice-error", Key::SteamOpenIdExpired),
+            "replayed" => ("notice notice-error", Key::SteamOpenIdReplayed),
+            "unavailable" => ("notice notice-error", Key::SteamOpenIdUnavailable),
+            "failed" => ("notice notice-error", Key::SteamOpenIdFailed),
+            _ => ("notice notice-error", Key::SteamOpenIdRefused),
+        };
+        Some(view! { <p class=class data-testid="steam-outcome" data-outcome=outcome>{t(key)}</p> })
+    };
     let unlink_error = move || match unlink.value().get()? {
         Err(error) => Some(view! { <ErrorNotice error /> }),
         Ok(()) => None,
@@ -68,6 +84,7 @@ pub fn MyAccounts() -> impl IntoView {
         <section class="card my-accounts" data-testid="my-accounts">
             <h2>{t(Key::MyAccountsTitle)}</h2>
             <p class="muted">{t(Key::MyAccountsLead)}</p>
+            {steam_outcome}
             {unlink_error}
             <Suspense fallback=Loading>
                 {move || Suspend::new(async move {
@@ -92,6 +109,14 @@ pub fn MyAccounts() -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <p class="steam-openid">
+                // A full page load: the browser goes to Steam and comes back.
+                <a class="button button-secondary" rel="external" href="/me/steam/login" data-testid="steam-openid">
+                    {t(Key::SteamOpenIdButton)}
+                </a>
+                " "
+                <span class="muted small">{t(Key::SteamOpenIdLead)}</span>
+            </p>
         </section>
         <MyData />
     }

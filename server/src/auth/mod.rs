@@ -1,5 +1,5 @@
 //! Sign-in: Discord OAuth2 (authorization code with state and PKCE), demo login, logout,
-//! and the error page shown when sign-in fails.
+//! linking Steam through Steam's OpenID sign-in, and the error page shown when sign-in fails.
 //!
 //! Signing in always renews the session id (against session fixation) before the user id
 //! is written to the session under [`SESSION_USER_KEY`].
@@ -7,6 +7,7 @@
 pub mod demo;
 mod discord;
 pub mod steam;
+pub mod steam_login;
 pub mod steam_openid;
 
 use crate::web::ServerState;
@@ -29,6 +30,8 @@ pub fn router() -> Router<ServerState> {
         // POST only: a GET could be triggered by any other site (an image, a link).
         .route("/auth/logout", post(logout))
         .route("/auth/demo", get(demo::login))
+        .route("/me/steam/login", get(steam_login::login))
+        .route("/me/steam/return", get(steam_login::finish))
 }
 
 /// Gives the configured Discord user ids their role (`GUILDHALL_ADMIN_IDS` → admin,
