@@ -61,25 +61,60 @@ create trigger user_identities_wake_pipeline
     for each row when (old.person_id is distinct from new.person_id)
     execute function app.wake_pipeline();
 
--- Merging carries a hidden person's wish over to the person they are merged into.
-create or replace function silver.carry_hidden_on_merge() returns trigger
+-- A merge carries a hidden person's wish over to the person they are merged into (the
+-- function of 20261204000001, plus that).
+create or replace function silver.merge_persons(p_into bigint, p_from bigint, p_actor bigint)
+returns int
 language plpgsql
 as $$
+declare
+    moved jsonb;
+    n int;
 begin
-    if exists (select 1 from app.hidden_persons h where h.person_id = old.person_id) then
-        insert into app.hidden_persons (person_id) values (new.person_id)
-        on conflict do nothing;
+    if p_into = p_from then
+        raise exception 'a person cannot be merged into themselves';
     end if;
-    return null;
+    if not exists (select 1 from silver.dim_user where person_id = p_into) then
+        raise exception 'person % does not exist', p_into;
+    end if;
+    select coalesce(jsonb_agg(jsonb_build_object('kind', kind, 'external_id', external_id)
+                              order by kind, external_id), '[]'), count(*)
+      into moved, n
+    from silver.user_identities where person_id = p_from;
+    if n = 0 then
+        raise exception 'person % has no accounts to merge', p_from;
+    end if;
+    update silver.user_identities
+    set person_id = p_into, verified_by = 'admin', verified_by_user = p_actor, linked_at = now()
+    where person_id = p_from;
+    update silver.fact_game_sessions set person_id = p_into where person_id = p_from;
+    update silver.fact_voice_sessions set person_id = p_into where person_id = p_from;
+    if exists (select 1 from app.hidden_persons where person_id = p_from) then
+        insert into app.hidden_persons (person_id) values (p_into) on conflict do nothing;
+    end if;
+    perform app.audit_identity(p_actor, 'identity.merge',
+            'person ' || p_from || ' into person ' || p_into,
+            jsonb_build_object('person_id', p_from, 'accounts', moved),
+            jsonb_build_object('person_id', p_into, 'accounts', moved));
+    return n;
 end
 $$;
-create trigger user_identities_carry_hidden
-    after update of person_id on silver.user_identities
-    for each row when (old.person_id is distinct from new.person_id and new.verified_by = 'admin')
-    execute function silver.carry_hidden_on_merge();
 
--- Splits a person: the given accounts (not their only Discord account) move to a new person
--- together. Returns the new person.
+-- Whether the person of a Discord account asked to be hidden: pages that name members
+-- (inviters, the role list, the identity editor) leave them out.
+create function app.is_hidden_discord(p_discord_user_id bigint) returns boolean
+language sql
+stable
+as $$
+    select exists (
+        select 1 from silver.user_identities i
+        join app.hidden_persons h on h.person_id = i.person_id
+        where i.kind = 'discord' and i.external_id = p_discord_user_id::text
+    )
+$$;
+
+-- Splits a person (undoing a wrong merge or link): the given accounts move to a new person
+-- together; at least one account stays. Returns the new person.
 create function silver.split_person(
     p_person bigint, p_kinds text[], p_ids text[], p_actor bigint
 ) returns bigint
@@ -105,9 +140,6 @@ begin
     if left_behind = n then
         raise exception 'keep at least one account with person %', p_person;
     end if;
-    if exists (select 1 from unnest(p_kinds) k where k = 'discord') then
-        raise exception 'a Discord account stays with its person: split off game accounts only';
-    end if;
     insert into silver.dim_user default values returning person_id into new_person;
     update silver.user_identities i
     set person_id = new_person, verified_by = 'admin', verified_by_user = p_actor,
@@ -117,6 +149,10 @@ begin
     update silver.fact_game_sessions s set person_id = new_person
     from unnest(p_kinds, p_ids) as a (kind, external_id)
     where s.account_kind = a.kind and s.account_id = a.external_id;
+    -- A second Discord account (after a wrong merge) takes its voice sessions along.
+    update silver.fact_voice_sessions v set person_id = new_person
+    from unnest(p_kinds, p_ids) as a (kind, external_id)
+    where a.kind = 'discord' and v.discord_user_id::text = a.external_id;
     perform app.audit_identity(p_actor, 'identity.split',
             'person ' || p_person || ' into person ' || new_person,
             jsonb_build_object('person_id', p_person, 'accounts', moving),
@@ -125,7 +161,7 @@ begin
 end
 $$;
 comment on function silver.split_person(bigint, text[], text[], bigint) is
-    'Moves some game accounts of a person to a new person of their own (an admin split); writes app.audit_log.';
+    'Moves some accounts of a person to a new person of their own (an admin split); writes app.audit_log.';
 
 -- Erases a person: every row about them or any of their accounts, in bronze, silver, gold
 -- and app; their days (and the member KPIs from their first join) are marked for

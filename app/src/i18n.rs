@@ -450,6 +450,22 @@ keys! {
     SteamConnectionsNone => "Discord zeigt keine bestätigte Steam-Verbindung (Stand: deine letzte Anmeldung). Verbinde Steam in Discord unter Einstellungen → Verbindungen und melde dich neu an.",
         "Discord shows no verified Steam connection (as of your last sign-in). Connect Steam in Discord under Settings → Connections and sign in again.";
     LinkThis => "Verknüpfen", "Link";
+    Split => "Ausgewählte abtrennen", "Split off the chosen";
+    SuggestionsTitle => "Vorschläge", "Suggestions";
+    SuggestionsLead => "Spielkonten, die noch keinem Mitglied gehören, und wer es wahrscheinlich ist: nach Ähnlichkeit der Namen und gemeinsamen Stunden (im Sprachkanal, während das Konto spielte) in den letzten",
+        "Game accounts no member owns yet, and who it probably is: by how alike the names are and the hours together (in voice while the account played) over the last";
+    DaysWord => "Tagen.", "days.";
+    NoSuggestions => "Keine Vorschläge: Jedes aktive Spielkonto gehört einem Mitglied, oder keines passt.", "No suggestions: every active game account belongs to a member, or none fits.";
+    EvidenceNames => "Namen ähnlich zu", "names alike";
+    EvidenceTogether => "gemeinsam", "together";
+    SuspectsTitle => "Verdächtige Verknüpfungen", "Suspect links";
+    SuspectsLead => "Verknüpfungen, denen die Daten widersprechen: ein Konto auf zwei Servern zugleich, oder ein Mitglied, das an keinem Spieltag des Kontos im Sprachkanal oder Chat war.",
+        "Links the data contradicts: one account on two servers at once, or a member who was in neither voice nor chat on any day the account played.";
+    NoSuspects => "Keine verdächtigen Verknüpfungen.", "No suspect links.";
+    SuspectTwoServers => "auf zwei Servern zugleich, Mal", "on two servers at once, times";
+    SuspectNeverOnline => "Spieltage ohne das Mitglied in Discord", "days played without the member on Discord";
+    SplitChoose => "Zum Abtrennen auswählen", "Choose to split off";
+    SplitDone => "Abgetrennt als Person", "Split off as person";
     SteamOpenIdButton => "Über Steam anmelden", "Sign in through Steam";
     SteamOpenIdLead => "Verknüpft das Steam-Konto, mit dem du dich bei Steam anmeldest. Guildhall erfährt dabei nur die SteamID, nie dein Passwort.",
         "Links the Steam account you sign in with on Steam. Guildhall learns only its SteamID, never your password.";

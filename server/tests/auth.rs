@@ -1420,6 +1420,11 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
             (admin, vec![("kind", "steam"), ("external_id", "1")])
         }
         p if p == MergePersons::PATH => (admin, vec![("into", "999998"), ("from", "999999")]),
+        p if p == GetIdentityReview::PATH => (admin, vec![("days", "90")]),
+        p if p == SplitPerson::PATH => (
+            admin,
+            vec![("person_id", "999999"), ("accounts[0]", "steam:1")],
+        ),
         p if p == GetEvents::PATH => (leader, vec![("past", "50")]),
         p if p == GetServers::PATH => (leader, vec![("days", "30")]),
         p if p == GetDiscordSettings::PATH => (admin, vec![]),
@@ -2116,4 +2121,163 @@ async fn a_mapped_discord_role_applies_at_sign_in_and_when_the_roles_change(pool
     .expect("members job");
     assert_eq!(app.me().await["role"], json!("member"));
     assert_eq!(app.get("/members").await.status(), StatusCode::FORBIDDEN);
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn the_editor_suggests_owners_with_evidence_flags_contradicted_links_and_splits(
+    pool: PgPool,
+) {
+    // Ten days ago (relative, so the window of 90 days always holds it): Mira was in voice
+    // 18–21 h while the unowned Steam account xXMiraXx played 18:30–20:30; Jonas was in voice
+    // 18–19 h. Ana's Minecraft account played alone. Jonas's linked Steam account was on two
+    // servers at once; his linked Minecraft account played on five days he never came to
+    // Discord. A hidden member named Mira is never offered.
+    sqlx::raw_sql(
+        "insert into silver.dim_user (person_id) overriding system value
+             values (1), (2), (3), (4), (7);
+         select setval(pg_get_serial_sequence('silver.dim_user', 'person_id'), 100);
+         insert into app.users (discord_user_id, username, display_name) values
+             (11, 'mira', 'Mira'), (12, 'jonas', 'Jonas'), (17, 'mira2', 'Mira');
+         insert into silver.user_identities (kind, external_id, person_id, verified_by) values
+             ('discord', '11', 1, 'observed'), ('discord', '12', 2, 'observed'),
+             ('discord', '17', 7, 'observed'),
+             ('steam', '76561197960000001', 3, 'observed'),
+             ('minecraft', 'mc-ana', 4, 'observed'),
+             ('steam', '76561197960000002', 2, 'ingame_code'),
+             ('minecraft', 'mc-jonas', 2, 'admin');
+         insert into app.hidden_persons (person_id) values (7);
+         insert into app.game_servers (server_id, name, game, host, ingest_token)
+             overriding system value values
+             (5, 'cs', 'cs2', 'h', repeat('x', 32)), (6, 'cs-2', 'cs2', 'h', repeat('y', 32));
+         create temporary table base as select date_trunc('day', now()) - interval '10 days' as at;
+         insert into silver.fact_voice_sessions
+             (guild_id, discord_user_id, started_at, ended_at, person_id, channel_id, is_afk)
+         select 42, u, b.at + s, b.at + e, p, 1, false
+         from base b, (values (11, 1, interval '18 hours', interval '21 hours'),
+                              (17, 7, interval '18 hours', interval '21 hours'),
+                              (12, 2, interval '18 hours', interval '19 hours')) v (u, p, s, e);
+         insert into silver.fact_game_sessions
+             (server_id, player_key, started_at, ended_at, account_kind, account_id, person_id,
+              player_name, source)
+         select sv, 'steam:' || id, b.at + s, b.at + e, k, id, p, n, 'log'
+         from base b, (values
+             (5, 'steam', '76561197960000001', 3, 'xXMiraXx', interval '18 hours 30 minutes', interval '20 hours 30 minutes'),
+             (5, 'minecraft', 'mc-ana', 4, 'Ana', interval '2 days 10 hours', interval '2 days 12 hours'),
+             (5, 'steam', '76561197960000002', 2, 'jonas', interval '1 day 20 hours', interval '1 day 22 hours'),
+             (6, 'steam', '76561197960000002', 2, 'jonas', interval '1 day 21 hours', interval '1 day 23 hours')
+         ) g (sv, k, id, p, n, s, e);
+         insert into silver.activity_daily (day, account_kind, account_id, person_id, game_seconds, voice_seconds)
+         select (b.at + d * interval '1 day')::date, 'minecraft', 'mc-jonas', 2, 3600, 0
+         from base b, generate_series(1, 5) d
+         union all
+         select (b.at + interval '6 days')::date, 'discord', '12', 2, 0, 600 from base b;",
+    )
+    .execute(&pool)
+    .await
+    .expect("community");
+    let app = start(
+        pool,
+        Options {
+            demo: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.sign_in_demo("admin").await;
+
+    let (status, review) = app
+        .call::<app::api::GetIdentityReview>(&[("days", "90")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{review}");
+    assert_eq!(
+        review["suggestions"],
+        json!([{
+            "kind": "steam", "external_id": "76561197960000001", "player_name": "xXMiraXx",
+            "played_hours": 3, "candidate_person": 1, "candidate_name": "Mira",
+            "name_similarity": 0.75, "together_hours": 3, "score": 0.85,
+        }])
+    );
+    let base: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("select date_trunc('day', now()) - interval '10 days'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("base");
+    let never_last = (base + chrono::Duration::days(5)).date_naive();
+    assert_eq!(
+        review["suspects"],
+        json!([
+            {
+                "kind": "minecraft", "external_id": "mc-jonas", "player_name": null,
+                "person_id": 2, "person_name": "Jonas", "verified_by": "admin",
+                "reason": "never_online", "count": 5,
+                "last_at": never_last.and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
+            },
+            {
+                "kind": "steam", "external_id": "76561197960000002", "player_name": "jonas",
+                "person_id": 2, "person_name": "Jonas", "verified_by": "ingame_code",
+                "reason": "two_servers", "count": 1,
+                "last_at": base + chrono::Duration::hours(24 + 21),
+            },
+        ])
+    );
+
+    // Accepting the suggestion links the account; it is no longer suggested.
+    let (status, body) = app
+        .call::<app::api::AdminLinkIdentity>(&[
+            ("person_id", "1"),
+            ("kind", "steam"),
+            ("external_id", "76561197960000001"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, review) = app
+        .call::<app::api::GetIdentityReview>(&[("days", "90")])
+        .await;
+    assert_eq!(review["suggestions"], json!([]));
+
+    // Split it off again: a new person with the account and its sessions; the last account
+    // of a person cannot be split off, nor nothing at all.
+    let (status, new_person) = app
+        .call::<app::api::SplitPerson>(&[
+            ("person_id", "1"),
+            ("accounts[0]", "steam:76561197960000001"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{new_person}");
+    let new_person = new_person.as_i64().expect("the new person");
+    let moved: (i64, i64) = sqlx::query_as(
+        "select (select person_id from silver.user_identities where external_id = '76561197960000001'),
+                (select min(person_id) from silver.fact_game_sessions where account_id = '76561197960000001')",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("moved");
+    assert_eq!(moved, (new_person, new_person));
+    let (status, body) = app
+        .call::<app::api::SplitPerson>(&[("person_id", "1"), ("accounts[0]", "discord:11")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = app
+        .call::<app::api::SplitPerson>(&[("person_id", "1")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let actions: Vec<String> = sqlx::query_scalar(
+        "select action from app.audit_log where action like 'identity.%' order by id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("audit");
+    assert_eq!(actions, vec!["identity.link", "identity.split"]);
+
+    // The search finds Mira and the split-off xXMiraXx, never the hidden member.
+    let (_, found) = app
+        .call::<app::api::SearchPersons>(&[("query", "mira")])
+        .await;
+    let ids: Vec<i64> = found
+        .as_array()
+        .expect("persons")
+        .iter()
+        .map(|p| p["person_id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(ids, vec![1, new_person]);
 }

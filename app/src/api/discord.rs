@@ -29,7 +29,9 @@ pub async fn get_discord_settings() -> Result<Vec<GuildDiscordSettings>, AppErro
     // guild, code, inviter, uses, deleted, label
     type InviteRow = (i64, String, Option<String>, i32, bool, Option<String>);
     let invites: Vec<InviteRow> = sqlx::query_as(
-        "select i.guild_id, i.code, i.inviter_name, i.uses, i.deleted_at is not null, l.label
+        "select i.guild_id, i.code,
+                case when app.is_hidden_discord(i.inviter_id) then null else i.inviter_name end,
+                i.uses, i.deleted_at is not null, l.label
          from app.discord_invites i
          left join app.invite_labels l on l.guild_id = i.guild_id and l.code = i.code
          order by i.guild_id, i.deleted_at is not null, i.uses desc, i.code",

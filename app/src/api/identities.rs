@@ -53,7 +53,10 @@ pub async fn search_persons(query: String) -> Result<Vec<crate::model::PersonSum
              union
              select d.person_id from silver.dim_user d where d.person_id::text = $1
          ),
-         found as (select person_id from hits where person_id is not null
+         found as (select person_id from hits
+                   where person_id is not null
+                     -- Hidden members are never singled out, not even here.
+                     and person_id not in (select person_id from app.hidden_persons)
                    order by person_id limit 20)
          select f.person_id,
                 (select coalesce(u.display_name, u.username) from silver.user_identities i
@@ -175,4 +178,282 @@ pub async fn merge_persons(into: i64, from: i64) -> Result<(), AppError> {
         .map_err(refused)?;
     tracing::info!(admin = admin.id, into, from, moved, "persons merged");
     Ok(())
+}
+
+/// Moves the chosen accounts (`kind:external_id`) of person `person_id` to a new person of
+/// their own, undoing a wrong link or merge; at least one account stays.
+#[server]
+pub async fn split_person(
+    person_id: i64,
+    #[server(default)] accounts: Vec<String>,
+) -> Result<i64, AppError> {
+    use crate::model::Permission;
+    let (admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
+    let Some((kinds, ids)) = accounts
+        .iter()
+        .map(|account| account.split_once(':'))
+        .collect::<Option<(Vec<&str>, Vec<&str>)>>()
+        .filter(|(kinds, _)| !kinds.is_empty())
+    else {
+        let error = AppError::BadRequest("choose the accounts to split off".into());
+        crate::ssr::authz::set_status(&error);
+        return Err(error);
+    };
+    let new_person: i64 = sqlx::query_scalar("select silver.split_person($1, $2, $3, $4)")
+        .bind(person_id)
+        .bind(&kinds)
+        .bind(&ids)
+        .bind(admin.id)
+        .fetch_one(&state.pool)
+        .await
+        .map_err(refused)?;
+    tracing::info!(
+        admin = admin.id,
+        person_id,
+        new_person,
+        moved = kinds.len(),
+        "person split"
+    );
+    Ok(new_person)
+}
+
+/// Work for the editor: game accounts no member owns yet with the member they most likely
+/// belong to (name similarity and hours played while that member was in voice, over the last
+/// `days`), and links the data contradicts (one account on two servers at once; a linked
+/// member never in voice or chat on any day the account played). Hidden members are left out.
+#[server]
+pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityReview, AppError> {
+    use crate::model::{IdentityReview, IdentitySuggestion, Permission, SuspectLink};
+    use std::collections::HashMap;
+    let (_admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
+    let days = days.clamp(7, 365);
+    let since = chrono::Utc::now() - chrono::Duration::days(days);
+    // The clock hours each game account no Discord member owns played in.
+    const UNOWNED_HOURS: &str = "review_hours as (
+         select i.kind, i.external_id, h.hour
+         from silver.user_identities i
+         join silver.fact_game_sessions s
+           on s.account_kind = i.kind and s.account_id = i.external_id and s.started_at >= $1
+         cross join lateral generate_series(date_trunc('hour', s.started_at),
+                                            coalesce(s.ended_at, now()) - interval '1 microsecond',
+                                            interval '1 hour') h (hour)
+         where i.kind in ('steam', 'minecraft')
+           and not exists (select 1 from silver.user_identities d
+                           where d.person_id = i.person_id and d.kind = 'discord')
+           and i.person_id not in (select person_id from app.hidden_persons)
+         group by 1, 2, 3
+     )";
+    // (kind, id, player name, played hours) of the 30 that played most.
+    type Unowned = (String, String, Option<String>, i64);
+    let unowned: Vec<Unowned> = sqlx::query_as(&format!(
+        "with {UNOWNED_HOURS}
+         select r.kind, r.external_id,
+                (select s.player_name from silver.fact_game_sessions s
+                 where s.account_kind = r.kind and s.account_id = r.external_id
+                   and s.player_name is not null
+                 order by s.started_at desc limit 1),
+                count(*)
+         from review_hours r group by 1, 2 order by 4 desc, 1, 2 limit 30"
+    ))
+    .bind(since)
+    .fetch_all(&state.pool)
+    .await?;
+    // Hours each of those accounts played while a member was in voice (not AFK).
+    let together: Vec<(String, String, i64, i64)> = sqlx::query_as(&format!(
+        "with {UNOWNED_HOURS},
+         voice as (
+             select v.person_id, h.hour
+             from silver.fact_voice_sessions v
+             cross join lateral generate_series(date_trunc('hour', v.started_at),
+                                                coalesce(v.ended_at, now()) - interval '1 microsecond',
+                                                interval '1 hour') h (hour)
+             where v.started_at >= $1 and not v.is_afk
+             group by 1, 2
+         )
+         select r.kind, r.external_id, v.person_id, count(*)
+         from review_hours r join voice v on v.hour = r.hour
+         group by 1, 2, 3"
+    ))
+    .bind(since)
+    .fetch_all(&state.pool)
+    .await?;
+    // Every Discord member with a name to compare: web name, server nickname or account name.
+    let members: Vec<(i64, Option<String>)> = sqlx::query_as(
+        "select d.person_id,
+                coalesce(
+                    (select coalesce(u.display_name, u.username) from app.users u
+                     where u.discord_user_id::text = d.external_id),
+                    (select e.nickname from bronze.discord_member_events e
+                     where e.user_id::text = d.external_id and e.nickname is not null
+                     order by e.observed_at desc limit 1),
+                    d.display_name)
+         from silver.user_identities d
+         where d.kind = 'discord'
+           and d.person_id not in (select person_id from app.hidden_persons)",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let names: HashMap<i64, String> = members
+        .into_iter()
+        .filter_map(|(person, name)| Some((person, name?)))
+        .collect();
+    let mut with_voice: HashMap<(String, String), Vec<(i64, i64)>> = HashMap::new();
+    for (kind, id, person, hours) in together {
+        with_voice
+            .entry((kind, id))
+            .or_default()
+            .push((person, hours));
+    }
+    let mut suggestions = Vec::new();
+    for (kind, external_id, player_name, played_hours) in unowned {
+        let key = (kind.clone(), external_id.clone());
+        let voice: HashMap<i64, i64> = with_voice
+            .remove(&key)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let mut candidates: Vec<IdentitySuggestion> = names
+            .iter()
+            .filter_map(|(&person, name)| {
+                let similarity = player_name.as_deref().map_or(0.0, |player| {
+                    crate::ssr::identity::name_similarity(player, name)
+                });
+                let together_hours = voice.get(&person).copied().unwrap_or(0);
+                let share = together_hours as f64 / played_hours.max(1) as f64;
+                // Worth a look: the names are alike, or they were together for a while.
+                let plausible = similarity >= 0.5 || (together_hours >= 3 && share >= 0.5);
+                plausible.then(|| IdentitySuggestion {
+                    kind: kind.clone(),
+                    external_id: external_id.clone(),
+                    player_name: player_name.clone(),
+                    played_hours,
+                    candidate_person: person,
+                    candidate_name: name.clone(),
+                    name_similarity: similarity,
+                    together_hours,
+                    score: 0.6 * similarity + 0.4 * share.min(1.0),
+                })
+            })
+            .collect();
+        candidates.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.candidate_person.cmp(&b.candidate_person))
+        });
+        suggestions.extend(candidates.into_iter().take(3));
+    }
+    suggestions.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.kind.cmp(&b.kind))
+            .then_with(|| a.external_id.cmp(&b.external_id))
+    });
+    suggestions.truncate(20);
+
+    type Suspect = (
+        String,
+        String,
+        Option<String>,
+        i64,
+        Option<String>,
+        String,
+        String,
+        i64,
+        Option<chrono::DateTime<chrono::Utc>>,
+    );
+    let suspects: Vec<Suspect> = sqlx::query_as(
+        "with linked as (
+             select i.kind, i.external_id, i.person_id, i.verified_by,
+                    (select coalesce(u.display_name, u.username)
+                     from silver.user_identities d
+                     join app.users u on u.discord_user_id::text = d.external_id
+                     where d.person_id = i.person_id and d.kind = 'discord' limit 1) as person_name
+             from silver.user_identities i
+             where i.kind in ('steam', 'minecraft')
+               and exists (select 1 from silver.user_identities d
+                           where d.person_id = i.person_id and d.kind = 'discord')
+               and i.person_id not in (select person_id from app.hidden_persons)
+         ),
+         both_servers as (
+             select l.kind, l.external_id, count(*) as times,
+                    max(greatest(a.started_at, b.started_at)) as last_at
+             from linked l
+             join silver.fact_game_sessions a
+               on a.account_kind = l.kind and a.account_id = l.external_id and a.started_at >= $1
+             join silver.fact_game_sessions b
+               on b.account_kind = l.kind and b.account_id = l.external_id
+              and b.server_id > a.server_id
+              and b.started_at < coalesce(a.ended_at, now())
+              and least(coalesce(a.ended_at, now()), coalesce(b.ended_at, now()))
+                  - greatest(a.started_at, b.started_at) > interval '5 minutes'
+             group by 1, 2
+         ),
+         never_online as (
+             select l.kind, l.external_id, count(*) as played_days, max(g.day) as last_day
+             from linked l
+             join silver.activity_daily g
+               on g.account_kind = l.kind and g.account_id = l.external_id
+              and g.game_seconds > 0 and g.day >= ($1 at time zone 'UTC')::date
+             group by 1, 2
+             having count(*) >= 5
+                and not exists (
+                    select 1 from silver.activity_daily d
+                    join silver.activity_daily g2
+                      on g2.day = d.day and g2.account_kind = l.kind and g2.account_id = l.external_id
+                     and g2.game_seconds > 0
+                    where d.person_id = min(l.person_id) and d.account_kind = 'discord'
+                      and (d.voice_seconds > 0 or d.messages > 0)
+                      and d.day >= ($1 at time zone 'UTC')::date)
+         ),
+         found as (
+             select kind, external_id, 'two_servers' as reason, times as n, last_at from both_servers
+             union all
+             select kind, external_id, 'never_online', played_days,
+                    last_day::timestamp at time zone 'UTC' from never_online
+         )
+         select f.kind, f.external_id,
+                (select s.player_name from silver.fact_game_sessions s
+                 where s.account_kind = f.kind and s.account_id = f.external_id
+                   and s.player_name is not null
+                 order by s.started_at desc limit 1),
+                l.person_id, l.person_name, l.verified_by, f.reason, f.n, f.last_at
+         from found f join linked l using (kind, external_id)
+         order by f.n desc, f.kind, f.external_id
+         limit 50",
+    )
+    .bind(since)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(IdentityReview {
+        suggestions,
+        suspects: suspects
+            .into_iter()
+            .map(
+                |(
+                    kind,
+                    external_id,
+                    player_name,
+                    person_id,
+                    person_name,
+                    verified_by,
+                    reason,
+                    count,
+                    last_at,
+                )| {
+                    SuspectLink {
+                        kind,
+                        external_id,
+                        player_name,
+                        person_id,
+                        person_name,
+                        verified_by,
+                        reason,
+                        count,
+                        last_at,
+                    }
+                },
+            )
+            .collect(),
+        days,
+    })
 }

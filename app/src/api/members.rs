@@ -120,7 +120,8 @@ pub async fn get_member_growth(weeks: i32) -> Result<MemberGrowth, AppError> {
              select r.source, r.invite_code,
                     (select l.label from app.invite_labels l where l.code = r.invite_code
                      order by l.updated_at desc limit 1),
-                    (select i.inviter_name from app.discord_invites i where i.code = r.invite_code
+                    (select case when app.is_hidden_discord(i.inviter_id) then null else i.inviter_name end
+                     from app.discord_invites i where i.code = r.invite_code
                      order by i.seen_at desc limit 1),
                     sum(r.joined)::int8, sum(r.young_accounts)::int8, sum(r.still_members)::int8,
                     sum(r.active_after_1d)::int8, sum(r.active_after_7d)::int8,

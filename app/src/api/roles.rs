@@ -96,6 +96,8 @@ pub(super) async fn list_users(
     let rows: Vec<Row> = sqlx::query_as(
         "select id, discord_user_id, username, display_name, role, last_login_at
          from app.users
+         -- A hidden member is never listed; one with a role must stay manageable.
+         where role <> 'member' or not app.is_hidden_discord(discord_user_id)
          order by case role when 'admin' then 0 when 'leader' then 1 else 2 end,
                   lower(coalesce(display_name, username)), id
          limit 1000",

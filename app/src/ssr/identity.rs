@@ -108,3 +108,63 @@ pub async fn link_own(
         .await?;
     Ok(())
 }
+
+/// A name as compared: lower case, letters and digits only, digits at the ends dropped
+/// (`xX_Mira_99` → `xxmira`).
+fn comparable(name: &str) -> String {
+    let kept: String = name
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    kept.trim_matches(|c: char| c.is_ascii_digit()).to_owned()
+}
+
+fn trigrams(name: &str) -> std::collections::HashSet<[char; 3]> {
+    let padded: Vec<char> = format!("  {name} ").chars().collect();
+    padded.windows(3).map(|w| [w[0], w[1], w[2]]).collect()
+}
+
+/// How alike a game name and a member name are, 0 to 1: the larger of their trigram overlap
+/// (as PostgreSQL's pg_trgm counts it) and, when one contains the other (3 letters or more),
+/// one half plus half the share of the longer it covers.
+pub fn name_similarity(a: &str, b: &str) -> f64 {
+    let (a, b) = (comparable(a), comparable(b));
+    if a.chars().count() < 2 || b.chars().count() < 2 {
+        return 0.0;
+    }
+    let (ta, tb) = (trigrams(&a), trigrams(&b));
+    let shared = ta.intersection(&tb).count() as f64;
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    let contained = if short.chars().count() >= 3 && long.contains(short.as_str()) {
+        0.5 + 0.5 * short.chars().count() as f64 / long.chars().count() as f64
+    } else {
+        0.0
+    };
+    let jaccard = shared / (ta.len() as f64 + tb.len() as f64 - shared);
+    jaccard.max(contained)
+}
+
+#[cfg(test)]
+mod similarity_tests {
+    use super::name_similarity;
+
+    #[test]
+    fn the_same_name_in_other_dress_is_alike() {
+        assert_eq!(name_similarity("Mira", "mira"), 1.0);
+        assert_eq!(name_similarity("Mira_99", "mira"), 1.0);
+        assert_eq!(name_similarity("xXMiraXx", "Mira"), 0.75);
+    }
+
+    #[test]
+    fn different_names_are_not() {
+        assert_eq!(name_similarity("Jonas", "Mira"), 0.0);
+        assert!(name_similarity("Miriam", "Mira") < 0.5);
+        assert_eq!(name_similarity("", "Mira"), 0.0);
+        assert_eq!(name_similarity("42", "42"), 0.0);
+    }
+}
