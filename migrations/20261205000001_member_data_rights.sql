@@ -100,6 +100,22 @@ begin
 end
 $$;
 
+-- The name a Discord account goes by here: its web name, else its latest server nickname,
+-- else the name stored with the identity.
+create function app.discord_name(p_discord_user_id text) returns text
+language sql
+stable
+as $$
+    select coalesce(
+        (select coalesce(u.display_name, u.username) from app.users u
+         where u.discord_user_id::text = p_discord_user_id),
+        (select e.nickname from bronze.discord_member_events e
+         where e.user_id::text = p_discord_user_id and e.nickname is not null
+         order by e.observed_at desc limit 1),
+        (select i.display_name from silver.user_identities i
+         where i.kind = 'discord' and i.external_id = p_discord_user_id))
+$$;
+
 -- Whether the person of a Discord account asked to be hidden: pages that name members
 -- (inviters, the role list, the identity editor) leave them out.
 create function app.is_hidden_discord(p_discord_user_id bigint) returns boolean

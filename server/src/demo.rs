@@ -32,6 +32,24 @@ pub const DEMO_TEXT_CHANNEL_IDS: [i64; 3] = [
     910_000_000_000_000_203,
 ];
 pub const DEMO_THREAD_ID: i64 = 910_000_000_000_000_301;
+/// First names the demo members' server nicknames are made of.
+const DEMO_FIRST_NAMES: [&str; 48] = [
+    "Mira", "Jonas", "Lena", "Felix", "Aylin", "Noah", "Emma", "Luca", "Sofia", "Milan", "Hannah",
+    "Elias", "Lina", "Paul", "Zoe", "Ben", "Ida", "Finn", "Nele", "Theo", "Clara", "Emil", "Mia",
+    "Anton", "Leonie", "Jakob", "Frieda", "Oskar", "Yara", "Henri", "Greta", "Mats", "Ella",
+    "Karl", "Romy", "Levi", "Marie", "Jonte", "Alma", "Till", "Pia", "Moritz", "Nora", "Malte",
+    "Lotta", "Samu", "Ronja", "Vito",
+];
+
+/// Member `index`'s server nickname: a first name, numbered from the second round on.
+pub fn demo_nickname(index: u32) -> String {
+    let name = DEMO_FIRST_NAMES[index as usize % DEMO_FIRST_NAMES.len()];
+    match index as usize / DEMO_FIRST_NAMES.len() {
+        0 => name.to_owned(),
+        round => format!("{name}{}", round + 1),
+    }
+}
+
 /// Member `i` has Discord user id `DEMO_USER_BASE + i`.
 pub const DEMO_USER_BASE: i64 = 800_000_000_000_000_000;
 /// Members 0, 1 and 2 are the demo login's admin, leader and member: regulars who are there
@@ -239,7 +257,7 @@ fn member_joins(params: &DemoParams, index: u32) -> Vec<MemberEvent> {
         kind,
         joined_at,
         roles: Vec::new(),
-        nickname: None,
+        nickname: Some(demo_nickname(index)),
         pending: false,
         origin: MemberOrigin::Demo,
         observed_at,
@@ -618,7 +636,7 @@ async fn write_roles_and_invites(pool: &PgPool, params: &DemoParams) -> anyhow::
         .bind(code)
         .bind(DEMO_TEXT_CHANNEL_IDS[0])
         .bind(DEMO_USER_BASE + i64::from(inviter))
-        .bind(format!("member{inviter}"))
+        .bind(demo_nickname(inviter))
         .bind(i32::try_from(uses.get(code).copied().unwrap_or(0)).unwrap_or(i32::MAX))
         .execute(pool)
         .await

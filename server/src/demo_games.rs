@@ -45,8 +45,41 @@ pub fn demo_minecraft_uuid(index: u32) -> String {
     )
 }
 
+/// Players with a second Steam account (every seventh) play every other visit on it.
+fn has_alt(index: u32) -> bool {
+    index % 7 == 3
+}
+
+/// The second Steam account of a player with [`has_alt`].
+fn alt_steam_id(index: u32) -> u64 {
+    DEMO_STEAM_BASE + 500_000 + u64::from(index)
+}
+
+/// The Steam account and name a CS2 visit is played with.
+fn cs2_account(visit: &DemoVisit) -> (u64, String) {
+    if has_alt(visit.index) && visit.start.timestamp() / 60 % 2 == 1 {
+        (
+            alt_steam_id(visit.index),
+            format!("{}_alt", demo_name(visit.index)),
+        )
+    } else {
+        (
+            DEMO_STEAM_BASE + u64::from(visit.index),
+            demo_name(visit.index),
+        )
+    }
+}
+
+/// Member `index`'s player name: their server nickname as gamers dress it up, so the
+/// identity editor's name suggestions have something real to go on.
 fn demo_name(index: u32) -> String {
-    format!("Player{index:03}")
+    let nick = crate::demo::demo_nickname(index);
+    match index % 4 {
+        0 => format!("xX{nick}Xx"),
+        1 => format!("{}_{}", nick.to_lowercase(), 90 + index % 10),
+        2 => format!("{nick}TV"),
+        _ => nick.to_lowercase(),
+    }
 }
 
 /// Who plays which game, and when: about 40 % of members play CS2, 30 % Minecraft, some
@@ -112,11 +145,8 @@ pub fn cs2_log_lines(
     };
     for (slot, visit) in visits.iter().enumerate() {
         let slot = slot % 60 + 2;
-        let who = format!(
-            "\"{}<{slot}><{}><>\"",
-            demo_name(visit.index),
-            steam_id3(DEMO_STEAM_BASE + u64::from(visit.index))
-        );
+        let (steam, name) = cs2_account(visit);
+        let who = format!("\"{name}<{slot}><{}><>\"", steam_id3(steam));
         let address = format!("198.51.100.{}:27005", visit.index % 250 + 1);
         let entered = visit.start + Duration::seconds(4);
         lines.push((
@@ -184,15 +214,22 @@ pub fn polls(
         online.retain(|v| v.end > at);
         let players: Vec<SnapshotPlayer> = online
             .iter()
-            .map(|v| SnapshotPlayer {
-                name: demo_name(v.index),
-                account: Some(if minecraft {
-                    GameAccount::Minecraft(demo_minecraft_uuid(v.index))
+            .map(|v| {
+                let (name, account) = if minecraft {
+                    (
+                        demo_name(v.index),
+                        GameAccount::Minecraft(demo_minecraft_uuid(v.index)),
+                    )
                 } else {
-                    GameAccount::Steam(DEMO_STEAM_BASE + u64::from(v.index))
-                }),
-                connected_secs: u32::try_from((at - v.start).num_seconds()).ok(),
-                ping: Some(20 + v.index % 60),
+                    let (steam, name) = cs2_account(v);
+                    (name, GameAccount::Steam(steam))
+                };
+                SnapshotPlayer {
+                    name,
+                    account: Some(account),
+                    connected_secs: u32::try_from((at - v.start).num_seconds()).ok(),
+                    ping: Some(20 + v.index % 60),
+                }
             })
             .collect();
         records.push(StatusRecord {
@@ -241,8 +278,9 @@ async fn upsert_server(
 }
 
 /// Most players' game accounts are linked to their Discord member, as the in-game code or
-/// Steam's Discord connection would have done; every fifth player stays unlinked, a person
-/// of their own, so the identity editor has work to show. Linking twice changes nothing.
+/// Steam's Discord connection would have done (both Steam accounts of those with two);
+/// every fifth player stays unlinked, a person of their own whose player name resembles
+/// their nickname, so the identity editor has suggestions to show. Linking twice changes nothing.
 async fn link_demo_players(pool: &PgPool, cs2: &[u32], minecraft: &[u32]) -> anyhow::Result<()> {
     let linked = |index: &&u32| **index % 5 != 4;
     let mut members: Vec<i64> = cs2
@@ -262,21 +300,35 @@ async fn link_demo_players(pool: &PgPool, cs2: &[u32], minecraft: &[u32]) -> any
         ("minecraft", "ingame_code", minecraft),
     ] {
         let players: Vec<u32> = players.iter().filter(linked).copied().collect();
-        let ids: Vec<String> = players
+        // (account, owner's index, name): a second Steam account is linked with the first.
+        let accounts: Vec<(String, u32, String)> = players
             .iter()
-            .map(|i| {
+            .flat_map(|&i| {
                 if kind == "steam" {
-                    (DEMO_STEAM_BASE + u64::from(*i)).to_string()
+                    let mut both = vec![(
+                        (DEMO_STEAM_BASE + u64::from(i)).to_string(),
+                        i,
+                        demo_name(i),
+                    )];
+                    if has_alt(i) {
+                        both.push((
+                            alt_steam_id(i).to_string(),
+                            i,
+                            format!("{}_alt", demo_name(i)),
+                        ));
+                    }
+                    both
                 } else {
-                    demo_minecraft_uuid(*i)
+                    vec![(demo_minecraft_uuid(i), i, demo_name(i))]
                 }
             })
             .collect();
-        let owners: Vec<String> = players
+        let ids: Vec<String> = accounts.iter().map(|(id, _, _)| id.clone()).collect();
+        let owners: Vec<String> = accounts
             .iter()
-            .map(|i| (crate::demo::DEMO_USER_BASE + i64::from(*i)).to_string())
+            .map(|(_, i, _)| (crate::demo::DEMO_USER_BASE + i64::from(*i)).to_string())
             .collect();
-        let names: Vec<String> = players.iter().map(|i| demo_name(*i)).collect();
+        let names: Vec<String> = accounts.iter().map(|(_, _, name)| name.clone()).collect();
         sqlx::query(
             "insert into silver.user_identities (kind, external_id, person_id, verified_by, display_name)
              select $1, a.id, d.person_id, $2, a.name

@@ -48,6 +48,11 @@ pub async fn search_persons(query: String) -> Result<Vec<crate::model::PersonSum
                   pattern
              where u.username ilike pattern.p or u.display_name ilike pattern.p
              union
+             select i.person_id from silver.user_identities i
+             join bronze.discord_member_events e
+               on i.kind = 'discord' and i.external_id = e.user_id::text, pattern
+             where e.nickname ilike pattern.p
+             union
              select s.person_id from silver.fact_game_sessions s, pattern
              where s.person_id is not null and s.player_name ilike pattern.p
              union
@@ -59,9 +64,9 @@ pub async fn search_persons(query: String) -> Result<Vec<crate::model::PersonSum
                      and person_id not in (select person_id from app.hidden_persons)
                    order by person_id limit 20)
          select f.person_id,
-                (select coalesce(u.display_name, u.username) from silver.user_identities i
-                 join app.users u on i.kind = 'discord' and i.external_id = u.discord_user_id::text
-                 where i.person_id = f.person_id limit 1),
+                (select app.discord_name(i.external_id) from silver.user_identities i
+                 where i.person_id = f.person_id and i.kind = 'discord'
+                 order by i.external_id limit 1),
                 (select count(distinct a.day) from silver.activity_daily a where a.person_id = f.person_id),
                 (select max(a.day) from silver.activity_daily a where a.person_id = f.person_id),
                 coalesce((select jsonb_agg(jsonb_build_object(
@@ -279,14 +284,7 @@ pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityRevi
     .await?;
     // Every Discord member with a name to compare: web name, server nickname or account name.
     let members: Vec<(i64, Option<String>)> = sqlx::query_as(
-        "select d.person_id,
-                coalesce(
-                    (select coalesce(u.display_name, u.username) from app.users u
-                     where u.discord_user_id::text = d.external_id),
-                    (select e.nickname from bronze.discord_member_events e
-                     where e.user_id::text = d.external_id and e.nickname is not null
-                     order by e.observed_at desc limit 1),
-                    d.display_name)
+        "select d.person_id, app.discord_name(d.external_id)
          from silver.user_identities d
          where d.kind = 'discord'
            and d.person_id not in (select person_id from app.hidden_persons)",
@@ -364,10 +362,9 @@ pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityRevi
     let suspects: Vec<Suspect> = sqlx::query_as(
         "with linked as (
              select i.kind, i.external_id, i.person_id, i.verified_by,
-                    (select coalesce(u.display_name, u.username)
-                     from silver.user_identities d
-                     join app.users u on u.discord_user_id::text = d.external_id
-                     where d.person_id = i.person_id and d.kind = 'discord' limit 1) as person_name
+                    (select app.discord_name(d.external_id) from silver.user_identities d
+                     where d.person_id = i.person_id and d.kind = 'discord'
+                     order by d.external_id limit 1) as person_name
              from silver.user_identities i
              where i.kind in ('steam', 'minecraft')
                and exists (select 1 from silver.user_identities d

@@ -2,7 +2,7 @@
 //! accounts and activity, unlinking a game account, linking a known account to them, and
 //! merging another person into them. Every change lands in the audit log below.
 
-use super::my_accounts::kind_label;
+use super::my_accounts::{kind_label, verified_key};
 use crate::api::{
     AdminLinkIdentity, AdminUnlinkIdentity, MergePersons, SplitPerson, get_identity_review,
     search_persons,
@@ -215,7 +215,7 @@ fn ReviewLists(
                             <strong>{kind_label(&s.kind)}</strong>
                             " " {player} " ↔ "
                             <strong>{format!("#{} {}", s.person_id, s.person_name.clone().unwrap_or_default())}</strong>
-                            <span class="muted small">" · " {s.verified_by.clone()}</span>
+                            <span class="muted small">" · " {t(verified_key(&s.verified_by))}</span>
                         </span>
                         <span class="muted small">{why}</span>
                         <ActionForm action=unlink attr:class="inline-form">
@@ -283,7 +283,7 @@ fn PersonCard(
                     " "
                     {account.display_name.clone().unwrap_or_default()}
                     <span class="muted small mono account-id">{account.external_id.clone()}</span>
-                    <span class="muted small">" · " {account.verified_by.clone()}</span>
+                    <span class="muted small">" · " {t(verified_key(&account.verified_by))}</span>
                     {game.then(|| view! {
                         <ActionForm action=unlink attr:class="inline-form">
                             <input type="hidden" name="kind" value=kind />

@@ -21,7 +21,7 @@ pub(super) fn kind_label(kind: &str) -> &'static str {
     }
 }
 
-fn verified_key(how: &str) -> Key {
+pub(super) fn verified_key(how: &str) -> Key {
     match how {
         "oauth_connection" => Key::VerifiedOauth,
         "steam_openid" => Key::VerifiedOpenid,
