@@ -2281,3 +2281,65 @@ async fn the_editor_suggests_owners_with_evidence_flags_contradicted_links_and_s
         .collect();
     assert_eq!(ids, vec![1, new_person]);
 }
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn deleting_my_account_signs_me_out_and_opting_out_keeps_me_out(pool: PgPool) {
+    let app = start(pool, Options::default()).await;
+    app.sign_in_with_discord().await;
+    assert_eq!(app.me().await["role"], json!("member"));
+
+    // Unconfirmed: refused, nothing happens.
+    let (status, _) = app
+        .call::<app::api::DeleteMyAccount>(&[("confirmed", "false")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.user_count().await, 1);
+
+    // Deleted: signed out, the account is gone, and signing in again starts afresh.
+    let (status, body) = app
+        .call::<app::api::DeleteMyAccount>(&[("confirmed", "true")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.me().await, Value::Null, "the session ended");
+    assert_eq!(app.user_count().await, 0);
+    let kept: i64 = sqlx::query_scalar("select count(*) from app.opted_out_accounts")
+        .fetch_one(&app.pool)
+        .await
+        .expect("hashes");
+    assert_eq!(kept, 0, "a deleted account is not an opt-out");
+    // Their membership record went with everything else: the bot records it again at its
+    // next member sync, and then they can sign in again.
+    record_membership(&app.pool, DISCORD_ID, "join", "2026-01-02T10:00:00Z").await;
+    app.sign_in_with_discord().await;
+    assert_eq!(app.user_count().await, 1);
+
+    // Opted out: signed out, only the hash is kept, and signing in is refused with why.
+    let (status, body) = app
+        .call::<app::api::OptMeOut>(&[("confirmed", "true")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.me().await, Value::Null);
+    assert_eq!(app.user_count().await, 0);
+    let hashes: Vec<String> = sqlx::query_scalar("select account_hash from app.opted_out_accounts")
+        .fetch_all(&app.pool)
+        .await
+        .expect("hashes");
+    assert_eq!(
+        hashes,
+        vec![collectors::rules::account_hash(
+            "discord",
+            &DISCORD_ID.to_string()
+        )]
+    );
+    let (callback, _) = app.start_login(None).await;
+    let refused = app.browser.get(callback).send().await.expect("callback");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(
+        refused
+            .text()
+            .await
+            .expect("page")
+            .contains("You opted out")
+    );
+    assert_eq!(app.user_count().await, 0, "no account was made again");
+}

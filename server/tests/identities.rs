@@ -541,3 +541,70 @@ async fn an_opted_out_member_leaves_only_hashes_their_events_are_dropped_and_the
         "a dropped line reached the database"
     );
 }
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_deleted_member_leaves_no_trace_and_is_recorded_afresh_when_they_come_back(pool: PgPool) {
+    let (user, minecraft, _cs2) = setup(&pool).await;
+    voice(&pool).await;
+    let mira_lines = [
+        format!("[12:00:00] [User Authenticator #1/INFO]: UUID of player Mira is {MIRA_UUID}"),
+        "[12:00:01] [Server thread/INFO]: Mira joined the game".to_owned(),
+        "[13:00:00] [Server thread/INFO]: Mira left the game".to_owned(),
+    ];
+    let mira_lines: Vec<&str> = mira_lines.iter().map(String::as_str).collect();
+    logs(&pool, minecraft, LogFormat::Minecraft, &mira_lines).await;
+    run(&pool).await;
+    let member = person_of(&pool, "discord", &MIRA.to_string()).await;
+    sqlx::query("select silver.link_identity('minecraft', $1, $2, 'ingame_code', $3, 'Mira')")
+        .bind(MIRA_UUID)
+        .bind(member)
+        .bind(user)
+        .execute(&pool)
+        .await
+        .expect("link");
+    run(&pool).await;
+    let before = day_counts(&pool).await;
+    assert_eq!(before.0, 1, "Mira is the one person of the day");
+
+    let erased: i32 = sqlx::query_scalar("select app.erase_person($1, false, 'member.delete')")
+        .bind(member)
+        .fetch_one(&pool)
+        .await
+        .expect("delete");
+    assert_eq!(erased, 2);
+    run(&pool).await;
+    assert_eq!(
+        day_counts(&pool).await,
+        (0, 0, 0),
+        "the day counts nobody now"
+    );
+    let dump = data_dump(&pool).await;
+    for trace in [MIRA.to_string().as_str(), MIRA_UUID, "Mira", "mira"] {
+        assert!(!dump.contains(trace), "the dump still holds {trace}");
+    }
+    let hashes: i64 = sqlx::query_scalar("select count(*) from app.opted_out_accounts")
+        .fetch_one(&pool)
+        .await
+        .expect("hashes");
+    assert_eq!(hashes, 0, "deleting is not opting out");
+    let entry: (String, String) =
+        sqlx::query_as("select action, actor_name from app.audit_log order by id desc limit 1")
+            .fetch_one(&pool)
+            .await
+            .expect("audit");
+    assert_eq!(entry.0, "member.delete");
+
+    // Playing again later is recorded, as a new person of its own.
+    logs(&pool, minecraft, LogFormat::Minecraft, &mira_lines).await;
+    run(&pool).await;
+    let bronze: i64 =
+        sqlx::query_scalar("select count(*) from bronze.game_log_events where account_id = $1")
+            .bind(MIRA_UUID)
+            .fetch_one(&pool)
+            .await
+            .expect("bronze");
+    assert!(bronze > 0, "her new lines were kept");
+    let again = person_of(&pool, "minecraft", MIRA_UUID).await;
+    assert_ne!(again, member, "a person of its own, not the deleted one");
+    assert_eq!(day_counts(&pool).await.2, 1, "and counted again");
+}
