@@ -1026,27 +1026,35 @@ async fn a_relinked_account_dirties_exactly_the_days_it_was_active(pool: PgPool)
     .execute(&pool)
     .await
     .expect("relink");
+    // Its activity rows moved to the person at once (their numbers stay what they were)...
+    let owners: Vec<i64> = sqlx::query_scalar(
+        "select distinct person_id from silver.activity_daily where account_id in ('1', '2')",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("owners");
+    assert_eq!(owners.len(), 1, "both accounts' days are one person's");
+    // ...and the jobs that count persons recompute exactly its days.
     let requested: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
-        "select job, from_at, to_at from app.pipeline_dirty_ranges order by from_at",
+        "select job, from_at, to_at from app.pipeline_dirty_ranges order by from_at, id",
     )
     .fetch_all(&pool)
     .await
     .expect("requests");
-    assert_eq!(
-        requested,
-        vec![
-            (
-                "activity_daily".to_owned(),
-                at("2026-11-02T23:00:00Z"),
-                at("2026-11-03T23:00:00Z")
-            ),
-            (
-                "activity_daily".to_owned(),
-                at("2026-11-19T23:00:00Z"),
-                at("2026-11-20T23:00:00Z")
-            ),
-        ]
-    );
+    let jobs = [
+        "daily_active_users",
+        "retention_cohorts",
+        "discord_comparable",
+        "member_sources",
+    ];
+    let expected: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = [
+        ("2026-11-02T23:00:00Z", "2026-11-03T23:00:00Z"),
+        ("2026-11-19T23:00:00Z", "2026-11-20T23:00:00Z"),
+    ]
+    .into_iter()
+    .flat_map(|(from, to)| jobs.map(|job| (job.to_owned(), at(from), at(to))))
+    .collect();
+    assert_eq!(requested, expected);
     p.run_all(Trigger::Schedule).await.expect("second run");
     // One person now: Nov 3 counts them once.
     assert_eq!(
@@ -1055,7 +1063,7 @@ async fn a_relinked_account_dirties_exactly_the_days_it_was_active(pool: PgPool)
     );
     let runs: Vec<(DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
         "select range_from, range_to from app.pipeline_runs
-         where job = 'activity_daily' order by id desc limit 1",
+         where job = 'daily_active_users' order by id desc limit 1",
     )
     .fetch_all(&pool)
     .await

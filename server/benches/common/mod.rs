@@ -19,7 +19,7 @@ pub async fn truncate(pool: &PgPool) -> anyhow::Result<()> {
                   gold.server_utilization, gold.server_weekly_profile,
                   silver.fact_voice_sessions, silver.fact_chat_daily, silver.dim_members,
                   silver.activity_daily, silver.event_participants, silver.dim_events,
-                  silver.user_identities, silver.dim_user,
+                  silver.user_identities, app.hidden_persons, silver.dim_user,
                   gold.daily_active_users, gold.retention_cohorts, gold.discord_comparable_daily,
                   gold.member_sources, gold.member_source_retention, gold.event_attendance,
                   app.pipeline_state, app.pipeline_dirty_ranges

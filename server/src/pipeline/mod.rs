@@ -963,6 +963,20 @@ mod tests {
     }
 
     #[test]
+    fn a_relink_dirties_exactly_the_jobs_that_read_activity_daily() {
+        // The relink trigger moves the account's activity rows itself and names the jobs
+        // downstream of activity_daily in SQL: that list must stay the pipeline's.
+        let sql = include_str!("../../../migrations/20261206000002_relink_moves_activity_rows.sql");
+        let start = sql.find("from (values").expect("the job list");
+        let end = start + sql[start..].find(") j (job)").expect("its end");
+        let listed: Vec<&str> = sql[start..end].split('\'').skip(1).step_by(2).collect();
+        assert_eq!(
+            listed,
+            names(downstream(job("activity_daily").expect("job")))
+        );
+    }
+
+    #[test]
     fn a_change_dirties_exactly_the_jobs_that_read_it() {
         let by_name = |name| job(name).expect("job");
         assert_eq!(

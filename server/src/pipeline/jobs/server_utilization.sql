@@ -107,8 +107,10 @@ left join app.game_servers g on g.server_id = m.server_id;
 -- 2. Replace the range's load rows.
 with removed as (
     delete from silver.server_load l
-    using load_range r
-    where l.minute >= r.range_start and l.minute < r.range_end
+    -- Bounds as scalar subqueries: known when the scan starts, so the index on minute
+    -- serves them (a join with load_range would read every minute of history).
+    where l.minute >= (select range_start from load_range)
+      and l.minute < (select range_end from load_range)
       and not exists (select 1 from load_minutes m
                       where m.server_id = l.server_id and m.minute = l.minute)
     returning 1
@@ -153,8 +155,8 @@ loads as (
     select l.server_id, date_trunc('hour', l.minute) as hour, sum(l.humans) as humans,
            max(l.peak_humans) as peak_humans, max(l.capacity) as capacity
     from silver.server_load l
-    cross join load_range r
-    where l.minute >= date_trunc('hour', r.range_start) and l.minute < r.range_end
+    where l.minute >= (select date_trunc('hour', range_start) from load_range)
+      and l.minute < (select range_end from load_range)
     group by 1, 2
 )
 select h.server_id, h.hour,
@@ -172,8 +174,8 @@ drop table if exists load_changed;
 create temp table load_changed on commit drop as
 with removed as (
     delete from gold.server_utilization u
-    using load_range r
-    where u.hour >= date_trunc('hour', r.range_start) and u.hour < r.range_end
+    where u.hour >= (select date_trunc('hour', range_start) from load_range)
+      and u.hour < (select range_end from load_range)
       and not exists (select 1 from load_hours h where h.server_id = u.server_id and h.hour = u.hour)
     returning u.hour
 ),
