@@ -179,6 +179,21 @@ $$;
 comment on function silver.split_person(bigint, text[], text[], bigint) is
     'Moves some accounts of a person to a new person of their own (an admin split); writes app.audit_log.';
 
+-- Local days as the spans of instants they cover, consecutive days as one span: what a
+-- change to those days' rows asks the pipeline to recompute.
+create function silver.day_islands(p_days date[], p_tz text)
+returns table (from_at timestamptz, to_at timestamptz)
+language sql
+immutable
+as $$
+    select min(day)::timestamp at time zone p_tz, (max(day) + 1)::timestamp at time zone p_tz
+    from (
+        select day, day - (dense_rank() over (order by day))::int as island
+        from unnest(p_days) as d (day)
+    ) days
+    group by island
+$$;
+
 -- Erases a person: every row about them or any of their accounts, in bronze, silver, gold
 -- and app; their days (and the member KPIs from their first join) are marked for
 -- recompute, so the numbers are counted again without them. With p_keep_hashes, each
@@ -242,17 +257,10 @@ begin
     -- Their days are counted again without them; member KPIs from their first join on.
     -- Their rows are deleted below, so the KPIs read from them are marked as well.
     insert into app.pipeline_dirty_ranges (job, from_at, to_at)
-    select job, island_start::timestamp at time zone tz,
-           (island_end + 1)::timestamp at time zone tz
-    from (
-        select min(day) as island_start, max(day) as island_end
-        from (
-            select day, day - (dense_rank() over (order by day))::int as island
-            from (select distinct day from silver.activity_daily where person_id = p_person) d
-        ) days
-        group by island
-    ) islands,
-    unnest(array['activity_daily', 'daily_active_users']) job;
+    select job, i.from_at, i.to_at
+    from silver.day_islands(
+             array(select day from silver.activity_daily where person_id = p_person), tz) i,
+         unnest(array['activity_daily', 'daily_active_users']) job;
     select least(
         (select min(first_joined_at) from silver.dim_members where discord_user_id = any (discord_ids)),
         (select min(day)::timestamp at time zone tz from silver.activity_daily where person_id = p_person))

@@ -14,22 +14,13 @@ begin
     where account_kind = new.kind and account_id = new.external_id
       and person_id is distinct from new.person_id;
     insert into app.pipeline_dirty_ranges (job, from_at, to_at)
-    select j.job,
-           i.island_start::timestamp at time zone tz,
-           (i.island_end + 1)::timestamp at time zone tz
+    select j.job, i.from_at, i.to_at
     -- The jobs reading silver.activity_daily (the pipeline's tests check this list).
     from (values ('daily_active_users'), ('retention_cohorts'), ('discord_comparable'),
                  ('member_sources')) j (job)
-    cross join (
-        -- Consecutive active days make one range.
-        select min(day) as island_start, max(day) as island_end
-        from (
-            select day, day - (row_number() over (order by day))::int as island
-            from silver.activity_daily
-            where account_kind = new.kind and account_id = new.external_id
-        ) days
-        group by island
-    ) i;
+    cross join silver.day_islands(
+        array(select day from silver.activity_daily
+              where account_kind = new.kind and account_id = new.external_id), tz) i;
     return new;
 end
 $$;

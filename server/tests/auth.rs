@@ -222,20 +222,27 @@ fn base64_decode(input: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-async fn provider_user(
-    State(state): State<Arc<Mutex<ProviderState>>>,
-    headers: HeaderMap,
-) -> Response {
+/// Discord's answer to a request without our access token, or `None` when it has it.
+fn unauthorized(headers: &HeaderMap) -> Option<Response> {
     let authorized = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == format!("Bearer {ACCESS_TOKEN}"));
-    if !authorized {
-        return (
+    (!authorized).then(|| {
+        (
             StatusCode::UNAUTHORIZED,
             Json(json!({"message": "401: Unauthorized"})),
         )
-            .into_response();
+            .into_response()
+    })
+}
+
+async fn provider_user(
+    State(state): State<Arc<Mutex<ProviderState>>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(refused) = unauthorized(&headers) {
+        return refused;
     }
     Json(state.lock().expect("provider lock").user.clone()).into_response()
 }
@@ -245,16 +252,8 @@ async fn provider_connections(
     State(state): State<Arc<Mutex<ProviderState>>>,
     headers: HeaderMap,
 ) -> Response {
-    let authorized = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == format!("Bearer {ACCESS_TOKEN}"));
-    if !authorized {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"message": "401: Unauthorized"})),
-        )
-            .into_response();
+    if let Some(refused) = unauthorized(&headers) {
+        return refused;
     }
     let connections = state.lock().expect("provider lock").connections.clone();
     Json(connections.unwrap_or_else(|| json!([]))).into_response()

@@ -126,6 +126,15 @@ async fn day_counts(pool: &PgPool) -> (i32, i32, i32) {
     .expect("dau")
 }
 
+/// Mira on the Minecraft server from 12:00 to 13:00, with her UUID line.
+fn mira_minecraft_lines() -> [String; 3] {
+    [
+        format!("[12:00:00] [User Authenticator #1/INFO]: UUID of player Mira is {MIRA_UUID}"),
+        "[12:00:01] [Server thread/INFO]: Mira joined the game".to_owned(),
+        "[13:00:00] [Server thread/INFO]: Mira left the game".to_owned(),
+    ]
+}
+
 async fn person_of(pool: &PgPool, kind: &str, id: &str) -> i64 {
     sqlx::query_scalar(
         "select person_id from silver.user_identities where kind = $1 and external_id = $2",
@@ -431,11 +440,7 @@ async fn an_opted_out_member_leaves_only_hashes_their_events_are_dropped_and_the
 ) {
     let (user, minecraft, cs2) = setup(&pool).await;
     voice(&pool).await;
-    let mira_lines = [
-        format!("[12:00:00] [User Authenticator #1/INFO]: UUID of player Mira is {MIRA_UUID}"),
-        "[12:00:01] [Server thread/INFO]: Mira joined the game".to_owned(),
-        "[13:00:00] [Server thread/INFO]: Mira left the game".to_owned(),
-    ];
+    let mira_lines = mira_minecraft_lines();
     let mira_lines: Vec<&str> = mira_lines.iter().map(String::as_str).collect();
     logs(&pool, minecraft, LogFormat::Minecraft, &mira_lines).await;
     logs(&pool, cs2, LogFormat::Hl, &[
@@ -546,11 +551,7 @@ async fn an_opted_out_member_leaves_only_hashes_their_events_are_dropped_and_the
 async fn a_deleted_member_leaves_no_trace_and_is_recorded_afresh_when_they_come_back(pool: PgPool) {
     let (user, minecraft, _cs2) = setup(&pool).await;
     voice(&pool).await;
-    let mira_lines = [
-        format!("[12:00:00] [User Authenticator #1/INFO]: UUID of player Mira is {MIRA_UUID}"),
-        "[12:00:01] [Server thread/INFO]: Mira joined the game".to_owned(),
-        "[13:00:00] [Server thread/INFO]: Mira left the game".to_owned(),
-    ];
+    let mira_lines = mira_minecraft_lines();
     let mira_lines: Vec<&str> = mira_lines.iter().map(String::as_str).collect();
     logs(&pool, minecraft, LogFormat::Minecraft, &mira_lines).await;
     run(&pool).await;

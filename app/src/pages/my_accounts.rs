@@ -180,8 +180,6 @@ fn MyData() -> impl IntoView {
     let opt_out = ServerAction::<OptMeOut>::new();
     let delete = ServerAction::<DeleteMyAccount>::new();
     let privacy = Resource::new(move || hide.version().get(), |_| get_my_privacy());
-    let confirm_opt_out = RwSignal::new(false);
-    let confirm_delete = RwSignal::new(false);
     // Once erased, the session is gone: start again from the front page.
     Effect::new(move |_| {
         let done = matches!(opt_out.value().get(), Some(Ok(())))
@@ -230,30 +228,33 @@ fn MyData() -> impl IntoView {
             <h3>{t(Key::OptOut)}</h3>
             <p class="muted small">{t(Key::OptOutHow)}</p>
             <ActionForm action=opt_out attr:class="confirm-form">
-                <label class="confirm">
-                    <input type="checkbox" data-testid="confirm-opt-out" on:change=move |ev| confirm_opt_out.set(event_target_checked(&ev)) />
-                    " " {t(Key::ConfirmIrreversible)}
-                </label>
-                <input type="hidden" name="confirmed" value="true" />
-                <button type="submit" class="button-danger" data-testid="opt-out" disabled=move || !confirm_opt_out.get() || opt_out.pending().get()>
-                    {t(Key::OptOut)}
-                </button>
+                <ConfirmAndSubmit name="opt-out" label=Key::OptOut pending=opt_out.pending().into() />
             </ActionForm>
             <h3>{t(Key::DeleteAccount)}</h3>
             <p class="muted small">{t(Key::DeleteAccountHow)}</p>
             <ActionForm action=delete attr:class="confirm-form">
-                <label class="confirm">
-                    <input type="checkbox" data-testid="confirm-delete" on:change=move |ev| confirm_delete.set(event_target_checked(&ev)) />
-                    " " {t(Key::ConfirmIrreversible)}
-                </label>
-                <input type="hidden" name="confirmed" value="true" />
-                <button type="submit" class="button-danger" data-testid="delete-account" disabled=move || !confirm_delete.get() || delete.pending().get()>
-                    {t(Key::DeleteAccount)}
-                </button>
+                <ConfirmAndSubmit name="delete-account" label=Key::DeleteAccount pending=delete.pending().into() />
             </ActionForm>
         </section>
     }
     .into_any()
+}
+
+/// The inside of an irreversible action's form: a checkbox that must be ticked, then the
+/// button (test ids `confirm-<name>` and `<name>`), which sends `confirmed=true`.
+#[component]
+fn ConfirmAndSubmit(name: &'static str, label: Key, pending: Signal<bool>) -> impl IntoView {
+    let confirmed = RwSignal::new(false);
+    view! {
+        <label class="confirm">
+            <input type="checkbox" data-testid=format!("confirm-{name}") on:change=move |ev| confirmed.set(event_target_checked(&ev)) />
+            " " {t(Key::ConfirmIrreversible)}
+        </label>
+        <input type="hidden" name="confirmed" value="true" />
+        <button type="submit" class="button-danger" data-testid=name disabled=move || !confirmed.get() || pending.get()>
+            {t(label)}
+        </button>
+    }
 }
 
 #[component]
