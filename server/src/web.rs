@@ -462,6 +462,8 @@ async fn export_csv(
                     extract(epoch from left_at - coalesce(last_joined_at, first_joined_at))::bigint / 86400
                         as days_stayed
              from silver.dim_members where not is_member and left_at is not null
+               -- A hidden member is in the numbers, never in a list.
+               and not app.is_hidden_discord(discord_user_id)
              order by left_at"
         }
         "retention_cohorts.csv" => {
@@ -480,7 +482,9 @@ async fn export_csv(
              from gold.event_attendance order by starts_at, scheduled_event_id"
         }
         "member_sources.csv" => {
-            "select s.join_month, s.source, s.invite_code, l.label, s.inviter_id::text as inviter_id,
+            "select s.join_month, s.source, s.invite_code, l.label,
+                    case when not app.is_hidden_discord(s.inviter_id) then s.inviter_id::text end
+                        as inviter_id,
                     s.joined, s.young_accounts, s.still_members, s.active_after_1d,
                     s.active_after_7d, s.active_after_30d
              from gold.member_sources s
@@ -509,9 +513,14 @@ async fn export_csv(
         }
         "server_daily.csv" => &server_daily,
         "game_sessions.csv" => {
-            "select g.name as server, s.player_key, s.player_name, s.person_id, s.started_at,
-                    s.ended_at, s.seconds, s.source, s.end_reason
+            // A hidden member's sessions count, but carry no name, account or person.
+            "select g.name as server,
+                    case when h.person_id is null then s.player_key end as player_key,
+                    case when h.person_id is null then s.player_name end as player_name,
+                    case when h.person_id is null then s.person_id end as person_id,
+                    s.started_at, s.ended_at, s.seconds, s.source, s.end_reason
              from silver.fact_game_sessions s join app.game_servers g using (server_id)
+             left join app.hidden_persons h on h.person_id = s.person_id
              order by g.name, s.started_at"
         }
         "daily_active_users.csv" => {

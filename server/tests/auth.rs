@@ -2342,3 +2342,92 @@ async fn deleting_my_account_signs_me_out_and_opting_out_keeps_me_out(pool: PgPo
     );
     assert_eq!(app.user_count().await, 0, "no account was made again");
 }
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_hidden_member_is_counted_but_never_named(pool: PgPool) {
+    let app = start(
+        pool,
+        Options {
+            demo: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.sign_in_with_discord().await;
+    let (status, body) = app
+        .call::<app::api::SetMeHidden>(&[("hidden", "true")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, privacy) = app.call::<app::api::GetMyPrivacy>(&[]).await;
+    assert_eq!(privacy["hidden"], json!(true), "{privacy}");
+    // Ada invited someone and played; Bo invited someone too.
+    sqlx::raw_sql(&format!(
+        "insert into app.discord_invites (guild_id, code, channel_id, inviter_id, inviter_name, uses, max_uses, created_at)
+         values (42, 'ada-code', 1, {DISCORD_ID}, 'ada', 3, 0, now()),
+                (42, 'bo-code', 1, 77, 'bo', 1, 0, now());
+         insert into app.game_servers (server_id, name, game, host, ingest_token)
+             overriding system value values (5, 'cs', 'cs2', 'h', repeat('x', 32));
+         insert into silver.fact_game_sessions
+             (server_id, player_key, started_at, ended_at, account_kind, account_id, person_id,
+              player_name, source)
+         select 5, 'steam:76561197960287930', now() - interval '2 hours', now() - interval '1 hour',
+                'steam', '76561197960287930', person_id, 'AdaPlays', 'log'
+         from silver.user_identities where kind = 'discord' and external_id = '{DISCORD_ID}';"
+    ))
+    .execute(&app.pool)
+    .await
+    .expect("invites and a session");
+
+    app.sign_in_demo("admin").await;
+    let (_, settings) = app.call::<app::api::GetDiscordSettings>(&[]).await;
+    let inviters: Vec<(String, Value)> = settings[0]["invites"]
+        .as_array()
+        .map(|invites| {
+            invites
+                .iter()
+                .map(|i| {
+                    (
+                        i["code"].as_str().unwrap_or("").to_owned(),
+                        i["inviter"].clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        inviters.contains(&("ada-code".to_owned(), Value::Null)),
+        "{settings}"
+    );
+    assert!(
+        inviters.contains(&("bo-code".to_owned(), json!("bo"))),
+        "{settings}"
+    );
+    let csv = app
+        .get("/export/game_sessions.csv")
+        .await
+        .text()
+        .await
+        .expect("csv");
+    assert_eq!(csv.lines().count(), 2, "the session is still there: {csv}");
+    assert!(
+        !csv.contains("AdaPlays") && !csv.contains("76561197960287930"),
+        "{csv}"
+    );
+    let (_, found) = app
+        .call::<app::api::SearchPersons>(&[("query", "ada")])
+        .await;
+    assert_eq!(found, json!([]));
+
+    // Shown again: named again.
+    app.sign_in_with_discord().await;
+    app.call::<app::api::SetMeHidden>(&[("hidden", "false")])
+        .await;
+    app.sign_in_demo("admin").await;
+    let csv = app
+        .get("/export/game_sessions.csv")
+        .await
+        .text()
+        .await
+        .expect("csv");
+    assert!(csv.contains("AdaPlays"), "{csv}");
+}
