@@ -51,3 +51,20 @@ test('a member cannot reach the identity editor', async ({ page }) => {
   expect(response?.status()).toBe(403);
   await expect(page.getByTestId('identity-editor')).toHaveCount(0);
 });
+
+test('an admin accepts a suggestion with its evidence and the account becomes the member\'s', async ({ page }) => {
+  await signIn(page, 'admin', '/admin');
+  const review = page.getByTestId('identity-review');
+  const first = review.getByTestId('suggestion').first();
+  await expect(first, 'the demo leaves unlinked accounts with plausible owners').toBeVisible();
+  await expect(first).toContainText('names alike');
+  const account = await first.getAttribute('data-account');
+  const candidate = await first.getAttribute('data-candidate');
+  await first.getByTestId('accept-suggestion').click();
+  await expect(review.locator(`[data-testid="suggestion"][data-account="${account}"]`)).toHaveCount(0);
+  const [linked] = await query<{ person: string; how: string }>(
+    `select person_id::text as person, verified_by as how from silver.user_identities where external_id = $1`,
+    [account],
+  );
+  expect(linked).toEqual({ person: candidate, how: 'admin' });
+});
