@@ -108,9 +108,9 @@ stable
 as $$
     select coalesce(
         (select coalesce(u.display_name, u.username) from app.users u
-         where u.discord_user_id::text = p_discord_user_id),
+         where u.discord_user_id = p_discord_user_id::bigint),
         (select e.nickname from bronze.discord_member_events e
-         where e.user_id::text = p_discord_user_id and e.nickname is not null
+         where e.user_id = p_discord_user_id::bigint and e.nickname is not null
          order by e.observed_at desc limit 1),
         (select i.display_name from silver.user_identities i
          where i.kind = 'discord' and i.external_id = p_discord_user_id))
@@ -142,6 +142,9 @@ declare
     left_behind int;
     new_person bigint;
 begin
+    -- An account named twice counts once.
+    select array_agg(k order by k, i), array_agg(i order by k, i) into p_kinds, p_ids
+    from (select distinct k, i from unnest(p_kinds, p_ids) as a (k, i)) d;
     select coalesce(jsonb_agg(jsonb_build_object('kind', i.kind, 'external_id', i.external_id)
                               order by i.kind, i.external_id), '[]'), count(*)
       into moving, n
@@ -209,7 +212,6 @@ declare
     discord_ids bigint[];
     account_kinds text[];
     account_ids text[];
-    names text[];
     minecraft_names text[];
     user_ids bigint[];
     first_seen timestamptz;
@@ -227,20 +229,6 @@ begin
     discord_ids := coalesce(discord_ids, '{}');
     select array_agg(id) into user_ids from app.users where discord_user_id = any (discord_ids);
     user_ids := coalesce(user_ids, '{}');
-    -- Every name they went by: platform names, in-game names, web profile, nicknames.
-    select coalesce(array_agg(distinct name), '{}') into names
-    from (
-        select display_name as name from silver.user_identities where person_id = p_person
-        union select player_name from silver.fact_game_sessions where person_id = p_person
-        union select e.player_name from bronze.game_log_events e
-              join unnest(account_kinds, account_ids) as a (kind, id)
-                on e.account_kind = a.kind and e.account_id = a.id
-        union select username from app.users where id = any (user_ids)
-        union select display_name from app.users where id = any (user_ids)
-        union select nickname from bronze.discord_member_events where user_id = any (discord_ids)
-        union select inviter_name from app.discord_invites where inviter_id = any (discord_ids)
-    ) every_name
-    where name is not null and length(name) > 0;
     -- Minecraft log lines name the player without the account: their names are kept as
     -- hashes too (lower case, as Minecraft compares them).
     select coalesce(array_agg(distinct lower(name)), '{}') into minecraft_names
@@ -260,7 +248,7 @@ begin
     select job, i.from_at, i.to_at
     from silver.day_islands(
              array(select day from silver.activity_daily where person_id = p_person), tz) i,
-         unnest(array['activity_daily', 'daily_active_users']) job;
+         unnest(array['activity_daily', 'daily_active_users', 'server_utilization']) job;
     select least(
         (select min(first_joined_at) from silver.dim_members where discord_user_id = any (discord_ids)),
         (select min(day)::timestamp at time zone tz from silver.activity_daily where person_id = p_person))
@@ -282,14 +270,20 @@ begin
     delete from bronze.game_log_events e
     using unnest(account_kinds, account_ids) as a (kind, id)
     where e.account_kind = a.kind and e.account_id = a.id;
-    delete from bronze.game_log_events where player_name = any (names);
+    -- Lines and list entries without an account are theirs by their Minecraft name only
+    -- (another player's name that happens to equal a nickname of theirs is not).
+    delete from bronze.game_log_events
+    where account_id is null and lower(player_name) = any (minecraft_names);
     update bronze.game_status_snapshots s
     set players = (select coalesce(jsonb_agg(p), '[]') from jsonb_array_elements(s.players) p
-                   where not (p->>'name' = any (names) or p->>'account_id' = any (account_ids)))
+                   where not (p->>'account_id' = any (account_ids)
+                              or (p->>'account_id' is null
+                                  and lower(p->>'name') = any (minecraft_names))))
     where exists (select 1 from jsonb_array_elements(s.players) p
-                  where p->>'name' = any (names) or p->>'account_id' = any (account_ids));
+                  where p->>'account_id' = any (account_ids)
+                     or (p->>'account_id' is null and lower(p->>'name') = any (minecraft_names)));
     delete from bronze.rejected_records r
-    where exists (select 1 from unnest(account_ids || names) v
+    where exists (select 1 from unnest(account_ids || minecraft_names) v
                   where length(v) >= 3 and strpos(r.payload::text, v) > 0);
 
     -- Silver.
@@ -298,7 +292,8 @@ begin
     delete from silver.fact_game_sessions s
     where s.person_id = p_person
        or exists (select 1 from unnest(account_kinds, account_ids) as a (kind, id)
-                  where s.account_kind = a.kind and s.account_id = a.id);
+                  where s.account_kind = a.kind and s.account_id = a.id)
+       or (s.account_id is null and lower(s.player_name) = any (minecraft_names));
     delete from silver.activity_daily where person_id = p_person;
     delete from silver.dim_members where discord_user_id = any (discord_ids);
     update silver.dim_members set inviter_id = null where inviter_id = any (discord_ids);
@@ -320,12 +315,16 @@ begin
     update app.audit_log
     set actor_name = 'a member who left Guildhall', actor_user_id = null
     where actor_user_id = any (user_ids);
+    -- Entries about their accounts (subjects and values name the account ids) or their
+    -- person; the ids are long and specific, unlike names, which could match anyone's.
     update app.audit_log l
     set subject = 'an erased account', before = null, after = null
-    where exists (select 1 from unnest(account_ids || names) v
-                  where length(v) >= 3
-                    and (strpos(l.subject, v) > 0 or strpos(coalesce(l.before::text, ''), v) > 0
-                         or strpos(coalesce(l.after::text, ''), v) > 0));
+    where exists (select 1 from unnest(account_ids) v
+                  where strpos(l.subject, v) > 0 or strpos(coalesce(l.before::text, ''), v) > 0
+                        or strpos(coalesce(l.after::text, ''), v) > 0)
+       or l.subject ~ ('\mperson ' || p_person || '\M')
+       or (l.before->>'person_id') = p_person::text
+       or (l.after->>'person_id') = p_person::text;
     delete from app.users where id = any (user_ids);
 
     if p_keep_hashes then

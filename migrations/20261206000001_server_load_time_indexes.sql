@@ -4,3 +4,7 @@
 -- history (0.5 s of 0.7 s with a year of two busy servers).
 create index server_load_minute_idx on silver.server_load (minute);
 create index server_utilization_hour_idx on gold.server_utilization (hour);
+-- A game account's sessions (the identity editor's suggestions and suspect links, a
+-- person's export, erasing an account).
+create index fact_game_sessions_account_idx
+    on silver.fact_game_sessions (account_kind, account_id, started_at);

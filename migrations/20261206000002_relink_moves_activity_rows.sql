@@ -10,6 +10,9 @@ declare
     tz text := coalesce(
         (select timezone from app.pipeline_state where job = 'activity_daily'), 'UTC');
 begin
+    -- A running activity_daily job read the identities before this change and would write
+    -- the old person back: wait for it (it holds this row while it runs).
+    perform 1 from app.pipeline_state where job = 'activity_daily' for update;
     update silver.activity_daily set person_id = new.person_id
     where account_kind = new.kind and account_id = new.external_id
       and person_id is distinct from new.person_id;

@@ -567,12 +567,38 @@ async fn a_deleted_member_leaves_no_trace_and_is_recorded_afresh_when_they_come_
     let before = day_counts(&pool).await;
     assert_eq!(before.0, 1, "Mira is the one person of the day");
 
+    // Someone else's entry, whose words could match a name: it stays as it is.
+    sqlx::query(
+        "insert into app.audit_log (actor_name, action, subject, after)
+         values ('Root', 'guild.channel.exclude', 'guild 900 channel 5 (Mira-talk)',
+                 '{\"by\": \"admin\"}')",
+    )
+    .execute(&pool)
+    .await
+    .expect("another entry");
     let erased: i32 = sqlx::query_scalar("select app.erase_person($1, false, 'member.delete')")
         .bind(member)
         .fetch_one(&pool)
         .await
         .expect("delete");
     assert_eq!(erased, 2);
+    let other: (String, String) = sqlx::query_as(
+        "select subject, after::text from app.audit_log where action = 'guild.channel.exclude'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("the other entry");
+    assert_eq!(
+        other,
+        (
+            "guild 900 channel 5 (Mira-talk)".to_owned(),
+            "{\"by\": \"admin\"}".to_owned()
+        )
+    );
+    sqlx::query("delete from app.audit_log where action = 'guild.channel.exclude'")
+        .execute(&pool)
+        .await
+        .expect("out of the way of the dump check");
     run(&pool).await;
     assert_eq!(
         day_counts(&pool).await,

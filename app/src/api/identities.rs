@@ -239,8 +239,11 @@ pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityRevi
          from silver.user_identities i
          join silver.fact_game_sessions s
            on s.account_kind = i.kind and s.account_id = i.external_id and s.started_at >= $1
+         -- An open session lasts until its server was last heard from, not until now.
+         left join silver.game_server_heard heard on heard.server_id = s.server_id
          cross join lateral generate_series(date_trunc('hour', s.started_at),
-                                            coalesce(s.ended_at, now()) - interval '1 microsecond',
+                                            coalesce(s.ended_at, heard.heard_until, s.started_at)
+                                                - interval '1 microsecond',
                                             interval '1 hour') h (hour)
          where i.kind in ('steam', 'minecraft')
            and not exists (select 1 from silver.user_identities d
@@ -379,10 +382,13 @@ pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityRevi
                on a.account_kind = l.kind and a.account_id = l.external_id and a.started_at >= $1
              join silver.fact_game_sessions b
                on b.account_kind = l.kind and b.account_id = l.external_id
-              and b.server_id > a.server_id
-              and b.started_at < coalesce(a.ended_at, now())
-              and least(coalesce(a.ended_at, now()), coalesce(b.ended_at, now()))
-                  - greatest(a.started_at, b.started_at) > interval '5 minutes'
+              and b.server_id > a.server_id and b.started_at >= $1 - interval '1 day'
+             -- An open session lasts until its server was last heard from.
+             left join silver.game_server_heard ha on ha.server_id = a.server_id
+             left join silver.game_server_heard hb on hb.server_id = b.server_id
+             where least(coalesce(a.ended_at, ha.heard_until, a.started_at),
+                         coalesce(b.ended_at, hb.heard_until, b.started_at))
+                   - greatest(a.started_at, b.started_at) > interval '5 minutes'
              group by 1, 2
          ),
          never_online as (

@@ -136,8 +136,13 @@ pub(super) async fn recent_audit_log(
         Option<String>,
     );
     let rows: Vec<Row> = sqlx::query_as(
-        "select at, actor_name, action, subject, before::text, after::text
-         from app.audit_log order by at desc, id desc limit 50",
+        // A hidden member who linked their own account is not named as its actor.
+        "select l.at,
+                case when app.is_hidden_discord(u.discord_user_id) then 'a member'
+                     else l.actor_name end,
+                l.action, l.subject, l.before::text, l.after::text
+         from app.audit_log l left join app.users u on u.id = l.actor_user_id
+         order by l.at desc, l.id desc limit 50",
     )
     .fetch_all(pool)
     .await?;

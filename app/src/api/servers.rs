@@ -41,7 +41,14 @@ pub async fn get_servers(days: i32) -> Result<ServersOverview, AppError> {
                 coalesce(g.capacity_override, nullif(p.max_players, 0)),
                 p.map,
                 case when p.polled_at > now() - 3 * g.poll_interval_secs * interval '1 second'
-                     then array(select e ->> 'name' from jsonb_array_elements(p.players) e order by 1)
+                     -- Hidden members play on, unnamed.
+                     then array(select e ->> 'name' from jsonb_array_elements(p.players) e
+                                where not exists (
+                                    select 1 from silver.user_identities i
+                                    join app.hidden_persons hp on hp.person_id = i.person_id
+                                    where i.kind in ('steam', 'minecraft')
+                                      and i.external_id = e ->> 'account_id')
+                                order by 1)
                 end,
                 greatest(p.polled_at, h.heard_until)
          from app.game_servers g
