@@ -205,7 +205,7 @@ fn MyData() -> impl IntoView {
             <p class="muted">{t(Key::MyDataLead)}</p>
             {failure}
             <p class="export-my-data">
-                <a href="/me/export.json" download="guildhall-my-data.json" rel="external" class="button-secondary" data-testid="export-my-data">
+                <a href="/me/export.json" download="guildhall-my-data.json" rel="external" class="button button-secondary" data-testid="export-my-data">
                     {t(Key::ExportMyData)}
                 </a>
             </p>
