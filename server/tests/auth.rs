@@ -317,6 +317,18 @@ async fn record_membership(pool: &PgPool, discord_user_id: i64, kind: &str, at: 
     .expect("membership");
 }
 
+/// The app in demo mode (demo sign-in for every role), Discord configured.
+async fn start_demo(pool: PgPool) -> TestApp {
+    start(
+        pool,
+        Options {
+            demo: true,
+            ..Options::default()
+        },
+    )
+    .await
+}
+
 async fn start(pool: PgPool, options: Options) -> TestApp {
     let provider = FakeProvider::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -962,14 +974,7 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
         .execute(&pool)
         .await
         .expect("a tracked guild");
-    let app = start(
-        pool,
-        Options {
-            demo: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = start_demo(pool).await;
     let afk_form: &[(&str, &str)] = &[
         ("guild_id", "42"),
         ("channel_id", "7"),
@@ -1163,14 +1168,7 @@ async fn an_admin_grants_and_revokes_leader_and_every_change_is_in_the_audit_log
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn the_last_admin_cannot_be_removed(pool: PgPool) {
-    let app = start(
-        pool,
-        Options {
-            demo: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = start_demo(pool).await;
     app.sign_in_demo("admin").await;
     let (demo_admin, _) = guildhall::auth::demo::demo_user(app::model::Role::Admin);
     let me = user_id_of(&app.pool, demo_admin).await;
@@ -1257,14 +1255,7 @@ async fn afk_marks_apply_from_now_or_to_all_of_history_and_are_audited(pool: PgP
     .execute(&pool)
     .await
     .expect("an old voice event");
-    let app = start(
-        pool,
-        Options {
-            demo: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = start_demo(pool).await;
     app.sign_in_demo("admin").await;
     // The spans requested so far: (from all of history?, the latest finite start).
     let requested = || async {
@@ -1471,14 +1462,7 @@ async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(poo
         .execute(&pool)
         .await
         .expect("a tracked guild");
-    let app = start(
-        pool,
-        Options {
-            demo: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = start_demo(pool).await;
     let mut paths: Vec<&'static str> = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, _)| path)
         .collect();
@@ -1608,14 +1592,7 @@ async fn the_funnel_counts_each_step_only_after_the_step_before(pool: PgPool) {
     .execute(&pool)
     .await
     .expect("community");
-    let app = start(
-        pool,
-        Options {
-            demo: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = start_demo(pool).await;
     app.sign_in_demo("leader").await;
     let (status, funnel) = app.call::<app::api::GetFunnel>(&[]).await;
     assert_eq!(status, StatusCode::OK, "{funnel}");
@@ -1807,14 +1784,7 @@ async fn a_member_sees_their_own_voice_minutes_and_active_days(pool: PgPool) {
     .execute(&pool)
     .await
     .expect("activity");
-    let app = start(
-        pool,
-        Options {
-            demo: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = start_demo(pool).await;
     app.sign_in_demo("member").await;
     let (status, activity) = app.call::<app::api::GetMyActivity>(&[]).await;
     assert_eq!(status, StatusCode::OK, "{activity}");
@@ -1924,14 +1894,7 @@ async fn member_growth_counts_joins_leaves_and_how_long_leavers_stayed(pool: PgP
     .execute(&pool)
     .await
     .expect("members");
-    let app = start(
-        pool,
-        Options {
-            demo: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = start_demo(pool).await;
     app.sign_in_demo("leader").await;
     let (status, body) = app
         .call::<app::api::GetMemberGrowth>(&[("weeks", "26")])
@@ -1967,14 +1930,7 @@ async fn an_admin_excludes_a_channel_and_records_it_again_and_both_are_audited(p
         .execute(&pool)
         .await
         .expect("a tracked guild");
-    let app = start(
-        pool,
-        Options {
-            demo: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = start_demo(pool).await;
     app.sign_in_demo("admin").await;
     let excluded = || async {
         sqlx::query_scalar::<_, i64>(
@@ -2049,14 +2005,7 @@ async fn a_mapped_discord_role_applies_at_sign_in_and_when_the_roles_change(pool
     .execute(&pool)
     .await
     .expect("membership with the role");
-    let app = start(
-        pool,
-        Options {
-            demo: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = start_demo(pool).await;
 
     // An admin maps Officer to leader (an unknown role is refused).
     app.sign_in_demo("admin").await;
@@ -2174,14 +2123,7 @@ async fn the_editor_suggests_owners_with_evidence_flags_contradicted_links_and_s
     .execute(&pool)
     .await
     .expect("community");
-    let app = start(
-        pool,
-        Options {
-            demo: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = start_demo(pool).await;
     app.sign_in_demo("admin").await;
 
     let (status, review) = app
@@ -2345,14 +2287,7 @@ async fn deleting_my_account_signs_me_out_and_opting_out_keeps_me_out(pool: PgPo
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn a_hidden_member_is_counted_but_never_named(pool: PgPool) {
-    let app = start(
-        pool,
-        Options {
-            demo: true,
-            ..Options::default()
-        },
-    )
-    .await;
+    let app = start_demo(pool).await;
     app.sign_in_with_discord().await;
     let (status, body) = app
         .call::<app::api::SetMeHidden>(&[("hidden", "true")])
