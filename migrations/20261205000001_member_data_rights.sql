@@ -187,7 +187,7 @@ comment on function silver.split_person(bigint, text[], text[], bigint) is
 create function silver.day_islands(p_days date[], p_tz text)
 returns table (from_at timestamptz, to_at timestamptz)
 language sql
-immutable
+stable
 as $$
     select min(day)::timestamp at time zone p_tz, (max(day) + 1)::timestamp at time zone p_tz
     from (

@@ -415,6 +415,7 @@ pub struct IdentitySuggestion {
 
 /// A link the data contradicts, for an admin to review.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct SuspectLink {
     pub kind: String,
     pub external_id: String,

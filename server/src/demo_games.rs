@@ -45,29 +45,25 @@ pub fn demo_minecraft_uuid(index: u32) -> String {
     )
 }
 
-/// Players with a second Steam account (every seventh) play every other visit on it.
-fn has_alt(index: u32) -> bool {
-    index % 7 == 3
-}
-
-/// The second Steam account of a player with [`has_alt`].
-fn alt_steam_id(index: u32) -> u64 {
-    DEMO_STEAM_BASE + 500_000 + u64::from(index)
-}
-
-/// The Steam account and name a CS2 visit is played with.
-fn cs2_account(visit: &DemoVisit) -> (u64, String) {
-    if has_alt(visit.index) && visit.start.timestamp() / 60 % 2 == 1 {
-        (
-            alt_steam_id(visit.index),
-            format!("{}_alt", demo_name(visit.index)),
-        )
-    } else {
-        (
-            DEMO_STEAM_BASE + u64::from(visit.index),
-            demo_name(visit.index),
-        )
+/// A player's Steam accounts with the name each plays under: the first, and for every
+/// seventh player a second one.
+fn steam_accounts(index: u32) -> Vec<(u64, String)> {
+    let mut accounts = vec![(DEMO_STEAM_BASE + u64::from(index), demo_name(index))];
+    if index % 7 == 3 {
+        accounts.push((
+            DEMO_STEAM_BASE + 500_000 + u64::from(index),
+            format!("{}_alt", demo_name(index)),
+        ));
     }
+    accounts
+}
+
+/// The Steam account and name a CS2 visit is played with: players with two play every
+/// other visit on the second.
+fn cs2_account(visit: &DemoVisit) -> (u64, String) {
+    let mut accounts = steam_accounts(visit.index);
+    let pick = (visit.start.timestamp() / 60).rem_euclid(2) as usize % accounts.len();
+    accounts.swap_remove(pick)
 }
 
 /// Member `index`'s player name: their server nickname as gamers dress it up, so the
@@ -305,19 +301,10 @@ async fn link_demo_players(pool: &PgPool, cs2: &[u32], minecraft: &[u32]) -> any
             .iter()
             .flat_map(|&i| {
                 if kind == "steam" {
-                    let mut both = vec![(
-                        (DEMO_STEAM_BASE + u64::from(i)).to_string(),
-                        i,
-                        demo_name(i),
-                    )];
-                    if has_alt(i) {
-                        both.push((
-                            alt_steam_id(i).to_string(),
-                            i,
-                            format!("{}_alt", demo_name(i)),
-                        ));
-                    }
-                    both
+                    steam_accounts(i)
+                        .into_iter()
+                        .map(|(id, name)| (id.to_string(), i, name))
+                        .collect()
                 } else {
                     vec![(demo_minecraft_uuid(i), i, demo_name(i))]
                 }

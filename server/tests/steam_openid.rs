@@ -408,8 +408,7 @@ async fn only_an_unchanged_fresh_answer_confirmed_by_steam_links_the_account_onc
     );
     let answer = app.answer(Behaviour::default()).await;
     let return_to = field(&answer, "openid.return_to");
-    let other_state = format!("{}0", &return_to[..return_to.len() - 1]);
-    let changed = with_field(&answer, "openid.return_to", Some(&other_state));
+    let changed = with_field(&answer, "openid.return_to", Some(&format!("{return_to}0")));
     assert_eq!(app.outcome(&changed).await, "refused");
     let answer = app.answer(Behaviour::default()).await;
     let forged = with_field(&answer, "openid.sig", Some("forged"));
@@ -440,7 +439,7 @@ async fn only_an_unchanged_fresh_answer_confirmed_by_steam_links_the_account_onc
         .await;
     assert_eq!(app.outcome(&answer).await, "unavailable");
 
-    // An answer for no login in progress (this browser never started one).
+    // Steam's answer opened in another browser, not signed in: sign in first, nothing linked.
     let answer = app.answer(Behaviour::default()).await;
     let stranger = reqwest::Client::builder()
         .cookie_provider(Arc::new(Jar::default()))

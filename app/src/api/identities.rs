@@ -233,55 +233,68 @@ pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityRevi
     let (_admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
     let days = days.clamp(7, 365);
     let since = chrono::Utc::now() - chrono::Duration::days(days);
-    // The clock hours each game account no Discord member owns played in.
-    const UNOWNED_HOURS: &str = "review_hours as (
-         select i.kind, i.external_id, h.hour
-         from silver.user_identities i
-         join silver.fact_game_sessions s
-           on s.account_kind = i.kind and s.account_id = i.external_id and s.started_at >= $1
-         -- An open session lasts until its server was last heard from, not until now.
-         left join silver.game_server_heard heard on heard.server_id = s.server_id
-         cross join lateral generate_series(date_trunc('hour', s.started_at),
-                                            coalesce(s.ended_at, heard.heard_until, s.started_at)
-                                                - interval '1 microsecond',
-                                            interval '1 hour') h (hour)
-         where i.kind in ('steam', 'minecraft')
-           and not exists (select 1 from silver.user_identities d
-                           where d.person_id = i.person_id and d.kind = 'discord')
-           and i.person_id not in (select person_id from app.hidden_persons)
-         group by 1, 2, 3
-     )";
-    // (kind, id, player name, played hours) of the 30 that played most.
-    type Unowned = (String, String, Option<String>, i64);
-    let unowned: Vec<Unowned> = sqlx::query_as(&format!(
-        "with {UNOWNED_HOURS}
-         select r.kind, r.external_id,
-                (select s.player_name from silver.fact_game_sessions s
-                 where s.account_kind = r.kind and s.account_id = r.external_id
-                   and s.player_name is not null
-                 order by s.started_at desc limit 1),
-                count(*)
-         from review_hours r group by 1, 2 order by 4 desc, 1, 2 limit 30"
-    ))
-    .bind(since)
-    .fetch_all(&state.pool)
-    .await?;
-    // Hours each of those accounts played while a member was in voice (not AFK).
-    let together: Vec<(String, String, i64, i64)> = sqlx::query_as(&format!(
-        "with {UNOWNED_HOURS},
+    // The 30 game accounts no Discord member owns that played most (clock hours), each with
+    // the hours it played while a member was in voice (not AFK). Open sessions last until
+    // their server (or guild) was last heard from, as in activity_daily.
+    type Unowned = (
+        String,
+        String,
+        Option<String>,
+        i64,
+        sqlx::types::Json<Vec<(i64, i64)>>,
+    );
+    let unowned: Vec<Unowned> = sqlx::query_as(
+        "with review_hours as (
+             select i.kind, i.external_id, h.hour
+             from silver.user_identities i
+             join silver.fact_game_sessions s
+               on s.account_kind = i.kind and s.account_id = i.external_id and s.started_at >= $1
+             left join silver.game_server_heard heard on heard.server_id = s.server_id
+             cross join lateral generate_series(
+                 date_trunc('hour', s.started_at),
+                 coalesce(s.ended_at, heard.heard_until, s.started_at) - interval '1 microsecond',
+                 interval '1 hour') h (hour)
+             where i.kind in ('steam', 'minecraft')
+               and not exists (select 1 from silver.user_identities d
+                               where d.person_id = i.person_id and d.kind = 'discord')
+               and i.person_id not in (select person_id from app.hidden_persons)
+             group by 1, 2, 3
+         ),
+         top as (
+             select kind, external_id, count(*) as hours from review_hours
+             group by 1, 2 order by 3 desc, 1, 2 limit 30
+         ),
+         top_hours as (
+             select r.* from review_hours r join top t using (kind, external_id)
+         ),
          voice as (
              select v.person_id, h.hour
              from silver.fact_voice_sessions v
-             cross join lateral generate_series(date_trunc('hour', v.started_at),
-                                                coalesce(v.ended_at, now()) - interval '1 microsecond',
-                                                interval '1 hour') h (hour)
+             left join app.discord_guilds g on g.guild_id = v.guild_id
+             cross join lateral generate_series(
+                 date_trunc('hour', v.started_at),
+                 coalesce(v.ended_at, greatest(g.observed_until, v.started_at), v.started_at)
+                     - interval '1 microsecond',
+                 interval '1 hour') h (hour)
              where v.started_at >= $1 and not v.is_afk
              group by 1, 2
+         ),
+         together as (
+             select r.kind, r.external_id, v.person_id, count(*) as hours
+             from top_hours r join voice v on v.hour = r.hour
+             group by 1, 2, 3
          )
-         select r.kind, r.external_id, v.person_id, count(*)
-         from review_hours r join voice v on v.hour = r.hour
-         group by 1, 2, 3"
-    ))
+         select t.kind, t.external_id,
+                (select s.player_name from silver.fact_game_sessions s
+                 where s.account_kind = t.kind and s.account_id = t.external_id
+                   and s.player_name is not null
+                 order by s.started_at desc limit 1),
+                t.hours,
+                coalesce((select jsonb_agg(jsonb_build_array(w.person_id, w.hours))
+                          from together w
+                          where w.kind = t.kind and w.external_id = t.external_id), '[]')
+         from top t order by t.hours desc, t.kind, t.external_id",
+    )
     .bind(since)
     .fetch_all(&state.pool)
     .await?;
@@ -298,21 +311,9 @@ pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityRevi
         .into_iter()
         .filter_map(|(person, name)| Some((person, name?)))
         .collect();
-    let mut with_voice: HashMap<(String, String), Vec<(i64, i64)>> = HashMap::new();
-    for (kind, id, person, hours) in together {
-        with_voice
-            .entry((kind, id))
-            .or_default()
-            .push((person, hours));
-    }
     let mut suggestions = Vec::new();
-    for (kind, external_id, player_name, played_hours) in unowned {
-        let key = (kind.clone(), external_id.clone());
-        let voice: HashMap<i64, i64> = with_voice
-            .remove(&key)
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+    for (kind, external_id, player_name, played_hours, together) in unowned {
+        let voice: HashMap<i64, i64> = together.0.into_iter().collect();
         let mut candidates: Vec<IdentitySuggestion> = names
             .iter()
             .filter_map(|(&person, name)| {
@@ -351,18 +352,7 @@ pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityRevi
     });
     suggestions.truncate(20);
 
-    type Suspect = (
-        String,
-        String,
-        Option<String>,
-        i64,
-        Option<String>,
-        String,
-        String,
-        i64,
-        Option<chrono::DateTime<chrono::Utc>>,
-    );
-    let suspects: Vec<Suspect> = sqlx::query_as(
+    let suspects: Vec<SuspectLink> = sqlx::query_as(
         "with linked as (
              select i.kind, i.external_id, i.person_id, i.verified_by,
                     (select app.discord_name(d.external_id) from silver.user_identities d
@@ -391,22 +381,19 @@ pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityRevi
                    - greatest(a.started_at, b.started_at) > interval '5 minutes'
              group by 1, 2
          ),
+         -- Days the account played, with the member's Discord activity of the same day: none
+         -- on any of five or more.
          never_online as (
              select l.kind, l.external_id, count(*) as played_days, max(g.day) as last_day
              from linked l
              join silver.activity_daily g
                on g.account_kind = l.kind and g.account_id = l.external_id
               and g.game_seconds > 0 and g.day >= ($1 at time zone 'UTC')::date
+             left join silver.activity_daily d
+               on d.person_id = l.person_id and d.account_kind = 'discord' and d.day = g.day
+              and (d.voice_seconds > 0 or d.messages > 0)
              group by 1, 2
-             having count(*) >= 5
-                and not exists (
-                    select 1 from silver.activity_daily d
-                    join silver.activity_daily g2
-                      on g2.day = d.day and g2.account_kind = l.kind and g2.account_id = l.external_id
-                     and g2.game_seconds > 0
-                    where d.person_id = min(l.person_id) and d.account_kind = 'discord'
-                      and (d.voice_seconds > 0 or d.messages > 0)
-                      and d.day >= ($1 at time zone 'UTC')::date)
+             having count(*) >= 5 and count(d.day) = 0
          ),
          found as (
              select kind, external_id, 'two_servers' as reason, times as n, last_at from both_servers
@@ -418,8 +405,8 @@ pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityRevi
                 (select s.player_name from silver.fact_game_sessions s
                  where s.account_kind = f.kind and s.account_id = f.external_id
                    and s.player_name is not null
-                 order by s.started_at desc limit 1),
-                l.person_id, l.person_name, l.verified_by, f.reason, f.n, f.last_at
+                 order by s.started_at desc limit 1) as player_name,
+                l.person_id, l.person_name, l.verified_by, f.reason, f.n as count, f.last_at
          from found f join linked l using (kind, external_id)
          order by f.n desc, f.kind, f.external_id
          limit 50",
@@ -429,34 +416,7 @@ pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityRevi
     .await?;
     Ok(IdentityReview {
         suggestions,
-        suspects: suspects
-            .into_iter()
-            .map(
-                |(
-                    kind,
-                    external_id,
-                    player_name,
-                    person_id,
-                    person_name,
-                    verified_by,
-                    reason,
-                    count,
-                    last_at,
-                )| {
-                    SuspectLink {
-                        kind,
-                        external_id,
-                        player_name,
-                        person_id,
-                        person_name,
-                        verified_by,
-                        reason,
-                        count,
-                        last_at,
-                    }
-                },
-            )
-            .collect(),
+        suspects,
         days,
     })
 }

@@ -18,17 +18,16 @@ pub fn IdentityEditor() -> impl IntoView {
     let unlink = ServerAction::<AdminUnlinkIdentity>::new();
     let merge = ServerAction::<MergePersons>::new();
     let split = ServerAction::<SplitPerson>::new();
+    // Bumps whenever an identity change went through: every list here is fetched again.
+    let changed = Signal::derive(move || {
+        link.version().get()
+            + unlink.version().get()
+            + merge.version().get()
+            + split.version().get()
+    });
     let (query, set_query) = signal(String::new());
     let results = Resource::new(
-        move || {
-            (
-                query.get(),
-                link.version().get()
-                    + unlink.version().get()
-                    + merge.version().get()
-                    + split.version().get(),
-            )
-        },
+        move || (query.get(), changed.get()),
         |(query, _)| async move {
             if query.trim().chars().count() < 2 {
                 Ok(Vec::new())
@@ -89,7 +88,7 @@ pub fn IdentityEditor() -> impl IntoView {
                     }
                 })}
             </Transition>
-            <Review link unlink merge split />
+            <Review changed link unlink />
         </section>
     }
 }
@@ -101,20 +100,11 @@ const REVIEW_DAYS: i64 = 90;
 /// each with its evidence and the one action that settles it.
 #[component]
 fn Review(
+    changed: Signal<usize>,
     link: ServerAction<AdminLinkIdentity>,
     unlink: ServerAction<AdminUnlinkIdentity>,
-    merge: ServerAction<MergePersons>,
-    split: ServerAction<SplitPerson>,
 ) -> impl IntoView {
-    let review = Resource::new(
-        move || {
-            link.version().get()
-                + unlink.version().get()
-                + merge.version().get()
-                + split.version().get()
-        },
-        |_| get_identity_review(REVIEW_DAYS),
-    );
+    let review = Resource::new(move || changed.get(), |_| get_identity_review(REVIEW_DAYS));
     view! {
         <Transition fallback=Loading>
             {move || Suspend::new(async move {

@@ -153,10 +153,6 @@ async fn link(state: &ServerState, session: &Session, user_id: i64, query: &str)
     let assertion =
         match steam.check_assertion(&params, expected.as_str(), Utc::now(), MAX_ANSWER_AGE) {
             Ok(assertion) => assertion,
-            Err(OpenIdError::ReturnToMismatch) => {
-                // Another login's answer (or a changed one): this login is gone either way.
-                return Outcome::Refused;
-            }
             Err(error) => return Outcome::of(&error),
         };
     if let Err(error) = steam.verify(&state.http, &params).await {
