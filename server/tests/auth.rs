@@ -19,6 +19,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use url::Url;
 
+#[path = "support/one_server.rs"]
+mod one_server;
+
 const CLIENT_ID: &str = "112233445566778899";
 const CLIENT_SECRET: &str = "guildhall-test-secret";
 const ACCESS_TOKEN: &str = "fake-access-token";
@@ -263,6 +266,7 @@ async fn provider_connections(
 // The app under test and a browser for it.
 
 struct TestApp {
+    _one: std::rc::Rc<tokio::sync::MutexGuard<'static, ()>>,
     base: Url,
     pool: PgPool,
     jar: Arc<Jar>,
@@ -330,6 +334,7 @@ async fn start_demo(pool: PgPool) -> TestApp {
 }
 
 async fn start(pool: PgPool, options: Options) -> TestApp {
+    let one = one_server::one_server().await;
     let provider = FakeProvider::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -397,6 +402,7 @@ async fn start(pool: PgPool, options: Options) -> TestApp {
         .build()
         .expect("browser");
     TestApp {
+        _one: one,
         base,
         pool,
         jar,
@@ -427,8 +433,48 @@ impl TestApp {
                     .await
                     .unwrap_or_else(|error| panic!("GET {path} (again): {error:?}"))
             }
-            Err(error) => panic!("GET {path} after {:?}: {error:?}", started.elapsed()),
+            Err(error) => panic!(
+                "GET {path} after {:?}: {error:?}\n{}",
+                started.elapsed(),
+                self.diagnose().await
+            ),
         }
+    }
+
+    /// What the server's database side was doing, for a request that failed: the pool's
+    /// counts and every other session on the test database (state, what it waits for, the
+    /// statement), read over a connection of its own so that a starved pool cannot hide it.
+    async fn diagnose(&self) -> String {
+        use sqlx::Connection;
+        let mut report = format!(
+            "pool: size {}, idle {}",
+            self.pool.size(),
+            self.pool.num_idle()
+        );
+        let options = (*self.pool.connect_options()).clone();
+        match sqlx::PgConnection::connect_with(&options).await {
+            Ok(mut connection) => {
+                let sessions: Vec<(
+                    i32,
+                    Option<String>,
+                    Option<String>,
+                    Option<String>,
+                    Option<String>,
+                )> = sqlx::query_as(
+                    "select pid, state, wait_event_type, wait_event, left(query, 200)
+                         from pg_stat_activity
+                         where datname = current_database() and pid <> pg_backend_pid()",
+                )
+                .fetch_all(&mut connection)
+                .await
+                .unwrap_or_default();
+                for session in sessions {
+                    report.push_str(&format!("\nsession {session:?}"));
+                }
+            }
+            Err(error) => report.push_str(&format!("\nno diagnostic connection: {error}")),
+        }
+        report
     }
 
     /// The value of the session cookie the browser holds, if any.
@@ -460,7 +506,11 @@ impl TestApp {
             .form(form)
             .send()
             .await
-            .unwrap_or_else(|error| panic!("POST {path}: {error:?}"));
+            .map_err(|error| format!("POST {path}: {error:?}"));
+        let response = match response {
+            Ok(response) => response,
+            Err(error) => panic!("{error}\n{}", self.diagnose().await),
+        };
         let status = response.status();
         let body = response.text().await.expect("server function body");
         (

@@ -19,6 +19,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use url::Url;
 
+#[path = "support/one_server.rs"]
+mod one_server;
+
 const MEMBER_STEAM: &str = "76561197960287930";
 const OTHER_STEAM: &str = "76561198000000001";
 const SIGNED: &str = "signed,op_endpoint,claimed_id,identity,return_to,response_nonce,assoc_handle";
@@ -190,6 +193,7 @@ async fn check_authentication(
 }
 
 struct App {
+    _one: std::rc::Rc<tokio::sync::MutexGuard<'static, ()>>,
     base: Url,
     pool: PgPool,
     browser: reqwest::Client,
@@ -197,6 +201,7 @@ struct App {
 }
 
 async fn start(pool: PgPool) -> App {
+    let one = one_server::one_server().await;
     let steam = FakeSteam::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -233,6 +238,7 @@ async fn start(pool: PgPool) -> App {
         .build()
         .expect("browser");
     App {
+        _one: one,
         base,
         pool,
         browser,

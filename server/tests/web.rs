@@ -12,6 +12,9 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use tower::ServiceExt;
 
+#[path = "support/one_server.rs"]
+mod one_server;
+
 fn state(pool: PgPool, metrics: Metrics) -> ServerState {
     let config =
         Config::from_figment(Config::defaults_figment().merge(Serialized::default("demo", false)))
@@ -82,6 +85,7 @@ async fn static_files_come_precompressed_with_a_year_of_caching_and_never_touch_
         .connect_lazy("postgres://nobody@127.0.0.1:1/none")
         .expect("lazy pool");
     let site = bundled_site("static");
+    let _one = one_server::one_server().await;
     let app = router(state_with_site(dead, &site)).expect("router");
 
     let wasm = get_with(
@@ -131,6 +135,7 @@ async fn static_files_come_precompressed_with_a_year_of_caching_and_never_touch_
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn pages_link_the_fingerprinted_bundle_and_are_compressed(pool: PgPool) {
     let site = bundled_site("page");
+    let _one = one_server::one_server().await;
     let app = router(state_with_site(pool, &site)).expect("router");
     let response = get_with(app.clone(), "/", "identity").await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -167,6 +172,7 @@ async fn get(app: axum::Router, path: &str) -> (StatusCode, String) {
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn healthz_is_ok_while_the_database_answers_and_503_when_it_does_not(pool: PgPool) {
+    let _one = one_server::one_server().await;
     let app = router(state(pool.clone(), Metrics::new())).expect("router");
     assert_eq!(
         get(app.clone(), "/healthz").await,
@@ -188,6 +194,7 @@ async fn metrics_count_requests_collector_events_and_drops(pool: PgPool) {
     metrics.received("discord_voice");
     metrics.received("discord_voice");
     metrics.dropped("discord_voice", DropReason::bot);
+    let _one = one_server::one_server().await;
     let app = router(state(pool, metrics.clone())).expect("router");
     get(app.clone(), "/healthz").await;
     get(app.clone(), "/healthz").await;
@@ -277,6 +284,7 @@ async fn client_ip_addresses_never_reach_the_logs(pool: PgPool) {
     let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
     let _guard = tracing::subscriber::set_default(subscriber);
 
+    let _one = one_server::one_server().await;
     let app = router(state(pool, Metrics::new())).expect("router");
     for path in [
         "/",
@@ -306,6 +314,7 @@ async fn client_ip_addresses_never_reach_the_logs(pool: PgPool) {
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn posts_from_another_site_are_refused(pool: PgPool) {
+    let _one = one_server::one_server().await;
     let app = router(state(pool, Metrics::new())).expect("router");
     let post = |origin: Option<&str>| {
         let mut request = Request::post(<app::api::GetMe as leptos::server_fn::ServerFn>::PATH)
@@ -347,6 +356,7 @@ async fn posts_from_another_site_are_refused(pool: PgPool) {
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn the_language_form_sets_the_cookie_and_returns_to_the_same_page(pool: PgPool) {
+    let _one = one_server::one_server().await;
     let app = router(state(pool, Metrics::new())).expect("router");
     let choose = |body: &'static str| {
         let app = app.clone();
