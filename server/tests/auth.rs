@@ -454,22 +454,17 @@ impl TestApp {
         let options = (*self.pool.connect_options()).clone();
         match sqlx::PgConnection::connect_with(&options).await {
             Ok(mut connection) => {
-                let sessions: Vec<(
-                    i32,
-                    Option<String>,
-                    Option<String>,
-                    Option<String>,
-                    Option<String>,
-                )> = sqlx::query_as(
-                    "select pid, state, wait_event_type, wait_event, left(query, 200)
-                         from pg_stat_activity
-                         where datname = current_database() and pid <> pg_backend_pid()",
+                let sessions: Vec<String> = sqlx::query_scalar(
+                    "select format('pid %s, %s, waiting for %s/%s: %s', pid, state,
+                                   wait_event_type, wait_event, left(query, 200))
+                     from pg_stat_activity
+                     where datname = current_database() and pid <> pg_backend_pid()",
                 )
                 .fetch_all(&mut connection)
                 .await
                 .unwrap_or_default();
                 for session in sessions {
-                    report.push_str(&format!("\nsession {session:?}"));
+                    report.push_str(&format!("\nsession {session}"));
                 }
             }
             Err(error) => report.push_str(&format!("\nno diagnostic connection: {error}")),
