@@ -52,7 +52,10 @@ pub fn AdminPage() -> impl IntoView {
                     }
                 })}
             </Transition>
-            // Its own resource and actions: not rebuilt each time the overview reloads.
+            // Their own resources and actions: not rebuilt each time the overview reloads
+            // (rebuilt inside it, the editor's review was fetched anew with every save, and
+            // under load the saved change then did not always reach the lists).
+            {view! { <IdentityEditor /> }.into_any()}
             <super::admin_discord::DiscordSettings />
         </section>
     }
@@ -128,7 +131,6 @@ fn AdminSections(overview: AdminOverview) -> impl IntoView {
             <p class="muted small">{t(Key::UsersLead)}</p>
             <Users users />
         </div>
-        {view! { <IdentityEditor /> }.into_any()}
         <div class="card">
             <h2>{t(Key::AuditTitle)}</h2>
             <AuditLog entries=audit_log />

@@ -1,6 +1,6 @@
 //! The identity editor on `/admin`: search persons by any name or id; per person, their
 //! accounts and activity, unlinking a game account, linking a known account to them, and
-//! merging another person into them. Every change lands in the audit log below.
+//! merging another person into them. Every change lands in the audit log above.
 
 use super::my_accounts::{kind_label, verified_key};
 use crate::api::{
