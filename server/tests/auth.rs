@@ -500,11 +500,10 @@ impl TestApp {
             .header(header::ACCEPT, "application/json")
             .form(form)
             .send()
-            .await
-            .map_err(|error| format!("POST {path}: {error:?}"));
+            .await;
         let response = match response {
             Ok(response) => response,
-            Err(error) => panic!("{error}\n{}", self.diagnose().await),
+            Err(error) => panic!("POST {path}: {error:?}\n{}", self.diagnose().await),
         };
         let status = response.status();
         let body = response.text().await.expect("server function body");
