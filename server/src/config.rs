@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-/// Everything Guildhall can be configured with. See the README for each setting.
+/// Everything Guildhall can be configured with. See docs/configuration.md for each setting.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Config {
     /// PostgreSQL connection string (`DATABASE_URL`).
@@ -510,10 +510,10 @@ mod tests {
         Config::from_figment(Config::defaults_figment().merge(Serialized::default(key, value)))
     }
 
-    /// The README, as users read it.
-    const README: &str = include_str!("../../README.md");
+    /// The configuration reference (docs/configuration.md), as users read it.
+    const CONFIGURATION_DOC: &str = include_str!("../../docs/configuration.md");
 
-    /// One row of the README's configuration table.
+    /// One row of the configuration table in docs/configuration.md.
     #[derive(Debug)]
     struct Setting {
         env: String,
@@ -521,11 +521,11 @@ mod tests {
         default: String,
     }
 
-    fn readme_settings() -> Vec<Setting> {
-        let table = README
+    fn documented_settings() -> Vec<Setting> {
+        let table = CONFIGURATION_DOC
             .split("| environment variable | file key | default | meaning |")
             .nth(1)
-            .expect("the README has the configuration table");
+            .expect("docs/configuration.md has the configuration table");
         let settings: Vec<Setting> = table
             .lines()
             .skip(2)
@@ -550,7 +550,7 @@ mod tests {
         settings
     }
 
-    /// The merged value at a dotted key, as the README writes it.
+    /// The merged value at a dotted key, as docs/configuration.md writes it.
     fn rendered(figment: &Figment, key: &str) -> String {
         figment
             .find_value(key)
@@ -635,7 +635,9 @@ mod tests {
             | "games.refresh_secs"
             | "games.log_body_limit_kb"
             | "games.profile_weeks" => ("17", "17", "17"),
-            other => panic!("the README lists `{other}`: add a sample value for it to this test"),
+            other => panic!(
+                "docs/configuration.md lists `{other}`: add a sample value for it to this test"
+            ),
         }
     }
 
@@ -657,10 +659,10 @@ mod tests {
     }
 
     #[test]
-    fn every_default_in_the_readme_is_the_built_in_default() {
+    fn every_default_in_the_configuration_doc_is_the_built_in_default() {
         let figment = Config::defaults_figment();
         Config::from_figment(figment.clone()).expect("the defaults are valid");
-        for setting in readme_settings() {
+        for setting in documented_settings() {
             let Some(key) = &setting.key else {
                 assert_eq!(setting.env, "RUST_LOG");
                 assert_eq!(setting.default, crate::telemetry::DEFAULT_LOG_FILTER);
@@ -671,8 +673,8 @@ mod tests {
     }
 
     #[test]
-    fn every_setting_in_the_readme_is_read_from_the_environment_as_documented() {
-        for setting in readme_settings() {
+    fn every_setting_in_the_configuration_doc_is_read_from_the_environment_as_documented() {
+        for setting in documented_settings() {
             let Some(key) = setting.key.clone() else {
                 continue;
             };
@@ -693,8 +695,8 @@ mod tests {
     }
 
     #[test]
-    fn every_setting_in_the_readme_is_read_from_the_file_as_documented() {
-        for setting in readme_settings() {
+    fn every_setting_in_the_configuration_doc_is_read_from_the_file_as_documented() {
+        for setting in documented_settings() {
             let Some(key) = setting.key.clone() else {
                 continue;
             };
@@ -714,13 +716,13 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_example_file_loads() {
-        let example = README
+    fn the_documented_example_file_loads() {
+        let example = CONFIGURATION_DOC
             .split("Example `guildhall.toml`:")
             .nth(1)
             .and_then(|rest| rest.split("```toml").nth(1))
             .and_then(|rest| rest.split("```").next())
-            .expect("the README has an example guildhall.toml");
+            .expect("docs/configuration.md has an example guildhall.toml");
         figment::Jail::expect_with(|jail| {
             jail.clear_env();
             jail.create_file("guildhall.toml", example)?;
