@@ -174,7 +174,7 @@ async fn serve(
     // clean shutdown too.
     let stop_requested = shutdown_signal()?;
     let config = Arc::new(config);
-    let state = web::ServerState::new(config.clone(), pool.clone(), metrics.clone())?;
+    let state = crate::state::ServerState::new(config.clone(), pool.clone(), metrics.clone())?;
     crate::auth::bootstrap_roles(&pool, &config.admin_ids, &config.leader_ids).await?;
 
     let shutdown = CancellationToken::new();

@@ -53,7 +53,11 @@ pub async fn connect(url: &str) -> anyhow::Result<PgPool> {
     // running them.
     let options = PgConnectOptions::from_str(url)
         .context("DATABASE_URL is not a valid PostgreSQL URL")?
-        .options([("jit", "off")]);
+        .options([("jit", "off")])
+        // sqlx logs a slow statement at `warn` with its whole text (about 150 lines for a
+        // pipeline script): the pipeline logs the job and its time instead, and the SQL
+        // stays for `debug`.
+        .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
     PgPoolOptions::new()
         .max_connections(10)
         .acquire_timeout(Duration::from_secs(5))

@@ -5,7 +5,6 @@
 //! is never lost, and a resend adds nothing: every line is keyed by its instant and a hash
 //! of its text.
 
-use crate::web::ServerState;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -22,9 +21,11 @@ use collectors::steps::IpHasher;
 use sqlx::PgPool;
 use std::sync::Arc;
 
-/// What the endpoint needs: the log writer and the community's zone.
+/// What the endpoint needs: the database, the log writer and the community's zone.
 #[derive(Clone)]
 pub struct LogIngest {
+    pool: PgPool,
+    metrics: Metrics,
     sink: LogSink,
     timezone: chrono_tz::Tz,
     body_limit: usize,
@@ -45,6 +46,8 @@ impl LogIngest {
             metrics.clone(),
         );
         Self {
+            pool: pool.clone(),
+            metrics: metrics.clone(),
             sink: LogSink::new(
                 writer,
                 metrics.clone(),
@@ -58,10 +61,11 @@ impl LogIngest {
 
 /// `POST /ingest/logs/{token}`, outside the session and CSRF layers (game servers have
 /// neither cookies nor an origin).
-pub fn router(ingest: &LogIngest) -> Router<ServerState> {
+pub fn router<S>(ingest: &LogIngest) -> Router<S> {
     Router::new()
         .route("/ingest/logs/{token}", post(ingest_logs))
         .layer(DefaultBodyLimit::max(ingest.body_limit))
+        .with_state(ingest.clone())
 }
 
 fn plain(status: StatusCode, message: impl Into<String>) -> Response {
@@ -74,13 +78,12 @@ fn plain(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 async fn ingest_logs(
-    State(state): State<ServerState>,
+    State(ingest): State<LogIngest>,
     Path(token): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let pool = &state.app.pool;
-    let ingest = &state.log_ingest;
+    let pool = &ingest.pool;
     let server = match server_by_token(pool, &token).await {
         Ok(Some(server)) => server,
         Ok(None) => {
@@ -123,7 +126,7 @@ async fn ingest_logs(
         .filter(|line| !line.trim().is_empty())
         .filter_map(|line| decoder.decode(line))
         .collect();
-    count_unparsed(&state.metrics, "game_logs", decoder.counts.unparsed);
+    count_unparsed(&ingest.metrics, "game_logs", decoder.counts.unparsed);
     let receipt = match ingest.sink.write(records).await {
         Ok(receipt) => receipt,
         Err(error) => {

@@ -1,155 +1,26 @@
 //! The HTTP surface: health and metrics, authentication, server functions, the Leptos
 //! pages and static files. [`router`] is kept apart from serving so tests drive it directly.
 
-use crate::config::Config;
-use anyhow::Context;
+use crate::state::ServerState;
 use app::model::Permission;
 use app::ssr::authz::{RequestUser, authorize};
-use app::ssr::{AppState, PageSettings};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRef, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use collectors::metrics::{Metrics, RequestLabels};
-use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
 use sqlx::PgPool;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use tower_http::CompressionLevel;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
-
-/// Everything the HTTP handlers share.
-#[derive(Clone)]
-pub struct ServerState {
-    pub app: AppState,
-    pub config: Arc<Config>,
-    pub metrics: Metrics,
-    /// Client for outgoing calls (Discord's token and user endpoints).
-    pub http: reqwest::Client,
-    /// The browser bundle's file names, as every page links them.
-    pub assets: Arc<SiteAssets>,
-    /// CS2's HTTP log shipping.
-    pub log_ingest: crate::game_logs::LogIngest,
-}
-
-/// The browser bundle as pages link it. A bundled site (`scripts/bundle-site.sh`) has
-/// content hashes in its file names, listed in `pkg/hash.txt`; such files never change, so
-/// browsers may keep them for a year.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SiteAssets {
-    /// Path of the stylesheet, e.g. `/pkg/guildhall.0123456789abcdef.css`.
-    pub stylesheet: String,
-    /// Absolute path of `hash.txt`, when the site is fingerprinted.
-    pub hash_file: Option<PathBuf>,
-}
-
-impl SiteAssets {
-    /// Reads `<site_root>/pkg/hash.txt`; without it the plain names are used.
-    pub fn read(site_root: &Path) -> Self {
-        let hash_file = site_root.join("pkg").join("hash.txt");
-        let Ok(text) = std::fs::read_to_string(&hash_file) else {
-            tracing::warn!(
-                site_root = %site_root.display(),
-                "the site has no pkg/hash.txt (build it with `make site`): serving unhashed file names without long caching"
-            );
-            return Self {
-                stylesheet: "/pkg/guildhall.css".into(),
-                hash_file: None,
-            };
-        };
-        let css = text.lines().find_map(|line| {
-            let (kind, hash) = line.split_once(':')?;
-            (kind.trim() == "css").then(|| hash.trim().to_owned())
-        });
-        Self {
-            stylesheet: match css {
-                Some(hash) => format!("/pkg/guildhall.{hash}.css"),
-                None => "/pkg/guildhall.css".into(),
-            },
-            hash_file: std::path::absolute(&hash_file).ok(),
-        }
-    }
-}
-
-impl ServerState {
-    /// Assembles the state for a configuration and a connected, migrated pool.
-    pub fn new(config: Arc<Config>, pool: PgPool, metrics: Metrics) -> anyhow::Result<Self> {
-        let assets = SiteAssets::read(&config.site_root);
-        // Leptos joins `hash_file` to the binary's directory; an absolute path replaces it.
-        let leptos_options = LeptosOptions::builder()
-            .output_name("guildhall")
-            .site_root(config.site_root.to_string_lossy().into_owned())
-            .site_pkg_dir("pkg")
-            .site_addr(config.bind)
-            .hash_files(assets.hash_file.is_some())
-            .hash_file(
-                assets
-                    .hash_file
-                    .as_ref()
-                    .map(|path| path.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "hash.txt".into())
-                    .into(),
-            )
-            .build();
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(std::time::Duration::from_secs(15))
-            .build()
-            .context("building the HTTP client")?;
-        let pool_for_ingest = pool.clone();
-        Ok(Self {
-            app: AppState {
-                pool,
-                leptos_options,
-                settings: Arc::new(PageSettings {
-                    timezone: config.timezone.name().to_owned(),
-                    demo_mode: config.demo,
-                    bot_enabled: config.bot_token().is_some(),
-                    admin_ids: config.admin_ids.clone(),
-                    leader_ids: config.leader_ids.clone(),
-                    spool_dir: config.spool_dir.clone(),
-                }),
-            },
-            log_ingest: crate::game_logs::LogIngest::start(
-                &pool_for_ingest,
-                &metrics,
-                config.timezone,
-                config.games.log_body_limit_kb.saturating_mul(1024),
-            ),
-            config,
-            metrics,
-            http,
-            assets: Arc::new(assets),
-        })
-    }
-}
-
-impl FromRef<ServerState> for LeptosOptions {
-    fn from_ref(state: &ServerState) -> Self {
-        state.app.leptos_options.clone()
-    }
-}
-
-impl FromRef<ServerState> for AppState {
-    fn from_ref(state: &ServerState) -> Self {
-        state.app.clone()
-    }
-}
-
-impl FromRef<ServerState> for PgPool {
-    fn from_ref(state: &ServerState) -> Self {
-        state.app.pool.clone()
-    }
-}
 
 /// Builds the whole application router.
 pub fn router(state: ServerState) -> anyhow::Result<Router> {
@@ -423,39 +294,31 @@ async fn export_csv(
     State(state): State<ServerState>,
     axum::extract::Path(table): axum::extract::Path<String>,
 ) -> Response {
-    // The community's time zone, a name chrono-tz parsed at start (letters, digits, `/_+-`),
-    // as a literal: COPY takes no parameters.
-    let tz = state.config.timezone.name().replace('\'', "");
-    let weekly = format!(
-        "with members as (
-             select (first_joined_at at time zone '{tz}')::date as joined,
-                    case when not is_member then (left_at at time zone '{tz}')::date end as left_on
-             from silver.dim_members where first_joined_at is not null
-         ),
-         weeks as (
-             select w::date as week
-             from generate_series(date_trunc('week', (select min(joined) from members)),
-                                  date_trunc('week', (now() at time zone '{tz}')::date),
-                                  interval '1 week') w
-         )
-         select w.week as week_of,
-                (select count(*) from members m where m.joined >= w.week and m.joined < w.week + 7) as joins,
-                (select count(*) from members m where m.left_on >= w.week and m.left_on < w.week + 7) as leaves,
-                (select count(*) from members m
-                 where m.joined < w.week + 7 and (m.left_on is null or m.left_on >= w.week + 7)) as members
-         from weeks w order by w.week"
-    );
-    let server_daily = format!(
-        "select g.name as server, (u.hour at time zone '{tz}')::date as day,
-                round(avg(u.avg_humans), 3) as avg_humans, max(u.peak_humans) as peak_humans,
-                max(u.capacity) as capacity,
-                case when max(u.capacity) > 0
-                     then round(avg(u.avg_humans) * 100.0 / max(u.capacity), 2) end as utilization_pct
-         from gold.server_utilization u join app.game_servers g using (server_id)
-         group by g.name, 2 order by g.name, 2"
-    );
+    let timezone = state.config.timezone.name();
     let query: &str = match table.as_str() {
-        "member_growth_weekly.csv" => &weekly,
+        // The page's own function, over every week.
+        "member_growth_weekly.csv" => {
+            return match app::api::growth_weeks(&state.app.pool, timezone, None).await {
+                Ok(weeks) => csv_response(
+                    &table,
+                    csv_text(
+                        &["week_of", "joins", "leaves", "members"],
+                        weeks.iter().map(|w| {
+                            [
+                                w.week.to_string(),
+                                w.joins.to_string(),
+                                w.leaves.to_string(),
+                                w.members.to_string(),
+                            ]
+                        }),
+                    ),
+                ),
+                Err(error) => {
+                    tracing::error!(%error, table, "export failed");
+                    (StatusCode::SERVICE_UNAVAILABLE, "the export failed").into_response()
+                }
+            };
+        }
         "leavers.csv" => {
             "select guild_id, discord_user_id, first_joined_at, last_joined_at, left_at,
                     left_at_noticed, rejoins,
@@ -511,7 +374,16 @@ async fn export_csv(
              from gold.server_weekly_profile p join app.game_servers g using (server_id)
              order by g.name, p.weekday, p.hour"
         }
-        "server_daily.csv" => &server_daily,
+        // Local days: the transaction's time zone is the community's (bound, below).
+        "server_daily.csv" => {
+            "select g.name as server, u.hour::date as day,
+                    round(avg(u.avg_humans), 3) as avg_humans, max(u.peak_humans) as peak_humans,
+                    max(u.capacity) as capacity,
+                    case when max(u.capacity) > 0
+                         then round(avg(u.avg_humans) * 100.0 / max(u.capacity), 2) end as utilization_pct
+             from gold.server_utilization u join app.game_servers g using (server_id)
+             group by g.name, 2 order by g.name, 2"
+        }
         "game_sessions.csv" => {
             // A hidden member's sessions count, but carry no name, account or person.
             "select g.name as server,
@@ -531,34 +403,79 @@ async fn export_csv(
     };
     // COPY writes the CSV (header, quoting) exactly as PostgreSQL reads it back.
     let csv = async {
-        let mut conn = state.app.pool.acquire().await?;
-        let mut stream = conn
+        let mut tx = state.app.pool.begin().await?;
+        // COPY takes no parameters: for an export by local day the community's time zone is
+        // bound here instead, and timestamps cast to dates in it.
+        if table == "server_daily.csv" {
+            sqlx::query("select set_config('TimeZone', $1, true)")
+                .bind(timezone)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // `query` is one of the static statements above, never input.
+        let mut stream = tx
             .copy_out_raw(&format!("copy ({query}) to stdout (format csv, header)"))
             .await?;
         let mut body = Vec::new();
         while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
             body.extend_from_slice(&chunk?);
         }
+        drop(stream);
+        tx.commit().await?;
         Ok::<_, sqlx::Error>(body)
     }
     .await;
     match csv {
-        Ok(body) => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{table}\""),
-                ),
-            ],
-            body,
-        )
-            .into_response(),
+        Ok(body) => csv_response(&table, body),
         Err(error) => {
             tracing::error!(%error, table, "export failed");
             (StatusCode::SERVICE_UNAVAILABLE, "the export failed").into_response()
         }
     }
+}
+
+/// A CSV download named `table`.
+fn csv_response(table: &str, body: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{table}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// CSV as PostgreSQL's `COPY … (format csv, header)` writes it: comma-separated, a field
+/// quoted when it holds a comma, quote, or line break, quotes doubled.
+fn csv_text<const N: usize>(
+    header: &[&str; N],
+    rows: impl Iterator<Item = [String; N]>,
+) -> Vec<u8> {
+    let mut out = String::new();
+    let mut line = |fields: &mut dyn Iterator<Item = &str>| {
+        for (i, field) in fields.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            if field.contains([',', '"', '\n', '\r']) {
+                out.push('"');
+                out.push_str(&field.replace('"', "\"\""));
+                out.push('"');
+            } else {
+                out.push_str(field);
+            }
+        }
+        out.push('\n');
+    };
+    line(&mut header.iter().copied());
+    for row in rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    out.into_bytes()
 }
 
 /// Refuses state-changing requests (POST: server functions, logout) that a browser sends

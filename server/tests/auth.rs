@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use figment::providers::Serialized;
 use guildhall::config::Config;
-use guildhall::web::ServerState;
+use guildhall::state::ServerState;
 use leptos::server_fn::ServerFn;
 use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
 use reqwest::cookie::{CookieStore, Jar};
@@ -1301,12 +1301,13 @@ async fn afk_marks_apply_from_now_or_to_all_of_history_and_are_audited(pool: PgP
     .expect("an old voice event");
     let app = start_demo(pool).await;
     app.sign_in_demo("admin").await;
-    // The spans requested so far: (from all of history?, the latest finite start).
+    // The spans marked so far on the AFK periods (the voice sessions' job reads them): (from
+    // all of history?, the latest finite start).
     let requested = || async {
         sqlx::query_as::<_, (Option<bool>, Option<chrono::DateTime<chrono::Utc>>)>(
             "select bool_or(from_at = '-infinity'),
                     max(from_at) filter (where from_at > '-infinity')
-             from app.pipeline_dirty_ranges where job = 'voice_sessions'",
+             from app.pipeline_dirty_tables where table_name = 'silver.afk_channel_periods'",
         )
         .fetch_one(&app.pool)
         .await
@@ -1636,6 +1637,8 @@ async fn the_funnel_counts_each_step_only_after_the_step_before(pool: PgPool) {
     .execute(&pool)
     .await
     .expect("community");
+    // The page reads what the pipeline keeps.
+    run_job(&pool, "funnel").await;
     let app = start_demo(pool).await;
     app.sign_in_demo("leader").await;
     let (status, funnel) = app.call::<app::api::GetFunnel>(&[]).await;
@@ -1938,6 +1941,8 @@ async fn member_growth_counts_joins_leaves_and_how_long_leavers_stayed(pool: PgP
     .execute(&pool)
     .await
     .expect("members");
+    // The page reads what the pipeline keeps.
+    run_job(&pool, "member_growth").await;
     let app = start_demo(pool).await;
     app.sign_in_demo("leader").await;
     let (status, body) = app
@@ -1960,6 +1965,42 @@ async fn member_growth_counts_joins_leaves_and_how_long_leavers_stayed(pool: PgP
     assert_eq!(
         body["tenure"],
         json!([{"bucket": 4, "leavers": 1, "active_before": 0}])
+    );
+    // The CSV reads the same table through the same function, over every week since the
+    // first join: its last 26 weeks are the page's.
+    let csv = app
+        .get("/export/member_growth_weekly.csv")
+        .await
+        .text()
+        .await
+        .expect("csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "week_of,joins,leaves,members");
+    let page_lines: Vec<String> = weeks
+        .iter()
+        .map(|w| {
+            format!(
+                "{},{},{},{}",
+                w["week"].as_str().unwrap_or(""),
+                w["joins"],
+                w["leaves"],
+                w["members"]
+            )
+        })
+        .collect();
+    assert_eq!(lines[lines.len() - 26..], page_lines);
+    let csv_joins: i64 = lines[1..]
+        .iter()
+        .map(|line| {
+            line.split(',')
+                .nth(1)
+                .and_then(|n| n.parse::<i64>().ok())
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(
+        csv_joins, 3,
+        "all three joins, the one before the page's weeks too"
     );
 
     let (status, _) = app
@@ -2103,14 +2144,7 @@ async fn a_mapped_discord_role_applies_at_sign_in_and_when_the_roles_change(pool
     .execute(&app.pool)
     .await
     .expect("role removed");
-    guildhall::pipeline::Pipeline::new(
-        app.pool.clone(),
-        chrono_tz::Europe::Berlin,
-        collectors::metrics::Metrics::new(),
-    )
-    .run_job("members", guildhall::pipeline::Trigger::Manual)
-    .await
-    .expect("members job");
+    run_job(&app.pool, "members").await;
     assert_eq!(app.me().await["role"], json!("member"));
     assert_eq!(app.get("/members").await.status(), StatusCode::FORBIDDEN);
 }
@@ -2409,4 +2443,16 @@ async fn a_hidden_member_is_counted_but_never_named(pool: PgPool) {
         .await
         .expect("csv");
     assert!(csv.contains("AdaPlays"), "{csv}");
+}
+
+/// Runs one pipeline job now, in the demo community's time zone.
+async fn run_job(pool: &PgPool, job: &str) {
+    guildhall::pipeline::Pipeline::new(
+        pool.clone(),
+        chrono_tz::Europe::Berlin,
+        collectors::metrics::Metrics::new(),
+    )
+    .run_job(job, guildhall::pipeline::Trigger::Manual)
+    .await
+    .unwrap_or_else(|error| panic!("job {job}: {error:#}"));
 }

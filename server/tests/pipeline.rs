@@ -273,6 +273,8 @@ async fn join_mute_switch_afk_leave_become_exact_sessions(pool: PgPool) {
                 "member_sources".to_owned(),
                 Some(at("2026-10-31T23:00:00Z"))
             ),
+            ("member_growth".to_owned(), Some(at("2026-10-31T23:00:00Z"))),
+            ("funnel".to_owned(), Some(at("2026-10-31T23:00:00Z"))),
             ("events".to_owned(), Some(at("2026-10-31T23:00:00Z"))),
         ]
     );
@@ -331,7 +333,7 @@ async fn running_every_job_twice_changes_nothing(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .expect("runs");
-    assert_eq!(runs, 36, "every run of the twelve jobs is in the history");
+    assert_eq!(runs, 42, "every run of the fourteen jobs is in the history");
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
@@ -641,7 +643,7 @@ fn unknown_jobs_are_refused_with_the_list_of_jobs() {
         .to_string();
     assert_eq!(
         error,
-        "unknown job 'nope'; jobs are: voice_sessions, chat_daily, members, game_log_sessions, game_status_sessions, activity_daily, server_utilization, daily_active_users, retention_cohorts, discord_comparable, member_sources, events, or all"
+        "unknown job 'nope'; jobs are: voice_sessions, chat_daily, members, game_log_sessions, game_status_sessions, activity_daily, server_utilization, daily_active_users, retention_cohorts, discord_comparable, member_sources, member_growth, funnel, events, or all"
     );
 }
 
@@ -781,6 +783,8 @@ async fn a_failing_job_does_not_stop_the_jobs_after_it(pool: PgPool) {
             ("retention_cohorts".to_owned(), true),
             ("discord_comparable".to_owned(), true),
             ("member_sources".to_owned(), true),
+            ("member_growth".to_owned(), true),
+            ("funnel".to_owned(), true),
             ("events".to_owned(), true)
         ]
     );
@@ -1034,9 +1038,28 @@ async fn a_relinked_account_dirties_exactly_the_days_it_was_active(pool: PgPool)
     .await
     .expect("owners");
     assert_eq!(owners.len(), 1, "both accounts' days are one person's");
-    // ...and the jobs that count persons recompute exactly its days.
+    // ...its days are marked on silver.activity_daily (the trigger names no job)...
+    let spans = [
+        ("2026-11-02T23:00:00Z", "2026-11-03T23:00:00Z"),
+        ("2026-11-19T23:00:00Z", "2026-11-20T23:00:00Z"),
+    ];
+    let marked: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+        "select table_name, from_at, to_at from app.pipeline_dirty_tables order by from_at, id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("marks");
+    assert_eq!(
+        marked,
+        spans
+            .iter()
+            .map(|(from, to)| ("silver.activity_daily".to_owned(), at(from), at(to)))
+            .collect::<Vec<_>>()
+    );
+    // ...and the jobs that count persons (those reading it) recompute exactly its days.
+    assert_eq!(p.distribute_dirty_tables().await.expect("distribute"), 2);
     let requested: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
-        "select job, from_at, to_at from app.pipeline_dirty_ranges order by from_at, id",
+        "select job, from_at, to_at from app.pipeline_dirty_ranges order by from_at, job",
     )
     .fetch_all(&pool)
     .await
@@ -1046,14 +1069,17 @@ async fn a_relinked_account_dirties_exactly_the_days_it_was_active(pool: PgPool)
         "retention_cohorts",
         "discord_comparable",
         "member_sources",
+        "member_growth",
+        "funnel",
     ];
-    let expected: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = [
-        ("2026-11-02T23:00:00Z", "2026-11-03T23:00:00Z"),
-        ("2026-11-19T23:00:00Z", "2026-11-20T23:00:00Z"),
-    ]
-    .into_iter()
-    .flat_map(|(from, to)| jobs.map(|job| (job.to_owned(), at(from), at(to))))
-    .collect();
+    let expected: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = spans
+        .into_iter()
+        .flat_map(|(from, to)| {
+            let mut by_name = jobs;
+            by_name.sort_unstable();
+            by_name.map(|job| (job.to_owned(), at(from), at(to)))
+        })
+        .collect();
     assert_eq!(requested, expected);
     p.run_all(Trigger::Schedule).await.expect("second run");
     // One person now: Nov 3 counts them once.
@@ -1908,4 +1934,152 @@ async fn attendance_is_ten_minutes_of_voice_in_the_events_window_and_channel(poo
             .all(|r| r.rows == 0),
         "{reports:?}"
     );
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn member_growth_counts_local_weeks_and_leavers_tenure_and_a_second_run_changes_nothing(
+    pool: PgPool,
+) {
+    // Berlin, the clock on Tuesday 1 December. Ana joins on Monday 2 November and stays;
+    // Ben joins on the 3rd, is in voice on the 10th and leaves on the 18th (15 days: under
+    // 30); Cem joins and leaves on the 9th (10 hours: under a day); Dee joins at 23:30 UTC
+    // on Sunday 29 November, 00:30 on Monday 30 November in Berlin.
+    sqlx::raw_sql(
+        "insert into silver.dim_user (person_id) overriding system value values (2);
+         insert into silver.dim_members
+             (guild_id, discord_user_id, first_joined_at, last_joined_at, is_member, left_at)
+         values (42, 1, '2026-11-02T10:00:00Z', '2026-11-02T10:00:00Z', true, null),
+                (42, 2, '2026-11-03T10:00:00Z', '2026-11-03T10:00:00Z', false, '2026-11-18T10:00:00Z'),
+                (42, 3, '2026-11-09T10:00:00Z', '2026-11-09T10:00:00Z', false, '2026-11-09T20:00:00Z'),
+                (42, 4, '2026-11-29T23:30:00Z', '2026-11-29T23:30:00Z', true, null);
+         insert into silver.activity_daily (day, account_kind, account_id, person_id, voice_seconds)
+         values ('2026-11-10', 'discord', '2', 2, 600);",
+    )
+    .execute(&pool)
+    .await
+    .expect("members");
+    let p = pipeline(&pool, chrono_tz::Europe::Berlin);
+    let first = p
+        .run_job("member_growth", Trigger::Schedule)
+        .await
+        .expect("first run");
+    assert_eq!(first.rows, 7, "five weeks and two tenure rows");
+    let weeks: Vec<(NaiveDate, i32, i32, i32)> = sqlx::query_as(
+        "select week_of, joins, leaves, members from gold.member_growth_weekly order by week_of",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("weeks");
+    assert_eq!(
+        weeks,
+        vec![
+            (day("2026-11-02"), 2, 0, 2),
+            (day("2026-11-09"), 1, 1, 2),
+            (day("2026-11-16"), 0, 1, 1),
+            (day("2026-11-23"), 0, 0, 1),
+            (day("2026-11-30"), 1, 0, 2),
+        ]
+    );
+    let tenure: Vec<(NaiveDate, i16, i32, i32)> = sqlx::query_as(
+        "select left_month, bucket, leavers, active_before from gold.leaver_tenure
+         order by left_month, bucket",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("tenure");
+    assert_eq!(
+        tenure,
+        vec![(day("2026-11-01"), 0, 1, 0), (day("2026-11-01"), 2, 1, 1)]
+    );
+    let second = p
+        .run_job("member_growth", Trigger::Schedule)
+        .await
+        .expect("second run");
+    assert_eq!(second.rows, 0, "a second run changes nothing");
+
+    // Ana leaves on 25 November after 23 days; her months are counted again.
+    sqlx::raw_sql(
+        "update silver.dim_members set is_member = false, left_at = '2026-11-25T10:00:00Z'
+         where discord_user_id = 1;
+         select app.request_recompute('member_growth', '2026-11-01T00:00:00Z');",
+    )
+    .execute(&pool)
+    .await
+    .expect("a leave");
+    p.run_job("member_growth", Trigger::Schedule)
+        .await
+        .expect("third run");
+    let last_weeks: Vec<(NaiveDate, i32, i32)> = sqlx::query_as(
+        "select week_of, leaves, members from gold.member_growth_weekly
+         where week_of >= '2026-11-23' order by week_of",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("weeks");
+    assert_eq!(
+        last_weeks,
+        vec![(day("2026-11-23"), 1, 0), (day("2026-11-30"), 0, 1)]
+    );
+    let under_30_days: (i32, i32) =
+        sqlx::query_as("select leavers, active_before from gold.leaver_tenure where bucket = 2")
+            .fetch_one(&pool)
+            .await
+            .expect("tenure");
+    assert_eq!(under_30_days, (2, 1));
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn the_funnel_recounts_a_regular_when_their_days_change_and_a_second_run_changes_nothing(
+    pool: PgPool,
+) {
+    // Ana joined in October, linked Steam, played, and was active on four November days.
+    sqlx::raw_sql(
+        "insert into silver.dim_user (person_id) overriding system value values (1);
+         insert into silver.dim_members (guild_id, discord_user_id, first_joined_at, is_member)
+         values (42, 11, '2026-10-03T10:00:00Z', true);
+         insert into silver.user_identities (kind, external_id, person_id, verified_by) values
+             ('discord', '11', 1, 'observed'), ('steam', '765', 1, 'ingame_code');
+         insert into app.game_servers (server_id, name, game, host, ingest_token)
+             overriding system value values (5, 'cs', 'cs2', 'h', repeat('x', 32));
+         insert into silver.fact_game_sessions
+             (server_id, player_key, started_at, ended_at, account_kind, account_id, person_id, source)
+         values (5, 'steam:765', '2026-11-05T18:00:00Z', '2026-11-05T19:00:00Z', 'steam', '765', 1, 'log');
+         insert into silver.activity_daily (day, account_kind, account_id, person_id, voice_seconds)
+         values ('2026-11-05', 'discord', '11', 1, 600), ('2026-11-06', 'discord', '11', 1, 600),
+                ('2026-11-07', 'discord', '11', 1, 600), ('2026-11-08', 'discord', '11', 1, 600);",
+    )
+    .execute(&pool)
+    .await
+    .expect("community");
+    let p = pipeline(&pool, chrono_tz::Europe::Berlin);
+    let funnel = || async {
+        sqlx::query_as::<_, (NaiveDate, i32, i32, i32, i32)>(
+            "select join_month, joined, linked, played, regular from gold.funnel_monthly",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("funnel")
+    };
+    p.run_job("funnel", Trigger::Schedule)
+        .await
+        .expect("first run");
+    assert_eq!(funnel().await, vec![(day("2026-10-01"), 1, 1, 1, 1)]);
+    let second = p
+        .run_job("funnel", Trigger::Schedule)
+        .await
+        .expect("second run");
+    assert_eq!(second.rows, 0, "a second run changes nothing");
+
+    // One of her four days turns out to be another account's: not regular any more.
+    sqlx::raw_sql(
+        "delete from silver.activity_daily where day = '2026-11-08';
+         select app.mark_dirty('silver.activity_daily', '2026-11-07T23:00:00Z', '2026-11-08T23:00:00Z');",
+    )
+    .execute(&pool)
+    .await
+    .expect("a day less");
+    p.run_job("funnel", Trigger::Schedule)
+        .await
+        .expect("third run");
+    assert_eq!(funnel().await, vec![(day("2026-10-01"), 1, 1, 1, 0)]);
 }

@@ -12,7 +12,7 @@ use axum::routing::get;
 use chrono::{Duration, Utc};
 use figment::providers::Serialized;
 use guildhall::config::Config;
-use guildhall::web::ServerState;
+use guildhall::state::ServerState;
 use reqwest::cookie::Jar;
 use sqlx::PgPool;
 use std::collections::{HashMap, HashSet};

@@ -131,8 +131,8 @@ fn since_text(since: Option<chrono::DateTime<chrono::Utc>>) -> String {
     since.map_or_else(|| "always".to_owned(), |at| at.to_rfc3339())
 }
 
-/// Asks the pipeline to evaluate the sessions' AFK flags again: from now, or for all of
-/// history (`-infinity`; silver keeps sessions whose bronze events retention deleted).
+/// Marks the AFK periods changed, so the pipeline evaluates the sessions' AFK flags again:
+/// from now, or for all of history (`-infinity`; silver keeps sessions whose bronze events retention deleted).
 #[cfg(feature = "ssr")]
 async fn request_recompute(
     tx: &mut sqlx::PgConnection,
@@ -140,7 +140,7 @@ async fn request_recompute(
     whole_history: bool,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "select app.request_recompute('voice_sessions',
+        "select app.mark_dirty('silver.afk_channel_periods',
              case when $1 then '-infinity'::timestamptz else now() end)",
     )
     .bind(whole_history)

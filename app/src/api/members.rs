@@ -8,7 +8,7 @@ use leptos::prelude::*;
 /// long the members who left had stayed.
 #[server]
 pub async fn get_member_growth(weeks: i32) -> Result<MemberGrowth, AppError> {
-    use crate::model::{DiscordComparable, GrowthWeek, MemberSource, Permission, TenureBucket};
+    use crate::model::{DiscordComparable, MemberSource, Permission};
     let (_user, state) = crate::ssr::authz::require(Permission::ViewKpis).await?;
     if !(1..=520).contains(&weeks) {
         let error = AppError::BadRequest("choose between 1 and 520 weeks".into());
@@ -16,64 +16,8 @@ pub async fn get_member_growth(weeks: i32) -> Result<MemberGrowth, AppError> {
         return Err(error);
     }
     let tz = &state.settings.timezone;
-    type WeekRow = (chrono::NaiveDate, i64, i64, i64);
-    let rows: Vec<WeekRow> = sqlx::query_as(
-        "with members as (
-             select (first_joined_at at time zone $1)::date as joined,
-                    case when not is_member then (left_at at time zone $1)::date end as left_on
-             from silver.dim_members
-             where first_joined_at is not null
-         ),
-         weeks as (
-             select w::date as week
-             from generate_series(
-                 date_trunc('week', (now() at time zone $1)::date) - make_interval(weeks => $2 - 1),
-                 date_trunc('week', (now() at time zone $1)::date),
-                 interval '1 week') w
-         )
-         select w.week,
-                (select count(*) from members m
-                 where m.joined >= w.week and m.joined < w.week + 7),
-                (select count(*) from members m
-                 where m.left_on >= w.week and m.left_on < w.week + 7),
-                (select count(*) from members m
-                 where m.joined < w.week + 7 and (m.left_on is null or m.left_on >= w.week + 7))
-         from weeks w
-         order by w.week",
-    )
-    .bind(tz)
-    .bind(weeks)
-    .fetch_all(&state.pool)
-    .await?;
-    type TenureRow = (i32, i64, i64);
-    let tenure: Vec<TenureRow> = sqlx::query_as(
-        "with leavers as (
-             select m.discord_user_id, m.left_at,
-                    m.left_at - coalesce(m.last_joined_at, m.first_joined_at) as stayed
-             from silver.dim_members m
-             where not m.is_member and m.left_at is not null
-         )
-         select case when stayed < interval '1 day' then 0
-                     when stayed < interval '7 days' then 1
-                     when stayed < interval '30 days' then 2
-                     when stayed < interval '90 days' then 3
-                     when stayed < interval '365 days' then 4
-                     else 5 end as bucket,
-                count(*),
-                -- Active (as for DAU) on any of the 30 days before they left.
-                count(*) filter (where exists (
-                    select 1 from silver.activity_daily a
-                    where a.account_kind = 'discord' and a.account_id = l.discord_user_id::text
-                      and a.day between (l.left_at at time zone $1)::date - 30
-                                    and (l.left_at at time zone $1)::date
-                      and (a.voice_seconds >= 60 or a.messages >= 1 or a.game_seconds >= 60)))
-         from leavers l
-         group by 1
-         order by 1",
-    )
-    .bind(tz)
-    .fetch_all(&state.pool)
-    .await?;
+    let weeks_rows = growth_weeks(&state.pool, tz, Some(weeks)).await?;
+    let tenure = leaver_tenure(&state.pool).await?;
     // Activation needs a newcomer's first week to be over, retention their second.
     type ComparableRow = (i64, i64, Option<f64>, i64, Option<f64>);
     let (communicators_week, new_members, activation_rate, retention_base, week1_retention): ComparableRow =
@@ -186,22 +130,61 @@ pub async fn get_member_growth(weeks: i32) -> Result<MemberGrowth, AppError> {
             retention_base,
             week1_retention,
         },
-        weeks: rows
-            .into_iter()
-            .map(|(week, joins, leaves, members)| GrowthWeek {
-                week,
-                joins,
-                leaves,
-                members,
-            })
-            .collect(),
-        tenure: tenure
-            .into_iter()
-            .map(|(bucket, leavers, active_before)| TenureBucket {
-                bucket,
-                leavers,
-                active_before,
-            })
-            .collect(),
+        weeks: weeks_rows,
+        tenure,
     })
+}
+
+/// Joins, leaves and members per local week from `gold.member_growth_weekly`: the last
+/// `weeks` weeks up to the current one (weeks the pipeline has not reached yet carry the
+/// last known members), or every week with `None`. The members page and
+/// `/export/member_growth_weekly.csv` both read through here.
+#[cfg(feature = "ssr")]
+pub async fn growth_weeks(
+    pool: &sqlx::PgPool,
+    timezone: &str,
+    weeks: Option<i32>,
+) -> Result<Vec<crate::model::GrowthWeek>, sqlx::Error> {
+    use crate::model::GrowthWeek;
+    type WeekRow = (chrono::NaiveDate, i64, i64, i64);
+    let rows: Vec<WeekRow> = sqlx::query_as(include_str!("members/growth_weeks.sql"))
+        .bind(timezone)
+        .bind(weeks)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(week, joins, leaves, members)| GrowthWeek {
+            week,
+            joins,
+            leaves,
+            members,
+        })
+        .collect())
+}
+
+/// How long the members who left had stayed, per bucket, over every leave
+/// (`gold.leaver_tenure`, a row per month and bucket).
+#[cfg(feature = "ssr")]
+async fn leaver_tenure(
+    pool: &sqlx::PgPool,
+) -> Result<Vec<crate::model::TenureBucket>, sqlx::Error> {
+    use crate::model::TenureBucket;
+    let rows: Vec<(i32, i64, i64)> = sqlx::query_as(
+        "select bucket::int4, sum(leavers)::int8, sum(active_before)::int8
+         from gold.leaver_tenure
+         group by bucket
+         having sum(leavers) > 0
+         order by bucket",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(bucket, leavers, active_before)| TenureBucket {
+            bucket,
+            leavers,
+            active_before,
+        })
+        .collect())
 }

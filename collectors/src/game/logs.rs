@@ -5,8 +5,8 @@
 //! `unparsed` record with its error, never dropped silently.
 
 use super::event::{GameAccount, LogEvent, LogRecord, LogTime, ParseResult, Player};
+use super::kind::Game;
 use super::records::{GameLogRecord, LogKind};
-use super::servers::Game;
 use crate::metrics::{DropReason, Metrics, SourceLabels};
 use crate::rules::IngestRules;
 use crate::steps::{IngestStep, IpHasher, Steps};

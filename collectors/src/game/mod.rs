@@ -7,6 +7,7 @@
 pub mod collector;
 pub mod event;
 pub mod hl_log;
+pub mod kind;
 pub mod logs;
 pub mod mc_list;
 pub mod mc_log;

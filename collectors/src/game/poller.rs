@@ -2,11 +2,11 @@
 //! bronze record. The collector calls them on each server's interval.
 
 use super::event::GameAccount;
+use super::kind::Game;
 use super::mc_list::parse_list;
 use super::prometheus::{parse_metrics, server_metrics};
 use super::rcon::{Rcon, RconError};
 use super::records::{MetricRecord, SnapshotPlayer, StatusRecord};
-use super::servers::Game;
 use super::status::parse_status;
 use chrono::{DateTime, Utc};
 

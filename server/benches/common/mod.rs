@@ -22,7 +22,9 @@ pub async fn truncate(pool: &PgPool) -> anyhow::Result<()> {
                   silver.user_identities, app.hidden_persons, silver.dim_user,
                   gold.daily_active_users, gold.retention_cohorts, gold.discord_comparable_daily,
                   gold.member_sources, gold.member_source_retention, gold.event_attendance,
-                  app.pipeline_state, app.pipeline_dirty_ranges
+                  gold.member_growth_weekly, gold.leaver_tenure, gold.funnel_monthly,
+                  silver.person_regular_months,
+                  app.pipeline_state, app.pipeline_dirty_ranges, app.pipeline_dirty_tables
          restart identity",
     )
     .execute(pool)

@@ -5,7 +5,7 @@
 
 use super::{Profile, RoleAtSignIn, SignInError, local_path, sign_in, upsert_user};
 use crate::demo::DEMO_USER_BASE;
-use crate::web::ServerState;
+use crate::state::ServerState;
 use app::model::Role;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};

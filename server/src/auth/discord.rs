@@ -4,7 +4,7 @@
 
 use super::{NextQuery, Profile, RoleAtSignIn, SignInError, local_path, sign_in, upsert_user};
 use crate::config::Config;
-use crate::web::ServerState;
+use crate::state::ServerState;
 use app::model::Role;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};

@@ -10,7 +10,7 @@ pub mod steam;
 pub mod steam_login;
 pub mod steam_openid;
 
-use crate::web::ServerState;
+use crate::state::ServerState;
 use app::model::Role;
 use app::ssr::authz::SESSION_USER_KEY;
 use askama::Template;

@@ -6,7 +6,7 @@
 //! what happened.
 
 use super::steam_openid::{OpenIdError, SteamOpenId};
-use crate::web::ServerState;
+use crate::state::ServerState;
 use app::model::Permission;
 use app::ssr::authz::authorize;
 use axum::extract::{RawQuery, State};

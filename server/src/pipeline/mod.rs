@@ -173,6 +173,31 @@ pub const JOBS: &[Job] = &[
         history_start: Some("select min(first_joined_at) from silver.dim_members"),
     },
     Job {
+        name: "member_growth",
+        inputs: &["silver.dim_members", "silver.activity_daily"],
+        outputs: &["gold.member_growth_weekly", "gold.leaver_tenure"],
+        progress: Progress::DirtyDays,
+        sql: include_str!("jobs/member_growth.sql"),
+        history_start: Some("select min(first_joined_at) from silver.dim_members"),
+    },
+    Job {
+        name: "funnel",
+        inputs: &[
+            "silver.dim_members",
+            "silver.user_identities",
+            "silver.fact_game_sessions",
+            "silver.activity_daily",
+        ],
+        outputs: &["silver.person_regular_months", "gold.funnel_monthly"],
+        progress: Progress::DirtyDays,
+        sql: include_str!("jobs/funnel.sql"),
+        history_start: Some(
+            "select least((select min(first_joined_at) from silver.dim_members),
+                          (select min(day)::timestamp at time zone 'UTC'
+                           from silver.activity_daily))",
+        ),
+    },
+    Job {
         name: "events",
         inputs: &[
             "bronze.discord_scheduled_events",
@@ -279,6 +304,9 @@ pub const DEFAULT_PROFILE_WEEKS: u32 = 8;
 /// How long a run waits for another process's lock on a job or a bronze table before it
 /// gives up (and is retried at the next tick).
 const LOCK_TIMEOUT: &str = "30s";
+
+/// A script that runs longer than this is logged as slow (job, script, days and time).
+const SLOW_SCRIPT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A span of time `[from, to)`.
 type Span = (DateTime<Utc>, DateTime<Utc>);
@@ -405,12 +433,54 @@ impl Pipeline {
         Ok(reports)
     }
 
+    /// Hands every span a trigger or setting marked on a table (`app.mark_dirty`) to each
+    /// job that reads the table, as a span that job recomputes at its next run. Returns how
+    /// many marks were handed on.
+    pub async fn distribute_dirty_tables(&self) -> anyhow::Result<usize> {
+        // Every (job, table it reads) of the graph.
+        let (jobs, tables): (Vec<&str>, Vec<&str>) = JOBS
+            .iter()
+            .flat_map(|job| job.inputs.iter().map(move |table| (job.name, *table)))
+            .unzip();
+        // In SQL: a mark may be open-ended (`infinity`), which chrono cannot hold.
+        let (marks, unread): (i64, Vec<String>) = sqlx::query_as(
+            "with marks as (
+                 delete from app.pipeline_dirty_tables returning table_name, from_at, to_at
+             ),
+             readers as (
+                 select * from unnest($1::text[], $2::text[]) r (job, table_name)
+             ),
+             handed_on as (
+                 insert into app.pipeline_dirty_ranges (job, from_at, to_at)
+                 select r.job, m.from_at, m.to_at
+                 from marks m join readers r using (table_name)
+                 returning 1
+             )
+             select (select count(*) from marks),
+                    array(select distinct m.table_name from marks m
+                          where not exists (select 1 from readers r
+                                            where r.table_name = m.table_name)),
+                    (select count(*) from handed_on)",
+        )
+        .bind(&jobs)
+        .bind(&tables)
+        .fetch_one(&self.pool)
+        .await
+        .map(|(marks, unread, _handed_on): (i64, Vec<String>, i64)| (marks, unread))
+        .context("handing the tables marked as changed to the jobs that read them")?;
+        for table in unread {
+            tracing::warn!(table, "no pipeline job reads a table marked as changed");
+        }
+        Ok(usize::try_from(marks).unwrap_or(0))
+    }
+
     async fn run(
         &self,
         job: &'static Job,
         trigger: Trigger,
         days: Option<(NaiveDate, NaiveDate)>,
     ) -> anyhow::Result<RunReport> {
+        self.distribute_dirty_tables().await?;
         let started = Instant::now();
         let range =
             days.map(|(from, to)| (self.day_start(from), self.day_start(to + Duration::days(1))));
@@ -642,10 +712,28 @@ impl Pipeline {
         let mut changed: Vec<Span> = Vec::new();
         for params in &runs {
             self.set_params(&mut tx, params).await?;
+            let statement_started = Instant::now();
             let rows = (&mut *tx)
                 .fetch_all(sqlx::raw_sql(job.sql))
                 .await
                 .with_context(|| format!("running {}.sql", job.name))?;
+            let elapsed = statement_started.elapsed();
+            // The job, its script and the span it covered, never the SQL (that is at
+            // `debug`, from sqlx).
+            if elapsed >= SLOW_SCRIPT {
+                tracing::warn!(
+                    job = job.name,
+                    script = format!("jobs/{}.sql", job.name),
+                    covered = %match job.progress {
+                        Progress::DirtyDays => format!("days {}..={}", params.days.0, params.days.1),
+                        Progress::BronzeIds { .. } => {
+                            format!("events {}..={}", params.from_id + 1, params.to_id)
+                        }
+                    },
+                    ms = elapsed.as_millis() as u64,
+                    "slow pipeline script"
+                );
+            }
             let last = rows
                 .last()
                 .ok_or_else(|| anyhow!("{}.sql returned no result row", job.name))?;
@@ -946,6 +1034,8 @@ mod tests {
                 "retention_cohorts",
                 "discord_comparable",
                 "member_sources",
+                "member_growth",
+                "funnel",
                 "events"
             ]
         );
@@ -963,17 +1053,35 @@ mod tests {
     }
 
     #[test]
-    fn a_relink_dirties_exactly_the_jobs_that_read_activity_daily() {
-        // The relink trigger moves the account's activity rows itself and names the jobs
-        // downstream of activity_daily in SQL: that list must stay the pipeline's.
-        let sql = include_str!("../../../migrations/20261206000002_relink_moves_activity_rows.sql");
-        let start = sql.find("from (values").expect("the job list");
-        let end = start + sql[start..].find(") j (job)").expect("its end");
-        let listed: Vec<&str> = sql[start..end].split('\'').skip(1).step_by(2).collect();
+    fn every_table_a_migration_marks_as_changed_is_read_by_a_job() {
+        // Triggers mark tables, never jobs (the runner hands each mark to the tables'
+        // readers): a mark on a table no job reads would recompute nothing.
+        let sql = include_str!("../../../migrations/20261207000002_pipeline_dirty_tables.sql");
+        let marked: Vec<&str> = sql
+            .match_indices("'silver.")
+            .chain(sql.match_indices("'bronze."))
+            .map(|(at, _)| {
+                let literal = &sql[at + 1..];
+                &literal[..literal.find('\'').expect("a closing quote")]
+            })
+            .collect();
         assert_eq!(
-            listed,
-            names(downstream(job("activity_daily").expect("job")))
+            marked,
+            vec![
+                "silver.activity_daily",
+                "silver.afk_channel_periods",
+                "silver.fact_game_sessions",
+                "silver.activity_daily",
+                "silver.dim_members",
+                "silver.fact_voice_sessions"
+            ]
         );
+        for table in marked {
+            assert!(
+                JOBS.iter().any(|job| job.inputs.contains(&table)),
+                "no job reads {table}"
+            );
+        }
     }
 
     #[test]
@@ -981,11 +1089,11 @@ mod tests {
         let by_name = |name| job(name).expect("job");
         assert_eq!(
             names(downstream(by_name("voice_sessions"))),
-            vec!["activity_daily", "events"]
+            vec!["activity_daily", "funnel", "events"]
         );
         assert_eq!(
             names(downstream(by_name("chat_daily"))),
-            vec!["activity_daily", "events"]
+            vec!["activity_daily", "funnel", "events"]
         );
         assert_eq!(
             names(downstream(by_name("activity_daily"))),
@@ -993,12 +1101,20 @@ mod tests {
                 "daily_active_users",
                 "retention_cohorts",
                 "discord_comparable",
-                "member_sources"
+                "member_sources",
+                "member_growth",
+                "funnel"
             ]
         );
         assert_eq!(
             names(downstream(by_name("members"))),
-            vec!["retention_cohorts", "discord_comparable", "member_sources"]
+            vec![
+                "retention_cohorts",
+                "discord_comparable",
+                "member_sources",
+                "member_growth",
+                "funnel"
+            ]
         );
         assert!(names(downstream(by_name("daily_active_users"))).is_empty());
         assert!(names(downstream(by_name("retention_cohorts"))).is_empty());

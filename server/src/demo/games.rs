@@ -4,7 +4,7 @@
 //! community's evening and weekend rhythm, so the game KPIs and the utilization page have
 //! something to show. Log lines go through the real parser and ingest steps.
 
-use crate::demo::{DemoParams, local_instant, member_profile};
+use super::community::{DEMO_USER_BASE, DemoParams, demo_nickname, local_instant, member_profile};
 use anyhow::Context;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
@@ -69,7 +69,7 @@ fn cs2_account(visit: &DemoVisit) -> (u64, String) {
 /// Member `index`'s player name: their server nickname as gamers dress it up, so the
 /// identity editor's name suggestions have something real to go on.
 fn demo_name(index: u32) -> String {
-    let nick = crate::demo::demo_nickname(index);
+    let nick = demo_nickname(index);
     match index % 4 {
         0 => format!("xX{nick}Xx"),
         1 => format!("{}_{}", nick.to_lowercase(), 90 + index % 10),
@@ -283,7 +283,7 @@ async fn link_demo_players(pool: &PgPool, cs2: &[u32], minecraft: &[u32]) -> any
         .iter()
         .chain(minecraft)
         .filter(linked)
-        .map(|i| crate::demo::DEMO_USER_BASE + i64::from(*i))
+        .map(|i| DEMO_USER_BASE + i64::from(*i))
         .collect();
     members.sort_unstable();
     members.dedup();
@@ -313,7 +313,7 @@ async fn link_demo_players(pool: &PgPool, cs2: &[u32], minecraft: &[u32]) -> any
         let ids: Vec<String> = accounts.iter().map(|(id, _, _)| id.clone()).collect();
         let owners: Vec<String> = accounts
             .iter()
-            .map(|(_, i, _)| (crate::demo::DEMO_USER_BASE + i64::from(*i)).to_string())
+            .map(|(_, i, _)| (DEMO_USER_BASE + i64::from(*i)).to_string())
             .collect();
         let names: Vec<String> = accounts.iter().map(|(_, _, name)| name.clone()).collect();
         sqlx::query(
