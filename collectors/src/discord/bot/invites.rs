@@ -4,7 +4,9 @@
 //! the one the member used. Reading invites needs the Manage Server permission; without
 //! it every source is unknown and the admin page says why.
 
-use super::{BotState, db_id, instant};
+use super::collector_state::{self, StoredInvite};
+use super::db_id;
+use super::state::BotState;
 use crate::discord::JoinSource;
 use serenity::all::{GuildId, Http, InviteCreateEvent, InviteDeleteEvent, RichInvite};
 use std::collections::HashMap;
@@ -107,52 +109,6 @@ pub(super) fn known(invites: &[RichInvite]) -> HashMap<String, KnownInvite> {
         .collect()
 }
 
-/// An invite as `app.discord_invites` keeps it, from a listing or from INVITE_CREATE.
-struct StoredInvite<'a> {
-    code: &'a str,
-    channel_id: i64,
-    inviter: Option<&'a serenity::all::User>,
-    uses: u64,
-    max_uses: u8,
-    created_at: &'a serenity::all::Timestamp,
-    /// Seconds until it expires; 0: never.
-    max_age: u32,
-}
-
-/// Records an invite as now seen (again).
-async fn upsert_invite<'e>(
-    executor: impl sqlx::PgExecutor<'e>,
-    guild_id: i64,
-    invite: StoredInvite<'_>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into app.discord_invites
-             (guild_id, code, channel_id, inviter_id, inviter_name, uses, max_uses,
-              created_at, expires_at, deleted_at, seen_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8,
-                 case when $9 > 0 then $8 + make_interval(secs => $9) end, null, now())
-         on conflict (guild_id, code) do update
-             set uses = excluded.uses,
-                 max_uses = excluded.max_uses,
-                 inviter_id = excluded.inviter_id,
-                 inviter_name = excluded.inviter_name,
-                 deleted_at = null,
-                 seen_at = excluded.seen_at",
-    )
-    .bind(guild_id)
-    .bind(invite.code)
-    .bind(invite.channel_id)
-    .bind(invite.inviter.map(|user| db_id(user.id.get())))
-    .bind(invite.inviter.map(|user| user.name.clone()))
-    .bind(i32::try_from(invite.uses).unwrap_or(i32::MAX))
-    .bind(i32::from(invite.max_uses))
-    .bind(instant(invite.created_at))
-    .bind(f64::from(invite.max_age))
-    .execute(executor)
-    .await?;
-    Ok(())
-}
-
 /// Why reading the invites failed, as stored: only a refusal (403) means the permission
 /// is missing.
 fn is_refused(error: &serenity::Error) -> bool {
@@ -199,27 +155,21 @@ impl BotState {
         }
     }
 
+    /// Records whether the bot may read the guild's invites; a failure is only logged.
     async fn store_invites_readable(&self, guild_id: i64, readable: bool) {
-        let stored = sqlx::query(
-            "update app.discord_guilds
-             set invites_readable = $2, invites_checked_at = now()
-             where guild_id = $1",
-        )
-        .bind(guild_id)
-        .bind(readable)
-        .execute(&self.pool)
-        .await;
+        let stored = collector_state::record_invites_readable(&self.pool, guild_id, readable).await;
         if let Err(error) = stored {
             tracing::warn!(guild_id, %error, "cannot record whether invites are readable");
         }
     }
 
+    /// Records the invites as listed now; those no longer listed were deleted or expired.
     async fn store_invites(&self, guild_id: i64, invites: &[RichInvite]) -> anyhow::Result<()> {
         self.store_invites_readable(guild_id, true).await;
         let mut tx = self.pool.begin().await?;
         let codes: Vec<String> = invites.iter().map(|invite| invite.code.clone()).collect();
         for invite in invites {
-            upsert_invite(
+            collector_state::record_invite(
                 &mut *tx,
                 guild_id,
                 StoredInvite {
@@ -235,14 +185,7 @@ impl BotState {
             .await?;
         }
         // Invites no longer listed were deleted or expired.
-        sqlx::query(
-            "update app.discord_invites set deleted_at = now()
-             where guild_id = $1 and deleted_at is null and not (code = any($2))",
-        )
-        .bind(guild_id)
-        .bind(&codes)
-        .execute(&mut *tx)
-        .await?;
+        collector_state::record_unlisted_invites_deleted(&mut *tx, guild_id, &codes).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -279,6 +222,7 @@ impl BotState {
         }
     }
 
+    /// INVITE_CREATE: the new invite joins the counts (at 0 uses) and is recorded.
     pub(super) async fn on_invite_create(&self, event: &InviteCreateEvent) {
         let Some(guild_id) = event.guild_id else {
             return;
@@ -296,7 +240,7 @@ impl BotState {
                 inviter_id,
             },
         );
-        let stored = upsert_invite(
+        let stored = collector_state::record_invite(
             &self.pool,
             id,
             StoredInvite {
@@ -325,14 +269,7 @@ impl BotState {
         if !self.tracks(id) {
             return;
         }
-        let stored = sqlx::query(
-            "update app.discord_invites set deleted_at = now()
-             where guild_id = $1 and code = $2 and deleted_at is null",
-        )
-        .bind(id)
-        .bind(&event.code)
-        .execute(&self.pool)
-        .await;
+        let stored = collector_state::record_invite_deleted(&self.pool, id, &event.code).await;
         if let Err(error) = stored {
             tracing::warn!(guild_id = id, %error, "cannot record a deleted invite");
         }

@@ -2,14 +2,16 @@
 //! synchronisation whenever a guild becomes available (the events GUILD_CREATE lists, the
 //! interested users from REST), so what happened while the bot was away is noticed.
 
-use super::{BotState, Candidate, db_id, instant};
+use super::state::BotState;
+use super::steps::Candidate;
+use super::{db_id, instant};
 use crate::discord::ScheduledEventChange;
 use crate::metrics::DropReason;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serenity::all::{
-    Guild, GuildId, Http, ScheduledEvent, ScheduledEventId, ScheduledEventStatus,
-    ScheduledEventType, UserPagination,
+    Guild, GuildId, GuildScheduledEventUserAddEvent, GuildScheduledEventUserRemoveEvent, Http,
+    ScheduledEvent, ScheduledEventId, ScheduledEventStatus, ScheduledEventType, UserPagination,
 };
 use std::collections::HashSet;
 
@@ -56,7 +58,7 @@ fn status(status: ScheduledEventStatus) -> &'static str {
 }
 
 /// The event as one bronze row.
-pub(super) fn event_change(
+fn event_change(
     event: &ScheduledEvent,
     change: &str,
     origin: &str,
@@ -79,7 +81,7 @@ pub(super) fn event_change(
 }
 
 /// One user's interest as one bronze row.
-pub(super) fn interest_change(
+fn interest_change(
     guild_id: i64,
     scheduled_event_id: i64,
     user_id: i64,
@@ -134,6 +136,67 @@ impl BotState {
         };
         writer.write(change).await?;
         Ok(())
+    }
+}
+
+/// GUILD_SCHEDULED_EVENT_CREATE, _UPDATE and _DELETE (`change`): the event as it is now.
+pub(super) async fn on_scheduled_event(state: &BotState, event: &ScheduledEvent, change: &str) {
+    let change = event_change(event, change, "gateway", Utc::now());
+    if let Err(error) = state.write_event_change(change).await {
+        tracing::error!(
+            error = format!("{error:#}"),
+            "handling a scheduled-event change failed"
+        );
+    }
+}
+
+/// GUILD_SCHEDULED_EVENT_USER_ADD: a user is interested.
+pub(super) async fn on_user_add(state: &BotState, subscribed: &GuildScheduledEventUserAddEvent) {
+    on_interest(
+        state,
+        subscribed.guild_id,
+        subscribed.scheduled_event_id.get(),
+        subscribed.user_id.get(),
+        "user_add",
+    )
+    .await;
+}
+
+/// GUILD_SCHEDULED_EVENT_USER_REMOVE: a user is no longer interested.
+pub(super) async fn on_user_remove(
+    state: &BotState,
+    unsubscribed: &GuildScheduledEventUserRemoveEvent,
+) {
+    on_interest(
+        state,
+        unsubscribed.guild_id,
+        unsubscribed.scheduled_event_id.get(),
+        unsubscribed.user_id.get(),
+        "user_remove",
+    )
+    .await;
+}
+
+async fn on_interest(
+    state: &BotState,
+    guild_id: GuildId,
+    event_id: u64,
+    user_id: u64,
+    change: &str,
+) {
+    let change = interest_change(
+        db_id(guild_id.get()),
+        db_id(event_id),
+        db_id(user_id),
+        change,
+        "gateway",
+        Utc::now(),
+    );
+    if let Err(error) = state.write_event_change(change).await {
+        tracing::error!(
+            error = format!("{error:#}"),
+            "handling a scheduled-event interest failed"
+        );
     }
 }
 
