@@ -2201,6 +2201,9 @@ async fn the_editor_suggests_owners_with_evidence_flags_contradicted_links_and_s
     .execute(&pool)
     .await
     .expect("community");
+    // The editor reads the review the pipeline keeps.
+    run_job(&pool, "presence_hours").await;
+    run_job(&pool, "identity_review").await;
     let app = start_demo(pool).await;
     app.sign_in_demo("admin").await;
 

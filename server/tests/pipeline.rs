@@ -275,6 +275,14 @@ async fn join_mute_switch_afk_leave_become_exact_sessions(pool: PgPool) {
             ),
             ("member_growth".to_owned(), Some(at("2026-10-31T23:00:00Z"))),
             ("funnel".to_owned(), Some(at("2026-10-31T23:00:00Z"))),
+            (
+                "presence_hours".to_owned(),
+                Some(at("2026-10-31T23:00:00Z"))
+            ),
+            (
+                "identity_review".to_owned(),
+                Some(at("2026-10-31T23:00:00Z"))
+            ),
             ("events".to_owned(), Some(at("2026-10-31T23:00:00Z"))),
         ]
     );
@@ -333,7 +341,7 @@ async fn running_every_job_twice_changes_nothing(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .expect("runs");
-    assert_eq!(runs, 42, "every run of the fourteen jobs is in the history");
+    assert_eq!(runs, 48, "every run of the sixteen jobs is in the history");
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
@@ -643,7 +651,7 @@ fn unknown_jobs_are_refused_with_the_list_of_jobs() {
         .to_string();
     assert_eq!(
         error,
-        "unknown job 'nope'; jobs are: voice_sessions, chat_daily, members, game_log_sessions, game_status_sessions, activity_daily, server_utilization, daily_active_users, retention_cohorts, discord_comparable, member_sources, member_growth, funnel, events, or all"
+        "unknown job 'nope'; jobs are: voice_sessions, chat_daily, members, game_log_sessions, game_status_sessions, activity_daily, server_utilization, daily_active_users, retention_cohorts, discord_comparable, member_sources, member_growth, funnel, presence_hours, identity_review, events, or all"
     );
 }
 
@@ -785,6 +793,8 @@ async fn a_failing_job_does_not_stop_the_jobs_after_it(pool: PgPool) {
             ("member_sources".to_owned(), true),
             ("member_growth".to_owned(), true),
             ("funnel".to_owned(), true),
+            ("presence_hours".to_owned(), true),
+            ("identity_review".to_owned(), true),
             ("events".to_owned(), true)
         ]
     );
@@ -1071,6 +1081,7 @@ async fn a_relinked_account_dirties_exactly_the_days_it_was_active(pool: PgPool)
         "member_sources",
         "member_growth",
         "funnel",
+        "identity_review",
     ];
     let expected: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = spans
         .into_iter()

@@ -222,20 +222,25 @@ pub async fn split_person(
     Ok(new_person)
 }
 
-/// Work for the editor: game accounts no member owns yet with the member they most likely
-/// belong to (name similarity and hours played while that member was in voice, over the last
-/// `days`), and links the data contradicts (one account on two servers at once; a linked
-/// member never in voice or chat on any day the account played). Hidden members are left out.
+/// The days the identity review covers: job identity_review computes it for this window.
+pub const REVIEW_WINDOW_DAYS: i64 = 90;
+
+/// Work for the editor, over the last [`REVIEW_WINDOW_DAYS`] as the pipeline keeps it (at
+/// most an hour old): game accounts no member owns yet with the member they most likely
+/// belong to (name similarity and hours played while that member was in voice), and links
+/// the data contradicts (one account on two servers at once; a linked member never in voice
+/// or chat on any day the account played). Hidden members are left out.
 #[server]
 pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityReview, AppError> {
     use crate::model::{IdentityReview, IdentitySuggestion, Permission, SuspectLink};
+    use crate::ssr::identity::ComparableName;
     use std::collections::HashMap;
     let (_admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
-    let days = days.clamp(7, 365);
-    let since = chrono::Utc::now() - chrono::Duration::days(days);
-    // The 30 game accounts no Discord member owns that played most (clock hours), each with
-    // the hours it played while a member was in voice (not AFK). Open sessions last until
-    // their server (or guild) was last heard from, as in activity_daily.
+    // The window is the pipeline's (see REVIEW_WINDOW_DAYS); the parameter stays for callers.
+    let _ = days;
+    // The 30 game accounts no Discord member owns that played most (clock hours) in the last
+    // 90 days, each with the hours it played while a member was in voice (not AFK), as the
+    // pipeline keeps them (job identity_review, at most an hour old).
     type Unowned = (
         String,
         String,
@@ -244,58 +249,16 @@ pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityRevi
         sqlx::types::Json<Vec<(i64, i64)>>,
     );
     let unowned: Vec<Unowned> = sqlx::query_as(
-        "with review_hours as (
-             select i.kind, i.external_id, h.hour
-             from silver.user_identities i
-             join silver.fact_game_sessions s
-               on s.account_kind = i.kind and s.account_id = i.external_id and s.started_at >= $1
-             left join silver.game_server_heard heard on heard.server_id = s.server_id
-             cross join lateral generate_series(
-                 date_trunc('hour', s.started_at),
-                 coalesce(s.ended_at, heard.heard_until, s.started_at) - interval '1 microsecond',
-                 interval '1 hour') h (hour)
-             where i.kind in ('steam', 'minecraft')
-               and not exists (select 1 from silver.user_identities d
-                               where d.person_id = i.person_id and d.kind = 'discord')
-               and i.person_id not in (select person_id from app.hidden_persons)
-             group by 1, 2, 3
-         ),
-         top as (
-             select kind, external_id, count(*) as hours from review_hours
-             group by 1, 2 order by 3 desc, 1, 2 limit 30
-         ),
-         top_hours as (
-             select r.* from review_hours r join top t using (kind, external_id)
-         ),
-         voice as (
-             select v.person_id, h.hour
-             from silver.fact_voice_sessions v
-             left join app.discord_guilds g on g.guild_id = v.guild_id
-             cross join lateral generate_series(
-                 date_trunc('hour', v.started_at),
-                 coalesce(v.ended_at, greatest(g.observed_until, v.started_at), v.started_at)
-                     - interval '1 microsecond',
-                 interval '1 hour') h (hour)
-             where v.started_at >= $1 and not v.is_afk
-             group by 1, 2
-         ),
-         together as (
-             select r.kind, r.external_id, v.person_id, count(*) as hours
-             from top_hours r join voice v on v.hour = r.hour
-             group by 1, 2, 3
-         )
-         select t.kind, t.external_id,
-                (select s.player_name from silver.fact_game_sessions s
-                 where s.account_kind = t.kind and s.account_id = t.external_id
-                   and s.player_name is not null
-                 order by s.started_at desc limit 1),
-                t.hours,
-                coalesce((select jsonb_agg(jsonb_build_array(w.person_id, w.hours))
-                          from together w
-                          where w.kind = t.kind and w.external_id = t.external_id), '[]')
-         from top t order by t.hours desc, t.kind, t.external_id",
+        "select r.kind, r.external_id, r.player_name, r.played_hours::int8,
+                r.together
+         from silver.identity_review_accounts r
+         join silver.user_identities i on i.kind = r.kind and i.external_id = r.external_id
+         -- Linked to a member or hidden since the review was computed: not offered.
+         where not exists (select 1 from silver.user_identities d
+                           where d.person_id = i.person_id and d.kind = 'discord')
+           and i.person_id not in (select person_id from app.hidden_persons)
+         order by r.played_hours desc, r.kind, r.external_id",
     )
-    .bind(since)
     .fetch_all(&state.pool)
     .await?;
     // Every Discord member with a name to compare: web name, server nickname or account name.
@@ -307,19 +270,25 @@ pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityRevi
     )
     .fetch_all(&state.pool)
     .await?;
-    let names: HashMap<i64, String> = members
+    // Each name is prepared for comparing once, not once per pair.
+    let names: HashMap<i64, (String, ComparableName)> = members
         .into_iter()
-        .filter_map(|(person, name)| Some((person, name?)))
+        .filter_map(|(person, name)| {
+            let name = name?;
+            let comparable = ComparableName::new(&name);
+            Some((person, (name, comparable)))
+        })
         .collect();
     let mut suggestions = Vec::new();
     for (kind, external_id, player_name, played_hours, together) in unowned {
         let voice: HashMap<i64, i64> = together.0.into_iter().collect();
+        let player = player_name.as_deref().map(ComparableName::new);
         let mut candidates: Vec<IdentitySuggestion> = names
             .iter()
-            .filter_map(|(&person, name)| {
-                let similarity = player_name.as_deref().map_or(0.0, |player| {
-                    crate::ssr::identity::name_similarity(player, name)
-                });
+            .filter_map(|(&person, (name, comparable))| {
+                let similarity = player
+                    .as_ref()
+                    .map_or(0.0, |player| player.similarity(comparable));
                 let together_hours = voice.get(&person).copied().unwrap_or(0);
                 let share = together_hours as f64 / played_hours.max(1) as f64;
                 // Worth a look: the names are alike, or they were together for a while.
@@ -352,71 +321,35 @@ pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityRevi
     });
     suggestions.truncate(20);
 
+    // Links the data contradicts, as the pipeline found them (job identity_review); a link
+    // undone or a member hidden since is left out.
     let suspects: Vec<SuspectLink> = sqlx::query_as(
-        "with linked as (
-             select i.kind, i.external_id, i.person_id, i.verified_by,
-                    (select app.discord_name(d.external_id) from silver.user_identities d
-                     where d.person_id = i.person_id and d.kind = 'discord'
-                     order by d.external_id limit 1) as person_name
-             from silver.user_identities i
-             where i.kind in ('steam', 'minecraft')
-               and exists (select 1 from silver.user_identities d
-                           where d.person_id = i.person_id and d.kind = 'discord')
-               and i.person_id not in (select person_id from app.hidden_persons)
-         ),
-         both_servers as (
-             select l.kind, l.external_id, count(*) as times,
-                    max(greatest(a.started_at, b.started_at)) as last_at
-             from linked l
-             join silver.fact_game_sessions a
-               on a.account_kind = l.kind and a.account_id = l.external_id and a.started_at >= $1
-             join silver.fact_game_sessions b
-               on b.account_kind = l.kind and b.account_id = l.external_id
-              and b.server_id > a.server_id and b.started_at >= $1 - interval '1 day'
-             -- An open session lasts until its server was last heard from.
-             left join silver.game_server_heard ha on ha.server_id = a.server_id
-             left join silver.game_server_heard hb on hb.server_id = b.server_id
-             where least(coalesce(a.ended_at, ha.heard_until, a.started_at),
-                         coalesce(b.ended_at, hb.heard_until, b.started_at))
-                   - greatest(a.started_at, b.started_at) > interval '5 minutes'
-             group by 1, 2
-         ),
-         -- Days the account played, with the member's Discord activity of the same day: none
-         -- on any of five or more.
-         never_online as (
-             select l.kind, l.external_id, count(*) as played_days, max(g.day) as last_day
-             from linked l
-             join silver.activity_daily g
-               on g.account_kind = l.kind and g.account_id = l.external_id
-              and g.game_seconds > 0 and g.day >= ($1 at time zone 'UTC')::date
-             left join silver.activity_daily d
-               on d.person_id = l.person_id and d.account_kind = 'discord' and d.day = g.day
-              and (d.voice_seconds > 0 or d.messages > 0)
-             group by 1, 2
-             having count(*) >= 5 and count(d.day) = 0
-         ),
-         found as (
-             select kind, external_id, 'two_servers' as reason, times as n, last_at from both_servers
-             union all
-             select kind, external_id, 'never_online', played_days,
-                    last_day::timestamp at time zone 'UTC' from never_online
-         )
-         select f.kind, f.external_id,
-                (select s.player_name from silver.fact_game_sessions s
-                 where s.account_kind = f.kind and s.account_id = f.external_id
-                   and s.player_name is not null
-                 order by s.started_at desc limit 1) as player_name,
-                l.person_id, l.person_name, l.verified_by, f.reason, f.n as count, f.last_at
-         from found f join linked l using (kind, external_id)
-         order by f.n desc, f.kind, f.external_id
+        "select s.kind, s.external_id,
+                (select g.player_name from silver.fact_game_sessions g
+                 where g.account_kind = s.kind and g.account_id = s.external_id
+                   and g.player_name is not null
+                 order by g.started_at desc limit 1) as player_name,
+                i.person_id,
+                (select app.discord_name(d.external_id) from silver.user_identities d
+                 where d.person_id = i.person_id and d.kind = 'discord'
+                 order by d.external_id limit 1) as person_name,
+                i.verified_by, s.reason, s.count::int8 as count, s.last_at
+         from silver.identity_review_suspects s
+         join silver.user_identities i
+           on i.kind = s.kind and i.external_id = s.external_id and i.person_id = s.person_id
+         where i.person_id not in (select person_id from app.hidden_persons)
+         order by s.count desc, s.kind, s.external_id
          limit 50",
     )
-    .bind(since)
     .fetch_all(&state.pool)
     .await?;
+    let days: Option<i32> =
+        sqlx::query_scalar("select window_days from silver.identity_review_state")
+            .fetch_optional(&state.pool)
+            .await?;
     Ok(IdentityReview {
         suggestions,
         suspects,
-        days,
+        days: days.map_or(REVIEW_WINDOW_DAYS, i64::from),
     })
 }

@@ -122,19 +122,62 @@ fn trigrams(name: &str) -> std::collections::HashSet<[char; 3]> {
     padded.windows(3).map(|w| [w[0], w[1], w[2]]).collect()
 }
 
+/// One side of a comparison, prepared once: a name compared with thousands of others (the
+/// editor's suggestions) is lowered and split into trigrams only once.
+pub struct ComparableName {
+    full: Side,
+    /// Without the digits at its ends (`mira_99` → `mira`).
+    bare: Side,
+}
+
+struct Side {
+    text: String,
+    chars: usize,
+    trigrams: std::collections::HashSet<[char; 3]>,
+}
+
+impl Side {
+    fn new(text: String) -> Self {
+        Side {
+            chars: text.chars().count(),
+            trigrams: trigrams(&text),
+            text,
+        }
+    }
+}
+
+impl ComparableName {
+    pub fn new(name: &str) -> Self {
+        let full = comparable(name);
+        let bare = full.trim_matches(|c: char| c.is_ascii_digit()).to_owned();
+        ComparableName {
+            full: Side::new(full),
+            bare: Side::new(bare),
+        }
+    }
+
+    /// How alike two names are, 0 to 1 (see [`name_similarity`]).
+    pub fn similarity(&self, other: &ComparableName) -> f64 {
+        raw_similarity(&self.full, &other.full).max(0.7 * raw_similarity(&self.bare, &other.bare))
+    }
+}
+
 /// The larger of the trigram overlap (as PostgreSQL's pg_trgm counts it) and, when one
 /// contains the other (3 characters or more), one half plus half the share of the longer it
 /// covers.
-fn raw_similarity(a: &str, b: &str) -> f64 {
-    if a.chars().count() < 2 || b.chars().count() < 2 {
+fn raw_similarity(a: &Side, b: &Side) -> f64 {
+    if a.chars < 2 || b.chars < 2 {
         return 0.0;
     }
-    let (ta, tb) = (trigrams(a), trigrams(b));
-    let shared = ta.intersection(&tb).count() as f64;
-    let jaccard = shared / (ta.len() as f64 + tb.len() as f64 - shared);
-    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    let contained = if short.chars().count() >= 3 && long.contains(short) {
-        0.5 + 0.5 * short.chars().count() as f64 / long.chars().count() as f64
+    let shared = a.trigrams.intersection(&b.trigrams).count() as f64;
+    let jaccard = shared / (a.trigrams.len() as f64 + b.trigrams.len() as f64 - shared);
+    let (short, long) = if a.text.len() <= b.text.len() {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let contained = if short.chars >= 3 && long.text.contains(&short.text) {
+        0.5 + 0.5 * short.chars as f64 / long.chars as f64
     } else {
         0.0
     };
@@ -145,10 +188,7 @@ fn raw_similarity(a: &str, b: &str) -> f64 {
 /// `Mira5`), but a match without the digits at the ends still counts for 70 % (`mira_99`
 /// is probably `Mira`).
 pub fn name_similarity(a: &str, b: &str) -> f64 {
-    let (a, b) = (comparable(a), comparable(b));
-    let digits = |c: char| c.is_ascii_digit();
-    let bare = raw_similarity(a.trim_matches(digits), b.trim_matches(digits));
-    raw_similarity(&a, &b).max(0.7 * bare)
+    ComparableName::new(a).similarity(&ComparableName::new(b))
 }
 
 #[cfg(test)]

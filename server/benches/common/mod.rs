@@ -23,7 +23,9 @@ pub async fn truncate(pool: &PgPool) -> anyhow::Result<()> {
                   gold.daily_active_users, gold.retention_cohorts, gold.discord_comparable_daily,
                   gold.member_sources, gold.member_source_retention, gold.event_attendance,
                   gold.member_growth_weekly, gold.leaver_tenure, gold.funnel_monthly,
-                  silver.person_regular_months,
+                  silver.person_regular_months, silver.voice_presence_hours,
+                  silver.game_presence_hours, silver.identity_review_accounts,
+                  silver.identity_review_suspects, silver.identity_review_state,
                   app.pipeline_state, app.pipeline_dirty_ranges, app.pipeline_dirty_tables
          restart identity",
     )

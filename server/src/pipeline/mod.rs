@@ -198,6 +198,34 @@ pub const JOBS: &[Job] = &[
         ),
     },
     Job {
+        name: "presence_hours",
+        inputs: &["silver.fact_voice_sessions", "silver.fact_game_sessions"],
+        outputs: &["silver.voice_presence_hours", "silver.game_presence_hours"],
+        progress: Progress::DirtyDays,
+        sql: include_str!("jobs/presence_hours.sql"),
+        history_start: Some(
+            "select least((select min(started_at) from silver.fact_voice_sessions),
+                          (select min(started_at) from silver.fact_game_sessions))",
+        ),
+    },
+    Job {
+        name: "identity_review",
+        inputs: &[
+            "silver.game_presence_hours",
+            "silver.voice_presence_hours",
+            "silver.user_identities",
+            "silver.fact_game_sessions",
+            "silver.activity_daily",
+        ],
+        outputs: &[
+            "silver.identity_review_accounts",
+            "silver.identity_review_suspects",
+        ],
+        progress: Progress::DirtyDays,
+        sql: include_str!("jobs/identity_review.sql"),
+        history_start: None,
+    },
+    Job {
         name: "events",
         inputs: &[
             "bronze.discord_scheduled_events",
@@ -1036,6 +1064,8 @@ mod tests {
                 "member_sources",
                 "member_growth",
                 "funnel",
+                "presence_hours",
+                "identity_review",
                 "events"
             ]
         );
@@ -1089,11 +1119,17 @@ mod tests {
         let by_name = |name| job(name).expect("job");
         assert_eq!(
             names(downstream(by_name("voice_sessions"))),
-            vec!["activity_daily", "funnel", "events"]
+            vec![
+                "activity_daily",
+                "funnel",
+                "presence_hours",
+                "identity_review",
+                "events"
+            ]
         );
         assert_eq!(
             names(downstream(by_name("chat_daily"))),
-            vec!["activity_daily", "funnel", "events"]
+            vec!["activity_daily", "funnel", "identity_review", "events"]
         );
         assert_eq!(
             names(downstream(by_name("activity_daily"))),
@@ -1103,7 +1139,8 @@ mod tests {
                 "discord_comparable",
                 "member_sources",
                 "member_growth",
-                "funnel"
+                "funnel",
+                "identity_review"
             ]
         );
         assert_eq!(

@@ -1,0 +1,146 @@
+-- identity_review: silver.game_presence_hours, silver.voice_presence_hours,
+--                  silver.user_identities, silver.fact_game_sessions, silver.activity_daily
+--                  -> silver.identity_review_accounts, silver.identity_review_suspects
+--
+-- Parameters (transaction-local settings, set by the runner):
+--   guildhall.day_from, guildhall.today   the changed days and the community's local today
+--   guildhall.now                         the pipeline's clock
+-- The identity editor's work over the last 90 days: unowned game accounts (see the
+-- table's comment) and links the data contradicts (an account on two servers at once for
+-- more than five minutes; a linked account that played on five or more days on none of
+-- which its person was in voice or chat). Counting the hours members were in voice while each account played is the
+-- expensive part, so the review is computed again only when it is an hour old, or when a
+-- run covers more than the last two days (a backfill, a time zone change, a first run).
+-- The editor drops, when it reads, the accounts linked to a member since.
+-- Returns one row: (rows bigint, dirty_from timestamptz, dirty_to timestamptz).
+
+drop table if exists review_due;
+
+create temp table review_due on commit drop as
+select current_setting('guildhall.now')::timestamptz as now,
+       current_setting('guildhall.now')::timestamptz - interval '90 days' as since,
+       not exists (select 1 from silver.identity_review_state s
+                   where s.computed_at > current_setting('guildhall.now')::timestamptz
+                                         - interval '1 hour'
+                     and s.computed_at <= current_setting('guildhall.now')::timestamptz)
+       or current_setting('guildhall.day_from')::date
+          < current_setting('guildhall.today')::date - 1 as due;
+
+drop table if exists review_accounts;
+
+create temp table review_accounts on commit drop as
+with review_hours as (
+    select h.account_kind as kind, h.account_id as external_id, h.hour
+    from silver.game_presence_hours h
+    join silver.user_identities i on i.kind = h.account_kind and i.external_id = h.account_id
+    cross join review_due r
+    where r.due
+      and h.hour >= date_trunc('hour', r.since, 'UTC')
+      and not exists (select 1 from silver.user_identities d
+                      where d.person_id = i.person_id and d.kind = 'discord')
+),
+top as (
+    select kind, external_id, count(*)::int as hours from review_hours
+    group by 1, 2 order by 3 desc, 1, 2 limit 30
+),
+top_hours as materialized (
+    select r.kind, r.external_id, r.hour from review_hours r join top t using (kind, external_id)
+),
+discord_persons as materialized (
+    select external_id::bigint as discord_user_id, person_id
+    from silver.user_identities where kind = 'discord'
+),
+-- A person with two Discord accounts in voice in one hour counts it once.
+together as materialized (
+    select r.kind, r.external_id, d.person_id, count(distinct r.hour)::int as hours
+    from top_hours r
+    join silver.voice_presence_hours v on v.hour = r.hour
+    join discord_persons d using (discord_user_id)
+    group by 1, 2, 3
+)
+select t.kind, t.external_id,
+       (select s.player_name from silver.fact_game_sessions s
+        where s.account_kind = t.kind and s.account_id = t.external_id
+          and s.player_name is not null
+        order by s.started_at desc limit 1) as player_name,
+       t.hours as played_hours,
+       coalesce((select jsonb_agg(jsonb_build_array(w.person_id, w.hours) order by w.person_id)
+                 from together w
+                 where w.kind = t.kind and w.external_id = t.external_id), '[]') as together
+from top t;
+
+drop table if exists review_suspects;
+
+create temp table review_suspects on commit drop as
+with linked as (
+    select i.kind, i.external_id, i.person_id
+    from silver.user_identities i
+    cross join review_due r
+    where r.due
+      and i.kind in ('steam', 'minecraft')
+      and exists (select 1 from silver.user_identities d
+                  where d.person_id = i.person_id and d.kind = 'discord')
+),
+both_servers as materialized (
+    select l.kind, l.external_id, l.person_id, count(*) as times,
+           max(greatest(a.started_at, b.started_at)) as last_at
+    from linked l
+    cross join review_due r
+    join silver.fact_game_sessions a
+      on a.account_kind = l.kind and a.account_id = l.external_id and a.started_at >= r.since
+    join silver.fact_game_sessions b
+      on b.account_kind = l.kind and b.account_id = l.external_id
+     and b.server_id > a.server_id and b.started_at >= r.since - interval '1 day'
+    -- An open session lasts until its server was last heard from.
+    left join silver.game_server_heard ha on ha.server_id = a.server_id
+    left join silver.game_server_heard hb on hb.server_id = b.server_id
+    where least(coalesce(a.ended_at, ha.heard_until, a.started_at),
+                coalesce(b.ended_at, hb.heard_until, b.started_at))
+          - greatest(a.started_at, b.started_at) > interval '5 minutes'
+    group by 1, 2, 3
+),
+-- Days the account played, with the person's Discord activity of the same day: none on
+-- any of five or more.
+never_online as materialized (
+    select l.kind, l.external_id, l.person_id, count(*) as played_days, max(g.day) as last_day
+    from linked l
+    cross join review_due r
+    join silver.activity_daily g
+      on g.account_kind = l.kind and g.account_id = l.external_id
+     and g.game_seconds > 0 and g.day >= (r.since at time zone 'UTC')::date
+    left join silver.activity_daily d
+      on d.person_id = l.person_id and d.account_kind = 'discord' and d.day = g.day
+     and (d.voice_seconds > 0 or d.messages > 0)
+    group by 1, 2, 3
+    having count(*) >= 5 and count(d.day) = 0
+)
+select kind, external_id, person_id, 'two_servers' as reason, times::int as count, last_at
+from both_servers
+union all
+select kind, external_id, person_id, 'never_online', played_days::int,
+       last_day::timestamp at time zone 'UTC'
+from never_online;
+
+delete from silver.identity_review_accounts where (select due from review_due);
+
+delete from silver.identity_review_suspects where (select due from review_due);
+
+insert into silver.identity_review_suspects (kind, external_id, person_id, reason, count, last_at)
+select kind, external_id, person_id, reason, count, last_at from review_suspects;
+
+with written as (
+    insert into silver.identity_review_accounts
+        (kind, external_id, player_name, played_hours, together)
+    select kind, external_id, player_name, played_hours, together from review_accounts
+    returning 1
+),
+stamped as (
+    insert into silver.identity_review_state (window_days, computed_at)
+    select 90, now from review_due where due
+    on conflict (only_row) do update
+        set window_days = excluded.window_days, computed_at = excluded.computed_at
+    returning 1
+)
+select (select count(*) from written)::bigint as rows,
+       null::timestamptz as dirty_from,
+       null::timestamptz as dirty_to;
