@@ -58,6 +58,8 @@ create table silver.identity_review_suspects (
 );
 
 comment on table silver.identity_review_suspects is 'Links the data contradicts over the last 90 days: a linked Steam or Minecraft account on two servers at once for more than five minutes (two_servers: how often), or one that played on five or more days on none of which its person was in voice or chat (never_online: on how many days). Job identity_review.';
+comment on column silver.identity_review_suspects.kind is 'steam or minecraft.';
+comment on column silver.identity_review_suspects.external_id is 'The linked game account.';
 comment on column silver.identity_review_suspects.person_id is 'The person the account was linked to when this was found.';
 comment on column silver.identity_review_suspects.reason is 'two_servers or never_online.';
 comment on column silver.identity_review_suspects.count is 'Times on two servers at once, or days played without the person on Discord.';
@@ -69,4 +71,32 @@ create table silver.identity_review_state (
     computed_at timestamptz not null
 );
 
-comment on table silver.identity_review_state is 'When silver.identity_review_accounts was last computed, and over how many days.';
+comment on table silver.identity_review_state is 'When silver.identity_review_accounts and silver.identity_review_suspects were last computed, and over how many days.';
+comment on column silver.identity_review_state.only_row is 'Always true: the table holds one row.';
+comment on column silver.identity_review_state.window_days is 'The days the review covers, up to its computation.';
+comment on column silver.identity_review_state.computed_at is 'When the review was last computed (the pipeline''s clock).';
+
+-- An account that is gone (a member erased or opted out) leaves no hour and no review row
+-- behind: the hours and the review are derived from it, and a pg_dump must not hold it.
+create index voice_presence_hours_account_idx on silver.voice_presence_hours (discord_user_id);
+
+create function silver.forget_account_presence() returns trigger
+language plpgsql
+as $$
+begin
+    if old.kind = 'discord' then
+        delete from silver.voice_presence_hours where discord_user_id = old.external_id::bigint;
+    else
+        delete from silver.game_presence_hours
+        where account_kind = old.kind and account_id = old.external_id;
+        delete from silver.identity_review_accounts
+        where kind = old.kind and external_id = old.external_id;
+    end if;
+    delete from silver.identity_review_suspects
+    where (kind = old.kind and external_id = old.external_id) or person_id = old.person_id;
+    return old;
+end
+$$;
+create trigger user_identities_forget_presence
+    after delete on silver.user_identities
+    for each row execute function silver.forget_account_presence();
