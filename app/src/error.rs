@@ -1,5 +1,6 @@
 //! The one error type users see. Internal details are logged on the server and never sent
-//! to the browser.
+//! to the browser: what reaches it is a code ([`Problem`], [`Refusal`]) that the page shows
+//! in the user's language (`crate::i18n::error_text`).
 
 use leptos::server_fn::codec::JsonEncoding;
 use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
@@ -11,8 +12,13 @@ pub enum AppError {
     Unauthorized,
     #[error("you are not allowed to do this")]
     Forbidden,
-    #[error("{0}")]
-    BadRequest(String),
+    /// A request the server cannot carry out as asked (HTTP 400): what is wrong, and the
+    /// server function argument it concerns, if it is about one.
+    #[error("invalid request ({field:?}): {problem:?}")]
+    Invalid {
+        field: Option<Field>,
+        problem: Problem,
+    },
     /// A change that is refused for a reason the user can act on.
     #[error("refused: {0:?}")]
     Refused(Refusal),
@@ -28,11 +34,149 @@ impl AppError {
         match self {
             AppError::Unauthorized => 401,
             AppError::Forbidden => 403,
-            AppError::BadRequest(_) => 400,
+            AppError::Invalid { .. } => 400,
             AppError::Refused(_) => 409,
             AppError::Internal | AppError::ServerFn(_) => 500,
         }
     }
+
+    /// An invalid request about the argument `field`.
+    pub fn invalid(field: Field, problem: Problem) -> Self {
+        AppError::Invalid {
+            field: Some(field),
+            problem,
+        }
+    }
+
+    /// An invalid request that is about no single argument.
+    pub fn invalid_request(problem: Problem) -> Self {
+        AppError::Invalid {
+            field: None,
+            problem,
+        }
+    }
+}
+
+/// The server function argument a [`Problem`] concerns, by its name (`channel_id`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Accounts,
+    AppRole,
+    ChannelId,
+    Code,
+    Confirmed,
+    Days,
+    ExternalId,
+    From,
+    GuildId,
+    Id,
+    Into,
+    Kind,
+    Label,
+    Past,
+    PersonId,
+    Query,
+    RoleId,
+    SteamId,
+    To,
+    Weeks,
+}
+
+impl Field {
+    /// The argument's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Accounts => "accounts",
+            Field::AppRole => "app_role",
+            Field::ChannelId => "channel_id",
+            Field::Code => "code",
+            Field::Confirmed => "confirmed",
+            Field::Days => "days",
+            Field::ExternalId => "external_id",
+            Field::From => "from",
+            Field::GuildId => "guild_id",
+            Field::Id => "id",
+            Field::Into => "into",
+            Field::Kind => "kind",
+            Field::Label => "label",
+            Field::Past => "past",
+            Field::PersonId => "person_id",
+            Field::Query => "query",
+            Field::RoleId => "role_id",
+            Field::SteamId => "steam_id",
+            Field::To => "to",
+            Field::Weeks => "weeks",
+        }
+    }
+}
+
+/// What counts a range of [`Problem::OutOfRange`] is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Unit {
+    Days,
+    Weeks,
+    PastEvents,
+}
+
+/// Why a request was invalid, with what the user needs to know to fix it. Each has a text
+/// in every language (`crate::i18n::problem_text`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Problem {
+    /// A number outside what can be asked for.
+    OutOfRange { min: i64, max: i64, unit: Unit },
+    /// The end of a date range is before its start.
+    RangeReversed,
+    /// A date range longer than `max_days`.
+    RangeTooLong { max_days: i64 },
+    /// A Discord channel id that is zero or negative.
+    ChannelIdNotPositive,
+    /// The guild is known but not recorded.
+    GuildNotTracked,
+    /// The bot is not in the guild.
+    GuildUnknown,
+    /// The channel is not excluded.
+    ChannelNotExcluded,
+    /// No AFK mark with this id applies now.
+    AfkMarkUnknown,
+    /// Not one of the Guildhall roles (or none).
+    AppRoleUnknown,
+    /// Not a role of a recorded guild.
+    DiscordRoleUnknown,
+    /// An invite label longer than `max` characters.
+    LabelTooLong { max: u32 },
+    /// The invite is not known for the guild.
+    InviteUnknown,
+    /// `per_hour` link codes were asked for in the last hour.
+    TooManyLinkCodes { per_hour: i64 },
+    /// The account is not linked to the signed-in member.
+    AccountNotYours,
+    /// The Discord account one signs in with cannot be unlinked.
+    SignInAccountStays,
+    /// The Steam account is not among the member's verified Discord connections.
+    SteamNotConnected,
+    /// Something that cannot be undone was not confirmed.
+    NotConfirmed,
+    /// A search shorter than `min` characters.
+    SearchTooShort { min: u32 },
+    /// Only Steam and Minecraft accounts can be linked or unlinked, not `kind`.
+    KindNotLinkable { kind: String },
+    /// Guildhall has not seen this account.
+    AccountUnknown { kind: String, external_id: String },
+    /// No such person.
+    PersonUnknown { person_id: i64 },
+    /// The person has no accounts (nothing to merge).
+    PersonHasNoAccounts { person_id: i64 },
+    /// A person merged into themselves.
+    MergeIntoItself,
+    /// A split without any account chosen.
+    SplitNothingChosen,
+    /// A split with an account that is not the person's.
+    SplitForeignAccount { person_id: i64 },
+    /// A split that would take every account of the person.
+    SplitKeepsOne { person_id: i64 },
+    /// The database refused a change for a reason the app does not know (logged).
+    ChangeRefused,
 }
 
 /// Why a change was refused; the page shows each in the user's language.
@@ -61,5 +205,127 @@ impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         tracing::error!(error = %error, "database error");
         AppError::Internal
+    }
+}
+
+/// The SQLSTATE of a PL/pgSQL `raise exception` without its own code.
+#[cfg(feature = "ssr")]
+const RAISE_EXCEPTION: &str = "P0001";
+
+#[cfg(feature = "ssr")]
+impl AppError {
+    /// A database error of a function that raises when a change is not possible (the
+    /// identity and erase functions): a `raise exception` becomes the [`Problem`] it means
+    /// (the database's English text is logged, never sent), anything else an internal error.
+    pub fn from_raise(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some(RAISE_EXCEPTION) => {
+                let problem = problem_of_raise(db.message());
+                tracing::info!(
+                    message = db.message(),
+                    ?problem,
+                    "the database refused a change"
+                );
+                AppError::invalid_request(problem)
+            }
+            other => other.into(),
+        }
+    }
+}
+
+/// The [`Problem`] a `raise exception` of the migrations means, by its message. The one
+/// place that knows those messages; one it does not know is [`Problem::ChangeRefused`].
+#[cfg(any(feature = "ssr", test))]
+pub fn problem_of_raise(message: &str) -> Problem {
+    /// The person id in `person <id><rest>`, where the message is `<prefix>person <id><rest>`.
+    fn person(message: &str, prefix: &str, rest: &str) -> Option<i64> {
+        message
+            .strip_prefix(prefix)?
+            .strip_prefix("person ")?
+            .strip_suffix(rest)?
+            .parse()
+            .ok()
+    }
+    /// The kind in `only Steam and Minecraft accounts can be <verb> (not <kind>)`.
+    fn kind(message: &str) -> Option<String> {
+        let rest = message.strip_prefix("only Steam and Minecraft accounts can be ")?;
+        let kind = rest
+            .strip_prefix("linked (not ")
+            .or_else(|| rest.strip_prefix("unlinked (not "))?
+            .strip_suffix(')')?;
+        Some(kind.to_owned())
+    }
+    if message == "a person cannot be merged into themselves" {
+        return Problem::MergeIntoItself;
+    }
+    if let Some(kind) = kind(message) {
+        return Problem::KindNotLinkable { kind };
+    }
+    if let Some(person_id) = person(message, "", " does not exist") {
+        return Problem::PersonUnknown { person_id };
+    }
+    if let Some(person_id) = person(message, "", " has no accounts to merge")
+        .or_else(|| person(message, "", " has no accounts"))
+    {
+        return Problem::PersonHasNoAccounts { person_id };
+    }
+    if let Some(person_id) = person(message, "choose accounts of ", " to split off") {
+        return Problem::SplitForeignAccount { person_id };
+    }
+    if let Some(person_id) = person(message, "keep at least one account with ", "") {
+        return Problem::SplitKeepsOne { person_id };
+    }
+    Problem::ChangeRefused
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_raise_of_the_migrations_maps_to_its_problem() {
+        let cases = [
+            (
+                "a person cannot be merged into themselves",
+                Problem::MergeIntoItself,
+            ),
+            (
+                "person 12 does not exist",
+                Problem::PersonUnknown { person_id: 12 },
+            ),
+            (
+                "person 7 has no accounts to merge",
+                Problem::PersonHasNoAccounts { person_id: 7 },
+            ),
+            (
+                "person 7 has no accounts",
+                Problem::PersonHasNoAccounts { person_id: 7 },
+            ),
+            (
+                "choose accounts of person 3 to split off",
+                Problem::SplitForeignAccount { person_id: 3 },
+            ),
+            (
+                "keep at least one account with person 3",
+                Problem::SplitKeepsOne { person_id: 3 },
+            ),
+            (
+                "only Steam and Minecraft accounts can be linked (not discord)",
+                Problem::KindNotLinkable {
+                    kind: "discord".into(),
+                },
+            ),
+            (
+                "only Steam and Minecraft accounts can be unlinked (not xbox)",
+                Problem::KindNotLinkable {
+                    kind: "xbox".into(),
+                },
+            ),
+            ("person <NULL> has no accounts", Problem::ChangeRefused),
+            ("something new", Problem::ChangeRefused),
+        ];
+        for (message, problem) in cases {
+            assert_eq!(problem_of_raise(message), problem, "{message}");
+        }
     }
 }

@@ -4,7 +4,11 @@
 //! The language is chosen on the server (the `lang` cookie, else `Accept-Language`), written
 //! to `<html lang>` and read back from there when the browser hydrates, so both sides render
 //! the same text. The switcher changes it live and stores the choice in the cookie.
+//!
+//! Texts with parameters have `{name}` placeholders ([`Key::fill`]); errors are codes that
+//! become text only here ([`error_text`], [`problem_text`]), so no server text reaches a page.
 
+use crate::error::{AppError, Problem, Refusal, Unit};
 use leptos::prelude::*;
 
 /// Name of the cookie that stores an explicit language choice.
@@ -67,6 +71,18 @@ impl Lang {
                 .then(|| Lang::from_tag(value))
                 .flatten()
         })
+    }
+
+    /// The language of a request: its `lang` cookie, else its `Accept-Language`, else the
+    /// default. Pages, server functions and the sign-in error pages all choose this way.
+    #[cfg(feature = "ssr")]
+    pub fn of_request(headers: &axum::http::HeaderMap) -> Lang {
+        use axum::http::header::{ACCEPT_LANGUAGE, COOKIE};
+        let header = |name| headers.get_all(name).iter().filter_map(|v| v.to_str().ok());
+        header(COOKIE)
+            .find_map(Lang::from_cookie_header)
+            .or_else(|| header(ACCEPT_LANGUAGE).find_map(Lang::from_accept_language))
+            .unwrap_or_default()
     }
 
     /// Formats a whole number with the language's thousands separator.
@@ -150,21 +166,8 @@ pub fn t(key: Key) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
 pub fn initial_lang() -> Lang {
     #[cfg(feature = "ssr")]
     {
-        use axum::http::header::{ACCEPT_LANGUAGE, COOKIE};
-        let Some(parts) = use_context::<axum::http::request::Parts>() else {
-            return Lang::default();
-        };
-        let header = |name| {
-            parts
-                .headers
-                .get_all(name)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-        };
-        header(COOKIE)
-            .find_map(Lang::from_cookie_header)
-            .or_else(|| header(ACCEPT_LANGUAGE).find_map(Lang::from_accept_language))
-            .unwrap_or_default()
+        use_context::<axum::http::request::Parts>()
+            .map_or_else(Lang::default, |parts| Lang::of_request(&parts.headers))
     }
     #[cfg(not(feature = "ssr"))]
     {
@@ -216,6 +219,106 @@ macro_rules! keys {
             }
         }
     };
+}
+
+impl Key {
+    /// The text in a language with its `{name}` placeholders filled in from `args`.
+    pub fn fill(self, lang: Lang, args: &[(&str, &str)]) -> String {
+        args.iter()
+            .fold(self.text(lang).to_owned(), |text, (name, value)| {
+                text.replace(&format!("{{{name}}}"), value)
+            })
+    }
+}
+
+/// The heading for an error users see.
+pub fn error_key(error: &AppError) -> Key {
+    match error {
+        AppError::Unauthorized => Key::ErrUnauthorized,
+        AppError::Forbidden => Key::ErrForbidden,
+        AppError::Internal => Key::ErrInternal,
+        AppError::Invalid { .. } | AppError::ServerFn(_) => Key::ErrRequest,
+        AppError::Refused(Refusal::LastAdmin) => Key::ErrLastAdmin,
+        AppError::Refused(Refusal::ConfiguredAdmin) => Key::ErrConfiguredAdmin,
+        AppError::Refused(Refusal::ConfiguredLeader) => Key::ErrConfiguredLeader,
+        AppError::Refused(Refusal::UnknownUser) => Key::ErrUnknownUser,
+    }
+}
+
+/// What an error says in a language: for an invalid request what is wrong with it, else
+/// its heading.
+pub fn error_text(error: &AppError, lang: Lang) -> String {
+    match error {
+        AppError::Invalid { problem, .. } => problem_text(problem, lang),
+        other => error_key(other).text(lang).to_owned(),
+    }
+}
+
+/// How an account kind is written in a sentence (`steam` → `Steam`); unknown kinds as given.
+fn kind_name(kind: &str) -> &str {
+    match kind {
+        "steam" => "Steam",
+        "minecraft" => "Minecraft",
+        "discord" => "Discord",
+        other => other,
+    }
+}
+
+/// What is wrong with an invalid request, in a language, its parameters filled in.
+pub fn problem_text(problem: &Problem, lang: Lang) -> String {
+    let plain = |key: Key| key.text(lang).to_owned();
+    let person = |key: Key, person_id: i64| key.fill(lang, &[("person", &person_id.to_string())]);
+    match problem {
+        Problem::OutOfRange { min, max, unit } => {
+            let key = match unit {
+                Unit::Days => Key::ProblemDaysOutOfRange,
+                Unit::Weeks => Key::ProblemWeeksOutOfRange,
+                Unit::PastEvents => Key::ProblemPastEventsOutOfRange,
+            };
+            key.fill(lang, &[("min", &lang.int(*min)), ("max", &lang.int(*max))])
+        }
+        Problem::RangeReversed => plain(Key::RangeInvalid),
+        Problem::RangeTooLong { max_days } => {
+            Key::ProblemRangeTooLong.fill(lang, &[("max", &lang.int(*max_days))])
+        }
+        Problem::ChannelIdNotPositive => plain(Key::ChannelIdInvalid),
+        Problem::GuildNotTracked => plain(Key::ProblemGuildNotTracked),
+        Problem::GuildUnknown => plain(Key::ProblemGuildUnknown),
+        Problem::ChannelNotExcluded => plain(Key::ProblemChannelNotExcluded),
+        Problem::AfkMarkUnknown => plain(Key::ProblemAfkMarkUnknown),
+        Problem::AppRoleUnknown => plain(Key::ProblemAppRoleUnknown),
+        Problem::DiscordRoleUnknown => plain(Key::ProblemDiscordRoleUnknown),
+        Problem::LabelTooLong { max } => {
+            Key::ProblemLabelTooLong.fill(lang, &[("max", &lang.int(i64::from(*max)))])
+        }
+        Problem::InviteUnknown => plain(Key::ProblemInviteUnknown),
+        Problem::TooManyLinkCodes { per_hour } => {
+            Key::ProblemTooManyLinkCodes.fill(lang, &[("count", &lang.int(*per_hour))])
+        }
+        Problem::AccountNotYours => plain(Key::ProblemAccountNotYours),
+        Problem::SignInAccountStays => plain(Key::ProblemSignInAccountStays),
+        Problem::SteamNotConnected => plain(Key::ProblemSteamNotConnected),
+        Problem::NotConfirmed => plain(Key::ProblemNotConfirmed),
+        Problem::SearchTooShort { min } => {
+            Key::ProblemSearchTooShort.fill(lang, &[("min", &lang.int(i64::from(*min)))])
+        }
+        Problem::KindNotLinkable { kind } => {
+            Key::ProblemKindNotLinkable.fill(lang, &[("kind", kind_name(kind))])
+        }
+        Problem::AccountUnknown { kind, external_id } => Key::ProblemAccountUnknown
+            .fill(lang, &[("kind", kind_name(kind)), ("account", external_id)]),
+        Problem::PersonUnknown { person_id } => person(Key::ProblemPersonUnknown, *person_id),
+        Problem::PersonHasNoAccounts { person_id } => {
+            person(Key::ProblemPersonHasNoAccounts, *person_id)
+        }
+        Problem::MergeIntoItself => plain(Key::ProblemMergeIntoItself),
+        Problem::SplitNothingChosen => plain(Key::ProblemSplitNothingChosen),
+        Problem::SplitForeignAccount { person_id } => {
+            person(Key::ProblemSplitForeignAccount, *person_id)
+        }
+        Problem::SplitKeepsOne { person_id } => person(Key::ProblemSplitKeepsOne, *person_id),
+        Problem::ChangeRefused => plain(Key::ProblemChangeRefused),
+    }
 }
 
 keys! {
@@ -618,6 +721,66 @@ keys! {
     ErrConfiguredAdmin => "Diese Person ist über GUILDHALL_ADMIN_IDS Administrator; ändere es dort.", "This person is an admin through GUILDHALL_ADMIN_IDS; change it there.";
     ErrConfiguredLeader => "Diese Person ist über GUILDHALL_LEADER_IDS Leitung; ändere es dort.", "This person is a leader through GUILDHALL_LEADER_IDS; change it there.";
     ErrUnknownUser => "Diese Person gibt es nicht (mehr).", "This person does not exist (any more).";
+    ProblemDaysOutOfRange => "Wähle zwischen {min} und {max} Tagen.", "Choose between {min} and {max} days.";
+    ProblemWeeksOutOfRange => "Wähle zwischen {min} und {max} Wochen.", "Choose between {min} and {max} weeks.";
+    ProblemPastEventsOutOfRange => "Wähle zwischen {min} und {max} vergangenen Events.", "Choose between {min} and {max} past events.";
+    ProblemRangeTooLong => "Der Zeitraum ist länger als {max} Tage.", "The range is longer than {max} days.";
+    ProblemGuildNotTracked => "Dieser Discord-Server wird nicht erfasst.", "This guild is not recorded.";
+    ProblemGuildUnknown => "Der Bot ist nicht auf diesem Discord-Server.", "The bot is not in this guild.";
+    ProblemChannelNotExcluded => "Dieser Kanal ist nicht ausgeschlossen.", "This channel is not excluded.";
+    ProblemAfkMarkUnknown => "Diese AFK-Markierung gibt es nicht (mehr).", "This AFK mark does not exist (any more).";
+    ProblemAppRoleUnknown => "Wähle Administration, Leitung, Mitglied oder keine.", "Choose admin, leader, member or none.";
+    ProblemDiscordRoleUnknown => "Diese Rolle gehört zu keinem erfassten Discord-Server.", "This role is not a role of a recorded guild.";
+    ProblemLabelTooLong => "Ein Name hat höchstens {max} Zeichen.", "A label has at most {max} characters.";
+    ProblemInviteUnknown => "Diese Einladung ist auf dem Discord-Server nicht bekannt.", "This invite is not known for the guild.";
+    ProblemTooManyLinkCodes => "Du hast in der letzten Stunde schon {count} Codes bekommen. Warte ein wenig, bevor du den nächsten anforderst.",
+        "{count} link codes in the last hour: wait a little before asking for another.";
+    ProblemAccountNotYours => "Dieses Konto ist nicht mit dir verknüpft.", "This account is not linked to you.";
+    ProblemSignInAccountStays => "Das Discord-Konto, mit dem du dich anmeldest, lässt sich nicht trennen.", "The Discord account you sign in with cannot be unlinked.";
+    ProblemSteamNotConnected => "Dieses Steam-Konto gehört nicht zu deinen bestätigten Discord-Verbindungen.", "This Steam account is not among your verified Discord connections.";
+    ProblemNotConfirmed => "Bitte bestätige zuerst: Das lässt sich nicht rückgängig machen.", "Confirm first: this cannot be undone.";
+    ProblemSearchTooShort => "Gib mindestens {min} Zeichen ein.", "Type at least {min} characters.";
+    ProblemKindNotLinkable => "Nur Steam- und Minecraft-Konten lassen sich verknüpfen oder trennen, {kind}-Konten nicht.",
+        "Only Steam and Minecraft accounts can be linked or unlinked, not {kind} accounts.";
+    ProblemAccountUnknown => "Guildhall kennt noch kein {kind}-Konto „{account}“.", "Guildhall does not know a {kind} account '{account}' yet.";
+    ProblemPersonUnknown => "Person {person} gibt es nicht.", "Person {person} does not exist.";
+    ProblemPersonHasNoAccounts => "Person {person} hat keine Konten.", "Person {person} has no accounts.";
+    ProblemMergeIntoItself => "Eine Person kann nicht mit sich selbst zusammengeführt werden.", "A person cannot be merged into themselves.";
+    ProblemSplitNothingChosen => "Wähle die Konten aus, die abgetrennt werden sollen.", "Choose the accounts to split off.";
+    ProblemSplitForeignAccount => "Wähle nur Konten von Person {person} zum Abtrennen aus.", "Choose only accounts of person {person} to split off.";
+    ProblemSplitKeepsOne => "Mindestens ein Konto muss bei Person {person} bleiben.", "Keep at least one account with person {person}.";
+    ProblemChangeRefused => "Diese Änderung ist nicht möglich.", "This change is not possible.";
+
+    AuthTitleSignInFailed => "Anmeldung fehlgeschlagen", "Sign-in failed";
+    AuthTitleSignIn => "Bitte melde dich an", "Please sign in";
+    AuthTitleDenied => "Zugriff verweigert", "Access denied";
+    AuthTitleNotFound => "Nicht gefunden", "Not found";
+    AuthTitleDiscordSilent => "Discord hat nicht geantwortet", "Discord did not answer";
+    AuthTitleUnavailable => "Anmeldung nicht möglich", "Sign-in unavailable";
+    AuthTitleFailed => "Etwas ist schiefgelaufen", "Something went wrong";
+    AuthBackHome => "Zurück zu Guildhall", "Back to Guildhall";
+    AuthSignInAgain => "Erneut anmelden", "Sign in again";
+    AuthDemoOn => "Der Demo-Modus ist an:", "Demo mode is on:";
+    AuthNotConfigured => "Die Anmeldung mit Discord ist nicht eingerichtet: Der Server braucht DISCORD_CLIENT_ID und DISCORD_CLIENT_SECRET.",
+        "Discord sign-in is not configured: the server needs DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET.";
+    AuthNotConfiguredDemo => "Die Anmeldung mit Discord ist nicht eingerichtet: Der Server braucht DISCORD_CLIENT_ID und DISCORD_CLIENT_SECRET. Der Demo-Modus ist an, du kannst dich unten als Demo-Benutzer anmelden.",
+        "Discord sign-in is not configured: the server needs DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET. Demo mode is on, so you can sign in as a demo user below.";
+    AuthProvider => "Discord konnte dich nicht anmelden. Bitte versuche es noch einmal.", "Discord could not sign you in. Please try again.";
+    AuthDenied => "Du hast die Anmeldung bei Discord abgebrochen, daher bist du nicht angemeldet.", "You cancelled the sign-in on Discord, so you are not signed in.";
+    AuthBadState => "Dieser Anmeldelink ist ungültig oder abgelaufen. Bitte fang noch einmal an.", "This sign-in link is invalid or has expired. Please start again.";
+    AuthMissingCode => "Discord hat keinen Anmeldecode geschickt. Bitte versuche es noch einmal.", "Discord did not send a sign-in code. Please try again.";
+    AuthUpstream => "Discord hat deine Anmeldung nicht bestätigt. Bitte versuche es gleich noch einmal.", "Discord did not confirm your sign-in. Please try again in a moment.";
+    AuthUnknownRole => "Wähle für die Demo-Anmeldung die Rolle admin, leader oder member.", "Choose the role admin, leader or member for the demo login.";
+    AuthNotAMember => "Anmelden können nur Mitglieder des Discord-Servers der Community, und dein Discord-Konto ist dort kein Mitglied. Tritt dem Server bei und melde dich dann noch einmal an.",
+        "Only members of the community's Discord server can sign in, and your Discord account is not a member of it. Join the server, then sign in again.";
+    AuthMembersUnknown => "Guildhall kennt die Mitglieder des Discord-Servers noch nicht: Der Bot liest die Mitgliederliste, sobald er verbunden ist (er braucht DISCORD_BOT_TOKEN und Discords Server-Members-Intent). Bitte versuche es in ein paar Minuten noch einmal.",
+        "Guildhall does not know the members of the community's Discord server yet: the bot reads the member list when it connects (it needs DISCORD_BOT_TOKEN and Discord's Server Members intent). Please try again in a few minutes.";
+    AuthOptedOut => "Du hast Guildhall widersprochen: Deine Daten wurden gelöscht und nichts, was du tust, wird erfasst, daher gibt es nichts, wofür du dich anmelden könntest. Deine Konten sind nur noch als anonyme Prüfsummen gespeichert, die die Erfassung verhindern.",
+        "You opted out of Guildhall: your history was deleted and nothing you do is recorded, so there is nothing to sign in to. Your accounts are kept only as anonymous hashes, which is what stops the recording.";
+    AuthInternal => "Auf dem Server ist etwas schiefgelaufen. Bitte versuche es noch einmal.", "Something went wrong on the server. Please try again.";
+    AuthCrossSite => "Diese Anfrage kam von einer anderen Website und wurde abgelehnt.", "This request came from another website and was refused.";
+    AuthUnknownLanguage => "Unbekannte Sprache: Wähle de oder en.", "Unknown language: choose de or en.";
+    ExportFailed => "Der Export ist fehlgeschlagen. Bitte versuche es noch einmal.", "The export failed. Please try again.";
     Retry => "Erneut versuchen", "Try again";
 }
 
@@ -659,6 +822,53 @@ mod tests {
         assert_eq!(Lang::En.int(-1234), "-1,234");
         assert_eq!(Lang::En.int(999), "999");
         assert_eq!(Lang::De.decimal(12.34), "12,3");
+    }
+
+    /// The `{name}` placeholders of a text.
+    fn placeholders(text: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = text
+            .split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    #[test]
+    fn both_languages_of_a_text_take_the_same_parameters() {
+        for key in Key::ALL {
+            assert_eq!(
+                placeholders(key.text(Lang::De)),
+                placeholders(key.text(Lang::En)),
+                "{key:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn parameters_are_filled_in_in_the_language_of_the_text() {
+        let problem = Problem::OutOfRange {
+            min: 1,
+            max: 3660,
+            unit: Unit::Days,
+        };
+        assert_eq!(
+            problem_text(&problem, Lang::De),
+            "Wähle zwischen 1 und 3.660 Tagen."
+        );
+        assert_eq!(
+            problem_text(&problem, Lang::En),
+            "Choose between 1 and 3,660 days."
+        );
+        let unknown = Problem::AccountUnknown {
+            kind: "steam".into(),
+            external_id: "765".into(),
+        };
+        assert_eq!(
+            problem_text(&unknown, Lang::De),
+            "Guildhall kennt noch kein Steam-Konto „765“."
+        );
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //! pages and static files. [`router`] is kept apart from serving so tests drive it directly.
 
 use crate::state::ServerState;
+use app::i18n::{Key, Lang};
 use app::model::Permission;
 use app::ssr::authz::{RequestUser, authorize};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -188,25 +189,22 @@ async fn guard_pages(
     if let Some(permission) = page_permission(path)
         && let Err(error) = authorize(&state.app.pool, &session, permission).await
     {
-        return crate::auth::error_page(
-            StatusCode::from_u16(error.status()).unwrap_or(StatusCode::FORBIDDEN),
-            &error.to_string(),
-        );
+        return crate::auth::app_error_page(Lang::of_request(request.headers()), &error);
     }
     next.run(request).await
 }
 
 /// `/me/export.json`: everything Guildhall holds about the signed-in member, over all their
 /// accounts (the guard checked the session).
-async fn export_my_data(State(state): State<ServerState>, session: Session) -> Response {
+async fn export_my_data(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    session: Session,
+) -> Response {
+    let lang = Lang::of_request(&headers);
     let user = match authorize(&state.app.pool, &session, Permission::OwnData).await {
         Ok(user) => user,
-        Err(error) => {
-            return crate::auth::error_page(
-                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::FORBIDDEN),
-                &error.to_string(),
-            );
-        }
+        Err(error) => return crate::auth::app_error_page(lang, &error),
     };
     let data: Result<serde_json::Value, sqlx::Error> = sqlx::query_scalar(MY_DATA)
         .bind(user.id)
@@ -230,7 +228,7 @@ async fn export_my_data(State(state): State<ServerState>, session: Session) -> R
         }
         Err(error) => {
             tracing::error!(%error, "exporting personal data failed");
-            crate::auth::error_page(StatusCode::INTERNAL_SERVER_ERROR, "the export failed")
+            crate::auth::error_page(lang, StatusCode::INTERNAL_SERVER_ERROR, Key::ExportFailed)
         }
     }
 }
@@ -292,8 +290,12 @@ select jsonb_build_object(
 /// `/export/<table>.csv`: a gold table as CSV (leaders and admins; the guard checked).
 async fn export_csv(
     State(state): State<ServerState>,
+    headers: HeaderMap,
     axum::extract::Path(table): axum::extract::Path<String>,
 ) -> Response {
+    let lang = Lang::of_request(&headers);
+    let failed =
+        || crate::auth::error_page(lang, StatusCode::SERVICE_UNAVAILABLE, Key::ExportFailed);
     let timezone = state.config.timezone.name();
     let query: &str = match table.as_str() {
         // The page's own function, over every week.
@@ -315,7 +317,7 @@ async fn export_csv(
                 ),
                 Err(error) => {
                     tracing::error!(%error, table, "export failed");
-                    (StatusCode::SERVICE_UNAVAILABLE, "the export failed").into_response()
+                    failed()
                 }
             };
         }
@@ -399,7 +401,7 @@ async fn export_csv(
             "select day, dau_total, dau_voice, dau_chat, dau_game, wau, mau, stickiness
              from gold.daily_active_users order by day"
         }
-        _ => return (StatusCode::NOT_FOUND, "no such export").into_response(),
+        _ => return crate::auth::error_page(lang, StatusCode::NOT_FOUND, Key::NotFound),
     };
     // COPY writes the CSV (header, quoting) exactly as PostgreSQL reads it back.
     let csv = async {
@@ -429,7 +431,7 @@ async fn export_csv(
         Ok(body) => csv_response(&table, body),
         Err(error) => {
             tracing::error!(%error, table, "export failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "the export failed").into_response()
+            failed()
         }
     }
 }
@@ -513,8 +515,9 @@ async fn refuse_cross_site_posts(
         if !same_host && !public_origin {
             tracing::info!(path = %request.uri().path(), "refused a cross-site POST");
             return crate::auth::error_page(
+                Lang::of_request(request.headers()),
                 StatusCode::FORBIDDEN,
-                "This request came from another website and was refused.",
+                Key::AuthCrossSite,
             );
         }
     }
@@ -549,11 +552,15 @@ struct LanguageChoice {
 
 /// `POST /lang`: stores the chosen language in the `lang` cookie (as the hydrated switcher
 /// does) and returns to the page it came from.
-async fn choose_language(axum::Form(choice): axum::Form<LanguageChoice>) -> Response {
-    let Some(lang) = app::i18n::Lang::from_tag(&choice.lang) else {
+async fn choose_language(
+    headers: HeaderMap,
+    axum::Form(choice): axum::Form<LanguageChoice>,
+) -> Response {
+    let Some(lang) = Lang::from_tag(&choice.lang) else {
         return crate::auth::error_page(
+            Lang::of_request(&headers),
             StatusCode::BAD_REQUEST,
-            "Unknown language: choose de or en.",
+            Key::AuthUnknownLanguage,
         );
     };
     let next = crate::auth::local_path(choice.next.as_deref()).unwrap_or_else(|| "/".into());

@@ -57,10 +57,13 @@ pub async fn new_link_code() -> Result<crate::model::ShownLinkCode, AppError> {
                 expires_at: code.expires_at,
             })
         }
-        Err(crate::ssr::identity::CodeError::TooMany(message)) => {
-            let error = AppError::BadRequest(message);
-            crate::ssr::authz::set_status(&error);
-            Err(error)
+        Err(crate::ssr::identity::CodeError::TooMany) => {
+            let problem = crate::error::Problem::TooManyLinkCodes {
+                per_hour: crate::ssr::identity::CODES_PER_HOUR,
+            };
+            Err(crate::ssr::authz::with_status(AppError::invalid_request(
+                problem,
+            )))
         }
         Err(crate::ssr::identity::CodeError::Database(error)) => Err(error.into()),
     }
@@ -70,6 +73,7 @@ pub async fn new_link_code() -> Result<crate::model::ShownLinkCode, AppError> {
 /// with). The KPI tables are recomputed at the pipeline's next run.
 #[server]
 pub async fn unlink_my_account(kind: String, external_id: String) -> Result<(), AppError> {
+    use crate::error::{Field, Problem};
     use crate::model::Permission;
     let (user, state) = crate::ssr::authz::require(Permission::OwnData).await?;
     let mine: Option<String> = sqlx::query_scalar(
@@ -84,14 +88,15 @@ pub async fn unlink_my_account(kind: String, external_id: String) -> Result<(), 
     .fetch_optional(&state.pool)
     .await?;
     let refusal = match mine.as_deref() {
-        None => Some("this account is not linked to you"),
-        Some("discord") => Some("the Discord account you sign in with cannot be unlinked"),
+        None => Some(AppError::invalid(
+            Field::ExternalId,
+            Problem::AccountNotYours,
+        )),
+        Some("discord") => Some(AppError::invalid(Field::Kind, Problem::SignInAccountStays)),
         Some(_) => None,
     };
-    if let Some(message) = refusal {
-        let error = AppError::BadRequest(message.into());
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+    if let Some(error) = refusal {
+        return Err(crate::ssr::authz::with_status(error));
     }
     crate::ssr::identity::unlink(&state.pool, &kind, &external_id, user.id).await?;
     tracing::info!(user = user.id, kind, "game account unlinked");
@@ -131,6 +136,7 @@ pub async fn get_my_steam_connections() -> Result<Vec<crate::model::SteamConnect
 /// Links one of the Steam accounts the member's Discord connections vouch for.
 #[server]
 pub async fn link_steam_connection(steam_id: String) -> Result<(), AppError> {
+    use crate::error::{Field, Problem};
     use crate::model::Permission;
     let (user, state) = crate::ssr::authz::require(Permission::OwnData).await?;
     let name: Option<Option<String>> = sqlx::query_scalar(
@@ -142,11 +148,8 @@ pub async fn link_steam_connection(steam_id: String) -> Result<(), AppError> {
     .fetch_optional(&state.pool)
     .await?;
     let Some(name) = name else {
-        let error = AppError::BadRequest(
-            "this Steam account is not among your verified Discord connections".into(),
-        );
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+        let error = AppError::invalid(Field::SteamId, Problem::SteamNotConnected);
+        return Err(crate::ssr::authz::with_status(error));
     };
     crate::ssr::identity::link_own(
         &state.pool,

@@ -12,12 +12,12 @@ pub async fn mark_afk_channel(
     channel_id: i64,
     whole_history: bool,
 ) -> Result<(), AppError> {
+    use crate::error::{Field, Problem};
     use crate::model::{AuditAction, Permission};
     let (admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
     if channel_id <= 0 {
-        return Err(AppError::BadRequest(
-            "a channel id is a positive number".into(),
-        ));
+        let error = AppError::invalid(Field::ChannelId, Problem::ChannelIdNotPositive);
+        return Err(crate::ssr::authz::with_status(error));
     }
     let mut tx = state.pool.begin().await?;
     let tracked: Option<i64> = sqlx::query_scalar(
@@ -27,7 +27,8 @@ pub async fn mark_afk_channel(
     .fetch_optional(&mut *tx)
     .await?;
     if tracked.is_none() {
-        return Err(AppError::BadRequest("this guild is not tracked".into()));
+        let error = AppError::invalid(Field::GuildId, Problem::GuildNotTracked);
+        return Err(crate::ssr::authz::with_status(error));
     }
     let already: Option<i64> = sqlx::query_scalar(
         "select id from app.afk_channels
@@ -76,6 +77,7 @@ pub async fn mark_afk_channel(
 /// (as if it had never been marked). Admins only.
 #[server]
 pub async fn unmark_afk_channel(id: i64, whole_history: bool) -> Result<(), AppError> {
+    use crate::error::{Field, Problem};
     use crate::model::{AuditAction, Permission};
     let (admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
     let mut tx = state.pool.begin().await?;
@@ -89,7 +91,8 @@ pub async fn unmark_afk_channel(id: i64, whole_history: bool) -> Result<(), AppE
     .fetch_optional(&mut *tx)
     .await?;
     let Some((guild_id, channel_id, since)) = mark else {
-        return Err(AppError::BadRequest("this AFK mark does not exist".into()));
+        let error = AppError::invalid(Field::Id, Problem::AfkMarkUnknown);
+        return Err(crate::ssr::authz::with_status(error));
     };
     // A mark that never applied to anything before now is simply removed.
     let started = since.is_none_or(|since| since < chrono::Utc::now());

@@ -79,18 +79,17 @@ pub async fn set_role_mapping(
     role_id: i64,
     app_role: String,
 ) -> Result<(), AppError> {
+    use crate::error::{Field, Problem};
     use crate::model::{AuditAction, Permission, Role};
     let (admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
-    let bad_request = |message: &str| {
-        let error = AppError::BadRequest(message.into());
-        crate::ssr::authz::set_status(&error);
-        Err(error)
-    };
     let wanted = match app_role.as_str() {
         "none" => None,
         other => match Role::parse(other) {
             Some(role) => Some(role),
-            None => return bad_request("choose admin, leader, member or none"),
+            None => {
+                let error = AppError::invalid(Field::AppRole, Problem::AppRoleUnknown);
+                return Err(crate::ssr::authz::with_status(error));
+            }
         },
     };
     let mut tx = state.pool.begin().await?;
@@ -102,7 +101,8 @@ pub async fn set_role_mapping(
     .fetch_optional(&mut *tx)
     .await?;
     let Some(role_name) = known else {
-        return bad_request("this role is not a role of a tracked guild");
+        let error = AppError::invalid(Field::RoleId, Problem::DiscordRoleUnknown);
+        return Err(crate::ssr::authz::with_status(error));
     };
     let before: Option<String> = sqlx::query_scalar(
         "select app_role from app.discord_role_mappings where guild_id = $1 and role_id = $2",
@@ -168,13 +168,18 @@ pub async fn set_role_mapping(
 /// removes it. Admins only.
 #[server]
 pub async fn set_invite_label(guild_id: i64, code: String, label: String) -> Result<(), AppError> {
+    use crate::error::{Field, Problem};
     use crate::model::{AuditAction, Permission};
     let (admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
     let label = label.trim().to_owned();
-    if label.chars().count() > 80 {
-        let error = AppError::BadRequest("a label has at most 80 characters".into());
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+    // The longest label.
+    const MAX_LABEL: u32 = 80;
+    if label.chars().count() > MAX_LABEL as usize {
+        let problem = Problem::LabelTooLong { max: MAX_LABEL };
+        return Err(crate::ssr::authz::with_status(AppError::invalid(
+            Field::Label,
+            problem,
+        )));
     }
     let mut tx = state.pool.begin().await?;
     let known: Option<String> = sqlx::query_scalar(
@@ -185,9 +190,8 @@ pub async fn set_invite_label(guild_id: i64, code: String, label: String) -> Res
     .fetch_optional(&mut *tx)
     .await?;
     if known.is_none() {
-        let error = AppError::BadRequest("this invite is not known for the guild".into());
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+        let error = AppError::invalid(Field::Code, Problem::InviteUnknown);
+        return Err(crate::ssr::authz::with_status(error));
     }
     let before: Option<String> =
         sqlx::query_scalar("select label from app.invite_labels where guild_id = $1 and code = $2")
@@ -242,6 +246,7 @@ pub async fn set_invite_label(guild_id: i64, code: String, label: String) -> Res
 /// roles, invites and events read as if it had just become available. Admins only.
 #[server]
 pub async fn set_guild_tracking(guild_id: i64, tracked: bool) -> Result<(), AppError> {
+    use crate::error::{Field, Problem};
     use crate::model::{AuditAction, Permission};
     let (admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
     let mut tx = state.pool.begin().await?;
@@ -252,9 +257,8 @@ pub async fn set_guild_tracking(guild_id: i64, tracked: bool) -> Result<(), AppE
     .fetch_optional(&mut *tx)
     .await?;
     let Some((name, before)) = current else {
-        let error = AppError::BadRequest("the bot is not in this guild".into());
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+        let error = AppError::invalid(Field::GuildId, Problem::GuildUnknown);
+        return Err(crate::ssr::authz::with_status(error));
     };
     sqlx::query(
         "insert into app.discord_guild_tracking (guild_id, tracked, updated_by)

@@ -8,12 +8,19 @@ use leptos::prelude::*;
 /// were cancelled (newest first), with interested against attended.
 #[server]
 pub async fn get_events(past: i32) -> Result<EventsOverview, AppError> {
+    use crate::error::{Field, Problem, Unit};
     use crate::model::{EventAttendance, Permission};
     let (_user, state) = crate::ssr::authz::require(Permission::ViewKpis).await?;
     if !(1..=500).contains(&past) {
-        let error = AppError::BadRequest("choose between 1 and 500 past events".into());
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+        let problem = Problem::OutOfRange {
+            min: 1,
+            max: 500,
+            unit: Unit::PastEvents,
+        };
+        return Err(crate::ssr::authz::with_status(AppError::invalid(
+            Field::Past,
+            problem,
+        )));
     }
     // id, name, kind, status, local start, interested, attended, both, no-shows, walk-ins,
     // rate, upcoming.

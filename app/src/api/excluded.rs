@@ -7,12 +7,12 @@ use leptos::prelude::*;
 /// Excludes a channel, or a whole category, of `guild_id`. Admins only.
 #[server]
 pub async fn exclude_channel(guild_id: i64, channel_id: i64) -> Result<(), AppError> {
+    use crate::error::{Field, Problem};
     use crate::model::{AuditAction, Permission};
     let (admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
     if channel_id <= 0 {
-        let error = AppError::BadRequest("a channel id is a positive number".into());
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+        let error = AppError::invalid(Field::ChannelId, Problem::ChannelIdNotPositive);
+        return Err(crate::ssr::authz::with_status(error));
     }
     let mut tx = state.pool.begin().await?;
     let tracked: Option<i64> = sqlx::query_scalar(
@@ -22,9 +22,8 @@ pub async fn exclude_channel(guild_id: i64, channel_id: i64) -> Result<(), AppEr
     .fetch_optional(&mut *tx)
     .await?;
     if tracked.is_none() {
-        let error = AppError::BadRequest("this guild is not tracked".into());
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+        let error = AppError::invalid(Field::GuildId, Problem::GuildNotTracked);
+        return Err(crate::ssr::authz::with_status(error));
     }
     let added = sqlx::query(
         "insert into app.excluded_channels (guild_id, channel_id) values ($1, $2)
@@ -54,6 +53,7 @@ pub async fn exclude_channel(guild_id: i64, channel_id: i64) -> Result<(), AppEr
 /// Records a channel (or category) again from now on. Admins only.
 #[server]
 pub async fn include_channel(guild_id: i64, channel_id: i64) -> Result<(), AppError> {
+    use crate::error::{Field, Problem};
     use crate::model::{AuditAction, Permission};
     let (admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
     let mut tx = state.pool.begin().await?;
@@ -65,9 +65,8 @@ pub async fn include_channel(guild_id: i64, channel_id: i64) -> Result<(), AppEr
             .await?
             .rows_affected();
     if removed == 0 {
-        let error = AppError::BadRequest("this channel is not excluded".into());
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+        let error = AppError::invalid(Field::ChannelId, Problem::ChannelNotExcluded);
+        return Err(crate::ssr::authz::with_status(error));
     }
     crate::ssr::audit::record(
         &mut tx,

@@ -5,30 +5,57 @@
 use crate::error::AppError;
 use leptos::prelude::*;
 
-/// A database refusal (a `raise exception` in the identity functions) as a clear 400.
+/// A database refusal (a `raise exception` in the identity functions) as the problem it
+/// means, a 400; the checks before each call leave it for a change made meanwhile.
 #[cfg(feature = "ssr")]
 fn refused(error: sqlx::Error) -> AppError {
-    match error {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("P0001") => {
-            let error = AppError::BadRequest(db.message().to_owned());
-            crate::ssr::authz::set_status(&error);
-            error
-        }
-        other => other.into(),
+    crate::ssr::authz::with_status(AppError::from_raise(error))
+}
+
+/// Only Steam and Minecraft accounts are linked and unlinked by hand (as the database
+/// functions insist).
+#[cfg(feature = "ssr")]
+fn check_linkable(kind: &str) -> Result<(), AppError> {
+    use crate::error::{Field, Problem};
+    if matches!(kind, "steam" | "minecraft") {
+        return Ok(());
     }
+    let problem = Problem::KindNotLinkable {
+        kind: kind.to_owned(),
+    };
+    Err(crate::ssr::authz::with_status(AppError::invalid(
+        Field::Kind,
+        problem,
+    )))
+}
+
+/// Whether person `person_id` exists.
+#[cfg(feature = "ssr")]
+async fn person_exists(pool: &sqlx::PgPool, person_id: i64) -> Result<bool, AppError> {
+    Ok(
+        sqlx::query_scalar("select exists (select 1 from silver.dim_user where person_id = $1)")
+            .bind(person_id)
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 /// Persons whose account id, account name, Discord name or person number matches `query`
 /// (at most 20), with their accounts and activity.
 #[server]
 pub async fn search_persons(query: String) -> Result<Vec<crate::model::PersonSummary>, AppError> {
+    use crate::error::{Field, Problem};
     use crate::model::{Permission, PersonAccount, PersonSummary};
+    // The fewest characters a search takes.
+    const MIN_QUERY: u32 = 2;
     let (_admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
     let query = query.trim().to_owned();
-    if query.chars().count() < 2 {
-        let error = AppError::BadRequest("type at least two characters".into());
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+    if query.chars().count() < MIN_QUERY as usize {
+        let problem = Problem::SearchTooShort { min: MIN_QUERY };
+        return Err(crate::ssr::authz::with_status(AppError::invalid(
+            Field::Query,
+            problem,
+        )));
     }
     type Row = (
         i64,
@@ -104,8 +131,10 @@ pub async fn admin_link_identity(
     kind: String,
     external_id: String,
 ) -> Result<(), AppError> {
+    use crate::error::{Field, Problem};
     use crate::model::Permission;
     let (admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
+    check_linkable(&kind)?;
     let known: Option<String> = sqlx::query_scalar(
         "select kind from silver.user_identities where kind = $1 and external_id = $2",
     )
@@ -114,22 +143,21 @@ pub async fn admin_link_identity(
     .fetch_optional(&state.pool)
     .await?;
     if known.is_none() {
-        let error = AppError::BadRequest(format!(
-            "no {kind} account '{}' has been seen yet",
-            external_id.trim()
-        ));
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+        let problem = Problem::AccountUnknown {
+            kind,
+            external_id: external_id.trim().to_owned(),
+        };
+        return Err(crate::ssr::authz::with_status(AppError::invalid(
+            Field::ExternalId,
+            problem,
+        )));
     }
-    let person: Option<i64> =
-        sqlx::query_scalar("select person_id from silver.dim_user where person_id = $1")
-            .bind(person_id)
-            .fetch_optional(&state.pool)
-            .await?;
-    if person.is_none() {
-        let error = AppError::BadRequest(format!("person {person_id} does not exist"));
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+    if !person_exists(&state.pool, person_id).await? {
+        let problem = Problem::PersonUnknown { person_id };
+        return Err(crate::ssr::authz::with_status(AppError::invalid(
+            Field::PersonId,
+            problem,
+        )));
     }
     sqlx::query("select silver.link_identity($1, $2, $3, 'admin', $4, null)")
         .bind(&kind)
@@ -151,8 +179,10 @@ pub async fn admin_link_identity(
 /// Gives a Steam or Minecraft account a person of its own again.
 #[server]
 pub async fn admin_unlink_identity(kind: String, external_id: String) -> Result<(), AppError> {
+    use crate::error::{Field, Problem};
     use crate::model::Permission;
     let (admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
+    check_linkable(&kind)?;
     let person: Option<i64> = sqlx::query_scalar("select silver.unlink_identity($1, $2, $3)")
         .bind(&kind)
         .bind(&external_id)
@@ -161,9 +191,11 @@ pub async fn admin_unlink_identity(kind: String, external_id: String) -> Result<
         .await
         .map_err(refused)?;
     if person.is_none() {
-        let error = AppError::BadRequest(format!("no {kind} account '{external_id}' is known"));
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+        let problem = Problem::AccountUnknown { kind, external_id };
+        return Err(crate::ssr::authz::with_status(AppError::invalid(
+            Field::ExternalId,
+            problem,
+        )));
     }
     tracing::info!(admin = admin.id, kind, "identity unlinked by an admin");
     Ok(())
@@ -172,8 +204,35 @@ pub async fn admin_unlink_identity(kind: String, external_id: String) -> Result<
 /// Moves every account of person `from` to person `into`.
 #[server]
 pub async fn merge_persons(into: i64, from: i64) -> Result<(), AppError> {
+    use crate::error::{Field, Problem};
     use crate::model::Permission;
     let (admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
+    // What silver.merge_persons checks, said in the user's language.
+    if into == from {
+        let error = AppError::invalid(Field::From, Problem::MergeIntoItself);
+        return Err(crate::ssr::authz::with_status(error));
+    }
+    for (person_id, field) in [(into, Field::Into), (from, Field::From)] {
+        if !person_exists(&state.pool, person_id).await? {
+            let problem = Problem::PersonUnknown { person_id };
+            return Err(crate::ssr::authz::with_status(AppError::invalid(
+                field, problem,
+            )));
+        }
+    }
+    let has_accounts: bool = sqlx::query_scalar(
+        "select exists (select 1 from silver.user_identities where person_id = $1)",
+    )
+    .bind(from)
+    .fetch_one(&state.pool)
+    .await?;
+    if !has_accounts {
+        let problem = Problem::PersonHasNoAccounts { person_id: from };
+        return Err(crate::ssr::authz::with_status(AppError::invalid(
+            Field::From,
+            problem,
+        )));
+    }
     let moved: i32 = sqlx::query_scalar("select silver.merge_persons($1, $2, $3)")
         .bind(into)
         .bind(from)
@@ -192,7 +251,9 @@ pub async fn split_person(
     person_id: i64,
     #[server(default)] accounts: Vec<String>,
 ) -> Result<i64, AppError> {
+    use crate::error::{Field, Problem};
     use crate::model::Permission;
+    use std::collections::BTreeSet;
     let (admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
     let Some((kinds, ids)) = accounts
         .iter()
@@ -200,10 +261,35 @@ pub async fn split_person(
         .collect::<Option<(Vec<&str>, Vec<&str>)>>()
         .filter(|(kinds, _)| !kinds.is_empty())
     else {
-        let error = AppError::BadRequest("choose the accounts to split off".into());
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+        let error = AppError::invalid(Field::Accounts, Problem::SplitNothingChosen);
+        return Err(crate::ssr::authz::with_status(error));
     };
+    // What silver.split_person checks, said in the user's language: every chosen account
+    // is the person's, and at least one stays.
+    let owned: Vec<(String, String)> =
+        sqlx::query_as("select kind, external_id from silver.user_identities where person_id = $1")
+            .bind(person_id)
+            .fetch_all(&state.pool)
+            .await?;
+    let owned: BTreeSet<(&str, &str)> = owned
+        .iter()
+        .map(|(kind, id)| (kind.as_str(), id.as_str()))
+        .collect();
+    let chosen: BTreeSet<(&str, &str)> = kinds.iter().copied().zip(ids.iter().copied()).collect();
+    if !chosen.is_subset(&owned) {
+        let problem = Problem::SplitForeignAccount { person_id };
+        return Err(crate::ssr::authz::with_status(AppError::invalid(
+            Field::Accounts,
+            problem,
+        )));
+    }
+    if chosen == owned {
+        let problem = Problem::SplitKeepsOne { person_id };
+        return Err(crate::ssr::authz::with_status(AppError::invalid(
+            Field::Accounts,
+            problem,
+        )));
+    }
     let new_person: i64 = sqlx::query_scalar("select silver.split_person($1, $2, $3, $4)")
         .bind(person_id)
         .bind(&kinds)

@@ -8,12 +8,19 @@ use leptos::prelude::*;
 /// long the members who left had stayed.
 #[server]
 pub async fn get_member_growth(weeks: i32) -> Result<MemberGrowth, AppError> {
+    use crate::error::{Field, Problem, Unit};
     use crate::model::{DiscordComparable, MemberSource, Permission};
     let (_user, state) = crate::ssr::authz::require(Permission::ViewKpis).await?;
     if !(1..=520).contains(&weeks) {
-        let error = AppError::BadRequest("choose between 1 and 520 weeks".into());
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+        let problem = Problem::OutOfRange {
+            min: 1,
+            max: 520,
+            unit: Unit::Weeks,
+        };
+        return Err(crate::ssr::authz::with_status(AppError::invalid(
+            Field::Weeks,
+            problem,
+        )));
     }
     let tz = &state.settings.timezone;
     let weeks_rows = growth_weeks(&state.pool, tz, Some(weeks)).await?;

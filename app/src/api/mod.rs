@@ -45,18 +45,21 @@ pub async fn get_daily_active_users(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<DauPoint>, AppError> {
+    use crate::error::{Field, Problem};
     use crate::model::Permission;
     let (_user, state) = crate::ssr::authz::require(Permission::ViewKpis).await?;
-    let bad_request = |message: &str| {
-        let error = AppError::BadRequest(message.into());
-        crate::ssr::authz::set_status(&error);
-        Err(error)
-    };
+    // Ten years and a day or two for the leap years.
+    const MAX_DAYS: i64 = 3660;
     if to < from {
-        return bad_request("the end of the range is before its start");
+        let error = AppError::invalid(Field::To, Problem::RangeReversed);
+        return Err(crate::ssr::authz::with_status(error));
     }
-    if (to - from).num_days() > 3660 {
-        return bad_request("the range is longer than ten years");
+    if (to - from).num_days() > MAX_DAYS {
+        let problem = Problem::RangeTooLong { max_days: MAX_DAYS };
+        return Err(crate::ssr::authz::with_status(AppError::invalid(
+            Field::From,
+            problem,
+        )));
     }
     type Row = (NaiveDate, i32, i32, i32, i32, i32, i32, Option<f64>);
     let rows: Vec<Row> = sqlx::query_as(

@@ -72,12 +72,12 @@ pub async fn delete_my_account(confirmed: bool) -> Result<(), AppError> {
 
 #[cfg(feature = "ssr")]
 async fn erase_me(confirmed: bool, keep_hashes: bool) -> Result<(), AppError> {
+    use crate::error::{Field, Problem};
     use crate::model::{AuditAction, Permission};
     let (user, state) = crate::ssr::authz::require(Permission::OwnData).await?;
     if !confirmed {
-        let error = AppError::BadRequest("confirm first: this cannot be undone".into());
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+        let error = AppError::invalid(Field::Confirmed, Problem::NotConfirmed);
+        return Err(crate::ssr::authz::with_status(error));
     }
     let action = if keep_hashes {
         AuditAction::MemberOptedOut
@@ -91,7 +91,8 @@ async fn erase_me(confirmed: bool, keep_hashes: bool) -> Result<(), AppError> {
             .bind(keep_hashes)
             .bind(action.as_str())
             .fetch_one(&mut *tx)
-            .await?;
+            .await
+            .map_err(|error| crate::ssr::authz::with_status(AppError::from_raise(error)))?;
     tx.commit().await?;
     crate::ssr::authz::end_session().await?;
     tracing::info!(

@@ -8,13 +8,20 @@ use leptos::prelude::*;
 /// Every configured server with its players now, the profile, and the last `days` days.
 #[server]
 pub async fn get_servers(days: i32) -> Result<ServersOverview, AppError> {
+    use crate::error::{Field, Problem, Unit};
     use crate::model::{Permission, ProfileCell, ServerDay, ServerNow, SourceStatus};
     use chrono::{DateTime, Utc};
     let (_user, state) = crate::ssr::authz::require(Permission::ViewKpis).await?;
     if !(1..=366).contains(&days) {
-        let error = AppError::BadRequest("choose between 1 and 366 days".into());
-        crate::ssr::authz::set_status(&error);
-        return Err(error);
+        let problem = Problem::OutOfRange {
+            min: 1,
+            max: 366,
+            unit: Unit::Days,
+        };
+        return Err(crate::ssr::authz::with_status(AppError::invalid(
+            Field::Days,
+            problem,
+        )));
     }
     // id, name, game, enabled, humans now, capacity, map, players, heard at.
     type ServerRow = (

@@ -6,31 +6,30 @@ mod layout;
 pub use chart::DauChart;
 pub use layout::Header;
 
-use crate::error::{AppError, Refusal};
-use crate::i18n::{Key, t};
+use crate::error::{AppError, Problem};
+use crate::i18n::{Key, problem_text, t, use_i18n};
 use leptos::prelude::*;
 
-/// The translated message for an error users see.
-pub fn error_key(error: &AppError) -> Key {
+pub use crate::i18n::error_key;
+
+/// What is wrong with an invalid request, in the current language (updates with it).
+pub fn problem_detail(problem: Problem) -> impl Fn() -> String + Send + Sync + 'static {
+    let lang = use_i18n().lang;
+    move || problem_text(&problem, lang.get())
+}
+
+/// The problem of an invalid request, for a detail line; other errors have none.
+pub fn error_problem(error: &AppError) -> Option<Problem> {
     match error {
-        AppError::Unauthorized => Key::ErrUnauthorized,
-        AppError::Forbidden => Key::ErrForbidden,
-        AppError::Internal => Key::ErrInternal,
-        AppError::BadRequest(_) | AppError::ServerFn(_) => Key::ErrRequest,
-        AppError::Refused(Refusal::LastAdmin) => Key::ErrLastAdmin,
-        AppError::Refused(Refusal::ConfiguredAdmin) => Key::ErrConfiguredAdmin,
-        AppError::Refused(Refusal::ConfiguredLeader) => Key::ErrConfiguredLeader,
-        AppError::Refused(Refusal::UnknownUser) => Key::ErrUnknownUser,
+        AppError::Invalid { problem, .. } => Some(problem.clone()),
+        _ => None,
     }
 }
 
-/// An error box; bad requests carry the server's own explanation.
+/// An error box; an invalid request says what is wrong with it, in the user's language.
 #[component]
 pub fn ErrorNotice(error: AppError) -> impl IntoView {
-    let detail = match &error {
-        AppError::BadRequest(message) => Some(message.clone()),
-        _ => None,
-    };
+    let detail = error_problem(&error).map(problem_detail);
     let sign_in = (error == AppError::Unauthorized).then(|| {
         view! {
             <a href="/" rel="external">

@@ -6,7 +6,7 @@ use crate::api::{
     ExcludeChannel, IncludeChannel, MarkAfkChannel, SetUserRole, UnmarkAfkChannel,
     get_admin_overview,
 };
-use crate::components::{ErrorNotice, Loading, error_key};
+use crate::components::{ErrorNotice, Loading, error_key, error_problem, problem_detail};
 use crate::i18n::{Key, t, use_i18n};
 use crate::model::{
     AdminOverview, AuditAction, AuditEntry, CollectorStatus, GuildSettings, MarkedAfkChannel,
@@ -525,10 +525,7 @@ fn GuildRow(guild: GuildSettings) -> impl IntoView {
             ),
             Err(error) => {
                 let key = error_key(&error);
-                let detail = match error {
-                    crate::error::AppError::BadRequest(message) => message,
-                    _ => String::new(),
-                };
+                let detail = error_problem(&error).map(problem_detail);
                 Some(view! { <span class="form-error">{t(key)} " " {detail}</span> }.into_any())
             }
         }
@@ -601,10 +598,7 @@ fn ExcludedChannels(guilds: Vec<GuildSettings>) -> impl IntoView {
         };
         failed.map(|error| {
             let key = error_key(&error);
-            let detail = match error {
-                crate::error::AppError::BadRequest(message) => message,
-                _ => String::new(),
-            };
+            let detail = error_problem(&error).map(problem_detail);
             view! { <p class="form-error" role="alert">{t(key)} " " {detail}</p> }
         })
     };

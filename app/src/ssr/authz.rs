@@ -138,6 +138,12 @@ async fn request_session() -> Result<(AppState, Session), AppError> {
     Ok((state, session))
 }
 
+/// `error` with the response status set, to return from a server function.
+pub fn with_status(error: AppError) -> AppError {
+    set_status(&error);
+    error
+}
+
 /// Sets the response status for an error returned from a server function.
 pub fn set_status(error: &AppError) {
     if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()

@@ -15,7 +15,7 @@ const CODE_LENGTH: usize = 8;
 /// How long a code can be redeemed.
 pub const CODE_VALID_MINUTES: i64 = 15;
 /// Codes a member may ask for per hour.
-const CODES_PER_HOUR: i64 = 5;
+pub const CODES_PER_HOUR: i64 = 5;
 
 /// A code shown to a member.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,8 +27,11 @@ pub struct LinkCode {
 /// Why no code was made.
 #[derive(Debug, thiserror::Error)]
 pub enum CodeError {
-    #[error("{0}")]
-    TooMany(String),
+    /// [`CODES_PER_HOUR`] codes were asked for in the last hour.
+    #[error(
+        "{CODES_PER_HOUR} link codes in the last hour: wait a little before asking for another"
+    )]
+    TooMany,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -47,9 +50,7 @@ pub async fn new_link_code(
     .fetch_one(pool)
     .await?;
     if recent >= CODES_PER_HOUR {
-        return Err(CodeError::TooMany(format!(
-            "{CODES_PER_HOUR} link codes in the last hour: wait a little before asking for another"
-        )));
+        return Err(CodeError::TooMany);
     }
     let code: String = {
         let mut rng = rand::thread_rng();

@@ -6,8 +6,10 @@
 use super::{Profile, RoleAtSignIn, SignInError, local_path, sign_in, upsert_user};
 use crate::demo::DEMO_USER_BASE;
 use crate::state::ServerState;
+use app::i18n::Lang;
 use app::model::Role;
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
@@ -36,21 +38,23 @@ pub const DEMO_OUTSIDER_ID: i64 = DEMO_USER_BASE - 1;
 /// `GET /auth/demo?role=…&next=/path`.
 pub(super) async fn login(
     State(state): State<ServerState>,
+    headers: HeaderMap,
     session: Session,
     Query(query): Query<DemoQuery>,
 ) -> Response {
+    let lang = Lang::of_request(&headers);
     if !state.config.demo {
-        return SignInError::DemoOff.into_response();
+        return SignInError::DemoOff.page(lang);
     }
     if query.role.as_deref() == Some("outsider") {
         // The same check a Discord sign-in runs.
         return match super::check_membership(&state.app.pool, DEMO_OUTSIDER_ID).await {
-            Err(error) => error.into_response(),
-            Ok(()) => SignInError::NotAMember.into_response(),
+            Err(error) => error.page(lang),
+            Ok(()) => SignInError::NotAMember.page(lang),
         };
     }
     let Some(role) = Role::parse(query.role.as_deref().unwrap_or("member")) else {
-        return SignInError::UnknownRole.into_response();
+        return SignInError::UnknownRole.page(lang);
     };
     let (discord_user_id, name) = demo_user(role);
     let username = format!("demo-{}", role.as_str());
@@ -69,6 +73,6 @@ pub(super) async fn login(
             let next = local_path(query.next.as_deref());
             Redirect::to(next.as_deref().unwrap_or("/")).into_response()
         }
-        Err(error) => error.into_response(),
+        Err(error) => error.page(lang),
     }
 }

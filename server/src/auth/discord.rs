@@ -5,8 +5,10 @@
 use super::{NextQuery, Profile, RoleAtSignIn, SignInError, local_path, sign_in, upsert_user};
 use crate::config::Config;
 use crate::state::ServerState;
+use app::i18n::Lang;
 use app::model::Role;
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use oauth2::basic::BasicClient;
 use oauth2::{
@@ -57,14 +59,16 @@ fn client(config: &Config) -> Option<DiscordClient> {
 /// `GET /auth/login?next=/path`: starts the authorization code flow.
 pub(super) async fn login(
     State(state): State<ServerState>,
+    headers: HeaderMap,
     session: Session,
     Query(query): Query<NextQuery>,
 ) -> Response {
+    let lang = Lang::of_request(&headers);
     let Some(client) = client(&state.config) else {
         return SignInError::NotConfigured {
             demo: state.config.demo,
         }
-        .into_response();
+        .page(lang);
     };
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let (url, csrf) = client
@@ -81,7 +85,7 @@ pub(super) async fn login(
     };
     if let Err(error) = session.insert(PENDING_LOGIN_KEY, pending).await {
         tracing::error!(%error, "storing the pending login in the session failed");
-        return SignInError::Internal.into_response();
+        return SignInError::Internal.page(lang);
     }
     Redirect::to(url.as_str()).into_response()
 }
@@ -98,12 +102,13 @@ pub(super) struct CallbackQuery {
 /// `GET /auth/callback`: finishes the flow. Any failure leaves the browser signed out.
 pub(super) async fn callback(
     State(state): State<ServerState>,
+    headers: HeaderMap,
     session: Session,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
     match finish_login(&state, &session, query).await {
         Ok(next) => Redirect::to(next.as_deref().unwrap_or("/")).into_response(),
-        Err(error) => error.into_response(),
+        Err(error) => error.page(Lang::of_request(&headers)),
     }
 }
 

@@ -11,11 +11,13 @@ pub mod steam_login;
 pub mod steam_openid;
 
 use crate::state::ServerState;
+use app::error::AppError;
+use app::i18n::{Key, Lang, error_text};
 use app::model::Role;
 use app::ssr::authz::SESSION_USER_KEY;
 use askama::Template;
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -113,16 +115,16 @@ async fn raise_configured_role(
     Ok(before)
 }
 
-/// A small standalone HTML page for a refused or failed request. `message` is shown to the
-/// user as it is, so it must never carry internal error text.
-pub fn error_page(status: StatusCode, message: &str) -> Response {
-    ErrorPage {
-        status,
-        message: message.to_owned(),
-        message_de: generic_german(status).to_owned(),
-        demo_links: false,
-    }
-    .into_response()
+/// A small standalone HTML page for a refused or failed request, in `lang`.
+pub fn error_page(lang: Lang, status: StatusCode, message: Key) -> Response {
+    ErrorPage::new(lang, status, message.text(lang).to_owned()).into_response()
+}
+
+/// The error page for an error of the app (a refused permission, a failed request), in
+/// `lang`, with the error's own status.
+pub fn app_error_page(lang: Lang, error: &AppError) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::FORBIDDEN);
+    ErrorPage::new(lang, status, error_text(error, lang)).into_response()
 }
 
 /// Why signing in did not work, as the user is told.
@@ -194,116 +196,102 @@ pub(crate) async fn check_membership(
     }
 }
 
-impl IntoResponse for SignInError {
-    fn into_response(self) -> Response {
-        let (status, message, message_de) = match self {
+impl SignInError {
+    /// The page that tells the user, in `lang`.
+    pub(crate) fn page(self, lang: Lang) -> Response {
+        let (status, message) = match self {
             SignInError::NotConfigured { demo } => {
-                let (en, de) = if demo {
-                    (
-                        "Discord sign-in is not configured: the server needs DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET. Demo mode is on, so you can sign in as a demo user below.",
-                        "Die Anmeldung mit Discord ist nicht eingerichtet: Der Server braucht DISCORD_CLIENT_ID und DISCORD_CLIENT_SECRET. Der Demo-Modus ist an, du kannst dich unten als Demo-Benutzer anmelden.",
-                    )
+                let message = if demo {
+                    Key::AuthNotConfiguredDemo
                 } else {
-                    (
-                        "Discord sign-in is not configured: the server needs DISCORD_CLIENT_ID and DISCORD_CLIENT_SECRET.",
-                        "Die Anmeldung mit Discord ist nicht eingerichtet: Der Server braucht DISCORD_CLIENT_ID und DISCORD_CLIENT_SECRET.",
-                    )
+                    Key::AuthNotConfigured
                 };
-                return ErrorPage {
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                    message: en.to_owned(),
-                    message_de: de.to_owned(),
-                    demo_links: demo,
-                }
-                .into_response();
+                let mut page = ErrorPage::new(
+                    lang,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    message.text(lang).to_owned(),
+                );
+                page.demo_links = demo;
+                return page.into_response();
             }
-            SignInError::Provider => (
-                StatusCode::BAD_REQUEST,
-                "Discord could not sign you in. Please try again.",
-                "Discord konnte dich nicht anmelden. Bitte versuche es noch einmal.",
-            ),
-            SignInError::Denied => (
-                StatusCode::FORBIDDEN,
-                "You cancelled the sign-in on Discord, so you are not signed in.",
-                "Du hast die Anmeldung bei Discord abgebrochen, daher bist du nicht angemeldet.",
-            ),
-            SignInError::BadState => (
-                StatusCode::BAD_REQUEST,
-                "This sign-in link is invalid or has expired. Please start again.",
-                "Dieser Anmeldelink ist ungültig oder abgelaufen. Bitte fang noch einmal an.",
-            ),
-            SignInError::MissingCode => (
-                StatusCode::BAD_REQUEST,
-                "Discord did not send a sign-in code. Please try again.",
-                "Discord hat keinen Anmeldecode geschickt. Bitte versuche es noch einmal.",
-            ),
-            SignInError::Upstream => (
-                StatusCode::BAD_GATEWAY,
-                "Discord did not confirm your sign-in. Please try again in a moment.",
-                "Discord hat deine Anmeldung nicht bestätigt. Bitte versuche es gleich noch einmal.",
-            ),
-            SignInError::DemoOff => (
-                StatusCode::NOT_FOUND,
-                "This page does not exist.",
-                "Diese Seite gibt es nicht.",
-            ),
-            SignInError::UnknownRole => (
-                StatusCode::BAD_REQUEST,
-                "Choose the role admin, leader or member for the demo login.",
-                "Wähle für die Demo-Anmeldung die Rolle admin, leader oder member.",
-            ),
-            SignInError::NotAMember => (
-                StatusCode::FORBIDDEN,
-                "Only members of the community's Discord server can sign in, and your Discord account is not a member of it. Join the server, then sign in again.",
-                "Anmelden können nur Mitglieder des Discord-Servers der Community, und dein Discord-Konto ist dort kein Mitglied. Tritt dem Server bei und melde dich dann noch einmal an.",
-            ),
-            SignInError::MembersUnknown => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Guildhall does not know the members of the community's Discord server yet: the bot reads the member list when it connects (it needs DISCORD_BOT_TOKEN and Discord's Server Members intent). Please try again in a few minutes.",
-                "Guildhall kennt die Mitglieder des Discord-Servers noch nicht: Der Bot liest die Mitgliederliste, sobald er verbunden ist (er braucht DISCORD_BOT_TOKEN und Discords Server-Members-Intent). Bitte versuche es in ein paar Minuten noch einmal.",
-            ),
-            SignInError::OptedOut => (
-                StatusCode::FORBIDDEN,
-                "You opted out of Guildhall: your history was deleted and nothing you do is recorded, so there is nothing to sign in to. Your accounts are kept only as anonymous hashes, which is what stops the recording.",
-                "Du hast Guildhall widersprochen: Deine Daten wurden gelöscht und nichts, was du tust, wird erfasst, daher gibt es nichts, wofür du dich anmelden könntest. Deine Konten sind nur noch als anonyme Prüfsummen gespeichert, die die Erfassung verhindern.",
-            ),
-            SignInError::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong on the server. Please try again.",
-                "Auf dem Server ist etwas schiefgelaufen. Bitte versuche es noch einmal.",
-            ),
+            SignInError::Provider => (StatusCode::BAD_REQUEST, Key::AuthProvider),
+            SignInError::Denied => (StatusCode::FORBIDDEN, Key::AuthDenied),
+            SignInError::BadState => (StatusCode::BAD_REQUEST, Key::AuthBadState),
+            SignInError::MissingCode => (StatusCode::BAD_REQUEST, Key::AuthMissingCode),
+            SignInError::Upstream => (StatusCode::BAD_GATEWAY, Key::AuthUpstream),
+            SignInError::DemoOff => (StatusCode::NOT_FOUND, Key::NotFound),
+            SignInError::UnknownRole => (StatusCode::BAD_REQUEST, Key::AuthUnknownRole),
+            SignInError::NotAMember => (StatusCode::FORBIDDEN, Key::AuthNotAMember),
+            SignInError::MembersUnknown => {
+                (StatusCode::SERVICE_UNAVAILABLE, Key::AuthMembersUnknown)
+            }
+            SignInError::OptedOut => (StatusCode::FORBIDDEN, Key::AuthOptedOut),
+            SignInError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, Key::AuthInternal),
         };
-        ErrorPage {
-            status,
-            message: message.to_owned(),
-            message_de: message_de.to_owned(),
-            demo_links: false,
-        }
-        .into_response()
+        error_page(lang, status, message)
     }
 }
 
 #[derive(Template)]
 #[template(path = "auth_error.html")]
 struct ErrorPage {
+    lang: Lang,
     status: StatusCode,
     message: String,
-    message_de: String,
     demo_links: bool,
 }
 
 impl ErrorPage {
+    fn new(lang: Lang, status: StatusCode, message: String) -> Self {
+        ErrorPage {
+            lang,
+            status,
+            message,
+            demo_links: false,
+        }
+    }
+
     /// The heading: what happened, in a few words.
     fn title(&self) -> &'static str {
-        match self.status.as_u16() {
-            400 => "Sign-in failed",
-            401 => "Please sign in",
-            403 => "Access denied",
-            404 => "Not found",
-            502 => "Discord did not answer",
-            503 => "Sign-in unavailable",
-            _ => "Something went wrong",
-        }
+        let key = match self.status.as_u16() {
+            400 => Key::AuthTitleSignInFailed,
+            401 => Key::AuthTitleSignIn,
+            403 => Key::AuthTitleDenied,
+            404 => Key::AuthTitleNotFound,
+            502 => Key::AuthTitleDiscordSilent,
+            503 => Key::AuthTitleUnavailable,
+            _ => Key::AuthTitleFailed,
+        };
+        key.text(self.lang)
+    }
+
+    /// The language code for `<html lang>`.
+    fn lang_code(&self) -> &'static str {
+        self.lang.code()
+    }
+
+    /// The link back to the app.
+    fn back_home(&self) -> &'static str {
+        Key::AuthBackHome.text(self.lang)
+    }
+
+    /// The link to sign in again.
+    fn sign_in_again_text(&self) -> &'static str {
+        Key::AuthSignInAgain.text(self.lang)
+    }
+
+    /// The line before the demo sign-in links.
+    fn demo_on(&self) -> &'static str {
+        Key::AuthDemoOn.text(self.lang)
+    }
+
+    /// The demo sign-in links: the role to ask for and its name.
+    fn demo_roles(&self) -> [(&'static str, &'static str); 3] {
+        [
+            ("admin", Key::RoleAdmin.text(self.lang)),
+            ("leader", Key::RoleLeader.text(self.lang)),
+            ("member", Key::RoleMember.text(self.lang)),
+        ]
     }
 
     /// Whether offering a fresh sign-in makes sense.
@@ -322,16 +310,6 @@ impl IntoResponse for ErrorPage {
                 (status, self.message).into_response()
             }
         }
-    }
-}
-
-/// The German line under a message that only exists in English.
-fn generic_german(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        401 => "Bitte melde dich an.",
-        403 => "Dafür fehlt dir die Berechtigung.",
-        404 => "Diese Seite gibt es nicht.",
-        _ => "Etwas ist schiefgelaufen. Bitte versuche es noch einmal.",
     }
 }
 
@@ -442,10 +420,10 @@ struct Profile<'a> {
 }
 
 /// `POST /auth/logout`: ends the session (deleting it from the store).
-async fn logout(session: Session) -> Response {
+async fn logout(headers: HeaderMap, session: Session) -> Response {
     if let Err(error) = session.flush().await {
         tracing::error!(%error, "ending the session failed");
-        return SignInError::Internal.into_response();
+        return SignInError::Internal.page(Lang::of_request(&headers));
     }
     Redirect::to("/").into_response()
 }
@@ -466,15 +444,39 @@ mod tests {
 
     #[test]
     fn error_page_escapes_the_message() {
-        let page = ErrorPage {
-            status: StatusCode::FORBIDDEN,
-            message: "<script>alert(1)</script>".into(),
-            message_de: String::new(),
-            demo_links: false,
-        };
+        let page = ErrorPage::new(
+            Lang::En,
+            StatusCode::FORBIDDEN,
+            "<script>alert(1)</script>".into(),
+        );
         let html = page.render().expect("renders");
         assert!(html.contains("&#60;script&#62;"), "{html}");
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("Access denied"), "{html}");
+    }
+
+    #[test]
+    fn the_error_page_is_all_in_the_chosen_language() {
+        for (lang, other) in [(Lang::De, Lang::En), (Lang::En, Lang::De)] {
+            let mut page = ErrorPage::new(
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Key::AuthNotConfiguredDemo.text(lang).to_owned(),
+            );
+            page.demo_links = true;
+            let html = page.render().expect("renders");
+            assert!(
+                html.contains(&format!("<html lang=\"{}\">", lang.code())),
+                "{html}"
+            );
+            for key in [
+                Key::AuthTitleUnavailable,
+                Key::AuthBackHome,
+                Key::AuthDemoOn,
+            ] {
+                assert!(html.contains(key.text(lang)), "{key:?} in {html}");
+                assert!(!html.contains(key.text(other)), "{key:?} in {html}");
+            }
+        }
     }
 }

@@ -7,9 +7,11 @@
 
 use super::steam_openid::{OpenIdError, SteamOpenId};
 use crate::state::ServerState;
+use app::i18n::Lang;
 use app::model::Permission;
 use app::ssr::authz::authorize;
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -88,9 +90,13 @@ fn return_to(state: &ServerState, login_state: &str) -> Option<Url> {
 }
 
 /// `GET /me/steam/login`: a signed-in member is sent to Steam's sign-in page.
-pub(super) async fn login(State(state): State<ServerState>, session: Session) -> Response {
+pub(super) async fn login(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    session: Session,
+) -> Response {
     if let Err(error) = authorize(&state.app.pool, &session, Permission::OwnData).await {
-        return signed_out(error);
+        return signed_out(error, Lang::of_request(&headers));
     }
     let login_state: String = rand::random::<[u8; 16]>()
         .iter()
@@ -112,12 +118,13 @@ pub(super) async fn login(State(state): State<ServerState>, session: Session) ->
 /// `GET /me/steam/return?state=…&openid.…`: Steam's answer.
 pub(super) async fn finish(
     State(state): State<ServerState>,
+    headers: HeaderMap,
     session: Session,
     RawQuery(query): RawQuery,
 ) -> Response {
     let user = match authorize(&state.app.pool, &session, Permission::OwnData).await {
         Ok(user) => user,
-        Err(error) => return signed_out(error),
+        Err(error) => return signed_out(error, Lang::of_request(&headers)),
     };
     let outcome = link(&state, &session, user.id, query.as_deref().unwrap_or("")).await;
     match outcome {
@@ -207,14 +214,10 @@ async fn remember_nonce(pool: &sqlx::PgPool, nonce: &str) -> Result<bool, sqlx::
 }
 
 /// Not signed in: sign in first and come back to My accounts; signed in without the
-/// permission: the error page.
-fn signed_out(error: app::error::AppError) -> Response {
+/// permission: the error page, in `lang`.
+fn signed_out(error: app::error::AppError, lang: Lang) -> Response {
     match error {
         app::error::AppError::Unauthorized => Redirect::to("/auth/login?next=/me").into_response(),
-        error => super::error_page(
-            axum::http::StatusCode::from_u16(error.status())
-                .unwrap_or(axum::http::StatusCode::FORBIDDEN),
-            &error.to_string(),
-        ),
+        error => super::app_error_page(lang, &error),
     }
 }

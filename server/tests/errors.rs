@@ -1,0 +1,718 @@
+//! Errors in the user's language: every error a user can meet is a code the app translates,
+//! never an English sentence from the server. Server functions answer with the code (and
+//! the argument it concerns), the same in every language; the page says it in German or
+//! English. The database's own refusals become the same codes, and the sign-in error pages
+//! speak the language of the request. Every test gets a fresh database.
+
+#[path = "support/web_app.rs"]
+mod web_app;
+
+use app::error::{AppError, Field, Problem, Unit};
+use app::i18n::{Key, Lang, error_text, problem_text};
+use app::model::Role;
+use axum::http::{StatusCode, header};
+use leptos::server_fn::ServerFn;
+use sqlx::PgPool;
+use std::collections::BTreeSet;
+use web_app::*;
+
+/// The name of a problem's variant. No wildcard: a new variant does not compile until it is
+/// listed here and in [`REACHABLE`] (or said to be unreachable).
+fn variant(problem: &Problem) -> &'static str {
+    match problem {
+        Problem::OutOfRange { .. } => "OutOfRange",
+        Problem::RangeReversed => "RangeReversed",
+        Problem::RangeTooLong { .. } => "RangeTooLong",
+        Problem::ChannelIdNotPositive => "ChannelIdNotPositive",
+        Problem::GuildNotTracked => "GuildNotTracked",
+        Problem::GuildUnknown => "GuildUnknown",
+        Problem::ChannelNotExcluded => "ChannelNotExcluded",
+        Problem::AfkMarkUnknown => "AfkMarkUnknown",
+        Problem::AppRoleUnknown => "AppRoleUnknown",
+        Problem::DiscordRoleUnknown => "DiscordRoleUnknown",
+        Problem::LabelTooLong { .. } => "LabelTooLong",
+        Problem::InviteUnknown => "InviteUnknown",
+        Problem::TooManyLinkCodes { .. } => "TooManyLinkCodes",
+        Problem::AccountNotYours => "AccountNotYours",
+        Problem::SignInAccountStays => "SignInAccountStays",
+        Problem::SteamNotConnected => "SteamNotConnected",
+        Problem::NotConfirmed => "NotConfirmed",
+        Problem::SearchTooShort { .. } => "SearchTooShort",
+        Problem::KindNotLinkable { .. } => "KindNotLinkable",
+        Problem::AccountUnknown { .. } => "AccountUnknown",
+        Problem::PersonUnknown { .. } => "PersonUnknown",
+        Problem::PersonHasNoAccounts { .. } => "PersonHasNoAccounts",
+        Problem::MergeIntoItself => "MergeIntoItself",
+        Problem::SplitNothingChosen => "SplitNothingChosen",
+        Problem::SplitForeignAccount { .. } => "SplitForeignAccount",
+        Problem::SplitKeepsOne { .. } => "SplitKeepsOne",
+        // Only for a database refusal the app does not know: no request reaches it.
+        Problem::ChangeRefused => "ChangeRefused",
+    }
+}
+
+/// Every problem a server function can answer with.
+const REACHABLE: [&str; 26] = [
+    "OutOfRange",
+    "RangeReversed",
+    "RangeTooLong",
+    "ChannelIdNotPositive",
+    "GuildNotTracked",
+    "GuildUnknown",
+    "ChannelNotExcluded",
+    "AfkMarkUnknown",
+    "AppRoleUnknown",
+    "DiscordRoleUnknown",
+    "LabelTooLong",
+    "InviteUnknown",
+    "TooManyLinkCodes",
+    "AccountNotYours",
+    "SignInAccountStays",
+    "SteamNotConnected",
+    "NotConfirmed",
+    "SearchTooShort",
+    "KindNotLinkable",
+    "AccountUnknown",
+    "PersonUnknown",
+    "PersonHasNoAccounts",
+    "MergeIntoItself",
+    "SplitNothingChosen",
+    "SplitForeignAccount",
+    "SplitKeepsOne",
+];
+
+/// Persons for the identity editor: 1 (a Discord and a Steam account), 2 (a Minecraft
+/// account), 3 (no accounts), and a tracked guild 42.
+async fn community(pool: &PgPool) {
+    sqlx::raw_sql(
+        "insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild');
+         insert into silver.dim_user (person_id) overriding system value values (1), (2), (3);
+         select setval(pg_get_serial_sequence('silver.dim_user', 'person_id'), 100);
+         insert into silver.user_identities (kind, external_id, person_id, verified_by) values
+             ('discord', '11', 1, 'observed'),
+             ('steam', '76561197960000001', 1, 'observed'),
+             ('minecraft', 'mc-ana', 2, 'observed');",
+    )
+    .execute(pool)
+    .await
+    .expect("community");
+}
+
+/// Triggers errors through the app's server functions and checks what they say.
+struct Errors<'a> {
+    app: &'a TestApp,
+    seen: BTreeSet<&'static str>,
+}
+
+impl Errors<'_> {
+    /// Calls `F` with `form` and expects a 400 with exactly `field` and `problem`, which
+    /// reads `de` in German and `en` in English. The answer carries the code, never the text.
+    async fn expect<F: ServerFn>(
+        &mut self,
+        form: &[(&str, &str)],
+        field: Option<Field>,
+        problem: Problem,
+        de: &str,
+        en: &str,
+    ) {
+        let (status, body) = self.app.call::<F>(form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{}: {body}", F::PATH);
+        let error: AppError = serde_json::from_value(body.clone())
+            .unwrap_or_else(|error| panic!("{}: {body} is not an AppError: {error}", F::PATH));
+        assert_eq!(error, AppError::Invalid { field, problem }, "{}", F::PATH);
+        assert_eq!(error_text(&error, Lang::De), de, "{}", F::PATH);
+        assert_eq!(error_text(&error, Lang::En), en, "{}", F::PATH);
+        assert_ne!(de, en, "{}: untranslated", F::PATH);
+        let sent = body.to_string();
+        assert!(
+            !sent.contains(en) && !sent.contains(de),
+            "{}: the server sent text: {sent}",
+            F::PATH
+        );
+        if let AppError::Invalid { problem, .. } = &error {
+            self.seen.insert(variant(problem));
+        }
+    }
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn every_user_facing_error_reads_as_its_translation_in_german_and_in_english(pool: PgPool) {
+    community(&pool).await;
+    let app = start_demo(pool).await;
+    let mut errors = Errors {
+        app: &app,
+        seen: BTreeSet::new(),
+    };
+
+    // The admin's pages and editors.
+    app.sign_in_demo("admin").await;
+    errors
+        .expect::<app::api::GetServers>(
+            &[("days", "0")],
+            Some(Field::Days),
+            Problem::OutOfRange {
+                min: 1,
+                max: 366,
+                unit: Unit::Days,
+            },
+            "Wähle zwischen 1 und 366 Tagen.",
+            "Choose between 1 and 366 days.",
+        )
+        .await;
+    errors
+        .expect::<app::api::GetMemberGrowth>(
+            &[("weeks", "521")],
+            Some(Field::Weeks),
+            Problem::OutOfRange {
+                min: 1,
+                max: 520,
+                unit: Unit::Weeks,
+            },
+            "Wähle zwischen 1 und 520 Wochen.",
+            "Choose between 1 and 520 weeks.",
+        )
+        .await;
+    errors
+        .expect::<app::api::GetEvents>(
+            &[("past", "0")],
+            Some(Field::Past),
+            Problem::OutOfRange {
+                min: 1,
+                max: 500,
+                unit: Unit::PastEvents,
+            },
+            "Wähle zwischen 1 und 500 vergangenen Events.",
+            "Choose between 1 and 500 past events.",
+        )
+        .await;
+    errors
+        .expect::<app::api::GetDailyActiveUsers>(
+            &[("from", "2026-02-10"), ("to", "2026-02-01")],
+            Some(Field::To),
+            Problem::RangeReversed,
+            "Das Ende des Zeitraums liegt vor seinem Anfang.",
+            "The end of the range is before its start.",
+        )
+        .await;
+    errors
+        .expect::<app::api::GetDailyActiveUsers>(
+            &[("from", "2000-01-01"), ("to", "2026-02-01")],
+            Some(Field::From),
+            Problem::RangeTooLong { max_days: 3660 },
+            "Der Zeitraum ist länger als 3.660 Tage.",
+            "The range is longer than 3,660 days.",
+        )
+        .await;
+    errors
+        .expect::<app::api::ExcludeChannel>(
+            &[("guild_id", "42"), ("channel_id", "0")],
+            Some(Field::ChannelId),
+            Problem::ChannelIdNotPositive,
+            "Eine Kanal-ID ist eine positive Zahl.",
+            "A channel id is a positive number.",
+        )
+        .await;
+    errors
+        .expect::<app::api::ExcludeChannel>(
+            &[("guild_id", "43"), ("channel_id", "700")],
+            Some(Field::GuildId),
+            Problem::GuildNotTracked,
+            "Dieser Discord-Server wird nicht erfasst.",
+            "This guild is not recorded.",
+        )
+        .await;
+    errors
+        .expect::<app::api::IncludeChannel>(
+            &[("guild_id", "42"), ("channel_id", "700")],
+            Some(Field::ChannelId),
+            Problem::ChannelNotExcluded,
+            "Dieser Kanal ist nicht ausgeschlossen.",
+            "This channel is not excluded.",
+        )
+        .await;
+    errors
+        .expect::<app::api::MarkAfkChannel>(
+            &[
+                ("guild_id", "42"),
+                ("channel_id", "-7"),
+                ("whole_history", "false"),
+            ],
+            Some(Field::ChannelId),
+            Problem::ChannelIdNotPositive,
+            "Eine Kanal-ID ist eine positive Zahl.",
+            "A channel id is a positive number.",
+        )
+        .await;
+    errors
+        .expect::<app::api::MarkAfkChannel>(
+            &[
+                ("guild_id", "43"),
+                ("channel_id", "7"),
+                ("whole_history", "false"),
+            ],
+            Some(Field::GuildId),
+            Problem::GuildNotTracked,
+            "Dieser Discord-Server wird nicht erfasst.",
+            "This guild is not recorded.",
+        )
+        .await;
+    errors
+        .expect::<app::api::UnmarkAfkChannel>(
+            &[("id", "999"), ("whole_history", "false")],
+            Some(Field::Id),
+            Problem::AfkMarkUnknown,
+            "Diese AFK-Markierung gibt es nicht (mehr).",
+            "This AFK mark does not exist (any more).",
+        )
+        .await;
+    errors
+        .expect::<app::api::SetRoleMapping>(
+            &[("guild_id", "42"), ("role_id", "8"), ("app_role", "owner")],
+            Some(Field::AppRole),
+            Problem::AppRoleUnknown,
+            "Wähle Administration, Leitung, Mitglied oder keine.",
+            "Choose admin, leader, member or none.",
+        )
+        .await;
+    errors
+        .expect::<app::api::SetRoleMapping>(
+            &[
+                ("guild_id", "42"),
+                ("role_id", "999"),
+                ("app_role", "leader"),
+            ],
+            Some(Field::RoleId),
+            Problem::DiscordRoleUnknown,
+            "Diese Rolle gehört zu keinem erfassten Discord-Server.",
+            "This role is not a role of a recorded guild.",
+        )
+        .await;
+    let long_label = "x".repeat(81);
+    errors
+        .expect::<app::api::SetInviteLabel>(
+            &[("guild_id", "42"), ("code", "abc"), ("label", &long_label)],
+            Some(Field::Label),
+            Problem::LabelTooLong { max: 80 },
+            "Ein Name hat höchstens 80 Zeichen.",
+            "A label has at most 80 characters.",
+        )
+        .await;
+    errors
+        .expect::<app::api::SetInviteLabel>(
+            &[("guild_id", "42"), ("code", "abc"), ("label", "Twitch")],
+            Some(Field::Code),
+            Problem::InviteUnknown,
+            "Diese Einladung ist auf dem Discord-Server nicht bekannt.",
+            "This invite is not known for the guild.",
+        )
+        .await;
+    errors
+        .expect::<app::api::SetGuildTracking>(
+            &[("guild_id", "999"), ("tracked", "true")],
+            Some(Field::GuildId),
+            Problem::GuildUnknown,
+            "Der Bot ist nicht auf diesem Discord-Server.",
+            "The bot is not in this guild.",
+        )
+        .await;
+    errors
+        .expect::<app::api::SearchPersons>(
+            &[("query", " a ")],
+            Some(Field::Query),
+            Problem::SearchTooShort { min: 2 },
+            "Gib mindestens 2 Zeichen ein.",
+            "Type at least 2 characters.",
+        )
+        .await;
+    errors
+        .expect::<app::api::AdminLinkIdentity>(
+            &[("person_id", "1"), ("kind", "discord"), ("external_id", "11")],
+            Some(Field::Kind),
+            Problem::KindNotLinkable {
+                kind: "discord".into(),
+            },
+            "Nur Steam- und Minecraft-Konten lassen sich verknüpfen oder trennen, Discord-Konten nicht.",
+            "Only Steam and Minecraft accounts can be linked or unlinked, not Discord accounts.",
+        )
+        .await;
+    errors
+        .expect::<app::api::AdminLinkIdentity>(
+            &[
+                ("person_id", "1"),
+                ("kind", "steam"),
+                ("external_id", " 76561197960000099 "),
+            ],
+            Some(Field::ExternalId),
+            Problem::AccountUnknown {
+                kind: "steam".into(),
+                external_id: "76561197960000099".into(),
+            },
+            "Guildhall kennt noch kein Steam-Konto „76561197960000099“.",
+            "Guildhall does not know a Steam account '76561197960000099' yet.",
+        )
+        .await;
+    errors
+        .expect::<app::api::AdminLinkIdentity>(
+            &[
+                ("person_id", "999"),
+                ("kind", "minecraft"),
+                ("external_id", "mc-ana"),
+            ],
+            Some(Field::PersonId),
+            Problem::PersonUnknown { person_id: 999 },
+            "Person 999 gibt es nicht.",
+            "Person 999 does not exist.",
+        )
+        .await;
+    errors
+        .expect::<app::api::AdminUnlinkIdentity>(
+            &[("kind", "discord"), ("external_id", "11")],
+            Some(Field::Kind),
+            Problem::KindNotLinkable {
+                kind: "discord".into(),
+            },
+            "Nur Steam- und Minecraft-Konten lassen sich verknüpfen oder trennen, Discord-Konten nicht.",
+            "Only Steam and Minecraft accounts can be linked or unlinked, not Discord accounts.",
+        )
+        .await;
+    errors
+        .expect::<app::api::AdminUnlinkIdentity>(
+            &[("kind", "minecraft"), ("external_id", "mc-nobody")],
+            Some(Field::ExternalId),
+            Problem::AccountUnknown {
+                kind: "minecraft".into(),
+                external_id: "mc-nobody".into(),
+            },
+            "Guildhall kennt noch kein Minecraft-Konto „mc-nobody“.",
+            "Guildhall does not know a Minecraft account 'mc-nobody' yet.",
+        )
+        .await;
+    errors
+        .expect::<app::api::MergePersons>(
+            &[("into", "1"), ("from", "1")],
+            Some(Field::From),
+            Problem::MergeIntoItself,
+            "Eine Person kann nicht mit sich selbst zusammengeführt werden.",
+            "A person cannot be merged into themselves.",
+        )
+        .await;
+    errors
+        .expect::<app::api::MergePersons>(
+            &[("into", "999"), ("from", "2")],
+            Some(Field::Into),
+            Problem::PersonUnknown { person_id: 999 },
+            "Person 999 gibt es nicht.",
+            "Person 999 does not exist.",
+        )
+        .await;
+    errors
+        .expect::<app::api::MergePersons>(
+            &[("into", "1"), ("from", "3")],
+            Some(Field::From),
+            Problem::PersonHasNoAccounts { person_id: 3 },
+            "Person 3 hat keine Konten.",
+            "Person 3 has no accounts.",
+        )
+        .await;
+    errors
+        .expect::<app::api::SplitPerson>(
+            &[("person_id", "1")],
+            Some(Field::Accounts),
+            Problem::SplitNothingChosen,
+            "Wähle die Konten aus, die abgetrennt werden sollen.",
+            "Choose the accounts to split off.",
+        )
+        .await;
+    errors
+        .expect::<app::api::SplitPerson>(
+            &[("person_id", "1"), ("accounts[0]", "minecraft:mc-ana")],
+            Some(Field::Accounts),
+            Problem::SplitForeignAccount { person_id: 1 },
+            "Wähle nur Konten von Person 1 zum Abtrennen aus.",
+            "Choose only accounts of person 1 to split off.",
+        )
+        .await;
+    errors
+        .expect::<app::api::SplitPerson>(
+            &[
+                ("person_id", "1"),
+                ("accounts[0]", "discord:11"),
+                ("accounts[1]", "steam:76561197960000001"),
+            ],
+            Some(Field::Accounts),
+            Problem::SplitKeepsOne { person_id: 1 },
+            "Mindestens ein Konto muss bei Person 1 bleiben.",
+            "Keep at least one account with person 1.",
+        )
+        .await;
+    let untouched: Vec<(String, i64)> = sqlx::query_as(
+        "select external_id, person_id from silver.user_identities order by external_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("identities");
+    assert_eq!(
+        untouched,
+        vec![
+            ("11".to_owned(), 1),
+            ("76561197960000001".to_owned(), 1),
+            ("mc-ana".to_owned(), 2),
+        ],
+        "refused changes changed nothing"
+    );
+
+    // A member's own accounts and data.
+    app.sign_in_demo("member").await;
+    let (member_discord_id, _) = guildhall::auth::demo::demo_user(Role::Member);
+    sqlx::query("select silver.ensure_discord_persons(array[$1::bigint])")
+        .bind(member_discord_id)
+        .execute(&app.pool)
+        .await
+        .expect("the member's person");
+    for _ in 0..5 {
+        let (status, body) = app.call::<app::api::NewLinkCode>(&[]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    errors
+        .expect::<app::api::NewLinkCode>(
+            &[],
+            None,
+            Problem::TooManyLinkCodes { per_hour: 5 },
+            "Du hast in der letzten Stunde schon 5 Codes bekommen. Warte ein wenig, bevor du den nächsten anforderst.",
+            "5 link codes in the last hour: wait a little before asking for another.",
+        )
+        .await;
+    errors
+        .expect::<app::api::UnlinkMyAccount>(
+            &[("kind", "steam"), ("external_id", "76561197960000001")],
+            Some(Field::ExternalId),
+            Problem::AccountNotYours,
+            "Dieses Konto ist nicht mit dir verknüpft.",
+            "This account is not linked to you.",
+        )
+        .await;
+    let own = member_discord_id.to_string();
+    errors
+        .expect::<app::api::UnlinkMyAccount>(
+            &[("kind", "discord"), ("external_id", &own)],
+            Some(Field::Kind),
+            Problem::SignInAccountStays,
+            "Das Discord-Konto, mit dem du dich anmeldest, lässt sich nicht trennen.",
+            "The Discord account you sign in with cannot be unlinked.",
+        )
+        .await;
+    errors
+        .expect::<app::api::LinkSteamConnection>(
+            &[("steam_id", "76561197960000042")],
+            Some(Field::SteamId),
+            Problem::SteamNotConnected,
+            "Dieses Steam-Konto gehört nicht zu deinen bestätigten Discord-Verbindungen.",
+            "This Steam account is not among your verified Discord connections.",
+        )
+        .await;
+    errors
+        .expect::<app::api::DeleteMyAccount>(
+            &[("confirmed", "false")],
+            Some(Field::Confirmed),
+            Problem::NotConfirmed,
+            "Bitte bestätige zuerst: Das lässt sich nicht rückgängig machen.",
+            "Confirm first: this cannot be undone.",
+        )
+        .await;
+    errors
+        .expect::<app::api::OptMeOut>(
+            &[("confirmed", "false")],
+            Some(Field::Confirmed),
+            Problem::NotConfirmed,
+            "Bitte bestätige zuerst: Das lässt sich nicht rückgängig machen.",
+            "Confirm first: this cannot be undone.",
+        )
+        .await;
+
+    let seen = errors.seen;
+    let reachable: BTreeSet<&str> = REACHABLE.into_iter().collect();
+    assert_eq!(seen, reachable, "every reachable problem was triggered");
+    // The fallback no request reaches is translated all the same.
+    assert_ne!(
+        problem_text(&Problem::ChangeRefused, Lang::De),
+        problem_text(&Problem::ChangeRefused, Lang::En)
+    );
+
+    // A page rendered for a German browser says it in German, and no English.
+    app.sign_in_demo("leader").await;
+    for (lang, other) in [(Lang::De, Lang::En), (Lang::En, Lang::De)] {
+        app.jar
+            .add_cookie_str(&format!("lang={}; Path=/", lang.code()), &app.base);
+        let page = app.get("/?from=2026-02-10&to=2026-02-01").await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.expect("overview");
+        assert!(
+            html.contains(Key::RangeInvalid.text(lang)),
+            "{lang:?}: {html}"
+        );
+        assert!(
+            !html.contains(Key::RangeInvalid.text(other)),
+            "{lang:?}: {html}"
+        );
+    }
+}
+
+/// The sign-in error pages, the refusals of guarded pages and the refused form posts:
+/// each speaks the language of the request (the `lang` cookie, else `Accept-Language`),
+/// all of it, with the status it always had.
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn sign_in_and_refusal_pages_speak_the_language_of_the_request(pool: PgPool) {
+    let app = start_demo(pool).await;
+    let pages: [(&str, &str, StatusCode, Key); 4] = [
+        (
+            "GET",
+            "/auth/demo?role=owner",
+            StatusCode::BAD_REQUEST,
+            Key::AuthUnknownRole,
+        ),
+        (
+            "GET",
+            "/auth/callback?code=abc&state=forged",
+            StatusCode::BAD_REQUEST,
+            Key::AuthBadState,
+        ),
+        ("GET", "/admin", StatusCode::FORBIDDEN, Key::ErrForbidden),
+        (
+            "POST",
+            "/lang",
+            StatusCode::BAD_REQUEST,
+            Key::AuthUnknownLanguage,
+        ),
+    ];
+    app.sign_in_demo("member").await;
+    for (lang, other) in [(Lang::De, Lang::En), (Lang::En, Lang::De)] {
+        app.jar
+            .add_cookie_str(&format!("lang={}; Path=/", lang.code()), &app.base);
+        for (method, path, status, message) in pages {
+            let response = if method == "POST" {
+                app.browser
+                    .post(app.url(path))
+                    .form(&[("lang", "fr"), ("next", "/")])
+                    .send()
+                    .await
+                    .expect("post")
+            } else {
+                app.get(path).await
+            };
+            assert_eq!(response.status(), status, "{path}");
+            let html = response.text().await.expect("page");
+            assert_in_language(&html, lang, other, message, path);
+        }
+        // A form posted from another website, refused before anything runs.
+        let response = app
+            .browser
+            .post(app.url("/auth/logout"))
+            .header(header::ORIGIN, "https://evil.example")
+            .send()
+            .await
+            .expect("cross-site post");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let html = response.text().await.expect("page");
+        assert_in_language(&html, lang, other, Key::AuthCrossSite, "cross-site");
+    }
+
+    // Without the cookie, the browser's Accept-Language decides.
+    let german_browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let response = german_browser
+        .get(app.url("/auth/demo?role=owner"))
+        .header(header::ACCEPT_LANGUAGE, "de-DE,de;q=0.9,en;q=0.8")
+        .send()
+        .await
+        .expect("demo");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let html = response.text().await.expect("page");
+    assert_in_language(
+        &html,
+        Lang::De,
+        Lang::En,
+        Key::AuthUnknownRole,
+        "Accept-Language",
+    );
+}
+
+/// `html` is a page in `lang` saying `message`: its `<html lang>`, message and link home
+/// are in `lang`, and neither text is there in `other`.
+fn assert_in_language(html: &str, lang: Lang, other: Lang, message: Key, what: &str) {
+    assert!(
+        html.contains(&format!("<html lang=\"{}\">", lang.code())),
+        "{what} {lang:?}: {html}"
+    );
+    for key in [message, Key::AuthBackHome] {
+        assert_ne!(key.text(lang), key.text(other), "{key:?} is untranslated");
+        assert!(
+            html.contains(key.text(lang)),
+            "{what} {lang:?} {key:?}: {html}"
+        );
+        assert!(
+            !html.contains(key.text(other)),
+            "{what} {lang:?} {key:?}: {html}"
+        );
+    }
+}
+
+/// The database functions' own refusals (`raise exception`), met when a change comes in
+/// between the app's checks and the call: each is the typed problem its message means.
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn every_raise_of_the_identity_functions_is_a_typed_problem(pool: PgPool) {
+    community(&pool).await;
+    let cases: [(&str, Problem); 8] = [
+        (
+            "select silver.merge_persons(1, 1, null)",
+            Problem::MergeIntoItself,
+        ),
+        (
+            "select silver.merge_persons(999, 2, null)",
+            Problem::PersonUnknown { person_id: 999 },
+        ),
+        (
+            "select silver.merge_persons(1, 3, null)",
+            Problem::PersonHasNoAccounts { person_id: 3 },
+        ),
+        (
+            "select silver.split_person(1, array['minecraft'], array['mc-ana'], null)",
+            Problem::SplitForeignAccount { person_id: 1 },
+        ),
+        (
+            "select silver.split_person(2, array['minecraft'], array['mc-ana'], null)",
+            Problem::SplitKeepsOne { person_id: 2 },
+        ),
+        (
+            "select silver.link_identity('discord', '11', 2, 'admin', null, null)",
+            Problem::KindNotLinkable {
+                kind: "discord".into(),
+            },
+        ),
+        (
+            "select silver.unlink_identity('discord', '11', null)",
+            Problem::KindNotLinkable {
+                kind: "discord".into(),
+            },
+        ),
+        (
+            "select app.erase_person(3, false, 'member.delete')",
+            Problem::PersonHasNoAccounts { person_id: 3 },
+        ),
+    ];
+    for (call, problem) in cases {
+        let error = sqlx::query(call)
+            .execute(&pool)
+            .await
+            .expect_err("the database refuses");
+        assert_eq!(
+            AppError::from_raise(error),
+            AppError::Invalid {
+                field: None,
+                problem
+            },
+            "{call}"
+        );
+    }
+}
