@@ -7,34 +7,12 @@ use super::collector_state;
 use super::reconcile::{present_users, reconcile, stamp_guilds};
 use super::state::BotState;
 use super::{db_id, members, scheduled};
-use crate::rules::IngestRules;
 use anyhow::Context as _;
 use chrono::Utc;
 use serenity::all::{Context, Guild, GuildId, PartialGuild, Role, RoleId};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// The one rule: an empty list tracks every guild the bot is in.
-fn tracks(guilds: &[i64], guild_id: i64) -> bool {
-    guilds.is_empty() || guilds.contains(&guild_id)
-}
-
-/// The configured guilds and the admins' decisions: which guilds are recorded now.
-#[derive(Clone)]
-pub(super) struct Tracking {
-    pub(super) configured: Vec<i64>,
-    pub(super) rules: IngestRules,
-}
-
-impl Tracking {
-    /// An admin's decision wins; without one, the configuration (every guild when empty).
-    pub(super) fn tracks(&self, guild_id: i64) -> bool {
-        self.rules
-            .tracking(guild_id)
-            .unwrap_or_else(|| tracks(&self.configured, guild_id))
-    }
-}
 
 /// GUILD_CREATE: a tracked guild is recorded from now on, an untracked one only named.
 pub(super) async fn guild_create(state: &BotState, ctx: &Context, guild: &Guild) {

@@ -3,8 +3,8 @@
 //! present, and leaves for those who left while the bot was away), as [`MemberEvent`] rows
 //! in bronze through the member steps.
 
+use super::candidates::MemberCandidate;
 use super::state::BotState;
-use super::steps::Candidate;
 use super::{db_id, instant};
 use crate::discord::{MemberEvent, MemberEventKind, MemberOrigin};
 use crate::metrics::DropReason;
@@ -17,24 +17,6 @@ use std::collections::HashSet;
 
 /// The `source` label of the bot's member events in metrics.
 pub(super) const MEMBER_SOURCE: &str = "discord_members";
-
-/// A member event on its way to bronze.
-pub(super) struct MemberCandidate {
-    event: MemberEvent,
-    from_bot: bool,
-}
-
-impl Candidate for MemberCandidate {
-    fn guild_id(&self) -> i64 {
-        self.event.guild_id
-    }
-    fn account_id(&self) -> i64 {
-        self.event.user_id
-    }
-    fn is_bot(&self) -> bool {
-        self.from_bot
-    }
-}
 
 impl BotState {
     /// Runs a member event through the steps and writes it.

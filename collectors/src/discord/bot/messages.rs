@@ -2,8 +2,8 @@
 //! the message-content intent, and dropped at once) becomes [`MessageEvent`] rows in bronze,
 //! through the message steps.
 
+use super::candidates::MessageCandidate;
 use super::state::BotState;
-use super::steps::Candidate;
 use super::{category_of, db_id};
 use crate::discord::MessageEvent;
 use crate::metrics::DropReason;
@@ -13,30 +13,6 @@ use serenity::all::{Cache, Message, MessageType};
 
 /// The `source` label of the bot's messages in metrics.
 pub(super) const MESSAGE_SOURCE: &str = "discord_messages";
-
-/// A message on its way to bronze. Its content was counted (with the message-content
-/// intent) and dropped before this exists.
-pub(super) struct MessageCandidate {
-    event: MessageEvent,
-    /// The category of the channel (for a thread: of its parent channel).
-    category_id: Option<i64>,
-    /// Sent by a bot account, or through a webhook.
-    from_bot: bool,
-    /// A system message (joins, boosts, pins, thread notices…), not something a member wrote.
-    is_system: bool,
-}
-
-impl Candidate for MessageCandidate {
-    fn guild_id(&self) -> i64 {
-        self.event.guild_id
-    }
-    fn account_id(&self) -> i64 {
-        self.event.author_id
-    }
-    fn is_bot(&self) -> bool {
-        self.from_bot
-    }
-}
 
 /// Drops system messages: only what members wrote is chat activity.
 pub(super) struct NoSystemMessages;

@@ -15,8 +15,10 @@
 //! (`steps`, and those of their own module) before they are written. The bot's only
 //! statements against `app.*` (the collectors' own state) are in `collector_state`.
 
+mod candidates;
 mod collector_state;
 mod guilds;
+mod invite_counts;
 mod invites;
 mod members;
 mod messages;
@@ -37,7 +39,6 @@ use anyhow::{Context as _, anyhow};
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use guilds::Tracking;
 use members::MEMBER_SOURCE;
 use messages::{ExcludedTextChannels, MESSAGE_SOURCE, NoSystemMessages};
 use secrecy::{ExposeSecret, SecretString};
@@ -53,6 +54,7 @@ use state::{BotState, WriterSlot};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use steps::Tracking;
 use steps::{NoBots, OptedOut, TrackedGuilds};
 use tokio_util::sync::CancellationToken;
 use voice::{ExcludedChannels, SEQUENCE_WAIT, VOICE_SOURCE};

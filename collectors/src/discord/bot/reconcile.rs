@@ -6,6 +6,7 @@
 //! disconnected shard stop the stamping.
 
 use super::state::BotState;
+use super::state::connected_shards;
 use super::voice::{VOICE_SOURCE, write_all};
 use super::{category_of, collector_state, db_id};
 use crate::discord::sequencer::VoicePosition;
@@ -14,8 +15,8 @@ use crate::metrics::SourceLabels;
 use crate::rules::IngestRules;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use serenity::all::{ConnectionStage, Context, Guild, Ready, ShardManager, UnavailableGuild};
-use std::collections::{HashMap, HashSet};
+use serenity::all::{Context, Guild, Ready, ShardManager, UnavailableGuild};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -311,19 +312,6 @@ pub(super) async fn stamp_connected(state: &BotState, shard_manager: &ShardManag
         }
     }
     stamp_once(state).await;
-}
-
-/// The shards serenity is connected on right now. Serenity removes a runner it restarts and
-/// records each stage change, so this is the most current view it offers.
-pub(super) async fn connected_shards(
-    shard_manager: &ShardManager,
-) -> HashSet<serenity::all::ShardId> {
-    let runners = shard_manager.runners.lock().await;
-    runners
-        .iter()
-        .filter(|(_, runner)| runner.stage == ConnectionStage::Connected)
-        .map(|(id, _)| *id)
-        .collect()
 }
 
 /// Stamps `observed_until = now()` on the guilds seen in this session.

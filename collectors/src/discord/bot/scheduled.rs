@@ -2,8 +2,8 @@
 //! synchronisation whenever a guild becomes available (the events GUILD_CREATE lists, the
 //! interested users from REST), so what happened while the bot was away is noticed.
 
+use super::candidates::EventCandidate;
 use super::state::BotState;
-use super::steps::Candidate;
 use super::{db_id, instant};
 use crate::discord::ScheduledEventChange;
 use crate::metrics::DropReason;
@@ -20,24 +20,6 @@ pub(super) const EVENT_SOURCE: &str = "discord_events";
 
 /// Interested users per REST page (Discord's maximum).
 const USERS_PAGE: u64 = 100;
-
-/// A scheduled-event change on its way to bronze.
-pub(super) struct EventCandidate {
-    pub(super) change: ScheduledEventChange,
-}
-
-impl Candidate for EventCandidate {
-    fn guild_id(&self) -> i64 {
-        self.change.guild_id
-    }
-    fn account_id(&self) -> i64 {
-        // Changes of the event itself concern no account.
-        self.change.user_id.unwrap_or(0)
-    }
-    fn is_bot(&self) -> bool {
-        false
-    }
-}
 
 fn kind(kind: ScheduledEventType) -> &'static str {
     match kind {

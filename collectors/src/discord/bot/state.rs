@@ -3,13 +3,9 @@
 //! ends), the step chains and the guilds being watched.
 
 use super::BotConfig;
-use super::guilds::Tracking;
-use super::invites::GuildInvites;
-use super::members::MemberCandidate;
-use super::messages::MessageCandidate;
-use super::reconcile::connected_shards;
-use super::scheduled::EventCandidate;
-use super::voice::VoiceCandidate;
+use super::candidates::{EventCandidate, MemberCandidate, MessageCandidate, VoiceCandidate};
+use super::invite_counts::GuildInvites;
+use super::steps::Tracking;
 use crate::discord::sequencer::VoiceSequencer;
 use crate::discord::{MemberEvent, MessageEvent, ScheduledEventChange, VoiceEvent};
 use crate::ingest::IngestWriter;
@@ -17,7 +13,7 @@ use crate::metrics::Metrics;
 use crate::rules::IngestRules;
 use crate::steps::Steps;
 use anyhow::anyhow;
-use serenity::all::{Context, ShardManager};
+use serenity::all::{ConnectionStage, Context, ShardManager};
 use sqlx::PgPool;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -168,4 +164,17 @@ impl BotState {
         };
         connected_shards(manager).await.contains(&ctx.shard_id)
     }
+}
+
+/// The shards serenity is connected on right now. Serenity removes a runner it restarts and
+/// records each stage change, so this is the most current view it offers.
+pub(super) async fn connected_shards(
+    shard_manager: &ShardManager,
+) -> HashSet<serenity::all::ShardId> {
+    let runners = shard_manager.runners.lock().await;
+    runners
+        .iter()
+        .filter(|(_, runner)| runner.stage == ConnectionStage::Connected)
+        .map(|(id, _)| *id)
+        .collect()
 }

@@ -2,7 +2,6 @@
 //! opted out), and the [`Candidate`] view they judge a record by. Steps that only concern
 //! one kind of record live with it (voice, messages).
 
-use super::guilds::Tracking;
 use crate::metrics::DropReason;
 use crate::rules::IngestRules;
 use crate::steps::IngestStep;
@@ -68,5 +67,26 @@ impl<C: Candidate> IngestStep<C> for OptedOut {
         } else {
             Ok(())
         }
+    }
+}
+
+/// The one rule: an empty list tracks every guild the bot is in.
+fn tracks(guilds: &[i64], guild_id: i64) -> bool {
+    guilds.is_empty() || guilds.contains(&guild_id)
+}
+
+/// The configured guilds and the admins' decisions: which guilds are recorded now.
+#[derive(Clone)]
+pub(super) struct Tracking {
+    pub(super) configured: Vec<i64>,
+    pub(super) rules: IngestRules,
+}
+
+impl Tracking {
+    /// An admin's decision wins; without one, the configuration (every guild when empty).
+    pub(super) fn tracks(&self, guild_id: i64) -> bool {
+        self.rules
+            .tracking(guild_id)
+            .unwrap_or_else(|| tracks(&self.configured, guild_id))
     }
 }

@@ -4,8 +4,8 @@
 //!
 //! [`VoiceSequencer`]: crate::discord::sequencer::VoiceSequencer
 
+use super::candidates::VoiceCandidate;
 use super::state::BotState;
-use super::steps::Candidate;
 use super::{category_of, db_id};
 use crate::discord::sequencer::VoicePosition;
 use crate::discord::{VoiceEvent, VoiceOrigin};
@@ -24,30 +24,6 @@ pub(super) const VOICE_SOURCE: &str = "discord_voice";
 /// How long a voice update waits for the update before it (see
 /// [`VoiceSequencer`](crate::discord::sequencer::VoiceSequencer)).
 pub(super) const SEQUENCE_WAIT: Duration = Duration::from_millis(500);
-
-/// A voice update on its way to bronze, with what the steps judge it by.
-pub(super) struct VoiceCandidate {
-    event: VoiceEvent,
-    /// The category of the event's channel (from serenity's cache).
-    category_id: Option<i64>,
-    /// The member's state just before this update, as serenity's cache held it, and the
-    /// category of its channel: what the sequencer orders updates by.
-    before: Option<(VoicePosition, Option<i64>)>,
-    /// The account is a bot (from the event's member, else serenity's cache).
-    from_bot: bool,
-}
-
-impl Candidate for VoiceCandidate {
-    fn guild_id(&self) -> i64 {
-        self.event.guild_id
-    }
-    fn account_id(&self) -> i64 {
-        self.event.user_id
-    }
-    fn is_bot(&self) -> bool {
-        self.from_bot
-    }
-}
 
 /// Keeps excluded channels out of bronze. Entering one is recorded as leaving voice (so the
 /// session before it ends there), leaving one as joining the next channel; an update that
