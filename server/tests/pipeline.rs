@@ -2094,3 +2094,80 @@ async fn the_funnel_recounts_a_regular_when_their_days_change_and_a_second_run_c
         .expect("third run");
     assert_eq!(funnel().await, vec![(day("2026-10-01"), 1, 1, 1, 0)]);
 }
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn presence_hours_bring_the_recent_days_up_to_date_hourly_and_older_changes_at_once(
+    pool: PgPool,
+) {
+    // The clock stands at 12:00 UTC on 1 December; Ana was in voice 10:00–11:30 today.
+    sqlx::raw_sql(
+        "insert into silver.dim_user (person_id) overriding system value values (1);
+         insert into silver.fact_voice_sessions
+             (guild_id, discord_user_id, started_at, ended_at, person_id, channel_id, is_afk)
+         values (42, 11, '2026-12-01T10:00:00Z', '2026-12-01T11:30:00Z', 1, 7, false);",
+    )
+    .execute(&pool)
+    .await
+    .expect("a session");
+    let hours = || async {
+        sqlx::query_scalar::<_, DateTime<Utc>>(
+            "select hour from silver.voice_presence_hours order by hour",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("hours")
+    };
+    let at_noon = pipeline(&pool, chrono_tz::Europe::Berlin);
+    at_noon
+        .run_job("presence_hours", Trigger::Schedule)
+        .await
+        .expect("first run");
+    assert_eq!(
+        hours().await,
+        vec![at("2026-12-01T10:00:00Z"), at("2026-12-01T11:00:00Z")]
+    );
+
+    // Bob's session today waits for the hour; Cem's of four days ago is taken at once.
+    sqlx::raw_sql(
+        "insert into silver.fact_voice_sessions
+             (guild_id, discord_user_id, started_at, ended_at, person_id, channel_id, is_afk)
+         values (42, 12, '2026-12-01T11:00:00Z', '2026-12-01T11:50:00Z', 1, 7, false),
+                (42, 13, '2026-11-27T08:10:00Z', '2026-11-27T08:40:00Z', 1, 7, false);
+         select app.mark_dirty('silver.fact_voice_sessions', '2026-12-01T11:00:00Z', '2026-12-01T12:00:00Z');
+         select app.mark_dirty('silver.fact_voice_sessions', '2026-11-27T08:00:00Z', '2026-11-27T09:00:00Z');",
+    )
+    .execute(&pool)
+    .await
+    .expect("two sessions");
+    at_noon
+        .run_job("presence_hours", Trigger::Schedule)
+        .await
+        .expect("a run within the hour");
+    let users = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select distinct discord_user_id from silver.voice_presence_hours order by 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .expect("users")
+    };
+    assert_eq!(users().await, vec![11, 13], "Cem at once, Bob not yet");
+    let waiting: i64 = sqlx::query_scalar(
+        "select count(*) from app.pipeline_dirty_ranges where job = 'presence_hours'",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("waiting");
+    assert_eq!(waiting, 1, "today's change waits");
+
+    let an_hour_later = pipeline_at(
+        &pool,
+        chrono_tz::Europe::Berlin,
+        &Clock::fixed(at("2026-12-01T13:01:00Z")),
+    );
+    an_hour_later
+        .run_job("presence_hours", Trigger::Schedule)
+        .await
+        .expect("a run an hour later");
+    assert_eq!(users().await, vec![11, 12, 13]);
+}

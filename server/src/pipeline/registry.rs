@@ -29,6 +29,10 @@ pub struct Job {
     /// For jobs whose output is per local day: a query for the first instant of their
     /// input, where a recompute of the whole history (after a time zone change) starts.
     pub history_start: Option<&'static str>,
+    /// For per-day jobs whose output is only read now and then: the recent days (yesterday
+    /// and today) are recomputed at most this often; changes to them wait until then, while
+    /// older changes run at once. `None`: at every run.
+    pub recent_every: Option<std::time::Duration>,
 }
 
 /// Every job. The runner orders them by their inputs and outputs ([`plan`]) and marks the
@@ -47,6 +51,7 @@ pub const JOBS: &[Job] = &[
         },
         sql: include_str!("jobs/voice_sessions.sql"),
         history_start: None,
+        recent_every: None,
     },
     Job {
         name: "chat_daily",
@@ -61,6 +66,7 @@ pub const JOBS: &[Job] = &[
         },
         sql: include_str!("jobs/chat_daily.sql"),
         history_start: Some("select min(created_at) from bronze.discord_messages"),
+        recent_every: None,
     },
     Job {
         name: "members",
@@ -73,6 +79,7 @@ pub const JOBS: &[Job] = &[
         },
         sql: include_str!("jobs/members.sql"),
         history_start: None,
+        recent_every: None,
     },
     Job {
         name: "game_log_sessions",
@@ -87,6 +94,7 @@ pub const JOBS: &[Job] = &[
         },
         sql: include_str!("jobs/game_log_sessions.sql"),
         history_start: None,
+        recent_every: None,
     },
     Job {
         name: "game_status_sessions",
@@ -101,6 +109,7 @@ pub const JOBS: &[Job] = &[
         },
         sql: include_str!("jobs/game_status_sessions.sql"),
         history_start: None,
+        recent_every: None,
     },
     Job {
         name: "activity_daily",
@@ -118,6 +127,7 @@ pub const JOBS: &[Job] = &[
             "select least((select min(started_at) from silver.fact_voice_sessions),
                           (select min(started_at) from silver.fact_game_sessions))",
         ),
+        recent_every: None,
     },
     Job {
         name: "server_utilization",
@@ -130,6 +140,7 @@ pub const JOBS: &[Job] = &[
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/server_utilization.sql"),
         history_start: Some("select min(started_at) from silver.fact_game_sessions"),
+        recent_every: None,
     },
     Job {
         name: "daily_active_users",
@@ -140,6 +151,7 @@ pub const JOBS: &[Job] = &[
         history_start: Some(
             "select min(day)::timestamp at time zone 'UTC' from silver.activity_daily",
         ),
+        recent_every: None,
     },
     Job {
         name: "retention_cohorts",
@@ -148,6 +160,7 @@ pub const JOBS: &[Job] = &[
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/retention_cohorts.sql"),
         history_start: Some("select min(first_joined_at) from silver.dim_members"),
+        recent_every: None,
     },
     Job {
         name: "discord_comparable",
@@ -156,6 +169,7 @@ pub const JOBS: &[Job] = &[
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/discord_comparable.sql"),
         history_start: Some("select min(first_joined_at) from silver.dim_members"),
+        recent_every: None,
     },
     Job {
         name: "member_sources",
@@ -164,6 +178,7 @@ pub const JOBS: &[Job] = &[
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/member_sources.sql"),
         history_start: Some("select min(first_joined_at) from silver.dim_members"),
+        recent_every: None,
     },
     Job {
         name: "member_growth",
@@ -172,6 +187,7 @@ pub const JOBS: &[Job] = &[
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/member_growth.sql"),
         history_start: Some("select min(first_joined_at) from silver.dim_members"),
+        recent_every: None,
     },
     Job {
         name: "funnel",
@@ -189,6 +205,7 @@ pub const JOBS: &[Job] = &[
                           (select min(day)::timestamp at time zone 'UTC'
                            from silver.activity_daily))",
         ),
+        recent_every: None,
     },
     Job {
         name: "presence_hours",
@@ -200,6 +217,7 @@ pub const JOBS: &[Job] = &[
             "select least((select min(started_at) from silver.fact_voice_sessions),
                           (select min(started_at) from silver.fact_game_sessions))",
         ),
+        recent_every: Some(std::time::Duration::from_secs(3600)),
     },
     Job {
         name: "identity_review",
@@ -217,6 +235,7 @@ pub const JOBS: &[Job] = &[
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/identity_review.sql"),
         history_start: None,
+        recent_every: Some(std::time::Duration::from_secs(3600)),
     },
     Job {
         name: "events",
@@ -236,6 +255,7 @@ pub const JOBS: &[Job] = &[
             "select min(least(observed_at, starts_at - interval '15 minutes'))
              from bronze.discord_scheduled_events",
         ),
+        recent_every: None,
     },
 ];
 

@@ -321,6 +321,17 @@ impl Pipeline {
         let last_timezone: Option<String> = state.try_get("timezone")?;
 
         let incremental = days.is_none();
+        // A job that recomputes the recent days only now and then, and did so lately, leaves
+        // them (and changes to them) for a later run; older changes it takes now.
+        let today_local = self.clock.now().with_timezone(&self.timezone).date_naive();
+        let deferred_from = match (incremental, job.recent_every, last_success_at) {
+            (true, Some(every), Some(last))
+                if self.clock.now() - last < Duration::from_std(every).unwrap_or(Duration::MAX) =>
+            {
+                Some(self.day_start(today_local - Duration::days(1)))
+            }
+            _ => None,
+        };
         // The spans asked for since the last run; taken (and gone once this commits) only by
         // an incremental run. A failed run rolls back and leaves them for the next one.
         let mut dirty: Vec<Span> = Vec::new();
@@ -328,11 +339,13 @@ impl Pipeline {
             // Infinite instants do not fit chrono: `-infinity` is read as the earliest
             // instant PostgreSQL and chrono share, `infinity` as open-ended.
             let requested: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
-                "delete from app.pipeline_dirty_ranges where job = $1
+                "delete from app.pipeline_dirty_ranges
+                 where job = $1 and ($2::timestamptz is null or from_at < $2)
                  returning greatest(from_at, to_timestamp(0)),
                            nullif(to_at, 'infinity')",
             )
             .bind(job.name)
+            .bind(deferred_from)
             .fetch_all(&mut *tx)
             .await?;
             dirty.extend(
@@ -435,7 +448,11 @@ impl Pipeline {
                     .unwrap_or(today);
                 let recent = (today - Duration::days(1)).min(last_run_day);
                 let local_day = |t: DateTime<Utc>| t.with_timezone(&self.timezone).date_naive();
-                let mut ranges = vec![(recent, today)];
+                let mut ranges = if deferred_from.is_some() {
+                    Vec::new()
+                } else {
+                    vec![(recent, today)]
+                };
                 ranges.extend(dirty.iter().map(|&(from, to)| {
                     let last = match open_ended(to) {
                         // The span ends before `to`: the day of its last instant.
@@ -506,7 +523,8 @@ impl Pipeline {
         )
         .bind(job.name)
         .bind(to_id.max(watermark))
-        .bind(incremental)
+        // The recent days were brought up to date (not left for later).
+        .bind(incremental && deferred_from.is_none())
         .bind(now)
         .bind(self.timezone.name())
         .execute(&mut *tx)
