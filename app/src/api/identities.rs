@@ -365,13 +365,32 @@ pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityRevi
             Some((person, (name, comparable)))
         })
         .collect();
+    // Which members' names hold a trigram: a member whose name shares none with the player's
+    // has a similarity of 0 and is worth a look only for the hours together.
+    let mut by_trigram: HashMap<[char; 3], Vec<i64>> = HashMap::new();
+    for (&person, (_, comparable)) in &names {
+        for trigram in comparable.trigrams() {
+            by_trigram.entry(trigram).or_default().push(person);
+        }
+    }
     let mut suggestions = Vec::new();
     for (kind, external_id, player_name, played_hours, together) in unowned {
         let voice: HashMap<i64, i64> = together.0.into_iter().collect();
         let player = player_name.as_deref().map(ComparableName::new);
-        let mut candidates: Vec<IdentitySuggestion> = names
+        let mut persons: Vec<i64> = player
             .iter()
-            .filter_map(|(&person, (name, comparable))| {
+            .flat_map(|player| player.trigrams())
+            .filter_map(|trigram| by_trigram.get(&trigram))
+            .flatten()
+            .copied()
+            .chain(voice.keys().copied())
+            .collect();
+        persons.sort_unstable();
+        persons.dedup();
+        let mut candidates: Vec<IdentitySuggestion> = persons
+            .iter()
+            .filter_map(|person| Some((*person, names.get(person)?)))
+            .filter_map(|(person, (name, comparable))| {
                 let similarity = player
                     .as_ref()
                     .map_or(0.0, |player| player.similarity(comparable));

@@ -118,9 +118,31 @@ fn comparable(name: &str) -> String {
         .collect()
 }
 
-fn trigrams(name: &str) -> std::collections::HashSet<[char; 3]> {
+/// A name's trigrams (as pg_trgm pads it), sorted and without repeats: two sets are
+/// intersected by one merge, with no hashing (the editor compares thousands of pairs).
+fn trigrams(name: &str) -> Vec<[char; 3]> {
     let padded: Vec<char> = format!("  {name} ").chars().collect();
-    padded.windows(3).map(|w| [w[0], w[1], w[2]]).collect()
+    let mut trigrams: Vec<[char; 3]> = padded.windows(3).map(|w| [w[0], w[1], w[2]]).collect();
+    trigrams.sort_unstable();
+    trigrams.dedup();
+    trigrams
+}
+
+/// How many trigrams two sorted sets share.
+fn shared(a: &[[char; 3]], b: &[[char; 3]]) -> usize {
+    let (mut i, mut j, mut shared) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    shared
 }
 
 /// One side of a comparison, prepared once: a name compared with thousands of others (the
@@ -134,7 +156,7 @@ pub struct ComparableName {
 struct Side {
     text: String,
     chars: usize,
-    trigrams: std::collections::HashSet<[char; 3]>,
+    trigrams: Vec<[char; 3]>,
 }
 
 impl Side {
@@ -157,6 +179,16 @@ impl ComparableName {
         }
     }
 
+    /// Its trigrams, with and without the digits at its ends: two names that share none of
+    /// them are not alike at all (a name contained in another shares its trigrams too).
+    pub fn trigrams(&self) -> impl Iterator<Item = [char; 3]> + '_ {
+        self.full
+            .trigrams
+            .iter()
+            .chain(&self.bare.trigrams)
+            .copied()
+    }
+
     /// How alike two names are, 0 to 1 (see [`name_similarity`]).
     pub fn similarity(&self, other: &ComparableName) -> f64 {
         raw_similarity(&self.full, &other.full).max(0.7 * raw_similarity(&self.bare, &other.bare))
@@ -170,7 +202,7 @@ fn raw_similarity(a: &Side, b: &Side) -> f64 {
     if a.chars < 2 || b.chars < 2 {
         return 0.0;
     }
-    let shared = a.trigrams.intersection(&b.trigrams).count() as f64;
+    let shared = shared(&a.trigrams, &b.trigrams) as f64;
     let jaccard = shared / (a.trigrams.len() as f64 + b.trigrams.len() as f64 - shared);
     let (short, long) = if a.text.len() <= b.text.len() {
         (a, b)
