@@ -19,8 +19,8 @@ use leptos_meta::{Html, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 use pages::{
-    AdminRoute, EventsRoute, HomeRoute, MembersRoute, MyActivityRoute, NotFound, RetentionRoute,
-    ServersRoute,
+    AdminRoute, EventsRoute, MembersRoute, MyActivityRoute, NotFound, OverviewRoute,
+    RetentionRoute, ServersRoute,
 };
 
 /// The HTML document around the app, rendered on the server. `<html lang>` is filled in by
@@ -68,7 +68,7 @@ pub fn App() -> impl IntoView {
                 <Header />
                 <main id="main">
                     <Routes fallback=NotFound>
-                        <Route path=path!("/") view=HomeRoute />
+                        <Route path=path!("/") view=OverviewRoute />
                         <Route path=path!("/me") view=MyActivityRoute />
                         <Route path=path!("/members") view=MembersRoute ssr=SsrMode::InOrder />
                         <Route path=path!("/events") view=EventsRoute ssr=SsrMode::InOrder />

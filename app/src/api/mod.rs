@@ -3,6 +3,7 @@
 
 mod accounts;
 mod afk;
+mod daily_active_users;
 mod discord;
 mod events;
 mod excluded;
@@ -16,6 +17,7 @@ mod servers;
 
 pub use accounts::*;
 pub use afk::*;
+pub use daily_active_users::*;
 pub use discord::*;
 pub use events::*;
 pub use excluded::*;
@@ -28,8 +30,7 @@ pub use roles::*;
 pub use servers::*;
 
 use crate::error::AppError;
-use crate::model::{CurrentUser, DauPoint};
-use chrono::NaiveDate;
+use crate::model::CurrentUser;
 use leptos::prelude::*;
 
 /// The signed-in user, or `None` for a visitor.
@@ -37,59 +38,6 @@ use leptos::prelude::*;
 pub async fn get_me() -> Result<Option<CurrentUser>, AppError> {
     let (user, _state) = crate::ssr::authz::visitor().await?;
     Ok(user)
-}
-
-/// Daily active users for each day from `from` to `to` (inclusive). Leaders and admins.
-#[server]
-pub async fn get_daily_active_users(
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Vec<DauPoint>, AppError> {
-    use crate::error::{Field, Problem};
-    use crate::model::Permission;
-    let (_user, state) = crate::ssr::authz::require(Permission::ViewKpis).await?;
-    // Ten years and a day or two for the leap years.
-    const MAX_DAYS: i64 = 3660;
-    if to < from {
-        let error = AppError::invalid(Field::To, Problem::RangeReversed);
-        return Err(crate::ssr::authz::with_status(error));
-    }
-    if (to - from).num_days() > MAX_DAYS {
-        let problem = Problem::RangeTooLong { max_days: MAX_DAYS };
-        return Err(crate::ssr::authz::with_status(AppError::invalid(
-            Field::From,
-            problem,
-        )));
-    }
-    type Row = (NaiveDate, i32, i32, i32, i32, i32, i32, Option<f64>);
-    let rows: Vec<Row> = sqlx::query_as(
-        "select d::date, coalesce(g.dau_total, 0), coalesce(g.dau_voice, 0),
-                coalesce(g.dau_chat, 0), coalesce(g.dau_game, 0), coalesce(g.wau, 0),
-                coalesce(g.mau, 0),
-                g.stickiness::float8
-         from generate_series($1::date, $2::date, interval '1 day') d
-         left join gold.daily_active_users g on g.day = d::date
-         order by 1",
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(day, dau_total, dau_voice, dau_chat, dau_game, wau, mau, stickiness)| DauPoint {
-                day,
-                dau_total,
-                dau_voice,
-                dau_chat,
-                dau_game,
-                wau,
-                mau,
-                stickiness,
-            },
-        )
-        .collect())
 }
 
 /// The signed-in member's own voice activity over the last 30 days.

@@ -60,7 +60,7 @@ fn gated<V: IntoView + 'static>(
 
 /// `/`: the overview for leaders and admins, a member's own page for members.
 #[component]
-pub fn HomeRoute() -> impl IntoView {
+pub fn OverviewRoute() -> impl IntoView {
     gated(Permission::OwnData, |info: SessionInfo| {
         if info.can(Permission::ViewKpis) {
             view! { <OverviewPage today=info.today /> }.into_any()
