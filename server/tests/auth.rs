@@ -794,7 +794,7 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
             vec![("person_id", "999999"), ("accounts[0]", "steam:1")],
         ),
         p if p == GetEvents::PATH => (leader, vec![("past", "50")]),
-        p if p == GetServers::PATH => (leader, vec![("days", "30")]),
+        p if p == GetServerUtilization::PATH => (leader, vec![("days", "30")]),
         p if p == GetDiscordSettings::PATH => (admin, vec![]),
         p if p == SetGuildTracking::PATH => (admin, vec![("guild_id", "999"), ("tracked", "true")]),
         p if p == SetRoleMapping::PATH => (

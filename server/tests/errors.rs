@@ -147,7 +147,7 @@ async fn every_user_facing_error_reads_as_its_translation_in_german_and_in_engli
     // The admin's pages and editors.
     app.sign_in_demo("admin").await;
     errors
-        .expect::<app::api::GetServers>(
+        .expect::<app::api::GetServerUtilization>(
             &[("days", "0")],
             Some(Field::Days),
             Problem::OutOfRange {

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 /// Every configured server with its players now, the profile, and the last `days` days.
 #[server]
-pub async fn get_servers(days: i32) -> Result<ServersOverview, AppError> {
+pub async fn get_server_utilization(days: i32) -> Result<ServersOverview, AppError> {
     use crate::error::{Field, Problem, Unit};
     use crate::model::{Permission, ProfileCell, ServerDay, ServerNow, SourceStatus};
     use chrono::{DateTime, Utc};

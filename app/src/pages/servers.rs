@@ -2,7 +2,7 @@
 //! the weekday × hour rhythm of the last weeks with the hours a server could be off, and
 //! average and peak players by day.
 
-use crate::api::get_servers;
+use crate::api::get_server_utilization;
 use crate::components::{ErrorNotice, Loading};
 use crate::i18n::{Key, Lang, t, use_i18n};
 use crate::model::{ProfileCell, ServerDay, ServerNow};
@@ -40,7 +40,7 @@ fn source_key(source: &str) -> Key {
 
 #[component]
 pub fn ServersPage() -> impl IntoView {
-    let servers = Resource::new_blocking(|| (), |_| get_servers(DAYS));
+    let servers = Resource::new_blocking(|| (), |_| get_server_utilization(DAYS));
     view! {
         <Title text=t(Key::ServersTitle) />
         <section class="page">
