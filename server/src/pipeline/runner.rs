@@ -138,6 +138,8 @@ impl Pipeline {
     /// the others (each is recorded in the run history); the error names every job that
     /// failed.
     pub async fn run_all(&self, trigger: Trigger) -> anyhow::Result<Vec<RunReport>> {
+        // Once per pass: no job marks a table, so the marks are all there before the first.
+        self.distribute_dirty_tables().await?;
         let mut reports = Vec::with_capacity(JOBS.len());
         let mut failures = Vec::new();
         for job in plan() {
@@ -157,7 +159,9 @@ impl Pipeline {
 
     /// Runs one job incrementally.
     pub async fn run_job(&self, name: &str, trigger: Trigger) -> anyhow::Result<RunReport> {
-        self.run(job(name)?, trigger, None).await
+        let job = job(name)?;
+        self.distribute_dirty_tables().await?;
+        self.run(job, trigger, None).await
     }
 
     /// Recomputes the local days `from..=to` for every job (or one), in dependency order.
@@ -229,7 +233,6 @@ impl Pipeline {
         trigger: Trigger,
         days: Option<(NaiveDate, NaiveDate)>,
     ) -> anyhow::Result<RunReport> {
-        self.distribute_dirty_tables().await?;
         let started = Instant::now();
         let range =
             days.map(|(from, to)| (self.day_start(from), self.day_start(to + Duration::days(1))));

@@ -9,22 +9,16 @@
 -- table's comment) and links the data contradicts (an account on two servers at once for
 -- more than five minutes; a linked account that played on five or more days on none of
 -- which its person was in voice or chat). Counting the hours members were in voice while each account played is the
--- expensive part, so the review is computed again only when it is an hour old, or when a
--- run covers more than the last two days (a backfill, a time zone change, a first run).
+-- expensive part, so the runner brings this job's recent days up to date only hourly
+-- (`recent_every`); changes to older days (a backfill, a time zone change) run at once.
 -- The editor drops, when it reads, the accounts linked to a member since.
 -- Returns one row: (rows bigint, dirty_from timestamptz, dirty_to timestamptz).
 
-drop table if exists review_due;
+drop table if exists review_window;
 
-create temp table review_due on commit drop as
+create temp table review_window on commit drop as
 select current_setting('guildhall.now')::timestamptz as now,
-       current_setting('guildhall.now')::timestamptz - interval '90 days' as since,
-       not exists (select 1 from silver.identity_review_state s
-                   where s.computed_at > current_setting('guildhall.now')::timestamptz
-                                         - interval '1 hour'
-                     and s.computed_at <= current_setting('guildhall.now')::timestamptz)
-       or current_setting('guildhall.day_from')::date
-          < current_setting('guildhall.today')::date - 1 as due;
+       current_setting('guildhall.now')::timestamptz - interval '90 days' as since;
 
 drop table if exists review_accounts;
 
@@ -33,9 +27,8 @@ with review_hours as (
     select h.account_kind as kind, h.account_id as external_id, h.hour
     from silver.game_presence_hours h
     join silver.user_identities i on i.kind = h.account_kind and i.external_id = h.account_id
-    cross join review_due r
-    where r.due
-      and h.hour >= date_trunc('hour', r.since, 'UTC')
+    cross join review_window r
+    where h.hour >= date_trunc('hour', r.since, 'UTC')
       and not exists (select 1 from silver.user_identities d
                       where d.person_id = i.person_id and d.kind = 'discord')
 ),
@@ -75,9 +68,7 @@ create temp table review_suspects on commit drop as
 with linked as (
     select i.kind, i.external_id, i.person_id
     from silver.user_identities i
-    cross join review_due r
-    where r.due
-      and i.kind in ('steam', 'minecraft')
+    where i.kind in ('steam', 'minecraft')
       and exists (select 1 from silver.user_identities d
                   where d.person_id = i.person_id and d.kind = 'discord')
 ),
@@ -85,7 +76,7 @@ both_servers as materialized (
     select l.kind, l.external_id, l.person_id, count(*) as times,
            max(greatest(a.started_at, b.started_at)) as last_at
     from linked l
-    cross join review_due r
+    cross join review_window r
     join silver.fact_game_sessions a
       on a.account_kind = l.kind and a.account_id = l.external_id and a.started_at >= r.since
     join silver.fact_game_sessions b
@@ -104,7 +95,7 @@ both_servers as materialized (
 never_online as materialized (
     select l.kind, l.external_id, l.person_id, count(*) as played_days, max(g.day) as last_day
     from linked l
-    cross join review_due r
+    cross join review_window r
     join silver.activity_daily g
       on g.account_kind = l.kind and g.account_id = l.external_id
      and g.game_seconds > 0 and g.day >= (r.since at time zone 'UTC')::date
@@ -121,9 +112,9 @@ select kind, external_id, person_id, 'never_online', played_days::int,
        last_day::timestamp at time zone 'UTC'
 from never_online;
 
-delete from silver.identity_review_accounts where (select due from review_due);
+delete from silver.identity_review_accounts;
 
-delete from silver.identity_review_suspects where (select due from review_due);
+delete from silver.identity_review_suspects;
 
 insert into silver.identity_review_suspects (kind, external_id, person_id, reason, count, last_at)
 select kind, external_id, person_id, reason, count, last_at from review_suspects;
@@ -136,7 +127,7 @@ with written as (
 ),
 stamped as (
     insert into silver.identity_review_state (window_days, computed_at)
-    select 90, now from review_due where due
+    select 90, now from review_window
     on conflict (only_row) do update
         set window_days = excluded.window_days, computed_at = excluded.computed_at
     returning 1
