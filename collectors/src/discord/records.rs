@@ -2,13 +2,13 @@
 //! member events, scheduled-event changes), with their idempotency keys, how the ingest
 //! writer copies and spools them, and the snowflake clock.
 
-use crate::ingest::{BronzeRecord, CopyLine};
+use crate::ingest::{BronzeRecord, Row};
 use chrono::{DateTime, Utc};
-use futures::FutureExt;
-use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 
 /// How a voice event came to be known.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum VoiceOrigin {
     /// A VOICE_STATE_UPDATE received live from the gateway.
     Gateway,
@@ -30,12 +30,16 @@ impl VoiceOrigin {
     }
 }
 
-/// One row of `bronze.discord_voice_events`: a user's voice state after an update.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One row of `bronze.discord_voice_events`: a user's voice state after an update. Ids
+/// travel as strings in JSON (the spool), as everywhere else.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VoiceEvent {
+    #[serde(with = "id_text")]
     pub guild_id: i64,
+    #[serde(with = "id_text")]
     pub user_id: i64,
     /// The channel the user is in after the update; `None` when they left voice.
+    #[serde(with = "id_text_opt")]
     pub channel_id: Option<i64>,
     pub self_mute: bool,
     pub self_deaf: bool,
@@ -67,114 +71,35 @@ impl VoiceEvent {
 
 impl BronzeRecord for VoiceEvent {
     const SOURCE: &'static str = "discord_voice";
+    const TABLE: &'static str = "bronze.discord_voice_events";
+    const KEY: &'static str = "occurred_at, source_key";
 
-    const COPY_STATEMENT: &'static str = "copy bronze.discord_voice_events
-        (source_key, guild_id, user_id, channel_id, self_mute, self_deaf, origin, occurred_at)
-        from stdin (format text)";
-
-    fn copy_line(&self, line: &mut CopyLine<'_>) {
-        line.text(Some(&self.source_key()))
-            .value(Some(self.guild_id))
-            .value(Some(self.user_id))
-            .value(self.channel_id)
-            .value(Some(self.self_mute))
-            .value(Some(self.self_deaf))
-            .text(Some(self.origin.as_str()))
-            .text(Some(&self.occurred_at.to_rfc3339()));
-    }
-
-    fn insert_batch<'c>(
-        conn: &'c mut sqlx::PgConnection,
-        batch: &'c [Self],
-    ) -> BoxFuture<'c, sqlx::Result<u64>> {
-        async move {
-            let n = batch.len();
-            let mut keys = Vec::with_capacity(n);
-            let mut guilds = Vec::with_capacity(n);
-            let mut users = Vec::with_capacity(n);
-            let mut channels = Vec::with_capacity(n);
-            let mut mutes = Vec::with_capacity(n);
-            let mut deafs = Vec::with_capacity(n);
-            let mut origins = Vec::with_capacity(n);
-            let mut times = Vec::with_capacity(n);
-            for event in batch {
-                keys.push(event.source_key());
-                guilds.push(event.guild_id);
-                users.push(event.user_id);
-                channels.push(event.channel_id);
-                mutes.push(event.self_mute);
-                deafs.push(event.self_deaf);
-                origins.push(event.origin.as_str());
-                times.push(event.occurred_at);
-            }
-            let result = sqlx::query(
-                "insert into bronze.discord_voice_events
-                     (source_key, guild_id, user_id, channel_id, self_mute, self_deaf, origin, occurred_at)
-                 select * from unnest($1::text[], $2::int8[], $3::int8[], $4::int8[], $5::bool[],
-                                      $6::bool[], $7::text[], $8::timestamptz[])
-                 on conflict (occurred_at, source_key) do nothing",
-            )
-            .bind(keys)
-            .bind(guilds)
-            .bind(users)
-            .bind(channels)
-            .bind(mutes)
-            .bind(deafs)
-            .bind(origins)
-            .bind(times)
-            .execute(conn)
-            .await?;
-            Ok(result.rows_affected())
-        }
-        .boxed()
-    }
-
-    fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "source_key": self.source_key(),
-            "guild_id": self.guild_id.to_string(),
-            "user_id": self.user_id.to_string(),
-            "channel_id": self.channel_id.map(|c| c.to_string()),
-            "self_mute": self.self_mute,
-            "self_deaf": self.self_deaf,
-            "origin": self.origin.as_str(),
-            "occurred_at": self.occurred_at.to_rfc3339(),
-        })
-    }
-
-    fn from_json(value: &serde_json::Value) -> Option<Self> {
-        let id = |key: &str| value.get(key)?.as_str()?.parse::<i64>().ok();
-        Some(Self {
-            guild_id: id("guild_id")?,
-            user_id: id("user_id")?,
-            channel_id: match value.get("channel_id")? {
-                serde_json::Value::Null => None,
-                _ => Some(id("channel_id")?),
-            },
-            self_mute: value.get("self_mute")?.as_bool()?,
-            self_deaf: value.get("self_deaf")?.as_bool()?,
-            origin: match value.get("origin")?.as_str()? {
-                "gateway" => VoiceOrigin::Gateway,
-                "reconcile" => VoiceOrigin::Reconcile,
-                "demo" => VoiceOrigin::Demo,
-                _ => return None,
-            },
-            occurred_at: DateTime::parse_from_rfc3339(value.get("occurred_at")?.as_str()?)
-                .ok()?
-                .with_timezone(&Utc),
-        })
+    fn columns(&self, row: &mut Row<'_>) {
+        row.text("source_key", Some(&self.source_key()))
+            .int8("guild_id", Some(self.guild_id))
+            .int8("user_id", Some(self.user_id))
+            .int8("channel_id", self.channel_id)
+            .bool("self_mute", Some(self.self_mute))
+            .bool("self_deaf", Some(self.self_deaf))
+            .text("origin", Some(self.origin.as_str()))
+            .time("occurred_at", Some(self.occurred_at));
     }
 }
 
 /// One row of `bronze.discord_messages`: a message's metadata, never its content.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageEvent {
+    #[serde(with = "id_text")]
     pub message_id: i64,
+    #[serde(with = "id_text")]
     pub guild_id: i64,
     /// The channel, or the thread (forum posts are threads), the message was sent in.
+    #[serde(with = "id_text")]
     pub channel_id: i64,
     /// For a message in a thread: the channel the thread belongs to.
+    #[serde(with = "id_text_opt")]
     pub parent_channel_id: Option<i64>,
+    #[serde(with = "id_text")]
     pub author_id: i64,
     /// When Discord created the message (from its snowflake id, to the millisecond).
     pub created_at: DateTime<Utc>,
@@ -195,94 +120,19 @@ pub fn snowflake_time(id: i64) -> DateTime<Utc> {
 
 impl BronzeRecord for MessageEvent {
     const SOURCE: &'static str = "discord_messages";
+    const TABLE: &'static str = "bronze.discord_messages";
+    const KEY: &'static str = "created_at, message_id";
 
-    const COPY_STATEMENT: &'static str = "copy bronze.discord_messages
-        (message_id, guild_id, channel_id, parent_channel_id, author_id, created_at,
-         char_count, attachment_count, is_reply)
-        from stdin (format text)";
-
-    fn copy_line(&self, line: &mut CopyLine<'_>) {
-        line.value(Some(self.message_id))
-            .value(Some(self.guild_id))
-            .value(Some(self.channel_id))
-            .value(self.parent_channel_id)
-            .value(Some(self.author_id))
-            .text(Some(&self.created_at.to_rfc3339()))
-            .value(self.char_count)
-            .value(Some(self.attachment_count))
-            .value(Some(self.is_reply));
-    }
-
-    fn insert_batch<'c>(
-        conn: &'c mut sqlx::PgConnection,
-        batch: &'c [Self],
-    ) -> BoxFuture<'c, sqlx::Result<u64>> {
-        async move {
-            let column = |f: fn(&Self) -> i64| batch.iter().map(f).collect::<Vec<i64>>();
-            let result = sqlx::query(
-                "insert into bronze.discord_messages
-                     (message_id, guild_id, channel_id, parent_channel_id, author_id, created_at,
-                      char_count, attachment_count, is_reply)
-                 select * from unnest($1::int8[], $2::int8[], $3::int8[], $4::int8[], $5::int8[],
-                                      $6::timestamptz[], $7::int4[], $8::int4[], $9::bool[])
-                 on conflict (created_at, message_id) do nothing",
-            )
-            .bind(column(|m| m.message_id))
-            .bind(column(|m| m.guild_id))
-            .bind(column(|m| m.channel_id))
-            .bind(
-                batch
-                    .iter()
-                    .map(|m| m.parent_channel_id)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(column(|m| m.author_id))
-            .bind(batch.iter().map(|m| m.created_at).collect::<Vec<_>>())
-            .bind(batch.iter().map(|m| m.char_count).collect::<Vec<_>>())
-            .bind(batch.iter().map(|m| m.attachment_count).collect::<Vec<_>>())
-            .bind(batch.iter().map(|m| m.is_reply).collect::<Vec<_>>())
-            .execute(conn)
-            .await?;
-            Ok(result.rows_affected())
-        }
-        .boxed()
-    }
-
-    fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "message_id": self.message_id.to_string(),
-            "guild_id": self.guild_id.to_string(),
-            "channel_id": self.channel_id.to_string(),
-            "parent_channel_id": self.parent_channel_id.map(|c| c.to_string()),
-            "author_id": self.author_id.to_string(),
-            "created_at": self.created_at.to_rfc3339(),
-            "char_count": self.char_count,
-            "attachment_count": self.attachment_count,
-            "is_reply": self.is_reply,
-        })
-    }
-
-    fn from_json(value: &serde_json::Value) -> Option<Self> {
-        let id = |key: &str| value.get(key)?.as_str()?.parse::<i64>().ok();
-        Some(Self {
-            message_id: id("message_id")?,
-            guild_id: id("guild_id")?,
-            channel_id: id("channel_id")?,
-            parent_channel_id: match value.get("parent_channel_id")? {
-                serde_json::Value::Null => None,
-                _ => Some(id("parent_channel_id")?),
-            },
-            author_id: id("author_id")?,
-            created_at: DateTime::parse_from_rfc3339(value.get("created_at")?.as_str()?)
-                .ok()?
-                .with_timezone(&Utc),
-            char_count: match value.get("char_count")? {
-                serde_json::Value::Null => None,
-                count => Some(i32::try_from(count.as_i64()?).ok()?),
-            },
-            attachment_count: i32::try_from(value.get("attachment_count")?.as_i64()?).ok()?,
-            is_reply: value.get("is_reply")?.as_bool()?,
-        })
+    fn columns(&self, row: &mut Row<'_>) {
+        row.int8("message_id", Some(self.message_id))
+            .int8("guild_id", Some(self.guild_id))
+            .int8("channel_id", Some(self.channel_id))
+            .int8("parent_channel_id", self.parent_channel_id)
+            .int8("author_id", Some(self.author_id))
+            .time("created_at", Some(self.created_at))
+            .int4("char_count", self.char_count)
+            .int4("attachment_count", Some(self.attachment_count))
+            .bool("is_reply", Some(self.is_reply));
     }
 }
 
@@ -317,7 +167,8 @@ mod tests {
 }
 
 /// What happened to a membership.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MemberEventKind {
     /// Joined the guild.
     Join,
@@ -339,20 +190,11 @@ impl MemberEventKind {
             MemberEventKind::Present => "present",
         }
     }
-
-    fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "join" => MemberEventKind::Join,
-            "leave" => MemberEventKind::Leave,
-            "update" => MemberEventKind::Update,
-            "present" => MemberEventKind::Present,
-            _ => return None,
-        })
-    }
 }
 
 /// How a member event came to be known.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MemberOrigin {
     /// Sent by the gateway as it happened.
     Gateway,
@@ -371,26 +213,20 @@ impl MemberOrigin {
             MemberOrigin::Demo => "demo",
         }
     }
-
-    fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "gateway" => MemberOrigin::Gateway,
-            "sync" => MemberOrigin::Sync,
-            "demo" => MemberOrigin::Demo,
-            _ => return None,
-        })
-    }
 }
 
 /// One row of `bronze.discord_member_events`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberEvent {
+    #[serde(with = "id_text")]
     pub guild_id: i64,
+    #[serde(with = "id_text")]
     pub user_id: i64,
     pub kind: MemberEventKind,
     /// When the member joined, as Discord reports it (none for leaves).
     pub joined_at: Option<DateTime<Utc>>,
     /// The member's role ids.
+    #[serde(with = "id_text_vec")]
     pub roles: Vec<i64>,
     pub nickname: Option<String>,
     /// The member has not yet passed the guild's membership screening.
@@ -399,19 +235,45 @@ pub struct MemberEvent {
     /// For joins and members found present: the join instant (so the same join seen twice
     /// is stored once); otherwise when the bot saw it.
     pub observed_at: DateTime<Utc>,
-    /// For live joins: the invite the member used, as far as the bot could tell.
+    /// For live joins: the invite the member used, as far as the bot could tell (spools
+    /// written before sources were recorded have none).
+    #[serde(default)]
     pub source: Option<JoinSource>,
 }
 
+/// One of a fixed set of words. (Named, so serde reads it with the functions below instead
+/// of borrowing it from the input.)
+type Word = &'static str;
+
 /// Where a join came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinSource {
     /// `invite` or `unknown`.
-    pub kind: &'static str,
+    #[serde(deserialize_with = "join_source_kind")]
+    pub kind: Word,
     pub invite_code: Option<String>,
+    #[serde(with = "id_text_opt")]
     pub inviter_id: Option<i64>,
     /// Why it is unknown: `no_permission`, `not_found`, `ambiguous`, `unavailable`.
-    pub note: Option<&'static str>,
+    #[serde(deserialize_with = "join_source_note")]
+    pub note: Option<Word>,
+}
+
+fn join_source_kind<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<&'static str, D::Error> {
+    Ok(match String::deserialize(deserializer)?.as_str() {
+        "invite" => "invite",
+        _ => "unknown",
+    })
+}
+
+fn join_source_note<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<&'static str>, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?
+        .as_deref()
+        .and_then(JoinSource::parse_note))
 }
 
 impl JoinSource {
@@ -458,156 +320,32 @@ impl MemberEvent {
 
 impl BronzeRecord for MemberEvent {
     const SOURCE: &'static str = "discord_members";
+    const TABLE: &'static str = "bronze.discord_member_events";
+    const KEY: &'static str = "observed_at, source_key";
 
-    const COPY_STATEMENT: &'static str = "copy bronze.discord_member_events
-        (source_key, guild_id, user_id, kind, joined_at, roles, nickname, pending, origin,
-         observed_at, join_source, invite_code, inviter_id, join_source_note)
-        from stdin (format text)";
-
-    fn copy_line(&self, line: &mut CopyLine<'_>) {
-        let roles = format!(
-            "{{{}}}",
-            self.roles
-                .iter()
-                .map(i64::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        );
-        line.text(Some(&self.source_key()))
-            .value(Some(self.guild_id))
-            .value(Some(self.user_id))
-            .text(Some(self.kind.as_str()))
-            .text(self.joined_at.map(|at| at.to_rfc3339()).as_deref())
-            .text(Some(&roles))
-            .text(self.nickname.as_deref())
-            .value(Some(self.pending))
-            .text(Some(self.origin.as_str()))
-            .text(Some(&self.observed_at.to_rfc3339()));
+    fn columns(&self, row: &mut Row<'_>) {
         let source = self.source.as_ref();
-        line.text(source.map(|s| s.kind))
-            .text(source.and_then(|s| s.invite_code.as_deref()))
-            .value(source.and_then(|s| s.inviter_id))
-            .text(source.and_then(|s| s.note));
-    }
-
-    fn insert_batch<'c>(
-        conn: &'c mut sqlx::PgConnection,
-        batch: &'c [Self],
-    ) -> BoxFuture<'c, sqlx::Result<u64>> {
-        async move {
-            // One statement per record: arrays of arrays do not unnest row by row, and this
-            // path only runs for batches that hold a duplicate.
-            let mut inserted = 0;
-            for event in batch {
-                let done = sqlx::query(
-                    "insert into bronze.discord_member_events
-                         (source_key, guild_id, user_id, kind, joined_at, roles, nickname,
-                          pending, origin, observed_at, join_source, invite_code, inviter_id,
-                          join_source_note)
-                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                     on conflict (observed_at, source_key) do nothing",
-                )
-                .bind(event.source_key())
-                .bind(event.guild_id)
-                .bind(event.user_id)
-                .bind(event.kind.as_str())
-                .bind(event.joined_at)
-                .bind(&event.roles)
-                .bind(&event.nickname)
-                .bind(event.pending)
-                .bind(event.origin.as_str())
-                .bind(event.observed_at)
-                .bind(event.source.as_ref().map(|s| s.kind))
-                .bind(event.source.as_ref().and_then(|s| s.invite_code.clone()))
-                .bind(event.source.as_ref().and_then(|s| s.inviter_id))
-                .bind(event.source.as_ref().and_then(|s| s.note))
-                .execute(&mut *conn)
-                .await?;
-                inserted += done.rows_affected();
-            }
-            Ok(inserted)
-        }
-        .boxed()
-    }
-
-    fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "guild_id": self.guild_id.to_string(),
-            "user_id": self.user_id.to_string(),
-            "kind": self.kind.as_str(),
-            "joined_at": self.joined_at.map(|at| at.to_rfc3339()),
-            "roles": self.roles.iter().map(i64::to_string).collect::<Vec<_>>(),
-            "nickname": self.nickname,
-            "pending": self.pending,
-            "origin": self.origin.as_str(),
-            "observed_at": self.observed_at.to_rfc3339(),
-            "source": self.source.as_ref().map(|source| serde_json::json!({
-                "kind": source.kind,
-                "invite_code": source.invite_code,
-                "inviter_id": source.inviter_id.map(|id| id.to_string()),
-                "note": source.note,
-            })),
-        })
-    }
-
-    fn from_json(value: &serde_json::Value) -> Option<Self> {
-        let id = |key: &str| value.get(key)?.as_str()?.parse::<i64>().ok();
-        let instant = |text: &str| {
-            DateTime::parse_from_rfc3339(text)
-                .ok()
-                .map(|at| at.with_timezone(&Utc))
-        };
-        Some(Self {
-            guild_id: id("guild_id")?,
-            user_id: id("user_id")?,
-            kind: MemberEventKind::parse(value.get("kind")?.as_str()?)?,
-            joined_at: match value.get("joined_at")? {
-                serde_json::Value::Null => None,
-                at => Some(instant(at.as_str()?)?),
-            },
-            roles: value
-                .get("roles")?
-                .as_array()?
-                .iter()
-                .map(|role| role.as_str()?.parse().ok())
-                .collect::<Option<Vec<i64>>>()?,
-            nickname: match value.get("nickname")? {
-                serde_json::Value::Null => None,
-                name => Some(name.as_str()?.to_owned()),
-            },
-            pending: value.get("pending")?.as_bool()?,
-            origin: MemberOrigin::parse(value.get("origin")?.as_str()?)?,
-            observed_at: instant(value.get("observed_at")?.as_str()?)?,
-            // Spools written before sources were recorded have none.
-            source: match value.get("source") {
-                None | Some(serde_json::Value::Null) => None,
-                Some(source) => Some(JoinSource {
-                    kind: match source.get("kind")?.as_str()? {
-                        "invite" => "invite",
-                        _ => "unknown",
-                    },
-                    invite_code: source
-                        .get("invite_code")
-                        .and_then(|code| code.as_str())
-                        .map(str::to_owned),
-                    inviter_id: source
-                        .get("inviter_id")
-                        .and_then(|id| id.as_str())
-                        .and_then(|id| id.parse().ok()),
-                    note: source
-                        .get("note")
-                        .and_then(|note| note.as_str())
-                        .and_then(JoinSource::parse_note),
-                }),
-            },
-        })
+        row.text("source_key", Some(&self.source_key()))
+            .int8("guild_id", Some(self.guild_id))
+            .int8("user_id", Some(self.user_id))
+            .text("kind", Some(self.kind.as_str()))
+            .time("joined_at", self.joined_at)
+            .int8_array("roles", &self.roles)
+            .text("nickname", self.nickname.as_deref())
+            .bool("pending", Some(self.pending))
+            .text("origin", Some(self.origin.as_str()))
+            .time("observed_at", Some(self.observed_at))
+            .text("join_source", source.map(|s| s.kind))
+            .text("invite_code", source.and_then(|s| s.invite_code.as_deref()))
+            .int8("inviter_id", source.and_then(|s| s.inviter_id))
+            .text("join_source_note", source.and_then(|s| s.note));
     }
 }
 
 /// One row of `bronze.discord_scheduled_events`: an observation of a scheduled event (its
 /// description) or of one user's interest in it. Ids travel as strings in JSON (the spool),
 /// as everywhere else.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduledEventChange {
     #[serde(with = "id_text")]
     pub guild_id: i64,
@@ -648,70 +386,23 @@ impl ScheduledEventChange {
 
 impl BronzeRecord for ScheduledEventChange {
     const SOURCE: &'static str = "discord_events";
+    const TABLE: &'static str = "bronze.discord_scheduled_events";
+    const KEY: &'static str = "observed_at, source_key";
 
-    const COPY_STATEMENT: &'static str = "copy bronze.discord_scheduled_events
-        (source_key, guild_id, scheduled_event_id, change, user_id, name, channel_id, kind,
-         status, starts_at, ends_at, origin, observed_at)
-        from stdin (format text)";
-
-    fn copy_line(&self, line: &mut CopyLine<'_>) {
-        line.text(Some(&self.source_key()))
-            .value(Some(self.guild_id))
-            .value(Some(self.scheduled_event_id))
-            .text(Some(&self.change))
-            .value(self.user_id)
-            .text(self.name.as_deref())
-            .value(self.channel_id)
-            .text(self.kind.as_deref())
-            .text(self.status.as_deref())
-            .text(self.starts_at.map(|at| at.to_rfc3339()).as_deref())
-            .text(self.ends_at.map(|at| at.to_rfc3339()).as_deref())
-            .text(Some(&self.origin))
-            .text(Some(&self.observed_at.to_rfc3339()));
-    }
-
-    fn insert_batch<'c>(
-        conn: &'c mut sqlx::PgConnection,
-        batch: &'c [Self],
-    ) -> BoxFuture<'c, sqlx::Result<u64>> {
-        async move {
-            let mut inserted = 0;
-            for change in batch {
-                let done = sqlx::query(
-                    "insert into bronze.discord_scheduled_events
-                         (source_key, guild_id, scheduled_event_id, change, user_id, name,
-                          channel_id, kind, status, starts_at, ends_at, origin, observed_at)
-                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                     on conflict (observed_at, source_key) do nothing",
-                )
-                .bind(change.source_key())
-                .bind(change.guild_id)
-                .bind(change.scheduled_event_id)
-                .bind(&change.change)
-                .bind(change.user_id)
-                .bind(&change.name)
-                .bind(change.channel_id)
-                .bind(&change.kind)
-                .bind(&change.status)
-                .bind(change.starts_at)
-                .bind(change.ends_at)
-                .bind(&change.origin)
-                .bind(change.observed_at)
-                .execute(&mut *conn)
-                .await?;
-                inserted += done.rows_affected();
-            }
-            Ok(inserted)
-        }
-        .boxed()
-    }
-
-    fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
-    }
-
-    fn from_json(value: &serde_json::Value) -> Option<Self> {
-        serde_json::from_value(value.clone()).ok()
+    fn columns(&self, row: &mut Row<'_>) {
+        row.text("source_key", Some(&self.source_key()))
+            .int8("guild_id", Some(self.guild_id))
+            .int8("scheduled_event_id", Some(self.scheduled_event_id))
+            .text("change", Some(&self.change))
+            .int8("user_id", self.user_id)
+            .text("name", self.name.as_deref())
+            .int8("channel_id", self.channel_id)
+            .text("kind", self.kind.as_deref())
+            .text("status", self.status.as_deref())
+            .time("starts_at", self.starts_at)
+            .time("ends_at", self.ends_at)
+            .text("origin", Some(&self.origin))
+            .time("observed_at", Some(self.observed_at));
     }
 }
 
@@ -727,6 +418,22 @@ mod id_text {
         String::deserialize(deserializer)?
             .parse()
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Lists of Discord ids as JSON strings.
+mod id_text_vec {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(ids: &[i64], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(ids.iter().map(i64::to_string))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<i64>, D::Error> {
+        Vec::<String>::deserialize(deserializer)?
+            .iter()
+            .map(|text| text.parse().map_err(serde::de::Error::custom))
+            .collect()
     }
 }
 

@@ -7,7 +7,8 @@ use std::net::IpAddr;
 
 /// An account on a game platform, normalised: SteamID64 for every SteamID form, a
 /// lowercase hyphenated UUID for Minecraft.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum GameAccount {
     /// A SteamID64 (`7656119…`), whatever form the game printed (SteamID2, SteamID3).
     Steam(u64),

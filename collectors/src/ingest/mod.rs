@@ -6,41 +6,15 @@
 //! endpoint answering only after commit) writes with [`IngestWriter::write_acked`] and
 //! learns how many records were new, duplicates or refused.
 
+mod record;
+
+pub use record::{BronzeRecord, ColumnType, CopyLine, Row, column_names};
+
 use crate::metrics::{DropReason, Metrics, SourceLabels};
-use futures::future::BoxFuture;
 use sqlx::PgPool;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-
-/// A record type that lives in a bronze table.
-pub trait BronzeRecord: Send + Sync + Sized + 'static {
-    /// Name of the source, used as the `source` label in metrics.
-    const SOURCE: &'static str;
-
-    /// `COPY <table> (<columns>) FROM STDIN (FORMAT text)`: the fast path, taken for every
-    /// batch first. A batch holding a key that is already stored fails it as a whole (unique
-    /// violation) and is written again with [`BronzeRecord::insert_batch`].
-    const COPY_STATEMENT: &'static str;
-
-    /// Appends the record as one line of `COPY`'s text format, in the columns of
-    /// [`BronzeRecord::COPY_STATEMENT`].
-    fn copy_line(&self, line: &mut CopyLine<'_>);
-
-    /// Inserts a batch in one statement, skipping rows whose idempotency key is already
-    /// stored. Returns how many rows were new.
-    fn insert_batch<'c>(
-        conn: &'c mut sqlx::PgConnection,
-        batch: &'c [Self],
-    ) -> BoxFuture<'c, sqlx::Result<u64>>;
-
-    /// The record as JSON: kept in `bronze.rejected_records` when the database refuses it,
-    /// and in the spool while the database is unreachable.
-    fn to_json(&self) -> serde_json::Value;
-
-    /// The record back from its JSON (spool replay); `None` when it is not one.
-    fn from_json(value: &serde_json::Value) -> Option<Self>;
-}
 
 /// Where records wait while PostgreSQL is unreachable: one file of JSON lines per source,
 /// replayed in order once the database is back. Records carry idempotency keys, so a replay
@@ -318,13 +292,22 @@ impl Writer<'_> {
         if !spool_pending(spool, R::SOURCE) {
             return true;
         }
-        let mut records: Vec<R> = match read_spool(spool, R::SOURCE) {
-            Ok(records) => records,
-            Err(error) => {
-                tracing::error!(source = R::SOURCE, error = %error, "cannot read the spool");
-                return false;
-            }
-        };
+        let (mut records, unreadable): (Vec<R>, Vec<serde_json::Value>) =
+            match read_spool(spool, R::SOURCE) {
+                Ok(read) => read,
+                Err(error) => {
+                    tracing::error!(source = R::SOURCE, error = %error, "cannot read the spool");
+                    return false;
+                }
+            };
+        // A line cut off by a crash, or written by another version: kept, not dropped.
+        for payload in &unreadable {
+            tracing::warn!(
+                source = R::SOURCE,
+                "an unreadable line in the spool is kept in bronze.rejected_records"
+            );
+            keep_rejected(self.pool, R::SOURCE, payload, "unreadable spool line").await;
+        }
         let total = records.len();
         while !records.is_empty() {
             let mut chunk: Vec<R> = records
@@ -392,20 +375,24 @@ fn append_to_spool<R: BronzeRecord>(spool: &SpoolConfig, records: &[R]) -> std::
     Ok(true)
 }
 
-fn read_spool<R: BronzeRecord>(spool: &SpoolConfig, source: &str) -> std::io::Result<Vec<R>> {
+/// The spool's records, and the lines that are not one (as JSON, or as their text).
+fn read_spool<R: BronzeRecord>(
+    spool: &SpoolConfig,
+    source: &str,
+) -> std::io::Result<(Vec<R>, Vec<serde_json::Value>)> {
     let text = std::fs::read_to_string(spool.file(source))?;
     let mut records = Vec::new();
+    let mut unreadable = Vec::new();
     for line in text.lines().filter(|line| !line.trim().is_empty()) {
-        // A line cut off by a crash mid-write is the only kind that does not parse.
-        match serde_json::from_str(line)
-            .ok()
-            .and_then(|value| R::from_json(&value))
-        {
-            Some(record) => records.push(record),
-            None => tracing::warn!(source, "skipping an incomplete line in the spool"),
+        match serde_json::from_str::<serde_json::Value>(line) {
+            Ok(value) => match R::from_json(&value) {
+                Some(record) => records.push(record),
+                None => unreadable.push(value),
+            },
+            Err(_) => unreadable.push(serde_json::json!({ "line": line })),
         }
     }
-    Ok(records)
+    Ok((records, unreadable))
 }
 
 /// Writes the buffer, retrying with exponential backoff (up to 30 s between tries) while the
@@ -458,26 +445,30 @@ async fn write_with_retry<R: BronzeRecord>(
 
 /// Keeps a refused record with its error, retrying while the database is unreachable.
 async fn quarantine<R: BronzeRecord>(pool: &PgPool, record: &R, refusal: &sqlx::Error) {
+    keep_rejected(pool, R::SOURCE, &record.to_json(), &refusal.to_string()).await;
+}
+
+/// Keeps what could not be written in `bronze.rejected_records` with the reason, retrying
+/// while the database is unreachable.
+async fn keep_rejected(pool: &PgPool, source: &str, payload: &serde_json::Value, error: &str) {
     let mut delay = Duration::from_millis(250);
-    let payload = record.to_json();
-    let error = refusal.to_string();
     loop {
         let kept = sqlx::query(
             "insert into bronze.rejected_records (source, payload, error) values ($1, $2, $3)",
         )
-        .bind(R::SOURCE)
-        .bind(&payload)
-        .bind(&error)
+        .bind(source)
+        .bind(payload)
+        .bind(error)
         .execute(pool)
         .await;
         match kept {
             Ok(_) => return,
             Err(failure) if is_refusal(&failure) => {
-                tracing::error!(source = R::SOURCE, error = %failure, "the refused record cannot be kept either");
+                tracing::error!(source, error = %failure, "the refused record cannot be kept either");
                 return;
             }
             Err(failure) => {
-                tracing::warn!(source = R::SOURCE, error = %failure, retry_in_ms = delay.as_millis() as u64, "keeping a refused record failed; retrying");
+                tracing::warn!(source, error = %failure, retry_in_ms = delay.as_millis() as u64, "keeping a refused record failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(30));
             }
@@ -548,7 +539,7 @@ async fn write_batch<R: BronzeRecord>(pool: &PgPool, buffer: &[R]) -> sqlx::Resu
             conn.close_on_drop();
             drop(conn);
             let mut conn = pool.acquire().await?;
-            R::insert_batch(&mut conn, buffer).await
+            record::insert_batch(&mut conn, buffer).await
         }
         Err(error) => {
             conn.close_on_drop();
@@ -564,12 +555,15 @@ async fn copy_batch<R: BronzeRecord>(
     // Sent in chunks as they are formatted: PostgreSQL stores one chunk while the next is
     // written, so the two cores work at once.
     const CHUNK: usize = 256;
-    let mut copy = conn.copy_in_raw(R::COPY_STATEMENT).await?;
+    let Some(first) = buffer.first() else {
+        return Ok(0);
+    };
+    let mut copy = conn.copy_in_raw(&record::copy_statement(first)).await?;
     let mut lines = String::with_capacity(CHUNK * 160);
     for chunk in buffer.chunks(CHUNK) {
         lines.clear();
-        for record in chunk {
-            record.copy_line(&mut CopyLine::new(&mut lines));
+        for item in chunk {
+            record::copy_line(item, &mut lines);
             lines.push('\n');
         }
         if let Err(error) = copy.send(lines.as_bytes()).await {
@@ -582,59 +576,4 @@ async fn copy_batch<R: BronzeRecord>(
 
 fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
-}
-
-/// One line of `COPY`'s text format being written: fields separated by tabs, `None` as
-/// NULL, and the characters the format gives a meaning escaped.
-pub struct CopyLine<'a> {
-    out: &'a mut String,
-    first: bool,
-}
-
-impl<'a> CopyLine<'a> {
-    fn new(out: &'a mut String) -> Self {
-        Self { out, first: true }
-    }
-
-    /// Appends a text field (`None` is NULL).
-    pub fn text(&mut self, value: Option<&str>) -> &mut Self {
-        if !std::mem::take(&mut self.first) {
-            self.out.push('\t');
-        }
-        let Some(value) = value else {
-            self.out.push_str("\\N");
-            return self;
-        };
-        for c in value.chars() {
-            match c {
-                '\\' => self.out.push_str("\\\\"),
-                '\t' => self.out.push_str("\\t"),
-                '\n' => self.out.push_str("\\n"),
-                '\r' => self.out.push_str("\\r"),
-                c => self.out.push(c),
-            }
-        }
-        self
-    }
-
-    /// Appends a field from its `Display` form (numbers, booleans, instants).
-    pub fn value(&mut self, value: Option<impl std::fmt::Display>) -> &mut Self {
-        self.text(value.map(|v| v.to_string()).as_deref())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn copy_lines_escape_what_the_text_format_reads_specially() {
-        let mut out = String::new();
-        CopyLine::new(&mut out)
-            .text(Some(""))
-            .text(Some("a\tb\\c\nd\re"))
-            .text(None)
-            .value(Some(42));
-        assert_eq!(out, "\ta\\tb\\\\c\\nd\\re\t\\N\t42");
-    }
 }
