@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::Utc;
-use collectors::game::logs::{LineDecoder, LogFormat, LogSink, count_unparsed};
+use collectors::game::logs::{LogCursor, LogFormat, LogSink, LogStream};
 use collectors::game::records::GameLogRecord;
 use collectors::game::servers::{SourceKind, report_source, server_by_token};
 use collectors::ingest::{IngestWriter, WriterConfig};
@@ -25,7 +25,6 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct LogIngest {
     pool: PgPool,
-    metrics: Metrics,
     sink: LogSink,
     timezone: chrono_tz::Tz,
     body_limit: usize,
@@ -47,7 +46,6 @@ impl LogIngest {
         );
         Self {
             pool: pool.clone(),
-            metrics: metrics.clone(),
             sink: LogSink::new(
                 writer,
                 metrics.clone(),
@@ -114,20 +112,18 @@ async fn ingest_logs(
     };
     let now = Utc::now();
     let tz = server.log_tz(ingest.timezone);
-    let mut decoder = LineDecoder::new(
+    let mut stream = LogStream::new(
         server.server_id,
         LogFormat::for_game(server.game),
         tz,
         now.with_timezone(&tz).date_naive(),
         now,
     );
-    let records: Vec<GameLogRecord> = text
-        .split('\n')
-        .filter(|line| !line.trim().is_empty())
-        .filter_map(|line| decoder.decode(line))
-        .collect();
-    count_unparsed(&ingest.metrics, "game_logs", decoder.counts.unparsed);
-    let receipt = match ingest.sink.write(records).await {
+    stream.push(text.as_bytes());
+    stream.finish();
+    let decoded = stream.take();
+    let unparsed = decoded.counts.unparsed;
+    let receipt = match ingest.sink.commit(decoded).await {
         Ok(receipt) => receipt,
         Err(error) => {
             tracing::error!(server = %server.name, error = format!("{error:#}"), "storing a log batch failed");
@@ -147,19 +143,13 @@ async fn ingest_logs(
     };
     if let Some(end) = header("x-logbytes-endoffset").and_then(|v| v.parse::<i64>().ok()) {
         let instance = header("x-server-instance-token").unwrap_or_default();
-        let stream = format!("http:{}", instance.chars().take(64).collect::<String>());
-        if let Err(error) = sqlx::query(
-            "insert into app.game_log_cursors (server_id, stream, read_offset)
-             values ($1, $2, $3)
-             on conflict (server_id, stream) do update
-                 set read_offset = excluded.read_offset, updated_at = now()",
-        )
-        .bind(server.server_id)
-        .bind(stream)
-        .bind(end)
-        .execute(pool)
-        .await
-        {
+        let cursor = LogCursor {
+            stream: format!("http:{}", instance.chars().take(64).collect::<String>()),
+            file_id: None,
+            offset: end,
+            day: None,
+        };
+        if let Err(error) = ingest.sink.save_cursor(server.server_id, &cursor).await {
             tracing::warn!(%error, "recording the HTTP log offset failed");
         }
     }
@@ -170,7 +160,7 @@ async fn ingest_logs(
         StatusCode::OK,
         format!(
             "stored {} lines ({} already stored, {} unreadable kept)\n",
-            receipt.new, receipt.duplicate, decoder.counts.unparsed
+            receipt.new, receipt.duplicate, unparsed
         ),
     )
 }

@@ -5,9 +5,7 @@ use crate::config::Config;
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
-use collectors::game::logs::{
-    LineDecoder, LineSplitter, LogFormat, LogSink, count_unparsed, day_rollovers,
-};
+use collectors::game::logs::{DecodeCounts, Decoded, LogFormat, LogSink, LogStream, day_rollovers};
 use collectors::game::records::GameLogRecord;
 use collectors::game::servers::{Game, GameServer, LogSource, load_servers, server_by_name};
 use collectors::game::sftp::{SftpError, SftpFolder, SftpTarget};
@@ -403,19 +401,18 @@ pub async fn import_logs(
     let tz = server.log_tz(config.timezone);
     for file in files {
         progress.file(file);
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<GameLogRecord>, u64)>(4);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Decoded, u64)>(4);
         let path = file.clone();
         let server_id = server.server_id;
         let reader =
             tokio::task::spawn_blocking(move || read_file(&path, server_id, format, tz, &tx));
-        while let Some((records, bytes)) = rx.recv().await {
-            let receipt: Receipt = sink.write(records).await?;
+        while let Some((decoded, bytes)) = rx.recv().await {
+            let receipt: Receipt = sink.commit(decoded).await?;
             report.stored += receipt.new;
             report.duplicates += receipt.duplicate;
             progress.advance(bytes);
         }
         let counts = reader.await.context("the file reader stopped")??;
-        count_unparsed(metrics, "game_logs", counts.unparsed);
         report.files += 1;
         report.lines += counts.lines;
         report.unparsed += counts.unparsed;
@@ -433,8 +430,8 @@ fn read_file(
     server_id: i64,
     format: LogFormat,
     tz: chrono_tz::Tz,
-    tx: &tokio::sync::mpsc::Sender<(Vec<GameLogRecord>, u64)>,
-) -> anyhow::Result<collectors::game::logs::DecodeCounts> {
+    tx: &tokio::sync::mpsc::Sender<(Decoded, u64)>,
+) -> anyhow::Result<DecodeCounts> {
     let meta = std::fs::metadata(path)?;
     let modified: DateTime<Utc> = meta.modified().map_or_else(|_| Utc::now(), DateTime::from);
     let gz = is_gzip(path)?;
@@ -452,7 +449,7 @@ fn read_file(
         })?;
         day -= chrono::Duration::days(i64::from(day_rollovers(text.lines())));
     }
-    let mut decoder = LineDecoder::new(server_id, format, tz, day, modified);
+    let mut stream = LogStream::new(server_id, format, tz, day, modified);
     let counting = CountingReader::new(std::fs::File::open(path)?);
     let consumed = counting.counter();
     let mut reader: Box<dyn BufRead> = if gz {
@@ -463,34 +460,28 @@ fn read_file(
     } else {
         Box::new(std::io::BufReader::with_capacity(256 * 1024, counting))
     };
-    let mut splitter = LineSplitter::default();
-    let mut batch = Vec::with_capacity(IMPORT_BATCH);
     let mut reported = 0u64;
+    let mut send = |stream: &mut LogStream| {
+        let now = consumed.load(std::sync::atomic::Ordering::Relaxed);
+        let sent = tx.blocking_send((stream.take(), now - reported));
+        reported = now;
+        sent.map_err(|_| anyhow::anyhow!("the import was stopped"))
+    };
     loop {
         let chunk = reader.fill_buf()?;
         if chunk.is_empty() {
             break;
         }
         let n = chunk.len();
-        splitter.push(chunk, |line| batch.extend(decoder.decode(line)));
+        stream.push(chunk);
         reader.consume(n);
-        if batch.len() >= IMPORT_BATCH {
-            let now = consumed.load(std::sync::atomic::Ordering::Relaxed);
-            if tx
-                .blocking_send((std::mem::take(&mut batch), now - reported))
-                .is_err()
-            {
-                bail!("the import was stopped");
-            }
-            reported = now;
+        if stream.ready() >= IMPORT_BATCH {
+            send(&mut stream)?;
         }
     }
-    splitter.finish(|line| batch.extend(decoder.decode(line)));
-    let now = consumed.load(std::sync::atomic::Ordering::Relaxed);
-    if tx.blocking_send((batch, now - reported)).is_err() {
-        bail!("the import was stopped");
-    }
-    Ok(decoder.counts)
+    stream.finish();
+    send(&mut stream)?;
+    Ok(stream.counts())
 }
 
 fn is_gzip(path: &Path) -> std::io::Result<bool> {

@@ -79,7 +79,7 @@ fn an_unknown_job_lists_the_jobs() {
     let text = stderr_and_stdout(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("unknown job 'nope'; jobs are: voice_sessions, chat_daily, members, game_log_sessions, game_status_sessions, activity_daily, server_utilization, daily_active_users, retention_cohorts, discord_comparable, member_sources, member_growth, funnel, presence_hours, identity_review, events, or all"),
+        text.contains("unknown job 'nope'; jobs are: voice_sessions, chat_daily, members, game_log_sessions, link_codes, game_status_sessions, activity_daily, server_utilization, daily_active_users, retention_cohorts, discord_comparable, member_sources, member_growth, funnel, presence_hours, identity_review, events, or all"),
         "{text}"
     );
 }

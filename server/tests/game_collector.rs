@@ -232,19 +232,13 @@ fn tailer(pool: &PgPool, server_id: i64, folder: &Path) -> FolderTailer {
     let metrics = Metrics::new();
     let (writer, _task) =
         collectors::ingest::IngestWriter::spawn(pool.clone(), writer_config(), metrics.clone());
-    let sink = LogSink::new(
-        writer,
-        metrics.clone(),
-        Arc::new(IpHasher::new(pool.clone())),
-    );
+    let sink = LogSink::new(writer, metrics, Arc::new(IpHasher::new(pool.clone())));
     FolderTailer::new(
         server_id,
         LogFormat::Minecraft,
         chrono_tz::UTC,
         folder.to_owned(),
-        pool.clone(),
         sink,
-        metrics,
     )
 }
 

@@ -221,14 +221,15 @@ async fn a_hand_made_evening_gives_exact_sessions_and_utilization(pool: PgPool) 
     let tz = chrono_tz::UTC;
     let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 28).expect("day");
     let start = day.and_hms_opt(0, 0, 0).expect("midnight").and_utc();
-    let mut decoder = collectors::game::logs::LineDecoder::new(
+    let mut stream = collectors::game::logs::LogStream::new(
         id,
         collectors::game::logs::LogFormat::Minecraft,
         tz,
         day,
         start,
     );
-    let records: Vec<_> = lines.iter().filter_map(|l| decoder.decode(l)).collect();
+    stream.push(lines.join("\n").as_bytes());
+    stream.finish();
     let (writer, task) =
         collectors::ingest::IngestWriter::spawn(pool.clone(), Default::default(), Metrics::new());
     let sink = collectors::game::logs::LogSink::new(
@@ -236,7 +237,7 @@ async fn a_hand_made_evening_gives_exact_sessions_and_utilization(pool: PgPool) 
         Metrics::new(),
         Arc::new(collectors::steps::IpHasher::new(pool.clone())),
     );
-    sink.write(records).await.expect("write");
+    sink.commit(stream.take()).await.expect("write");
     drop(sink);
     let _ = task.await;
     let clock = guildhall::clock::Clock::fixed("2026-11-29T12:00:00Z".parse().expect("now"));

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use collectors::discord::{VoiceEvent, VoiceOrigin};
-use collectors::game::logs::{LineDecoder, LogFormat, LogSink};
+use collectors::game::logs::{LogFormat, LogSink, LogStream};
 use collectors::ingest::{IngestWriter, WriterConfig};
 use collectors::metrics::Metrics;
 use collectors::steps::IpHasher;
@@ -85,21 +85,22 @@ async fn voice(pool: &PgPool) {
 /// Log lines through the real decoder and ingest steps, committed.
 async fn logs(pool: &PgPool, server_id: i64, format: LogFormat, lines: &[&str]) {
     let day = NaiveDate::from_ymd_opt(2026, 11, 28).expect("day");
-    let mut decoder = LineDecoder::new(
+    let mut stream = LogStream::new(
         server_id,
         format,
         chrono_tz::UTC,
         day,
         at("2026-11-28T23:00:00Z"),
     );
-    let records: Vec<_> = lines.iter().filter_map(|l| decoder.decode(l)).collect();
+    stream.push(lines.join("\n").as_bytes());
+    stream.finish();
     let (writer, task) = IngestWriter::spawn(pool.clone(), WriterConfig::default(), Metrics::new());
     let sink = LogSink::new(
         writer,
         Metrics::new(),
         Arc::new(IpHasher::new(pool.clone())),
     );
-    sink.write(records).await.expect("logs");
+    sink.commit(stream.take()).await.expect("logs");
     drop(sink);
     task.await.expect("writer");
 }
@@ -204,6 +205,8 @@ async fn accounts_linked_by_in_game_code_count_as_one_person_and_unlinking_gives
         )],
     )
     .await;
+    // The pipeline redeems the codes (job link_codes): the ingest only kept their hashes.
+    run(&pool).await;
     let member = person_of(&pool, "discord", &MIRA.to_string()).await;
     assert_eq!(person_of(&pool, "minecraft", MIRA_UUID).await, member);
     assert_eq!(person_of(&pool, "steam", MIRA_STEAM).await, member);
@@ -261,6 +264,7 @@ async fn accounts_linked_by_in_game_code_count_as_one_person_and_unlinking_gives
         )],
     )
     .await;
+    run(&pool).await;
     let outcomes: Vec<String> =
         sqlx::query_scalar("select outcome from app.link_code_attempts order by at")
             .fetch_all(&pool)
@@ -339,6 +343,7 @@ async fn five_wrong_codes_from_one_account_silence_it_and_a_member_gets_five_cod
     ));
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
     logs(&pool, cs2, LogFormat::Hl, &refs).await;
+    run(&pool).await;
     let outcomes: Vec<String> =
         sqlx::query_scalar("select outcome from app.link_code_attempts order by at")
             .fetch_all(&pool)
@@ -513,14 +518,15 @@ async fn an_opted_out_member_leaves_only_hashes_their_events_are_dropped_and_the
             vec!["L 11/29/2026 - 14:00:05: \"Mira<2><[U:1:24690]><>\" entered the game"],
         ),
     ] {
-        let mut decoder = LineDecoder::new(
+        let mut stream = LogStream::new(
             server,
             format,
             chrono_tz::UTC,
             day,
             at("2026-11-29T23:00:00Z"),
         );
-        let records: Vec<_> = lines.iter().filter_map(|l| decoder.decode(l)).collect();
+        stream.push(lines.join("\n").as_bytes());
+        stream.finish();
         let (writer, task) =
             IngestWriter::spawn(pool.clone(), WriterConfig::default(), Metrics::new());
         let sink = LogSink::new(
@@ -528,7 +534,7 @@ async fn an_opted_out_member_leaves_only_hashes_their_events_are_dropped_and_the
             metrics.clone(),
             Arc::new(IpHasher::new(pool.clone())),
         );
-        sink.write(records).await.expect("logs");
+        sink.commit(stream.take()).await.expect("logs");
         drop(sink);
         task.await.expect("writer");
     }

@@ -246,6 +246,8 @@ async fn join_mute_switch_afk_leave_become_exact_sessions(pool: PgPool) {
             ("members".to_owned(), None),
             // No game servers: nothing to rebuild.
             ("game_log_sessions".to_owned(), None),
+            // No `!link` lines: nothing redeemed, and a link dirties days by its trigger.
+            ("link_codes".to_owned(), None),
             ("game_status_sessions".to_owned(), None),
             // Local midnight of Nov 1 in Berlin.
             (
@@ -341,7 +343,10 @@ async fn running_every_job_twice_changes_nothing(pool: PgPool) {
     .fetch_one(&pool)
     .await
     .expect("runs");
-    assert_eq!(runs, 48, "every run of the sixteen jobs is in the history");
+    assert_eq!(
+        runs, 51,
+        "every run of the seventeen jobs is in the history"
+    );
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
@@ -651,7 +656,7 @@ fn unknown_jobs_are_refused_with_the_list_of_jobs() {
         .to_string();
     assert_eq!(
         error,
-        "unknown job 'nope'; jobs are: voice_sessions, chat_daily, members, game_log_sessions, game_status_sessions, activity_daily, server_utilization, daily_active_users, retention_cohorts, discord_comparable, member_sources, member_growth, funnel, presence_hours, identity_review, events, or all"
+        "unknown job 'nope'; jobs are: voice_sessions, chat_daily, members, game_log_sessions, link_codes, game_status_sessions, activity_daily, server_utilization, daily_active_users, retention_cohorts, discord_comparable, member_sources, member_growth, funnel, presence_hours, identity_review, events, or all"
     );
 }
 
@@ -784,6 +789,7 @@ async fn a_failing_job_does_not_stop_the_jobs_after_it(pool: PgPool) {
             ("chat_daily".to_owned(), true),
             ("members".to_owned(), true),
             ("game_log_sessions".to_owned(), true),
+            ("link_codes".to_owned(), true),
             ("game_status_sessions".to_owned(), true),
             ("activity_daily".to_owned(), true),
             ("server_utilization".to_owned(), true),

@@ -1,5 +1,6 @@
 //! One person, many accounts: the in-game link codes a member is shown (typed as
-//! `!link CODE` in game chat, redeemed by the log ingest through `app.redeem_link_code`),
+//! `!link CODE` in game chat; the pipeline's `link_codes` job redeems them through
+//! `app.redeem_link_code_hash`),
 //! and linking and unlinking game accounts through the database functions every path uses
 //! (`silver.link_identity`, `silver.unlink_identity`), which write the audit log and mark
 //! exactly the affected days for recompute.

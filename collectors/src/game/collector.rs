@@ -214,13 +214,11 @@ impl GameServers {
             LogFormat::for_game(server.game),
             server.log_tz(self.config.timezone),
             folder,
-            self.pool.clone(),
             LogSink::new(
                 self.writers.logs.clone(),
                 self.metrics.clone(),
                 self.hasher.clone(),
             ),
-            self.metrics.clone(),
         );
         tasks.spawn(tail_loop(
             self.pool.clone(),

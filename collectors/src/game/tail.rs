@@ -7,12 +7,9 @@
 //! Files untouched for a day when first seen are history: `guildhall import-logs` takes
 //! those.
 
-use super::logs::{LineDecoder, LineSplitter, LogFormat, LogSink, count_unparsed, day_rollovers};
-use super::records::GameLogRecord;
-use crate::metrics::Metrics;
+use super::logs::{LogCursor, LogFormat, LogSink, LogStream, day_rollovers};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
-use sqlx::PgPool;
 use std::collections::HashMap;
 use std::future::Future;
 use std::os::unix::fs::MetadataExt;
@@ -110,9 +107,7 @@ pub struct FolderTailer<F: LogFolder = LocalFolder> {
     format: LogFormat,
     tz: Tz,
     folder: F,
-    pool: PgPool,
     sink: LogSink,
-    metrics: Metrics,
     files: HashMap<String, TailedFile>,
 }
 
@@ -121,30 +116,13 @@ struct TailedFile {
     /// Bytes read so far (the cursor is this minus the partial line waiting).
     offset: u64,
     handle: Option<LogReader>,
-    splitter: LineSplitter,
-    decoder: LineDecoder,
+    stream: LogStream,
 }
 
 impl FolderTailer<LocalFolder> {
     /// Follows a folder on this machine.
-    pub fn new(
-        server_id: i64,
-        format: LogFormat,
-        tz: Tz,
-        folder: PathBuf,
-        pool: PgPool,
-        sink: LogSink,
-        metrics: Metrics,
-    ) -> Self {
-        Self::with_folder(
-            server_id,
-            format,
-            tz,
-            LocalFolder::new(folder),
-            pool,
-            sink,
-            metrics,
-        )
+    pub fn new(server_id: i64, format: LogFormat, tz: Tz, folder: PathBuf, sink: LogSink) -> Self {
+        Self::with_folder(server_id, format, tz, LocalFolder::new(folder), sink)
     }
 }
 
@@ -154,18 +132,14 @@ impl<F: LogFolder> FolderTailer<F> {
         format: LogFormat,
         tz: Tz,
         folder: F,
-        pool: PgPool,
         sink: LogSink,
-        metrics: Metrics,
     ) -> Self {
         Self {
             server_id,
             format,
             tz,
             folder,
-            pool,
             sink,
-            metrics,
             files: HashMap::new(),
         }
     }
@@ -196,34 +170,38 @@ impl<F: LogFolder> FolderTailer<F> {
     async fn follow(&mut self, entry: &Entry) -> anyhow::Result<u64> {
         let mut lines = 0;
         if !self.files.contains_key(&entry.name) {
-            match self.load_cursor(&entry.name).await? {
-                Some((file_id, offset, day)) => {
-                    let day = day.unwrap_or_else(|| local_day(self.tz, entry.modified));
-                    let decoder = self.decoder(day, entry.modified);
+            match self
+                .sink
+                .cursor(self.server_id, &stream_name(&entry.name))
+                .await?
+            {
+                Some(cursor) => {
+                    let day = cursor
+                        .day
+                        .unwrap_or_else(|| local_day(self.tz, entry.modified));
+                    let stream = self.stream(day, entry.modified);
                     self.files.insert(
                         entry.name.clone(),
                         TailedFile {
-                            file_id,
-                            offset,
+                            file_id: cursor.file_id.unwrap_or_default(),
+                            offset: cursor.offset as u64,
                             handle: None,
-                            splitter: LineSplitter::default(),
-                            decoder,
+                            stream,
                         },
                     );
                 }
                 None if Utc::now() - entry.modified > Duration::hours(HISTORY_AGE_HOURS) => {
                     // History: remember it as read, leave it to `import-logs`.
-                    self.save_cursor(&entry.name, &entry.file_id, entry.len as i64, None)
+                    self.save_cursor(&entry.name, &entry.file_id, entry.len, None)
                         .await?;
-                    let decoder = self.decoder(local_day(self.tz, entry.modified), entry.modified);
+                    let stream = self.stream(local_day(self.tz, entry.modified), entry.modified);
                     self.files.insert(
                         entry.name.clone(),
                         TailedFile {
                             file_id: entry.file_id.clone(),
                             offset: entry.len,
                             handle: None,
-                            splitter: LineSplitter::default(),
-                            decoder,
+                            stream,
                         },
                     );
                     return Ok(0);
@@ -254,12 +232,13 @@ impl<F: LogFolder> FolderTailer<F> {
             file = self.fresh(entry).await?;
         }
         if file.handle.is_none()
-            && entry.len > file.offset.saturating_sub(file.splitter.pending() as u64)
+            && entry.len > file.offset.saturating_sub(file.stream.pending() as u64)
         {
-            let start = file.offset - file.splitter.pending() as u64;
+            // Read again from the start of the partial line (a new stream holds none).
+            let start = file.offset - file.stream.pending() as u64;
             let handle = self.folder.open(&entry.name, start).await?;
             file.offset = start;
-            file.splitter = LineSplitter::default();
+            file.stream.forget_partial_line();
             file.handle = Some(handle);
         }
         lines += self.drain(&entry.name, &mut file, false).await?;
@@ -282,13 +261,12 @@ impl<F: LogFolder> FolderTailer<F> {
             file_id: entry.file_id.clone(),
             offset: 0,
             handle: Some(handle),
-            splitter: LineSplitter::default(),
-            decoder: self.decoder(day, entry.modified),
+            stream: self.stream(day, entry.modified),
         })
     }
 
-    fn decoder(&self, day: NaiveDate, modified: DateTime<Utc>) -> LineDecoder {
-        LineDecoder::new(self.server_id, self.format, self.tz, day, modified)
+    fn stream(&self, day: NaiveDate, modified: DateTime<Utc>) -> LogStream {
+        LogStream::new(self.server_id, self.format, self.tz, day, modified)
     }
 
     /// Reads the open handle to its end, committing chunk by chunk; `finished`: the file
@@ -310,35 +288,18 @@ impl<F: LogFolder> FolderTailer<F> {
                 // Nothing new since the last commit.
                 break;
             }
-            let mut records: Vec<GameLogRecord> = Vec::new();
-            let before = file.decoder.counts;
             if n == 0 {
-                if finished {
-                    let decoder = &mut file.decoder;
-                    file.splitter
-                        .finish(|line| records.extend(decoder.decode(line)));
-                }
+                file.stream.finish();
             } else {
-                let decoder = &mut file.decoder;
-                file.splitter
-                    .push(&buffer[..n], |line| records.extend(decoder.decode(line)));
+                file.stream.push(&buffer[..n]);
                 file.offset += n as u64;
             }
-            lines += file.decoder.counts.lines - before.lines;
-            count_unparsed(
-                &self.metrics,
-                "game_logs",
-                file.decoder.counts.unparsed - before.unparsed,
-            );
-            self.sink.write(records).await?;
-            let cursor = file.offset - file.splitter.pending() as u64;
-            self.save_cursor(
-                name,
-                &file.file_id,
-                i64::try_from(cursor).unwrap_or(i64::MAX),
-                Some(file.decoder.day()),
-            )
-            .await?;
+            let decoded = file.stream.take();
+            lines += decoded.counts.lines;
+            self.sink.commit(decoded).await?;
+            let cursor = file.offset - file.stream.pending() as u64;
+            self.save_cursor(name, &file.file_id, cursor, Some(file.stream.day()))
+                .await?;
             if n == 0 {
                 break;
             }
@@ -349,43 +310,20 @@ impl<F: LogFolder> FolderTailer<F> {
         Ok(lines)
     }
 
-    async fn load_cursor(
-        &self,
-        name: &str,
-    ) -> sqlx::Result<Option<(String, u64, Option<NaiveDate>)>> {
-        let row: Option<(Option<String>, i64, Option<NaiveDate>)> = sqlx::query_as(
-            "select file_id, read_offset, log_day from app.game_log_cursors
-             where server_id = $1 and stream = $2",
-        )
-        .bind(self.server_id)
-        .bind(stream_name(name))
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|(id, offset, day)| (id.unwrap_or_default(), offset.max(0) as u64, day)))
-    }
-
     async fn save_cursor(
         &self,
         name: &str,
         file_id: &str,
-        offset: i64,
+        offset: u64,
         day: Option<NaiveDate>,
     ) -> sqlx::Result<()> {
-        sqlx::query(
-            "insert into app.game_log_cursors (server_id, stream, file_id, read_offset, log_day)
-             values ($1, $2, $3, $4, $5)
-             on conflict (server_id, stream) do update
-                 set file_id = excluded.file_id, read_offset = excluded.read_offset,
-                     log_day = excluded.log_day, updated_at = now()",
-        )
-        .bind(self.server_id)
-        .bind(stream_name(name))
-        .bind(file_id)
-        .bind(offset)
-        .bind(day)
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
+        let cursor = LogCursor {
+            stream: stream_name(name),
+            file_id: Some(file_id.to_owned()),
+            offset: i64::try_from(offset).unwrap_or(i64::MAX),
+            day,
+        };
+        self.sink.save_cursor(self.server_id, &cursor).await
     }
 }
 

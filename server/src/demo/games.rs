@@ -9,7 +9,7 @@ use anyhow::Context;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use collectors::game::event::GameAccount;
-use collectors::game::logs::{LineDecoder, LogFormat, LogSink};
+use collectors::game::logs::{LogFormat, LogSink, LogStream};
 use collectors::game::records::{GameLogRecord, MetricRecord, SnapshotPlayer, StatusRecord};
 use collectors::game::steamid::steam_id3;
 use collectors::ingest::{IngestWriter, WriterConfig};
@@ -369,15 +369,15 @@ pub async fn write(pool: &PgPool, params: &DemoParams, metrics: &Metrics) -> any
         Arc::new(IpHasher::new(pool.clone())),
     );
     let tz: Tz = params.timezone;
-    let mut decoder = LineDecoder::new(cs2, LogFormat::Hl, tz, params.end, now);
-    let mut batch = Vec::with_capacity(5000);
+    let mut stream = LogStream::new(cs2, LogFormat::Hl, tz, params.end, now);
     for (_, line) in cs2_log_lines(params, &cs2_visits, now) {
-        batch.extend(decoder.decode(&line));
-        if batch.len() >= 5000 {
-            written += sink.write(std::mem::take(&mut batch)).await?.new;
+        stream.push(line.as_bytes());
+        stream.push(b"\n");
+        if stream.ready() >= 5000 {
+            written += sink.commit(stream.take()).await?.new;
         }
     }
-    written += sink.write(batch).await?.new;
+    written += sink.commit(stream.take()).await?.new;
     drop(sink);
     let _ = task.await;
 

@@ -97,6 +97,17 @@ pub const JOBS: &[Job] = &[
         recent_every: None,
     },
     Job {
+        name: "link_codes",
+        inputs: &["bronze.game_log_events"],
+        outputs: &["silver.user_identities"],
+        progress: Progress::BronzeIds {
+            table: "bronze.game_log_events",
+        },
+        sql: include_str!("jobs/link_codes.sql"),
+        history_start: None,
+        recent_every: None,
+    },
+    Job {
         name: "game_status_sessions",
         inputs: &["bronze.game_status_snapshots"],
         outputs: &[
@@ -320,6 +331,7 @@ mod tests {
                 "chat_daily",
                 "members",
                 "game_log_sessions",
+                "link_codes",
                 "game_status_sessions",
                 "activity_daily",
                 "server_utilization",

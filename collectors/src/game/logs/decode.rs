@@ -1,20 +1,15 @@
-//! From raw log bytes to bronze records: lines are split (a partial line waits for the rest,
-//! an endless one is cut), parsed by the game's parser, dated (Minecraft prints only the
-//! time of day), keyed by a hash of the line, and passed through the ingest steps that hash
-//! addresses and reduce chat to its length. A line that cannot be read is kept as an
+//! From raw log bytes to records: lines are split (a partial line waits for the rest, an
+//! endless one is cut), parsed by the game's parser, dated (Minecraft prints only the time
+//! of day) and keyed by a hash of the line. A line that cannot be read is kept as an
 //! `unparsed` record with its error, never dropped silently.
 
-use super::event::{GameAccount, LogEvent, LogRecord, LogTime, ParseResult, Player};
-use super::kind::Game;
-use super::records::{GameLogRecord, LogKind};
-use crate::metrics::{DropReason, Metrics, SourceLabels};
-use crate::rules::IngestRules;
-use crate::steps::{IngestStep, IpHasher, Steps};
+use super::super::event::{LogEvent, LogRecord, LogTime, ParseResult, Player};
+use super::super::kind::Game;
+use super::super::records::{GameLogRecord, LogKind};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 
 /// Longest line kept whole; longer ones are cut (and counted as unparsed).
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
@@ -41,8 +36,8 @@ impl LogFormat {
 
     pub fn parse(self, line: &str) -> ParseResult {
         match self {
-            LogFormat::Hl => super::hl_log::parse_hl_line(line),
-            LogFormat::Minecraft => super::mc_log::parse_mc_line(line),
+            LogFormat::Hl => super::super::hl_log::parse_hl_line(line),
+            LogFormat::Minecraft => super::super::mc_log::parse_mc_line(line),
         }
     }
 }
@@ -106,6 +101,11 @@ impl LineDecoder {
     pub fn decode(&mut self, line: &str) -> Option<GameLogRecord> {
         let line = line.strip_suffix('\r').unwrap_or(line);
         self.counts.lines += 1;
+        if line.trim().is_empty() {
+            // A blank line says nothing, whichever source it came from.
+            self.counts.ignored += 1;
+            return None;
+        }
         if line.len() > MAX_LINE_BYTES {
             self.counts.unparsed += 1;
             return Some(self.unparsed(line, "line too long"));
@@ -413,248 +413,95 @@ impl LineSplitter {
     }
 }
 
-/// The ingest step that replaces a player's address by a salted hash of the day (the
-/// address itself is never stored). Run [`prepare_salts`] for the records' days first.
-pub struct HashAddress(pub Arc<IpHasher>);
-
-impl IngestStep<GameLogRecord> for HashAddress {
-    fn name(&self) -> &'static str {
-        "hash_address"
-    }
-
-    fn apply(&self, record: &mut GameLogRecord) -> Result<(), DropReason> {
-        if let Some(address) = record.address.take() {
-            record.ip_hash = self.0.hash(address, record.occurred_at);
-        }
-        Ok(())
-    }
+/// One stream of log bytes (an HTTP batch, a file followed or imported) as records: bytes
+/// are split into lines and each line decoded; [`LogStream::take`] hands on what was decoded
+/// since the last take, for the [`super::LogSink`] to commit.
+pub struct LogStream {
+    splitter: LineSplitter,
+    decoder: LineDecoder,
+    records: Vec<GameLogRecord>,
+    taken: DecodeCounts,
 }
 
-/// The ingest step that reduces chat to its length: the text goes no further.
-pub struct ChatLength;
-
-impl IngestStep<GameLogRecord> for ChatLength {
-    fn name(&self) -> &'static str {
-        "chat_length"
-    }
-
-    fn apply(&self, record: &mut GameLogRecord) -> Result<(), DropReason> {
-        if let Some(text) = record.chat_text.take() {
-            let length = text.chars().count();
-            let detail = record.detail.get_or_insert_with(|| json!({}));
-            if let Some(map) = detail.as_object_mut() {
-                map.insert("chat_length".to_owned(), json!(length));
-            }
-        }
-        Ok(())
-    }
+/// Records decoded from a stream, with what the decoder saw while reading them.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    pub records: Vec<GameLogRecord>,
+    /// Lines read, events, ignored and unparsed lines, for these records only.
+    pub counts: DecodeCounts,
 }
 
-/// Whether a game player belongs to someone who opted out: by their account, or (Minecraft
-/// lines name the player without the account) by their Minecraft name.
-pub fn player_opted_out(
-    rules: &IngestRules,
-    name: Option<&str>,
-    account: Option<&GameAccount>,
-) -> bool {
-    let by_account = match account {
-        Some(GameAccount::Steam(id)) => rules.is_opted_out("steam", &id.to_string()),
-        Some(GameAccount::Minecraft(uuid)) => rules.is_opted_out("minecraft", uuid),
-        None => false,
-    };
-    by_account
-        || (!matches!(account, Some(GameAccount::Steam(_)))
-            && name.is_some_and(|name| rules.is_opted_out("minecraft_name", &name.to_lowercase())))
-}
-
-/// The ingest step that drops the lines of players who opted out.
-pub struct OptedOutPlayers(pub IngestRules);
-
-impl IngestStep<GameLogRecord> for OptedOutPlayers {
-    fn name(&self) -> &'static str {
-        "opted_out"
-    }
-
-    fn apply(&self, record: &mut GameLogRecord) -> Result<(), DropReason> {
-        if player_opted_out(
-            &self.0,
-            record.player_name.as_deref(),
-            record.account.as_ref(),
-        ) {
-            return Err(DropReason::opted_out);
-        }
-        Ok(())
-    }
-}
-
-/// The steps every game log record passes.
-pub fn log_steps(
-    metrics: Metrics,
-    hasher: Arc<IpHasher>,
-    rules: IngestRules,
-) -> Steps<GameLogRecord> {
-    Steps::new("game_logs", metrics)
-        .then(OptedOutPlayers(rules))
-        .then(HashAddress(hasher))
-        .then(ChatLength)
-}
-
-/// The code in a chat line `!link CODE` (any case; 4 to 16 letters and digits).
-pub fn link_code(text: &str) -> Option<&str> {
-    let text = text.trim();
-    let (command, rest) = text.split_at_checked(5)?;
-    if !command.eq_ignore_ascii_case("!link") || !rest.starts_with(char::is_whitespace) {
-        return None;
-    }
-    let code = rest.trim();
-    (4..=16)
-        .contains(&code.len())
-        .then_some(code)
-        .filter(|c| c.chars().all(|ch| ch.is_ascii_alphanumeric()))
-}
-
-/// `!link CODE` said in game chat: the code is redeemed for the account that said it
-/// before the chat step drops the text. Minecraft chat names only the player: the account
-/// is the UUID its last `UUID of player` line gave (in this batch, or stored before).
-async fn redeem_link_codes(
-    pool: &sqlx::PgPool,
-    rules: &IngestRules,
-    records: &[GameLogRecord],
-) -> sqlx::Result<()> {
-    for (index, record) in records.iter().enumerate() {
-        if record.kind != LogKind::Chat
-            || player_opted_out(
-                rules,
-                record.player_name.as_deref(),
-                record.account.as_ref(),
-            )
-        {
-            continue;
-        }
-        let Some(code) = record.chat_text.as_deref().and_then(link_code) else {
-            continue;
-        };
-        let mut account = record.account.clone();
-        if account.is_none()
-            && let Some(name) = record.player_name.as_deref()
-        {
-            account = records[..index]
-                .iter()
-                .rev()
-                .find(|r| r.kind == LogKind::Account && r.player_name.as_deref() == Some(name))
-                .and_then(|r| r.account.clone());
-            if account.is_none() {
-                let stored: Option<String> = sqlx::query_scalar(
-                    "select account_id from bronze.game_log_events
-                     where server_id = $1 and kind = 'account' and player_name = $2
-                       and occurred_at <= $3
-                     order by occurred_at desc limit 1",
-                )
-                .bind(record.server_id)
-                .bind(name)
-                .bind(record.occurred_at)
-                .fetch_optional(pool)
-                .await?
-                .flatten();
-                account = stored.map(GameAccount::Minecraft);
-            }
-        }
-        let Some(account) = account else {
-            tracing::info!(
-                server_id = record.server_id,
-                "a !link code from a player without a known account was ignored"
-            );
-            continue;
-        };
-        let (kind, id) = match &account {
-            GameAccount::Steam(id) => ("steam", id.to_string()),
-            GameAccount::Minecraft(uuid) => ("minecraft", uuid.clone()),
-        };
-        let outcome: String = sqlx::query_scalar("select app.redeem_link_code($1, $2, $3, $4, $5)")
-            .bind(code)
-            .bind(kind)
-            .bind(&id)
-            .bind(record.player_name.as_deref())
-            .bind(record.occurred_at)
-            .fetch_one(pool)
-            .await?;
-        tracing::info!(server_id = record.server_id, kind, %outcome, "in-game link code");
-    }
-    Ok(())
-}
-
-/// Makes sure the address salts of the records' days exist.
-pub async fn prepare_salts(hasher: &IpHasher, records: &[GameLogRecord]) -> sqlx::Result<()> {
-    let mut days: Vec<NaiveDate> = records
-        .iter()
-        .filter(|r| r.address.is_some())
-        .map(|r| r.occurred_at.date_naive())
-        .collect();
-    days.sort_unstable();
-    days.dedup();
-    for day in days {
-        hasher
-            .prepare(day.and_time(NaiveTime::MIN).and_utc())
-            .await?;
-    }
-    Ok(())
-}
-
-/// Counts a decoder's unparsed lines in the metrics.
-pub fn count_unparsed(metrics: &Metrics, source: &str, unparsed: u64) {
-    if unparsed > 0 {
-        metrics
-            .unparsed_lines
-            .get_or_create(&SourceLabels {
-                source: source.to_owned(),
-            })
-            .inc_by(unparsed);
-    }
-}
-
-/// Where decoded log records go: through the steps, then committed (acknowledged) by the
-/// writer. Every log source (HTTP, tailed files, SFTP, imports) writes through one.
-#[derive(Clone)]
-pub struct LogSink {
-    writer: crate::ingest::IngestWriter<GameLogRecord>,
-    steps: Arc<Steps<GameLogRecord>>,
-    hasher: Arc<IpHasher>,
-    rules: IngestRules,
-}
-
-impl LogSink {
+impl LogStream {
+    /// A stream whose time-only lines start on `day` and whose lines before the first dated
+    /// one are dated `fallback_at` (see [`LineDecoder::new`]).
     pub fn new(
-        writer: crate::ingest::IngestWriter<GameLogRecord>,
-        metrics: Metrics,
-        hasher: Arc<IpHasher>,
+        server_id: i64,
+        format: LogFormat,
+        tz: Tz,
+        day: NaiveDate,
+        fallback_at: DateTime<Utc>,
     ) -> Self {
-        let rules = IngestRules::default();
         Self {
-            writer,
-            steps: Arc::new(log_steps(metrics, hasher.clone(), rules.clone())),
-            hasher,
-            rules,
+            splitter: LineSplitter::default(),
+            decoder: LineDecoder::new(server_id, format, tz, day, fallback_at),
+            records: Vec::new(),
+            taken: DecodeCounts::default(),
         }
     }
 
-    /// Runs the records through the steps and returns once they are committed.
-    pub async fn write(
-        &self,
-        records: Vec<GameLogRecord>,
-    ) -> anyhow::Result<crate::ingest::Receipt> {
-        if records.is_empty() {
-            return Ok(crate::ingest::Receipt::default());
+    /// Decodes the complete lines of `bytes`; a partial last line waits for the next push.
+    pub fn push(&mut self, bytes: &[u8]) {
+        let (decoder, records) = (&mut self.decoder, &mut self.records);
+        self.splitter
+            .push(bytes, |line| records.extend(decoder.decode(line)));
+    }
+
+    /// The stream ended: its last line needs no line break.
+    pub fn finish(&mut self) {
+        let (decoder, records) = (&mut self.decoder, &mut self.records);
+        self.splitter
+            .finish(|line| records.extend(decoder.decode(line)));
+    }
+
+    /// Records decoded and not yet taken.
+    pub fn ready(&self) -> usize {
+        self.records.len()
+    }
+
+    /// What was decoded since the last take.
+    pub fn take(&mut self) -> Decoded {
+        let now = self.decoder.counts;
+        let counts = DecodeCounts {
+            lines: now.lines - self.taken.lines,
+            events: now.events - self.taken.events,
+            ignored: now.ignored - self.taken.ignored,
+            unparsed: now.unparsed - self.taken.unparsed,
+        };
+        self.taken = now;
+        Decoded {
+            records: std::mem::take(&mut self.records),
+            counts,
         }
-        self.rules
-            .refresh_if_older(self.hasher.pool(), crate::rules::REFRESH_INTERVAL)
-            .await;
-        prepare_salts(&self.hasher, &records).await?;
-        redeem_link_codes(self.hasher.pool(), &self.rules, &records).await?;
-        let records: Vec<GameLogRecord> = records
-            .into_iter()
-            .filter_map(|r| self.steps.run(r))
-            .collect();
-        Ok(self.writer.write_acked(records).await?)
+    }
+
+    /// Bytes of a partial line waiting for their line break.
+    pub fn pending(&self) -> usize {
+        self.splitter.pending()
+    }
+
+    /// Forgets the partial line waiting (its bytes are read again from its start).
+    pub fn forget_partial_line(&mut self) {
+        self.splitter = LineSplitter::default();
+    }
+
+    /// The local day time-only lines are on now.
+    pub fn day(&self) -> NaiveDate {
+        self.decoder.day()
+    }
+
+    /// Everything the stream's decoder saw.
+    pub fn counts(&self) -> DecodeCounts {
+        self.decoder.counts
     }
 }
 
