@@ -352,25 +352,81 @@ mod tests {
         }
     }
 
+    /// The tables named in the migrations since triggers mark tables
+    /// (20261207000002_pipeline_dirty_tables.sql on), in the order they appear.
+    fn tables_named_in_migrations() -> Vec<(String, Table)> {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations");
+        let mut files: Vec<_> = std::fs::read_dir(folder)
+            .expect("migrations")
+            .map(|entry| entry.expect("entry").path())
+            .filter(|path| {
+                path.file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name >= "20261207000002" && name.ends_with(".sql"))
+            })
+            .collect();
+        files.sort();
+        let mut named = Vec::new();
+        for path in files {
+            let sql = std::fs::read_to_string(&path).expect("migration");
+            let file = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            let mut literals: Vec<(usize, &str)> = ["'silver.", "'bronze.", "'gold."]
+                .iter()
+                .flat_map(|start| sql.match_indices(start))
+                .collect();
+            literals.sort();
+            for (at, _) in literals {
+                let literal = &sql[at + 1..];
+                let name = &literal[..literal.find('\'').expect("a closing quote")];
+                let table = Table::from_name(name)
+                    .unwrap_or_else(|| panic!("{file} names {name}, no pipeline table"));
+                named.push((file.clone(), table));
+            }
+        }
+        named
+    }
+
     #[test]
     fn every_table_a_migration_marks_as_changed_is_read_by_a_job() {
         // Triggers mark tables, never jobs (the runner hands each mark to the tables'
         // readers): a mark on a table no job reads would recompute nothing.
-        let sql = include_str!("../../../migrations/20261207000002_pipeline_dirty_tables.sql");
-        let marked: Vec<Table> = sql
-            .match_indices("'silver.")
-            .chain(sql.match_indices("'bronze."))
-            .map(|(at, _)| {
-                let literal = &sql[at + 1..];
-                let name = &literal[..literal.find('\'').expect("a closing quote")];
-                Table::from_name(name).unwrap_or_else(|| panic!("{name} is no pipeline table"))
-            })
-            .collect();
-        assert_eq!(marked, vec![Table::ActivityDaily, Table::AfkChannelPeriods]);
-        for table in marked {
+        let named = tables_named_in_migrations();
+        let in_file = |file: &str| -> Vec<Table> {
+            named
+                .iter()
+                .filter(|(named_in, _)| named_in.starts_with(file))
+                .map(|(_, table)| *table)
+                .collect()
+        };
+        assert_eq!(
+            in_file("20261207000002"),
+            vec![Table::ActivityDaily, Table::AfkChannelPeriods]
+        );
+        assert_eq!(
+            in_file("20261207000010"),
+            vec![
+                // The relink trigger: the job writing it, and its mark.
+                Table::ActivityDaily,
+                Table::ActivityDaily,
+                Table::ActivityDaily,
+                // app.erase_person: the time zone, the person's days and first join.
+                Table::ActivityDaily,
+                Table::FactVoiceSessions,
+                Table::FactChatDaily,
+                Table::FactGameSessions,
+                Table::ActivityDaily,
+                Table::DimMembers,
+                Table::DiscordScheduledEvents,
+            ]
+        );
+        for (file, table) in named {
             assert!(
                 JOBS.iter().any(|job| job.inputs.contains(&table)),
-                "no job reads {table}"
+                "{file}: no job reads {table}"
             );
         }
     }

@@ -313,10 +313,15 @@ impl Pipeline {
         sqlx::query(&format!("set local lock_timeout = '{LOCK_TIMEOUT}'"))
             .execute(&mut *tx)
             .await?;
+        // The tables it writes go with its state: SQL finds a table's job there (the time zone
+        // of its days, the lock a relink waits for) without naming the job.
+        let outputs: Vec<&str> = job.outputs.iter().map(|table| table.as_str()).collect();
         sqlx::query(
-            "insert into app.pipeline_state (job) values ($1) on conflict (job) do nothing",
+            "insert into app.pipeline_state (job, outputs) values ($1, $2)
+             on conflict (job) do nothing",
         )
         .bind(job.name.as_str())
+        .bind(&outputs)
         .execute(&mut *tx)
         .await?;
         // The row lock makes concurrent runs of one job (scheduler, CLI, admin) wait in turn.
@@ -530,6 +535,7 @@ impl Pipeline {
              set watermark = $2,
                  last_success_at = case when $3 then $4 else last_success_at end,
                  timezone = case when $3 then $5 else timezone end,
+                 outputs = $6,
                  updated_at = now()
              where job = $1",
         )
@@ -539,6 +545,7 @@ impl Pipeline {
         .bind(incremental && deferred_from.is_none())
         .bind(now)
         .bind(self.timezone.name())
+        .bind(&outputs)
         .execute(&mut *tx)
         .await?;
         for &(from, to) in &changed {
