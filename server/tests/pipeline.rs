@@ -1965,6 +1965,7 @@ async fn member_growth_counts_local_weeks_and_leavers_tenure_and_a_second_run_ch
                 (42, 2, '2026-11-03T10:00:00Z', '2026-11-03T10:00:00Z', false, '2026-11-18T10:00:00Z'),
                 (42, 3, '2026-11-09T10:00:00Z', '2026-11-09T10:00:00Z', false, '2026-11-09T20:00:00Z'),
                 (42, 4, '2026-11-29T23:30:00Z', '2026-11-29T23:30:00Z', true, null);
+         insert into silver.user_identities (kind, external_id, person_id) values ('discord', '2', 2);
          insert into silver.activity_daily (day, account_kind, account_id, person_id, voice_seconds)
          values ('2026-11-10', 'discord', '2', 2, 600);",
     )
@@ -2039,6 +2040,29 @@ async fn member_growth_counts_local_weeks_and_leavers_tenure_and_a_second_run_ch
             .await
             .expect("tenure");
     assert_eq!(under_30_days, (2, 1));
+
+    // Cem's linked Steam account was on a game server for two minutes the day he left:
+    // active before leaving, as for daily active users (every account of the person).
+    sqlx::raw_sql(
+        "insert into silver.dim_user (person_id) overriding system value values (3);
+         insert into silver.user_identities (kind, external_id, person_id)
+         values ('discord', '3', 3), ('steam', '765', 3);
+         insert into silver.activity_daily (day, account_kind, account_id, person_id, game_seconds)
+         values ('2026-11-09', 'steam', '765', 3, 120);
+         select app.mark_dirty('silver.activity_daily', '2026-11-08T23:00:00Z', '2026-11-09T23:00:00Z');",
+    )
+    .execute(&pool)
+    .await
+    .expect("a game");
+    p.run_job(JobName::MemberGrowth, Trigger::Schedule)
+        .await
+        .expect("fourth run");
+    let under_a_day: (i32, i32) =
+        sqlx::query_as("select leavers, active_before from gold.leaver_tenure where bucket = 0")
+            .fetch_one(&pool)
+            .await
+            .expect("tenure");
+    assert_eq!(under_a_day, (1, 1));
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
@@ -2094,6 +2118,20 @@ async fn the_funnel_recounts_a_regular_when_their_days_change_and_a_second_run_c
     p.run_job(JobName::Funnel, Trigger::Schedule)
         .await
         .expect("third run");
+    assert_eq!(funnel().await, vec![(day("2026-10-01"), 1, 1, 1, 0)]);
+
+    // Ten seconds of voice make no active day (silver.is_active_person_day): still three.
+    sqlx::raw_sql(
+        "insert into silver.activity_daily (day, account_kind, account_id, person_id, voice_seconds)
+         values ('2026-11-09', 'discord', '11', 1, 10);
+         select app.mark_dirty('silver.activity_daily', '2026-11-08T23:00:00Z', '2026-11-09T23:00:00Z');",
+    )
+    .execute(&pool)
+    .await
+    .expect("ten seconds");
+    p.run_job(JobName::Funnel, Trigger::Schedule)
+        .await
+        .expect("fourth run");
     assert_eq!(funnel().await, vec![(day("2026-10-01"), 1, 1, 1, 0)]);
 }
 
