@@ -2,7 +2,7 @@
 //! prepares the database and does one thing.
 
 use crate::config::Config;
-use crate::pipeline::{Pipeline, Trigger};
+use crate::pipeline::{JobName, Pipeline, Trigger};
 use crate::{db, demo, supervisor, web};
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -132,11 +132,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let reports = if name == "all" {
                 pipeline.run_all(Trigger::Manual).await?
             } else {
-                vec![pipeline.run_job(&name, Trigger::Manual).await?]
+                vec![
+                    pipeline
+                        .run_job(name.parse::<JobName>()?, Trigger::Manual)
+                        .await?,
+                ]
             };
             for report in reports {
                 tracing::info!(
-                    job = report.job,
+                    job = report.job.as_str(),
                     rows = report.rows,
                     duration_ms = report.duration_ms,
                     "job finished"
@@ -150,10 +154,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Backfill { from, to, job } => {
-            let reports = pipeline.backfill(from, to, job.as_deref()).await?;
+            let only = job.as_deref().map(str::parse::<JobName>).transpose()?;
+            let reports = pipeline.backfill(from, to, only).await?;
             for report in reports {
                 tracing::info!(
-                    job = report.job,
+                    job = report.job.as_str(),
                     rows = report.rows,
                     duration_ms = report.duration_ms,
                     "backfill finished"

@@ -6,6 +6,7 @@
 mod web_app;
 
 use axum::http::{StatusCode, header};
+use guildhall::pipeline::JobName;
 use leptos::server_fn::ServerFn;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -971,7 +972,7 @@ async fn the_funnel_counts_each_step_only_after_the_step_before(pool: PgPool) {
     .await
     .expect("community");
     // The page reads what the pipeline keeps.
-    run_job(&pool, "funnel").await;
+    run_job(&pool, JobName::Funnel).await;
     let app = start_demo(pool).await;
     app.sign_in_demo("leader").await;
     let (status, funnel) = app.call::<app::api::GetFunnel>(&[]).await;
@@ -1275,7 +1276,7 @@ async fn member_growth_counts_joins_leaves_and_how_long_leavers_stayed(pool: PgP
     .await
     .expect("members");
     // The page reads what the pipeline keeps.
-    run_job(&pool, "member_growth").await;
+    run_job(&pool, JobName::MemberGrowth).await;
     let app = start_demo(pool).await;
     app.sign_in_demo("leader").await;
     let (status, body) = app
@@ -1477,7 +1478,7 @@ async fn a_mapped_discord_role_applies_at_sign_in_and_when_the_roles_change(pool
     .execute(&app.pool)
     .await
     .expect("role removed");
-    run_job(&app.pool, "members").await;
+    run_job(&app.pool, JobName::Members).await;
     assert_eq!(app.me().await["role"], json!("member"));
     assert_eq!(app.get("/members").await.status(), StatusCode::FORBIDDEN);
 }
@@ -1535,8 +1536,8 @@ async fn the_editor_suggests_owners_with_evidence_flags_contradicted_links_and_s
     .await
     .expect("community");
     // The editor reads the review the pipeline keeps.
-    run_job(&pool, "presence_hours").await;
-    run_job(&pool, "identity_review").await;
+    run_job(&pool, JobName::PresenceHours).await;
+    run_job(&pool, JobName::IdentityReview).await;
     let app = start_demo(pool).await;
     app.sign_in_demo("admin").await;
 
@@ -1782,7 +1783,7 @@ async fn a_hidden_member_is_counted_but_never_named(pool: PgPool) {
 }
 
 /// Runs one pipeline job now, in the demo community's time zone.
-async fn run_job(pool: &PgPool, job: &str) {
+async fn run_job(pool: &PgPool, job: JobName) {
     guildhall::pipeline::Pipeline::new(
         pool.clone(),
         chrono_tz::Europe::Berlin,

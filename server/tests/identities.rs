@@ -10,7 +10,7 @@ use collectors::ingest::{IngestWriter, WriterConfig};
 use collectors::metrics::Metrics;
 use collectors::steps::IpHasher;
 use guildhall::clock::Clock;
-use guildhall::pipeline::{Pipeline, Trigger};
+use guildhall::pipeline::{JobName, Pipeline, Table, Trigger};
 use sqlx::PgPool;
 use std::sync::Arc;
 
@@ -641,4 +641,110 @@ async fn a_deleted_member_leaves_no_trace_and_is_recorded_afresh_when_they_come_
     let again = person_of(&pool, "minecraft", MIRA_UUID).await;
     assert_ne!(again, member, "a person of its own, not the deleted one");
     assert_eq!(day_counts(&pool).await.2, 1, "and counted again");
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn erasing_a_member_marks_the_tables_their_rows_left_and_names_no_job(pool: PgPool) {
+    let (user, minecraft, _cs2) = setup(&pool).await;
+    voice(&pool).await;
+    let mira_lines = mira_minecraft_lines();
+    let mira_lines: Vec<&str> = mira_lines.iter().map(String::as_str).collect();
+    logs(&pool, minecraft, LogFormat::Minecraft, &mira_lines).await;
+    run(&pool).await;
+    let member = person_of(&pool, "discord", &MIRA.to_string()).await;
+    sqlx::query("select silver.link_identity('minecraft', $1, $2, 'ingame_code', $3, 'Mira')")
+        .bind(MIRA_UUID)
+        .bind(member)
+        .bind(user)
+        .execute(&pool)
+        .await
+        .expect("link");
+    run(&pool).await;
+
+    sqlx::query("select app.erase_person($1, false, 'member.delete')")
+        .bind(member)
+        .execute(&pool)
+        .await
+        .expect("delete");
+    // Her one active day (28 November, in the pipeline's UTC) on the tables her sessions,
+    // messages and day rows left; her memberships and event answers from then on.
+    let marks: Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        "select table_name, from_at, nullif(to_at, 'infinity') from app.pipeline_dirty_tables
+         order by to_at, table_name",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("marks");
+    let day = (at("2026-11-28T00:00:00Z"), Some(at("2026-11-29T00:00:00Z")));
+    let from_then = (at("2026-11-28T00:00:00Z"), None);
+    let expected: Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> = [
+        (Table::ActivityDaily, day),
+        (Table::FactChatDaily, day),
+        (Table::FactGameSessions, day),
+        (Table::FactVoiceSessions, day),
+        (Table::DiscordScheduledEvents, from_then),
+        (Table::DimMembers, from_then),
+    ]
+    .into_iter()
+    .map(|(table, (from, to))| (table.as_str().to_owned(), from, to))
+    .collect();
+    assert_eq!(marks, expected);
+    let named: i64 = sqlx::query_scalar("select count(*) from app.pipeline_dirty_ranges")
+        .fetch_one(&pool)
+        .await
+        .expect("requests");
+    assert_eq!(named, 0, "the function names no job");
+
+    // The job graph hands them on: every job that read her rows recomputes (those
+    // app.erase_person used to name among them).
+    let p = Pipeline::with_clock(
+        pool.clone(),
+        chrono_tz::UTC,
+        Metrics::new(),
+        Clock::fixed(at("2026-12-01T12:00:00Z")),
+    );
+    p.distribute_dirty_tables().await.expect("distribute");
+    let requested: Vec<(String, bool)> = sqlx::query_as(
+        "select distinct job, to_at = 'infinity' from app.pipeline_dirty_ranges order by 2, 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("requests");
+    let on_her_day = [
+        JobName::ActivityDaily,
+        JobName::DailyActiveUsers,
+        JobName::DiscordComparable,
+        JobName::Events,
+        JobName::Funnel,
+        JobName::IdentityReview,
+        JobName::MemberGrowth,
+        JobName::MemberSources,
+        JobName::PresenceHours,
+        JobName::RetentionCohorts,
+        JobName::ServerUtilization,
+    ];
+    let from_her_first_day = [
+        JobName::DiscordComparable,
+        JobName::Events,
+        JobName::Funnel,
+        JobName::MemberGrowth,
+        JobName::MemberSources,
+        JobName::RetentionCohorts,
+    ];
+    let expected: Vec<(String, bool)> = on_her_day
+        .iter()
+        .map(|job| (job.as_str().to_owned(), false))
+        .chain(
+            from_her_first_day
+                .iter()
+                .map(|job| (job.as_str().to_owned(), true)),
+        )
+        .collect();
+    assert_eq!(requested, expected);
+    run(&pool).await;
+    assert_eq!(
+        day_counts(&pool).await,
+        (0, 0, 0),
+        "nobody is left that day"
+    );
 }

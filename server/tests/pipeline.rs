@@ -9,7 +9,7 @@ use collectors::discord::{
 use collectors::ingest::{IngestWriter, WriterConfig};
 use collectors::metrics::{DropReason, Metrics};
 use guildhall::clock::Clock;
-use guildhall::pipeline::{Pipeline, Trigger};
+use guildhall::pipeline::{JobName, Pipeline, Table, Trigger};
 use sqlx::PgPool;
 
 const GUILD: i64 = 1_000;
@@ -573,9 +573,13 @@ async fn late_events_close_open_sessions_and_match_a_full_recompute(pool: PgPool
     );
 
     // Rebuilding everything from bronze gives exactly the same sessions.
-    p.backfill(day("2026-10-01"), day("2026-11-30"), Some("voice_sessions"))
-        .await
-        .expect("backfill");
+    p.backfill(
+        day("2026-10-01"),
+        day("2026-11-30"),
+        Some(JobName::VoiceSessions),
+    )
+    .await
+    .expect("backfill");
     assert_eq!(sessions(&pool).await, incremental);
 }
 
@@ -651,9 +655,7 @@ async fn a_demo_community_loaded_in_two_halves_matches_one_load(pool: PgPool) {
 
 #[test]
 fn unknown_jobs_are_refused_with_the_list_of_jobs() {
-    let error = guildhall::pipeline::job("nope")
-        .expect_err("unknown")
-        .to_string();
+    let error = "nope".parse::<JobName>().expect_err("unknown").to_string();
     assert_eq!(
         error,
         "unknown job 'nope'; jobs are: voice_sessions, chat_daily, members, game_log_sessions, link_codes, game_status_sessions, activity_daily, server_utilization, daily_active_users, retention_cohorts, discord_comparable, member_sources, member_growth, funnel, presence_hours, identity_review, events, or all"
@@ -757,7 +759,7 @@ async fn a_failing_job_does_not_stop_the_jobs_after_it(pool: PgPool) {
     )
     .await;
     let p = pipeline(&pool, chrono_tz::Europe::Berlin);
-    p.run_job("voice_sessions", Trigger::Manual)
+    p.run_job(JobName::VoiceSessions, Trigger::Manual)
         .await
         .expect("sessions");
     // The sessions job breaks (its bronze table is gone); the DAU job still has work.
@@ -1069,7 +1071,7 @@ async fn a_relinked_account_dirties_exactly_the_days_it_was_active(pool: PgPool)
         marked,
         spans
             .iter()
-            .map(|(from, to)| ("silver.activity_daily".to_owned(), at(from), at(to)))
+            .map(|(from, to)| (Table::ActivityDaily.as_str().to_owned(), at(from), at(to)))
             .collect::<Vec<_>>()
     );
     // ...and the jobs that count persons (those reading it) recompute exactly its days.
@@ -1705,7 +1707,7 @@ async fn member_sources_count_each_invites_joins_and_how_long_they_stayed_active
     assert!(
         reports
             .iter()
-            .filter(|r| r.job == "member_sources")
+            .filter(|r| r.job == JobName::MemberSources)
             .all(|r| r.rows == 0),
         "{reports:?}"
     );
@@ -1947,7 +1949,7 @@ async fn attendance_is_ten_minutes_of_voice_in_the_events_window_and_channel(poo
     assert!(
         reports
             .iter()
-            .filter(|r| r.job == "events")
+            .filter(|r| r.job == JobName::Events)
             .all(|r| r.rows == 0),
         "{reports:?}"
     );
@@ -1969,6 +1971,7 @@ async fn member_growth_counts_local_weeks_and_leavers_tenure_and_a_second_run_ch
                 (42, 2, '2026-11-03T10:00:00Z', '2026-11-03T10:00:00Z', false, '2026-11-18T10:00:00Z'),
                 (42, 3, '2026-11-09T10:00:00Z', '2026-11-09T10:00:00Z', false, '2026-11-09T20:00:00Z'),
                 (42, 4, '2026-11-29T23:30:00Z', '2026-11-29T23:30:00Z', true, null);
+         insert into silver.user_identities (kind, external_id, person_id) values ('discord', '2', 2);
          insert into silver.activity_daily (day, account_kind, account_id, person_id, voice_seconds)
          values ('2026-11-10', 'discord', '2', 2, 600);",
     )
@@ -1977,7 +1980,7 @@ async fn member_growth_counts_local_weeks_and_leavers_tenure_and_a_second_run_ch
     .expect("members");
     let p = pipeline(&pool, chrono_tz::Europe::Berlin);
     let first = p
-        .run_job("member_growth", Trigger::Schedule)
+        .run_job(JobName::MemberGrowth, Trigger::Schedule)
         .await
         .expect("first run");
     assert_eq!(first.rows, 7, "five weeks and two tenure rows");
@@ -2009,7 +2012,7 @@ async fn member_growth_counts_local_weeks_and_leavers_tenure_and_a_second_run_ch
         vec![(day("2026-11-01"), 0, 1, 0), (day("2026-11-01"), 2, 1, 1)]
     );
     let second = p
-        .run_job("member_growth", Trigger::Schedule)
+        .run_job(JobName::MemberGrowth, Trigger::Schedule)
         .await
         .expect("second run");
     assert_eq!(second.rows, 0, "a second run changes nothing");
@@ -2023,7 +2026,7 @@ async fn member_growth_counts_local_weeks_and_leavers_tenure_and_a_second_run_ch
     .execute(&pool)
     .await
     .expect("a leave");
-    p.run_job("member_growth", Trigger::Schedule)
+    p.run_job(JobName::MemberGrowth, Trigger::Schedule)
         .await
         .expect("third run");
     let last_weeks: Vec<(NaiveDate, i32, i32)> = sqlx::query_as(
@@ -2043,6 +2046,29 @@ async fn member_growth_counts_local_weeks_and_leavers_tenure_and_a_second_run_ch
             .await
             .expect("tenure");
     assert_eq!(under_30_days, (2, 1));
+
+    // Cem's linked Steam account was on a game server for two minutes the day he left:
+    // active before leaving, as for daily active users (every account of the person).
+    sqlx::raw_sql(
+        "insert into silver.dim_user (person_id) overriding system value values (3);
+         insert into silver.user_identities (kind, external_id, person_id)
+         values ('discord', '3', 3), ('steam', '765', 3);
+         insert into silver.activity_daily (day, account_kind, account_id, person_id, game_seconds)
+         values ('2026-11-09', 'steam', '765', 3, 120);
+         select app.mark_dirty('silver.activity_daily', '2026-11-08T23:00:00Z', '2026-11-09T23:00:00Z');",
+    )
+    .execute(&pool)
+    .await
+    .expect("a game");
+    p.run_job(JobName::MemberGrowth, Trigger::Schedule)
+        .await
+        .expect("fourth run");
+    let under_a_day: (i32, i32) =
+        sqlx::query_as("select leavers, active_before from gold.leaver_tenure where bucket = 0")
+            .fetch_one(&pool)
+            .await
+            .expect("tenure");
+    assert_eq!(under_a_day, (1, 1));
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
@@ -2077,12 +2103,12 @@ async fn the_funnel_recounts_a_regular_when_their_days_change_and_a_second_run_c
         .await
         .expect("funnel")
     };
-    p.run_job("funnel", Trigger::Schedule)
+    p.run_job(JobName::Funnel, Trigger::Schedule)
         .await
         .expect("first run");
     assert_eq!(funnel().await, vec![(day("2026-10-01"), 1, 1, 1, 1)]);
     let second = p
-        .run_job("funnel", Trigger::Schedule)
+        .run_job(JobName::Funnel, Trigger::Schedule)
         .await
         .expect("second run");
     assert_eq!(second.rows, 0, "a second run changes nothing");
@@ -2095,9 +2121,23 @@ async fn the_funnel_recounts_a_regular_when_their_days_change_and_a_second_run_c
     .execute(&pool)
     .await
     .expect("a day less");
-    p.run_job("funnel", Trigger::Schedule)
+    p.run_job(JobName::Funnel, Trigger::Schedule)
         .await
         .expect("third run");
+    assert_eq!(funnel().await, vec![(day("2026-10-01"), 1, 1, 1, 0)]);
+
+    // Ten seconds of voice make no active day (silver.is_active_person_day): still three.
+    sqlx::raw_sql(
+        "insert into silver.activity_daily (day, account_kind, account_id, person_id, voice_seconds)
+         values ('2026-11-09', 'discord', '11', 1, 10);
+         select app.mark_dirty('silver.activity_daily', '2026-11-08T23:00:00Z', '2026-11-09T23:00:00Z');",
+    )
+    .execute(&pool)
+    .await
+    .expect("ten seconds");
+    p.run_job(JobName::Funnel, Trigger::Schedule)
+        .await
+        .expect("fourth run");
     assert_eq!(funnel().await, vec![(day("2026-10-01"), 1, 1, 1, 0)]);
 }
 
@@ -2125,7 +2165,7 @@ async fn presence_hours_bring_the_recent_days_up_to_date_hourly_and_older_change
     };
     let at_noon = pipeline(&pool, chrono_tz::Europe::Berlin);
     at_noon
-        .run_job("presence_hours", Trigger::Schedule)
+        .run_job(JobName::PresenceHours, Trigger::Schedule)
         .await
         .expect("first run");
     assert_eq!(
@@ -2146,7 +2186,7 @@ async fn presence_hours_bring_the_recent_days_up_to_date_hourly_and_older_change
     .await
     .expect("two sessions");
     at_noon
-        .run_job("presence_hours", Trigger::Schedule)
+        .run_job(JobName::PresenceHours, Trigger::Schedule)
         .await
         .expect("a run within the hour");
     let users = || async {
@@ -2172,7 +2212,7 @@ async fn presence_hours_bring_the_recent_days_up_to_date_hourly_and_older_change
         &Clock::fixed(at("2026-12-01T13:01:00Z")),
     );
     an_hour_later
-        .run_job("presence_hours", Trigger::Schedule)
+        .run_job(JobName::PresenceHours, Trigger::Schedule)
         .await
         .expect("a run an hour later");
     assert_eq!(users().await, vec![11, 12, 13]);

@@ -2,14 +2,14 @@
 //! process and its SQL (`jobs/<name>.sql`); the order they run in and which jobs a change
 //! dirties follow from the tables alone.
 
-use anyhow::anyhow;
+use super::names::{JobName, Table};
 
 /// How a job decides what to process.
 #[derive(Clone, Copy, Debug)]
 pub enum Progress {
     /// New rows of a bronze table, by its `event_id` (stored as the watermark), plus the
     /// spans of time a setting change asked to recompute (`app.pipeline_dirty_ranges`).
-    BronzeIds { table: &'static str },
+    BronzeIds { table: Table },
     /// Local days in the ranges marked dirty (by the jobs upstream, a relinked account, a
     /// setting), plus the last two days (still open sessions keep changing them).
     DirtyDays,
@@ -18,9 +18,9 @@ pub enum Progress {
 /// One transform.
 #[derive(Clone, Copy, Debug)]
 pub struct Job {
-    pub name: &'static str,
-    pub inputs: &'static [&'static str],
-    pub outputs: &'static [&'static str],
+    pub name: JobName,
+    pub inputs: &'static [Table],
+    pub outputs: &'static [Table],
     pub progress: Progress,
     /// The SQL script. Its last statement returns `(rows bigint, dirty_from timestamptz,
     /// dirty_to timestamptz)`: the span whose downstream results changed (`dirty_to` null:
@@ -35,103 +35,100 @@ pub struct Job {
     pub recent_every: Option<std::time::Duration>,
 }
 
-/// Every job. The runner orders them by their inputs and outputs ([`plan`]) and marks the
-/// jobs that read a job's outputs for recomputation ([`downstream`]).
+/// Every job, in the order [`JobName`] declares them. The runner orders them by their inputs
+/// and outputs ([`plan`]) and marks the jobs that read a job's outputs for recomputation
+/// ([`downstream`]).
 pub const JOBS: &[Job] = &[
     Job {
-        name: "voice_sessions",
-        inputs: &["bronze.discord_voice_events", "silver.afk_channel_periods"],
+        name: JobName::VoiceSessions,
+        inputs: &[Table::DiscordVoiceEvents, Table::AfkChannelPeriods],
         outputs: &[
-            "silver.fact_voice_sessions",
-            "silver.dim_user",
-            "silver.user_identities",
+            Table::FactVoiceSessions,
+            Table::DimUser,
+            Table::UserIdentities,
         ],
         progress: Progress::BronzeIds {
-            table: "bronze.discord_voice_events",
+            table: Table::DiscordVoiceEvents,
         },
         sql: include_str!("jobs/voice_sessions.sql"),
         history_start: None,
         recent_every: None,
     },
     Job {
-        name: "chat_daily",
-        inputs: &["bronze.discord_messages"],
-        outputs: &[
-            "silver.fact_chat_daily",
-            "silver.dim_user",
-            "silver.user_identities",
-        ],
+        name: JobName::ChatDaily,
+        inputs: &[Table::DiscordMessages],
+        outputs: &[Table::FactChatDaily, Table::DimUser, Table::UserIdentities],
         progress: Progress::BronzeIds {
-            table: "bronze.discord_messages",
+            table: Table::DiscordMessages,
         },
         sql: include_str!("jobs/chat_daily.sql"),
         history_start: Some("select min(created_at) from bronze.discord_messages"),
         recent_every: None,
     },
     Job {
-        name: "members",
-        inputs: &["bronze.discord_member_events"],
+        name: JobName::Members,
+        inputs: &[Table::DiscordMemberEvents],
         // It also gives new accounts their person, but a person it creates has no activity
         // yet: nothing per day changes (relinks dirty their days through a trigger).
-        outputs: &["silver.dim_members"],
+        outputs: &[Table::DimMembers],
         progress: Progress::BronzeIds {
-            table: "bronze.discord_member_events",
+            table: Table::DiscordMemberEvents,
         },
         sql: include_str!("jobs/members.sql"),
         history_start: None,
         recent_every: None,
     },
     Job {
-        name: "game_log_sessions",
-        inputs: &["bronze.game_log_events"],
+        name: JobName::GameLogSessions,
+        inputs: &[Table::GameLogEvents],
         outputs: &[
-            "silver.fact_game_sessions",
-            "silver.dim_user",
-            "silver.user_identities",
+            Table::FactGameSessions,
+            Table::DimUser,
+            Table::UserIdentities,
         ],
         progress: Progress::BronzeIds {
-            table: "bronze.game_log_events",
+            table: Table::GameLogEvents,
         },
         sql: include_str!("jobs/game_log_sessions.sql"),
         history_start: None,
         recent_every: None,
     },
     Job {
-        name: "link_codes",
-        inputs: &["bronze.game_log_events"],
-        outputs: &["silver.user_identities"],
+        name: JobName::LinkCodes,
+        inputs: &[Table::GameLogEvents],
+        outputs: &[Table::UserIdentities],
         progress: Progress::BronzeIds {
-            table: "bronze.game_log_events",
+            table: Table::GameLogEvents,
         },
         sql: include_str!("jobs/link_codes.sql"),
         history_start: None,
         recent_every: None,
     },
     Job {
-        name: "game_status_sessions",
-        inputs: &["bronze.game_status_snapshots"],
+        name: JobName::GameStatusSessions,
+        inputs: &[Table::GameStatusSnapshots],
         outputs: &[
-            "silver.fact_game_sessions",
-            "silver.dim_user",
-            "silver.user_identities",
+            Table::FactGameSessions,
+            Table::DimUser,
+            Table::UserIdentities,
         ],
         progress: Progress::BronzeIds {
-            table: "bronze.game_status_snapshots",
+            table: Table::GameStatusSnapshots,
         },
         sql: include_str!("jobs/game_status_sessions.sql"),
         history_start: None,
         recent_every: None,
     },
     Job {
-        name: "activity_daily",
+        name: JobName::ActivityDaily,
         inputs: &[
-            "silver.fact_voice_sessions",
-            "silver.fact_chat_daily",
-            "silver.fact_game_sessions",
-            "silver.user_identities",
-            "app.discord_guilds",
+            Table::FactVoiceSessions,
+            Table::FactChatDaily,
+            Table::FactGameSessions,
+            Table::UserIdentities,
+            Table::DiscordGuilds,
         ],
-        outputs: &["silver.activity_daily"],
+        outputs: &[Table::ActivityDaily],
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/activity_daily.sql"),
         history_start: Some(
@@ -141,12 +138,12 @@ pub const JOBS: &[Job] = &[
         recent_every: None,
     },
     Job {
-        name: "server_utilization",
-        inputs: &["silver.fact_game_sessions", "bronze.game_metric_samples"],
+        name: JobName::ServerUtilization,
+        inputs: &[Table::FactGameSessions, Table::GameMetricSamples],
         outputs: &[
-            "silver.server_load",
-            "gold.server_utilization",
-            "gold.server_weekly_profile",
+            Table::ServerLoad,
+            Table::ServerUtilization,
+            Table::ServerWeeklyProfile,
         ],
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/server_utilization.sql"),
@@ -154,9 +151,9 @@ pub const JOBS: &[Job] = &[
         recent_every: None,
     },
     Job {
-        name: "daily_active_users",
-        inputs: &["silver.activity_daily"],
-        outputs: &["gold.daily_active_users"],
+        name: JobName::DailyActiveUsers,
+        inputs: &[Table::ActivityDaily],
+        outputs: &[Table::DailyActiveUsers],
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/daily_active_users.sql"),
         history_start: Some(
@@ -165,50 +162,50 @@ pub const JOBS: &[Job] = &[
         recent_every: None,
     },
     Job {
-        name: "retention_cohorts",
-        inputs: &["silver.activity_daily", "silver.dim_members"],
-        outputs: &["gold.retention_cohorts"],
+        name: JobName::RetentionCohorts,
+        inputs: &[Table::ActivityDaily, Table::DimMembers],
+        outputs: &[Table::RetentionCohorts],
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/retention_cohorts.sql"),
         history_start: Some("select min(first_joined_at) from silver.dim_members"),
         recent_every: None,
     },
     Job {
-        name: "discord_comparable",
-        inputs: &["silver.activity_daily", "silver.dim_members"],
-        outputs: &["gold.discord_comparable_daily"],
+        name: JobName::DiscordComparable,
+        inputs: &[Table::ActivityDaily, Table::DimMembers],
+        outputs: &[Table::DiscordComparableDaily],
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/discord_comparable.sql"),
         history_start: Some("select min(first_joined_at) from silver.dim_members"),
         recent_every: None,
     },
     Job {
-        name: "member_sources",
-        inputs: &["silver.activity_daily", "silver.dim_members"],
-        outputs: &["gold.member_sources", "gold.member_source_retention"],
+        name: JobName::MemberSources,
+        inputs: &[Table::ActivityDaily, Table::DimMembers],
+        outputs: &[Table::MemberSources, Table::MemberSourceRetention],
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/member_sources.sql"),
         history_start: Some("select min(first_joined_at) from silver.dim_members"),
         recent_every: None,
     },
     Job {
-        name: "member_growth",
-        inputs: &["silver.dim_members", "silver.activity_daily"],
-        outputs: &["gold.member_growth_weekly", "gold.leaver_tenure"],
+        name: JobName::MemberGrowth,
+        inputs: &[Table::DimMembers, Table::ActivityDaily],
+        outputs: &[Table::MemberGrowthWeekly, Table::LeaverTenure],
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/member_growth.sql"),
         history_start: Some("select min(first_joined_at) from silver.dim_members"),
         recent_every: None,
     },
     Job {
-        name: "funnel",
+        name: JobName::Funnel,
         inputs: &[
-            "silver.dim_members",
-            "silver.user_identities",
-            "silver.fact_game_sessions",
-            "silver.activity_daily",
+            Table::DimMembers,
+            Table::UserIdentities,
+            Table::FactGameSessions,
+            Table::ActivityDaily,
         ],
-        outputs: &["silver.person_regular_months", "gold.funnel_monthly"],
+        outputs: &[Table::PersonRegularMonths, Table::FunnelMonthly],
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/funnel.sql"),
         history_start: Some(
@@ -219,9 +216,9 @@ pub const JOBS: &[Job] = &[
         recent_every: None,
     },
     Job {
-        name: "presence_hours",
-        inputs: &["silver.fact_voice_sessions", "silver.fact_game_sessions"],
-        outputs: &["silver.voice_presence_hours", "silver.game_presence_hours"],
+        name: JobName::PresenceHours,
+        inputs: &[Table::FactVoiceSessions, Table::FactGameSessions],
+        outputs: &[Table::VoicePresenceHours, Table::GamePresenceHours],
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/presence_hours.sql"),
         history_start: Some(
@@ -231,34 +228,31 @@ pub const JOBS: &[Job] = &[
         recent_every: Some(std::time::Duration::from_secs(3600)),
     },
     Job {
-        name: "identity_review",
+        name: JobName::IdentityReview,
         inputs: &[
-            "silver.game_presence_hours",
-            "silver.voice_presence_hours",
-            "silver.user_identities",
-            "silver.fact_game_sessions",
-            "silver.activity_daily",
+            Table::GamePresenceHours,
+            Table::VoicePresenceHours,
+            Table::UserIdentities,
+            Table::FactGameSessions,
+            Table::ActivityDaily,
         ],
-        outputs: &[
-            "silver.identity_review_accounts",
-            "silver.identity_review_suspects",
-        ],
+        outputs: &[Table::IdentityReviewAccounts, Table::IdentityReviewSuspects],
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/identity_review.sql"),
         history_start: None,
         recent_every: Some(std::time::Duration::from_secs(3600)),
     },
     Job {
-        name: "events",
+        name: JobName::Events,
         inputs: &[
-            "bronze.discord_scheduled_events",
-            "silver.fact_voice_sessions",
-            "silver.user_identities",
+            Table::DiscordScheduledEvents,
+            Table::FactVoiceSessions,
+            Table::UserIdentities,
         ],
         outputs: &[
-            "silver.dim_events",
-            "silver.event_participants",
-            "gold.event_attendance",
+            Table::DimEvents,
+            Table::EventParticipants,
+            Table::EventAttendance,
         ],
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/events.sql"),
@@ -303,22 +297,33 @@ pub fn plan() -> Vec<&'static Job> {
     done
 }
 
-/// Looks a job up by name.
-pub fn job(name: &str) -> anyhow::Result<&'static Job> {
-    JOBS.iter().find(|job| job.name == name).ok_or_else(|| {
-        let names: Vec<_> = JOBS.iter().map(|job| job.name).collect();
-        anyhow!(
-            "unknown job '{name}'; jobs are: {}, or all",
-            names.join(", ")
-        )
-    })
+/// The job of a name.
+pub fn job(name: JobName) -> &'static Job {
+    &JOBS[name as usize]
 }
+
+// `JOBS[name as usize]` is the job of that name: checked when the crate compiles.
+const _: () = {
+    assert!(
+        JOBS.len() == JobName::ALL.len(),
+        "every JobName has one entry in JOBS"
+    );
+    let mut at = 0;
+    while at < JOBS.len() {
+        assert!(
+            JOBS[at].name as usize == at,
+            "JOBS lists the jobs in the order JobName declares them"
+        );
+        at += 1;
+    }
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use JobName::*;
 
-    fn names(jobs: impl IntoIterator<Item = &'static Job>) -> Vec<&'static str> {
+    fn names(jobs: impl IntoIterator<Item = &'static Job>) -> Vec<JobName> {
         jobs.into_iter().map(|job| job.name).collect()
     }
 
@@ -327,23 +332,23 @@ mod tests {
         assert_eq!(
             names(plan()),
             vec![
-                "voice_sessions",
-                "chat_daily",
-                "members",
-                "game_log_sessions",
-                "link_codes",
-                "game_status_sessions",
-                "activity_daily",
-                "server_utilization",
-                "daily_active_users",
-                "retention_cohorts",
-                "discord_comparable",
-                "member_sources",
-                "member_growth",
-                "funnel",
-                "presence_hours",
-                "identity_review",
-                "events"
+                VoiceSessions,
+                ChatDaily,
+                Members,
+                GameLogSessions,
+                LinkCodes,
+                GameStatusSessions,
+                ActivityDaily,
+                ServerUtilization,
+                DailyActiveUsers,
+                RetentionCohorts,
+                DiscordComparable,
+                MemberSources,
+                MemberGrowth,
+                Funnel,
+                PresenceHours,
+                IdentityReview,
+                Events
             ]
         );
         let plan = plan();
@@ -359,72 +364,119 @@ mod tests {
         }
     }
 
+    /// The tables named in the migrations since triggers mark tables
+    /// (20261207000002_pipeline_dirty_tables.sql on), in the order they appear.
+    fn tables_named_in_migrations() -> Vec<(String, Table)> {
+        let folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations");
+        let mut files: Vec<_> = std::fs::read_dir(folder)
+            .expect("migrations")
+            .map(|entry| entry.expect("entry").path())
+            .filter(|path| {
+                path.file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name >= "20261207000002" && name.ends_with(".sql"))
+            })
+            .collect();
+        files.sort();
+        let mut named = Vec::new();
+        for path in files {
+            let sql = std::fs::read_to_string(&path).expect("migration");
+            let file = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            let mut literals: Vec<(usize, &str)> = ["'silver.", "'bronze.", "'gold."]
+                .iter()
+                .flat_map(|start| sql.match_indices(start))
+                .collect();
+            literals.sort();
+            for (at, _) in literals {
+                let literal = &sql[at + 1..];
+                let name = &literal[..literal.find('\'').expect("a closing quote")];
+                let table = Table::from_name(name)
+                    .unwrap_or_else(|| panic!("{file} names {name}, no pipeline table"));
+                named.push((file.clone(), table));
+            }
+        }
+        named
+    }
+
     #[test]
     fn every_table_a_migration_marks_as_changed_is_read_by_a_job() {
         // Triggers mark tables, never jobs (the runner hands each mark to the tables'
         // readers): a mark on a table no job reads would recompute nothing.
-        let sql = include_str!("../../../migrations/20261207000002_pipeline_dirty_tables.sql");
-        let marked: Vec<&str> = sql
-            .match_indices("'silver.")
-            .chain(sql.match_indices("'bronze."))
-            .map(|(at, _)| {
-                let literal = &sql[at + 1..];
-                &literal[..literal.find('\'').expect("a closing quote")]
-            })
-            .collect();
+        let named = tables_named_in_migrations();
+        let in_file = |file: &str| -> Vec<Table> {
+            named
+                .iter()
+                .filter(|(named_in, _)| named_in.starts_with(file))
+                .map(|(_, table)| *table)
+                .collect()
+        };
         assert_eq!(
-            marked,
-            vec!["silver.activity_daily", "silver.afk_channel_periods"]
+            in_file("20261207000002"),
+            vec![Table::ActivityDaily, Table::AfkChannelPeriods]
         );
-        for table in marked {
+        assert_eq!(
+            in_file("20261207000010"),
+            vec![
+                // The relink trigger: the job writing it, and its mark.
+                Table::ActivityDaily,
+                Table::ActivityDaily,
+                Table::ActivityDaily,
+                // app.erase_person: the time zone, the person's days and first join.
+                Table::ActivityDaily,
+                Table::FactVoiceSessions,
+                Table::FactChatDaily,
+                Table::FactGameSessions,
+                Table::ActivityDaily,
+                Table::DimMembers,
+                Table::DiscordScheduledEvents,
+            ]
+        );
+        for (file, table) in named {
             assert!(
                 JOBS.iter().any(|job| job.inputs.contains(&table)),
-                "no job reads {table}"
+                "{file}: no job reads {table}"
             );
         }
     }
 
     #[test]
     fn a_change_dirties_exactly_the_jobs_that_read_it() {
-        let by_name = |name| job(name).expect("job");
         assert_eq!(
-            names(downstream(by_name("voice_sessions"))),
+            names(downstream(job(VoiceSessions))),
+            vec![ActivityDaily, Funnel, PresenceHours, IdentityReview, Events]
+        );
+        assert_eq!(
+            names(downstream(job(ChatDaily))),
+            vec![ActivityDaily, Funnel, IdentityReview, Events]
+        );
+        assert_eq!(
+            names(downstream(job(ActivityDaily))),
             vec![
-                "activity_daily",
-                "funnel",
-                "presence_hours",
-                "identity_review",
-                "events"
+                DailyActiveUsers,
+                RetentionCohorts,
+                DiscordComparable,
+                MemberSources,
+                MemberGrowth,
+                Funnel,
+                IdentityReview
             ]
         );
         assert_eq!(
-            names(downstream(by_name("chat_daily"))),
-            vec!["activity_daily", "funnel", "identity_review", "events"]
-        );
-        assert_eq!(
-            names(downstream(by_name("activity_daily"))),
+            names(downstream(job(Members))),
             vec![
-                "daily_active_users",
-                "retention_cohorts",
-                "discord_comparable",
-                "member_sources",
-                "member_growth",
-                "funnel",
-                "identity_review"
+                RetentionCohorts,
+                DiscordComparable,
+                MemberSources,
+                MemberGrowth,
+                Funnel
             ]
         );
-        assert_eq!(
-            names(downstream(by_name("members"))),
-            vec![
-                "retention_cohorts",
-                "discord_comparable",
-                "member_sources",
-                "member_growth",
-                "funnel"
-            ]
-        );
-        assert!(names(downstream(by_name("daily_active_users"))).is_empty());
-        assert!(names(downstream(by_name("retention_cohorts"))).is_empty());
+        assert!(names(downstream(job(DailyActiveUsers))).is_empty());
+        assert!(names(downstream(job(RetentionCohorts))).is_empty());
     }
 
     #[test]
@@ -433,5 +485,19 @@ mod tests {
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), JOBS.len());
+        for name in JobName::ALL {
+            assert_eq!(job(*name).name, *name);
+        }
+    }
+
+    #[test]
+    fn every_table_is_one_a_job_reads_or_writes() {
+        for table in Table::ALL {
+            assert!(
+                JOBS.iter()
+                    .any(|job| job.inputs.contains(table) || job.outputs.contains(table)),
+                "no job reads or writes {table}"
+            );
+        }
     }
 }

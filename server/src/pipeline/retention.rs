@@ -1,6 +1,7 @@
 //! Bronze retention: raw events older than the configured days are deleted once the
 //! pipeline has consumed them, except those of sessions still running at the horizon.
 
+use super::names::{JobName, Table};
 use super::runner::{LOCK_TIMEOUT, Pipeline};
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
@@ -8,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 /// What a retention pass deleted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetentionReport {
-    pub table: &'static str,
+    pub table: Table,
     pub deleted: u64,
     pub retained_from: DateTime<Utc>,
 }
@@ -18,7 +19,9 @@ impl Pipeline {
     /// except the events of sessions still running at the horizon (a rebuild starts at a
     /// session's first event), and records the horizon in `app.bronze_retention`.
     pub async fn apply_retention(&self, keep_days: u32) -> anyhow::Result<RetentionReport> {
-        const TABLE: &str = "bronze.discord_voice_events";
+        const TABLE: Table = Table::DiscordVoiceEvents;
+        // The job that reads it.
+        const JOB: JobName = JobName::VoiceSessions;
         let horizon = self.clock.now() - Duration::days(i64::from(keep_days));
         let mut tx = self.pool.begin().await?;
         sqlx::query(&format!("set local lock_timeout = '{LOCK_TIMEOUT}'"))
@@ -26,11 +29,12 @@ impl Pipeline {
             .await?;
         // The job's lock: no run of voice_sessions reads bronze while rows go.
         let watermark: Option<i64> = sqlx::query_scalar(
-            "select watermark from app.pipeline_state where job = 'voice_sessions' for update",
+            "select watermark from app.pipeline_state where job = $1 for update",
         )
+        .bind(JOB.as_str())
         .fetch_optional(&mut *tx)
         .await
-        .context("waiting for the lock of job voice_sessions")?;
+        .with_context(|| format!("waiting for the lock of job {JOB}"))?;
         let deleted = sqlx::query(
             "delete from bronze.discord_voice_events e
              where e.occurred_at < $1
@@ -56,14 +60,14 @@ impl Pipeline {
                      ran_at = now()
              returning retained_from",
         )
-        .bind(TABLE)
+        .bind(TABLE.as_str())
         .bind(horizon)
         .bind(i64::try_from(deleted).unwrap_or(i64::MAX))
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
         if deleted > 0 {
-            tracing::info!(table = TABLE, deleted, %retained_from, "bronze retention");
+            tracing::info!(table = TABLE.as_str(), deleted, %retained_from, "bronze retention");
         }
         Ok(RetentionReport {
             table: TABLE,

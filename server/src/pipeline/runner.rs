@@ -2,6 +2,7 @@
 //! dirty local days, with its run recorded in `app.pipeline_runs`; marks on tables handed to
 //! the jobs that read them; backfills of any range.
 
+use super::names::{JobName, Table};
 use super::registry::{JOBS, Job, Progress, downstream, job, plan};
 use crate::clock::{Clock, local_day_start};
 use anyhow::{Context, anyhow, bail};
@@ -32,7 +33,7 @@ impl Trigger {
 /// What one run did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunReport {
-    pub job: &'static str,
+    pub job: JobName,
     pub rows: i64,
     pub duration_ms: i64,
 }
@@ -146,7 +147,11 @@ impl Pipeline {
             match self.run(job, trigger, None).await {
                 Ok(report) => reports.push(report),
                 Err(error) => {
-                    tracing::error!(job = job.name, error = format!("{error:#}"), "job failed");
+                    tracing::error!(
+                        job = job.name.as_str(),
+                        error = format!("{error:#}"),
+                        "job failed"
+                    );
                     failures.push(format!("{error:#}"));
                 }
             }
@@ -158,8 +163,8 @@ impl Pipeline {
     }
 
     /// Runs one job incrementally.
-    pub async fn run_job(&self, name: &str, trigger: Trigger) -> anyhow::Result<RunReport> {
-        let job = job(name)?;
+    pub async fn run_job(&self, name: JobName, trigger: Trigger) -> anyhow::Result<RunReport> {
+        let job = job(name);
         self.distribute_dirty_tables().await?;
         self.run(job, trigger, None).await
     }
@@ -169,18 +174,18 @@ impl Pipeline {
         &self,
         from: NaiveDate,
         to: NaiveDate,
-        only: Option<&str>,
+        only: Option<JobName>,
     ) -> anyhow::Result<Vec<RunReport>> {
         if to < from {
             bail!("--to ({to}) is before --from ({from})");
         }
         let jobs: Vec<&Job> = match only {
-            Some(name) => vec![job(name)?],
+            Some(name) => vec![job(name)],
             None => plan(),
         };
         let mut reports = Vec::with_capacity(jobs.len());
         for job in jobs {
-            tracing::info!(job = job.name, %from, %to, "backfilling");
+            tracing::info!(job = job.name.as_str(), %from, %to, "backfilling");
             reports.push(self.run(job, Trigger::Backfill, Some((from, to))).await?);
         }
         Ok(reports)
@@ -193,7 +198,11 @@ impl Pipeline {
         // Every (job, table it reads) of the graph.
         let (jobs, tables): (Vec<&str>, Vec<&str>) = JOBS
             .iter()
-            .flat_map(|job| job.inputs.iter().map(move |table| (job.name, *table)))
+            .flat_map(|job| {
+                job.inputs
+                    .iter()
+                    .map(move |table| (job.name.as_str(), table.as_str()))
+            })
             .unzip();
         // In SQL: a mark may be open-ended (`infinity`), which chrono cannot hold.
         let (marks, unread): (i64, Vec<String>) = sqlx::query_as(
@@ -240,7 +249,7 @@ impl Pipeline {
             "insert into app.pipeline_runs (job, trigger, range_from, range_to)
              values ($1, $2, $3, $4) returning id",
         )
-        .bind(job.name)
+        .bind(job.name.as_str())
         .bind(trigger.as_str())
         .bind(range.map(|r| r.0))
         .bind(range.map(|r| r.1))
@@ -276,7 +285,7 @@ impl Pipeline {
         self.metrics
             .pipeline_runs
             .get_or_create(&JobLabels {
-                job: job.name.to_owned(),
+                job: job.name.as_str().to_owned(),
                 outcome: if error.is_none() { "ok" } else { "error" }.to_owned(),
             })
             .inc();
@@ -304,10 +313,15 @@ impl Pipeline {
         sqlx::query(&format!("set local lock_timeout = '{LOCK_TIMEOUT}'"))
             .execute(&mut *tx)
             .await?;
+        // The tables it writes go with its state: SQL finds a table's job there (the time zone
+        // of its days, the lock a relink waits for) without naming the job.
+        let outputs: Vec<&str> = job.outputs.iter().map(|table| table.as_str()).collect();
         sqlx::query(
-            "insert into app.pipeline_state (job) values ($1) on conflict (job) do nothing",
+            "insert into app.pipeline_state (job, outputs) values ($1, $2)
+             on conflict (job) do nothing",
         )
-        .bind(job.name)
+        .bind(job.name.as_str())
+        .bind(&outputs)
         .execute(&mut *tx)
         .await?;
         // The row lock makes concurrent runs of one job (scheduler, CLI, admin) wait in turn.
@@ -315,7 +329,7 @@ impl Pipeline {
             "select watermark, last_success_at, timezone
              from app.pipeline_state where job = $1 for update",
         )
-        .bind(job.name)
+        .bind(job.name.as_str())
         .fetch_one(&mut *tx)
         .await
         .with_context(|| format!("waiting for the lock of job {}", job.name))?;
@@ -347,7 +361,7 @@ impl Pipeline {
                  returning greatest(from_at, to_timestamp(0)),
                            nullif(to_at, 'infinity')",
             )
-            .bind(job.name)
+            .bind(job.name.as_str())
             .bind(deferred_from)
             .fetch_all(&mut *tx)
             .await?;
@@ -366,7 +380,7 @@ impl Pipeline {
             let start: Option<DateTime<Utc>> =
                 sqlx::query_scalar(query).fetch_one(&mut *tx).await?;
             tracing::info!(
-                job = job.name,
+                job = job.name.as_str(),
                 from = previous.as_str(),
                 to = self.timezone.name(),
                 "the time zone changed: recomputing the whole history"
@@ -491,7 +505,7 @@ impl Pipeline {
             // `debug`, from sqlx).
             if elapsed >= SLOW_SCRIPT {
                 tracing::warn!(
-                    job = job.name,
+                    job = job.name.as_str(),
                     script = format!("jobs/{}.sql", job.name),
                     covered = %match job.progress {
                         Progress::DirtyDays => format!("days {}..={}", params.days.0, params.days.1),
@@ -521,21 +535,23 @@ impl Pipeline {
              set watermark = $2,
                  last_success_at = case when $3 then $4 else last_success_at end,
                  timezone = case when $3 then $5 else timezone end,
+                 outputs = $6,
                  updated_at = now()
              where job = $1",
         )
-        .bind(job.name)
+        .bind(job.name.as_str())
         .bind(to_id.max(watermark))
         // The recent days were brought up to date (not left for later).
         .bind(incremental && deferred_from.is_none())
         .bind(now)
         .bind(self.timezone.name())
+        .bind(&outputs)
         .execute(&mut *tx)
         .await?;
         for &(from, to) in &changed {
             for downstream in downstream(job) {
                 sqlx::query("select app.request_recompute($1, $2, $3)")
-                    .bind(downstream.name)
+                    .bind(downstream.name.as_str())
                     .bind(from)
                     .bind(open_ended(to))
                     .execute(&mut *tx)
@@ -561,7 +577,7 @@ impl Pipeline {
     /// The highest id of a bronze table below which every row is committed. Taking a SHARE
     /// lock waits for transactions that are inserting right now; ids handed out after it
     /// are all larger, so nothing committed late can slip under the watermark.
-    async fn committed_max_id(&self, table: &'static str) -> anyhow::Result<i64> {
+    async fn committed_max_id(&self, table: Table) -> anyhow::Result<i64> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(&format!("set local lock_timeout = '{LOCK_TIMEOUT}'"))
             .execute(&mut *tx)

@@ -42,14 +42,15 @@ persons as (
     where a.day between (select min(day) from days) - 29 and (select max(day) from days)
     group by a.day, a.person_id
 ),
--- Active: at least one minute of non-AFK voice, one message or one minute on a game server.
+-- Active person-days (silver.is_active_person_day: at least one minute of non-AFK voice,
+-- one message or one minute on a game server), and in which sources.
 active as (
     select day, person_id,
-           voice_seconds >= 60 as voice,
-           messages >= 1 as chat,
-           game_seconds >= 60 as game
+           silver.is_active_in_voice(voice_seconds) as voice,
+           silver.is_active_in_chat(messages) as chat,
+           silver.is_active_in_game(game_seconds) as game
     from persons
-    where voice_seconds >= 60 or messages >= 1 or game_seconds >= 60
+    where silver.is_active_person_day(voice_seconds, messages, game_seconds)
 ),
 dau as (
     select day,

@@ -5,11 +5,11 @@
 --   guildhall.day_from, guildhall.day_to   local days whose activity changed
 --   guildhall.tz                           the community's IANA time zone
 -- Joined → linked a game account (by a member or an admin, not merely observed) → played
--- on a tracked game server → regular (active on at least four local days of some month),
--- per local month of the first join; each step counts only those who took the step
--- before it. The regular months are recounted for the months of the changed days (through
--- the day index); the funnel itself is one pass over the members (a row per member, not
--- per event), and only rows that changed are written.
+-- on a tracked game server → regular (active, as silver.is_active_person_day says, on at
+-- least four local days of some month), per local month of the first join; each step
+-- counts only those who took the step before it. The regular months are recounted for the
+-- months of the changed days (through the day index); the funnel itself is one pass over
+-- the members (a row per member, not per event), and only rows that changed are written.
 -- Returns one row: (rows bigint, dirty_from timestamptz, dirty_to timestamptz).
 
 drop table if exists regular_recount;
@@ -19,11 +19,17 @@ with bounds as (
     select date_trunc('month', current_setting('guildhall.day_from')::date)::date as m0,
            date_trunc('month', current_setting('guildhall.day_to')::date)::date as m1
 )
-select a.person_id, date_trunc('month', a.day)::date as month
-from silver.activity_daily a, bounds b
-where a.day >= b.m0 and a.day < (b.m1 + interval '1 month')::date
+select person_id, date_trunc('month', day)::date as month
+from (
+    select a.person_id, a.day
+    from silver.activity_daily a, bounds b
+    where a.day >= b.m0 and a.day < (b.m1 + interval '1 month')::date
+    group by a.person_id, a.day
+    having silver.is_active_person_day(sum(a.voice_seconds), sum(a.messages),
+                                       sum(a.game_seconds))
+) active_days
 group by 1, 2
-having count(distinct a.day) >= 4;
+having count(*) >= 4;
 
 with stale as (
     delete from silver.person_regular_months r

@@ -60,10 +60,13 @@ with bounds as (
                                      current_setting('guildhall.today')::date))::date as month_to
 ),
 leavers as (
-    select m.discord_user_id,
+    select i.person_id,
            (m.left_at at time zone current_setting('guildhall.tz'))::date as left_on,
            m.left_at - coalesce(m.last_joined_at, m.first_joined_at) as stayed
-    from silver.dim_members m, bounds b
+    from silver.dim_members m
+    cross join bounds b
+    left join silver.user_identities i
+           on i.kind = 'discord' and i.external_id = m.discord_user_id::text
     where not m.is_member and m.left_at is not null
       and m.left_at >= b.month_from::timestamp at time zone current_setting('guildhall.tz')
       and m.left_at < (b.month_to + interval '1 month')::timestamp
@@ -77,13 +80,16 @@ select date_trunc('month', l.left_on)::date as left_month,
             when stayed < interval '365 days' then 4
             else 5 end::smallint as bucket,
        count(*)::int as leavers,
-       -- Active (as for daily active users) on any of the 30 days before they left,
-       -- through the account's index.
+       -- An active person-day (silver.is_active_person_day, as for daily active users: all
+       -- the leaver's accounts) on any of the 30 days before they left, through the
+       -- person's index.
        count(*) filter (where exists (
            select 1 from silver.activity_daily a
-           where a.account_kind = 'discord' and a.account_id = l.discord_user_id::text
+           where a.person_id = l.person_id
              and a.day between l.left_on - 30 and l.left_on
-             and (a.voice_seconds >= 60 or a.messages >= 1 or a.game_seconds >= 60)))::int
+           group by a.day
+           having silver.is_active_person_day(sum(a.voice_seconds), sum(a.messages),
+                                              sum(a.game_seconds))))::int
            as active_before
 from leavers l
 group by 1, 2;

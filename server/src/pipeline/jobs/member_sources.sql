@@ -68,12 +68,13 @@ drop table if exists group_members;
 
 create temp table group_members on commit drop as
 select p.*,
-       -- The person's last active day (as for daily active users), through the index.
+       -- The person's last active day (silver.is_active_person_day), through the index.
        (select a.day
         from silver.activity_daily a
         where a.person_id = p.person_id and a.day >= p.join_day
         group by a.day
-        having sum(a.voice_seconds) >= 60 or sum(a.messages) >= 1 or sum(a.game_seconds) >= 60
+        having silver.is_active_person_day(sum(a.voice_seconds), sum(a.messages),
+                                           sum(a.game_seconds))
         order by a.day desc
         limit 1) as last_active
 from source_persons p
@@ -114,7 +115,8 @@ active_months as (
           and a.day >= greatest(m.join_month, f.m)
           and a.day < (m.join_month + interval '13 months')::date
         group by a.day
-        having sum(a.voice_seconds) >= 60 or sum(a.messages) >= 1 or sum(a.game_seconds) >= 60
+        having silver.is_active_person_day(sum(a.voice_seconds), sum(a.messages),
+                                           sum(a.game_seconds))
     ) d
     where m.join_month > (f.m - interval '13 months')::date
     group by m.join_month, m.source, m.code, date_trunc('month', d.day)

@@ -27,13 +27,14 @@ person_cohort as (
 sizes as (
     select cohort, count(*)::int as size from person_cohort group by cohort
 ),
--- Active person-days from the first recounted month on, read by day through the index.
+-- Active person-days (silver.is_active_person_day) from the first recounted month on, read
+-- by day through the index.
 active_days as (
     select a.day, a.person_id
     from silver.activity_daily a, bounds b
     where a.day >= b.month_from
     group by a.day, a.person_id
-    having sum(a.voice_seconds) >= 60 or sum(a.messages) >= 1 or sum(a.game_seconds) >= 60
+    having silver.is_active_person_day(sum(a.voice_seconds), sum(a.messages), sum(a.game_seconds))
 ),
 counted as (
     select pc.cohort, date_trunc('month', d.day)::date as month,
