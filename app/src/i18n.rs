@@ -156,9 +156,11 @@ pub fn use_i18n() -> I18n {
 }
 
 /// A reactive translation: `{t(Key::NavOverview)}` in a view updates when the language does.
+/// Read after its page was torn down (a client that went away while the server was still
+/// streaming the page), it gives the default language instead of panicking.
 pub fn t(key: Key) -> impl Fn() -> &'static str + Copy + Send + Sync + 'static {
     let lang = use_i18n().lang;
-    move || key.text(lang.get())
+    move || key.text(lang.try_get().unwrap_or_default())
 }
 
 /// The language for this request: on the server from the `lang` cookie or the
