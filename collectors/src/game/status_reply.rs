@@ -1,5 +1,5 @@
 //! The reply to the RCON `status` command of CS2 and Source 1 games (CS:GO, TF2, HL2DM,
-//! L4D…), read into a [`StatusSnapshot`]: the map, the player counts and the humans on the
+//! L4D…), read into a [`StatusReply`]: the map, the player counts and the humans on the
 //! server.
 //!
 //! Why the parser is as it is: `status` is console text for people, not an API, and its layout
@@ -33,7 +33,7 @@ use super::steamid::parse_steam_id;
 
 /// What a `status` reply says about the server at the moment it was sent.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct StatusSnapshot {
+pub struct StatusReply {
     /// The map being played (`None` where the reply does not name it).
     pub map: Option<String>,
     /// Humans on the server: the table's human rows, or the header's count where the reply
@@ -69,7 +69,7 @@ pub struct StatusPlayer {
 
 /// Why a reply could not be read as `status`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StatusError {
+pub enum StatusReplyError {
     /// No line of the reply is one `status` prints (map, players, spawngroup, player table).
     #[error("not a status reply: no map, players, spawngroup or player-table line in it")]
     NotAStatusReply,
@@ -80,8 +80,8 @@ pub enum StatusError {
 /// Lenient by design: lines it does not know are skipped, the order of lines does not
 /// matter, a malformed row is left out. It fails only when nothing in the reply is a line
 /// that `status` prints, e.g. for `Unknown command "status"` or the output of `users`.
-pub fn parse_status(reply: &str) -> Result<StatusSnapshot, StatusError> {
-    let mut snapshot = StatusSnapshot::default();
+pub fn parse_status_reply(reply: &str) -> Result<StatusReply, StatusReplyError> {
+    let mut snapshot = StatusReply::default();
     let mut recognised = false;
     let mut has_table = false;
     let mut header_humans: Option<u32> = None;
@@ -137,7 +137,7 @@ pub fn parse_status(reply: &str) -> Result<StatusSnapshot, StatusError> {
     }
 
     if !recognised {
-        return Err(StatusError::NotAStatusReply);
+        return Err(StatusReplyError::NotAStatusReply);
     }
     snapshot.map = header_map.or(spawngroup_map);
     let table_humans = u32::try_from(snapshot.players.len()).unwrap_or(u32::MAX);
@@ -153,7 +153,7 @@ pub fn parse_status(reply: &str) -> Result<StatusSnapshot, StatusError> {
 /// Reads the reply to `users`: `<slot:userid:"name">`, one `slot:userid:"name"` row per
 /// client, `N users`. Returns `(slot, name)` per row; an empty list for `0 users` or for
 /// anything that is not `users` output.
-pub fn parse_users(reply: &str) -> Vec<(u32, String)> {
+pub fn parse_users_reply(reply: &str) -> Vec<(u32, String)> {
     reply
         .lines()
         .filter_map(|raw| {
@@ -415,8 +415,8 @@ mod tests {
         std::fs::read_to_string(path).unwrap()
     }
 
-    fn status(path: &str) -> StatusSnapshot {
-        parse_status(&read(path)).unwrap()
+    fn status(path: &str) -> StatusReply {
+        parse_status_reply(&read(path)).unwrap()
     }
 
     /// Name, SteamID64, connected seconds, ping, slot.
@@ -436,7 +436,7 @@ mod tests {
     }
 
     fn counts_are(
-        s: &StatusSnapshot,
+        s: &StatusReply,
         map: Option<&str>,
         humans: u32,
         bots: u32,
@@ -794,19 +794,22 @@ mod tests {
     #[test]
     fn users_output_is_not_status() {
         let users = read(fixture!("source_users_command_output.txt"));
-        assert_eq!(parse_status(&users), Err(StatusError::NotAStatusReply));
-        assert_eq!(parse_users(&users), vec![]);
+        assert_eq!(
+            parse_status_reply(&users),
+            Err(StatusReplyError::NotAStatusReply)
+        );
+        assert_eq!(parse_users_reply(&users), vec![]);
         let interactive = read(fixture!(
             "csgo_rcon_interactive_users_and_logecho_forewing.txt"
         ));
         // `>>>` prompts, `users` output and masked log echo lines: no status reply in it.
         assert_eq!(
-            parse_status(&interactive),
-            Err(StatusError::NotAStatusReply)
+            parse_status_reply(&interactive),
+            Err(StatusReplyError::NotAStatusReply)
         );
-        assert_eq!(parse_users(&interactive), vec![]);
+        assert_eq!(parse_users_reply(&interactive), vec![]);
         assert_eq!(
-            parse_users("<slot:userid:\"name\">\n0:2:\"Bob\"\n3:7:\"a:\"b\"\n2 users\n"),
+            parse_users_reply("<slot:userid:\"name\">\n0:2:\"Bob\"\n3:7:\"a:\"b\"\n2 users\n"),
             vec![(0, "Bob".to_owned()), (3, "a:\"b".to_owned())]
         );
     }
@@ -825,7 +828,7 @@ mod tests {
                 continue;
             }
             seen += 1;
-            let result = parse_status(&read(path.to_str().unwrap()));
+            let result = parse_status_reply(&read(path.to_str().unwrap()));
             let not_status = name.contains("users");
             assert_eq!(result.is_err(), not_status, "{name}: {result:?}");
         }
@@ -840,7 +843,7 @@ mod tests {
                      L 10/22/2024 - 14:20:47: # userid name uniqueid connected ping loss state adr\n\
                      L 10/22/2024 - 14:20:48: \"Bob<2><[U:1:5]><>\" entered the game\n\
                      L 10/22/2024 - 14:20:47: #      2 \"say \"hi\" <3>\" STEAM_ID_PENDING 1:02:03 5 0 active loopback\r\n";
-        let s = parse_status(reply).unwrap();
+        let s = parse_status_reply(reply).unwrap();
         counts_are(&s, Some("pl_upward"), 1, 0, Some(24), false);
         player_is(
             &s.players[0],
@@ -851,7 +854,7 @@ mod tests {
                    ---------players--------\n  id     time ping loss      state   rate adr name\n\
                    \x20  3      125   10    0     active 786432 1.2.3.4:5 'O'Brien'\n\
                    \x20  4 01:02:03   20    0     active 786432 1.2.3.5:5 'Big Bob the Builder'\n#end\n";
-        let s = parse_status(cs2).unwrap();
+        let s = parse_status_reply(cs2).unwrap();
         counts_are(&s, None, 2, 0, None, false);
         player_is(
             &s.players[0],
@@ -868,7 +871,7 @@ mod tests {
                        05/24/2026 - 16:14:57: # userid name uniqueid connected ping loss state\n\
                        05/24/2026 - 16:14:57: #    12 \"a\"  [U:1:7]  01:00  50  0 active\n\
                        07/17/2026 - 18:14:24.251 - #    13 \"b\"  [U:1:8]  02:00  60  0 active\n";
-        let s = parse_status(console).unwrap();
+        let s = parse_status_reply(console).unwrap();
         counts_are(&s, Some("ctf_2fort"), 2, 0, Some(32), false);
         player_is(
             &s.players[0],
@@ -892,14 +895,17 @@ mod tests {
         );
 
         let old = "map     : dm_lockdown\nplayers : 5 (24 max)\n";
-        let s = parse_status(old).unwrap();
+        let s = parse_status_reply(old).unwrap();
         counts_are(&s, Some("dm_lockdown"), 0, 0, Some(24), false);
 
         assert_eq!(
-            parse_status("Unknown command \"status\"\n"),
-            Err(StatusError::NotAStatusReply)
+            parse_status_reply("Unknown command \"status\"\n"),
+            Err(StatusReplyError::NotAStatusReply)
         );
-        assert_eq!(parse_status(""), Err(StatusError::NotAStatusReply));
+        assert_eq!(
+            parse_status_reply(""),
+            Err(StatusReplyError::NotAStatusReply)
+        );
     }
 
     fn all_fixture_lines() -> Vec<String> {
@@ -929,8 +935,8 @@ mod tests {
 
         #[test]
         fn never_panics(s in "(?s).{0,400}") {
-            let _ = parse_status(&s);
-            let _ = parse_users(&s);
+            let _ = parse_status_reply(&s);
+            let _ = parse_users_reply(&s);
         }
 
         #[test]
@@ -952,8 +958,8 @@ mod tests {
                 reply.push_str(&String::from_utf8_lossy(&bytes));
                 reply.push('\n');
             }
-            let _ = parse_status(&reply);
-            let _ = parse_users(&reply);
+            let _ = parse_status_reply(&reply);
+            let _ = parse_users_reply(&reply);
         }
     }
 }
