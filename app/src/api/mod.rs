@@ -45,38 +45,12 @@ pub async fn get_me() -> Result<Option<CurrentUser>, AppError> {
 pub async fn get_my_activity() -> Result<crate::model::MyActivity, AppError> {
     use crate::model::{MyActivity, Permission};
     let (user, state) = crate::ssr::authz::require(Permission::OwnData).await?;
-    let (minutes, voice_days): (i64, Vec<chrono::NaiveDate>) = sqlx::query_as(
-        "with mine as (
-             -- Non-AFK sessions of the last 30 days, clipped to that window; open ones count
-             -- until the bot last observed their guild.
-             select greatest(s.started_at, now() - interval '30 days') as started_at,
-                    least(coalesce(s.ended_at, greatest(g.observed_until, s.started_at)), now())
-                        as ended_at
-             from silver.fact_voice_sessions s
-             left join app.discord_guilds g on g.guild_id = s.guild_id
-             where s.discord_user_id = $1 and not s.is_afk
-               and (s.ended_at is null or s.ended_at > now() - interval '30 days')
-         ),
-         pieces as (
-             -- Split at local midnights, as the DAU job does.
-             select d::date as day,
-                    greatest(extract(epoch from
-                        least(m.ended_at, (d::date + 1)::timestamp at time zone $2)
-                        - greatest(m.started_at, d::date::timestamp at time zone $2)), 0) as seconds
-             from mine m
-             cross join lateral generate_series((m.started_at at time zone $2)::date,
-                                                (m.ended_at at time zone $2)::date,
-                                                interval '1 day') d
-             where m.ended_at > m.started_at
-         )
-         select floor(coalesce(sum(seconds), 0) / 60)::bigint,
-                array(select day from pieces group by day having sum(seconds) >= 60)
-         from pieces",
-    )
-    .bind(user.discord_user_id)
-    .bind(&state.settings.timezone)
-    .fetch_one(&state.pool)
-    .await?;
+    let (minutes, voice_days): (i64, Vec<chrono::NaiveDate>) =
+        sqlx::query_as(include_str!("my_activity_voice.sql"))
+            .bind(user.discord_user_id)
+            .bind(&state.settings.timezone)
+            .fetch_one(&state.pool)
+            .await?;
     // The other sources, over every account of the member's person.
     let (messages, other_days): (i64, Vec<chrono::NaiveDate>) = sqlx::query_as(
         "select coalesce(sum(a.messages), 0)::bigint,
@@ -91,28 +65,10 @@ pub async fn get_my_activity() -> Result<crate::model::MyActivity, AppError> {
     .bind(&state.settings.timezone)
     .fetch_one(&state.pool)
     .await?;
-    let games: Vec<(String, i64)> = sqlx::query_as(
-        "select g.game,
-                floor(sum(extract(epoch from
-                    least(coalesce(s.ended_at, greatest(h.heard_until, s.started_at)), now())
-                    - greatest(s.started_at, now() - interval '30 days'))) / 60)::bigint
-         from silver.fact_game_sessions s
-         join app.game_servers g on g.server_id = s.server_id
-         left join silver.game_server_heard h on h.server_id = s.server_id
-         join silver.user_identities i
-           on i.kind = s.account_kind and i.external_id = s.account_id
-         where i.person_id = (select person_id from silver.user_identities
-                              where kind = 'discord' and external_id = $1::text)
-           and (s.ended_at is null or s.ended_at > now() - interval '30 days')
-         group by g.game
-         having sum(extract(epoch from
-                    least(coalesce(s.ended_at, greatest(h.heard_until, s.started_at)), now())
-                    - greatest(s.started_at, now() - interval '30 days'))) >= 60
-         order by 2 desc",
-    )
-    .bind(user.discord_user_id)
-    .fetch_all(&state.pool)
-    .await?;
+    let games: Vec<(String, i64)> = sqlx::query_as(include_str!("my_activity_games.sql"))
+        .bind(user.discord_user_id)
+        .fetch_all(&state.pool)
+        .await?;
     // Voice days as the voice figure counts them, and the days of the other sources.
     let active: std::collections::BTreeSet<chrono::NaiveDate> =
         voice_days.into_iter().chain(other_days).collect();

@@ -3,11 +3,11 @@
 
 use super::event::GameAccount;
 use super::kind::Game;
-use super::mc_list::parse_list;
+use super::list_reply::parse_list_reply;
 use super::prometheus::{parse_metrics, server_metrics};
 use super::rcon::{Rcon, RconError};
 use super::records::{MetricRecord, SnapshotPlayer, StatusRecord};
-use super::status::parse_status;
+use super::status_reply::parse_status_reply;
 use chrono::{DateTime, Utc};
 
 /// Why a poll gave no snapshot.
@@ -48,7 +48,7 @@ impl StatusPoller {
             Game::Minecraft => self.poll_minecraft(polled_at).await,
             _ => {
                 let reply = self.rcon.exec("status").await?;
-                let status = parse_status(&reply).map_err(|error| PollError::Unreadable {
+                let status = parse_status_reply(&reply).map_err(|error| PollError::Unreadable {
                     command: "status",
                     reason: error.to_string(),
                 })?;
@@ -81,7 +81,7 @@ impl StatusPoller {
         let mut list = None;
         if self.list_uuids {
             let reply = self.rcon.exec("list uuids").await?;
-            match parse_list(&reply) {
+            match parse_list_reply(&reply) {
                 Ok(parsed) => list = Some(parsed),
                 Err(_) => {
                     tracing::info!(
@@ -96,7 +96,7 @@ impl StatusPoller {
             Some(list) => list,
             None => {
                 let reply = self.rcon.exec("list").await?;
-                parse_list(&reply).map_err(|error| PollError::Unreadable {
+                parse_list_reply(&reply).map_err(|error| PollError::Unreadable {
                     command: "list",
                     reason: error.to_string(),
                 })?

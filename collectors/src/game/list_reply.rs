@@ -1,4 +1,4 @@
-//! RCON replies to `list` and `list uuids` → [`McList`].
+//! RCON replies to `list` and `list uuids` → [`ListReply`].
 //!
 //! # Why the replies look the way they do
 //!
@@ -34,18 +34,18 @@ use thiserror::Error;
 
 /// A parsed `list` / `list uuids` reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct McList {
+pub struct ListReply {
     /// Players online, as the header counts them (Essentials: visible + hidden).
     pub online: u32,
     /// The server's player limit, where the reply states it (every known wording does).
     pub max: Option<u32>,
     /// The players listed, in the reply's order.
-    pub players: Vec<McListPlayer>,
+    pub players: Vec<ListReplyPlayer>,
 }
 
 /// One player in a `list` reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct McListPlayer {
+pub struct ListReplyPlayer {
     /// The name as listed, without colour codes and `[…]` tags.
     pub name: String,
     /// The UUID (`list uuids`), lowercase hyphenated.
@@ -54,7 +54,7 @@ pub struct McListPlayer {
 
 /// Why a reply is not a `list` reply.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
-pub enum ListError {
+pub enum ListReplyError {
     /// The reply is empty or only whitespace (the server answered nothing).
     #[error("empty reply to `list`")]
     Empty,
@@ -72,10 +72,10 @@ pub enum ListError {
 
 /// Parses the reply to `list` or `list uuids` (see the module documentation for the
 /// wordings). Lines before the header are ignored.
-pub fn parse_list(reply: &str) -> Result<McList, ListError> {
+pub fn parse_list_reply(reply: &str) -> Result<ListReply, ListReplyError> {
     let clean = strip_colour_codes(reply);
     if clean.trim().is_empty() {
-        return Err(ListError::Empty);
+        return Err(ListReplyError::Empty);
     }
     let mut lines = clean.lines().map(str::trim);
     let first_line = clean.lines().map(str::trim).find(|l| !l.is_empty());
@@ -85,7 +85,7 @@ pub fn parse_list(reply: &str) -> Result<McList, ListError> {
     });
     let Some(header) = header else {
         let first: String = first_line.unwrap_or_default().chars().take(80).collect();
-        return Err(ListError::NoHeader(first));
+        return Err(ListReplyError::NoHeader(first));
     };
     let (online, max, tail) = parse_header(header)?;
     let mut players = Vec::new();
@@ -95,7 +95,7 @@ pub fn parse_list(reply: &str) -> Result<McList, ListError> {
         let names = line.split_once(": ").map_or(line, |(_, names)| names);
         push_names(names, &mut players)?;
     }
-    Ok(McList {
+    Ok(ListReply {
         online,
         max,
         players,
@@ -104,8 +104,8 @@ pub fn parse_list(reply: &str) -> Result<McList, ListError> {
 
 /// Reads the header after `There are `; returns online, max and the text after the colon
 /// (names on the same line).
-fn parse_header(h: &str) -> Result<(u32, Option<u32>, &str), ListError> {
-    let bad = || ListError::BadCount(h.chars().take(80).collect());
+fn parse_header(h: &str) -> Result<(u32, Option<u32>, &str), ListReplyError> {
+    let bad = || ListReplyError::BadCount(h.chars().take(80).collect());
     let (first, rest) = leading_number(h).ok_or_else(bad)?;
     if let Some(rest) = rest.strip_prefix(" of a max of ") {
         let (max, rest) = leading_number(rest).ok_or_else(bad)?;
@@ -134,10 +134,10 @@ fn parse_header(h: &str) -> Result<(u32, Option<u32>, &str), ListError> {
     Err(no_header(h))
 }
 
-fn no_header(h: &str) -> ListError {
+fn no_header(h: &str) -> ListReplyError {
     let mut text = String::from("There are ");
     text.extend(h.chars().take(70));
-    ListError::NoHeader(text)
+    ListReplyError::NoHeader(text)
 }
 
 fn essentials_tail(rest: &str) -> Option<&str> {
@@ -154,7 +154,7 @@ fn leading_number(s: &str) -> Option<(u32, &str)> {
 }
 
 /// Splits a comma-separated run of names and adds them.
-fn push_names(names: &str, players: &mut Vec<McListPlayer>) -> Result<(), ListError> {
+fn push_names(names: &str, players: &mut Vec<ListReplyPlayer>) -> Result<(), ListReplyError> {
     for entry in names.split(',') {
         if let Some(player) = list_entry(entry)? {
             players.push(player);
@@ -164,7 +164,7 @@ fn push_names(names: &str, players: &mut Vec<McListPlayer>) -> Result<(), ListEr
 }
 
 /// `Alice`, `[AFK]Bob`, `Carol (069a79f4-…)`.
-fn list_entry(entry: &str) -> Result<Option<McListPlayer>, ListError> {
+fn list_entry(entry: &str) -> Result<Option<ListReplyPlayer>, ListReplyError> {
     let mut name = entry.trim();
     while let Some(rest) = name.strip_prefix('[') {
         match rest.find(']') {
@@ -180,7 +180,7 @@ fn list_entry(entry: &str) -> Result<Option<McListPlayer>, ListError> {
         if looks_like_uuid(candidate) {
             uuid = Some(
                 normalize_uuid(candidate)
-                    .ok_or_else(|| ListError::BadUuid(entry.trim().to_owned()))?,
+                    .ok_or_else(|| ListReplyError::BadUuid(entry.trim().to_owned()))?,
             );
             name = inner.get(..open).unwrap_or_default().trim_end();
         }
@@ -188,7 +188,7 @@ fn list_entry(entry: &str) -> Result<Option<McListPlayer>, ListError> {
     if name.is_empty() {
         return Ok(None);
     }
-    Ok(Some(McListPlayer {
+    Ok(Some(ListReplyPlayer {
         name: name.to_owned(),
         uuid,
     }))
@@ -221,22 +221,26 @@ mod tests {
 
     const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
-    fn p(name: &str) -> McListPlayer {
-        McListPlayer {
+    fn p(name: &str) -> ListReplyPlayer {
+        ListReplyPlayer {
             name: name.to_owned(),
             uuid: None,
         }
     }
 
-    fn pu(name: &str, uuid: &str) -> McListPlayer {
-        McListPlayer {
+    fn pu(name: &str, uuid: &str) -> ListReplyPlayer {
+        ListReplyPlayer {
             name: name.to_owned(),
             uuid: Some(uuid.to_owned()),
         }
     }
 
-    fn list(online: u32, max: u32, players: Vec<McListPlayer>) -> Result<McList, ListError> {
-        Ok(McList {
+    fn list(
+        online: u32,
+        max: u32,
+        players: Vec<ListReplyPlayer>,
+    ) -> Result<ListReply, ListReplyError> {
+        Ok(ListReply {
             online,
             max: Some(max),
             players,
@@ -246,19 +250,19 @@ mod tests {
     #[test]
     fn vanilla() {
         assert_eq!(
-            parse_list("There are 2 of a max of 20 players online: Alice, Bob"),
+            parse_list_reply("There are 2 of a max of 20 players online: Alice, Bob"),
             list(2, 20, vec![p("Alice"), p("Bob")])
         );
         assert_eq!(
-            parse_list("There are 0 of a max of 20 players online: "),
+            parse_list_reply("There are 0 of a max of 20 players online: "),
             list(0, 20, vec![])
         );
         assert_eq!(
-            parse_list("There are 0 of a max of 20 players online:"),
+            parse_list_reply("There are 0 of a max of 20 players online:"),
             list(0, 20, vec![])
         );
         assert_eq!(
-            parse_list(
+            parse_list_reply(
                 "There are 2 of a max of 20 players online: Alice (069a79f4-44e9-4726-a5be-fca90e38aaf5), Bob (853C80EF3C3749FDAA49938B674ADAE6)"
             ),
             list(
@@ -271,10 +275,10 @@ mod tests {
             )
         );
         assert_eq!(
-            parse_list(
+            parse_list_reply(
                 "There are 1 of a max of 20 players online: Alice (069a79f4-44e9-4726-a5be-fca90e38aaf)"
             ),
-            Err(ListError::BadUuid(
+            Err(ListReplyError::BadUuid(
                 "Alice (069a79f4-44e9-4726-a5be-fca90e38aaf)".into()
             ))
         );
@@ -283,15 +287,15 @@ mod tests {
     #[test]
     fn old_vanilla() {
         assert_eq!(
-            parse_list("There are 2/20 players online:\nAlice, Bob\n"),
+            parse_list_reply("There are 2/20 players online:\nAlice, Bob\n"),
             list(2, 20, vec![p("Alice"), p("Bob")])
         );
         assert_eq!(
-            parse_list("There are 2/20 players online:Alice, Bob"),
+            parse_list_reply("There are 2/20 players online:Alice, Bob"),
             list(2, 20, vec![p("Alice"), p("Bob")])
         );
         assert_eq!(
-            parse_list("There are 0/20 players online:\n"),
+            parse_list_reply("There are 0/20 players online:\n"),
             list(0, 20, vec![])
         );
     }
@@ -299,7 +303,9 @@ mod tests {
     #[test]
     fn paper_colours() {
         assert_eq!(
-            parse_list("§6There are §c2§6 of a max of §c20§6 players online: §fAlice§6, §fBob"),
+            parse_list_reply(
+                "§6There are §c2§6 of a max of §c20§6 players online: §fAlice§6, §fBob"
+            ),
             list(2, 20, vec![p("Alice"), p("Bob")])
         );
     }
@@ -307,13 +313,13 @@ mod tests {
     #[test]
     fn essentials() {
         assert_eq!(
-            parse_list(
+            parse_list_reply(
                 "§6There are §c3§6 out of maximum §c20§6 players online.\n§6Admins§r: §fAlice§f\n§6default§r: §7[AFK]§r§fBob§f, Carol§f"
             ),
             list(3, 20, vec![p("Alice"), p("Bob"), p("Carol")])
         );
         assert_eq!(
-            parse_list(
+            parse_list_reply(
                 "§6There are §c2§6/§c1§6 out of maximum §c20§6 players online.\n§6default§r: Alice§f, §7[HIDDEN]§r[Member]Bob§f, Carol"
             ),
             list(3, 20, vec![p("Alice"), p("Bob"), p("Carol")])
@@ -333,10 +339,10 @@ mod tests {
             .map(|l| l.split_once("]: ").unwrap().1)
             .collect();
         assert_eq!(
-            parse_list(&messages[1..3].join("\n")),
+            parse_list_reply(&messages[1..3].join("\n")),
             list(1, 100, vec![p("md_5")])
         );
-        assert_eq!(parse_list(messages[14]), list(0, 100, vec![]));
+        assert_eq!(parse_list_reply(messages[14]), list(0, 100, vec![]));
     }
 
     /// The real Paper 1.16.2 replies quoted in fixture 05.
@@ -352,36 +358,39 @@ mod tests {
             .map(|l| l.split_once("]: ").unwrap().1)
             .collect();
         assert_eq!(replies.len(), 2);
-        assert_eq!(parse_list(replies[0]), list(0, 20, vec![]));
-        assert_eq!(parse_list(replies[1]), list(1, 20, vec![p("Joshi425")]));
+        assert_eq!(parse_list_reply(replies[0]), list(0, 20, vec![]));
+        assert_eq!(
+            parse_list_reply(replies[1]),
+            list(1, 20, vec![p("Joshi425")])
+        );
     }
 
     #[test]
     fn errors() {
-        assert_eq!(parse_list(""), Err(ListError::Empty));
-        assert_eq!(parse_list(" \n§r"), Err(ListError::Empty));
+        assert_eq!(parse_list_reply(""), Err(ListReplyError::Empty));
+        assert_eq!(parse_list_reply(" \n§r"), Err(ListReplyError::Empty));
         assert_eq!(
-            parse_list("Unknown command. Type \"/help\" for help."),
-            Err(ListError::NoHeader(
+            parse_list_reply("Unknown command. Type \"/help\" for help."),
+            Err(ListReplyError::NoHeader(
                 "Unknown command. Type \"/help\" for help.".into()
             ))
         );
         assert_eq!(
-            parse_list("There are many players online"),
-            Err(ListError::BadCount("many players online".into()))
+            parse_list_reply("There are many players online"),
+            Err(ListReplyError::BadCount("many players online".into()))
         );
         assert_eq!(
-            parse_list("There are 99999999999 of a max of 20 players online:"),
-            Err(ListError::BadCount(
+            parse_list_reply("There are 99999999999 of a max of 20 players online:"),
+            Err(ListReplyError::BadCount(
                 "99999999999 of a max of 20 players online:".into()
             ))
         );
         assert!(matches!(
-            parse_list("There are 2 players here"),
-            Err(ListError::NoHeader(_))
+            parse_list_reply("There are 2 players here"),
+            Err(ListReplyError::NoHeader(_))
         ));
         assert_eq!(
-            ListError::NoHeader("x".into()).to_string(),
+            ListReplyError::NoHeader("x".into()).to_string(),
             "not a `list` reply: no \"There are N … players online\" header (first line: \"x\")"
         );
     }
@@ -407,7 +416,7 @@ mod tests {
 
         #[test]
         fn never_panics_on_arbitrary_strings(s in any::<String>()) {
-            let _ = parse_list(&s);
+            let _ = parse_list_reply(&s);
         }
 
         #[test]
@@ -421,7 +430,7 @@ mod tests {
             let i = at.index(chars.len() + 1);
             let j = i + cut.index(chars.len() + 1 - i);
             let mutated: String = chars[..i].iter().copied().chain(insert.chars()).chain(chars[j..].iter().copied()).collect();
-            let _ = parse_list(&mutated);
+            let _ = parse_list_reply(&mutated);
         }
     }
 }

@@ -1,0 +1,94 @@
+//! The audit log: what an entry records ([`AuditAction`]) and an entry as the admin page shows it.
+
+use serde::{Deserialize, Serialize};
+
+/// What an entry of the audit log records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuditAction {
+    /// An admin granted or revoked `leader` or `admin`.
+    RoleChanged,
+    /// An admin marked a channel as AFK.
+    AfkChannelMarked,
+    /// An admin took the AFK mark off a channel.
+    AfkChannelUnmarked,
+    /// An admin excluded a channel or category from recording.
+    ChannelExcluded,
+    /// An admin had a channel or category recorded again.
+    ChannelIncluded,
+    /// An admin mapped a Discord role to a Guildhall role (or removed the mapping).
+    RoleMapped,
+    /// An admin labelled an invite code (or removed the label).
+    InviteLabelled,
+    /// An admin turned the recording of a guild on or off.
+    GuildTracking,
+    /// A game account was linked to a person (by the member's code, or an admin).
+    IdentityLinked,
+    /// A game account became a person of its own again.
+    IdentityUnlinked,
+    /// An admin merged two persons.
+    PersonsMerged,
+    /// An admin split accounts off a person.
+    PersonSplit,
+    /// A member asked to be hidden (or shown again).
+    MemberHidden,
+    /// A member opted out: their history was deleted, their accounts kept as hashes.
+    MemberOptedOut,
+    /// A member deleted their account and everything Guildhall held about them.
+    MemberDeleted,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::RoleChanged => "user.role",
+            AuditAction::AfkChannelMarked => "guild.afk_channel.mark",
+            AuditAction::AfkChannelUnmarked => "guild.afk_channel.unmark",
+            AuditAction::ChannelExcluded => "guild.channel.exclude",
+            AuditAction::ChannelIncluded => "guild.channel.include",
+            AuditAction::RoleMapped => "guild.role_mapping",
+            AuditAction::InviteLabelled => "guild.invite_label",
+            AuditAction::GuildTracking => "guild.tracking",
+            AuditAction::IdentityLinked => "identity.link",
+            AuditAction::IdentityUnlinked => "identity.unlink",
+            AuditAction::PersonsMerged => "identity.merge",
+            AuditAction::PersonSplit => "identity.split",
+            AuditAction::MemberHidden => "member.hide",
+            AuditAction::MemberOptedOut => "member.opt_out",
+            AuditAction::MemberDeleted => "member.delete",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<AuditAction> {
+        match value {
+            "user.role" => Some(AuditAction::RoleChanged),
+            "guild.afk_channel.mark" => Some(AuditAction::AfkChannelMarked),
+            "guild.afk_channel.unmark" => Some(AuditAction::AfkChannelUnmarked),
+            "guild.channel.exclude" => Some(AuditAction::ChannelExcluded),
+            "guild.channel.include" => Some(AuditAction::ChannelIncluded),
+            "guild.role_mapping" => Some(AuditAction::RoleMapped),
+            "guild.invite_label" => Some(AuditAction::InviteLabelled),
+            "guild.tracking" => Some(AuditAction::GuildTracking),
+            "identity.link" => Some(AuditAction::IdentityLinked),
+            "identity.unlink" => Some(AuditAction::IdentityUnlinked),
+            "identity.merge" => Some(AuditAction::PersonsMerged),
+            "identity.split" => Some(AuditAction::PersonSplit),
+            "member.hide" => Some(AuditAction::MemberHidden),
+            "member.opt_out" => Some(AuditAction::MemberOptedOut),
+            "member.delete" => Some(AuditAction::MemberDeleted),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of `app.audit_log`, as the admin page shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub actor: String,
+    /// The action's code (`user.role`); older or newer codes show as they are.
+    pub action: String,
+    pub subject: String,
+    /// JSON text of the value before and after the change.
+    pub before: Option<String>,
+    pub after: Option<String>,
+}

@@ -1,0 +1,112 @@
+//! Where and how to log in to an SFTP server ([`SftpTarget`]), and the check of the
+//! server's host key against the pinned fingerprint.
+
+use std::fmt;
+use std::time::Duration;
+
+use russh::client;
+use russh::keys::{HashAlg, PublicKey, PublicKeyOrCertificate};
+
+use super::SftpError;
+
+/// Where and how to log in. `Debug` never shows the password.
+#[derive(Clone)]
+pub struct SftpTarget {
+    /// Host name or IP address of the SFTP server.
+    pub host: String,
+    /// TCP port, usually 22.
+    pub port: u16,
+    /// Login user.
+    pub user: String,
+    /// Login password (never logged nor put in errors).
+    pub password: String,
+    /// The pinned host key fingerprint, `SHA256:<base64 without padding>` exactly like
+    /// `ssh-keygen -lf` prints. `None` refuses to connect; the error then tells the
+    /// fingerprint the server presented.
+    pub host_key: Option<String>,
+    /// Limit for the TCP connect, for each step of the login, and for each SFTP request
+    /// (SFTP requests are timed in whole seconds, rounded up).
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for SftpTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SftpTarget")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("host_key", &self.host_key)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl SftpTarget {
+    /// `host:port` for messages (`[v6]:port` for IPv6 addresses).
+    pub(super) fn server(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// The host key fingerprint as `ssh-keygen -lf` prints it: `SHA256:<base64, no padding>`.
+pub fn fingerprint(key: &PublicKey) -> String {
+    key.fingerprint(HashAlg::Sha256).to_string()
+}
+
+/// Normalises a configured pin: trims blanks, accepts a missing or lower-case `SHA256:`
+/// prefix and trailing `=` padding.
+fn normalize_pin(pin: &str) -> String {
+    let pin = pin.trim();
+    let body = match pin.split_once(':') {
+        Some((alg, body)) if alg.eq_ignore_ascii_case("sha256") => body,
+        _ => pin,
+    };
+    format!("SHA256:{}", body.trim().trim_end_matches('='))
+}
+
+/// What the russh handler can fail with: a host-key verdict of ours, or russh's own error.
+#[derive(Debug)]
+pub(super) enum HandlerError {
+    HostKey(SftpError),
+    Ssh(russh::Error),
+}
+
+impl From<russh::Error> for HandlerError {
+    fn from(e: russh::Error) -> Self {
+        Self::Ssh(e)
+    }
+}
+
+/// Checks the server's host key against the pin.
+pub(super) struct Verifier {
+    pub(super) server: String,
+    pub(super) pin: Option<String>,
+}
+
+impl client::Handler for Verifier {
+    type Error = HandlerError;
+
+    async fn check_server_key(
+        &mut self,
+        server_public_key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let presented = fingerprint(&server_public_key.public_key());
+        match &self.pin {
+            None => Err(HandlerError::HostKey(SftpError::HostKeyNotPinned {
+                server: self.server.clone(),
+                presented,
+            })),
+            Some(pin) if normalize_pin(pin) == presented => Ok(true),
+            Some(pin) => Err(HandlerError::HostKey(SftpError::HostKeyMismatch {
+                server: self.server.clone(),
+                presented,
+                pinned: pin.trim().to_string(),
+            })),
+        }
+    }
+}
