@@ -276,13 +276,11 @@ pub const REVIEW_WINDOW_DAYS: i64 = 90;
 /// the data contradicts (one account on two servers at once; a linked member never in voice
 /// or chat on any day the account played). Hidden members are left out.
 #[server]
-pub async fn get_identity_review(days: i64) -> Result<crate::model::IdentityReview, AppError> {
+pub async fn get_identity_review() -> Result<crate::model::IdentityReview, AppError> {
     use crate::model::{IdentityReview, IdentitySuggestion, Permission, SuspectLink};
     use crate::ssr::identity::ComparableName;
     use std::collections::HashMap;
     let (_admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
-    // The window is the pipeline's (see REVIEW_WINDOW_DAYS); the parameter stays for callers.
-    let _ = days;
     // The 30 game accounts no Discord member owns that played most (clock hours) in the last
     // 90 days, each with the hours it played while a member was in voice (not AFK), as the
     // pipeline keeps them (job identity_review, at most an hour old).

@@ -93,9 +93,6 @@ pub fn IdentityEditor() -> impl IntoView {
     }
 }
 
-/// Days the suggestions and suspect links look back.
-const REVIEW_DAYS: i64 = 90;
-
 /// Suggestions (an unowned game account and the member it most likely is) and suspect links,
 /// each with its evidence and the one action that settles it.
 #[component]
@@ -104,7 +101,7 @@ fn Review(
     link: ServerAction<AdminLinkIdentity>,
     unlink: ServerAction<AdminUnlinkIdentity>,
 ) -> impl IntoView {
-    let review = Resource::new(move || changed.get(), |_| get_identity_review(REVIEW_DAYS));
+    let review = Resource::new(move || changed.get(), |_| get_identity_review());
     view! {
         <Transition fallback=Loading>
             {move || Suspend::new(async move {
