@@ -238,6 +238,13 @@ async fn export_my_data(
 /// entries about their accounts.
 const MY_DATA: &str = include_str!("web/my_data.sql");
 
+/// `COPY (<query>) TO STDOUT` as CSV with a header row: a literal, never built from input.
+macro_rules! csv_copy {
+    ($query:literal) => {
+        concat!("copy (", $query, ") to stdout (format csv, header)")
+    };
+}
+
 /// `/export/<table>.csv`: a gold table as CSV (leaders and admins; the guard checked).
 async fn export_csv(
     State(state): State<ServerState>,
@@ -248,7 +255,7 @@ async fn export_csv(
     let failed =
         || crate::auth::error_page(lang, StatusCode::SERVICE_UNAVAILABLE, Key::ExportFailed);
     let timezone = state.config.timezone.name();
-    let query: &str = match table.as_str() {
+    let statement: &str = match table.as_str() {
         // The page's own function, over every week.
         "member_growth_weekly.csv" => {
             return match app::api::growth_weeks(&state.app.pool, timezone, None).await {
@@ -273,84 +280,106 @@ async fn export_csv(
             };
         }
         "leavers.csv" => {
-            "select guild_id, discord_user_id, first_joined_at, last_joined_at, left_at,
-                    left_at_noticed, rejoins,
-                    extract(epoch from left_at - coalesce(last_joined_at, first_joined_at))::bigint / 86400
-                        as days_stayed
-             from silver.dim_members where not is_member and left_at is not null
-               -- A hidden member is in the numbers, never in a list.
-               and not app.is_hidden_discord(discord_user_id)
-             order by left_at"
+            csv_copy!(
+                "select guild_id, discord_user_id, first_joined_at, last_joined_at, left_at,
+                        left_at_noticed, rejoins,
+                        extract(epoch from left_at - coalesce(last_joined_at, first_joined_at))::bigint / 86400
+                            as days_stayed
+                 from silver.dim_members where not is_member and left_at is not null
+                   -- A hidden member is in the numbers, never in a list.
+                   and not app.is_hidden_discord(discord_user_id)
+                 order by left_at"
+            )
         }
         "retention_cohorts.csv" => {
-            "select cohort_month, months_after, cohort_size, active, percentage, partial
-             from gold.retention_cohorts order by cohort_month, months_after"
+            csv_copy!(
+                "select cohort_month, months_after, cohort_size, active, percentage, partial
+                 from gold.retention_cohorts order by cohort_month, months_after"
+            )
         }
         "discord_comparable_daily.csv" => {
-            "select day, communicators, communicators_week, new_members, activated,
-                    activation_rate, week1_retained, week1_retention, complete
-             from gold.discord_comparable_daily order by day"
+            csv_copy!(
+                "select day, communicators, communicators_week, new_members, activated,
+                        activation_rate, week1_retained, week1_retention, complete
+                 from gold.discord_comparable_daily order by day"
+            )
         }
         "event_attendance.csv" => {
-            "select scheduled_event_id::text as scheduled_event_id, guild_id::text as guild_id,
-                    name, kind, status, starts_at, ends_at, interested, attended,
-                    interested_attended, no_shows, walk_ins, attendance_rate
-             from gold.event_attendance order by starts_at, scheduled_event_id"
+            csv_copy!(
+                "select scheduled_event_id::text as scheduled_event_id, guild_id::text as guild_id,
+                        name, kind, status, starts_at, ends_at, interested, attended,
+                        interested_attended, no_shows, walk_ins, attendance_rate
+                 from gold.event_attendance order by starts_at, scheduled_event_id"
+            )
         }
         "member_sources.csv" => {
-            "select s.join_month, s.source, s.invite_code, l.label,
-                    case when not app.is_hidden_discord(s.inviter_id) then s.inviter_id::text end
-                        as inviter_id,
-                    s.joined, s.young_accounts, s.still_members, s.active_after_1d,
-                    s.active_after_7d, s.active_after_30d
-             from gold.member_sources s
-             left join lateral (select label from app.invite_labels l
-                                where l.code = s.invite_code order by l.updated_at desc limit 1) l
-               on true
-             order by s.join_month, s.source, s.invite_code"
+            csv_copy!(
+                "select s.join_month, s.source, s.invite_code, l.label,
+                        case when not app.is_hidden_discord(s.inviter_id) then s.inviter_id::text end
+                            as inviter_id,
+                        s.joined, s.young_accounts, s.still_members, s.active_after_1d,
+                        s.active_after_7d, s.active_after_30d
+                 from gold.member_sources s
+                 left join lateral (select label from app.invite_labels l
+                                    where l.code = s.invite_code order by l.updated_at desc limit 1) l
+                   on true
+                 order by s.join_month, s.source, s.invite_code"
+            )
         }
         "member_source_retention.csv" => {
-            "select join_month, source, invite_code, months_after, cohort_size, active,
-                    percentage, partial
-             from gold.member_source_retention
-             order by join_month, source, invite_code, months_after"
+            csv_copy!(
+                "select join_month, source, invite_code, months_after, cohort_size, active,
+                        percentage, partial
+                 from gold.member_source_retention
+                 order by join_month, source, invite_code, months_after"
+            )
         }
         "server_utilization.csv" => {
-            "select g.name as server, u.hour, u.avg_humans, u.peak_humans, u.capacity,
-                    u.utilization_pct
-             from gold.server_utilization u join app.game_servers g using (server_id)
-             order by g.name, u.hour"
+            csv_copy!(
+                "select g.name as server, u.hour, u.avg_humans, u.peak_humans, u.capacity,
+                        u.utilization_pct
+                 from gold.server_utilization u join app.game_servers g using (server_id)
+                 order by g.name, u.hour"
+            )
         }
         "server_weekly_profile.csv" => {
-            "select g.name as server, p.weekday, p.hour, p.avg_humans, p.peak_humans,
-                    p.utilization_pct, p.low_use, p.weeks
-             from gold.server_weekly_profile p join app.game_servers g using (server_id)
-             order by g.name, p.weekday, p.hour"
+            csv_copy!(
+                "select g.name as server, p.weekday, p.hour, p.avg_humans, p.peak_humans,
+                        p.utilization_pct, p.low_use, p.weeks
+                 from gold.server_weekly_profile p join app.game_servers g using (server_id)
+                 order by g.name, p.weekday, p.hour"
+            )
         }
         // Local days: the transaction's time zone is the community's (bound, below).
         "server_daily.csv" => {
-            "select g.name as server, u.hour::date as day,
-                    round(avg(u.avg_humans), 3) as avg_humans, max(u.peak_humans) as peak_humans,
-                    max(u.capacity) as capacity,
-                    case when max(u.capacity) > 0
-                         then round(avg(u.avg_humans) * 100.0 / max(u.capacity), 2) end as utilization_pct
-             from gold.server_utilization u join app.game_servers g using (server_id)
-             group by g.name, 2 order by g.name, 2"
+            csv_copy!(
+                "select g.name as server, u.hour::date as day,
+                        round(avg(u.avg_humans), 3) as avg_humans, max(u.peak_humans) as peak_humans,
+                        max(u.capacity) as capacity,
+                        case when max(u.capacity) > 0
+                             then round(avg(u.avg_humans) * 100.0 / max(u.capacity), 2) end as utilization_pct
+                 from gold.server_utilization u join app.game_servers g using (server_id)
+                 group by g.name, 2 order by g.name, 2"
+            )
         }
         "game_sessions.csv" => {
             // A hidden member's sessions count, but carry no name, account or person.
-            "select g.name as server,
-                    case when h.person_id is null then s.player_key end as player_key,
-                    case when h.person_id is null then s.player_name end as player_name,
-                    case when h.person_id is null then s.person_id end as person_id,
-                    s.started_at, s.ended_at, s.seconds, s.source, s.end_reason
-             from silver.fact_game_sessions s join app.game_servers g using (server_id)
-             left join app.hidden_persons h on h.person_id = s.person_id
-             order by g.name, s.started_at"
+            csv_copy!(
+                "select g.name as server,
+                        case when h.person_id is null then s.player_key end as player_key,
+                        case when h.person_id is null then s.player_name end as player_name,
+                        case when h.person_id is null then s.person_id end as person_id,
+                        s.started_at, s.ended_at, s.seconds, s.source, s.end_reason
+                 from silver.fact_game_sessions s join app.game_servers g using (server_id)
+                 left join app.hidden_persons h on h.person_id = s.person_id
+                 order by g.name, s.started_at"
+            )
         }
         "daily_active_users.csv" => {
-            "select day, dau_total, dau_voice, dau_chat, dau_game, wau, mau, stickiness
-             from gold.daily_active_users order by day"
+            csv_copy!(
+                "select day, dau_total, dau_voice, dau_chat, dau_game, wau, mau, stickiness
+                 from gold.daily_active_users order by day"
+            )
         }
         _ => return crate::auth::error_page(lang, StatusCode::NOT_FOUND, Key::NotFound),
     };
@@ -365,10 +394,7 @@ async fn export_csv(
                 .execute(&mut *tx)
                 .await?;
         }
-        // `query` is one of the static statements above, never input.
-        let mut stream = tx
-            .copy_out_raw(&format!("copy ({query}) to stdout (format csv, header)"))
-            .await?;
+        let mut stream = tx.copy_out_raw(statement).await?;
         let mut body = Vec::new();
         while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
             body.extend_from_slice(&chunk?);
