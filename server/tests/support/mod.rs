@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod bot;
+pub mod discord;
 pub mod fake_discord;
 // The same cuttable TCP proxy the collectors' tests use, from one place.
 #[path = "../../../collectors/tests/support/mod.rs"]
