@@ -20,6 +20,7 @@ use sqlx::PgPool;
 use std::time::Duration;
 use support::discord::*;
 use support::fake_discord::{self, FakeDiscord, GuildSpec, Handshake};
+use support::pipeline::sessions;
 use tokio_util::sync::CancellationToken;
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 use support::discord::*;
 use support::fake_discord::{self, FakeDiscord, Member};
+use support::pipeline::sessions;
 
 /// Moves the captured events onto a scripted timeline: each user's events, in the order
 /// they were received, get the given offsets (seconds) from `base`. The capture itself

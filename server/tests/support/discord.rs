@@ -3,6 +3,7 @@
 
 use super::bot::RunningBot;
 use super::fake_discord::{self, FakeDiscord, GatewayConnection, GuildSpec, Member};
+use super::pipeline::VoiceSession;
 use chrono::{DateTime, Utc};
 use collectors::ingest::SpoolConfig;
 use collectors::metrics::{Metrics, SourceLabels};
@@ -229,29 +230,6 @@ pub async fn wait_for_observed_until(pool: &PgPool, at: DateTime<Utc>) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// A row of `silver.fact_voice_sessions`.
-#[derive(sqlx::FromRow, Debug, Clone, PartialEq)]
-pub struct VoiceSession {
-    pub discord_user_id: i64,
-    pub channel_id: i64,
-    pub started_at: DateTime<Utc>,
-    pub ended_at: Option<DateTime<Utc>>,
-    pub seconds: Option<i64>,
-    pub is_afk: bool,
-    pub end_reason: Option<String>,
-}
-
-/// Every voice session in silver, by member and start.
-pub async fn sessions(pool: &PgPool) -> Vec<VoiceSession> {
-    sqlx::query_as(
-        "select discord_user_id, channel_id, started_at, ended_at, seconds, is_afk, end_reason
-         from silver.fact_voice_sessions order by discord_user_id, started_at",
-    )
-    .fetch_all(pool)
-    .await
-    .expect("sessions")
 }
 
 pub fn session(

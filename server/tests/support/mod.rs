@@ -6,6 +6,7 @@
 pub mod bot;
 pub mod discord;
 pub mod fake_discord;
+pub mod pipeline;
 // The same cuttable TCP proxy the collectors' tests use, from one place.
 #[path = "../../../collectors/tests/support/mod.rs"]
 pub mod proxy;
