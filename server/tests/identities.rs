@@ -1,8 +1,15 @@
 //! One person, many accounts: a member links a Minecraft and a Steam account by the
 //! in-game code (the real log path: decoder, ingest steps, `!link` recognised before the
 //! chat text is dropped), the day they were in voice and on both servers counts one person
-//! in every column, and unlinking gives the numbers back exactly.
+//! in every column, and unlinking gives the numbers back exactly. Through the web app
+//! (`support/web_app.rs`), a member links a Steam account Discord vouches for with a click,
+//! and an admin's identity editor suggests owners with evidence, flags contradicted links
+//! and splits persons.
 
+#[path = "support/web_app.rs"]
+mod web_app;
+
+use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use collectors::discord::{VoiceEvent, VoiceOrigin};
 use collectors::game::logs::{LogFormat, LogSink, LogStream};
@@ -11,8 +18,10 @@ use collectors::metrics::Metrics;
 use collectors::steps::IpHasher;
 use guildhall::clock::Clock;
 use guildhall::pipeline::{JobName, Pipeline, Table, Trigger};
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::sync::Arc;
+use web_app::{DISCORD_ID, Options, run_job, start, start_demo};
 
 const GUILD: i64 = 900;
 const MIRA: i64 = 111_000_000_000_000_111;
@@ -747,4 +756,251 @@ async fn erasing_a_member_marks_the_tables_their_rows_left_and_names_no_job(pool
         (0, 0, 0),
         "nobody is left that day"
     );
+}
+
+/// One entry of `/users/@me/connections` as Discord sends it.
+fn connection(kind: &str, id: &str, name: &str, verified: bool, revoked: bool) -> Value {
+    json!({
+        "type": kind, "id": id, "name": name, "verified": verified, "revoked": revoked,
+        "integrations": [], "friend_sync": false, "show_activity": true,
+        "two_way_link": false, "visibility": 1,
+    })
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn only_verified_unrevoked_steam_connections_are_offered_and_one_links_with_a_click(
+    pool: PgPool,
+) {
+    let app = start(pool, Options::default()).await;
+    app.provider.set_connections(json!([
+        connection("steam", "76561197960287930", "ada_main", true, false),
+        connection("steam", "76561197960287931", "ada_unverified", false, false),
+        connection("steam", "76561197960287932", "ada_revoked", true, true),
+        connection("steam", "not-a-steam-id", "broken", true, false),
+        connection("twitch", "31415", "ada_streams", true, false),
+        connection("steam", "76561197960287933", "ada_alt", true, false),
+    ]));
+    app.sign_in_with_discord().await;
+
+    let (status, offered) = app.call::<app::api::GetMySteamConnections>(&[]).await;
+    assert_eq!(status, StatusCode::OK, "{offered}");
+    assert_eq!(
+        offered,
+        json!([
+            {"steam_id": "76561197960287933", "name": "ada_alt", "linked": false},
+            {"steam_id": "76561197960287930", "name": "ada_main", "linked": false},
+        ])
+    );
+
+    // An account Discord did not vouch for (unverified) cannot be linked this way.
+    let (status, body) = app
+        .call::<app::api::LinkSteamConnection>(&[("steam_id", "76561197960287931")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let (status, body) = app
+        .call::<app::api::LinkSteamConnection>(&[("steam_id", "76561197960287930")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    #[derive(sqlx::FromRow, Debug, PartialEq)]
+    struct LinkedSteam {
+        external_id: String,
+        verified_by: String,
+        display_name: Option<String>,
+        same_person_as_discord: bool,
+    }
+    let linked: Vec<LinkedSteam> = sqlx::query_as(
+        "select i.external_id, i.verified_by, i.display_name,
+                i.person_id = (select person_id from silver.user_identities
+                               where kind = 'discord' and external_id = $1::text)
+                    as same_person_as_discord
+         from silver.user_identities i where i.kind = 'steam'",
+    )
+    .bind(DISCORD_ID)
+    .fetch_all(&app.pool)
+    .await
+    .expect("identities");
+    assert_eq!(
+        linked,
+        vec![LinkedSteam {
+            external_id: "76561197960287930".to_owned(),
+            verified_by: "oauth_connection".to_owned(),
+            display_name: Some("ada_main".to_owned()),
+            same_person_as_discord: true,
+        }]
+    );
+    let (_, offered) = app.call::<app::api::GetMySteamConnections>(&[]).await;
+    assert_eq!(offered[1]["linked"], json!(true), "{offered}");
+    assert_eq!(offered[0]["linked"], json!(false), "{offered}");
+
+    // Revoked in Discord since: the next sign-in no longer offers it (the link stays).
+    app.provider.set_connections(json!([connection(
+        "steam",
+        "76561197960287933",
+        "ada_alt",
+        true,
+        true
+    )]));
+    app.sign_in_with_discord().await;
+    let (_, offered) = app.call::<app::api::GetMySteamConnections>(&[]).await;
+    assert_eq!(offered, json!([]));
+    let (status, _) = app
+        .call::<app::api::LinkSteamConnection>(&[("steam_id", "76561197960287933")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn the_editor_suggests_owners_with_evidence_flags_contradicted_links_and_splits(
+    pool: PgPool,
+) {
+    // Ten days ago (relative, so the window of 90 days always holds it): Mira was in voice
+    // 18–21 h while the unowned Steam account xXMiraXx played 18:30–20:30; Jonas was in voice
+    // 18–19 h. Ana's Minecraft account played alone. Jonas's linked Steam account was on two
+    // servers at once; his linked Minecraft account played on five days he never came to
+    // Discord. A hidden member named Mira is never offered.
+    sqlx::raw_sql(
+        "insert into silver.dim_user (person_id) overriding system value
+             values (1), (2), (3), (4), (7);
+         select setval(pg_get_serial_sequence('silver.dim_user', 'person_id'), 100);
+         insert into app.users (discord_user_id, username, display_name) values
+             (11, 'mira', 'Mira'), (12, 'jonas', 'Jonas'), (17, 'mira2', 'Mira');
+         insert into silver.user_identities (kind, external_id, person_id, verified_by) values
+             ('discord', '11', 1, 'observed'), ('discord', '12', 2, 'observed'),
+             ('discord', '17', 7, 'observed'),
+             ('steam', '76561197960000001', 3, 'observed'),
+             ('minecraft', 'mc-ana', 4, 'observed'),
+             ('steam', '76561197960000002', 2, 'ingame_code'),
+             ('minecraft', 'mc-jonas', 2, 'admin');
+         insert into app.hidden_persons (person_id) values (7);
+         insert into app.game_servers (server_id, name, game, host, ingest_token)
+             overriding system value values
+             (5, 'cs', 'cs2', 'h', repeat('x', 32)), (6, 'cs-2', 'cs2', 'h', repeat('y', 32));
+         create temporary table base as select date_trunc('day', now()) - interval '10 days' as at;
+         insert into silver.fact_voice_sessions
+             (guild_id, discord_user_id, started_at, ended_at, person_id, channel_id, is_afk)
+         select 42, u, b.at + s, b.at + e, p, 1, false
+         from base b, (values (11, 1, interval '18 hours', interval '21 hours'),
+                              (17, 7, interval '18 hours', interval '21 hours'),
+                              (12, 2, interval '18 hours', interval '19 hours')) v (u, p, s, e);
+         insert into silver.fact_game_sessions
+             (server_id, player_key, started_at, ended_at, account_kind, account_id, person_id,
+              player_name, source)
+         select sv, 'steam:' || id, b.at + s, b.at + e, k, id, p, n, 'log'
+         from base b, (values
+             (5, 'steam', '76561197960000001', 3, 'xXMiraXx', interval '18 hours 30 minutes', interval '20 hours 30 minutes'),
+             (5, 'minecraft', 'mc-ana', 4, 'Ana', interval '2 days 10 hours', interval '2 days 12 hours'),
+             (5, 'steam', '76561197960000002', 2, 'jonas', interval '1 day 20 hours', interval '1 day 22 hours'),
+             (6, 'steam', '76561197960000002', 2, 'jonas', interval '1 day 21 hours', interval '1 day 23 hours')
+         ) g (sv, k, id, p, n, s, e);
+         insert into silver.activity_daily (day, account_kind, account_id, person_id, game_seconds, voice_seconds)
+         select (b.at + d * interval '1 day')::date, 'minecraft', 'mc-jonas', 2, 3600, 0
+         from base b, generate_series(1, 5) d
+         union all
+         select (b.at + interval '6 days')::date, 'discord', '12', 2, 0, 600 from base b;",
+    )
+    .execute(&pool)
+    .await
+    .expect("community");
+    // The editor reads the review the pipeline keeps.
+    run_job(&pool, JobName::PresenceHours).await;
+    run_job(&pool, JobName::IdentityReview).await;
+    let app = start_demo(pool).await;
+    app.sign_in_demo("admin").await;
+
+    let (status, review) = app
+        .call::<app::api::GetIdentityReview>(&[("days", "90")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{review}");
+    assert_eq!(
+        review["suggestions"],
+        json!([{
+            "kind": "steam", "external_id": "76561197960000001", "player_name": "xXMiraXx",
+            "played_hours": 3, "candidate_person": 1, "candidate_name": "Mira",
+            "name_similarity": 0.75, "together_hours": 3, "score": 0.85,
+        }])
+    );
+    let base: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("select date_trunc('day', now()) - interval '10 days'")
+            .fetch_one(&app.pool)
+            .await
+            .expect("base");
+    let never_last = (base + chrono::Duration::days(5)).date_naive();
+    assert_eq!(
+        review["suspects"],
+        json!([
+            {
+                "kind": "minecraft", "external_id": "mc-jonas", "player_name": null,
+                "person_id": 2, "person_name": "Jonas", "verified_by": "admin",
+                "reason": "never_online", "count": 5,
+                "last_at": never_last.and_hms_opt(0, 0, 0).expect("midnight").and_utc(),
+            },
+            {
+                "kind": "steam", "external_id": "76561197960000002", "player_name": "jonas",
+                "person_id": 2, "person_name": "Jonas", "verified_by": "ingame_code",
+                "reason": "two_servers", "count": 1,
+                "last_at": base + chrono::Duration::hours(24 + 21),
+            },
+        ])
+    );
+
+    // Accepting the suggestion links the account; it is no longer suggested.
+    let (status, body) = app
+        .call::<app::api::AdminLinkIdentity>(&[
+            ("person_id", "1"),
+            ("kind", "steam"),
+            ("external_id", "76561197960000001"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, review) = app
+        .call::<app::api::GetIdentityReview>(&[("days", "90")])
+        .await;
+    assert_eq!(review["suggestions"], json!([]));
+
+    // Split it off again: a new person with the account and its sessions; the last account
+    // of a person cannot be split off, nor nothing at all.
+    let (status, new_person) = app
+        .call::<app::api::SplitPerson>(&[
+            ("person_id", "1"),
+            ("accounts[0]", "steam:76561197960000001"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{new_person}");
+    let new_person = new_person.as_i64().expect("the new person");
+    let moved: (i64, i64) = sqlx::query_as(
+        "select (select person_id from silver.user_identities where external_id = '76561197960000001'),
+                (select min(person_id) from silver.fact_game_sessions where account_id = '76561197960000001')",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("moved");
+    assert_eq!(moved, (new_person, new_person));
+    let (status, body) = app
+        .call::<app::api::SplitPerson>(&[("person_id", "1"), ("accounts[0]", "discord:11")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = app
+        .call::<app::api::SplitPerson>(&[("person_id", "1")])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let actions: Vec<String> = sqlx::query_scalar(
+        "select action from app.audit_log where action like 'identity.%' order by id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("audit");
+    assert_eq!(actions, vec!["identity.link", "identity.split"]);
+
+    // The search finds Mira and the split-off xXMiraXx, never the hidden member.
+    let (_, found) = app
+        .call::<app::api::SearchPersons>(&[("query", "mira")])
+        .await;
+    let ids: Vec<i64> = found
+        .as_array()
+        .expect("persons")
+        .iter()
+        .map(|p| p["person_id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(ids, vec![1, new_person]);
 }

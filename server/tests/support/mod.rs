@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 pub mod bot;
+pub mod discord;
 pub mod fake_discord;
+pub mod pipeline;
 // The same cuttable TCP proxy the collectors' tests use, from one place.
 #[path = "../../../collectors/tests/support/mod.rs"]
 pub mod proxy;

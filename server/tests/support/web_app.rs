@@ -1,7 +1,7 @@
 //! The web app under test on loopback: the real router, a cookie-keeping HTTP client as the
 //! browser, and a fake Discord OAuth2 provider (authorize, token with PKCE check, user and
-//! connections endpoints) that is a small axum app on loopback too. Shared by the sign-in
-//! tests and the error-language tests.
+//! connections endpoints) that is a small axum app on loopback too. Shared by every test
+//! that drives the web app (sign-in, roles, data rights, errors, KPI pages).
 
 // Each test binary uses a different part of the harness.
 #![allow(dead_code)]
@@ -687,4 +687,17 @@ pub async fn assert_error_page(
     assert!(body.contains(needle), "expected {needle:?} in {body}");
     assert!(body.contains("Back to Guildhall"), "{body}");
     body
+}
+
+/// Runs one pipeline job now, in the demo community's time zone: pages read what the
+/// pipeline keeps, so a test writes silver, runs the job and then asks the page.
+pub async fn run_job(pool: &PgPool, job: guildhall::pipeline::JobName) {
+    guildhall::pipeline::Pipeline::new(
+        pool.clone(),
+        chrono_tz::Europe::Berlin,
+        collectors::metrics::Metrics::new(),
+    )
+    .run_job(job, guildhall::pipeline::Trigger::Manual)
+    .await
+    .unwrap_or_else(|error| panic!("job {job}: {error:#}"));
 }

@@ -1,0 +1,587 @@
+//! Who may do what: every server function and page allows exactly the roles it declares,
+//! admins grant and revoke roles (never the last admin, never below a configured role), a
+//! Discord role mapped to an app role applies at sign-in and when Discord changes it, and
+//! every change is in the audit log. Every test gets a fresh database.
+
+#[path = "support/web_app.rs"]
+mod web_app;
+
+use axum::http::StatusCode;
+use guildhall::pipeline::JobName;
+use leptos::server_fn::ServerFn;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use web_app::*;
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
+    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing")
+        .execute(&pool)
+        .await
+        .expect("a tracked guild");
+    let app = start_demo(pool).await;
+    let afk_form: &[(&str, &str)] = &[
+        ("guild_id", "42"),
+        ("channel_id", "7"),
+        ("whole_history", "false"),
+    ];
+
+    // Anonymous: 401 everywhere.
+    assert_eq!(
+        app.call::<app::api::GetAdminOverview>(&[]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.call::<app::api::MarkAfkChannel>(afk_form).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.get("/admin").await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/admin/settings").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Member and leader: 403 from every admin function and page.
+    for role in ["member", "leader"] {
+        app.sign_in_demo(role).await;
+        assert_eq!(app.me().await["role"], json!(role));
+        assert_eq!(
+            app.call::<app::api::GetAdminOverview>(&[]).await.0,
+            StatusCode::FORBIDDEN,
+            "{role}"
+        );
+        assert_eq!(
+            app.call::<app::api::MarkAfkChannel>(afk_form).await.0,
+            StatusCode::FORBIDDEN,
+            "{role}"
+        );
+        let response = app.get("/admin").await;
+        assert_error_page(response, StatusCode::FORBIDDEN, "not allowed").await;
+    }
+    let marked: Vec<i64> = sqlx::query_scalar("select channel_id from app.afk_channels")
+        .fetch_all(&app.pool)
+        .await
+        .expect("marks");
+    assert_eq!(marked, Vec::<i64>::new(), "refused calls changed nothing");
+
+    // Admin: allowed, and sees what the database refused.
+    sqlx::query(
+        "insert into bronze.rejected_records (source, payload, error)
+         values ('discord_voice', '{}', 'first'), ('discord_voice', '{}', 'latest')",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("rejected records");
+    app.sign_in_demo("admin").await;
+    let (status, overview) = app.call::<app::api::GetAdminOverview>(&[]).await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    assert_eq!(overview["guilds"][0]["guild_id"], json!(42));
+    assert_eq!(overview["rejected"][0]["source"], json!("discord_voice"));
+    assert_eq!(overview["rejected"][0]["count"], json!(2));
+    assert_eq!(overview["rejected"][0]["last_error"], json!("latest"));
+    assert_eq!(overview["spool_backlog"], json!([]));
+    // Records waiting in the spool show as the source's backlog.
+    let spool_dir = &app.spool_dir;
+    std::fs::create_dir_all(spool_dir).expect("spool dir");
+    std::fs::write(spool_dir.join("discord_voice.spool"), "{}\n{}\n{}\n").expect("spool");
+    let (_, overview) = app.call::<app::api::GetAdminOverview>(&[]).await;
+    assert_eq!(overview["spool_backlog"], json!([["discord_voice", 3]]));
+    std::fs::remove_dir_all(spool_dir).ok();
+    let (status, body) = app.call::<app::api::MarkAfkChannel>(afk_form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let marked: Vec<i64> = sqlx::query_scalar("select channel_id from app.afk_channels")
+        .fetch_all(&app.pool)
+        .await
+        .expect("marks");
+    assert_eq!(marked, vec![7]);
+    let response = app.get("/admin").await;
+    assert_eq!(response.status(), StatusCode::OK, "the admin sees /admin");
+    let page = response.text().await.expect("admin page");
+    assert!(
+        page.contains("Test Guild"),
+        "the admin page lists the guilds: {page}"
+    );
+}
+
+/// Who gets through. `Open`: everyone; otherwise the lowest role allowed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Allowed {
+    Everyone,
+    AtLeast(&'static str),
+}
+
+/// The declared permission of every server function, with arguments that pass validation.
+/// A server function missing here fails the test below: add it with its permission.
+fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'static str)>) {
+    use app::api::*;
+    let member = Allowed::AtLeast("member");
+    let leader = Allowed::AtLeast("leader");
+    let admin = Allowed::AtLeast("admin");
+    match path {
+        p if p == GetMe::PATH => (Allowed::Everyone, vec![]),
+        p if p == GetMyActivity::PATH => (member, vec![]),
+        p if p == GetMyAccounts::PATH => (member, vec![]),
+        p if p == NewLinkCode::PATH => (member, vec![]),
+        p if p == GetMyPrivacy::PATH => (member, vec![]),
+        p if p == SetMeHidden::PATH => (member, vec![("hidden", "false")]),
+        // Unconfirmed: allowed roles get past the check and are refused for that.
+        p if p == OptMeOut::PATH => (member, vec![("confirmed", "false")]),
+        p if p == DeleteMyAccount::PATH => (member, vec![("confirmed", "false")]),
+        p if p == GetMySteamConnections::PATH => (member, vec![]),
+        p if p == LinkSteamConnection::PATH => (member, vec![("steam_id", "76561197960265729")]),
+        p if p == UnlinkMyAccount::PATH => (
+            member,
+            vec![("kind", "steam"), ("external_id", "76561197960265729")],
+        ),
+        p if p == GetDailyActiveUsers::PATH => {
+            (leader, vec![("from", "2026-11-01"), ("to", "2026-11-07")])
+        }
+        p if p == GetAdminOverview::PATH => (admin, vec![]),
+        p if p == GetRetentionCohorts::PATH => (leader, vec![]),
+        p if p == GetMemberGrowth::PATH => (leader, vec![("weeks", "26")]),
+        p if p == GetFunnel::PATH => (leader, vec![]),
+        p if p == SearchPersons::PATH => (admin, vec![("query", "ab")]),
+        p if p == AdminLinkIdentity::PATH => (
+            admin,
+            vec![
+                ("person_id", "999999"),
+                ("kind", "steam"),
+                ("external_id", "1"),
+            ],
+        ),
+        p if p == AdminUnlinkIdentity::PATH => {
+            (admin, vec![("kind", "steam"), ("external_id", "1")])
+        }
+        p if p == MergePersons::PATH => (admin, vec![("into", "999998"), ("from", "999999")]),
+        p if p == GetIdentityReview::PATH => (admin, vec![("days", "90")]),
+        p if p == SplitPerson::PATH => (
+            admin,
+            vec![("person_id", "999999"), ("accounts[0]", "steam:1")],
+        ),
+        p if p == GetEvents::PATH => (leader, vec![("past", "50")]),
+        p if p == GetServerUtilization::PATH => (leader, vec![("days", "30")]),
+        p if p == GetDiscordSettings::PATH => (admin, vec![]),
+        p if p == SetGuildTracking::PATH => (admin, vec![("guild_id", "999"), ("tracked", "true")]),
+        p if p == SetRoleMapping::PATH => (
+            admin,
+            vec![("guild_id", "42"), ("role_id", "7"), ("app_role", "none")],
+        ),
+        p if p == SetInviteLabel::PATH => (
+            admin,
+            vec![("guild_id", "42"), ("code", "abc"), ("label", "")],
+        ),
+        p if p == ExcludeChannel::PATH => (admin, vec![("guild_id", "42"), ("channel_id", "7")]),
+        p if p == IncludeChannel::PATH => (admin, vec![("guild_id", "42"), ("channel_id", "8")]),
+        p if p == SetUserRole::PATH => (admin, vec![("user_id", "999999"), ("role", "leader")]),
+        p if p == MarkAfkChannel::PATH => (
+            admin,
+            vec![
+                ("guild_id", "42"),
+                ("channel_id", "7"),
+                ("whole_history", "false"),
+            ],
+        ),
+        p if p == UnmarkAfkChannel::PATH => {
+            (admin, vec![("id", "999999"), ("whole_history", "false")])
+        }
+        other => panic!(
+            "the server function {other} has no declared permission in this test: add it with the role it needs"
+        ),
+    }
+}
+
+fn rank(role: &str) -> u8 {
+    match role {
+        "member" => 1,
+        "leader" => 2,
+        "admin" => 3,
+        _ => 0,
+    }
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(pool: PgPool) {
+    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing")
+        .execute(&pool)
+        .await
+        .expect("a tracked guild");
+    let app = start_demo(pool).await;
+    let mut paths: Vec<&'static str> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path)
+        .collect();
+    paths.sort_unstable();
+    paths.dedup();
+    assert!(
+        paths.len() >= 7,
+        "server functions were not registered: {paths:?}"
+    );
+    let pages: [(&str, Allowed); 20] = [
+        ("/", Allowed::Everyone),
+        ("/me", Allowed::Everyone),
+        ("/me/export.json", Allowed::AtLeast("member")),
+        ("/retention", Allowed::AtLeast("leader")),
+        ("/members", Allowed::AtLeast("leader")),
+        ("/events", Allowed::AtLeast("leader")),
+        ("/servers", Allowed::AtLeast("leader")),
+        ("/export/server_utilization.csv", Allowed::AtLeast("leader")),
+        (
+            "/export/server_weekly_profile.csv",
+            Allowed::AtLeast("leader"),
+        ),
+        ("/export/server_daily.csv", Allowed::AtLeast("leader")),
+        ("/export/game_sessions.csv", Allowed::AtLeast("leader")),
+        ("/export/event_attendance.csv", Allowed::AtLeast("leader")),
+        ("/export/member_sources.csv", Allowed::AtLeast("leader")),
+        (
+            "/export/member_source_retention.csv",
+            Allowed::AtLeast("leader"),
+        ),
+        ("/export/retention_cohorts.csv", Allowed::AtLeast("leader")),
+        ("/export/daily_active_users.csv", Allowed::AtLeast("leader")),
+        (
+            "/export/discord_comparable_daily.csv",
+            Allowed::AtLeast("leader"),
+        ),
+        (
+            "/export/member_growth_weekly.csv",
+            Allowed::AtLeast("leader"),
+        ),
+        ("/export/leavers.csv", Allowed::AtLeast("leader")),
+        ("/admin", Allowed::AtLeast("admin")),
+    ];
+
+    for visitor in ["anonymous", "member", "leader", "admin"] {
+        if visitor == "anonymous" {
+            app.browser
+                .post(app.url("/auth/logout"))
+                .send()
+                .await
+                .expect("logout");
+        } else {
+            app.sign_in_demo(visitor).await;
+        }
+        for path in &paths {
+            let (allowed, form) = server_function_permission(path);
+            let (status, body) = app.call_with(&app.browser, path, &form).await;
+            let expected_through = match allowed {
+                Allowed::Everyone => true,
+                Allowed::AtLeast(role) => rank(visitor) >= rank(role),
+            };
+            if expected_through {
+                assert!(
+                    status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                    "{visitor} must get through {path}: {status} {body}"
+                );
+            } else {
+                let refusal = if visitor == "anonymous" {
+                    StatusCode::UNAUTHORIZED
+                } else {
+                    StatusCode::FORBIDDEN
+                };
+                assert_eq!(status, refusal, "{visitor} must be refused {path}: {body}");
+            }
+        }
+        for (page, allowed) in pages {
+            let status = app.get(page).await.status();
+            let through = match allowed {
+                Allowed::Everyone => true,
+                Allowed::AtLeast(role) => rank(visitor) >= rank(role),
+            };
+            if through {
+                assert_eq!(status, StatusCode::OK, "{visitor} must see {page}");
+            } else {
+                assert!(
+                    status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN,
+                    "{visitor} must be refused {page}: {status}"
+                );
+            }
+        }
+    }
+    // Nothing a refused call sent changed anything.
+    let marks: i64 = sqlx::query_scalar("select count(*) from app.afk_channels")
+        .fetch_one(&app.pool)
+        .await
+        .expect("marks");
+    assert_eq!(marks, 1, "only the admin's call marked a channel");
+}
+
+/// The `app.users.id` of a Discord user.
+async fn user_id_of(pool: &PgPool, discord_user_id: i64) -> String {
+    let id: i64 = sqlx::query_scalar("select id from app.users where discord_user_id = $1")
+        .bind(discord_user_id)
+        .fetch_one(pool)
+        .await
+        .expect("the user exists");
+    id.to_string()
+}
+
+/// An entry of `app.audit_log`: who changed what, and how it was before and after.
+#[derive(sqlx::FromRow, Debug, PartialEq)]
+struct AuditEntry {
+    actor_name: String,
+    action: String,
+    subject: String,
+    before: Value,
+    after: Value,
+}
+
+/// Every audit entry, oldest first.
+async fn audit_entries(pool: &PgPool) -> Vec<AuditEntry> {
+    sqlx::query_as(
+        "select actor_name, action, subject, before, after from app.audit_log order by id",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("audit log")
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn an_admin_grants_and_revokes_leader_and_every_change_is_in_the_audit_log(pool: PgPool) {
+    let app = start(pool, Options::default()).await;
+    // Ada signs in with Discord and is a member.
+    app.sign_in_with_discord().await;
+    assert_eq!(app.me().await["role"], json!("member"));
+    app.browser
+        .post(app.url("/auth/logout"))
+        .send()
+        .await
+        .expect("logout");
+    // An admin makes her a leader, then an admin.
+    let admin_app = start(
+        app.pool.clone(),
+        Options {
+            demo: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    admin_app.sign_in_demo("admin").await;
+    let ada = user_id_of(&app.pool, DISCORD_ID).await;
+    for role in ["leader", "admin", "member"] {
+        let (status, body) = admin_app
+            .call::<app::api::SetUserRole>(&[("user_id", &ada), ("role", role)])
+            .await;
+        assert_eq!(status, StatusCode::OK, "{role}: {body}");
+        assert_eq!(app.role_of(DISCORD_ID).await.as_deref(), Some(role));
+    }
+    // Setting the role she has changes nothing and logs nothing.
+    let (status, _) = admin_app
+        .call::<app::api::SetUserRole>(&[("user_id", &ada), ("role", "member")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let subject = format!("user {DISCORD_ID} (Ada Lovelace)");
+    assert_eq!(
+        audit_entries(&app.pool).await,
+        vec![
+            AuditEntry {
+                actor_name: "Demo Admin".into(),
+                action: "user.role".into(),
+                subject: subject.clone(),
+                before: json!({"role": "member"}),
+                after: json!({"role": "leader"}),
+            },
+            AuditEntry {
+                actor_name: "Demo Admin".into(),
+                action: "user.role".into(),
+                subject: subject.clone(),
+                before: json!({"role": "leader"}),
+                after: json!({"role": "admin"}),
+            },
+            AuditEntry {
+                actor_name: "Demo Admin".into(),
+                action: "user.role".into(),
+                subject,
+                before: json!({"role": "admin"}),
+                after: json!({"role": "member"}),
+            },
+        ]
+    );
+    // The admin page shows the people and the log.
+    let (status, overview) = admin_app.call::<app::api::GetAdminOverview>(&[]).await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    assert_eq!(overview["audit_log"][0]["action"], json!("user.role"));
+    assert_eq!(
+        overview["audit_log"][0]["after"],
+        json!("{\"role\": \"member\"}")
+    );
+    let ada_row = overview["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .find(|user| user["discord_user_id"] == json!(DISCORD_ID))
+        .expect("Ada is listed");
+    assert_eq!(ada_row["role"], json!("member"));
+    // A leader may not change roles.
+    admin_app.sign_in_demo("leader").await;
+    let (status, _) = admin_app
+        .call::<app::api::SetUserRole>(&[("user_id", &ada), ("role", "admin")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(app.role_of(DISCORD_ID).await.as_deref(), Some("member"));
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn the_last_admin_cannot_be_removed(pool: PgPool) {
+    let app = start_demo(pool).await;
+    app.sign_in_demo("admin").await;
+    let (demo_admin, _) = guildhall::auth::demo::demo_user(app::model::Role::Admin);
+    let me = user_id_of(&app.pool, demo_admin).await;
+    let (status, body) = app
+        .call::<app::api::SetUserRole>(&[("user_id", &me), ("role", "leader")])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body, json!({"Refused": "LastAdmin"}));
+    assert_eq!(app.role_of(demo_admin).await.as_deref(), Some("admin"));
+    assert!(audit_entries(&app.pool).await.is_empty());
+
+    // With a second admin, the first may step down.
+    sqlx::query(
+        "insert into app.users (discord_user_id, username, role) values (77, 'second', 'admin')",
+    )
+    .execute(&app.pool)
+    .await
+    .expect("second admin");
+    let (status, body) = app
+        .call::<app::api::SetUserRole>(&[("user_id", &me), ("role", "leader")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.role_of(demo_admin).await.as_deref(), Some("leader"));
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn configured_roles_are_given_at_start_and_sign_in_and_cannot_be_lowered_on_the_page(
+    pool: PgPool,
+) {
+    let configured_admin = 555_000_000_000_000_002;
+    let app = start(
+        pool,
+        Options {
+            demo: true,
+            admin_ids: vec![configured_admin],
+            leader_ids: vec![DISCORD_ID],
+            ..Options::default()
+        },
+    )
+    .await;
+    // GUILDHALL_LEADER_IDS: Ada is a leader before and after her first sign-in.
+    assert_eq!(app.role_of(DISCORD_ID).await.as_deref(), Some("leader"));
+    app.sign_in_with_discord().await;
+    assert_eq!(app.me().await["role"], json!("leader"));
+    // Start-up wrote both raises into the audit log.
+    let entries = audit_entries(&app.pool).await;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries[0].actor_name, "configuration (GUILDHALL_ADMIN_IDS)");
+    assert_eq!(
+        entries[1].actor_name,
+        "configuration (GUILDHALL_LEADER_IDS)"
+    );
+    assert_eq!(entries[1].after, json!({"role": "leader"}));
+
+    app.sign_in_demo("admin").await;
+    let ada = user_id_of(&app.pool, DISCORD_ID).await;
+    let (status, body) = app
+        .call::<app::api::SetUserRole>(&[("user_id", &ada), ("role", "member")])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body, json!({"Refused": "ConfiguredLeader"}));
+    let configured = user_id_of(&app.pool, configured_admin).await;
+    let (status, body) = app
+        .call::<app::api::SetUserRole>(&[("user_id", &configured), ("role", "leader")])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body, json!({"Refused": "ConfiguredAdmin"}));
+    // Raising a configured leader to admin is fine, and a later sign-in keeps it.
+    let (status, _) = app
+        .call::<app::api::SetUserRole>(&[("user_id", &ada), ("role", "admin")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.sign_in_with_discord().await;
+    assert_eq!(app.me().await["role"], json!("admin"));
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_mapped_discord_role_applies_at_sign_in_and_when_the_roles_change(pool: PgPool) {
+    // The bot recorded the guild's Officer role and Ada (a member) getting it.
+    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing")
+        .execute(&pool)
+        .await
+        .expect("guild");
+    sqlx::query(
+        "insert into app.discord_roles (guild_id, role_id, name) values (42, 7, 'Officer')",
+    )
+    .execute(&pool)
+    .await
+    .expect("role");
+    sqlx::query(
+        "insert into bronze.discord_member_events
+             (source_key, guild_id, user_id, kind, joined_at, roles, observed_at)
+         values ('ada-present', 42, $1, 'update', '2026-01-01T10:00:00Z', '{7}',
+                 '2026-01-02T10:00:00Z')",
+    )
+    .bind(DISCORD_ID)
+    .execute(&pool)
+    .await
+    .expect("membership with the role");
+    let app = start_demo(pool).await;
+
+    // An admin maps Officer to leader (an unknown role is refused).
+    app.sign_in_demo("admin").await;
+    let (status, body) = app
+        .call::<app::api::SetRoleMapping>(&[
+            ("guild_id", "42"),
+            ("role_id", "8"),
+            ("app_role", "leader"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = app
+        .call::<app::api::SetRoleMapping>(&[
+            ("guild_id", "42"),
+            ("role_id", "7"),
+            ("app_role", "leader"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let entries = audit_entries(&app.pool).await;
+    let last = entries.last().expect("an audit entry");
+    assert_eq!(
+        (
+            last.action.as_str(),
+            last.subject.as_str(),
+            &last.before,
+            &last.after
+        ),
+        (
+            "guild.role_mapping",
+            "guild 42, role 7 (Officer)",
+            &json!({ "app_role": null }),
+            &json!({ "app_role": "leader" })
+        )
+    );
+    app.browser
+        .post(app.url("/auth/logout"))
+        .send()
+        .await
+        .expect("logout");
+
+    // Ada signs in: a leader through her Discord role; her own role stays member.
+    app.sign_in_with_discord().await;
+    assert_eq!(app.me().await["role"], json!("leader"));
+    assert_eq!(app.role_of(DISCORD_ID).await.as_deref(), Some("member"));
+    assert_eq!(app.get("/members").await.status(), StatusCode::OK);
+
+    // Discord takes the role away; the members job applies it.
+    sqlx::query(
+        "insert into bronze.discord_member_events
+             (source_key, guild_id, user_id, kind, joined_at, roles, observed_at)
+         values ('ada-update', 42, $1, 'update', '2026-01-01T10:00:00Z', '{}',
+                 '2026-02-01T10:00:00Z')",
+    )
+    .bind(DISCORD_ID)
+    .execute(&app.pool)
+    .await
+    .expect("role removed");
+    run_job(&app.pool, JobName::Members).await;
+    assert_eq!(app.me().await["role"], json!("member"));
+    assert_eq!(app.get("/members").await.status(), StatusCode::FORBIDDEN);
+}
