@@ -908,9 +908,7 @@ async fn the_editor_suggests_owners_with_evidence_flags_contradicted_links_and_s
     let app = start_demo(pool).await;
     app.sign_in_demo("admin").await;
 
-    let (status, review) = app
-        .call::<app::api::GetIdentityReview>(&[("days", "90")])
-        .await;
+    let (status, review) = app.call::<app::api::GetIdentityReview>(&[]).await;
     assert_eq!(status, StatusCode::OK, "{review}");
     assert_eq!(
         review["suggestions"],
@@ -953,9 +951,7 @@ async fn the_editor_suggests_owners_with_evidence_flags_contradicted_links_and_s
         ])
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (_, review) = app
-        .call::<app::api::GetIdentityReview>(&[("days", "90")])
-        .await;
+    let (_, review) = app.call::<app::api::GetIdentityReview>(&[]).await;
     assert_eq!(review["suggestions"], json!([]));
 
     // Split it off again: a new person with the account and its sessions; the last account

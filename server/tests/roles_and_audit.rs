@@ -153,7 +153,7 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
             (admin, vec![("kind", "steam"), ("external_id", "1")])
         }
         p if p == MergePersons::PATH => (admin, vec![("into", "999998"), ("from", "999999")]),
-        p if p == GetIdentityReview::PATH => (admin, vec![("days", "90")]),
+        p if p == GetIdentityReview::PATH => (admin, vec![]),
         p if p == SplitPerson::PATH => (
             admin,
             vec![("person_id", "999999"), ("accounts[0]", "steam:1")],
