@@ -58,6 +58,10 @@ pub(super) const LOCK_TIMEOUT: &str = "30s";
 /// A script that runs longer than this is logged as slow (job, script, days and time).
 const SLOW_SCRIPT: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Rows a job writes (or new bronze rows it reads) from which its tables' statistics are
+/// refreshed at once (see [`Pipeline::refresh_statistics`]).
+const ANALYZE_AFTER_ROWS: i64 = 10_000;
+
 /// A span of time `[from, to)`.
 type Span = (DateTime<Utc>, DateTime<Utc>);
 
@@ -559,6 +563,8 @@ impl Pipeline {
             }
         }
         tx.commit().await?;
+        self.refresh_statistics(job, affected, to_id.max(watermark) - watermark)
+            .await;
         let processed = match job.progress {
             Progress::DirtyDays => runs
                 .iter()
@@ -572,6 +578,41 @@ impl Pipeline {
                 .map(|(from, to)| (from, open_ended(to).unwrap_or(now))),
         };
         Ok((affected, processed))
+    }
+
+    /// PostgreSQL plans the next jobs by its statistics, which are stale after a large change
+    /// (a first run, a backfill, a big import) until autovacuum gets to them: minutes later,
+    /// or never where autovacuum is off, and a plan for an empty table over millions of rows
+    /// turns seconds into hours. After a large change the job's outputs (and its bronze input)
+    /// are analysed at once; a failure is logged and changes nothing else.
+    async fn refresh_statistics(&self, job: &Job, rows: i64, new_ids: i64) {
+        let mut tables: Vec<Table> = Vec::new();
+        if rows >= ANALYZE_AFTER_ROWS {
+            tables.extend(job.outputs.iter().copied());
+        }
+        if let Progress::BronzeIds { table } = job.progress
+            && new_ids >= ANALYZE_AFTER_ROWS
+        {
+            tables.push(table);
+        }
+        for table in tables {
+            let started = Instant::now();
+            // `table` comes from the static job registry, never from input.
+            match sqlx::query(&format!("analyze {table}"))
+                .execute(&self.pool)
+                .await
+            {
+                Ok(_) => tracing::debug!(
+                    job = %job.name,
+                    %table,
+                    ms = started.elapsed().as_millis() as u64,
+                    "statistics refreshed after a large change"
+                ),
+                Err(error) => {
+                    tracing::warn!(job = %job.name, %table, %error, "refreshing statistics failed")
+                }
+            }
+        }
     }
 
     /// The highest id of a bronze table below which every row is committed. Taking a SHARE
