@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 : "${GUILDHALL_SITE_ROOT:?set GUILDHALL_SITE_ROOT to the built site (target/site)}"
 : "${E2E_DATABASE_URL:=postgres://postgres@127.0.0.1:5432/guildhall_e2e}"
 : "${E2E_PORT:=3900}"
-export GUILDHALL_SITE_ROOT E2E_DATABASE_URL
+# The tests run pipeline jobs with this binary where the scheduler would (it is off below).
+export GUILDHALL_SITE_ROOT E2E_DATABASE_URL GUILDHALL_BIN=$bin
 export DATABASE_URL=$E2E_DATABASE_URL
 base_url=http://127.0.0.1:$E2E_PORT
 

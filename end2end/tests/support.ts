@@ -1,4 +1,6 @@
-// Shared helpers: demo sign-in, waiting for hydration, and reading the database.
+// Shared helpers: demo sign-in, waiting for hydration, reading the database and running a
+// pipeline job.
+import { execFileSync } from 'node:child_process';
 import { expect, type Page } from '@playwright/test';
 import { Client } from 'pg';
 
@@ -13,6 +15,19 @@ export async function signIn(page: Page, role: Role, next = '/'): Promise<void> 
 /** Waits until the wasm bundle has hydrated the page (an Effect sets `data-hydrated`). */
 export async function waitForHydration(page: Page): Promise<void> {
   await expect(page.locator('.app[data-hydrated="true"]')).toBeAttached({ timeout: 20_000 });
+}
+
+/**
+ * Runs one pipeline job with the real binary, as `serve`'s scheduler does when the database
+ * wakes it (the e2e server runs with the scheduler off, so tests decide when jobs run).
+ */
+export function runJob(job: string): void {
+  const bin = process.env.GUILDHALL_BIN;
+  if (!bin) throw new Error('GUILDHALL_BIN is not set: run the tests with `make test-e2e`');
+  execFileSync(bin, ['run-job', job], {
+    env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/guildhall_e2e' },
+    stdio: 'pipe',
+  });
 }
 
 /** Runs one query against the e2e database. */

@@ -194,6 +194,11 @@ async fn accounts_linked_by_in_game_code_count_as_one_person_and_unlinking_gives
         .expect("code");
     assert_eq!(mc_code.expires_at, at("2026-11-28T15:45:00Z"));
     assert_eq!(mc_code.code.len(), 8);
+    // A stored `!link` line wakes the pipeline (`serve`'s scheduler listens on this channel).
+    let mut wake = sqlx::postgres::PgListener::connect_with(&pool)
+        .await
+        .expect("listener");
+    wake.listen("guildhall_pipeline").await.expect("listen");
     logs(
         &pool,
         minecraft,
@@ -204,6 +209,11 @@ async fn accounts_linked_by_in_game_code_count_as_one_person_and_unlinking_gives
         )],
     )
     .await;
+    let woken = tokio::time::timeout(std::time::Duration::from_secs(5), wake.recv())
+        .await
+        .expect("the pipeline is woken")
+        .expect("notification");
+    assert_eq!(woken.payload(), "link_code");
     logs(
         &pool,
         cs2,
