@@ -19,7 +19,7 @@ use leptos_meta::{Html, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 use pages::{
-    AdminRoute, EventsRoute, MembersRoute, MyActivityRoute, NotFound, OverviewRoute,
+    AdminRoute, DailyActiveUsersRoute, EventsRoute, MembersRoute, MyActivityRoute, NotFound,
     RetentionRoute, ServersRoute,
 };
 
@@ -68,7 +68,7 @@ pub fn App() -> impl IntoView {
                 <Header />
                 <main id="main">
                     <Routes fallback=NotFound>
-                        <Route path=path!("/") view=OverviewRoute />
+                        <Route path=path!("/") view=DailyActiveUsersRoute />
                         <Route path=path!("/me") view=MyActivityRoute />
                         <Route path=path!("/members") view=MembersRoute ssr=SsrMode::InOrder />
                         <Route path=path!("/events") view=EventsRoute ssr=SsrMode::InOrder />

@@ -1,4 +1,4 @@
-//! Daily active users, WAU, MAU and stickiness (`api/daily_active_users.rs`, `pages/overview.rs`).
+//! Daily active users, WAU, MAU and stickiness (`api/daily_active_users.rs`, `pages/daily_active_users.rs`).
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,5 @@
-//! `/`: the community overview for leaders and admins. The date range lives in the URL
+//! `/`, daily active users (the community overview, as the UI calls it) for leaders and
+//! admins: DAU per source, WAU, MAU and stickiness. The date range lives in the URL
 //! (`?from=YYYY-MM-DD&to=YYYY-MM-DD`, default the last 30 days), so a range can be shared
 //! and reloaded; changing it navigates client-side and refetches.
 
@@ -61,7 +62,7 @@ fn dau_view(dau: Resource<Result<Vec<DauPoint>, AppError>>) -> impl IntoView {
 }
 
 #[component]
-pub fn OverviewPage(today: NaiveDate) -> impl IntoView {
+pub fn DailyActiveUsersPage(today: NaiveDate) -> impl IntoView {
     let query = use_query_map();
     let range = Memo::new(move |_| {
         let query = query.read();

@@ -4,20 +4,20 @@
 mod admin;
 mod admin_discord;
 mod admin_identities;
+mod daily_active_users;
 mod events;
 mod members;
 mod my_accounts;
 mod my_activity;
-mod overview;
 mod retention;
 mod servers;
 mod sign_in;
 
 pub use admin::AdminPage;
+pub use daily_active_users::DailyActiveUsersPage;
 pub use events::EventsPage;
 pub use members::MembersPage;
 pub use my_activity::MyActivityPage;
-pub use overview::OverviewPage;
 pub use retention::RetentionPage;
 pub use servers::ServersPage;
 pub use sign_in::SignInPage;
@@ -60,10 +60,10 @@ fn gated<V: IntoView + 'static>(
 
 /// `/`: the overview for leaders and admins, a member's own page for members.
 #[component]
-pub fn OverviewRoute() -> impl IntoView {
+pub fn DailyActiveUsersRoute() -> impl IntoView {
     gated(Permission::OwnData, |info: SessionInfo| {
         if info.can(Permission::ViewKpis) {
-            view! { <OverviewPage today=info.today /> }.into_any()
+            view! { <DailyActiveUsersPage today=info.today /> }.into_any()
         } else {
             view! { <MyActivityPage /> }.into_any()
         }
