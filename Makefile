@@ -6,10 +6,7 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target
 SITE_ROOT ?= $(CURDIR)/target/site
 PKG_DIR := $(SITE_ROOT)/pkg
 BIN := $(CARGO_TARGET_DIR)/debug/guildhall
-# The browser bundle builds in a folder of its own, so it can build while the server does
-# (cargo locks a build folder while it works in it).
-WASM_TARGET_DIR ?= $(CARGO_TARGET_DIR)/wasm
-WASM := $(WASM_TARGET_DIR)/wasm32-unknown-unknown/debug/hydrate.wasm
+WASM := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/debug/hydrate.wasm
 PG ?= postgres://postgres@127.0.0.1:5432
 DEMO_DATABASE_URL ?= $(PG)/guildhall_demo
 E2E_DATABASE_URL ?= $(PG)/guildhall_e2e
@@ -25,16 +22,13 @@ setup-browser:
 
 ## The browser bundle: the hydrate crate for wasm32, bound with wasm-bindgen.
 site: setup
-	CARGO_TARGET_DIR=$(WASM_TARGET_DIR) cargo build -p hydrate --lib --target wasm32-unknown-unknown
+	cargo build -p hydrate --lib --target wasm32-unknown-unknown
 	@scripts/bundle-site.sh $(WASM) $(PKG_DIR)
 
 server:
 	cargo build -p guildhall
 
-## Both at once: on two cores the one fills the other's idle time (the first build of each
-## has long stretches where a single crate compiles).
-build:
-	@$(MAKE) --no-print-directory -j2 site server
+build: site server
 
 ## Build, create and fill the demo database, serve on http://127.0.0.1:3000 with demo login.
 run: build
