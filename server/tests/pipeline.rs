@@ -923,3 +923,50 @@ async fn presence_hours_bring_the_recent_days_up_to_date_hourly_and_older_change
         .expect("a run an hour later");
     assert_eq!(users().await, vec![11, 12, 13]);
 }
+
+/// PostgreSQL's statistics of a table: -1 rows until it is first analysed.
+async fn planned_rows(pool: &PgPool, table: &str) -> f32 {
+    sqlx::query_scalar("select reltuples from pg_class where oid = $1::regclass")
+        .bind(table)
+        .fetch_one(pool)
+        .await
+        .expect("reltuples")
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_large_change_refreshes_the_statistics_of_the_job_input_and_outputs(pool: PgPool) {
+    let metrics = Metrics::new();
+    guild(&pool, "2026-11-02T12:00:00Z").await;
+    // 10,000 sessions (20,000 joins and leaves): past the runner's threshold of 10,000 rows
+    // read or written; a small change would leave the statistics to autovacuum.
+    let events: Vec<_> = (0..10_000_i64)
+        .flat_map(|user| {
+            [
+                event(user, Some(GENERAL), "2026-11-01T18:00:00Z"),
+                event(user, None, "2026-11-01T19:00:00Z"),
+            ]
+        })
+        .collect();
+    ingest(&pool, &metrics, events).await;
+    assert_eq!(
+        planned_rows(&pool, "bronze.discord_voice_events").await,
+        -1.0
+    );
+    assert_eq!(
+        planned_rows(&pool, "silver.fact_voice_sessions").await,
+        -1.0
+    );
+    pipeline(&pool, chrono_tz::Europe::Berlin)
+        .run_job(JobName::VoiceSessions, Trigger::Manual)
+        .await
+        .expect("sessions");
+    // Analysed before the run (its input) and after it (its outputs).
+    assert_eq!(
+        planned_rows(&pool, "bronze.discord_voice_events").await,
+        20_000.0
+    );
+    assert_eq!(
+        planned_rows(&pool, "silver.fact_voice_sessions").await,
+        10_000.0
+    );
+}
