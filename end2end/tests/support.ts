@@ -6,6 +6,9 @@ import { Client } from 'pg';
 
 export type Role = 'admin' | 'leader' | 'member';
 
+/** The e2e database (`scripts/e2e.sh` sets it). */
+const E2E_DATABASE_URL = process.env.E2E_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/guildhall_e2e';
+
 /** Signs the page's browser context in as the demo user of `role`. */
 export async function signIn(page: Page, role: Role, next = '/'): Promise<void> {
   await page.goto(`/auth/demo?role=${role}&next=${encodeURIComponent(next)}`);
@@ -25,7 +28,7 @@ export function runJob(job: string): void {
   const bin = process.env.GUILDHALL_BIN;
   if (!bin) throw new Error('GUILDHALL_BIN is not set: run the tests with `make test-e2e`');
   execFileSync(bin, ['run-job', job], {
-    env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/guildhall_e2e' },
+    env: { ...process.env, DATABASE_URL: E2E_DATABASE_URL },
     stdio: 'pipe',
   });
 }
@@ -33,7 +36,7 @@ export function runJob(job: string): void {
 /** Runs one query against the e2e database. */
 export async function query<T extends Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new Client({
-    connectionString: process.env.E2E_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/guildhall_e2e',
+    connectionString: E2E_DATABASE_URL,
   });
   await client.connect();
   try {

@@ -30,23 +30,6 @@ pub enum LogKind {
 }
 
 impl LogKind {
-    pub const ALL: [LogKind; 14] = [
-        LogKind::Connected,
-        LogKind::Validated,
-        LogKind::Entered,
-        LogKind::Disconnected,
-        LogKind::Left,
-        LogKind::Team,
-        LogKind::Chat,
-        LogKind::Account,
-        LogKind::Map,
-        LogKind::RoundStart,
-        LogKind::RoundEnd,
-        LogKind::ServerStart,
-        LogKind::ServerStop,
-        LogKind::Unparsed,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             LogKind::Connected => "connected",
@@ -64,10 +47,6 @@ impl LogKind {
             LogKind::ServerStop => "server_stop",
             LogKind::Unparsed => "unparsed",
         }
-    }
-
-    pub fn parse(text: &str) -> Option<LogKind> {
-        LogKind::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
 }
 

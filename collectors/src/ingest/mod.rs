@@ -8,7 +8,7 @@
 
 mod record;
 
-pub use record::{BronzeRecord, ColumnType, CopyLine, Row, column_names};
+pub use record::{BronzeRecord, CopyLine, Row};
 
 use crate::metrics::{DropReason, Metrics, SourceLabels};
 use sqlx::PgPool;

@@ -51,7 +51,7 @@ enum Visit<'a> {
 
 /// A column's type in PostgreSQL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ColumnType {
+enum ColumnType {
     Int8,
     Int4,
     Float8,
@@ -220,7 +220,7 @@ impl<'a> Row<'a> {
 }
 
 /// The record type's columns, from one record (their names and types do not depend on it).
-pub fn column_names<R: BronzeRecord>(record: &R) -> Vec<(&'static str, ColumnType)> {
+fn column_names<R: BronzeRecord>(record: &R) -> Vec<(&'static str, ColumnType)> {
     let mut names = Vec::new();
     record.columns(&mut Row::new(Visit::Names(&mut names)));
     names
