@@ -11,14 +11,19 @@ PG ?= postgres://postgres@127.0.0.1:5432
 DEMO_DATABASE_URL ?= $(PG)/guildhall_demo
 E2E_DATABASE_URL ?= $(PG)/guildhall_e2e
 E2E_PORT ?= 3900
+# The RustSec advisory database snapshot `make audit` checks Cargo.lock against (offline).
+ADVISORY_DB ?= $(CURDIR)/../shared/advisory-db
+export ADVISORY_DB
 
-.PHONY: run test setup setup-browser build site server lint test-rust test-e2e bench clean-site
+.PHONY: run test setup setup-browser setup-audit build site server lint audit test-rust test-e2e bench clean-site
 
 ## Tools (idempotent; fast when everything is installed).
 setup:
 	@scripts/setup.sh
 setup-browser:
 	@scripts/setup.sh --browser
+setup-audit:
+	@scripts/setup.sh --audit
 
 ## The browser bundle: the hydrate crate for wasm32, bound with wasm-bindgen.
 site: setup
@@ -35,14 +40,19 @@ run: build
 	@DATABASE_URL=$${DATABASE_URL:-$(DEMO_DATABASE_URL)} GUILDHALL_SITE_ROOT=$(SITE_ROOT) scripts/run-demo.sh $(BIN)
 
 ## Everything CI checks.
-test: setup-browser lint test-rust test-e2e
+test: setup-browser lint audit test-rust test-e2e
 
 lint:
 	cargo fmt --all --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy -p hydrate --target wasm32-unknown-unknown -- -D warnings
 
-test-rust:
+## Cargo.lock against the RustSec advisories (cargo-deny, deny.toml; docs/development.md).
+audit: setup-audit
+	@scripts/audit.sh
+
+# server/tests/supply_chain.rs runs scripts/audit.sh too (on a lock file with an advisory).
+test-rust: setup-audit
 	DATABASE_URL=$(PG)/postgres cargo test --workspace --exclude hydrate
 
 test-e2e: build

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing Guildhall needs, once: the wasm target, wasm-bindgen-cli
 # at the exact version the workspace pins, Debian's brotli, the end-to-end test packages and
-# (for `make test`) Debian's chromium, (for `make bench`) wrk. Each step is skipped when its
-# tool is already there.
+# (for `make test`) Debian's chromium, (for `make bench`) wrk, (for `make audit`, part of
+# `make test`) cargo-deny. Each step is skipped when its tool is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 WASM_BINDGEN_VERSION=$(sed -n 's/^wasm-bindgen = "=\(.*\)"$/\1/p' Cargo.toml)
+# Checks Cargo.lock against the RustSec advisories (scripts/audit.sh reads this line).
+CARGO_DENY_VERSION=0.20.2
 want_browser=${1:-}
 
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
@@ -34,6 +36,12 @@ if [ "$want_browser" = "--bench" ] && ! command -v wrk >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk
+fi
+
+if [ "$want_browser" = "--audit" ] \
+  && [ "$(cargo deny --version 2>/dev/null | awk '{print $2}')" != "$CARGO_DENY_VERSION" ]; then
+  step "installing cargo-deny $CARGO_DENY_VERSION (about 4 minutes, once)"
+  cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked
 fi
 
 if [ "$want_browser" = "--browser" ]; then
