@@ -6,6 +6,7 @@ pub mod game;
 pub mod ingest;
 pub mod metrics;
 pub mod rules;
+pub mod secrets;
 pub mod steps;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

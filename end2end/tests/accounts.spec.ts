@@ -3,7 +3,7 @@
 // the member's, and the member unlinks it again.
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
-import { query, runJob, signIn, waitForHydration } from './support';
+import { query, regenerateLogToken, runJob, signIn, waitForHydration } from './support';
 
 // A Steam account nobody in the demo has: [U:1:424242] is SteamID64 76561197960689970.
 const STEAM_ID = '76561197960689970';
@@ -20,13 +20,13 @@ test('a member links a Steam account by saying the code in game chat, sees it, a
   const code = ((await shown.textContent()) ?? '').replace('!link ', '');
 
   // The demo CS2 server pushes its logs over HTTP; its clock is the community's (Berlin).
-  const [server] = await query<{ token: string; stamp: string }>(
-    `select ingest_token as token,
-            to_char(now() at time zone 'Europe/Berlin', 'MM/DD/YYYY - HH24:MI:SS.MS') as stamp
-       from app.game_servers where name = 'Demo CS2'`,
+  // Tokens are stored hashed: a new one is made (and shown once) for the test.
+  const token = regenerateLogToken('Demo CS2');
+  const [server] = await query<{ stamp: string }>(
+    `select to_char(now() at time zone 'Europe/Berlin', 'MM/DD/YYYY - HH24:MI:SS.MS') as stamp`,
   );
   const body = `${server.stamp} - "Linker<7><[U:1:424242]><CT>" say "!link ${code.toLowerCase()}"\n`;
-  const posted = await request.post(`/ingest/logs/${server.token}`, {
+  const posted = await request.post(`/ingest/logs/${token}`, {
     data: body,
     headers: { 'content-type': 'text/plain' },
   });

@@ -33,6 +33,22 @@ export function runJob(job: string): void {
   });
 }
 
+/**
+ * Gives a game server a new HTTP log token with `guildhall servers regenerate-token` and
+ * returns it: tokens are stored only as their hash, so this is the way to learn one.
+ */
+export function regenerateLogToken(server: string): string {
+  const bin = process.env.GUILDHALL_BIN;
+  if (!bin) throw new Error('GUILDHALL_BIN is not set: run the tests with `make test-e2e`');
+  const said = execFileSync(bin, ['servers', 'regenerate-token', server], {
+    env: { ...process.env, DATABASE_URL: E2E_DATABASE_URL },
+    stdio: 'pipe',
+  }).toString();
+  const url = said.match(/\/ingest\/logs\/([0-9a-f]{64})/);
+  if (!url) throw new Error(`no log URL in: ${said}`);
+  return url[1];
+}
+
 /** Runs one query against the e2e database. */
 export async function query<T extends Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new Client({

@@ -60,6 +60,11 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::game_servers::ServersCommand,
     },
+    /// Create a secret key, or rotate the key the servers' passwords and keys are sealed with.
+    Secrets {
+        #[command(subcommand)]
+        command: crate::game_servers::SecretsCommand,
+    },
     /// Import historic game server logs (`.log`, `.log.gz`) of one server.
     ImportLogs {
         /// The server's name or id (see `guildhall servers list`).
@@ -84,6 +89,14 @@ pub enum Command {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // A new key needs neither configuration nor database.
+    if let Some(Command::Secrets {
+        command: crate::game_servers::SecretsCommand::NewKey,
+    }) = &cli.command
+    {
+        crate::game_servers::print_new_key();
+        return Ok(());
+    }
     let config = Config::load(cli.config.as_deref())?;
     let url = secrecy::ExposeSecret::expose_secret(&config.database_url).to_owned();
     db::create_database_if_missing(&url).await?;
@@ -92,7 +105,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let metrics = Metrics::new();
     let pipeline = Pipeline::new(pool.clone(), config.timezone, metrics.clone())
         .with_profile_weeks(config.games.profile_weeks);
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if matches!(command, Command::Serve | Command::Collect) {
+        crate::game_servers::check_secrets(&pool, &config).await?;
+    }
+    match command {
         Command::Serve => serve(config, pool, metrics, pipeline).await,
         Command::Collect => collect(config, pool, metrics, pipeline).await,
         Command::Migrate => {
@@ -149,6 +166,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Servers { command } => crate::game_servers::servers(&pool, &config, command).await,
+        Command::Secrets { command } => crate::game_servers::secrets(&pool, &config, command).await,
         Command::ImportLogs { server, files } => {
             crate::game_servers::import_logs(&pool, &config, &metrics, &server, &files).await?;
             Ok(())

@@ -42,6 +42,10 @@ pub struct Config {
     /// Bearer token that opens `/metrics` on the web port too (`GUILDHALL_METRICS_TOKEN`);
     /// without it the web port answers 404 there.
     pub metrics_token: Option<SecretString>,
+    /// The key game server passwords and SFTP keys are sealed with: 32 bytes in base64 or
+    /// hex (`GUILDHALL_SECRET_KEY`; `guildhall secrets new-key` prints a new one).
+    #[serde(default, deserialize_with = "optional_secret_key")]
+    pub secret_key: Option<collectors::secrets::SecretKey>,
     /// Directory with the compiled site (`/pkg/…`) (`GUILDHALL_SITE_ROOT`).
     pub site_root: PathBuf,
     /// Directory where records wait while PostgreSQL is unreachable (`GUILDHALL_SPOOL_DIR`).
@@ -484,6 +488,22 @@ fn optional_addr<'de, D: Deserializer<'de>>(
     text.parse().map(Some).map_err(|_| {
         serde::de::Error::custom(format!("'{text}' is not an address such as 127.0.0.1:9300"))
     })
+}
+
+/// A secret key in base64 or hex, or nothing for an empty value. The message never
+/// repeats the value.
+fn optional_secret_key<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<collectors::secrets::SecretKey>, D::Error> {
+    let text = Option::<SecretString>::deserialize(deserializer)?;
+    let Some(text) = text else { return Ok(None) };
+    let text = text.expose_secret().trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    collectors::secrets::SecretKey::parse(text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// Replaces the password in a URL with `***`.

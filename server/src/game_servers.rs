@@ -1,5 +1,6 @@
-//! `guildhall servers add|list|disable|enable` (until the admin pages edit servers) and
-//! `guildhall import-logs <server> <files…>` (historic logs, `.gz` too, with progress).
+//! `guildhall servers add|list|disable|enable|regenerate-token` (until the admin pages edit
+//! servers), `guildhall secrets new-key|rotate` and `guildhall import-logs <server> <files…>`
+//! (historic logs, `.gz` too, with progress).
 
 use crate::config::Config;
 use anyhow::{Context, bail};
@@ -7,10 +8,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 use collectors::game::logs::{DecodeCounts, Decoded, LogFormat, LogSink, LogStream, day_rollovers};
 use collectors::game::records::GameLogRecord;
-use collectors::game::servers::{Game, GameServer, LogSource, load_servers, server_by_name};
-use collectors::game::sftp::{SftpError, SftpFolder, SftpTarget};
+use collectors::game::server_settings::{
+    CreatedServer, SaveError, SecretChange, ServerForm, create_server, prepare_secrets, regenerate_token,
+    rotate_key, validate,
+};
+use collectors::game::servers::{Game, LogSource, load_settings, settings_by_name};
+use collectors::game::sftp::{SftpAuth, SftpError, SftpFolder, SftpTarget};
 use collectors::ingest::{IngestWriter, Receipt, WriterConfig};
 use collectors::metrics::Metrics;
+use collectors::secrets::SecretKey;
 use collectors::steps::IpHasher;
 use sqlx::PgPool;
 use std::io::{BufRead, Read};
@@ -20,7 +26,7 @@ use std::time::{Duration, Instant};
 
 #[derive(Subcommand, Debug)]
 pub enum ServersCommand {
-    /// Add a game server; prints its HTTP log URL.
+    /// Add a game server; prints its HTTP log URL (shown this once).
     Add(Box<AddServer>),
     /// List the configured servers with each source's last success and error.
     List,
@@ -33,6 +39,25 @@ pub enum ServersCommand {
     Enable {
         /// Name or id.
         server: String,
+    },
+    /// Give a server a new HTTP log token and print its new log URL (shown this once); the
+    /// old URL stops working.
+    RegenerateToken {
+        /// Name or id.
+        server: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SecretsCommand {
+    /// Print a new random secret key (for GUILDHALL_SECRET_KEY).
+    NewKey,
+    /// Seal every stored secret again with a new key, in one transaction: opens them with
+    /// GUILDHALL_SECRET_KEY, seals them with the key in the environment variable named.
+    Rotate {
+        /// The environment variable holding the new key.
+        #[arg(long, default_value = "GUILDHALL_NEW_SECRET_KEY")]
+        new_key_env: String,
     },
 }
 
@@ -50,7 +75,8 @@ pub struct AddServer {
     /// RCON port (default: 27015 for Source games, 25575 for Minecraft).
     #[arg(long)]
     pub rcon_port: Option<u16>,
-    /// RCON password; better passed in the environment than on the command line.
+    /// RCON password; better passed in the environment than on the command line. Stored
+    /// encrypted (needs GUILDHALL_SECRET_KEY).
     #[arg(long, env = "GUILDHALL_RCON_PASSWORD", hide_env_values = true)]
     pub rcon_password: Option<String>,
     /// Seconds between status polls.
@@ -70,8 +96,17 @@ pub struct AddServer {
     #[arg(long)]
     pub sftp_user: Option<String>,
     /// SFTP: the password; better passed in the environment than on the command line.
+    /// Stored encrypted (needs GUILDHALL_SECRET_KEY).
     #[arg(long, env = "GUILDHALL_SFTP_PASSWORD", hide_env_values = true)]
     pub sftp_password: Option<String>,
+    /// SFTP: log in with this private key file (OpenSSH format) instead of a password.
+    /// Stored encrypted (needs GUILDHALL_SECRET_KEY).
+    #[arg(long)]
+    pub sftp_key_file: Option<PathBuf>,
+    /// SFTP: the key file's passphrase, if it has one (used once to open the key, not
+    /// stored).
+    #[arg(long, env = "GUILDHALL_SFTP_KEY_PASSPHRASE", hide_env_values = true)]
+    pub sftp_key_passphrase: Option<String>,
     /// SFTP: the server's host key fingerprint (`SHA256:…`, as `ssh-keygen -lf` prints it).
     /// Without it, `servers add` connects once and names the fingerprint to check.
     #[arg(long)]
@@ -90,6 +125,39 @@ pub struct AddServer {
     pub capacity: Option<i32>,
 }
 
+impl AddServer {
+    /// The form `servers add` fills in; reads the key file.
+    fn form(&self) -> anyhow::Result<ServerForm> {
+        let sftp_key = match &self.sftp_key_file {
+            Some(path) => SecretChange::Replace(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read --sftp-key-file {}", path.display()))?,
+            ),
+            None => SecretChange::Keep,
+        };
+        Ok(ServerForm {
+            name: self.name.clone(),
+            game: self.game.clone(),
+            host: self.host.clone(),
+            rcon_port: self.rcon_port,
+            rcon_password: SecretChange::from_option(self.rcon_password.as_deref()),
+            poll_interval_secs: self.poll_interval,
+            log_source: self.log_source.clone(),
+            log_path: self.log_path.clone(),
+            sftp_port: self.sftp_port,
+            sftp_user: self.sftp_user.clone(),
+            sftp_password: SecretChange::from_option(self.sftp_password.as_deref()),
+            sftp_key,
+            sftp_key_passphrase: self.sftp_key_passphrase.clone(),
+            sftp_host_key: self.sftp_host_key.clone(),
+            log_timezone: self.log_timezone.clone(),
+            prometheus_url: self.prometheus_url.clone(),
+            metrics_interval_secs: self.metrics_interval,
+            capacity: self.capacity,
+        })
+    }
+}
+
 /// Runs a `servers` subcommand; what it prints is for the person at the terminal.
 pub async fn servers(
     pool: &PgPool,
@@ -98,23 +166,20 @@ pub async fn servers(
 ) -> anyhow::Result<()> {
     match command {
         ServersCommand::Add(add) => {
-            let server = add_server(pool, &add).await?;
+            let created = add_server(pool, config.secret_key.as_ref(), &add).await?;
             say(&format!(
                 "added game server {} (id {})",
-                server.name, server.server_id
+                created.name, created.server_id
             ));
-            if server.log_source == LogSource::Http || matches!(server.game, Game::Cs2 | Game::Csgo)
-            {
-                say(&format!(
-                    "HTTP log URL: {}\nin the server's config: logaddress_add_http \"{}\"",
-                    ingest_url(config, &server),
-                    ingest_url(config, &server)
-                ));
+            let game = Game::parse(&add.game.to_ascii_lowercase());
+            let source = LogSource::parse(&add.log_source.to_ascii_lowercase());
+            if source == Some(LogSource::Http) || matches!(game, Some(Game::Cs2 | Game::Csgo)) {
+                say_log_url(config, &created.ingest_token);
             }
             Ok(())
         }
         ServersCommand::List => {
-            let servers = load_servers(pool).await?;
+            let servers = load_settings(pool).await?;
             if servers.is_empty() {
                 say("no game servers yet: add one with `guildhall servers add`");
                 return Ok(());
@@ -127,8 +192,13 @@ pub async fn servers(
             .await?;
             for server in servers {
                 let rcon = server.rcon_addr().unwrap_or_else(|| "-".into());
+                let sftp_login = match (server.sftp_key_set, server.sftp_password_set) {
+                    (true, _) => " sftp key set",
+                    (false, true) => " sftp password set",
+                    (false, false) => "",
+                };
                 say(&format!(
-                    "{:>4}  {:<24} {:<9} rcon {:<22} logs {:<5} metrics {:<4} {}",
+                    "{:>4}  {:<24} {:<9} rcon {:<22} logs {:<5} metrics {:<4} {}  log token set{sftp_login}",
                     server.server_id,
                     server.name,
                     server.game.as_str(),
@@ -158,7 +228,74 @@ pub async fn servers(
         }
         ServersCommand::Disable { server } => set_enabled(pool, &server, false).await,
         ServersCommand::Enable { server } => set_enabled(pool, &server, true).await,
+        ServersCommand::RegenerateToken { server } => {
+            let Some(found) = settings_by_name(pool, &server).await? else {
+                bail!("no game server is named '{server}' (see `guildhall servers list`)");
+            };
+            let token = regenerate_token(pool, found.server_id)
+                .await?
+                .context("the server is gone")?;
+            say(&format!(
+                "new log token for {}: the old URL no longer works",
+                found.name
+            ));
+            say_log_url(config, &token);
+            Ok(())
+        }
     }
+}
+
+/// Runs a `secrets` subcommand.
+pub async fn secrets(pool: &PgPool, config: &Config, command: SecretsCommand) -> anyhow::Result<()> {
+    match command {
+        // Handled before the database is opened (see `cli::run`).
+        SecretsCommand::NewKey => {
+            print_new_key();
+            Ok(())
+        }
+        SecretsCommand::Rotate { new_key_env } => {
+            let Some(old) = config.secret_key.as_ref() else {
+                bail!(
+                    "GUILDHALL_SECRET_KEY is not set: set it to the current key, and {new_key_env} to the new one (`guildhall secrets new-key`)"
+                );
+            };
+            let new = std::env::var(&new_key_env).unwrap_or_default();
+            let new = SecretKey::parse(&new)
+                .map_err(|error| anyhow::anyhow!("{new_key_env} is not a key: {error}"))?;
+            if &new == old {
+                bail!("{new_key_env} holds the key already in use: create a new one with `guildhall secrets new-key`");
+            }
+            let report = rotate_key(pool, old, &new).await?;
+            say(&format!(
+                "sealed {} secret(s) of {} game server(s) again with key id {} (was {}): set \
+                 GUILDHALL_SECRET_KEY to the new key wherever Guildhall runs and restart it",
+                report.secrets,
+                report.servers,
+                new.id(),
+                old.id()
+            ));
+            Ok(())
+        }
+    }
+}
+
+/// `guildhall secrets new-key`: prints a new random key, in base64, for
+/// `GUILDHALL_SECRET_KEY`.
+pub fn print_new_key() {
+    say(&SecretKey::generate().to_base64());
+}
+
+/// The start-up step of `serve` and `collect`: seals passwords an earlier version stored in
+/// clear and checks that the key opens every stored secret.
+pub async fn check_secrets(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
+    let report = prepare_secrets(pool, config.secret_key.as_ref()).await?;
+    if report.sealed_now > 0 {
+        tracing::info!(
+            sealed = report.sealed_now,
+            "game server passwords stored in clear by an earlier version are now sealed"
+        );
+    }
+    Ok(())
 }
 
 #[allow(clippy::print_stdout)]
@@ -166,17 +303,23 @@ fn say(text: &str) {
     println!("{text}");
 }
 
+fn say_log_url(config: &Config, token: &str) {
+    let url = ingest_url(config, token);
+    say(&format!(
+        "HTTP log URL (shown only now; `guildhall servers regenerate-token` makes a new one): {url}\nin the server's config: logaddress_add_http \"{url}\""
+    ));
+}
+
 /// The URL CS2 posts its logs to.
-pub fn ingest_url(config: &Config, server: &GameServer) -> String {
+pub fn ingest_url(config: &Config, token: &str) -> String {
     format!(
-        "{}/ingest/logs/{}",
+        "{}/ingest/logs/{token}",
         config.public_url.as_str().trim_end_matches('/'),
-        server.ingest_token
     )
 }
 
 async fn set_enabled(pool: &PgPool, server: &str, enabled: bool) -> anyhow::Result<()> {
-    let Some(found) = server_by_name(pool, server).await? else {
+    let Some(found) = settings_by_name(pool, server).await? else {
         bail!("no game server is named '{server}' (see `guildhall servers list`)");
     };
     sqlx::query(
@@ -194,132 +337,50 @@ async fn set_enabled(pool: &PgPool, server: &str, enabled: bool) -> anyhow::Resu
     Ok(())
 }
 
-/// A new random log token (256 bits, hex).
-fn new_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Checks and stores a new server.
-pub async fn add_server(pool: &PgPool, add: &AddServer) -> anyhow::Result<GameServer> {
-    let name = add.name.trim();
-    if name.is_empty() {
-        bail!("--name must not be empty");
+/// Checks and stores a new server: every field's problem at once; an SFTP source is tried
+/// before anything is stored.
+pub async fn add_server(
+    pool: &PgPool,
+    key: Option<&SecretKey>,
+    add: &AddServer,
+) -> anyhow::Result<CreatedServer> {
+    let form = add.form()?;
+    let valid = validate(&form, Default::default()).map_err(|errors| {
+        anyhow::anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    if valid.writes_secrets() && key.is_none() {
+        return Err(SaveError::NoKey.into());
     }
-    let Some(game) = Game::parse(&add.game.to_ascii_lowercase()) else {
-        bail!(
-            "--game must be one of cs2, csgo, tf2, source, minecraft (not '{}')",
-            add.game
-        );
-    };
-    let Some(log_source) = LogSource::parse(&add.log_source.to_ascii_lowercase()) else {
-        bail!(
-            "--log-source must be one of none, http, file, sftp (not '{}')",
-            add.log_source
-        );
-    };
-    if add.host.trim().is_empty() {
-        bail!("--host must not be empty");
+    if valid.log_source == LogSource::Sftp {
+        check_sftp(&valid).await?;
     }
-    if !(5..=3600).contains(&add.poll_interval) {
-        bail!("--poll-interval must be between 5 and 3600 seconds");
-    }
-    if !(5..=3600).contains(&add.metrics_interval) {
-        bail!("--metrics-interval must be between 5 and 3600 seconds");
-    }
-    if let Some(capacity) = add.capacity
-        && capacity <= 0
-    {
-        bail!("--capacity must be at least 1");
-    }
-    match log_source {
-        LogSource::File => {
-            let Some(path) = add.log_path.as_deref() else {
-                bail!("--log-source file needs --log-path (the folder holding the logs)");
-            };
-            if !Path::new(path).is_dir() {
-                bail!("--log-path {path} is not a folder on this machine");
-            }
-        }
-        LogSource::Sftp => check_sftp(add).await?,
-        LogSource::Http if game == Game::Minecraft => {
-            bail!("Minecraft cannot push logs over HTTP: use --log-source file")
-        }
-        _ => {}
-    }
-    if let Some(zone) = add.log_timezone.as_deref()
-        && zone.parse::<chrono_tz::Tz>().is_err()
-    {
-        bail!("--log-timezone '{zone}' is not an IANA time zone (e.g. Europe/Berlin)");
-    }
-    if let Some(url) = add.prometheus_url.as_deref() {
-        match url::Url::parse(url) {
-            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
-            _ => bail!("--prometheus-url '{url}' is not an http(s) URL"),
-        }
-    }
-    let sftp = log_source == LogSource::Sftp;
-    let rcon_port = add
-        .rcon_password
-        .as_ref()
-        .map(|_| add.rcon_port.unwrap_or(game.default_rcon_port()));
-    let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
-        "insert into app.game_servers
-             (name, game, host, rcon_port, rcon_password, poll_interval_secs, log_source,
-              log_path, log_timezone, ingest_token, prometheus_url, metrics_interval_secs,
-              capacity_override, sftp_port, sftp_user, sftp_password, sftp_host_key)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-         returning server_id",
-    )
-    .bind(name)
-    .bind(game.as_str())
-    .bind(add.host.trim())
-    .bind(rcon_port.map(i32::from))
-    .bind(add.rcon_password.as_deref())
-    .bind(i32::try_from(add.poll_interval)?)
-    .bind(log_source.as_str())
-    .bind(add.log_path.as_deref())
-    .bind(add.log_timezone.as_deref())
-    .bind(new_token())
-    .bind(add.prometheus_url.as_deref())
-    .bind(i32::try_from(add.metrics_interval)?)
-    .bind(add.capacity)
-    .bind(i32::from(add.sftp_port))
-    .bind(sftp.then_some(add.sftp_user.as_deref()).flatten())
-    .bind(sftp.then_some(add.sftp_password.as_deref()).flatten())
-    .bind(sftp.then_some(add.sftp_host_key.as_deref()).flatten())
-    .fetch_one(pool)
-    .await;
-    let id = match inserted {
-        Ok(id) => id,
-        Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-            bail!("a game server named '{name}' exists already")
-        }
-        Err(error) => return Err(error.into()),
-    };
-    server_by_name(pool, &id.to_string())
-        .await?
-        .context("the server just added is gone")
+    Ok(create_server(pool, key, &form).await?)
 }
 
 /// An SFTP log source is tried before it is stored: the login, the pinned host key and the
 /// folder. Without a pin the error names the key the server presented, to check and pass.
-async fn check_sftp(add: &AddServer) -> anyhow::Result<()> {
-    let (Some(user), Some(password), Some(folder)) = (
-        add.sftp_user.as_deref().filter(|v| !v.is_empty()),
-        add.sftp_password.as_deref().filter(|v| !v.is_empty()),
-        add.log_path.as_deref().filter(|v| !v.is_empty()),
-    ) else {
-        bail!(
-            "--log-source sftp needs --sftp-user, --sftp-password (or GUILDHALL_SFTP_PASSWORD) and --log-path (the folder on the SFTP server)"
-        );
+async fn check_sftp(valid: &collectors::game::server_settings::ValidServer) -> anyhow::Result<()> {
+    let auth = match (&valid.sftp_key, &valid.sftp_password) {
+        (SecretChange::Replace(key), _) => SftpAuth::key(key, None)?,
+        (_, SecretChange::Replace(password)) => SftpAuth::Password(password.clone()),
+        _ => bail!("--log-source sftp needs --sftp-password (or GUILDHALL_SFTP_PASSWORD) or --sftp-key-file"),
+    };
+    let (Some(user), Some(folder)) = (valid.sftp_user.clone(), valid.log_path.as_deref()) else {
+        bail!("--log-source sftp needs --sftp-user and --log-path (the folder on the SFTP server)");
     };
     let target = SftpTarget {
-        host: add.host.trim().to_owned(),
-        port: add.sftp_port,
-        user: user.to_owned(),
-        password: password.to_owned(),
-        host_key: add.sftp_host_key.clone(),
+        host: valid.host.clone(),
+        port: valid.sftp_port,
+        user,
+        auth,
+        host_key: valid.sftp_host_key.clone(),
         timeout: Duration::from_secs(15),
     };
     match SftpFolder::connect(&target, folder).await {
@@ -367,7 +428,7 @@ pub async fn import_logs(
     server: &str,
     files: &[PathBuf],
 ) -> anyhow::Result<ImportReport> {
-    let Some(server) = server_by_name(pool, server).await? else {
+    let Some(server) = settings_by_name(pool, server).await? else {
         bail!("no game server is named '{server}' (see `guildhall servers list`)");
     };
     if files.is_empty() {

@@ -110,6 +110,7 @@ pub fn start(
                 timezone: config.timezone,
                 rcon: RconTimeouts::default(),
                 tail_interval: Duration::from_secs(2),
+                secret_key: config.secret_key.clone(),
             },
         ) {
             Ok(games) => {

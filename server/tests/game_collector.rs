@@ -12,6 +12,8 @@ use collectors::Collector;
 use collectors::game::collector::{GameCollectorConfig, GameServers, GameWriters};
 use collectors::game::logs::{LogFormat, LogSink};
 use collectors::game::rcon::{Dialect, RconTimeouts};
+use collectors::game::servers::SecretColumn;
+use collectors::secrets::SecretKey;
 use collectors::game::tail::FolderTailer;
 use collectors::ingest::WriterConfig;
 use collectors::metrics::Metrics;
@@ -35,6 +37,34 @@ const CSGO_LOG: &str = include_str!(
     "../../collectors/tests/fixtures/03-source-hl-logs/csgo_local_log_2019_medium.log"
 );
 const ALEX: &str = "069a79f4-44e9-4726-a5be-fca90e38aaf5";
+/// The secret key of these tests (`GUILDHALL_SECRET_KEY`).
+const TEST_KEY: &str = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
+
+fn test_key() -> SecretKey {
+    SecretKey::parse(TEST_KEY).expect("a key")
+}
+
+/// Stores a server's secret sealed, as `servers add` and the admin pages do.
+async fn seal(pool: &PgPool, server_id: i64, column: SecretColumn, value: &str) {
+    let sealed = test_key().seal_str(column.place(server_id), value);
+    let sql = match column {
+        SecretColumn::RconPassword => {
+            "update app.game_servers set rcon_password_sealed = $2 where server_id = $1"
+        }
+        SecretColumn::SftpPassword => {
+            "update app.game_servers set sftp_password_sealed = $2 where server_id = $1"
+        }
+        SecretColumn::SftpKey => {
+            "update app.game_servers set sftp_key_sealed = $2 where server_id = $1"
+        }
+    };
+    sqlx::query(sql)
+        .bind(server_id)
+        .bind(sealed)
+        .execute(pool)
+        .await
+        .expect("sealed");
+}
 const STEVE: &str = "8667ba71-b85a-4004-af54-457a9734eed7";
 
 fn writer_config() -> WriterConfig {
@@ -67,6 +97,7 @@ fn start_collector(pool: &PgPool) -> CancellationToken {
             timezone: chrono_tz::UTC,
             rcon: timeouts(),
             tail_interval: Duration::from_millis(100),
+            secret_key: Some(test_key()),
         },
     )
     .expect("collector");
@@ -83,18 +114,19 @@ async fn add_rcon_server(pool: &PgPool, name: &str, game: &str, addr: &str, pass
         .1
         .parse()
         .expect("port");
-    sqlx::query_scalar(
-        "insert into app.game_servers (name, game, host, rcon_port, rcon_password,
+    let id = sqlx::query_scalar(
+        "insert into app.game_servers (name, game, host, rcon_port,
              poll_interval_secs, ingest_token)
-         values ($1, $2, '127.0.0.1', $3, $4, 5, md5($1) || md5($2)) returning server_id",
+         values ($1, $2, '127.0.0.1', $3, 5, md5($1) || md5($2)) returning server_id",
     )
     .bind(name)
     .bind(game)
     .bind(port)
-    .bind(password)
     .fetch_one(pool)
     .await
-    .expect("server")
+    .expect("server");
+    seal(pool, id, SecretColumn::RconPassword, password).await;
+    id
 }
 
 /// Waits up to 10 s for `query` (one bigint) to reach `at_least`.
@@ -189,7 +221,8 @@ async fn status_polls_land_as_exact_snapshots_and_servers_added_or_changed_are_p
     );
 
     // A changed password restarts the server's poller, which now fails and says why.
-    sqlx::query("update app.game_servers set rcon_password = 'wrong' where server_id = $1")
+    seal(&pool, mc_id, SecretColumn::RconPassword, "wrong").await;
+    sqlx::query("update app.game_servers set updated_at = now() where server_id = $1")
         .bind(mc_id)
         .execute(&pool)
         .await
@@ -377,6 +410,7 @@ fn guildhall(args: &[&str], db: &str) -> Output {
         .env("DATABASE_URL", db)
         .env("RUST_LOG", "info")
         .env("GUILDHALL_TIMEZONE", "UTC")
+        .env("GUILDHALL_SECRET_KEY", TEST_KEY)
         .current_dir(std::env::temp_dir())
         .output()
         .expect("the binary runs")
@@ -645,16 +679,18 @@ async fn logs_are_pulled_over_sftp_through_growth_and_rotation_with_the_host_key
     assert_eq!(logs, (true, None));
 
     // A server whose key is not pinned (set in the database) says why on its status.
-    sqlx::query(
+    let creative: i64 = sqlx::query_scalar(
         "insert into app.game_servers (name, game, host, log_source, log_path, sftp_port,
-             sftp_user, sftp_password, ingest_token)
+             sftp_user, ingest_token)
          values ('Creative', 'minecraft', '127.0.0.1', 'sftp', 'mc/logs', $1, 'gamelogs',
-                 'sftp-pw', repeat('c', 32))",
+                 repeat('c', 32))
+         returning server_id",
     )
     .bind(i32::from(sftp.addr.port()))
-    .execute(&pool)
+    .fetch_one(&pool)
     .await
     .expect("server");
+    seal(&pool, creative, SecretColumn::SftpPassword, "sftp-pw").await;
     let unpinned = wait_for(
         &pool,
         &format!(

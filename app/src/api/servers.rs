@@ -50,7 +50,7 @@ pub async fn get_server_utilization(days: i32) -> Result<ServersOverview, AppErr
         "select g.server_id, s.source, st.last_success_at, st.last_error, st.last_error_at
          from app.game_servers g
          cross join lateral (values
-             ('rcon', g.rcon_port is not null and coalesce(g.rcon_password, '') <> ''),
+             ('rcon', g.rcon_port is not null and g.rcon_password_sealed is not null),
              ('logs', g.log_source <> 'none'),
              ('metrics', coalesce(g.prometheus_url, '') <> '')) s (source, configured)
          left join app.game_source_status st

@@ -70,6 +70,8 @@ pub struct GameCollectorConfig {
     pub rcon: RconTimeouts,
     /// How often a log folder is looked at.
     pub tail_interval: Duration,
+    /// Opens the servers' sealed passwords and keys (`GUILDHALL_SECRET_KEY`).
+    pub secret_key: Option<crate::secrets::SecretKey>,
 }
 
 /// The collector of every configured game server.
@@ -109,7 +111,7 @@ impl GameServers {
         let mut running: HashMap<i64, (GameServer, CancellationToken)> = HashMap::new();
         let mut tasks = JoinSet::new();
         loop {
-            match load_servers(&self.pool).await {
+            match load_servers(&self.pool, self.config.secret_key.as_ref()).await {
                 Ok(servers) => {
                     let wanted: HashMap<i64, GameServer> = servers
                         .into_iter()
@@ -134,7 +136,8 @@ impl GameServers {
                         running.insert(id, (server, token));
                     }
                 }
-                // The database is away: keep what runs, try again later.
+                // The database is away, or a secret does not open (the key was rotated
+                // under a running process): keep what runs, try again later.
                 Err(error) => tracing::warn!(%error, "cannot read the game servers"),
             }
             // Finished tasks are collected (their errors were reported where they happened).

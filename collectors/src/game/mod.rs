@@ -15,6 +15,7 @@ pub mod poller;
 pub mod prometheus;
 pub mod rcon;
 pub mod records;
+pub mod server_settings;
 pub mod servers;
 pub mod sftp;
 pub mod status_reply;

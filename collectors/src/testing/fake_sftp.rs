@@ -6,7 +6,8 @@
 //!
 //! * the host key is a fresh ed25519 key; [`FakeSftp::fingerprint`] is its `SHA256:…`
 //!   fingerprint, as `ssh-keygen -lf` prints it;
-//! * only password login, only for the configured user and password;
+//! * password login for the configured user and password, and public key login for the
+//!   configured user and key when [`FakeSftp::start_with_key`] names one;
 //! * an open handle holds a real [`tokio::fs::File`], so a file renamed or replaced after
 //!   the open is still read through its handle;
 //! * a read answers at most [`MAX_READ`] bytes whatever the client asks (real servers cap
@@ -27,9 +28,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use russh::keys::PrivateKey;
+use russh::keys::{PrivateKey, PublicKey};
 use russh::keys::ssh_key::private::{Ed25519Keypair, KeypairData};
-use russh::server::{self, Auth, ChannelOpenHandle, Msg, Session};
+use russh::server::{
+    self, Auth, ChannelOpenHandle, Msg, PublicKeyOffer, Session, VerifiedPublicKey,
+};
 use russh::{Channel, ChannelId, Disconnect, MethodKind, MethodSet};
 use russh_sftp::protocol::{
     Attrs, Data, File, FileAttributes, Handle, Name, OpenFlags, Status, StatusCode,
@@ -57,13 +60,34 @@ pub struct FakeSftp {
 struct Shared {
     root: PathBuf,
     user: String,
-    password: String,
+    password: Option<String>,
+    public_key: Option<PublicKey>,
 }
 
 impl FakeSftp {
     /// Serves `root` (read-only: realpath, stat/lstat/fstat, opendir/readdir, open for
     /// reading, read, close) to `user`/`password`; any other credentials are refused.
     pub async fn start(root: PathBuf, user: &str, password: &str) -> io::Result<Self> {
+        Self::serve(root, user, Some(password), None).await
+    }
+
+    /// Like [`FakeSftp::start`], but `user` logs in with the private key of `public_key`
+    /// (public key authentication); with `password`, also with that password.
+    pub async fn start_with_key(
+        root: PathBuf,
+        user: &str,
+        password: Option<&str>,
+        public_key: PublicKey,
+    ) -> io::Result<Self> {
+        Self::serve(root, user, password, Some(public_key)).await
+    }
+
+    async fn serve(
+        root: PathBuf,
+        user: &str,
+        password: Option<&str>,
+        public_key: Option<PublicKey>,
+    ) -> io::Result<Self> {
         let root = tokio::fs::canonicalize(&root).await?;
         let seed: [u8; 32] = rand::random();
         let key = PrivateKey::new(
@@ -72,8 +96,15 @@ impl FakeSftp {
         )
         .map_err(io::Error::other)?;
         let fingerprint = fingerprint(key.public_key());
+        let mut methods = Vec::new();
+        if password.is_some() {
+            methods.push(MethodKind::Password);
+        }
+        if public_key.is_some() {
+            methods.push(MethodKind::PublicKey);
+        }
         let config = Arc::new(server::Config {
-            methods: MethodSet::from(&[MethodKind::Password][..]),
+            methods: MethodSet::from(&methods[..]),
             auth_rejection_time: Duration::from_millis(10),
             auth_rejection_time_initial: Some(Duration::ZERO),
             keys: vec![key],
@@ -82,7 +113,8 @@ impl FakeSftp {
         let shared = Arc::new(Shared {
             root,
             user: user.to_string(),
-            password: password.to_string(),
+            password: password.map(str::to_string),
+            public_key,
         });
 
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
@@ -140,21 +172,63 @@ struct SshConn {
     channels: HashMap<ChannelId, Channel<Msg>>,
 }
 
+impl SshConn {
+    fn reject(&self) -> Auth {
+        let mut methods = Vec::new();
+        if self.shared.password.is_some() {
+            methods.push(MethodKind::Password);
+        }
+        if self.shared.public_key.is_some() {
+            methods.push(MethodKind::PublicKey);
+        }
+        Auth::Reject {
+            proceed_with_methods: Some(MethodSet::from(&methods[..])),
+            partial_success: false,
+        }
+    }
+
+    fn key_verdict(&self, user: &str, offered: &PublicKey) -> Auth {
+        let authorised = self
+            .shared
+            .public_key
+            .as_ref()
+            .is_some_and(|key| key.key_data() == offered.key_data());
+        if user == self.shared.user && authorised {
+            Auth::Accept
+        } else {
+            self.reject()
+        }
+    }
+}
+
 impl server::Handler for SshConn {
     type Error = russh::Error;
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
         Ok(
-            if user == self.shared.user && password == self.shared.password {
+            if user == self.shared.user && self.shared.password.as_deref() == Some(password) {
                 Auth::Accept
             } else {
-                // Like OpenSSH: password stays on offer for another try.
-                Auth::Reject {
-                    proceed_with_methods: Some(MethodSet::from(&[MethodKind::Password][..])),
-                    partial_success: false,
-                }
+                // Like OpenSSH: every method stays on offer for another try.
+                self.reject()
             },
         )
+    }
+
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(self.key_verdict(user, offer.public_key))
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(self.key_verdict(user, key.public_key))
     }
 
     async fn channel_open_session(

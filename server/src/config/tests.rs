@@ -101,6 +101,11 @@ fn sample(key: &str) -> (&'static str, &'static str, &'static str) {
         ),
         "metrics_bind" => ("127.0.0.1:9555", "\"127.0.0.1:9555\"", "127.0.0.1:9555"),
         "metrics_token" => ("scrape-secret", "\"scrape-secret\"", "scrape-secret"),
+        "secret_key" => (
+            "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=",
+            "\"q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=\"",
+            "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=",
+        ),
         "site_root" => ("/srv/site", "\"/srv/site\"", "/srv/site"),
         "spool_dir" => (
             "/var/lib/guildhall/spool",
@@ -315,7 +320,11 @@ fn secrets_never_print() {
                 "discord.client_secret",
                 "client-secret-value",
             ))
-            .merge(Serialized::default("metrics_token", "metrics-secret-value")),
+            .merge(Serialized::default("metrics_token", "metrics-secret-value"))
+            .merge(Serialized::default(
+                "secret_key",
+                "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=",
+            )),
     )
     .expect("valid");
     let printed = format!("{config:?}");
@@ -324,6 +333,7 @@ fn secrets_never_print() {
         "bot-secret-token",
         "client-secret-value",
         "metrics-secret-value",
+        "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA",
     ] {
         assert!(!printed.contains(secret), "{secret} printed: {printed}");
     }
@@ -339,4 +349,28 @@ fn secrets_never_print() {
     let printed = format!("{bot:?}");
     assert!(!printed.contains("bot-secret-token"), "{printed}");
     assert_eq!(config.database_url_redacted(), "postgres://u:***@db/x");
+}
+
+#[test]
+fn a_secret_key_that_is_not_32_bytes_is_refused_without_repeating_it() {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        jail.set_env("GUILDHALL_SECRET_KEY", "not-a-key-but-a-password");
+        let error = Config::from_figment(Config::layers(Path::new("guildhall.toml")))
+            .expect_err("refused")
+            .to_string();
+        assert_eq!(
+            error,
+            "invalid setting GUILDHALL_SECRET_KEY: it is not 32 bytes in base64 (44 characters) \
+             or hex (64 characters); create one with `guildhall secrets new-key`"
+        );
+        jail.set_env("GUILDHALL_SECRET_KEY", &"0f".repeat(32));
+        let config = Config::from_figment(Config::layers(Path::new("guildhall.toml")))
+            .map_err(|e| e.to_string())?;
+        assert_eq!(
+            config.secret_key,
+            Some(collectors::secrets::SecretKey::from_bytes([0x0f; 32]))
+        );
+        Ok(())
+    });
 }

@@ -57,6 +57,24 @@ pub enum SftpError {
         /// The login user.
         user: String,
     },
+    /// The server rejected the user/key pair (the key is not authorised for the user).
+    #[error("the SFTP server {server} refused user '{user}' with the key {key}")]
+    KeyRejected {
+        /// `host:port`.
+        server: String,
+        /// The login user.
+        user: String,
+        /// The key's public fingerprint (`SHA256:…`).
+        key: String,
+    },
+    /// The server does not take keys (e.g. passwords only).
+    #[error("the SFTP server {server} does not accept key logins (it offers: {offered})")]
+    NoKeyLogin {
+        /// `host:port`.
+        server: String,
+        /// The methods the server offers, comma-separated.
+        offered: String,
+    },
     /// The server does not take passwords (e.g. keys only).
     #[error("the SFTP server {server} does not accept password logins (it offers: {offered})")]
     NoPasswordLogin {

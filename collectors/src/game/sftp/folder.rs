@@ -20,7 +20,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::target::{HandlerError, Verifier};
-use super::{SftpError, SftpTarget};
+use super::{SftpAuth, SftpError, SftpTarget};
+use russh::keys::PrivateKeyWithHashAlg;
 
 /// The file-type bits of a POSIX mode (`S_IFMT`) and the value for a regular file.
 const S_IFMT: u32 = 0o170_000;
@@ -87,7 +88,7 @@ async fn timed<T>(
 }
 
 impl SftpFolder {
-    /// Connects, checks the host key against the pin, logs in with the password, starts
+    /// Connects, checks the host key against the pin, logs in with the password or key, starts
     /// SFTP and checks that `folder` exists and is a folder. `folder` may be absolute or
     /// relative to the login directory.
     pub async fn connect(target: &SftpTarget, folder: &str) -> Result<Self, SftpError> {
@@ -135,31 +136,69 @@ impl SftpFolder {
         .await?;
 
         timed(&server, "logging in", t, async {
-            let auth = ssh
-                .authenticate_password(target.user.as_str(), target.password.as_str())
-                .await
-                .map_err(ssh_err("logging in"))?;
-            match auth {
+            let (auth, method) = match &target.auth {
+                SftpAuth::Password(password) => (
+                    ssh.authenticate_password(target.user.as_str(), password.as_str())
+                        .await,
+                    MethodKind::Password,
+                ),
+                SftpAuth::Key(key) => {
+                    // RSA keys sign with the best hash the server names (SHA-2), others
+                    // ignore it.
+                    let hash = if key.algorithm().is_rsa() {
+                        ssh.best_supported_rsa_hash()
+                            .await
+                            .ok()
+                            .flatten()
+                            .flatten()
+                    } else {
+                        None
+                    };
+                    (
+                        ssh.authenticate_publickey(
+                            target.user.as_str(),
+                            PrivateKeyWithHashAlg::new(key.clone(), hash),
+                        )
+                        .await,
+                        MethodKind::PublicKey,
+                    )
+                }
+            };
+            let offered = |methods: &russh::MethodSet| {
+                methods
+                    .iter()
+                    .map(<&str>::from)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            match auth.map_err(ssh_err("logging in"))? {
                 AuthResult::Success => Ok(()),
                 AuthResult::Failure {
                     remaining_methods, ..
-                } if !remaining_methods.is_empty()
-                    && !remaining_methods.contains(&MethodKind::Password) =>
-                {
-                    Err(SftpError::NoPasswordLogin {
-                        server: server.clone(),
-                        offered: remaining_methods
-                            .iter()
-                            .map(<&str>::from)
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                } if !remaining_methods.is_empty() && !remaining_methods.contains(&method) => {
+                    Err(match method {
+                        MethodKind::Password => SftpError::NoPasswordLogin {
+                            server: server.clone(),
+                            offered: offered(&remaining_methods),
+                        },
+                        _ => SftpError::NoKeyLogin {
+                            server: server.clone(),
+                            offered: offered(&remaining_methods),
+                        },
                     })
                 }
                 // Also when the server sent no method left and hung up: that is how a
                 // server that allows one attempt answers a wrong password.
-                AuthResult::Failure { .. } => Err(SftpError::AuthRejected {
-                    server: server.clone(),
-                    user: target.user.clone(),
+                AuthResult::Failure { .. } => Err(match &target.auth {
+                    SftpAuth::Password(_) => SftpError::AuthRejected {
+                        server: server.clone(),
+                        user: target.user.clone(),
+                    },
+                    SftpAuth::Key(key) => SftpError::KeyRejected {
+                        server: server.clone(),
+                        user: target.user.clone(),
+                        key: super::fingerprint(key.public_key()),
+                    },
                 }),
             }
         })

@@ -21,7 +21,7 @@ mod target;
 pub use error::SftpError;
 pub use folder::{RemoteFile, SftpFolder};
 pub use source::SftpSource;
-pub use target::{SftpTarget, fingerprint};
+pub use target::{KeyProblem, SftpAuth, SftpTarget, fingerprint, open_private_key, private_key_text};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -2,14 +2,81 @@
 //! server's host key against the pinned fingerprint.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use russh::client;
-use russh::keys::{HashAlg, PublicKey, PublicKeyOrCertificate};
+use russh::keys::{HashAlg, PrivateKey, PublicKey, PublicKeyOrCertificate};
 
 use super::SftpError;
 
-/// Where and how to log in. `Debug` never shows the password.
+/// How to log in: a password, or a private key. `Debug` never shows either.
+#[derive(Clone)]
+pub enum SftpAuth {
+    Password(String),
+    Key(Arc<PrivateKey>),
+}
+
+/// Why a private key cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyProblem {
+    /// Not an OpenSSH (or PEM) private key.
+    #[error("this is not a private key in OpenSSH format (-----BEGIN OPENSSH PRIVATE KEY-----)")]
+    NotAKey,
+    /// Encrypted, and no passphrase was given.
+    #[error("this private key is protected by a passphrase: give the passphrase too")]
+    NeedsPassphrase,
+    /// Encrypted, and the passphrase does not open it.
+    #[error("the passphrase does not open this private key")]
+    WrongPassphrase,
+}
+
+impl SftpAuth {
+    /// A private key in OpenSSH format (PEM/PKCS#8 too), opened with `passphrase` when it
+    /// is protected by one.
+    pub fn key(text: &str, passphrase: Option<&str>) -> Result<SftpAuth, KeyProblem> {
+        open_private_key(text, passphrase).map(|key| SftpAuth::Key(Arc::new(key)))
+    }
+}
+
+/// Reads a private key, opened with `passphrase` when it is protected by one.
+pub fn open_private_key(text: &str, passphrase: Option<&str>) -> Result<PrivateKey, KeyProblem> {
+    let passphrase = passphrase.filter(|p| !p.is_empty());
+    if let Ok(key) = PrivateKey::from_openssh(text.trim()) {
+        if !key.is_encrypted() {
+            return Ok(key);
+        }
+        let Some(passphrase) = passphrase else {
+            return Err(KeyProblem::NeedsPassphrase);
+        };
+        return key
+            .decrypt(passphrase)
+            .map_err(|_| KeyProblem::WrongPassphrase);
+    }
+    russh::keys::decode_secret_key(text, passphrase).map_err(|_| match passphrase {
+        Some(_) => KeyProblem::WrongPassphrase,
+        None => KeyProblem::NotAKey,
+    })
+}
+
+/// The key unprotected, in OpenSSH format: how a key is kept sealed (the passphrase is
+/// needed once, to open it, and not stored).
+pub fn private_key_text(key: &PrivateKey) -> Option<String> {
+    key.to_openssh(russh::keys::ssh_key::LineEnding::LF)
+        .ok()
+        .map(|text| text.to_string())
+}
+
+impl fmt::Debug for SftpAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SftpAuth::Password(_) => f.write_str("Password(<redacted>)"),
+            SftpAuth::Key(key) => write!(f, "Key({})", fingerprint(key.public_key())),
+        }
+    }
+}
+
+/// Where and how to log in. `Debug` never shows the password or the key.
 #[derive(Clone)]
 pub struct SftpTarget {
     /// Host name or IP address of the SFTP server.
@@ -18,8 +85,8 @@ pub struct SftpTarget {
     pub port: u16,
     /// Login user.
     pub user: String,
-    /// Login password (never logged nor put in errors).
-    pub password: String,
+    /// Login password or key (never logged nor put in errors).
+    pub auth: SftpAuth,
     /// The pinned host key fingerprint, `SHA256:<base64 without padding>` exactly like
     /// `ssh-keygen -lf` prints. `None` refuses to connect; the error then tells the
     /// fingerprint the server presented.
@@ -35,7 +102,7 @@ impl fmt::Debug for SftpTarget {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("user", &self.user)
-            .field("password", &"<redacted>")
+            .field("auth", &self.auth)
             .field("host_key", &self.host_key)
             .field("timeout", &self.timeout)
             .finish()

@@ -7,7 +7,10 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::{SftpError, SftpFolder, SftpTarget};
+use super::{
+    KeyProblem, SftpAuth, SftpError, SftpFolder, SftpTarget, fingerprint, open_private_key,
+    private_key_text,
+};
 use crate::testing::fake_sftp::{FakeSftp, MAX_READ};
 
 const USER: &str = "logs";
@@ -38,7 +41,7 @@ fn target(fake: &FakeSftp) -> SftpTarget {
         host: fake.addr.ip().to_string(),
         port: fake.addr.port(),
         user: USER.to_string(),
-        password: PW.to_string(),
+        auth: SftpAuth::Password(PW.to_string()),
         host_key: Some(fake.fingerprint.clone()),
         timeout: Duration::from_secs(5),
     }
@@ -199,7 +202,7 @@ async fn twenty_megabytes_read_byte_exact_through_capped_reads() {
 async fn wrong_password_is_refused_without_showing_it() {
     let (_dir, fake) = setup().await;
     let mut t = target(&fake);
-    t.password = "not-the-password".to_string();
+    t.auth = SftpAuth::Password("not-the-password".to_string());
     let e = connect_err(SftpFolder::connect(&t, "/logs").await);
     assert!(matches!(e, SftpError::AuthRejected { .. }), "{e:?}");
     let msg = e.to_string();
@@ -310,7 +313,7 @@ async fn connection_refused_names_host_and_cause() {
         host: "127.0.0.1".to_string(),
         port,
         user: USER.to_string(),
-        password: PW.to_string(),
+        auth: SftpAuth::Password(PW.to_string()),
         host_key: None,
         timeout: Duration::from_secs(5),
     };
@@ -339,7 +342,7 @@ async fn silent_server_times_out() {
         host: addr.ip().to_string(),
         port: addr.port(),
         user: USER.to_string(),
-        password: PW.to_string(),
+        auth: SftpAuth::Password(PW.to_string()),
         host_key: None,
         timeout: Duration::from_millis(300),
     };
@@ -356,10 +359,134 @@ fn debug_hides_the_password() {
         host: "h".to_string(),
         port: 22,
         user: "u".to_string(),
-        password: PW.to_string(),
+        auth: SftpAuth::Password(PW.to_string()),
         host_key: None,
         timeout: Duration::from_secs(1),
     };
     let s = format!("{t:?}");
     assert!(!s.contains(PW) && s.contains("<redacted>"), "{s}");
+}
+
+/// A fresh ed25519 key, in OpenSSH format without passphrase.
+fn ed25519_key() -> russh::keys::PrivateKey {
+    use russh::keys::ssh_key::private::{Ed25519Keypair, KeypairData};
+    let seed: [u8; 32] = rand::random();
+    russh::keys::PrivateKey::new(
+        KeypairData::from(Ed25519Keypair::from_seed(&seed)),
+        "guildhall-test",
+    )
+    .unwrap()
+}
+
+/// A key made by the real `ssh-keygen` (`-t rsa` or `ed25519`), protected by `passphrase`
+/// (empty: none): its private key text and its public key.
+fn ssh_keygen(dir: &TempDir, kind: &str, passphrase: &str) -> (String, russh::keys::PublicKey) {
+    let path = dir.0.join(format!("id_{kind}_{}", rand::random::<u32>()));
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", kind, "-N", passphrase, "-C", "guildhall-test", "-f"])
+        .arg(&path)
+        .status()
+        .expect("ssh-keygen (openssh-client) must be installed");
+    assert!(status.success());
+    let private = std::fs::read_to_string(&path).unwrap();
+    let public = russh::keys::load_public_key(path.with_extension("pub")).unwrap();
+    (private, public)
+}
+
+#[tokio::test]
+async fn key_login_lists_the_folder() {
+    let dir = TempDir::new();
+    write(&dir.logs().join("a.log"), b"line\n");
+    let key = ed25519_key();
+    let fake = FakeSftp::start_with_key(dir.0.clone(), USER, None, key.public_key().clone())
+        .await
+        .unwrap();
+    let text = private_key_text(&key).unwrap();
+    assert!(text.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+    let mut t = target(&fake);
+    t.auth = SftpAuth::key(&text, None).unwrap();
+    let folder = SftpFolder::connect(&t, "/logs").await.unwrap();
+    let names: Vec<String> = folder.list().await.unwrap().into_iter().map(|f| f.name).collect();
+    assert_eq!(names, vec!["a.log".to_string()]);
+    folder.close().await;
+}
+
+#[tokio::test]
+async fn an_rsa_key_from_ssh_keygen_with_a_passphrase_logs_in() {
+    let dir = TempDir::new();
+    let (private, public) = ssh_keygen(&dir, "rsa", "correct horse");
+    assert_eq!(open_private_key(&private, None).unwrap_err(), KeyProblem::NeedsPassphrase);
+    assert_eq!(
+        open_private_key(&private, Some("wrong")).unwrap_err(),
+        KeyProblem::WrongPassphrase
+    );
+    let opened = open_private_key(&private, Some("correct horse")).unwrap();
+    // Kept without its passphrase, the key still logs in.
+    let kept = private_key_text(&opened).unwrap();
+    assert_eq!(
+        fingerprint(open_private_key(&kept, None).unwrap().public_key()),
+        fingerprint(&public)
+    );
+    let fake = FakeSftp::start_with_key(dir.0.clone(), USER, None, public)
+        .await
+        .unwrap();
+    let mut t = target(&fake);
+    t.auth = SftpAuth::key(&kept, None).unwrap();
+    let folder = SftpFolder::connect(&t, "/logs").await.unwrap();
+    assert!(folder.list().await.unwrap().is_empty());
+    folder.close().await;
+}
+
+#[tokio::test]
+async fn a_key_the_server_does_not_know_is_refused_by_its_fingerprint() {
+    let dir = TempDir::new();
+    let authorised = ed25519_key();
+    let other = ed25519_key();
+    let fake = FakeSftp::start_with_key(
+        dir.0.clone(),
+        USER,
+        Some(PW),
+        authorised.public_key().clone(),
+    )
+    .await
+    .unwrap();
+    let mut t = target(&fake);
+    t.auth = SftpAuth::Key(std::sync::Arc::new(other.clone()));
+    let e = connect_err(SftpFolder::connect(&t, "/logs").await);
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "the SFTP server {} refused user 'logs' with the key {}",
+            fake.addr,
+            fingerprint(other.public_key())
+        )
+    );
+    // The password still works on this server.
+    t.auth = SftpAuth::Password(PW.to_string());
+    SftpFolder::connect(&t, "/logs").await.unwrap().close().await;
+}
+
+#[tokio::test]
+async fn a_password_on_a_key_only_server_is_told_what_it_offers() {
+    let dir = TempDir::new();
+    let key = ed25519_key();
+    let fake = FakeSftp::start_with_key(dir.0.clone(), USER, None, key.public_key().clone())
+        .await
+        .unwrap();
+    let e = connect_err(SftpFolder::connect(&target(&fake), "/logs").await);
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "the SFTP server {} does not accept password logins (it offers: publickey)",
+            fake.addr
+        )
+    );
+}
+
+#[test]
+fn text_that_is_no_key_is_named_so() {
+    assert_eq!(
+        open_private_key("ssh-ed25519 AAAA… a public key", None).unwrap_err(),
+        KeyProblem::NotAKey
+    );
 }
