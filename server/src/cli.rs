@@ -252,7 +252,9 @@ async fn serve(
         if let Some(server) = metrics_server {
             match tokio::time::timeout_at(deadline, server).await {
                 Ok(Ok(Err(error))) => tracing::warn!(%error, "the metrics listener failed"),
-                Err(_) => tracing::warn!("shutting down: the metrics listener did not stop in time"),
+                Err(_) => {
+                    tracing::warn!("shutting down: the metrics listener did not stop in time")
+                }
                 _ => {}
             }
         }

@@ -160,10 +160,9 @@ async fn log_posts_during_an_outage_are_503_within_the_deadline_and_nothing_is_l
 ) {
     // The same capture into a server whose database never goes away: what a clean run stores.
     let clean_token = add_cs2(&pool, "clean").await;
-    let clean_app = router(
-        ServerState::new(Arc::new(config()), pool.clone(), Metrics::new()).expect("state"),
-    )
-    .expect("router");
+    let clean_app =
+        router(ServerState::new(Arc::new(config()), pool.clone(), Metrics::new()).expect("state"))
+            .expect("router");
     let posts = posts();
     assert_eq!(posts.len(), 14, "the capture holds 14 posts");
     for (headers, body) in &posts {
@@ -172,7 +171,12 @@ async fn log_posts_during_an_outage_are_503_within_the_deadline_and_nothing_is_l
     }
     let clean = kinds(&pool, "clean").await;
     // Counted by hand in the capture (see games.rs).
-    for (kind, count) in [("connected", 119), ("entered", 119), ("team", 119), ("map", 11)] {
+    for (kind, count) in [
+        ("connected", 119),
+        ("entered", 119),
+        ("team", 119),
+        ("map", 11),
+    ] {
         assert!(
             clean.contains(&(kind.to_owned(), count)),
             "{kind}: {clean:?}"
@@ -278,10 +282,9 @@ fn watched_body(read: Arc<AtomicBool>) -> Body {
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn a_wrong_token_is_refused_before_the_body_is_read(pool: PgPool) {
     let token = add_cs2(&pool, "cs2").await;
-    let app = router(
-        ServerState::new(Arc::new(config()), pool.clone(), Metrics::new()).expect("state"),
-    )
-    .expect("router");
+    let app =
+        router(ServerState::new(Arc::new(config()), pool.clone(), Metrics::new()).expect("state"))
+            .expect("router");
     let read = Arc::new(AtomicBool::new(false));
     let (status, _) = post(
         &app,
@@ -362,7 +365,10 @@ async fn healthz_is_503_within_a_second_while_postgres_is_cut_and_ok_while_the_p
         if status == StatusCode::OK {
             break;
         }
-        assert!(back.elapsed() < Duration::from_secs(10), "healthz stayed 503");
+        assert!(
+            back.elapsed() < Duration::from_secs(10),
+            "healthz stayed 503"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     drop(app);
@@ -512,18 +518,22 @@ async fn serve_stopped_during_an_outage_ends_within_its_deadline_and_spools_what
         .spawn()
         .expect("serve starts");
     wait_healthy(port).await;
-    wait_for("a first snapshot in bronze", Duration::from_secs(30), async || {
-        !snapshots(&pool).await.is_empty()
-    })
+    wait_for(
+        "a first snapshot in bronze",
+        Duration::from_secs(30),
+        async || !snapshots(&pool).await.is_empty(),
+    )
     .await;
 
     // PostgreSQL goes away; the collector keeps polling into the spool.
     proxy.cut();
     let cut_at = Utc::now();
     let polls_at_cut = status_polls(&fake);
-    wait_for("two polls during the outage", Duration::from_secs(30), async || {
-        status_polls(&fake) >= polls_at_cut + 2
-    })
+    wait_for(
+        "two polls during the outage",
+        Duration::from_secs(30),
+        async || status_polls(&fake) >= polls_at_cut + 2,
+    )
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -544,8 +554,8 @@ async fn serve_stopped_during_an_outage_ends_within_its_deadline_and_spools_what
     };
     let took = stopping.elapsed();
     eprintln!("serve stopped {took:?} after SIGTERM with PostgreSQL cut");
-    let limit = Duration::from_secs(SHUTDOWN_TIMEOUT_SECS.parse().expect("secs"))
-        + Duration::from_secs(2);
+    let limit =
+        Duration::from_secs(SHUTDOWN_TIMEOUT_SECS.parse().expect("secs")) + Duration::from_secs(2);
     let log_text = std::fs::read_to_string(spool.with_extension("log")).unwrap_or_default();
     assert!(took < limit, "stopping took {took:?}\n{log_text}");
     assert!(status.success(), "{status:?}\n{log_text}");
@@ -574,9 +584,11 @@ async fn serve_stopped_during_an_outage_ends_within_its_deadline_and_spools_what
         .spawn()
         .expect("serve starts again");
     wait_healthy(port).await;
-    wait_for("the spool to be replayed", Duration::from_secs(30), async || {
-        spooled(&spool_file).is_empty()
-    })
+    wait_for(
+        "the spool to be replayed",
+        Duration::from_secs(30),
+        async || spooled(&spool_file).is_empty(),
+    )
     .await;
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -423,12 +423,18 @@ mod tests {
                     tokio::time::sleep(Duration::from_secs(60)).await;
                 }
                 Body::Exactly(bytes) => {
-                    socket.write_all(format!("{head}\r\n").as_bytes()).await.unwrap();
+                    socket
+                        .write_all(format!("{head}\r\n").as_bytes())
+                        .await
+                        .unwrap();
                     socket.write_all(&bytes).await.unwrap();
                     written = bytes.len() as u64;
                 }
                 Body::Endless => {
-                    socket.write_all(format!("{head}\r\n").as_bytes()).await.unwrap();
+                    socket
+                        .write_all(format!("{head}\r\n").as_bytes())
+                        .await
+                        .unwrap();
                     let chunk = "mc_players_online 1\n".repeat(64 * 1024 / 20);
                     while socket.write_all(chunk.as_bytes()).await.is_ok() {
                         written += chunk.len() as u64;

@@ -346,9 +346,21 @@ fn secrets_never_print() {
 #[test]
 fn deadlines_out_of_range_name_their_setting() {
     for (key, value, setting) in [
-        ("games.log_ack_timeout_ms", 50, "GUILDHALL_GAMES__LOG_ACK_TIMEOUT_MS"),
-        ("games.log_ack_timeout_ms", 60_001, "GUILDHALL_GAMES__LOG_ACK_TIMEOUT_MS"),
-        ("shutdown_timeout_secs", 0, "GUILDHALL_SHUTDOWN_TIMEOUT_SECS"),
+        (
+            "games.log_ack_timeout_ms",
+            50,
+            "GUILDHALL_GAMES__LOG_ACK_TIMEOUT_MS",
+        ),
+        (
+            "games.log_ack_timeout_ms",
+            60_001,
+            "GUILDHALL_GAMES__LOG_ACK_TIMEOUT_MS",
+        ),
+        (
+            "shutdown_timeout_secs",
+            0,
+            "GUILDHALL_SHUTDOWN_TIMEOUT_SECS",
+        ),
     ] {
         let error = with(key, value).expect_err("must fail").to_string();
         assert!(error.contains(setting), "{key}={value}: {error}");

@@ -398,7 +398,10 @@ async fn whole_replies_are_capped_at_max_reply_in_multi_packet_dialects() {
         let mut c = client(&fake, dialect).await;
         let reply = c.exec("at").await.unwrap();
         assert_eq!(reply.len(), MAX_REPLY, "{dialect:?}");
-        assert!(reply == at_limit, "{dialect:?}: the reply at the limit is whole");
+        assert!(
+            reply == at_limit,
+            "{dialect:?}: the reply at the limit is whole"
+        );
         let err = c.exec("over").await.unwrap_err();
         assert!(
             matches!(err, RconError::ReplyTooLarge { limit } if limit == MAX_REPLY),
@@ -423,7 +426,10 @@ async fn an_oversized_reply_is_not_retried_by_the_reconnecting_client() {
     assert_eq!(rcon.exec("status").await.unwrap(), "hostname: Guildhall\n");
     let err = rcon.exec("over").await.unwrap_err();
     assert!(matches!(err, RconError::ReplyTooLarge { .. }), "{err:?}");
-    assert_eq!(fake.commands(), vec!["status".to_owned(), "over".to_owned()]);
+    assert_eq!(
+        fake.commands(),
+        vec!["status".to_owned(), "over".to_owned()]
+    );
     // The next command opens a fresh connection and works.
     assert_eq!(rcon.exec("status").await.unwrap(), "hostname: Guildhall\n");
 }
