@@ -18,6 +18,13 @@ use std::time::Duration;
 /// How long the check may take in all (connecting included).
 pub const HEALTH_TIMEOUT: Duration = Duration::from_millis(800);
 
+/// The probe's own pool, and the app's (closed at shutdown: then the app is not healthy).
+#[derive(Clone)]
+struct Health {
+    own: PgPool,
+    app: PgPool,
+}
+
 /// `GET /healthz`, outside the session layers: a probe reads no session.
 pub fn router<S>(pool: &PgPool) -> Router<S> {
     // The app's connection settings, but a pool of its own: one connection, opened lazily,
@@ -30,12 +37,19 @@ pub fn router<S>(pool: &PgPool) -> Router<S> {
         .connect_lazy_with((*pool.connect_options()).clone());
     Router::new()
         .route("/healthz", get(healthz))
-        .with_state(own)
+        .with_state(Health {
+            own,
+            app: pool.clone(),
+        })
 }
 
-/// 200 only when the database answers within [`HEALTH_TIMEOUT`].
-async fn healthz(State(pool): State<PgPool>) -> Response {
-    let check = sqlx::query_scalar::<_, i32>("select 1").fetch_one(&pool);
+/// 200 only when the database answers within [`HEALTH_TIMEOUT`] (and the app's pool is
+/// open).
+async fn healthz(State(health): State<Health>) -> Response {
+    if health.app.is_closed() {
+        return unavailable();
+    }
+    let check = sqlx::query_scalar::<_, i32>("select 1").fetch_one(&health.own);
     match tokio::time::timeout(HEALTH_TIMEOUT, check).await {
         Ok(Ok(_)) => (StatusCode::OK, "ok\n").into_response(),
         Ok(Err(error)) => {
