@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use collectors::metrics::Metrics;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser, Debug)]
@@ -233,23 +234,51 @@ async fn serve(
     };
     tracing::info!(address = %config.public_url, demo = config.demo, "Guildhall is serving");
     let signal = shutdown.clone();
-    axum::serve(listener, router)
+    let served = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             stop_requested.await;
             tracing::info!("shutting down: stopping collectors and writing what is buffered");
             signal.cancel();
         })
-        .await
-        .context("the web server failed")?;
-    if let Some(server) = metrics_server {
-        shutdown.cancel();
-        if let Ok(Err(error)) = server.await {
-            tracing::warn!(%error, "the metrics listener failed");
-        }
-    }
+        .into_future();
+    tokio::pin!(served);
+    let early_end = tokio::select! {
+        result = &mut served => Some(result),
+        () = shutdown.cancelled() => None,
+    };
+    // From here on everything shares one deadline: open requests finish (a log post waits
+    // at most its own deadline), collectors stop and the writers commit or spool.
     shutdown.cancel();
-    background.wait().await;
-    Ok(())
+    let grace = Duration::from_secs(config.shutdown_timeout_secs);
+    let deadline = tokio::time::Instant::now() + grace;
+    let http = async {
+        let result = match early_end {
+            Some(result) => Some(result),
+            None => tokio::time::timeout_at(deadline, &mut served).await.ok(),
+        };
+        match result {
+            Some(result) => result.context("the web server failed"),
+            None => {
+                tracing::warn!(
+                    "shutting down: open requests did not finish by the deadline; closing them"
+                );
+                Ok(())
+            }
+        }
+    };
+    let metrics_listener = async {
+        if let Some(server) = metrics_server {
+            match tokio::time::timeout_at(deadline, server).await {
+                Ok(Ok(Err(error))) => tracing::warn!(%error, "the metrics listener failed"),
+                Err(_) => {
+                    tracing::warn!("shutting down: the metrics listener did not stop in time")
+                }
+                _ => {}
+            }
+        }
+    };
+    let (served, (), _) = tokio::join!(http, metrics_listener, background.stop(grace));
+    served
 }
 
 /// `guildhall collect`: the collectors until Ctrl-C or SIGTERM.
@@ -273,7 +302,9 @@ async fn collect(
     stop_requested.await;
     tracing::info!("shutting down: stopping collectors and writing what is buffered");
     shutdown.cancel();
-    background.wait().await;
+    background
+        .stop(Duration::from_secs(config.shutdown_timeout_secs))
+        .await;
     Ok(())
 }
 

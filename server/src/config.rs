@@ -50,6 +50,9 @@ pub struct Config {
     pub site_root: PathBuf,
     /// Directory where records wait while PostgreSQL is unreachable (`GUILDHALL_SPOOL_DIR`).
     pub spool_dir: PathBuf,
+    /// Seconds a shutdown may take: open requests, collectors and jobs end, and what the
+    /// writers hold is committed or spooled (`GUILDHALL_SHUTDOWN_TIMEOUT_SECS`).
+    pub shutdown_timeout_secs: u64,
     pub discord: DiscordConfig,
     pub pipeline: PipelineConfig,
     pub ingest: IngestConfig,
@@ -64,6 +67,10 @@ pub struct GamesConfig {
     pub refresh_secs: u64,
     /// Largest CS2 HTTP log body accepted, in KiB (`GUILDHALL_GAMES__LOG_BODY_LIMIT_KB`).
     pub log_body_limit_kb: usize,
+    /// Longest a CS2 HTTP log post waits for the database (token lookup and write) before
+    /// it is answered 503 and the game server sends it again, in milliseconds
+    /// (`GUILDHALL_GAMES__LOG_ACK_TIMEOUT_MS`).
+    pub log_ack_timeout_ms: u64,
     /// Weeks the servers' weekday × hour profile covers (`GUILDHALL_GAMES__PROFILE_WEEKS`).
     pub profile_weeks: u32,
 }
@@ -141,6 +148,7 @@ struct Defaults {
     metrics_bind: &'static str,
     site_root: &'static str,
     spool_dir: &'static str,
+    shutdown_timeout_secs: u64,
     discord: DiscordDefaults,
     pipeline: PipelineDefaults,
     ingest: IngestDefaults,
@@ -157,6 +165,7 @@ struct SteamDefaults {
 struct GamesDefaults {
     refresh_secs: u64,
     log_body_limit_kb: usize,
+    log_ack_timeout_ms: u64,
     profile_weeks: u32,
 }
 
@@ -198,6 +207,7 @@ fn defaults() -> Defaults {
         metrics_bind: "127.0.0.1:9300",
         site_root: "target/site",
         spool_dir: "spool",
+        shutdown_timeout_secs: 8,
         discord: DiscordDefaults {
             guilds: Vec::new(),
             message_content: false,
@@ -219,6 +229,7 @@ fn defaults() -> Defaults {
         games: GamesDefaults {
             refresh_secs: 10,
             log_body_limit_kb: 1024,
+            log_ack_timeout_ms: 3000,
             profile_weeks: 8,
         },
         steam: SteamDefaults {
@@ -288,6 +299,18 @@ impl Config {
         }
         if self.games.log_body_limit_kb == 0 {
             bail!("GUILDHALL_GAMES__LOG_BODY_LIMIT_KB must be at least 1");
+        }
+        if !(100..=60_000).contains(&self.games.log_ack_timeout_ms) {
+            bail!(
+                "GUILDHALL_GAMES__LOG_ACK_TIMEOUT_MS must be between 100 and 60000 (is {})",
+                self.games.log_ack_timeout_ms
+            );
+        }
+        if !(1..=3600).contains(&self.shutdown_timeout_secs) {
+            bail!(
+                "GUILDHALL_SHUTDOWN_TIMEOUT_SECS must be between 1 and 3600 (is {})",
+                self.shutdown_timeout_secs
+            );
         }
         if !(1..=104).contains(&self.games.profile_weeks) {
             bail!(

@@ -6,7 +6,9 @@ use crate::config::Config;
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
-use collectors::game::logs::{DecodeCounts, Decoded, LogFormat, LogSink, LogStream, day_rollovers};
+use collectors::game::logs::{
+    DecodeCounts, Decoded, LineSplitter, LogFormat, LogSink, LogStream, RolloverCounter,
+};
 use collectors::game::records::GameLogRecord;
 use collectors::game::server_settings::{
     CreatedServer, SaveError, SecretChange, ServerForm, create_server, prepare_secrets, regenerate_token,
@@ -500,27 +502,15 @@ fn read_file(
     // (`2026-11-30-2.log.gz`), else its last change, minus the midnights it spans.
     let mut day = day_from_name(path).unwrap_or_else(|| modified.with_timezone(&tz).date_naive());
     if format == LogFormat::Minecraft {
-        let mut text = String::new();
-        open(path, gz)?.read_to_string(&mut text).or_else(|_| {
-            // Not UTF-8 throughout: count on a lossy copy.
-            let mut bytes = Vec::new();
-            open(path, gz)?.read_to_end(&mut bytes)?;
-            text = String::from_utf8_lossy(&bytes).into_owned();
-            Ok::<usize, std::io::Error>(text.len())
-        })?;
-        day -= chrono::Duration::days(i64::from(day_rollovers(text.lines())));
+        // A first pass over the file, a buffer at a time like the second: the file is never
+        // held whole, whatever its size.
+        let rollovers = count_rollovers(buffered(std::fs::File::open(path)?, gz))?;
+        day -= chrono::Duration::days(i64::from(rollovers));
     }
     let mut stream = LogStream::new(server_id, format, tz, day, modified);
     let counting = CountingReader::new(std::fs::File::open(path)?);
     let consumed = counting.counter();
-    let mut reader: Box<dyn BufRead> = if gz {
-        Box::new(std::io::BufReader::with_capacity(
-            256 * 1024,
-            flate2::read::MultiGzDecoder::new(std::io::BufReader::new(counting)),
-        ))
-    } else {
-        Box::new(std::io::BufReader::with_capacity(256 * 1024, counting))
-    };
+    let mut reader = buffered(counting, gz);
     let mut reported = 0u64;
     let mut send = |stream: &mut LogStream| {
         let now = consumed.load(std::sync::atomic::Ordering::Relaxed);
@@ -551,15 +541,38 @@ fn is_gzip(path: &Path) -> std::io::Result<bool> {
     Ok(file.read(&mut magic)? == 2 && magic == [0x1f, 0x8b])
 }
 
-fn open(path: &Path, gz: bool) -> std::io::Result<Box<dyn Read>> {
-    let file = std::fs::File::open(path)?;
-    Ok(if gz {
-        Box::new(flate2::read::MultiGzDecoder::new(std::io::BufReader::new(
-            file,
-        )))
+/// The file's text as a buffered reader (`.gz` decompressed on the way, several members
+/// too): what the import holds of a file is this buffer, never the whole file.
+fn buffered(file: impl Read + Send + 'static, gz: bool) -> Box<dyn BufRead + Send> {
+    if gz {
+        Box::new(std::io::BufReader::with_capacity(
+            READ_BUFFER,
+            flate2::read::MultiGzDecoder::new(std::io::BufReader::new(file)),
+        ))
     } else {
-        Box::new(file)
-    })
+        Box::new(std::io::BufReader::with_capacity(READ_BUFFER, file))
+    }
+}
+
+/// Bytes read from a file (or its decompressed text) at a time.
+const READ_BUFFER: usize = 256 * 1024;
+
+/// How often midnight passes in a Minecraft log (see [`RolloverCounter`]), read a buffer
+/// at a time.
+pub fn count_rollovers(mut reader: impl BufRead) -> std::io::Result<u32> {
+    let mut splitter = LineSplitter::default();
+    let mut counter = RolloverCounter::default();
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        let n = chunk.len();
+        splitter.push(chunk, |line| counter.line(line));
+        reader.consume(n);
+    }
+    splitter.finish(|line| counter.line(line));
+    Ok(counter.rollovers())
 }
 
 /// `2026-11-30-2.log.gz` → 30 November 2026.
@@ -671,6 +684,42 @@ impl Progress {
             seconds = format!("{secs:.1}"),
             lines_per_s = (report.lines as f64 / secs).round() as u64,
             "import finished"
+        );
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use collectors::game::logs::day_rollovers;
+
+    /// Read a few bytes at a time (lines cut anywhere, a last line without its break), the
+    /// midnights counted are those of the whole text.
+    #[test]
+    fn rollovers_counted_a_buffer_at_a_time_match_the_whole_text() {
+        let text = "[22:00:00] [Server thread/INFO]: Done (1.2s)! For help, type \"help\"\n\
+                    [23:59:59] [Server thread/INFO]: Alex joined the game\n\
+                    \tat net.minecraft.server.Main.main(Main.java:1)\n\
+                    [00:00:01] [Server thread/INFO]: Alex left the game\n\
+                    [12:00:00] [Server thread/INFO]: Saving the game\n\
+                    [23:00:00] [Server thread/INFO]: Saving the game\n\
+                    [01:00:00] [Server thread/INFO]: Stopping server";
+        assert_eq!(day_rollovers(text.lines()), 2);
+        for capacity in [1, 3, 7, 64, 4096] {
+            let reader = std::io::BufReader::with_capacity(capacity, text.as_bytes());
+            assert_eq!(count_rollovers(reader).unwrap(), 2, "buffer of {capacity}");
+        }
+        let gz = {
+            use std::io::Write as _;
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            encoder.write_all(text.as_bytes()).unwrap();
+            encoder.finish().unwrap()
+        };
+        assert_eq!(
+            count_rollovers(buffered(std::io::Cursor::new(gz), true)).unwrap(),
+            2
         );
     }
 }

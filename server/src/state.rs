@@ -110,6 +110,7 @@ impl ServerState {
                 &metrics,
                 config.timezone,
                 config.games.log_body_limit_kb.saturating_mul(1024),
+                std::time::Duration::from_millis(config.games.log_ack_timeout_ms),
             ),
             config,
             metrics,

@@ -23,18 +23,66 @@ pub struct Background {
     writers: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// Of a shutdown's deadline, the time kept for the ingestion writers to commit or spool
+/// their last records once the collectors are gone (their closing write takes at most a
+/// second before it spools).
+const WRITERS_RESERVE: Duration = Duration::from_secs(3);
+
+/// How a [`Background::stop`] went.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stopped {
+    /// Collectors and jobs that did not end by themselves in time and were cancelled.
+    pub aborted_tasks: usize,
+    /// Writers still busy at the deadline (their records in memory are lost).
+    pub unfinished_writers: usize,
+}
+
 impl Background {
-    /// Waits for every task to stop (after the shutdown token was cancelled) and for the
-    /// ingestion writers to commit their last batches.
-    pub async fn wait(mut self) {
-        while self.tasks.join_next().await.is_some() {}
-        for writer in self.writers {
-            let _ = writer.await;
+    /// Stops within `grace` (once the shutdown token is cancelled): the collectors and jobs
+    /// get until [`WRITERS_RESERVE`] before the deadline to end by themselves, then are
+    /// cancelled (a job's transaction rolls back; a source's batch that was not committed is
+    /// read again at the next start). Their writers then commit what they hold, or spool it
+    /// while PostgreSQL is away. Whatever is still running at the deadline is left behind.
+    pub async fn stop(mut self, grace: Duration) -> Stopped {
+        let started = tokio::time::Instant::now();
+        let deadline = started + grace;
+        let tasks_deadline = deadline - WRITERS_RESERVE.min(grace / 2);
+        let mut stopped = Stopped::default();
+        let ended = tokio::time::timeout_at(tasks_deadline, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if ended.is_err() {
+            stopped.aborted_tasks = self.tasks.len();
+            tracing::warn!(
+                tasks = stopped.aborted_tasks,
+                "shutting down: collectors or jobs did not stop in time; cancelling them"
+            );
+            self.tasks.abort_all();
+            let _ = tokio::time::timeout_at(deadline, async {
+                while self.tasks.join_next().await.is_some() {}
+            })
+            .await;
         }
+        for writer in self.writers {
+            if tokio::time::timeout_at(deadline, writer).await.is_err() {
+                stopped.unfinished_writers += 1;
+            }
+        }
+        if stopped.unfinished_writers > 0 {
+            tracing::error!(
+                writers = stopped.unfinished_writers,
+                "shutting down: ingestion writers did not finish by the deadline; what they held in memory is lost"
+            );
+        }
+        tracing::info!(
+            seconds = format!("{:.1}", started.elapsed().as_secs_f64()),
+            "background work stopped"
+        );
+        stopped
     }
 }
 
-/// Starts the collectors and the scheduler.
 /// What to start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Work {
@@ -46,6 +94,7 @@ pub enum Work {
     CollectorsOnly,
 }
 
+/// Starts the collectors and the scheduler.
 pub fn start(
     config: &Config,
     pool: PgPool,

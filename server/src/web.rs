@@ -15,13 +15,14 @@ use axum::routing::{get, post};
 use collectors::metrics::{Metrics, RequestLabels};
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
-use sqlx::PgPool;
 use tower_http::CompressionLevel;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::ServeDir;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tower_sessions_sqlx_store::PostgresStore;
+
+mod health;
 
 /// Builds the whole application router.
 pub fn router(state: ServerState) -> anyhow::Result<Router> {
@@ -48,7 +49,6 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
         ));
 
     let pages = Router::new()
-        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_on_web_port))
         .route("/lang", post(choose_language))
         .route("/export/{table}", get(export_csv))
@@ -112,6 +112,7 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
         .layer(middleware::from_fn(cache_static_files));
     let router = static_files
         .merge(crate::game_logs::router(&state.log_ingest))
+        .merge(health::router(&state.app.pool))
         .merge(pages)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -546,20 +547,6 @@ async fn choose_language(
         axum::response::Redirect::to(&next),
     )
         .into_response()
-}
-
-/// 200 only when the database answers.
-async fn healthz(State(pool): State<PgPool>) -> Response {
-    match sqlx::query_scalar::<_, i32>("select 1")
-        .fetch_one(&pool)
-        .await
-    {
-        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
-        Err(error) => {
-            tracing::warn!(%error, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
-        }
-    }
 }
 
 /// `/metrics` on the web port: only with `Authorization: Bearer <GUILDHALL_METRICS_TOKEN>`.

@@ -4,7 +4,7 @@
 use super::event::GameAccount;
 use super::kind::Game;
 use super::list_reply::parse_list_reply;
-use super::prometheus::{parse_metrics, server_metrics};
+use super::prometheus::{MAX_SCRAPE_BYTES, fetch_scrape, parse_metrics, server_metrics};
 use super::rcon::{Rcon, RconError};
 use super::records::{MetricRecord, SnapshotPlayer, StatusRecord};
 use super::status_reply::parse_status_reply;
@@ -131,24 +131,19 @@ pub enum ScrapeError {
     Request(#[from] reqwest::Error),
     #[error("the exporter answered {0}")]
     Status(reqwest::StatusCode),
+    /// The body is larger than the cap; it was read only up to the cap.
+    #[error("the exporter's answer is larger than the limit of {limit} bytes ({} MiB)", limit / (1024 * 1024))]
+    TooLarge { limit: usize },
 }
 
-/// Scrapes a Prometheus exporter once.
+/// Scrapes a Prometheus exporter once; the body may be at most [`MAX_SCRAPE_BYTES`].
 pub async fn scrape(
     http: &reqwest::Client,
     server_id: i64,
     url: &str,
     scraped_at: DateTime<Utc>,
 ) -> Result<MetricRecord, ScrapeError> {
-    let response = http
-        .get(url)
-        .header(reqwest::header::ACCEPT, "text/plain;version=0.0.4")
-        .send()
-        .await?;
-    if !response.status().is_success() {
-        return Err(ScrapeError::Status(response.status()));
-    }
-    let text = response.text().await?;
+    let text = fetch_scrape(http, url, MAX_SCRAPE_BYTES).await?;
     let scrape = parse_metrics(&text);
     let values = server_metrics(&scrape);
     Ok(MetricRecord {

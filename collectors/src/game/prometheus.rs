@@ -27,6 +27,52 @@
 //! * `# TYPE` is not checked against the samples: python's `prometheus_client` declares
 //!   `x_total counter` and emits `x` (see fixture 05), which is fine for a reader.
 
+use super::poller::ScrapeError;
+
+/// Largest scrape body read from an exporter. Real exporters answer with tens of
+/// kilobytes; a larger body (a misconfigured URL pointing at a file, a broken proxy) fails
+/// the scrape with [`ScrapeError::TooLarge`] instead of filling memory.
+pub const MAX_SCRAPE_BYTES: usize = 16 * 1024 * 1024;
+
+/// GETs an exporter's text and reads the body chunk by chunk, failing as soon as it passes
+/// `limit` bytes (at once when `Content-Length` announces more): the body is never
+/// buffered whole before it is checked.
+pub async fn fetch_scrape(
+    http: &reqwest::Client,
+    url: &str,
+    limit: usize,
+) -> Result<String, ScrapeError> {
+    let mut response = http
+        .get(url)
+        .header(reqwest::header::ACCEPT, "text/plain;version=0.0.4")
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        return Err(ScrapeError::Status(response.status()));
+    }
+    if response
+        .content_length()
+        .is_some_and(|announced| announced > limit as u64)
+    {
+        return Err(ScrapeError::TooLarge { limit });
+    }
+    let mut body = Vec::with_capacity(
+        response
+            .content_length()
+            .map_or(64 * 1024, |announced| announced as usize),
+    );
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Err(ScrapeError::TooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(match String::from_utf8(body) {
+        Ok(text) => text,
+        Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
+    })
+}
+
 /// One sample: a series and its value.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sample {
@@ -339,6 +385,118 @@ fn sum_of(scrape: &Scrape, name: &str) -> Option<f64> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// What a one-shot exporter on loopback answers.
+    enum Body {
+        /// `Content-Length` announces this many bytes; nothing follows (a client that
+        /// waited for the body would hang).
+        Announced(u64),
+        /// No length; the body ends when the connection closes.
+        Exactly(Vec<u8>),
+        /// No length, and the body never ends: 64 KiB after 64 KiB until the client leaves.
+        Endless,
+    }
+
+    /// Serves one request; the task's result is how many body bytes were written.
+    async fn exporter(body: Body) -> (String, tokio::task::JoinHandle<u64>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/metrics", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = socket.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    return 0;
+                }
+                request.extend_from_slice(&buf[..n]);
+            }
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\nconnection: close\r\n";
+            let mut written = 0u64;
+            match body {
+                Body::Announced(len) => {
+                    let head = format!("{head}content-length: {len}\r\n\r\n");
+                    socket.write_all(head.as_bytes()).await.unwrap();
+                    // Hold the connection open without sending the body.
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                }
+                Body::Exactly(bytes) => {
+                    socket
+                        .write_all(format!("{head}\r\n").as_bytes())
+                        .await
+                        .unwrap();
+                    socket.write_all(&bytes).await.unwrap();
+                    written = bytes.len() as u64;
+                }
+                Body::Endless => {
+                    socket
+                        .write_all(format!("{head}\r\n").as_bytes())
+                        .await
+                        .unwrap();
+                    let chunk = "mc_players_online 1\n".repeat(64 * 1024 / 20);
+                    while socket.write_all(chunk.as_bytes()).await.is_ok() {
+                        written += chunk.len() as u64;
+                    }
+                }
+            }
+            written
+        });
+        (url, task)
+    }
+
+    use std::time::Duration;
+
+    async fn fetch(url: &str, limit: usize) -> Result<String, ScrapeError> {
+        // Bounded so a client that waited for the whole body fails the test instead of
+        // hanging it.
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            fetch_scrape(&reqwest::Client::new(), url, limit),
+        )
+        .await
+        .expect("the scrape ended by itself")
+    }
+
+    #[tokio::test]
+    async fn an_endless_scrape_body_fails_at_the_cap_naming_it() {
+        let (url, server) = exporter(Body::Endless).await;
+        let error = fetch(&url, MAX_SCRAPE_BYTES).await.unwrap_err();
+        assert!(
+            matches!(error, ScrapeError::TooLarge { limit } if limit == MAX_SCRAPE_BYTES),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "the exporter's answer is larger than the limit of 16777216 bytes (16 MiB)"
+        );
+        // The client stopped reading at the cap: the exporter got no further than the cap
+        // plus what the sockets' buffers hold.
+        let written = server.await.unwrap();
+        assert!(written > MAX_SCRAPE_BYTES as u64 - (64 << 10), "{written}");
+        assert!(written < MAX_SCRAPE_BYTES as u64 + (16 << 20), "{written}");
+    }
+
+    #[tokio::test]
+    async fn an_announced_length_over_the_cap_fails_before_the_body_is_read() {
+        let (url, _server) = exporter(Body::Announced(MAX_SCRAPE_BYTES as u64 + 1)).await;
+        let error = fetch(&url, MAX_SCRAPE_BYTES).await.unwrap_err();
+        assert!(matches!(error, ScrapeError::TooLarge { .. }), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_body_of_exactly_the_cap_is_read_whole_and_one_byte_more_is_refused() {
+        let text = "mc_players_online 7\nmc_tps 19.5\n";
+        let (url, _server) = exporter(Body::Exactly(text.as_bytes().to_vec())).await;
+        assert_eq!(fetch(&url, text.len()).await.unwrap(), text);
+        let (url, _server) = exporter(Body::Exactly(text.as_bytes().to_vec())).await;
+        let error = fetch(&url, text.len() - 1).await.unwrap_err();
+        assert!(
+            matches!(error, ScrapeError::TooLarge { limit } if limit == text.len() - 1),
+            "{error:?}"
+        );
+    }
 
     const FIXTURES: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -47,6 +47,11 @@ const TYPE_MINECRAFT_TERMINATOR: i32 = 100;
 
 /// Largest accepted value of the `size` field (id + type + body + two NULs).
 pub const MAX_FRAME: usize = 1024 * 1024;
+/// Largest whole reply to one command (all its packets together). A server that keeps
+/// sending (a broken or hostile peer) fails the command with [`RconError::ReplyTooLarge`]
+/// instead of growing the reply without end; real `status` and `list` replies are a few
+/// kilobytes.
+pub const MAX_REPLY: usize = 4 * 1024 * 1024;
 /// Smallest legal `size` (id + type + two NULs).
 const MIN_FRAME: usize = 10;
 /// Longest command body Minecraft accepts: its 1460-byte read buffer minus the 14 bytes of
@@ -123,6 +128,9 @@ pub enum RconError {
     /// Any other I/O error on an open connection.
     #[error("RCON I/O error: {0}")]
     Io(#[source] std::io::Error),
+    /// The reply to one command grew beyond [`MAX_REPLY`] bytes; the connection is dropped.
+    #[error("the RCON reply is larger than the limit of {limit} bytes ({} MiB)", limit / (1024 * 1024))]
+    ReplyTooLarge { limit: usize },
 }
 
 impl RconError {
@@ -151,6 +159,15 @@ fn io_error(e: std::io::Error) -> RconError {
         | ErrorKind::BrokenPipe => RconError::Closed,
         _ => RconError::Io(e),
     }
+}
+
+/// Appends a packet's body to a reply, refusing to grow it beyond [`MAX_REPLY`].
+fn append_reply(out: &mut Vec<u8>, body: &[u8]) -> Result<(), RconError> {
+    if out.len() + body.len() > MAX_REPLY {
+        return Err(RconError::ReplyTooLarge { limit: MAX_REPLY });
+    }
+    out.extend_from_slice(body);
+    Ok(())
 }
 
 /// One decoded packet.
@@ -332,7 +349,7 @@ impl RconClient {
         loop {
             let packet = self.read_packet(deadline, "reply").await?;
             if packet.id == cmd_id {
-                out.extend_from_slice(&packet.body);
+                append_reply(&mut out, &packet.body)?;
             } else if packet.id == mirror_id {
                 break;
             } else {
@@ -374,7 +391,7 @@ impl RconClient {
                 }
             };
             if packet.id == cmd_id {
-                out.extend_from_slice(&packet.body);
+                append_reply(&mut out, &packet.body)?;
                 quiet_until = Some(Instant::now() + self.timeouts.quiet);
             } else {
                 debug!(id = packet.id, "rcon: dropping packet for another request");
@@ -402,7 +419,7 @@ impl RconClient {
         loop {
             let packet = self.read_packet(deadline, "reply").await?;
             if packet.id == cmd_id {
-                out.extend_from_slice(&packet.body);
+                append_reply(&mut out, &packet.body)?;
                 if !terminator_sent {
                     let terminator = encode(term_id, TYPE_MINECRAFT_TERMINATOR, b"");
                     self.send(&terminator, deadline, "reply").await?;

@@ -45,6 +45,10 @@ impl SpoolConfig {
 /// go to the spool.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// At shutdown (every handle dropped), how long the last write may take before the records
+/// go to the spool: a shutdown has a deadline (`GUILDHALL_SHUTDOWN_TIMEOUT_SECS`).
+const CLOSING_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// What became of records written with [`IngestWriter::write_acked`], once committed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Receipt {
@@ -197,16 +201,34 @@ async fn run_writer<R: BronzeRecord>(
                     writer.flush(&mut buffer).await;
                     let _ = done.send(());
                 }
-                Some(Command::Acked(mut records, done)) => {
+                Some(Command::Acked(mut records, mut done)) => {
                     // What was queued or spooled before goes first, so the order stays the
                     // callers'; acknowledged records are committed, never only spooled.
-                    writer.flush(&mut buffer).await;
-                    writer.replay_until_empty::<R>().await;
-                    let receipt = write_with_retry(&pool, &metrics, &mut records).await;
-                    let _ = done.send(receipt);
+                    // A caller that stops waiting (an HTTP request past its deadline, a
+                    // source stopped at shutdown) gets nothing committed on its behalf any
+                    // more: it was told the batch is not stored, and its sender resends.
+                    let work = async {
+                        writer.flush(&mut buffer).await;
+                        writer.replay_until_empty::<R>().await;
+                        write_with_retry(&pool, &metrics, &mut records).await
+                    };
+                    let receipt = tokio::select! {
+                        receipt = work => Some(receipt),
+                        () = done.closed() => None,
+                    };
+                    match receipt {
+                        Some(receipt) => {
+                            let _ = done.send(receipt);
+                        }
+                        None => tracing::debug!(
+                            source = R::SOURCE,
+                            records = records.len(),
+                            "the caller stopped waiting for an acknowledged write; not writing it"
+                        ),
+                    }
                 }
                 None => {
-                    writer.flush(&mut buffer).await;
+                    writer.flush_at_close(&mut buffer).await;
                     tracing::debug!(source = R::SOURCE, "ingestion writer stopped");
                     return;
                 }
@@ -280,6 +302,56 @@ impl Writer<'_> {
                 tracing::error!(source = R::SOURCE, error = %error, "cannot write the spool; waiting for the database");
                 write_with_retry(self.pool, self.metrics, buffer).await;
             }
+        }
+    }
+
+    /// The last flush, when every handle is gone (shutdown): bounded in time. Behind a
+    /// spool that still waits, the buffer is appended to it (the replay is left for the next
+    /// start, however long the spool); otherwise one short try, then the spool. Without a
+    /// spool it waits for the database as [`Self::flush`] does.
+    async fn flush_at_close<R: BronzeRecord>(&self, buffer: &mut Vec<R>) {
+        let Some(spool) = self.spool else {
+            self.flush(buffer).await;
+            return;
+        };
+        if buffer.is_empty() {
+            return;
+        }
+        if !spool_pending(spool, R::SOURCE) {
+            match tokio::time::timeout(CLOSING_WRITE_TIMEOUT, write_batch(self.pool, buffer)).await
+            {
+                Ok(Ok(inserted)) => {
+                    count_written(self.metrics, R::SOURCE, inserted, buffer.len() as u64);
+                    buffer.clear();
+                    return;
+                }
+                Ok(Err(error)) if is_refusal(&error) => {
+                    write_with_retry(self.pool, self.metrics, buffer).await;
+                    return;
+                }
+                Ok(Err(_)) | Err(_) => {}
+            }
+        }
+        match append_to_spool(spool, buffer) {
+            Ok(true) => {
+                tracing::info!(
+                    source = R::SOURCE,
+                    records = buffer.len(),
+                    "stopping: the buffered records are in the spool for the next start"
+                );
+                buffer.clear();
+            }
+            Ok(false) => tracing::error!(
+                source = R::SOURCE,
+                records = buffer.len(),
+                "stopping with a full spool: the buffered records are lost"
+            ),
+            Err(error) => tracing::error!(
+                source = R::SOURCE,
+                records = buffer.len(),
+                error = %error,
+                "stopping: cannot write the spool; the buffered records are lost"
+            ),
         }
     }
 
@@ -531,19 +603,47 @@ fn count_written(metrics: &Metrics, source: &str, inserted: u64, total: u64) -> 
 /// Writes a batch: by `COPY` (as fast as bronze can take rows), and only when that finds a
 /// key already stored (a replay, a reconnect) again by an insert that skips duplicates.
 async fn write_batch<R: BronzeRecord>(pool: &PgPool, buffer: &[R]) -> sqlx::Result<u64> {
-    let mut conn = pool.acquire().await?;
-    match copy_batch(&mut conn, buffer).await {
-        Ok(copied) => Ok(copied),
+    let mut conn = CopyConnection(Some(pool.acquire().await?));
+    match copy_batch(conn.get(), buffer).await {
+        Ok(copied) => {
+            conn.keep();
+            Ok(copied)
+        }
+        // A failed COPY can leave the protocol mid-stream: that connection is closed when
+        // `conn` drops, never reused.
         Err(error) if is_unique_violation(&error) => {
-            // A failed COPY can leave the protocol mid-stream: never reuse that connection.
-            conn.close_on_drop();
             drop(conn);
             let mut conn = pool.acquire().await?;
             record::insert_batch(&mut conn, buffer).await
         }
-        Err(error) => {
+        Err(error) => Err(error),
+    }
+}
+
+/// A pooled connection used for a `COPY`, closed on drop unless the `COPY` finished. A
+/// write cut off by a timeout (the caller's deadline, [`WRITE_TIMEOUT`]) while PostgreSQL
+/// waits (a lock, a slow disk) leaves the server expecting `COPY` data; returned to the
+/// pool, the connection would wait for the server for ever.
+struct CopyConnection(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>);
+
+impl CopyConnection {
+    fn get(&mut self) -> &mut sqlx::PgConnection {
+        match &mut self.0 {
+            Some(conn) => conn,
+            None => unreachable!("the connection is taken only by `keep`"),
+        }
+    }
+
+    /// The `COPY` finished: the connection goes back to the pool.
+    fn keep(mut self) {
+        self.0.take();
+    }
+}
+
+impl Drop for CopyConnection {
+    fn drop(&mut self) {
+        if let Some(conn) = &mut self.0 {
             conn.close_on_drop();
-            Err(error)
         }
     }
 }

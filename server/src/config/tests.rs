@@ -136,7 +136,9 @@ fn sample(key: &str) -> (&'static str, &'static str, &'static str) {
         | "ingest.spool_max_mb"
         | "games.refresh_secs"
         | "games.log_body_limit_kb"
-        | "games.profile_weeks" => ("17", "17", "17"),
+        | "games.profile_weeks"
+        | "shutdown_timeout_secs" => ("17", "17", "17"),
+        "games.log_ack_timeout_ms" => ("2500", "2500", "2500"),
         other => {
             panic!("docs/configuration.md lists `{other}`: add a sample value for it to this test")
         }
@@ -373,4 +375,35 @@ fn a_secret_key_that_is_not_32_bytes_is_refused_without_repeating_it() {
         );
         Ok(())
     });
+}
+
+#[test]
+fn deadlines_out_of_range_name_their_setting() {
+    for (key, value, setting) in [
+        (
+            "games.log_ack_timeout_ms",
+            50,
+            "GUILDHALL_GAMES__LOG_ACK_TIMEOUT_MS",
+        ),
+        (
+            "games.log_ack_timeout_ms",
+            60_001,
+            "GUILDHALL_GAMES__LOG_ACK_TIMEOUT_MS",
+        ),
+        (
+            "shutdown_timeout_secs",
+            0,
+            "GUILDHALL_SHUTDOWN_TIMEOUT_SECS",
+        ),
+    ] {
+        let error = with(key, value).expect_err("must fail").to_string();
+        assert!(error.contains(setting), "{key}={value}: {error}");
+    }
+    assert_eq!(
+        with("games.log_ack_timeout_ms", 100)
+            .expect("valid")
+            .games
+            .log_ack_timeout_ms,
+        100
+    );
 }

@@ -302,19 +302,37 @@ fn leading_time_of_day(line: &str) -> Option<NaiveTime> {
 /// How often the time of day goes backwards (midnight passes) in a Minecraft log: a file
 /// whose last line is on day D began on D minus this many days.
 pub fn day_rollovers<'a>(lines: impl IntoIterator<Item = &'a str>) -> u32 {
-    let mut last: Option<NaiveTime> = None;
-    let mut rollovers = 0;
+    let mut counter = RolloverCounter::default();
     for line in lines {
+        counter.line(line);
+    }
+    counter.rollovers()
+}
+
+/// [`day_rollovers`] for lines that arrive one by one (a file streamed, never held whole).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RolloverCounter {
+    last: Option<NaiveTime>,
+    rollovers: u32,
+}
+
+impl RolloverCounter {
+    /// Counts one line.
+    pub fn line(&mut self, line: &str) {
         if let Some(time) = leading_time_of_day(line) {
-            if let Some(previous) = last
+            if let Some(previous) = self.last
                 && is_next_day(previous, time)
             {
-                rollovers += 1;
+                self.rollovers += 1;
             }
-            last = Some(time);
+            self.last = Some(time);
         }
     }
-    rollovers
+
+    /// Midnights passed so far.
+    pub fn rollovers(&self) -> u32 {
+        self.rollovers
+    }
 }
 
 fn cut(text: &str, chars: usize) -> String {

@@ -11,7 +11,7 @@ mod steps;
 
 pub use decode::{
     DecodeCounts, Decoded, LineDecoder, LineSplitter, LogFormat, LogStream, MAX_LINE_BYTES,
-    day_rollovers, local_to_utc, redact_line,
+    RolloverCounter, day_rollovers, local_to_utc, redact_line,
 };
 pub use sink::{LogCursor, LogSink};
 pub use steps::{

@@ -384,3 +384,52 @@ fn encodes_the_documented_auth_bytes() {
         [0x0c, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, 0x70, 0x77, 0, 0]
     );
 }
+
+/// A multi-packet reply of exactly [`MAX_REPLY`] bytes is whole; one byte more fails the
+/// command with an error naming the limit, and the connection is not used again.
+#[tokio::test]
+async fn whole_replies_are_capped_at_max_reply_in_multi_packet_dialects() {
+    for dialect in [Dialect::Source, Dialect::Minecraft] {
+        let fake = fake(dialect).await;
+        let at_limit = "y".repeat(MAX_REPLY);
+        let over = "z".repeat(MAX_REPLY + 1);
+        fake.set_reply("at", &at_limit);
+        fake.set_reply("over", &over);
+        let mut c = client(&fake, dialect).await;
+        let reply = c.exec("at").await.unwrap();
+        assert_eq!(reply.len(), MAX_REPLY, "{dialect:?}");
+        assert!(
+            reply == at_limit,
+            "{dialect:?}: the reply at the limit is whole"
+        );
+        let err = c.exec("over").await.unwrap_err();
+        assert!(
+            matches!(err, RconError::ReplyTooLarge { limit } if limit == MAX_REPLY),
+            "{dialect:?}: {err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "the RCON reply is larger than the limit of 4194304 bytes (4 MiB)"
+        );
+        // The rest of the oversized reply is still on the wire: the client refuses further use.
+        assert!(matches!(c.exec("at").await, Err(RconError::Closed)));
+    }
+}
+
+/// The reconnecting client hands the cap error on without running the command again.
+#[tokio::test]
+async fn an_oversized_reply_is_not_retried_by_the_reconnecting_client() {
+    let fake = fake(Dialect::Source).await;
+    fake.set_reply("status", "hostname: Guildhall\n");
+    fake.set_reply("over", &"z".repeat(MAX_REPLY + 4096));
+    let mut rcon = Rcon::new(fake.addr(), PW.into(), Dialect::Source, timeouts());
+    assert_eq!(rcon.exec("status").await.unwrap(), "hostname: Guildhall\n");
+    let err = rcon.exec("over").await.unwrap_err();
+    assert!(matches!(err, RconError::ReplyTooLarge { .. }), "{err:?}");
+    assert_eq!(
+        fake.commands(),
+        vec!["status".to_owned(), "over".to_owned()]
+    );
+    // The next command opens a fresh connection and works.
+    assert_eq!(rcon.exec("status").await.unwrap(), "hostname: Guildhall\n");
+}
