@@ -63,6 +63,7 @@ impl AppError {
 pub enum Field {
     Accounts,
     AppRole,
+    BronzeRetentionDays,
     ChannelId,
     Code,
     Confirmed,
@@ -74,11 +75,13 @@ pub enum Field {
     Into,
     Kind,
     Label,
+    Page,
     Past,
     PersonId,
     Query,
     RoleId,
     SteamId,
+    Timezone,
     To,
     Weeks,
 }
@@ -89,6 +92,7 @@ impl Field {
         match self {
             Field::Accounts => "accounts",
             Field::AppRole => "app_role",
+            Field::BronzeRetentionDays => "bronze_retention_days",
             Field::ChannelId => "channel_id",
             Field::Code => "code",
             Field::Confirmed => "confirmed",
@@ -100,11 +104,13 @@ impl Field {
             Field::Into => "into",
             Field::Kind => "kind",
             Field::Label => "label",
+            Field::Page => "page",
             Field::Past => "past",
             Field::PersonId => "person_id",
             Field::Query => "query",
             Field::RoleId => "role_id",
             Field::SteamId => "steam_id",
+            Field::Timezone => "timezone",
             Field::To => "to",
             Field::Weeks => "weeks",
         }
@@ -117,6 +123,7 @@ pub enum Unit {
     Days,
     Weeks,
     PastEvents,
+    Pages,
 }
 
 /// Why a request was invalid, with what the user needs to know to fix it. Each has a text
@@ -175,6 +182,10 @@ pub enum Problem {
     SplitForeignAccount { person_id: i64 },
     /// A split that would take every account of the person.
     SplitKeepsOne { person_id: i64 },
+    /// Not an IANA time zone name (`Europe/Berlin`).
+    TimezoneUnknown { name: String },
+    /// Not a channel or category the bot knows in the guild.
+    ChannelUnknown,
     /// The database refused a change for a reason the app does not know (logged).
     ChangeRefused,
 }

@@ -276,6 +276,7 @@ pub fn problem_text(problem: &Problem, lang: Lang) -> String {
                 Unit::Days => Key::ProblemDaysOutOfRange,
                 Unit::Weeks => Key::ProblemWeeksOutOfRange,
                 Unit::PastEvents => Key::ProblemPastEventsOutOfRange,
+                Unit::Pages => Key::ProblemPagesOutOfRange,
             };
             key.fill(lang, &[("min", &lang.int(*min)), ("max", &lang.int(*max))])
         }
@@ -320,6 +321,10 @@ pub fn problem_text(problem: &Problem, lang: Lang) -> String {
         }
         Problem::SplitKeepsOne { person_id } => person(Key::ProblemSplitKeepsOne, *person_id),
         Problem::ChangeRefused => plain(Key::ProblemChangeRefused),
+        Problem::TimezoneUnknown { name } => {
+            Key::ProblemTimezoneUnknown.fill(lang, &[("zone", name)])
+        }
+        Problem::ChannelUnknown => plain(Key::ProblemChannelUnknown),
     }
 }
 
@@ -784,6 +789,74 @@ keys! {
     AuthUnknownLanguage => "Unbekannte Sprache: Wähle de oder en.", "Unknown language: choose de or en.";
     ExportFailed => "Der Export ist fehlgeschlagen. Bitte versuche es noch einmal.", "The export failed. Please try again.";
     Retry => "Erneut versuchen", "Try again";
+
+    // Issue 16, the console part: the admin console's menu and sections, the community
+    // settings, and the public privacy page.
+    ConsoleMenu => "Verwaltungsbereiche", "Console sections";
+    ConsoleStatus => "Status", "Status";
+    ConsoleDiscord => "Discord", "Discord";
+    ConsoleServers => "Spieleserver", "Game servers";
+    ConsoleIdentities => "Identitäten", "Identities";
+    ConsolePeople => "Personen und Rollen", "People and roles";
+    ConsolePrivacy => "Datenschutz und Aufbewahrung", "Privacy and retention";
+    ConsoleAudit => "Änderungsprotokoll", "Audit log";
+    TimesIn => "Zeiten in", "Times in";
+    ServersFromCommandLine => "Spieleserver werden mit dem Befehl guildhall servers verwaltet.", "Game servers are managed with the guildhall servers command.";
+    AuditNewer => "Neuere", "Newer";
+    AuditOlder => "Ältere", "Older";
+    AuditPageOf => "Seite {page} von {pages} ({total} Einträge)", "Page {page} of {pages} ({total} entries)";
+    AuditSettingsChanged => "Einstellungen geändert", "Settings changed";
+    ChannelsTitle => "AFK- und ausgeschlossene Kanäle", "AFK and excluded channels";
+    AfkPick => "Sprachkanal als AFK markieren", "Mark a voice channel as AFK";
+    ExcludePick => "Kanal oder Kategorie ausschließen", "Exclude a channel or category";
+    PickChannel => "Kanal wählen …", "Choose a channel …";
+    CommunitySettingsTitle => "Einstellungen der Community", "Community settings";
+    CommunitySettingsLead => "Leer gelassen gilt der konfigurierte Wert (Umgebung oder guildhall.toml). Änderungen gelten ohne Neustart und stehen im Änderungsprotokoll.",
+        "Left empty, the configured value applies (environment or guildhall.toml). Changes apply without a restart and are in the audit log.";
+    SettingTimezone => "Zeitzone", "Time zone";
+    SettingTimezoneHint => "Alle Tage der Kennzahlen sind Tage in dieser Zeitzone. Nach einer Änderung rechnet die Pipeline die ganze Geschichte neu.",
+        "Every KPI day is a day in this time zone. After a change the pipeline recomputes the whole history.";
+    SettingRetention => "Rohdaten aufbewahren (Tage)", "Keep raw events (days)";
+    SettingRetentionHint => "Rohdaten (bronze) werden so viele Tage nach ihrer Verarbeitung gelöscht; 0 behält alles. Sitzungen und Kennzahlen bleiben.",
+        "Raw (bronze) events are deleted this many days after they were processed; 0 keeps everything. Sessions and KPIs stay.";
+    AsConfigured => "wie konfiguriert ({value})", "as configured ({value})";
+    SettingsUpdated => "Zuletzt geändert", "Last changed";
+    SettingMessageLengths => "Nachrichtenlängen", "Message lengths";
+    LengthsCounted => "Die Länge jeder Nachricht (Zeichen) wird gezählt; der Inhalt wird sofort verworfen.", "Each message's length (characters) is counted; the content is dropped at once.";
+    LengthsNotCounted => "Nachrichtenlängen werden nicht gezählt: Nur dass eine Nachricht geschrieben wurde, wird erfasst.", "Message lengths are not counted: only that a message was written is recorded.";
+    SettingMessageLengthsHint => "Eine Einstellung der Konfiguration (GUILDHALL_DISCORD__MESSAGE_CONTENT): Der Bot fragt Discord beim Verbinden danach, daher gilt eine Änderung nach einem Neustart.",
+        "A configuration setting (GUILDHALL_DISCORD__MESSAGE_CONTENT): the bot asks Discord for it when it connects, so a change applies after a restart.";
+    PrivacyPageTitle => "Öffentliche Datenschutzseite", "Public privacy page";
+    PrivacyPageLead => "Was Guildhall erfasst, steht aus diesen Einstellungen erzeugt für alle lesbar auf", "What Guildhall collects, generated from these settings, is readable by anyone on";
+    PrivacyLink => "Datenschutz", "Privacy";
+    PrivacyTitle => "Datenschutz: was Guildhall erfasst", "Privacy: what Guildhall collects";
+    PrivacyLead => "Guildhall zählt die Aktivität dieser Community, damit ihre Leitung nach Zahlen entscheiden kann. Diese Seite entsteht aus den Einstellungen, die gerade gelten.",
+        "Guildhall counts this community's activity so that its leaders can decide from figures. This page is generated from the settings in force now.";
+    PrivacyCollectsTitle => "Was erfasst wird", "What is collected";
+    PrivacyDiscordVoice => "Discord-Sprachkanäle: wann jemand einen Kanal betritt, wechselt und verlässt, und ob stummgeschaltet.", "Discord voice: when someone joins, switches and leaves a channel, and whether muted.";
+    PrivacyMessagesWithLength => "Discord-Nachrichten: wann, in welchem Kanal, ob Antwort, wie viele Anhänge, und die Länge in Zeichen. Nie der Inhalt.", "Discord messages: when, in which channel, whether a reply, how many attachments, and the length in characters. Never the content.";
+    PrivacyMessagesWithoutLength => "Discord-Nachrichten: wann, in welchem Kanal, ob Antwort und wie viele Anhänge. Weder Inhalt noch Länge.", "Discord messages: when, in which channel, whether a reply and how many attachments. Neither content nor length.";
+    PrivacyDiscordMembers => "Discord-Mitglieder: Beitritt, Austritt, Rollen und Einladung, sowie Interesse an geplanten Events.", "Discord members: joining, leaving, roles and invite, and interest in scheduled events.";
+    PrivacyNoDiscord => "Kein Discord-Bot läuft: Aus Discord wird nichts erfasst.", "No Discord bot is running: nothing is recorded from Discord.";
+    PrivacyRcon => "{count} Spieleserver werden abgefragt: Spielernamen, Verbindungsdauer und Ping.", "{count} game servers are polled: player names, time connected and ping.";
+    PrivacyLogs => "Die Logs von {count} Spieleservern: Verbinden und Trennen mit Steam- oder Minecraft-Konto, Chat nur als Länge.", "The logs of {count} game servers: connects and disconnects with Steam or Minecraft account, chat as its length only.";
+    PrivacyMetrics => "Messwerte von {count} Spieleservern: Spieler online und Serverleistung.", "Metrics of {count} game servers: players online and server performance.";
+    PrivacyNoGames => "Keine Spieleserver sind eingerichtet.", "No game servers are configured.";
+    PrivacySignIn => "Beim Anmelden: dein Discord-Name und deine Discord-ID, und die Spielkonten, die du verknüpfst.", "When you sign in: your Discord name and id, and the game accounts you link.";
+    PrivacyNeverTitle => "Was nie erfasst wird", "What is never collected";
+    PrivacyNeverContent => "Der Inhalt von Nachrichten: nie gespeichert, nie protokolliert, nie weitergegeben.", "The content of messages: never stored, logged or passed on.";
+    PrivacyNeverGameChat => "Chattext in Spielen: nur seine Länge (ein Verknüpfungscode nur als Prüfsumme).", "Chat text in games: only its length (a link code only as a hash).";
+    PrivacyNeverIp => "IP-Adressen: höchstens als Prüfsumme mit einem täglichen Salz, das nach zwei Tagen gelöscht wird.", "IP addresses: at most as a hash with a daily salt that is deleted after two days.";
+    PrivacyNeverBots => "Bots und Mitglieder, die widersprochen haben, werden nie gezählt.", "Bots and members who opted out are never counted.";
+    PrivacyKeptTitle => "Wie lange", "How long";
+    PrivacyRetention => "Rohdaten werden {days} Tage nach ihrer Verarbeitung gelöscht; Sitzungen und Kennzahlen bleiben.", "Raw events are deleted {days} days after they were processed; sessions and KPIs stay.";
+    PrivacyRetentionOff => "Rohdaten werden ohne Frist aufbewahrt.", "Raw events are kept without a time limit.";
+    PrivacyZone => "Tage werden in der Zeitzone {zone} gezählt.", "Days are counted in the time zone {zone}.";
+    PrivacyRightsTitle => "Deine Rechte", "Your rights";
+    PrivacyRights => "Du kannst deine Daten exportieren, dich verbergen, widersprechen oder alles löschen, jederzeit, auf deiner Seite:", "You can export your data, hide, opt out or delete everything, at any time, on your page:";
+    ProblemPagesOutOfRange => "Wähle eine Seite von {min} bis {max}.", "Choose a page from {min} to {max}.";
+    ProblemTimezoneUnknown => "„{zone}“ ist keine Zeitzone: Wähle eine aus der Liste (z. B. Europe/Berlin).", "'{zone}' is not a time zone: choose one from the list (e.g. Europe/Berlin).";
+    ProblemChannelUnknown => "Der Bot kennt diesen Kanal in diesem Server nicht.", "The bot does not know this channel in this server.";
 }
 
 #[cfg(test)]

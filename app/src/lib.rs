@@ -19,8 +19,9 @@ use leptos_meta::{Html, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 use pages::{
-    AdminRoute, DailyActiveUsersRoute, EventsRoute, MembersRoute, MyActivityRoute, NotFound,
-    RetentionRoute, ServersRoute,
+    AdminAuditRoute, AdminDiscordRoute, AdminIdentitiesRoute, AdminPeopleRoute, AdminPrivacyRoute,
+    AdminRoute, AdminServersRoute, DailyActiveUsersRoute, EventsRoute, MembersRoute,
+    MyActivityRoute, NotFound, PrivacyRoute, RetentionRoute, ServersRoute,
 };
 
 /// The HTML document around the app, rendered on the server. `<html lang>` is filled in by
@@ -81,9 +82,24 @@ pub fn App() -> impl IntoView {
                             view=RetentionRoute
                             ssr=SsrMode::InOrder
                         />
+                        // The admin console: one section per address (`pages/admin.rs`).
                         <Route path=path!("/admin") view=AdminRoute />
+                        <Route path=path!("/admin/status") view=AdminRoute />
+                        <Route path=path!("/admin/discord") view=AdminDiscordRoute />
+                        <Route path=path!("/admin/servers") view=AdminServersRoute />
+                        <Route path=path!("/admin/identities") view=AdminIdentitiesRoute />
+                        <Route path=path!("/admin/people") view=AdminPeopleRoute />
+                        <Route path=path!("/admin/privacy") view=AdminPrivacyRoute />
+                        <Route path=path!("/admin/audit") view=AdminAuditRoute />
+                        // Public: what Guildhall collects, from the settings in force.
+                        <Route path=path!("/privacy") view=PrivacyRoute ssr=SsrMode::InOrder />
                     </Routes>
                 </main>
+                <footer class="site-footer">
+                    <a href="/privacy" data-testid="privacy-link">
+                        {i18n::t(i18n::Key::PrivacyLink)}
+                    </a>
+                </footer>
             </div>
         </Router>
     }

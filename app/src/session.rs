@@ -42,8 +42,9 @@ pub fn use_session() -> SessionResource {
 async fn load_session() -> Result<SessionInfo, AppError> {
     let state = use_context::<crate::ssr::AppState>().ok_or(AppError::Internal)?;
     let user = crate::api::get_me().await?;
+    let tz = crate::ssr::community::timezone(&state).await?;
     let today: NaiveDate = sqlx::query_scalar("select (now() at time zone $1)::date")
-        .bind(&state.settings.timezone)
+        .bind(tz.name())
         .fetch_one(&state.pool)
         .await?;
     Ok(SessionInfo {

@@ -57,46 +57,63 @@ test('an admin sees bot, collectors, guilds and pipeline runs', async ({ page })
   await expect(page.getByRole('navigation').getByRole('link', { name: 'Admin' })).toBeVisible();
 });
 
-test('an admin marks AFK channels from now on or for all of history and takes the marks off', async ({ page }) => {
-  await signIn(page, 'admin', '/admin');
-  const row = page.getByTestId('guilds-table').locator('tbody tr').first();
-  await expect(row).toBeVisible();
-  await row.getByRole('textbox').fill('123456789012345678');
-  await row.getByRole('button', { name: 'Mark', exact: true }).click();
-  await expect(page.getByTestId('afk-saved')).toBeVisible();
-  const fromNow = row.getByTestId('afk-marked').locator('li[data-marked="123456789012345678"]');
+test('an admin marks AFK channels by name from now on or for all of history and takes the marks off', async ({ page }) => {
+  await signIn(page, 'admin', '/admin/discord');
+  const guild = page.getByTestId('guild-channels').first();
+  await expect(guild).toBeVisible();
+  // Discord's own AFK channel is named, not shown as an id.
+  await expect(guild.getByTestId('afk-discord')).toHaveText('Voice › AFK');
+  const form = guild.getByTestId('afk-form');
+  await form.getByTestId('afk-pick').selectOption({ label: 'Voice › Lobby' });
+  await form.getByRole('button', { name: 'Mark', exact: true }).click();
+  const fromNow = guild.getByTestId('afk-marked').locator('li[data-marked="910000000000000001"]');
+  await expect(fromNow).toContainText('Voice › Lobby');
   await expect(fromNow).toContainText('since');
 
-  await row.getByRole('textbox').fill('not a number');
-  await row.getByRole('button', { name: 'Mark', exact: true }).click();
-  await expect(row).toContainText('A channel id is a positive number.');
-
-  await row.getByRole('textbox').fill('223456789012345678');
-  await row.getByRole('checkbox').check();
-  await row.getByRole('button', { name: 'Mark', exact: true }).click();
-  const always = row.getByTestId('afk-marked').locator('li[data-marked="223456789012345678"]');
+  await form.getByTestId('afk-pick').selectOption({ label: 'Voice › Gaming 1' });
+  await form.getByRole('checkbox').check();
+  await form.getByRole('button', { name: 'Mark', exact: true }).click();
+  const always = guild.getByTestId('afk-marked').locator('li[data-marked="910000000000000002"]');
   await expect(always).toContainText('always');
+  // A marked channel is no longer offered.
+  await expect(form.getByTestId('afk-pick').locator('option', { hasText: 'Lobby' })).toHaveCount(0);
   const marks = await query<{ channel_id: string; always: boolean }>(
     "select channel_id::text, valid_from = '-infinity' as always from app.afk_channels order by id",
   );
   expect(marks).toEqual([
-    { channel_id: '123456789012345678', always: false },
-    { channel_id: '223456789012345678', always: true },
+    { channel_id: '910000000000000001', always: false },
+    { channel_id: '910000000000000002', always: true },
   ]);
 
   await fromNow.getByRole('button', { name: 'Not from now on', exact: true }).click();
   await expect(fromNow).toHaveCount(0);
   await always.getByRole('button', { name: 'Never was', exact: true }).click();
-  await expect(row.getByTestId('afk-marked').locator('li')).toHaveCount(0);
+  await expect(guild.getByTestId('afk-marked').locator('li[data-marked]')).toHaveCount(0);
   expect(await query("select 1 from app.afk_channels where valid_to is null")).toHaveLength(0);
+  await page.goto('/admin/audit');
+  await waitForHydration(page);
   const audit = page.getByTestId('audit-table');
   await expect(audit.locator('tbody tr[data-action="guild.afk_channel.mark"]')).toHaveCount(2);
   await expect(audit.locator('tbody tr[data-action="guild.afk_channel.unmark"]')).toHaveCount(2);
 });
 
+test('an admin excludes a channel picked by name and records it again', async ({ page }) => {
+  await signIn(page, 'admin', '/admin/discord');
+  const guild = page.getByTestId('guild-channels').first();
+  const form = guild.getByTestId('exclude-form');
+  await form.getByTestId('exclude-pick').selectOption({ label: 'Text › clips' });
+  await form.getByRole('button', { name: 'Exclude', exact: true }).click();
+  const excluded = guild.getByTestId('excluded').locator('li[data-excluded="910000000000000203"]');
+  await expect(excluded).toContainText('Text › clips');
+  expect(await query("select 1 from app.excluded_channels where channel_id = 910000000000000203")).toHaveLength(1);
+  await excluded.getByRole('button', { name: 'Record again', exact: true }).click();
+  await expect(excluded).toHaveCount(0);
+  expect(await query("select 1 from app.excluded_channels")).toHaveLength(0);
+});
+
 test('an admin makes a member a leader, cannot remove the last admin, and sees both in the audit log', async ({ page }) => {
   await signIn(page, 'member');
-  await signIn(page, 'admin', '/admin');
+  await signIn(page, 'admin', '/admin/people');
   const users = page.getByTestId('users-table');
   const member = users.locator('tbody tr', { hasText: 'Demo Member' });
   await member.getByRole('combobox').selectOption('leader');
@@ -105,11 +122,6 @@ test('an admin makes a member a leader, cannot remove the last admin, and sees b
   await expect(users.locator('tbody tr', { hasText: 'Demo Member' })).toHaveAttribute('data-role', 'leader');
   const rows = await query<{ role: string }>("select role from app.users where display_name = 'Demo Member'");
   expect(rows).toEqual([{ role: 'leader' }]);
-  const latest = page.getByTestId('audit-table').locator('tbody tr').first();
-  await expect(latest).toContainText('Role changed');
-  await expect(latest).toContainText('Demo Admin');
-  await expect(latest).toContainText('Demo Member');
-  await expect(latest).toContainText('"role": "leader"');
 
   // The only admin cannot step down.
   const admin = users.locator('tbody tr', { hasText: 'Demo Admin' });
@@ -117,6 +129,14 @@ test('an admin makes a member a leader, cannot remove the last admin, and sees b
   await admin.getByRole('button', { name: 'Save', exact: true }).click();
   await expect(page.getByTestId('error')).toContainText('Not possible: there would be no admin left.');
   expect(await query("select 1 from app.users where display_name = 'Demo Admin' and role = 'admin'")).toHaveLength(1);
+
+  await page.getByTestId('console-menu').getByRole('link', { name: 'Audit log' }).click();
+  await expect(page).toHaveURL(/\/admin\/audit$/);
+  const latest = page.getByTestId('audit-table').locator('tbody tr').first();
+  await expect(latest).toContainText('Role changed');
+  await expect(latest).toContainText('Demo Admin');
+  await expect(latest).toContainText('Demo Member');
+  await expect(latest).toContainText('"role": "leader"');
 });
 
 test('signing out returns to the sign-in page', async ({ page }) => {

@@ -68,7 +68,7 @@ test('the members page shows each invite with its label and joins as gold.member
 });
 
 test('an admin maps a Discord role and labels an invite, and both are stored', async ({ page }) => {
-  await signIn(page, 'admin', '/admin');
+  await signIn(page, 'admin', '/admin/discord');
   const settings = page.getByTestId('discord-settings');
   const officer = settings.locator('tr[data-role-id="930000000000000002"]');
   await officer.locator('select[name="app_role"]').selectOption('leader');

@@ -19,7 +19,7 @@ test('an admin merges an unlinked game account into a member and sees the audit 
   );
   expect(target, 'the demo leaves some Steam accounts unlinked').toBeTruthy();
 
-  await signIn(page, 'admin', '/admin');
+  await signIn(page, 'admin', '/admin/identities');
   const editor = page.getByTestId('identity-editor');
   await editor.getByTestId('identity-search').fill(target.name);
   const gamer = editor.locator(`[data-testid="person"][data-person="${target.gamer}"]`);
@@ -38,7 +38,7 @@ test('an admin merges an unlinked game account into a member and sees the audit 
     [target.steam],
   );
   expect(moved.person).toBe(target.member);
-  await page.reload();
+  await page.goto('/admin/audit');
   await waitForHydration(page);
   const entry = page.getByTestId('audit-table').locator('tr[data-action="identity.merge"]').first();
   await expect(entry).toContainText(`person ${target.gamer} into person ${target.member}`);
@@ -47,13 +47,13 @@ test('an admin merges an unlinked game account into a member and sees the audit 
 
 test('a member cannot reach the identity editor', async ({ page }) => {
   await signIn(page, 'member');
-  const response = await page.goto('/admin');
+  const response = await page.goto('/admin/identities');
   expect(response?.status()).toBe(403);
   await expect(page.getByTestId('identity-editor')).toHaveCount(0);
 });
 
 test('an admin accepts a suggestion with its evidence and the account becomes the member\'s', async ({ page }) => {
-  await signIn(page, 'admin', '/admin');
+  await signIn(page, 'admin', '/admin/identities');
   const review = page.getByTestId('identity-review');
   const first = review.getByTestId('suggestion').first();
   await expect(first, 'the demo leaves unlinked accounts with plausible owners').toBeVisible();

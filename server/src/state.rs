@@ -98,6 +98,8 @@ impl ServerState {
                 leptos_options,
                 settings: Arc::new(PageSettings {
                     timezone: config.timezone.name().to_owned(),
+                    bronze_retention_days: config.pipeline.bronze_retention_days,
+                    message_content: config.discord.message_content,
                     demo_mode: config.demo,
                     bot_enabled: config.bot_token().is_some(),
                     admin_ids: config.admin_ids.clone(),

@@ -255,7 +255,14 @@ async fn export_csv(
     let lang = Lang::of_request(&headers);
     let failed =
         || crate::auth::error_page(lang, StatusCode::SERVICE_UNAVAILABLE, Key::ExportFailed);
-    let timezone = state.config.timezone.name();
+    // The zone in force: an admin's choice in the console, else the configuration.
+    let timezone = match app::ssr::community::timezone(&state.app).await {
+        Ok(tz) => tz.name(),
+        Err(error) => {
+            tracing::error!(%error, "reading the community settings failed");
+            return failed();
+        }
+    };
     let statement: &str = match table.as_str() {
         // The page's own function, over every week.
         "member_growth_weekly.csv" => {

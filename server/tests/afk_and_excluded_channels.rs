@@ -11,7 +11,9 @@ use web_app::*;
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn afk_marks_apply_from_now_or_to_all_of_history_and_are_audited(pool: PgPool) {
-    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing")
+    sqlx::raw_sql("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing;
+                   insert into app.discord_channels (guild_id, channel_id, name, kind)
+                   values (42, 7, 'Lobby', 'voice'), (42, 8, 'AFK', 'voice'), (42, 700, 'general', 'text')")
         .execute(&pool)
         .await
         .expect("a tracked guild");
@@ -92,14 +94,21 @@ async fn afk_marks_apply_from_now_or_to_all_of_history_and_are_audited(pool: PgP
             }
         ]
     );
-    let (_, overview) = app.call::<app::api::GetAdminOverview>(&[]).await;
-    let listed: Vec<(i64, bool)> = overview["guilds"][0]["marked_afk"]
+    // The console lists them by the names the bot knows.
+    let (_, channels) = app.call::<app::api::GetDiscordChannels>(&[]).await;
+    let listed: Vec<(&str, &str, bool)> = channels["guilds"][0]["marked_afk"]
         .as_array()
         .expect("marks")
         .iter()
-        .map(|m| (m["channel_id"].as_i64().expect("id"), m["since"].is_null()))
+        .map(|m| {
+            (
+                m["channel"]["channel_id"].as_str().expect("id"),
+                m["channel"]["name"].as_str().expect("name"),
+                m["since"].is_null(),
+            )
+        })
         .collect();
-    assert_eq!(listed, vec![(7, false), (8, true)]);
+    assert_eq!(listed, vec![("7", "Lobby", false), ("8", "AFK", true)]);
 
     // Off from now on: the past stays AFK. Off for all of history: the mark is gone.
     let ids: Vec<i64> = sqlx::query_scalar("select id from app.afk_channels order by id")
@@ -159,7 +168,9 @@ async fn afk_marks_apply_from_now_or_to_all_of_history_and_are_audited(pool: PgP
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn an_admin_excludes_a_channel_and_records_it_again_and_both_are_audited(pool: PgPool) {
-    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing")
+    sqlx::raw_sql("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing;
+                   insert into app.discord_channels (guild_id, channel_id, name, kind)
+                   values (42, 7, 'Lobby', 'voice'), (42, 8, 'AFK', 'voice'), (42, 700, 'general', 'text')")
         .execute(&pool)
         .await
         .expect("a tracked guild");

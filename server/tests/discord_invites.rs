@@ -175,6 +175,22 @@ async fn each_join_is_attributed_to_the_invite_whose_count_rose_and_roles_are_ke
             (1_100_000_000_000_000_902, "Raider".to_owned())
         ]
     );
+    // And its channels by name, for the console's pickers.
+    let channels: Vec<(i64, String, String)> = sqlx::query_as(
+        "select channel_id, name, kind from app.discord_channels where not deleted
+         order by channel_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("channels");
+    assert_eq!(
+        channels,
+        vec![
+            (id(LOBBY), "Lobby".to_owned(), "voice".to_owned()),
+            (id(CS2), "CS2".to_owned(), "voice".to_owned()),
+            (id(AFK), "AFK".to_owned(), "voice".to_owned()),
+        ]
+    );
 
     // Silver keeps the first join's source; the young account is Dave's only if his id says
     // so (these ids date from 2024).

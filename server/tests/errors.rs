@@ -48,11 +48,13 @@ fn variant(problem: &Problem) -> &'static str {
         Problem::SplitKeepsOne { .. } => "SplitKeepsOne",
         // Only for a database refusal the app does not know: no request reaches it.
         Problem::ChangeRefused => "ChangeRefused",
+        Problem::TimezoneUnknown { .. } => "TimezoneUnknown",
+        Problem::ChannelUnknown => "ChannelUnknown",
     }
 }
 
 /// Every problem a server function can answer with.
-const REACHABLE: [&str; 26] = [
+const REACHABLE: [&str; 28] = [
     "OutOfRange",
     "RangeReversed",
     "RangeTooLong",
@@ -79,6 +81,8 @@ const REACHABLE: [&str; 26] = [
     "SplitNothingChosen",
     "SplitForeignAccount",
     "SplitKeepsOne",
+    "TimezoneUnknown",
+    "ChannelUnknown",
 ];
 
 /// Persons for the identity editor: 1 (a Discord and a Steam account), 2 (a Minecraft
@@ -86,6 +90,7 @@ const REACHABLE: [&str; 26] = [
 async fn community(pool: &PgPool) {
     sqlx::raw_sql(
         "insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild');
+         insert into app.discord_channels (guild_id, channel_id, name, kind) values (42, 7, 'Lobby', 'voice');
          insert into silver.dim_user (person_id) overriding system value values (1), (2), (3);
          select setval(pg_get_serial_sequence('silver.dim_user', 'person_id'), 100);
          insert into silver.user_identities (kind, external_id, person_id, verified_by) values
@@ -254,6 +259,56 @@ async fn every_user_facing_error_reads_as_its_translation_in_german_and_in_engli
             Problem::GuildNotTracked,
             "Dieser Discord-Server wird nicht erfasst.",
             "This guild is not recorded.",
+        )
+        .await;
+    errors
+        .expect::<app::api::MarkAfkChannel>(
+            &[
+                ("guild_id", "42"),
+                ("channel_id", "9"),
+                ("whole_history", "false"),
+            ],
+            Some(Field::ChannelId),
+            Problem::ChannelUnknown,
+            "Der Bot kennt diesen Kanal in diesem Server nicht.",
+            "The bot does not know this channel in this server.",
+        )
+        .await;
+    errors
+        .expect::<app::api::SetCommunitySettings>(
+            &[("timezone", "Mars/Olympus"), ("bronze_retention_days", "")],
+            Some(Field::Timezone),
+            Problem::TimezoneUnknown {
+                name: "Mars/Olympus".into(),
+            },
+            "„Mars/Olympus“ ist keine Zeitzone: Wähle eine aus der Liste (z. B. Europe/Berlin).",
+            "'Mars/Olympus' is not a time zone: choose one from the list (e.g. Europe/Berlin).",
+        )
+        .await;
+    errors
+        .expect::<app::api::SetCommunitySettings>(
+            &[("timezone", ""), ("bronze_retention_days", "40000")],
+            Some(Field::BronzeRetentionDays),
+            Problem::OutOfRange {
+                min: 0,
+                max: 36_500,
+                unit: Unit::Days,
+            },
+            "Wähle zwischen 0 und 36.500 Tagen.",
+            "Choose between 0 and 36,500 days.",
+        )
+        .await;
+    errors
+        .expect::<app::api::GetAuditLog>(
+            &[("page", "0")],
+            Some(Field::Page),
+            Problem::OutOfRange {
+                min: 1,
+                max: 100_000,
+                unit: Unit::Pages,
+            },
+            "Wähle eine Seite von 1 bis 100.000.",
+            "Choose a page from 1 to 100,000.",
         )
         .await;
     errors

@@ -15,7 +15,9 @@ use web_app::*;
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
-    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing")
+    sqlx::raw_sql("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing;
+                   insert into app.discord_channels (guild_id, channel_id, name, kind)
+                   values (42, 7, 'Lobby', 'voice'), (42, 8, 'AFK', 'voice'), (42, 700, 'general', 'text')")
         .execute(&pool)
         .await
         .expect("a tracked guild");
@@ -75,7 +77,14 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
     app.sign_in_demo("admin").await;
     let (status, overview) = app.call::<app::api::GetAdminOverview>(&[]).await;
     assert_eq!(status, StatusCode::OK, "{overview}");
-    assert_eq!(overview["guilds"][0]["guild_id"], json!(42));
+    assert_eq!(
+        overview.get("guilds"),
+        None,
+        "the status section reads no guilds"
+    );
+    let (status, channels) = app.call::<app::api::GetDiscordChannels>(&[]).await;
+    assert_eq!(status, StatusCode::OK, "{channels}");
+    assert_eq!(channels["guilds"][0]["guild_id"], json!("42"));
     assert_eq!(overview["rejected"][0]["source"], json!("discord_voice"));
     assert_eq!(overview["rejected"][0]["count"], json!(2));
     assert_eq!(overview["rejected"][0]["last_error"], json!("latest"));
@@ -94,12 +103,20 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
         .await
         .expect("marks");
     assert_eq!(marked, vec![7]);
-    let response = app.get("/admin").await;
-    assert_eq!(response.status(), StatusCode::OK, "the admin sees /admin");
+    let response = app.get("/admin/discord").await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the admin sees /admin/discord"
+    );
     let page = response.text().await.expect("admin page");
     assert!(
         page.contains("Test Guild"),
-        "the admin page lists the guilds: {page}"
+        "the Discord section lists the guilds: {page}"
+    );
+    assert!(
+        page.contains("Lobby"),
+        "the marked AFK channel is named: {page}"
     );
 }
 
@@ -181,6 +198,15 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
                 ("whole_history", "false"),
             ],
         ),
+        p if p == GetDiscordChannels::PATH => (admin, vec![]),
+        p if p == GetAdminUsers::PATH => (admin, vec![]),
+        p if p == GetAuditLog::PATH => (admin, vec![("page", "1")]),
+        p if p == GetCommunitySettings::PATH => (admin, vec![]),
+        // Empty values: as configured, which changes nothing on a fresh database.
+        p if p == SetCommunitySettings::PATH => {
+            (admin, vec![("timezone", ""), ("bronze_retention_days", "")])
+        }
+        p if p == GetPrivacyFacts::PATH => (Allowed::Everyone, vec![]),
         p if p == UnmarkAfkChannel::PATH => {
             (admin, vec![("id", "999999"), ("whole_history", "false")])
         }
@@ -201,7 +227,9 @@ fn rank(role: &str) -> u8 {
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(pool: PgPool) {
-    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing")
+    sqlx::raw_sql("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing;
+                   insert into app.discord_channels (guild_id, channel_id, name, kind)
+                   values (42, 7, 'Lobby', 'voice'), (42, 8, 'AFK', 'voice'), (42, 700, 'general', 'text')")
         .execute(&pool)
         .await
         .expect("a tracked guild");
@@ -215,7 +243,7 @@ async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(poo
         paths.len() >= 7,
         "server functions were not registered: {paths:?}"
     );
-    let pages: [(&str, Allowed); 20] = [
+    let pages: [(&str, Allowed); 28] = [
         ("/", Allowed::Everyone),
         ("/me", Allowed::Everyone),
         ("/me/export.json", Allowed::AtLeast("member")),
@@ -248,6 +276,14 @@ async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(poo
         ),
         ("/export/leavers.csv", Allowed::AtLeast("leader")),
         ("/admin", Allowed::AtLeast("admin")),
+        ("/admin/status", Allowed::AtLeast("admin")),
+        ("/admin/discord", Allowed::AtLeast("admin")),
+        ("/admin/servers", Allowed::AtLeast("admin")),
+        ("/admin/identities", Allowed::AtLeast("admin")),
+        ("/admin/people", Allowed::AtLeast("admin")),
+        ("/admin/privacy", Allowed::AtLeast("admin")),
+        ("/admin/audit", Allowed::AtLeast("admin")),
+        ("/privacy", Allowed::Everyone),
     ];
 
     for visitor in ["anonymous", "member", "leader", "admin"] {
@@ -396,15 +432,16 @@ async fn an_admin_grants_and_revokes_leader_and_every_change_is_in_the_audit_log
             },
         ]
     );
-    // The admin page shows the people and the log.
-    let (status, overview) = admin_app.call::<app::api::GetAdminOverview>(&[]).await;
-    assert_eq!(status, StatusCode::OK, "{overview}");
-    assert_eq!(overview["audit_log"][0]["action"], json!("user.role"));
-    assert_eq!(
-        overview["audit_log"][0]["after"],
-        json!("{\"role\": \"member\"}")
-    );
-    let ada_row = overview["users"]
+    // The console shows the people and the log.
+    let (status, log) = admin_app
+        .call::<app::api::GetAuditLog>(&[("page", "1")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    assert_eq!(log["entries"][0]["action"], json!("user.role"));
+    assert_eq!(log["entries"][0]["after"], json!("{\"role\": \"member\"}"));
+    let (status, people) = admin_app.call::<app::api::GetAdminUsers>(&[]).await;
+    assert_eq!(status, StatusCode::OK, "{people}");
+    let ada_row = people["users"]
         .as_array()
         .expect("users")
         .iter()
@@ -502,7 +539,9 @@ async fn configured_roles_are_given_at_start_and_sign_in_and_cannot_be_lowered_o
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn a_mapped_discord_role_applies_at_sign_in_and_when_the_roles_change(pool: PgPool) {
     // The bot recorded the guild's Officer role and Ada (a member) getting it.
-    sqlx::query("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing")
+    sqlx::raw_sql("insert into app.discord_guilds (guild_id, name) values (42, 'Test Guild') on conflict do nothing;
+                   insert into app.discord_channels (guild_id, channel_id, name, kind)
+                   values (42, 7, 'Lobby', 'voice'), (42, 8, 'AFK', 'voice'), (42, 700, 'general', 'text')")
         .execute(&pool)
         .await
         .expect("guild");

@@ -10,7 +10,7 @@ use leptos::prelude::*;
 pub async fn mark_afk_channel(
     guild_id: i64,
     channel_id: i64,
-    whole_history: bool,
+    #[server(default)] whole_history: bool,
 ) -> Result<(), AppError> {
     use crate::error::{Field, Problem};
     use crate::model::{AuditAction, Permission};
@@ -28,6 +28,19 @@ pub async fn mark_afk_channel(
     .await?;
     if tracked.is_none() {
         let error = AppError::invalid(Field::GuildId, Problem::GuildNotTracked);
+        return Err(crate::ssr::authz::with_status(error));
+    }
+    // Only a channel the bot knows: the console picks it by name.
+    let known: bool = sqlx::query_scalar(
+        "select exists (select 1 from app.discord_channels
+                        where guild_id = $1 and channel_id = $2 and not deleted)",
+    )
+    .bind(guild_id)
+    .bind(channel_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !known {
+        let error = AppError::invalid(Field::ChannelId, Problem::ChannelUnknown);
         return Err(crate::ssr::authz::with_status(error));
     }
     let already: Option<i64> = sqlx::query_scalar(

@@ -54,7 +54,7 @@ pub async fn get_events(past: i32) -> Result<EventsOverview, AppError> {
               order by starts_at desc, scheduled_event_id desc
               limit $2)",
     )
-    .bind(&state.settings.timezone)
+    .bind(crate::ssr::community::timezone(&state).await?.name())
     .bind(i64::from(past))
     .fetch_all(&state.pool)
     .await?;

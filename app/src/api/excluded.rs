@@ -25,6 +25,19 @@ pub async fn exclude_channel(guild_id: i64, channel_id: i64) -> Result<(), AppEr
         let error = AppError::invalid(Field::GuildId, Problem::GuildNotTracked);
         return Err(crate::ssr::authz::with_status(error));
     }
+    // Only a channel or category the bot knows: the console picks it by name.
+    let known: bool = sqlx::query_scalar(
+        "select exists (select 1 from app.discord_channels
+                        where guild_id = $1 and channel_id = $2 and not deleted)",
+    )
+    .bind(guild_id)
+    .bind(channel_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !known {
+        let error = AppError::invalid(Field::ChannelId, Problem::ChannelUnknown);
+        return Err(crate::ssr::authz::with_status(error));
+    }
     let added = sqlx::query(
         "insert into app.excluded_channels (guild_id, channel_id) values ($1, $2)
          on conflict do nothing",

@@ -22,7 +22,7 @@ pub async fn get_member_growth(weeks: i32) -> Result<MemberGrowth, AppError> {
             problem,
         )));
     }
-    let tz = &state.settings.timezone;
+    let tz = crate::ssr::community::timezone(&state).await?.name();
     let weeks_rows = growth_weeks(&state.pool, tz, Some(weeks)).await?;
     let tenure = leaver_tenure(&state.pool).await?;
     // Activation needs a newcomer's first week to be over, retention their second.

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod afk;
+mod console;
 mod daily_active_users;
 mod discord;
 mod events;
@@ -17,6 +18,7 @@ mod servers;
 
 pub use accounts::*;
 pub use afk::*;
+pub use console::*;
 pub use daily_active_users::*;
 pub use discord::*;
 pub use events::*;
@@ -45,10 +47,11 @@ pub async fn get_me() -> Result<Option<CurrentUser>, AppError> {
 pub async fn get_my_activity() -> Result<crate::model::MyActivity, AppError> {
     use crate::model::{MyActivity, Permission};
     let (user, state) = crate::ssr::authz::require(Permission::OwnData).await?;
+    let tz = crate::ssr::community::timezone(&state).await?;
     let (minutes, voice_days): (i64, Vec<chrono::NaiveDate>) =
         sqlx::query_as(include_str!("my_activity_voice.sql"))
             .bind(user.discord_user_id)
-            .bind(&state.settings.timezone)
+            .bind(tz.name())
             .fetch_one(&state.pool)
             .await?;
     // The other sources, over every account of the member's person.
@@ -62,7 +65,7 @@ pub async fn get_my_activity() -> Result<crate::model::MyActivity, AppError> {
            and a.day > (now() at time zone $2)::date - 30",
     )
     .bind(user.discord_user_id)
-    .bind(&state.settings.timezone)
+    .bind(tz.name())
     .fetch_one(&state.pool)
     .await?;
     let games: Vec<(String, i64)> = sqlx::query_as(include_str!("my_activity_games.sql"))
@@ -119,19 +122,14 @@ async fn collector_status(
         .collect())
 }
 
-/// Status of the bot, collectors, guild settings and recent pipeline runs. Admins only.
+/// The console's status section (`/admin/status`): the bot, the collectors, refused
+/// records, the spool backlog and recent pipeline runs. Admins only. (The `status` part of
+/// issue 16 replaces this with `get_admin_status`; the other sections have their own
+/// functions in `api/console.rs`.)
 #[server]
 pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppError> {
-    use crate::model::{AdminOverview, GuildSettings, Permission, PipelineRun};
+    use crate::model::{AdminOverview, Permission, PipelineRun};
     let (_user, state) = crate::ssr::authz::require(Permission::Administer).await?;
-    let guilds: Vec<(i64, String, Option<i64>)> = sqlx::query_as(
-        "select guild_id, name, afk_channel_id from app.discord_guilds where tracked
-         order by name, guild_id",
-    )
-    .fetch_all(&state.pool)
-    .await?;
-    let mut marked = afk::marked_channels(&state.pool).await?;
-    let mut excluded = excluded::excluded_channels(&state.pool).await?;
     let recent_runs: Vec<PipelineRun> = sqlx::query_as(
         "select job, trigger, started_at, range_from, range_to, duration_ms, rows_affected, error
          from app.pipeline_runs order by started_at desc, id desc limit 20",
@@ -145,8 +143,6 @@ pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppErro
     )
     .fetch_all(&state.pool)
     .await?;
-    let users = roles::list_users(&state).await?;
-    let audit_log = roles::recent_audit_log(&state.pool).await?;
     Ok(AdminOverview {
         spool_backlog: state.settings.spool_backlog(),
         rejected: rejected
@@ -160,20 +156,8 @@ pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppErro
                 },
             )
             .collect(),
-        users,
-        audit_log,
         bot_enabled: state.settings.bot_enabled,
         collectors: collector_status(&state.pool).await?,
-        guilds: guilds
-            .into_iter()
-            .map(|(guild_id, name, afk_channel_id)| GuildSettings {
-                guild_id,
-                name,
-                afk_channel_id,
-                marked_afk: marked.remove(&guild_id).unwrap_or_default(),
-                excluded: excluded.remove(&guild_id).unwrap_or_default(),
-            })
-            .collect(),
         recent_runs,
     })
 }

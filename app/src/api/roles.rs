@@ -79,10 +79,12 @@ fn refuse(refusal: crate::error::Refusal) -> AppError {
     error
 }
 
-/// Everyone who has signed in (and the configured admins), admins first.
+/// Everyone who has signed in (and the configured admins), admins first; last sign-ins on
+/// the clock of `tz`.
 #[cfg(feature = "ssr")]
 pub(super) async fn list_users(
     state: &crate::ssr::AppState,
+    tz: chrono_tz::Tz,
 ) -> Result<Vec<crate::model::UserRole>, AppError> {
     use crate::model::UserRole;
     type Row = (
@@ -114,18 +116,22 @@ pub(super) async fn list_users(
                     name: display_name.unwrap_or(username),
                     role: Role::parse(&role)?,
                     configured: state.settings.configured_role(discord_user_id),
-                    last_login_at,
+                    last_login_at: last_login_at.map(|at| crate::ssr::community::local(at, tz)),
                 })
             },
         )
         .collect())
 }
 
-/// The latest entries of the audit log, newest first.
+/// One page (`offset`, `limit`) of the audit log, newest first, on the clock of `tz`, and
+/// how many entries there are in all.
 #[cfg(feature = "ssr")]
-pub(super) async fn recent_audit_log(
+pub(super) async fn audit_log_page(
     pool: &sqlx::PgPool,
-) -> Result<Vec<crate::model::AuditEntry>, AppError> {
+    tz: chrono_tz::Tz,
+    offset: i64,
+    limit: i64,
+) -> Result<(Vec<crate::model::AuditEntry>, i64), AppError> {
     use crate::model::AuditEntry;
     type Row = (
         chrono::DateTime<chrono::Utc>,
@@ -142,19 +148,25 @@ pub(super) async fn recent_audit_log(
                      else l.actor_name end,
                 l.action, l.subject, l.before::text, l.after::text
          from app.audit_log l left join app.users u on u.id = l.actor_user_id
-         order by l.at desc, l.id desc limit 50",
+         order by l.at desc, l.id desc offset $1 limit $2",
     )
+    .bind(offset)
+    .bind(limit)
     .fetch_all(pool)
     .await?;
-    Ok(rows
+    let total: i64 = sqlx::query_scalar("select count(*) from app.audit_log")
+        .fetch_one(pool)
+        .await?;
+    let entries = rows
         .into_iter()
         .map(|(at, actor, action, subject, before, after)| AuditEntry {
-            at,
+            at: crate::ssr::community::local(at, tz),
             actor,
             action,
             subject,
             before,
             after,
         })
-        .collect())
+        .collect();
+    Ok((entries, total))
 }

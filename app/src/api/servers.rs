@@ -78,7 +78,7 @@ pub async fn get_server_utilization(days: i32) -> Result<ServersOverview, AppErr
                          at time zone $1
          group by 1, 2 order by 1, 2 desc",
     )
-    .bind(&state.settings.timezone)
+    .bind(crate::ssr::community::timezone(&state).await?.name())
     .bind(days)
     .fetch_all(&state.pool)
     .await?;

@@ -1,9 +1,7 @@
-//! The admin page's overview (`get_admin_overview` in `api/mod.rs`, `pages/admin.rs`): collectors,
-//! guild settings, pipeline runs, refused records.
+//! The console's status section (`get_admin_overview` in `api/mod.rs`, `pages/admin.rs`):
+//! collectors, pipeline runs, refused records.
 
 use serde::{Deserialize, Serialize};
-
-use super::{AuditEntry, MarkedAfkChannel, UserRole};
 
 /// A collector's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,19 +48,6 @@ pub struct CollectorStatus {
     pub restarts: u32,
 }
 
-/// A tracked Discord guild and its voice settings.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GuildSettings {
-    pub guild_id: i64,
-    pub name: String,
-    /// The AFK channel Discord reports for the guild now.
-    pub afk_channel_id: Option<i64>,
-    /// Channels an admin marked as AFK that still count now, besides Discord's.
-    pub marked_afk: Vec<MarkedAfkChannel>,
-    /// Channels and categories whose activity is not recorded.
-    pub excluded: Vec<i64>,
-}
-
 /// One row of the pipeline run history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
@@ -78,15 +63,12 @@ pub struct PipelineRun {
     pub error: Option<String>,
 }
 
-/// Everything the admin page shows.
+/// What the console's status section shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminOverview {
     pub bot_enabled: bool,
     pub collectors: Vec<(String, CollectorStatus)>,
-    pub guilds: Vec<GuildSettings>,
     pub recent_runs: Vec<PipelineRun>,
-    pub users: Vec<UserRole>,
-    pub audit_log: Vec<AuditEntry>,
     /// Records the database refused, per source (kept in `bronze.rejected_records`).
     pub rejected: Vec<RejectedRecords>,
     /// Records waiting in the spool for the database, per source.

@@ -35,6 +35,8 @@ pub enum AuditAction {
     MemberOptedOut,
     /// A member deleted their account and everything Guildhall held about them.
     MemberDeleted,
+    /// An admin changed the community settings (time zone, bronze retention).
+    SettingsChanged,
 }
 
 impl AuditAction {
@@ -55,6 +57,7 @@ impl AuditAction {
             AuditAction::MemberHidden => "member.hide",
             AuditAction::MemberOptedOut => "member.opt_out",
             AuditAction::MemberDeleted => "member.delete",
+            AuditAction::SettingsChanged => "community.settings",
         }
     }
 
@@ -75,6 +78,7 @@ impl AuditAction {
             "member.hide" => Some(AuditAction::MemberHidden),
             "member.opt_out" => Some(AuditAction::MemberOptedOut),
             "member.delete" => Some(AuditAction::MemberDeleted),
+            "community.settings" => Some(AuditAction::SettingsChanged),
             _ => None,
         }
     }
@@ -83,7 +87,8 @@ impl AuditAction {
 /// One entry of `app.audit_log`, as the admin page shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
-    pub at: chrono::DateTime<chrono::Utc>,
+    /// On the community's clock.
+    pub at: super::LocalTime,
     pub actor: String,
     /// The action's code (`user.role`); older or newer codes show as they are.
     pub action: String,

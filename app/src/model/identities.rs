@@ -27,6 +27,7 @@ pub struct PersonSummary {
 /// evidence: how alike the names are and how many hours the account played while the member
 /// was in voice.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct IdentitySuggestion {
     pub kind: String,
     pub external_id: String,

@@ -14,5 +14,6 @@ pub struct UserRole {
     /// The role `GUILDHALL_ADMIN_IDS` or `GUILDHALL_LEADER_IDS` gives this user: it cannot
     /// be lowered on the page.
     pub configured: Option<Role>,
-    pub last_login_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// On the community's clock.
+    pub last_login_at: Option<super::LocalTime>,
 }

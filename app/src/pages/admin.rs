@@ -1,93 +1,238 @@
-//! `/admin`: bot and collector status, tracked guilds with the AFK channel override, people
-//! and their roles, the audit log, and the recent pipeline runs.
+//! The admin console (`/admin/...`): one section per address, reachable from the console
+//! menu (a row of tabs that scrolls sideways on a phone). This module holds the frame, the
+//! menu, the routes, and the status, people and audit-log sections; the Discord, identity
+//! and privacy sections have modules of their own. Times are on the community's clock,
+//! with the zone said once per section.
 
-use super::admin_identities::IdentityEditor;
-use crate::api::{
-    ExcludeChannel, IncludeChannel, MarkAfkChannel, SetUserRole, UnmarkAfkChannel,
-    get_admin_overview,
-};
-use crate::components::{ErrorNotice, Loading, error_key, error_problem, problem_detail};
+use super::gated;
+use crate::api::{SetUserRole, get_admin_overview, get_admin_users, get_audit_log};
+use crate::components::{ErrorNotice, Loading};
 use crate::i18n::{Key, t, use_i18n};
 use crate::model::{
-    AdminOverview, AuditAction, AuditEntry, CollectorStatus, GuildSettings, MarkedAfkChannel,
-    PipelineRun, RejectedRecords, Role, UserRole,
+    AdminOverview, AuditAction, AuditEntry, AuditPage, CollectorStatus, Permission, PipelineRun,
+    RejectedRecords, Role, UserRole,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+/// The console's sections, in the menu's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    Status,
+    Discord,
+    Servers,
+    Identities,
+    People,
+    Privacy,
+    Audit,
+}
+
+impl Section {
+    pub const ALL: [Section; 7] = [
+        Section::Status,
+        Section::Discord,
+        Section::Servers,
+        Section::Identities,
+        Section::People,
+        Section::Privacy,
+        Section::Audit,
+    ];
+
+    /// Its address.
+    pub fn path(self) -> &'static str {
+        match self {
+            Section::Status => "/admin/status",
+            Section::Discord => "/admin/discord",
+            Section::Servers => "/admin/servers",
+            Section::Identities => "/admin/identities",
+            Section::People => "/admin/people",
+            Section::Privacy => "/admin/privacy",
+            Section::Audit => "/admin/audit",
+        }
+    }
+
+    /// Its name in the menu and as the page's heading.
+    pub fn key(self) -> Key {
+        match self {
+            Section::Status => Key::ConsoleStatus,
+            Section::Discord => Key::ConsoleDiscord,
+            Section::Servers => Key::ConsoleServers,
+            Section::Identities => Key::ConsoleIdentities,
+            Section::People => Key::ConsolePeople,
+            Section::Privacy => Key::ConsolePrivacy,
+            Section::Audit => Key::ConsoleAudit,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        self.path().trim_start_matches("/admin/")
+    }
+}
+
+/// The console menu: every section, the current one marked. Plain links: they work before
+/// the page has hydrated too.
 #[component]
-pub fn AdminPage() -> impl IntoView {
-    let mark = ServerAction::<MarkAfkChannel>::new();
-    let unmark = ServerAction::<UnmarkAfkChannel>::new();
-    let set_role = ServerAction::<SetUserRole>::new();
-    let exclude = ServerAction::<ExcludeChannel>::new();
-    let include = ServerAction::<IncludeChannel>::new();
-    provide_context(ExclusionActions { exclude, include });
-    // Which guild was saved last; kept here because the rows are rebuilt after each save.
-    provide_context(LastSaved(RwSignal::new(None)));
-    provide_context(AfkActions { mark, unmark });
-    provide_context(set_role);
-    // Reload after every save so the page shows what the server stored.
-    let overview = Resource::new(
-        move || {
-            (
-                mark.version().get(),
-                unmark.version().get(),
-                set_role.version().get(),
-                exclude.version().get(),
-                include.version().get(),
-            )
-        },
-        |_| get_admin_overview(),
-    );
+fn ConsoleMenu(current: Section) -> impl IntoView {
+    let links = Section::ALL
+        .into_iter()
+        .map(|section| {
+            let here = section == current;
+            view! {
+                <li>
+                    <a
+                        href=section.path()
+                        aria-current=here.then_some("page")
+                        data-section=section.name()
+                    >
+                        {t(section.key())}
+                    </a>
+                </li>
+            }
+        })
+        .collect_view();
     view! {
-        <Title text=t(Key::AdminTitle) />
-        <section class="page admin" data-testid="admin">
-            <h1>{t(Key::AdminTitle)}</h1>
-            <Transition fallback=Loading>
-                {move || Suspend::new(async move {
-                    match overview.await {
-                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
-                        Ok(overview) => view! { <AdminSections overview /> }.into_any(),
-                    }
-                })}
-            </Transition>
-            // Their own resources and actions: not rebuilt each time the overview reloads
-            // (rebuilt inside it, the editor's review was fetched anew with every save, and
-            // under load the saved change then did not always reach the lists).
-            {view! { <IdentityEditor /> }.into_any()}
-            <super::admin_discord::DiscordSettings />
+        <nav class="console-nav" aria-label=t(Key::ConsoleMenu) data-testid="console-menu">
+            <ul>{links}</ul>
+        </nav>
+    }
+}
+
+/// The frame of every section: the title, the menu and the section's heading.
+#[component]
+pub fn Console(section: Section, children: Children) -> impl IntoView {
+    view! {
+        <Title text=t(section.key()) />
+        <section class="page admin console" data-testid="admin" data-section=section.name()>
+            <p class="console-title">{t(Key::AdminTitle)}</p>
+            <ConsoleMenu current=section />
+            <h1>{t(section.key())}</h1>
+            {children()}
         </section>
     }
 }
 
-/// The guild whose AFK channels were changed last, for the confirmation next to its form.
-#[derive(Clone, Copy)]
-struct LastSaved(RwSignal<Option<i64>>);
-
-/// The actions that exclude channels from recording and include them again.
-#[derive(Clone, Copy)]
-struct ExclusionActions {
-    exclude: ServerAction<ExcludeChannel>,
-    include: ServerAction<IncludeChannel>,
+/// "Times in Europe/Berlin", once per section.
+#[component]
+pub fn ZoneNote(zone: String) -> impl IntoView {
+    view! {
+        <p class="muted small zone-note" data-testid="zone-note">
+            {t(Key::TimesIn)} " " <strong>{zone}</strong>
+        </p>
+    }
 }
 
-/// The actions that mark and unmark AFK channels.
-#[derive(Clone, Copy)]
-struct AfkActions {
-    mark: ServerAction<MarkAfkChannel>,
-    unmark: ServerAction<UnmarkAfkChannel>,
+/// `/admin` and `/admin/status` (the server already refuses non-admins before rendering).
+#[component]
+pub fn AdminRoute() -> impl IntoView {
+    gated(Permission::Administer, |_| {
+        view! {
+            <Console section=Section::Status>
+                <StatusSection />
+            </Console>
+        }
+    })
+}
+
+/// `/admin/discord`
+#[component]
+pub fn AdminDiscordRoute() -> impl IntoView {
+    gated(Permission::Administer, |_| {
+        view! {
+            <Console section=Section::Discord>
+                <super::admin_discord::DiscordSection />
+            </Console>
+        }
+    })
+}
+
+/// `/admin/servers`: the game servers section of the `servers-ui` part of issue 16
+/// (`pages/admin_servers.rs`) takes this address; until it is merged, where servers are
+/// managed today.
+#[component]
+pub fn AdminServersRoute() -> impl IntoView {
+    gated(Permission::Administer, |_| {
+        view! {
+            <Console section=Section::Servers>
+                <div class="card">
+                    <p>{t(Key::ServersFromCommandLine)}</p>
+                    <pre class="mono small">"guildhall servers list"</pre>
+                </div>
+            </Console>
+        }
+    })
+}
+
+/// `/admin/identities`
+#[component]
+pub fn AdminIdentitiesRoute() -> impl IntoView {
+    gated(Permission::Administer, |_| {
+        view! {
+            <Console section=Section::Identities>
+                <super::admin_identities::IdentityEditor />
+            </Console>
+        }
+    })
+}
+
+/// `/admin/people`
+#[component]
+pub fn AdminPeopleRoute() -> impl IntoView {
+    gated(Permission::Administer, |_| {
+        view! {
+            <Console section=Section::People>
+                <PeopleSection />
+            </Console>
+        }
+    })
+}
+
+/// `/admin/privacy`
+#[component]
+pub fn AdminPrivacyRoute() -> impl IntoView {
+    gated(Permission::Administer, |_| {
+        view! {
+            <Console section=Section::Privacy>
+                <super::admin_privacy::CommunitySettingsSection />
+            </Console>
+        }
+    })
+}
+
+/// `/admin/audit?page=N`
+#[component]
+pub fn AdminAuditRoute() -> impl IntoView {
+    gated(Permission::Administer, |_| {
+        view! {
+            <Console section=Section::Audit>
+                <AuditSection />
+            </Console>
+        }
+    })
+}
+
+/// The bot, the collectors with their backlog, refused records and the pipeline's recent
+/// runs. (The `status` part of issue 16 replaces this section with `pages/admin_status.rs`.)
+#[component]
+fn StatusSection() -> impl IntoView {
+    let overview = Resource::new(|| (), |_| get_admin_overview());
+    view! {
+        <Transition fallback=Loading>
+            {move || Suspend::new(async move {
+                match overview.await {
+                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                    Ok(overview) => view! { <StatusCards overview /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
 }
 
 #[component]
-fn AdminSections(overview: AdminOverview) -> impl IntoView {
+fn StatusCards(overview: AdminOverview) -> impl IntoView {
     let AdminOverview {
         bot_enabled,
         collectors,
-        guilds,
         recent_runs,
-        users,
-        audit_log,
         rejected,
         spool_backlog,
     } = overview;
@@ -119,26 +264,111 @@ fn AdminSections(overview: AdminOverview) -> impl IntoView {
             <Rejected rejected />
         </div>
         <div class="card">
-            <h2>{t(Key::GuildsTitle)}</h2>
-            <Guilds guilds=guilds.clone() />
-        </div>
-        <div class="card">
-            <h2>{t(Key::ExcludedTitle)}</h2>
-            <ExcludedChannels guilds />
-        </div>
-        <div class="card">
-            <h2>{t(Key::UsersTitle)}</h2>
-            <p class="muted small">{t(Key::UsersLead)}</p>
-            <Users users />
-        </div>
-        <div class="card">
-            <h2>{t(Key::AuditTitle)}</h2>
-            <AuditLog entries=audit_log />
-        </div>
-        <div class="card">
             <h2>{t(Key::RunsTitle)}</h2>
             <Runs runs=recent_runs />
         </div>
+    }
+}
+
+/// Web users and their roles.
+#[component]
+fn PeopleSection() -> impl IntoView {
+    let set_role = ServerAction::<SetUserRole>::new();
+    provide_context(set_role);
+    let users = Resource::new(move || set_role.version().get(), |_| get_admin_users());
+    view! {
+        <div class="card">
+            <h2>{t(Key::UsersTitle)}</h2>
+            <p class="muted small">{t(Key::UsersLead)}</p>
+            <Transition fallback=Loading>
+                {move || Suspend::new(async move {
+                    match users.await {
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                        Ok(list) => {
+                            view! {
+                                <ZoneNote zone=list.timezone />
+                                <Users users=list.users />
+                            }
+                                .into_any()
+                        }
+                    }
+                })}
+            </Transition>
+        </div>
+    }
+}
+
+/// The audit log, a page at a time (`?page=N`), with links to newer and older entries.
+#[component]
+fn AuditSection() -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let page = move || {
+        query
+            .read()
+            .get("page")
+            .and_then(|page| page.parse::<u32>().ok())
+            .unwrap_or(1)
+            .max(1)
+    };
+    let log = Resource::new(page, get_audit_log);
+    view! {
+        <div class="card">
+            <Transition fallback=Loading>
+                {move || Suspend::new(async move {
+                    match log.await {
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                        Ok(page) => view! { <AuditLogPage page /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </div>
+    }
+}
+
+#[component]
+fn AuditLogPage(page: AuditPage) -> impl IntoView {
+    let lang = use_i18n().lang;
+    let AuditPage {
+        timezone,
+        entries,
+        page,
+        pages,
+        total,
+    } = page;
+    let newer = (page > 1).then(|| {
+        view! {
+            <a class="button button-secondary" href=format!("/admin/audit?page={}", page - 1) data-testid="audit-newer">
+                {t(Key::AuditNewer)}
+            </a>
+        }
+    });
+    let older = (page < pages).then(|| {
+        view! {
+            <a class="button button-secondary" href=format!("/admin/audit?page={}", page + 1) data-testid="audit-older">
+                {t(Key::AuditOlder)}
+            </a>
+        }
+    });
+    view! {
+        <ZoneNote zone=timezone />
+        <AuditLog entries />
+        <nav class="pager" aria-label=t(Key::ConsoleAudit) data-testid="audit-pager">
+            {newer}
+            <span class="muted small" data-testid="audit-page">
+                {move || {
+                    Key::AuditPageOf
+                        .fill(
+                            lang.get(),
+                            &[
+                                ("page", &lang.get().int(i64::from(page))),
+                                ("pages", &lang.get().int(i64::from(pages))),
+                                ("total", &lang.get().int(total)),
+                            ],
+                        )
+                }}
+            </span>
+            {older}
+        </nav>
     }
 }
 
@@ -294,7 +524,7 @@ fn Users(users: Vec<UserRole>) -> impl IntoView {
                     <td data-label=t(Key::ColLastLogin)>
                         {move || {
                             last_login
-                                .map(|at| lang.get().datetime(at))
+                                .map(|at| lang.get().local_datetime(at.naive_local()))
                                 .unwrap_or_else(|| "–".into())
                         }}
                     </td>
@@ -348,11 +578,12 @@ fn AuditLog(entries: Vec<AuditEntry>) -> impl IntoView {
                 Some(AuditAction::MemberHidden) => t(Key::AuditMemberHidden).into_any(),
                 Some(AuditAction::MemberOptedOut) => t(Key::AuditMemberOptedOut).into_any(),
                 Some(AuditAction::MemberDeleted) => t(Key::AuditMemberDeleted).into_any(),
+                Some(AuditAction::SettingsChanged) => t(Key::AuditSettingsChanged).into_any(),
                 None => entry.action.clone().into_any(),
             };
             view! {
                 <tr data-action=entry.action.clone()>
-                    <td data-label=t(Key::ColWhen)>{move || lang.get().datetime(at)}</td>
+                    <td data-label=t(Key::ColWhen)>{move || lang.get().local_datetime(at.naive_local())}</td>
                     <td data-label=t(Key::ColWho)>{entry.actor}</td>
                     <td data-label=t(Key::ColWhat)>{action}</td>
                     <td data-label=t(Key::ColSubject)>{entry.subject}</td>
@@ -443,283 +674,6 @@ fn Collectors(collectors: Vec<(String, CollectorStatus)>) -> impl IntoView {
         </div>
     }
     .into_any()
-}
-
-#[component]
-fn Guilds(guilds: Vec<GuildSettings>) -> impl IntoView {
-    if guilds.is_empty() {
-        return view! { <p class="muted">{t(Key::NoGuilds)}</p> }.into_any();
-    }
-    let rows = guilds
-        .into_iter()
-        .map(|guild| view! { <GuildRow guild /> })
-        .collect_view();
-    view! {
-        <div class="table-wrap">
-            <table class="data stack-on-mobile" data-testid="guilds-table">
-                <thead>
-                    <tr>
-                        <th scope="col">{t(Key::ColGuild)}</th>
-                        <th scope="col">{t(Key::ColAfkDiscord)}</th>
-                        <th scope="col">{t(Key::ColAfkMarked)}</th>
-                        <th scope="col">{t(Key::ColAfkMark)}</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
-        <p class="muted small">{t(Key::AfkHint)}</p>
-    }
-    .into_any()
-}
-
-fn channel_text(id: Option<i64>) -> String {
-    id.map(|id| id.to_string())
-        .unwrap_or_else(|| "–".to_owned())
-}
-
-/// One guild: Discord's AFK channel, the channels admins marked (each with its two ways to
-/// take the mark off) and the form to mark another.
-#[component]
-fn GuildRow(guild: GuildSettings) -> impl IntoView {
-    let guild_id = guild.guild_id;
-    let AfkActions { mark, unmark } = expect_context::<AfkActions>();
-    let value = RwSignal::new(String::new());
-    let whole_history = RwSignal::new(false);
-    let invalid = RwSignal::new(false);
-    let LastSaved(last_guild) = expect_context::<LastSaved>();
-    let busy = move || mark.pending().get() || unmark.pending().get();
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        match value.get_untracked().trim().parse::<i64>() {
-            Ok(channel_id) if channel_id > 0 => {
-                invalid.set(false);
-                last_guild.set(Some(guild_id));
-                mark.dispatch(MarkAfkChannel {
-                    guild_id,
-                    channel_id,
-                    whole_history: whole_history.get_untracked(),
-                });
-            }
-            _ => invalid.set(true),
-        }
-    };
-    let result = move || {
-        if invalid.get() {
-            return Some(
-                view! { <span class="form-error">{t(Key::ChannelIdInvalid)}</span> }.into_any(),
-            );
-        }
-        if last_guild.get() != Some(guild_id) || busy() {
-            return None;
-        }
-        let outcome = match (mark.value().get(), unmark.value().get()) {
-            (Some(Err(error)), _) | (_, Some(Err(error))) => Err(error),
-            (Some(Ok(())), _) | (_, Some(Ok(()))) => Ok(()),
-            (None, None) => return None,
-        };
-        match outcome {
-            Ok(()) => Some(
-                view! { <span class="form-ok" data-testid="afk-saved">{t(Key::Saved)}</span> }
-                    .into_any(),
-            ),
-            Err(error) => {
-                let key = error_key(&error);
-                let detail = error_problem(&error).map(problem_detail);
-                Some(view! { <span class="form-error">{t(key)} " " {detail}</span> }.into_any())
-            }
-        }
-    };
-    let marks = if guild.marked_afk.is_empty() {
-        view! { <span class="muted">"–"</span> }.into_any()
-    } else {
-        guild
-            .marked_afk
-            .into_iter()
-            .map(|marked| view! { <MarkedChannel marked guild_id /> })
-            .collect_view()
-            .into_any()
-    };
-    view! {
-        <tr data-guild=guild_id.to_string()>
-            <th scope="row">
-                {guild.name}
-                <span class="guild-id muted small mono">{guild_id.to_string()}</span>
-            </th>
-            <td class="mono" data-label=t(Key::ColAfkDiscord) data-testid="afk-discord">
-                {channel_text(guild.afk_channel_id)}
-            </td>
-            <td data-label=t(Key::ColAfkMarked) data-testid="afk-marked">
-                <ul class="plain-list">{marks}</ul>
-            </td>
-            <td data-label=t(Key::ColAfkMark)>
-                <form class="inline-form" on:submit=on_submit>
-                    <input
-                        type="text"
-                        inputmode="numeric"
-                        name="channel_id"
-                        class="mono"
-                        aria-label=t(Key::ChannelId)
-                        placeholder=t(Key::ChannelId)
-                        prop:value=move || value.get()
-                        on:input=move |ev| value.set(event_target_value(&ev))
-                    />
-                    <label class="check">
-                        <input
-                            type="checkbox"
-                            name="whole_history"
-                            prop:checked=move || whole_history.get()
-                            on:change=move |ev| whole_history.set(event_target_checked(&ev))
-                        />
-                        {t(Key::AfkWholeHistory)}
-                    </label>
-                    <button type="submit" disabled=busy>
-                        {t(Key::MarkAfk)}
-                    </button>
-                    {result}
-                </form>
-            </td>
-        </tr>
-    }
-}
-
-/// Per guild: the excluded channels and categories (each can be recorded again) and a form
-/// to exclude one more. Plain forms: they work before the page has hydrated too.
-#[component]
-fn ExcludedChannels(guilds: Vec<GuildSettings>) -> impl IntoView {
-    if guilds.is_empty() {
-        return view! { <p class="muted">{t(Key::NoGuilds)}</p> }.into_any();
-    }
-    let ExclusionActions { exclude, include } = expect_context::<ExclusionActions>();
-    let error = move || {
-        let failed = match (exclude.value().get(), include.value().get()) {
-            (Some(Err(error)), _) | (_, Some(Err(error))) => Some(error),
-            _ => None,
-        };
-        failed.map(|error| {
-            let key = error_key(&error);
-            let detail = error_problem(&error).map(problem_detail);
-            view! { <p class="form-error" role="alert">{t(key)} " " {detail}</p> }
-        })
-    };
-    let rows = guilds
-        .into_iter()
-        .map(|guild| {
-            let guild_id = guild.guild_id.to_string();
-            let excluded = if guild.excluded.is_empty() {
-                view! { <span class="muted">"–"</span> }.into_any()
-            } else {
-                guild
-                    .excluded
-                    .iter()
-                    .map(|channel| {
-                        let channel = channel.to_string();
-                        let (shown, field) = (channel.clone(), channel.clone());
-                        let guild_field = guild_id.clone();
-                        view! {
-                            <li data-excluded=channel>
-                                <span class="mono">{shown}</span>
-                                " "
-                                <ActionForm action=include attr:class="inline-form">
-                                    <input type="hidden" name="guild_id" value=guild_field />
-                                    <input type="hidden" name="channel_id" value=field />
-                                    <button type="submit" class="button-secondary">
-                                        {t(Key::RecordAgain)}
-                                    </button>
-                                </ActionForm>
-                            </li>
-                        }
-                    })
-                    .collect_view()
-                    .into_any()
-            };
-            let row_guild = guild_id.clone();
-            view! {
-                <tr data-guild=row_guild>
-                    <th scope="row">{guild.name}</th>
-                    <td data-label=t(Key::ColExcluded) data-testid="excluded">
-                        <ul class="plain-list">{excluded}</ul>
-                    </td>
-                    <td data-label=t(Key::ColExclude)>
-                        <ActionForm action=exclude attr:class="inline-form">
-                            <input type="hidden" name="guild_id" value=guild_id />
-                            <input
-                                type="text"
-                                inputmode="numeric"
-                                name="channel_id"
-                                class="mono"
-                                required
-                                aria-label=t(Key::ChannelOrCategoryId)
-                                placeholder=t(Key::ChannelOrCategoryId)
-                            />
-                            <button type="submit">{t(Key::Exclude)}</button>
-                        </ActionForm>
-                    </td>
-                </tr>
-            }
-            .into_any()
-        })
-        .collect_view();
-    view! {
-        <div class="table-wrap">
-            <table class="data stack-on-mobile" data-testid="excluded-table">
-                <thead>
-                    <tr>
-                        <th scope="col">{t(Key::ColGuild)}</th>
-                        <th scope="col">{t(Key::ColExcluded)}</th>
-                        <th scope="col">{t(Key::ColExclude)}</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
-        {error}
-        <p class="muted small">{t(Key::ExcludedHint)}</p>
-    }
-    .into_any()
-}
-
-/// One admin-marked AFK channel with its two ways to take the mark off.
-#[component]
-fn MarkedChannel(marked: MarkedAfkChannel, guild_id: i64) -> impl IntoView {
-    let AfkActions { unmark, mark } = expect_context::<AfkActions>();
-    let LastSaved(last_guild) = expect_context::<LastSaved>();
-    let lang = use_i18n().lang;
-    let id = marked.id;
-    let since = marked.since;
-    let remove = move |whole_history: bool| {
-        last_guild.set(Some(guild_id));
-        unmark.dispatch(UnmarkAfkChannel { id, whole_history });
-    };
-    let busy = move || mark.pending().get() || unmark.pending().get();
-    view! {
-        <li data-marked=marked.channel_id.to_string()>
-            <span class="mono">{marked.channel_id.to_string()}</span>
-            " "
-            <span class="muted small">
-                {move || match since {
-                    Some(at) => format!("{} {}", t(Key::AfkSince)(), lang.get().datetime(at)),
-                    None => t(Key::AfkAlways)().to_owned(),
-                }}
-            </span>
-            <button
-                type="button"
-                class="button-secondary"
-                disabled=busy
-                on:click=move |_| remove(false)
-            >
-                {t(Key::UnmarkFromNow)}
-            </button>
-            <button
-                type="button"
-                class="button-secondary"
-                disabled=busy
-                on:click=move |_| remove(true)
-            >
-                {t(Key::UnmarkAlways)}
-            </button>
-        </li>
-    }
 }
 
 #[component]

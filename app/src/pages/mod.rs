@@ -4,20 +4,26 @@
 mod admin;
 mod admin_discord;
 mod admin_identities;
+mod admin_privacy;
 mod daily_active_users;
 mod events;
 mod members;
 mod my_accounts;
 mod my_activity;
+mod privacy;
 mod retention;
 mod servers;
 mod sign_in;
 
-pub use admin::AdminPage;
+pub use admin::{
+    AdminAuditRoute, AdminDiscordRoute, AdminIdentitiesRoute, AdminPeopleRoute, AdminPrivacyRoute,
+    AdminRoute, AdminServersRoute,
+};
 pub use daily_active_users::DailyActiveUsersPage;
 pub use events::EventsPage;
 pub use members::MembersPage;
 pub use my_activity::MyActivityPage;
+pub use privacy::PrivacyRoute;
 pub use retention::RetentionPage;
 pub use servers::ServersPage;
 pub use sign_in::SignInPage;
@@ -98,12 +104,6 @@ pub fn ServersRoute() -> impl IntoView {
 #[component]
 pub fn RetentionRoute() -> impl IntoView {
     gated(Permission::ViewKpis, |_| view! { <RetentionPage /> })
-}
-
-/// `/admin` (the server already refuses non-admins before rendering).
-#[component]
-pub fn AdminRoute() -> impl IntoView {
-    gated(Permission::Administer, |_| view! { <AdminPage /> })
 }
 
 /// Any other path: a 404.

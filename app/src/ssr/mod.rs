@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod authz;
+pub mod community;
 pub mod identity;
 
 use leptos::config::LeptosOptions;
@@ -12,8 +13,15 @@ use std::sync::Arc;
 /// Settings the pages need at request time.
 #[derive(Clone, Debug)]
 pub struct PageSettings {
-    /// IANA time zone of the community; all KPI days are local days in it.
+    /// IANA time zone of the community as configured (`GUILDHALL_TIMEZONE`); an admin's
+    /// choice in `app.community_settings` wins: read it with [`community::timezone`].
     pub timezone: String,
+    /// Days of bronze kept as configured (`GUILDHALL_PIPELINE__BRONZE_RETENTION_DAYS`); an
+    /// admin's choice wins ([`community::settings`]).
+    pub bronze_retention_days: u32,
+    /// The bot asks for message content to count characters
+    /// (`GUILDHALL_DISCORD__MESSAGE_CONTENT`; a gateway intent, so configuration only).
+    pub message_content: bool,
     /// Demo login is available.
     pub demo_mode: bool,
     /// A Discord bot token is configured, so the bot runs.

@@ -120,8 +120,48 @@ pub async fn write(pool: &PgPool, params: &DemoParams, metrics: &Metrics) -> any
     drop(writer);
     task.await.context("the ingestion writer stopped")?;
     write_roles_and_invites(pool, params).await?;
+    write_channels(pool).await?;
     written += games::write(pool, params, metrics).await?;
     Ok(written)
+}
+
+/// The guild's channels and categories by name, as the bot would have recorded them (the
+/// admin console's pickers show them).
+async fn write_channels(pool: &PgPool) -> anyhow::Result<()> {
+    const VOICE: i64 = 910_000_000_000_000_900;
+    const TEXT: i64 = 910_000_000_000_000_901;
+    let voice_names = ["Lobby", "Gaming 1", "Gaming 2", "Chill", "Stream"];
+    let text_names = ["general", "looking-for-group", "clips"];
+    let mut rows: Vec<(i64, String, &str, Option<i64>, i32)> = vec![
+        (TEXT, "Text".into(), "category", None, 0),
+        (VOICE, "Voice".into(), "category", None, 1),
+        (DEMO_AFK_CHANNEL_ID, "AFK".into(), "voice", Some(VOICE), 9),
+    ];
+    for (position, (id, name)) in DEMO_CHANNEL_IDS.iter().zip(voice_names).enumerate() {
+        let position = i32::try_from(position).unwrap_or(0);
+        rows.push((*id, name.into(), "voice", Some(VOICE), position));
+    }
+    for (position, (id, name)) in DEMO_TEXT_CHANNEL_IDS.iter().zip(text_names).enumerate() {
+        let position = i32::try_from(position).unwrap_or(0);
+        rows.push((*id, name.into(), "text", Some(TEXT), position));
+    }
+    for (id, name, kind, parent, position) in rows {
+        sqlx::query(
+            "insert into app.discord_channels (guild_id, channel_id, name, kind, parent_id, position)
+             values ($1, $2, $3, $4, $5, $6)
+             on conflict (guild_id, channel_id) do nothing",
+        )
+        .bind(DEMO_GUILD_ID)
+        .bind(id)
+        .bind(name)
+        .bind(kind)
+        .bind(parent)
+        .bind(position)
+        .execute(pool)
+        .await
+        .context("writing the demo guild's channels")?;
+    }
+    Ok(())
 }
 
 /// The guild's roles (Moderator for the first demo login member) and invites, as the bot

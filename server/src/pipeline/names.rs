@@ -97,6 +97,7 @@ named! {
         GamePresenceHours => "silver.game_presence_hours",
         IdentityReviewAccounts => "silver.identity_review_accounts",
         IdentityReviewSuspects => "silver.identity_review_suspects",
+        IdentityReviewSuggestions => "silver.identity_review_suggestions",
         DimEvents => "silver.dim_events",
         EventParticipants => "silver.event_participants",
         // Gold: the KPIs.

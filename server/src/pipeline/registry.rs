@@ -236,7 +236,11 @@ pub const JOBS: &[Job] = &[
             Table::FactGameSessions,
             Table::ActivityDaily,
         ],
-        outputs: &[Table::IdentityReviewAccounts, Table::IdentityReviewSuspects],
+        outputs: &[
+            Table::IdentityReviewAccounts,
+            Table::IdentityReviewSuggestions,
+            Table::IdentityReviewSuspects,
+        ],
         progress: Progress::DirtyDays,
         sql: include_str!("jobs/identity_review.sql"),
         history_start: None,

@@ -143,12 +143,13 @@ impl Pipeline {
     /// the others (each is recorded in the run history); the error names every job that
     /// failed.
     pub async fn run_all(&self, trigger: Trigger) -> anyhow::Result<Vec<RunReport>> {
+        let this = self.in_force().await?;
         // Once per pass: no job marks a table, so the marks are all there before the first.
-        self.distribute_dirty_tables().await?;
+        this.distribute_dirty_tables().await?;
         let mut reports = Vec::with_capacity(JOBS.len());
         let mut failures = Vec::new();
         for job in plan() {
-            match self.run(job, trigger, None).await {
+            match this.run(job, trigger, None).await {
                 Ok(report) => reports.push(report),
                 Err(error) => {
                     tracing::error!(
@@ -169,8 +170,40 @@ impl Pipeline {
     /// Runs one job incrementally.
     pub async fn run_job(&self, name: JobName, trigger: Trigger) -> anyhow::Result<RunReport> {
         let job = job(name);
-        self.distribute_dirty_tables().await?;
-        self.run(job, trigger, None).await
+        let this = self.in_force().await?;
+        this.distribute_dirty_tables().await?;
+        this.run(job, trigger, None).await
+    }
+
+    /// This pipeline in the community's time zone in force: an admin's choice in the console
+    /// (`app.community_settings`), else the configured one. Read at every run, so a change
+    /// applies without a restart (and, as any change of zone, recomputes the history).
+    async fn in_force(&self) -> anyhow::Result<Pipeline> {
+        let chosen: Option<String> =
+            sqlx::query_scalar("select timezone from app.community_settings")
+                .fetch_optional(&self.pool)
+                .await
+                .context("reading the community settings")?
+                .flatten();
+        let mut pipeline = self.clone();
+        if let Some(zone) = chosen.and_then(|name| name.parse::<Tz>().ok()) {
+            pipeline.timezone = zone;
+        }
+        Ok(pipeline)
+    }
+
+    /// Days of bronze kept: an admin's choice in the console (`app.community_settings`),
+    /// else `configured`. Read before each retention pass.
+    pub async fn retention_days_in_force(&self, configured: u32) -> anyhow::Result<u32> {
+        let chosen: Option<i32> =
+            sqlx::query_scalar("select bronze_retention_days from app.community_settings")
+                .fetch_optional(&self.pool)
+                .await
+                .context("reading the community settings")?
+                .flatten();
+        Ok(chosen
+            .and_then(|days| u32::try_from(days).ok())
+            .unwrap_or(configured))
     }
 
     /// Recomputes the local days `from..=to` for every job (or one), in dependency order.
@@ -187,10 +220,11 @@ impl Pipeline {
             Some(name) => vec![job(name)],
             None => plan(),
         };
+        let this = self.in_force().await?;
         let mut reports = Vec::with_capacity(jobs.len());
         for job in jobs {
             tracing::info!(job = job.name.as_str(), %from, %to, "backfilling");
-            reports.push(self.run(job, Trigger::Backfill, Some((from, to))).await?);
+            reports.push(this.run(job, Trigger::Backfill, Some((from, to))).await?);
         }
         Ok(reports)
     }

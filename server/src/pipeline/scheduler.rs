@@ -33,8 +33,8 @@ async fn wake_listener(pool: &PgPool) -> Option<sqlx::postgres::PgListener> {
 /// Runs every job on an interval until `shutdown`, and at once (after a short pause that
 /// gathers a burst) when the database says an account changed person. Failures are logged
 /// (and recorded in the run history); the loop never dies.
-/// Bronze retention (`retention_days`, 0 = keep everything) runs after a successful run,
-/// at most once an hour.
+/// Bronze retention (`retention_days`, 0 = keep everything, unless an admin chose other days
+/// in the console) runs after a successful run, at most once an hour.
 pub async fn run_scheduler(
     pipeline: Pipeline,
     interval: std::time::Duration,
@@ -73,12 +73,19 @@ pub async fn run_scheduler(
                     "scheduled pipeline run failed"
                 );
             }
-            Ok(_)
-                if retention_days > 0
-                    && last_retention.is_none_or(|at| at.elapsed() >= RETENTION_EVERY) =>
-            {
+            Ok(_) if last_retention.is_none_or(|at| at.elapsed() >= RETENTION_EVERY) => {
                 last_retention = Some(Instant::now());
-                if let Err(error) = pipeline.apply_retention(retention_days).await {
+                // An admin's choice in the console wins over the configured days.
+                let keep = match pipeline.retention_days_in_force(retention_days).await {
+                    Ok(days) => days,
+                    Err(error) => {
+                        tracing::error!(error = format!("{error:#}"), "bronze retention failed");
+                        continue;
+                    }
+                };
+                if keep > 0
+                    && let Err(error) = pipeline.apply_retention(keep).await
+                {
                     tracing::error!(error = format!("{error:#}"), "bronze retention failed");
                 }
             }

@@ -293,6 +293,8 @@ pub struct Options {
     pub leader_ids: Vec<i64>,
     /// The fake provider's user is a member of a tracked guild (as the bot recorded it).
     pub member: bool,
+    /// `GUILDHALL_DISCORD__MESSAGE_CONTENT`: message lengths are counted.
+    pub message_content: bool,
 }
 
 impl Default for Options {
@@ -303,6 +305,7 @@ impl Default for Options {
             admin_ids: Vec::new(),
             leader_ids: Vec::new(),
             member: true,
+            message_content: false,
         }
     }
 }
@@ -362,6 +365,10 @@ pub async fn start(pool: PgPool, options: Options) -> TestApp {
         .merge(Serialized::default("demo", options.demo))
         .merge(Serialized::default("admin_ids", options.admin_ids))
         .merge(Serialized::default("leader_ids", options.leader_ids))
+        .merge(Serialized::default(
+            "discord.message_content",
+            options.message_content,
+        ))
         .merge(Serialized::default(
             "spool_dir",
             spool_dir.to_string_lossy().into_owned(),

@@ -2,14 +2,15 @@
 //! tables. What it records here is not community activity (that goes to bronze) but what
 //! the bot itself knows and the admin page shows: the guilds it is in and whether they are
 //! recorded, until when it watched each guild (`observed_until`), the guilds' roles (the
-//! picker for the role mapping), and their invites (where members come from).
+//! picker for the role mapping), their channels and categories (the names the admin
+//! console's pickers show), and their invites (where members come from).
 //!
 //! Each function runs one statement and names what it records; the handlers decide when,
 //! log failures and add context.
 
 use super::{db_id, instant};
 use chrono::{DateTime, Utc};
-use serenity::all::{Role, Timestamp, User};
+use serenity::all::{ChannelType, GuildChannel, Role, Timestamp, User};
 use sqlx::{PgExecutor, PgPool};
 
 /// Records a guild the bot is in but does not record: only its name, for the admin's list.
@@ -131,6 +132,94 @@ pub(super) async fn record_role_deleted(
     )
     .bind(guild_id)
     .bind(role_id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// What a channel is, as `app.discord_channels.kind` keeps it.
+fn channel_kind(kind: ChannelType) -> &'static str {
+    match kind {
+        ChannelType::Text => "text",
+        ChannelType::Voice => "voice",
+        ChannelType::Category => "category",
+        ChannelType::News => "announcement",
+        ChannelType::Stage => "stage",
+        ChannelType::Forum => "forum",
+        _ => "other",
+    }
+}
+
+/// Records channels and categories of a guild as they are now (created, changed, or listed
+/// again). Threads are not channels an admin picks: they are left out.
+pub(super) async fn record_channels<'a>(
+    pool: &PgPool,
+    guild_id: i64,
+    channels: impl Iterator<Item = &'a GuildChannel>,
+) -> sqlx::Result<()> {
+    let mut ids = Vec::new();
+    let mut names = Vec::new();
+    let mut kinds = Vec::new();
+    let mut parents = Vec::new();
+    let mut positions = Vec::new();
+    for channel in channels.filter(|channel| channel.thread_metadata.is_none()) {
+        ids.push(db_id(channel.id.get()));
+        names.push(channel.name.clone());
+        kinds.push(channel_kind(channel.kind));
+        parents.push(channel.parent_id.map(|parent| db_id(parent.get())));
+        positions.push(i32::from(channel.position));
+    }
+    sqlx::query(
+        "insert into app.discord_channels
+             (guild_id, channel_id, name, kind, parent_id, position, deleted, updated_at)
+         select $1, c.id, c.name, c.kind, c.parent, c.position, false, now()
+         from unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::int[])
+              c (id, name, kind, parent, position)
+         on conflict (guild_id, channel_id) do update
+             set name = excluded.name, kind = excluded.kind, parent_id = excluded.parent_id,
+                 position = excluded.position, deleted = false,
+                 updated_at = excluded.updated_at",
+    )
+    .bind(guild_id)
+    .bind(&ids)
+    .bind(&names)
+    .bind(&kinds)
+    .bind(&parents)
+    .bind(&positions)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records the guild's channels that are no longer `listed` as deleted.
+pub(super) async fn record_unlisted_channels_deleted(
+    pool: &PgPool,
+    guild_id: i64,
+    listed: &[i64],
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update app.discord_channels set deleted = true, updated_at = now()
+         where guild_id = $1 and not deleted and not (channel_id = any($2))",
+    )
+    .bind(guild_id)
+    .bind(listed)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Records one channel or category as deleted.
+pub(super) async fn record_channel_deleted(
+    pool: &PgPool,
+    guild_id: i64,
+    channel_id: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update app.discord_channels set deleted = true, updated_at = now()
+         where guild_id = $1 and channel_id = $2",
+    )
+    .bind(guild_id)
+    .bind(channel_id)
     .execute(pool)
     .await?;
     Ok(())

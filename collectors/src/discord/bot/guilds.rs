@@ -1,6 +1,7 @@
 //! Guilds and roles: which guilds are recorded ([`Tracking`], and following the admins'
 //! decisions while the session runs), what begins the recording of a guild (GUILD_CREATE),
-//! the guild's name and AFK channel (changes of the AFK channel go to bronze), and its roles.
+//! the guild's name and AFK channel (changes of the AFK channel go to bronze), its roles, and
+//! its channels and categories by name (for the admin console's pickers).
 //! The guild and role state itself is written through [`collector_state`].
 
 use super::collector_state;
@@ -9,7 +10,7 @@ use super::state::BotState;
 use super::{db_id, members, scheduled};
 use anyhow::Context as _;
 use chrono::Utc;
-use serenity::all::{Context, Guild, GuildId, PartialGuild, Role, RoleId};
+use serenity::all::{Context, Guild, GuildChannel, GuildId, PartialGuild, Role, RoleId};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -67,6 +68,42 @@ pub(super) async fn role_deleted(state: &BotState, guild_id: GuildId, role_id: R
     }
 }
 
+/// CHANNEL_CREATE, CHANNEL_UPDATE and their category twins: a tracked guild's channel as it
+/// is now.
+pub(super) async fn channel_changed(state: &BotState, channel: &GuildChannel) {
+    let guild_id = db_id(channel.guild_id.get());
+    if !state.tracks(guild_id) {
+        return;
+    }
+    let stored =
+        collector_state::record_channels(&state.pool, guild_id, std::iter::once(channel)).await;
+    if let Err(error) = stored {
+        tracing::warn!(guild_id, %error, "cannot record a channel");
+    }
+}
+
+/// CHANNEL_DELETE and CATEGORY_DELETE: the channel is marked deleted.
+pub(super) async fn channel_deleted(state: &BotState, channel: &GuildChannel) {
+    let stored = collector_state::record_channel_deleted(
+        &state.pool,
+        db_id(channel.guild_id.get()),
+        db_id(channel.id.get()),
+    )
+    .await;
+    if let Err(error) = stored {
+        tracing::warn!(%error, "cannot record a deleted channel");
+    }
+}
+
+/// Records the guild's channels and categories; those no longer listed are marked deleted.
+async fn store_channels(state: &BotState, guild: &Guild) -> anyhow::Result<()> {
+    let guild_id = db_id(guild.id.get());
+    collector_state::record_channels(&state.pool, guild_id, guild.channels.values()).await?;
+    let ids: Vec<i64> = guild.channels.keys().map(|id| db_id(id.get())).collect();
+    collector_state::record_unlisted_channels_deleted(&state.pool, guild_id, &ids).await?;
+    Ok(())
+}
+
 /// Records the guild's roles (the admin's picker for the role mapping); roles no longer
 /// listed are marked deleted.
 async fn store_roles(
@@ -105,6 +142,13 @@ async fn start_recording(state: &BotState, ctx: &Context, guild: &Guild) {
             guild_id,
             error = format!("{error:#}"),
             "cannot record the roles"
+        );
+    }
+    if let Err(error) = store_channels(state, guild).await {
+        tracing::warn!(
+            guild_id,
+            error = format!("{error:#}"),
+            "cannot record the channels"
         );
     }
     state.load_invites(&ctx.http, guild.id).await;

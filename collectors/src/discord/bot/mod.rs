@@ -43,7 +43,7 @@ use members::MEMBER_SOURCE;
 use messages::{ExcludedTextChannels, MESSAGE_SOURCE, NoSystemMessages};
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
-    Cache, ClientBuilder, Context, EventHandler, GatewayIntents, Guild, GuildId,
+    Cache, ClientBuilder, Context, EventHandler, GatewayIntents, Guild, GuildChannel, GuildId,
     GuildMemberUpdateEvent, GuildMembersChunkEvent, GuildScheduledEventUserAddEvent,
     GuildScheduledEventUserRemoveEvent, HttpBuilder, InviteCreateEvent, InviteDeleteEvent, Member,
     Message, PartialGuild, Ready, ResumedEvent, Role, RoleId, ScheduledEvent, UnavailableGuild,
@@ -463,6 +463,31 @@ impl EventHandler for Dispatcher {
         _removed: Option<Role>,
     ) {
         guilds::role_deleted(&self.state, guild_id, role_id).await;
+    }
+
+    async fn channel_create(&self, _ctx: Context, channel: GuildChannel) {
+        guilds::channel_changed(&self.state, &channel).await;
+    }
+
+    async fn category_create(&self, _ctx: Context, category: GuildChannel) {
+        guilds::channel_changed(&self.state, &category).await;
+    }
+
+    async fn channel_update(&self, _ctx: Context, _old: Option<GuildChannel>, new: GuildChannel) {
+        guilds::channel_changed(&self.state, &new).await;
+    }
+
+    async fn channel_delete(
+        &self,
+        _ctx: Context,
+        channel: GuildChannel,
+        _messages: Option<Vec<Message>>,
+    ) {
+        guilds::channel_deleted(&self.state, &channel).await;
+    }
+
+    async fn category_delete(&self, _ctx: Context, category: GuildChannel) {
+        guilds::channel_deleted(&self.state, &category).await;
     }
 
     async fn guild_scheduled_event_create(&self, _ctx: Context, event: ScheduledEvent) {

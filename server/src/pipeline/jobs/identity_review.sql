@@ -1,6 +1,7 @@
 -- identity_review: silver.game_presence_hours, silver.voice_presence_hours,
 --                  silver.user_identities, silver.fact_game_sessions, silver.activity_daily
---                  -> silver.identity_review_accounts, silver.identity_review_suspects
+--                  -> silver.identity_review_accounts, silver.identity_review_suggestions,
+--                     silver.identity_review_suspects
 --
 -- Parameters (transaction-local settings, set by the runner):
 --   guildhall.day_from, guildhall.today   the changed days and the community's local today
@@ -11,6 +12,9 @@
 -- which its person was in voice or chat). Counting the hours members were in voice while each account played is the
 -- expensive part, so the runner brings this job's recent days up to date only hourly
 -- (`recent_every`); changes to older days (a backfill, a time zone change) run at once.
+-- The suggestions compare each reviewed account's player name with every member's name
+-- (20,000 at the largest demo) as sets: the trigrams of both sides are joined once, and
+-- only pairs that share one, or were in voice together, are scored.
 -- The editor drops, when it reads, the accounts linked to a member since.
 -- Returns one row: (rows bigint, dirty_from timestamptz, dirty_to timestamptz).
 
@@ -61,6 +65,105 @@ select t.kind, t.external_id,
                  from together w
                  where w.kind = t.kind and w.external_id = t.external_id), '[]') as together
 from top t;
+
+drop table if exists review_suggestions;
+
+create temp table review_suggestions on commit drop as
+with players as (
+    select a.kind, a.external_id, a.played_hours, silver.comparable_name(a.player_name) as full_name
+    from review_accounts a
+    where a.player_name is not null
+),
+-- Each name as a whole and without the digits at its ends (`mira_99` -> `mira`).
+player_sides as (
+    select p.kind, p.external_id, s.side, s.name, silver.name_trigrams(s.name) as trigrams
+    from players p
+    cross join lateral (values ('full', p.full_name),
+                               ('bare', btrim(p.full_name, '0123456789'))) s (side, name)
+),
+-- One name per member's person (web name, server nickname or account name); hidden
+-- members are never suggested.
+members as materialized (
+    select distinct on (d.person_id) d.person_id, silver.comparable_name(n.name) as full_name
+    from silver.user_identities d
+    cross join lateral (select app.discord_name(d.external_id) as name) n
+    where d.kind = 'discord' and n.name is not null
+      and d.person_id not in (select person_id from app.hidden_persons)
+    order by d.person_id, d.external_id
+),
+-- Each distinct name once: members often share one (`mira`), and a name is compared once.
+member_sides as materialized (
+    select n.full_name, s.side, s.name, silver.name_trigrams(s.name) as trigrams
+    from (select distinct full_name from members) n
+    cross join lateral (values ('full', n.full_name),
+                               ('bare', btrim(n.full_name, '0123456789'))) s (side, name)
+),
+-- Each name's trigram carries the name and how many trigrams it has, so that the pairs
+-- are scored straight from the join.
+member_trigrams as materialized (
+    select m.full_name, m.side, m.name, cardinality(m.trigrams) as trigrams, g.trigram
+    from member_sides m cross join lateral unnest(m.trigrams) g (trigram)
+),
+-- Pairs of names that share a trigram, and how many: a name contained in another shares
+-- some too.
+shared as (
+    select p.kind, p.external_id, p.side, p.name as player_side,
+           cardinality(p.trigrams) as player_trigrams,
+           m.full_name, m.name as member_side, m.trigrams as member_trigrams,
+           count(*) as shared
+    from player_sides p
+    cross join lateral unnest(p.trigrams) g (trigram)
+    join member_trigrams m on m.side = p.side and m.trigram = g.trigram
+    group by p.kind, p.external_id, p.side, p.name, cardinality(p.trigrams),
+             m.full_name, m.name, m.trigrams
+),
+alike_names as (
+    select kind, external_id, full_name,
+           max(case when side = 'full' then 1.0 else 0.7 end
+               * silver.trigram_name_similarity(player_side, player_trigrams,
+                                                member_side, member_trigrams, shared))
+               as similarity
+    from shared
+    group by 1, 2, 3
+),
+alike as (
+    select a.kind, a.external_id, m.person_id, a.similarity
+    from alike_names a join members m using (full_name)
+),
+together as (
+    select a.kind, a.external_id, (w.pair ->> 0)::bigint as person_id,
+           (w.pair ->> 1)::int as hours
+    from review_accounts a
+    cross join lateral jsonb_array_elements(a.together) w (pair)
+),
+candidates as (
+    select kind, external_id, person_id, coalesce(n.similarity, 0) as similarity,
+           coalesce(t.hours, 0) as together_hours, a.played_hours
+    from alike n
+    full join together t using (kind, external_id, person_id)
+    join review_accounts a using (kind, external_id)
+    where person_id in (select person_id from members)
+),
+-- Worth a look: the names are alike, or they were together for at least three hours and
+-- half the account's play time.
+scored as (
+    select kind, external_id, person_id, similarity, together_hours,
+           0.6 * similarity
+           + 0.4 * least(together_hours::double precision / greatest(played_hours, 1), 1.0)
+               as score
+    from candidates
+    where similarity >= 0.5
+       or (together_hours >= 3
+           and together_hours::double precision / greatest(played_hours, 1) >= 0.5)
+),
+ranked as (
+    select *, row_number() over (partition by kind, external_id
+                                 order by score desc, person_id) as rank
+    from scored
+)
+select kind, external_id, person_id, similarity, together_hours, score
+from ranked
+where rank <= 3;
 
 drop table if exists review_suspects;
 
@@ -116,8 +219,15 @@ delete from silver.identity_review_accounts;
 
 delete from silver.identity_review_suspects;
 
+delete from silver.identity_review_suggestions;
+
 insert into silver.identity_review_suspects (kind, external_id, person_id, reason, count, last_at)
 select kind, external_id, person_id, reason, count, last_at from review_suspects;
+
+insert into silver.identity_review_suggestions
+    (kind, external_id, candidate_person, name_similarity, together_hours, score)
+select kind, external_id, person_id, similarity, together_hours, score
+from review_suggestions;
 
 with written as (
     insert into silver.identity_review_accounts
