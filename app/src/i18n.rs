@@ -784,6 +784,14 @@ keys! {
     AuthUnknownLanguage => "Unbekannte Sprache: Wähle de oder en.", "Unknown language: choose de or en.";
     ExportFailed => "Der Export ist fehlgeschlagen. Bitte versuche es noch einmal.", "The export failed. Please try again.";
     Retry => "Erneut versuchen", "Try again";
+
+    // Hardening of the web layer (issue 16, harden-web): rate limits and demo sign-in.
+    AuthTitleTooManyRequests => "Zu viele Anfragen", "Too many requests";
+    TooManyRequests => "Von deiner Adresse kamen gerade zu viele Anfragen. Bitte warte einen Moment und versuche es dann noch einmal.",
+        "Too many requests came from your address just now. Please wait a moment, then try again.";
+    AuthDemoRealUsers => "Die Demo-Anmeldung ist aus, weil sich in dieser Datenbank schon echte Benutzer angemeldet haben: Melde dich mit Discord an.",
+        "Demo sign-in is off because real users have signed in to this database: sign in with Discord.";
+    AuthDemoOutsider => "Demo: ein Discord-Konto, das kein Mitglied ist", "Demo: a Discord account that is not a member";
 }
 
 #[cfg(test)]

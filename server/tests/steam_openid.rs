@@ -366,7 +366,13 @@ async fn only_an_unchanged_fresh_answer_confirmed_by_steam_links_the_account_onc
     assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&anonymous), "/auth/login?next=/me");
 
-    let demo = app.get("/auth/demo?role=member").await;
+    let demo = app
+        .browser
+        .post(app.base.join("auth/demo").expect("url"))
+        .form(&[("role", "member")])
+        .send()
+        .await
+        .expect("demo sign-in");
     assert_eq!(demo.status(), StatusCode::SEE_OTHER);
 
     // Cancelled on Steam.

@@ -131,7 +131,18 @@ fn sample(key: &str) -> (&'static str, &'static str, &'static str) {
         | "ingest.spool_max_mb"
         | "games.refresh_secs"
         | "games.log_body_limit_kb"
-        | "games.profile_weeks" => ("17", "17", "17"),
+        | "games.profile_weeks"
+        | "web.max_concurrent_requests"
+        | "web.request_timeout_secs"
+        | "web.sign_in_per_minute"
+        | "web.sign_in_burst"
+        | "web.link_code_per_minute"
+        | "web.link_code_burst"
+        | "web.ingest_per_minute"
+        | "web.ingest_burst"
+        | "web.api_per_minute"
+        | "web.api_burst" => ("17", "17", "17"),
+        "web.trusted_proxies" => ("10.0.0.2", "[\"10.0.0.2\"]", "10.0.0.2"),
         other => {
             panic!("docs/configuration.md lists `{other}`: add a sample value for it to this test")
         }

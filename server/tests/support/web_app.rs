@@ -293,6 +293,8 @@ pub struct Options {
     pub leader_ids: Vec<i64>,
     /// The fake provider's user is a member of a tracked guild (as the bot recorded it).
     pub member: bool,
+    /// More settings, by their path in the configuration (`web.api_burst`), applied last.
+    pub settings: Vec<(&'static str, Value)>,
 }
 
 impl Default for Options {
@@ -303,6 +305,7 @@ impl Default for Options {
             admin_ids: Vec::new(),
             leader_ids: Vec::new(),
             member: true,
+            settings: Vec::new(),
         }
     }
 }
@@ -391,6 +394,14 @@ pub async fn start(pool: PgPool, options: Options) -> TestApp {
             .merge(Serialized::default("discord.client_id", CLIENT_ID))
             .merge(Serialized::default("discord.client_secret", CLIENT_SECRET));
     }
+    // Every request of a test comes from 127.0.0.1, and some tests sign in many times: room
+    // for that (the hardening tests set the limits they prove).
+    figment = figment
+        .merge(Serialized::default("web.sign_in_per_minute", 6000))
+        .merge(Serialized::default("web.sign_in_burst", 1000));
+    for (key, value) in options.settings {
+        figment = figment.merge(Serialized::default(key, value));
+    }
     let config = Arc::new(Config::from_figment(figment).expect("test configuration"));
     if options.member {
         record_membership(&pool, DISCORD_ID, "join", "2026-01-01T10:00:00Z").await;
@@ -402,7 +413,12 @@ pub async fn start(pool: PgPool, options: Options) -> TestApp {
     let state =
         ServerState::new(config, pool.clone(), collectors::metrics::Metrics::new()).expect("state");
     let router = guildhall::web::router(state).expect("router");
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("app serves") });
+    // Served as `guildhall serve` does: with each connection's peer address known.
+    tokio::spawn(async move {
+        guildhall::web::serve(listener, router, std::future::pending())
+            .await
+            .expect("app serves")
+    });
 
     let jar = Arc::new(Jar::default());
     let browser = reqwest::Client::builder()
@@ -551,16 +567,31 @@ impl TestApp {
     }
 
     /// `/auth/login` → the fake provider's consent → the callback URL with code and state.
-    /// Returns the callback URL and the session cookie set by `/auth/login`.
-    pub async fn start_login(&self, next: Option<&str>) -> (Url, String) {
+    /// Returns the callback URL and the session cookie the browser had before (`/auth/login`
+    /// itself sets none: the login in progress is in a cookie of its own).
+    pub async fn start_login(&self, next: Option<&str>) -> (Url, Option<String>) {
         let login_path = match next {
             Some(next) => format!("/auth/login?next={}", urlencode(next)),
             None => "/auth/login".to_owned(),
         };
+        let session_before = self.session_cookie();
         let response = self.get(&login_path).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "login redirects");
         let authorize = location(&response);
-        let pre_login_session = self.session_cookie().expect("login sets a session cookie");
+        assert_eq!(
+            self.session_cookie(),
+            session_before,
+            "starting a login leaves the session alone"
+        );
+        assert!(
+            response
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .any(|c| c.to_str().is_ok_and(|c| c.starts_with("guildhall_login="))),
+            "login sets the login cookie"
+        );
+        let pre_login_session = session_before;
 
         // The authorization request as Discord sees it.
         let query: HashMap<String, String> = authorize.query_pairs().into_owned().collect();
@@ -602,8 +633,8 @@ impl TestApp {
         (callback, pre_login_session)
     }
 
-    /// The whole Discord sign-in; returns the session cookie before and after.
-    pub async fn sign_in_with_discord(&self) -> (String, String) {
+    /// The whole Discord sign-in; returns the session cookie before (if any) and after.
+    pub async fn sign_in_with_discord(&self) -> (Option<String>, String) {
         let (callback, before) = self.start_login(None).await;
         let response = self.browser.get(callback).send().await.expect("callback");
         assert_eq!(
@@ -617,10 +648,21 @@ impl TestApp {
         (before, after)
     }
 
-    /// Signs in as the demo user of `role` (demo mode must be on).
+    /// Signs in as the demo user of `role` (demo mode must be on), as the demo page's
+    /// button does.
     pub async fn sign_in_demo(&self, role: &str) {
-        let response = self.get(&format!("/auth/demo?role={role}")).await;
+        let response = self.demo_post(&[("role", role)]).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+
+    /// Posts the demo sign-in form.
+    pub async fn demo_post(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.browser
+            .post(self.url("/auth/demo"))
+            .form(form)
+            .send()
+            .await
+            .expect("demo sign-in")
     }
 
     pub async fn user_count(&self) -> i64 {
