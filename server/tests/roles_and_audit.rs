@@ -410,7 +410,10 @@ async fn an_admin_grants_and_revokes_leader_and_every_change_is_in_the_audit_log
         },
     )
     .await;
-    admin_app.sign_in_demo("admin").await;
+    // (Demo sign-in is refused now that Ada, a real user, has signed in.)
+    admin_app
+        .sign_in_with_discord_as(555_000_000_000_000_010, "Grace Hopper", "admin")
+        .await;
     let ada = user_id_of(&app.pool, DISCORD_ID).await;
     for role in ["leader", "admin", "member"] {
         let (status, body) = admin_app
@@ -429,21 +432,21 @@ async fn an_admin_grants_and_revokes_leader_and_every_change_is_in_the_audit_log
         audit_entries(&app.pool).await,
         vec![
             AuditEntry {
-                actor_name: "Demo Admin".into(),
+                actor_name: "Grace Hopper".into(),
                 action: "user.role".into(),
                 subject: subject.clone(),
                 before: json!({"role": "member"}),
                 after: json!({"role": "leader"}),
             },
             AuditEntry {
-                actor_name: "Demo Admin".into(),
+                actor_name: "Grace Hopper".into(),
                 action: "user.role".into(),
                 subject: subject.clone(),
                 before: json!({"role": "leader"}),
                 after: json!({"role": "admin"}),
             },
             AuditEntry {
-                actor_name: "Demo Admin".into(),
+                actor_name: "Grace Hopper".into(),
                 action: "user.role".into(),
                 subject,
                 before: json!({"role": "admin"}),
@@ -467,7 +470,9 @@ async fn an_admin_grants_and_revokes_leader_and_every_change_is_in_the_audit_log
         .expect("Ada is listed");
     assert_eq!(ada_row["role"], json!("member"));
     // A leader may not change roles.
-    admin_app.sign_in_demo("leader").await;
+    admin_app
+        .sign_in_with_discord_as(555_000_000_000_000_011, "Linus Leader", "leader")
+        .await;
     let (status, _) = admin_app
         .call::<app::api::SetUserRole>(&[("user_id", &ada), ("role", "admin")])
         .await;
@@ -532,7 +537,9 @@ async fn configured_roles_are_given_at_start_and_sign_in_and_cannot_be_lowered_o
     );
     assert_eq!(entries[1].after, json!({"role": "leader"}));
 
-    app.sign_in_demo("admin").await;
+    // The configured admin (demo sign-in is refused now that Ada has signed in).
+    app.sign_in_with_discord_as(configured_admin, "Grace Hopper", "admin")
+        .await;
     let ada = user_id_of(&app.pool, DISCORD_ID).await;
     let (status, body) = app
         .call::<app::api::SetUserRole>(&[("user_id", &ada), ("role", "member")])

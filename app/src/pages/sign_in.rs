@@ -19,6 +19,7 @@ pub fn SignInPage(demo_mode: bool) -> impl IntoView {
                 </form>
             </li>
         }
+        .into_any()
     };
     let demo = demo_mode.then(|| {
         view! {
@@ -32,6 +33,7 @@ pub fn SignInPage(demo_mode: bool) -> impl IntoView {
                 </ul>
             </div>
         }
+        .into_any()
     });
     view! {
         <Title text=t(Key::SignIn) />

@@ -96,6 +96,22 @@ impl FakeProvider {
         self.state.lock().expect("provider lock").user["id"] = json!(id.to_string());
     }
 
+    /// The account `/users/@me` returns from now on.
+    pub fn set_user(&self, id: i64, username: &str, global_name: &str) {
+        self.state.lock().expect("provider lock").user = json!({
+            "id": id.to_string(),
+            "username": username,
+            "global_name": global_name,
+            "avatar": null,
+        });
+    }
+
+    /// Ada again (the account every test starts with).
+    pub fn reset_user(&self) {
+        self.set_user(DISCORD_ID, "ada", "Ada Lovelace");
+        self.state.lock().expect("provider lock").user["avatar"] = json!("a1b2c3");
+    }
+
     pub fn set_connections(&self, connections: Value) {
         self.state.lock().expect("provider lock").connections = Some(connections);
     }
@@ -646,6 +662,29 @@ impl TestApp {
         assert_eq!(location(&response).path(), "/");
         let after = self.session_cookie().expect("signed-in session cookie");
         (before, after)
+    }
+
+    /// Signs in with Discord as another member of the guild, `discord_user_id` named `name`,
+    /// who holds `role` (given before the sign-in, as an admin would have). For tests that
+    /// need an admin or a leader once a real user has signed in, when demo sign-in is
+    /// refused. The provider signs in Ada again afterwards.
+    pub async fn sign_in_with_discord_as(&self, discord_user_id: i64, name: &str, role: &str) {
+        record_membership(&self.pool, discord_user_id, "join", "2026-01-01T10:00:00Z").await;
+        sqlx::query(
+            "insert into app.users (discord_user_id, username, display_name, role)
+             values ($1, $2, $2, $3)
+             on conflict (discord_user_id) do update set role = excluded.role",
+        )
+        .bind(discord_user_id)
+        .bind(name)
+        .bind(role)
+        .execute(&self.pool)
+        .await
+        .expect("the user and their role");
+        self.provider
+            .set_user(discord_user_id, &name.to_lowercase(), name);
+        self.sign_in_with_discord().await;
+        self.provider.reset_user();
     }
 
     /// Signs in as the demo user of `role` (demo mode must be on), as the demo page's
