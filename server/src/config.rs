@@ -273,7 +273,7 @@ fn defaults() -> Defaults {
             sign_in_per_minute: 20,
             sign_in_burst: 10,
             link_code_per_minute: 2,
-            link_code_burst: 5,
+            link_code_burst: 10,
             ingest_per_minute: 1200,
             ingest_burst: 200,
             api_per_minute: 1800,
@@ -357,8 +357,16 @@ impl Config {
             bail!("GUILDHALL_WEB__REQUEST_TIMEOUT_SECS must be at least 1");
         }
         for (per_minute, burst, setting) in [
-            (self.web.sign_in_per_minute, self.web.sign_in_burst, "SIGN_IN"),
-            (self.web.link_code_per_minute, self.web.link_code_burst, "LINK_CODE"),
+            (
+                self.web.sign_in_per_minute,
+                self.web.sign_in_burst,
+                "SIGN_IN",
+            ),
+            (
+                self.web.link_code_per_minute,
+                self.web.link_code_burst,
+                "LINK_CODE",
+            ),
             (self.web.ingest_per_minute, self.web.ingest_burst, "INGEST"),
             (self.web.api_per_minute, self.web.api_burst, "API"),
         ] {

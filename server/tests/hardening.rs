@@ -75,7 +75,10 @@ async fn every_answer_carries_the_security_headers_and_pages_use_their_nonce(poo
     assert_eq!(page.headers()[header::CACHE_CONTROL], "no-store");
     let html = page.text().await.expect("page");
     let scripts: Vec<&str> = html.split("<script").skip(1).collect();
-    assert!(!scripts.is_empty(), "the page has hydration scripts: {html}");
+    assert!(
+        !scripts.is_empty(),
+        "the page has hydration scripts: {html}"
+    );
     for script in &scripts {
         let tag = script.split('>').next().unwrap_or_default();
         assert!(
@@ -121,18 +124,20 @@ async fn every_answer_carries_the_security_headers_and_pages_use_their_nonce(poo
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn hsts_is_sent_when_the_public_url_is_https(pool: PgPool) {
-    let config = Config::from_figment(
-        Config::defaults_figment().merge(Serialized::default(
-            "public_url",
-            "https://guildhall.example",
-        )),
-    )
+    let config = Config::from_figment(Config::defaults_figment().merge(Serialized::default(
+        "public_url",
+        "https://guildhall.example",
+    )))
     .expect("config");
     let state = ServerState::new(Arc::new(config), pool, collectors::metrics::Metrics::new())
         .expect("state");
     let response = guildhall::web::router(state)
         .expect("router")
-        .oneshot(Request::get("/healthz").body(Body::empty()).expect("request"))
+        .oneshot(
+            Request::get("/healthz")
+                .body(Body::empty())
+                .expect("request"),
+        )
         .await
         .expect("response");
     assert_eq!(
@@ -408,14 +413,20 @@ async fn invented_methods_and_paths_add_no_metric_series(pool: PgPool) {
     // One of each kind first.
     send("BREW", "/invented-0".into()).await.expect("response");
     send("GET", "/invented-0".into()).await.expect("response");
-    send("POST", "/api/invented0".into()).await.expect("response");
+    send("POST", "/api/invented0".into())
+        .await
+        .expect("response");
     let before = metrics.render();
     for i in 1..=300 {
         send(&format!("BREW{i}"), format!("/invented-{i}/x{i}"))
             .await
             .expect("response");
-        send("GET", format!("/invented-{i}?q={i}")).await.expect("response");
-        send("POST", format!("/api/invented{i}")).await.expect("response");
+        send("GET", format!("/invented-{i}?q={i}"))
+            .await
+            .expect("response");
+        send("POST", format!("/api/invented{i}"))
+            .await
+            .expect("response");
     }
     let after = metrics.render();
     assert_eq!(series(&after), series(&before), "{after}");
@@ -441,7 +452,10 @@ async fn demo_sign_in_is_a_post_and_refused_once_real_users_signed_in(pool: PgPo
         "{html}"
     );
     for role in ["leader", "admin", "member", "outsider"] {
-        assert!(html.contains(&format!("value=\"{role}\"")), "{role}: {html}");
+        assert!(
+            html.contains(&format!("value=\"{role}\"")),
+            "{role}: {html}"
+        );
     }
     assert!(html.contains("name=\"next\" value=\"/members\""), "{html}");
     // A link (a GET) signs nobody in.
@@ -480,9 +494,12 @@ async fn demo_sign_in_is_a_post_and_refused_once_real_users_signed_in(pool: PgPo
 /// front, so the handlers' own checks are all there is.
 async fn unguarded_download(pool: &PgPool, path: &str) -> StatusCode {
     let config = Config::from_figment(Config::defaults_figment()).expect("config");
-    let state =
-        ServerState::new(Arc::new(config), pool.clone(), collectors::metrics::Metrics::new())
-            .expect("state");
+    let state = ServerState::new(
+        Arc::new(config),
+        pool.clone(),
+        collectors::metrics::Metrics::new(),
+    )
+    .expect("state");
     let store = tower_sessions_sqlx_store::PostgresStore::new(pool.clone())
         .with_schema_name("app")
         .and_then(|store| store.with_table_name("sessions"))

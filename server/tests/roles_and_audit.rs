@@ -237,7 +237,10 @@ fn route_table() -> Vec<(&'static str, Expect)> {
         ("/admin", Visit(Allowed::AtLeast("admin"), &["/admin"])),
         ("/lang", Elsewhere("a form POST: errors.rs, web.rs")),
         ("/healthz", Elsewhere("web.rs")),
-        ("/metrics", Elsewhere("bearer token: web.rs, documented_settings.rs")),
+        (
+            "/metrics",
+            Elsewhere("bearer token: web.rs, documented_settings.rs"),
+        ),
         ("/auth/login", Elsewhere("sign_in.rs")),
         ("/auth/callback", Elsewhere("sign_in.rs")),
         ("/auth/logout", Elsewhere("sign_in.rs")),

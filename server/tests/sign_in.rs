@@ -18,10 +18,8 @@ async fn discord_sign_in_creates_the_user_and_renews_the_session(pool: PgPool) {
     assert_eq!(app.me().await, Value::Null);
     // A session id planted in the browser before sign-in (session fixation) …
     let planted = "AAAAAAAAAAAAAAAAAAAAAA";
-    app.jar.add_cookie_str(
-        &format!("guildhall_session={planted}; Path=/"),
-        &app.base,
-    );
+    app.jar
+        .add_cookie_str(&format!("guildhall_session={planted}; Path=/"), &app.base);
 
     let (before, after) = app.sign_in_with_discord().await;
     assert_eq!(before.as_deref(), Some(planted));
@@ -357,9 +355,7 @@ async fn demo_login_signs_in_with_the_requested_role(pool: PgPool) {
     }
     assert_eq!(app.user_count().await, 3);
 
-    let response = app
-        .demo_post(&[("role", "leader"), ("next", "/kpi")])
-        .await;
+    let response = app.demo_post(&[("role", "leader"), ("next", "/kpi")]).await;
     assert_eq!(response.headers()[header::LOCATION], "/kpi");
     let response = app.demo_post(&[("role", "owner")]).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);

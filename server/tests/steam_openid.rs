@@ -225,7 +225,10 @@ async fn start(pool: PgPool) -> App {
         .merge(Serialized::default(
             "steam.openid_base",
             steam.base.as_str(),
-        ));
+        ))
+        // Every step of every attempt below is a sign-in request from 127.0.0.1.
+        .merge(Serialized::default("web.sign_in_per_minute", 6000))
+        .merge(Serialized::default("web.sign_in_burst", 1000));
     let config = Arc::new(Config::from_figment(figment).expect("test configuration"));
     let state =
         ServerState::new(config, pool.clone(), collectors::metrics::Metrics::new()).expect("state");

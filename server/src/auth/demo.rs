@@ -88,7 +88,11 @@ pub(super) async fn page(
             ("leader", demo(Role::Leader), false),
             ("admin", demo(Role::Admin), false),
             ("member", demo(Role::Member), false),
-            ("outsider", Key::AuthDemoOutsider.text(lang).to_owned(), true),
+            (
+                "outsider",
+                Key::AuthDemoOutsider.text(lang).to_owned(),
+                true,
+            ),
         ],
         next: local_path(query.next.as_deref()),
     };

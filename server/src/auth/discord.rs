@@ -439,9 +439,16 @@ mod tests {
     fn a_sealed_login_opens_with_its_key_until_it_expires() {
         let key = [7u8; 32];
         let sealed = pending(1_000).seal(&key).expect("sealed");
-        assert_eq!(PendingLogin::open(&sealed, &key, 1_000), Some(pending(1_000)));
+        assert_eq!(
+            PendingLogin::open(&sealed, &key, 1_000),
+            Some(pending(1_000))
+        );
         assert_eq!(PendingLogin::open(&sealed, &key, 1_001), None, "expired");
-        assert_eq!(PendingLogin::open(&sealed, &[8u8; 32], 0), None, "other key");
+        assert_eq!(
+            PendingLogin::open(&sealed, &[8u8; 32], 0),
+            None,
+            "other key"
+        );
     }
 
     #[test]

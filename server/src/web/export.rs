@@ -282,7 +282,6 @@ fn csv_text<const N: usize>(
     out.into_bytes()
 }
 
-
 /// Whether a spreadsheet could take a cell as a formula: it starts with `=`, `+`, `-`, `@`, a
 /// tab or a carriage return, and is not a plain number (`-3`, `-0.25`, `+1e5` stay numbers).
 fn is_formula_like(cell: &str) -> bool {

@@ -23,8 +23,14 @@ pub const GUARDED_PAGES: &[(&str, Permission)] = &[
 /// see; an endpoint here checks what it needs itself (a session, a token, a role in the
 /// server function).
 pub const PUBLIC_PAGES: &[(&str, &str)] = &[
-    ("/", "the overview for those allowed, the sign-in page for everyone else"),
-    ("/me", "the signed-in member's own page, the sign-in page otherwise"),
+    (
+        "/",
+        "the overview for those allowed, the sign-in page for everyone else",
+    ),
+    (
+        "/me",
+        "the signed-in member's own page, the sign-in page otherwise",
+    ),
     ("/lang", "the language form"),
     ("/healthz", "health check"),
     ("/metrics", "only with the metrics bearer token"),
@@ -34,7 +40,10 @@ pub const PUBLIC_PAGES: &[(&str, &str)] = &[
     ("/auth/demo", "demo sign-in (demo mode only)"),
     ("/me/steam/login", "checks the session itself"),
     ("/me/steam/return", "checks the session itself"),
-    (SERVER_FN_ROUTE, "every server function checks its permission"),
+    (
+        SERVER_FN_ROUTE,
+        "every server function checks its permission",
+    ),
     (INGEST_ROUTE, "the game server's log token"),
     (STATIC_ROUTE, "the compiled site"),
 ];
