@@ -36,7 +36,10 @@ fi
 
 log=$(mktemp -t guildhall-e2e-server.XXXXXX.log)
 step "starting the server on $base_url (log: $log)"
+# Every test signs in from the same address: a sign-in limit for a whole test suite.
 GUILDHALL_DEMO=true \
+  GUILDHALL_WEB__SIGN_IN_PER_MINUTE=600 \
+  GUILDHALL_WEB__SIGN_IN_BURST=200 \
   GUILDHALL_BIND=127.0.0.1:$E2E_PORT \
   GUILDHALL_PUBLIC_URL=$base_url \
   GUILDHALL_PIPELINE__INTERVAL_SECS=0 \

@@ -11,10 +11,9 @@ addr=${GUILDHALL_PUBLIC_URL:-http://127.0.0.1:3000}
 cat <<MSG
 
   Guildhall is starting on $addr
-  Sign in without Discord (demo mode):
-    $addr/auth/demo?role=leader   (KPI pages)
-    $addr/auth/demo?role=admin    (everything, incl. /admin)
-    $addr/auth/demo?role=member   (your own page)
+  Sign in without Discord (demo mode): open
+    $addr/auth/demo
+  and choose Leader (KPI pages), Admin (everything, incl. /admin) or Member (your own page).
   Stop with Ctrl-C.
 
 MSG

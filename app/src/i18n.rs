@@ -857,6 +857,13 @@ keys! {
     ProblemPagesOutOfRange => "Wähle eine Seite von {min} bis {max}.", "Choose a page from {min} to {max}.";
     ProblemTimezoneUnknown => "„{zone}“ ist keine Zeitzone: Wähle eine aus der Liste (z. B. Europe/Berlin).", "'{zone}' is not a time zone: choose one from the list (e.g. Europe/Berlin).";
     ProblemChannelUnknown => "Der Bot kennt diesen Kanal in diesem Server nicht.", "The bot does not know this channel in this server.";
+    // Hardening of the web layer (issue 16, harden-web): rate limits and demo sign-in.
+    AuthTitleTooManyRequests => "Zu viele Anfragen", "Too many requests";
+    TooManyRequests => "Von deiner Adresse kamen gerade zu viele Anfragen. Bitte warte einen Moment und versuche es dann noch einmal.",
+        "Too many requests came from your address just now. Please wait a moment, then try again.";
+    AuthDemoRealUsers => "Die Demo-Anmeldung ist aus, weil sich in dieser Datenbank schon echte Benutzer angemeldet haben: Melde dich mit Discord an.",
+        "Demo sign-in is off because real users have signed in to this database: sign in with Discord.";
+    AuthDemoOutsider => "Demo: ein Discord-Konto, das kein Mitglied ist", "Demo: a Discord account that is not a member";
 }
 
 #[cfg(test)]

@@ -40,9 +40,53 @@ pub struct DropLabels {
     pub reason: DropReason,
 }
 
+/// The method of a counted HTTP request: a fixed set, so that invented methods add no series.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum HttpMethod {
+    GET,
+    POST,
+    HEAD,
+    OTHER,
+}
+
+impl HttpMethod {
+    /// The label of a request's method.
+    pub fn of(method: &str) -> Self {
+        match method {
+            "GET" => HttpMethod::GET,
+            "POST" => HttpMethod::POST,
+            "HEAD" => HttpMethod::HEAD,
+            _ => HttpMethod::OTHER,
+        }
+    }
+}
+
+/// The part of the web app a request went to: a fixed set, never the raw path, so that
+/// invented paths add no series.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[allow(non_camel_case_types)]
+pub enum RouteGroup {
+    /// A page of the app (or a path that is none: the not-found page).
+    page,
+    /// A server function under `/api/`.
+    server_fn,
+    /// Sign-in, its callbacks, demo sign-in, logout, Steam linking.
+    sign_in,
+    /// CSV and personal-data downloads.
+    export,
+    /// The game log endpoint.
+    ingest,
+    /// Files under `/pkg/`.
+    static_file,
+    /// `/healthz` and `/metrics`.
+    health,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub method: String,
+    pub method: HttpMethod,
+    pub route: RouteGroup,
     pub status: u16,
 }
 

@@ -147,8 +147,12 @@ test('signing out returns to the sign-in page', async ({ page }) => {
 });
 
 test('a Discord account that is not a member of the community is refused sign-in with a page saying why', async ({ page }) => {
-  const response = await page.goto('/auth/demo?role=outsider');
-  expect(response?.status()).toBe(403);
+  await page.goto('/auth/demo');
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/auth/demo') && r.request().method() === 'POST'),
+    page.locator('button[data-role="outsider"]').click(),
+  ]);
+  expect(response.status()).toBe(403);
   await expect(page.locator('body')).toContainText('is not a member');
   // Nobody is signed in afterwards.
   await page.goto('/');

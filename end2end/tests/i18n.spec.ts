@@ -1,6 +1,6 @@
 // German and English: chosen from the browser, switched live, kept in the `lang` cookie.
 import { expect, test } from '@playwright/test';
-import { signIn, waitForHydration } from './support';
+import { signIn, signInWithoutHydration, waitForHydration } from './support';
 
 test('switching the language changes the text at once and survives a reload', async ({ page }) => {
   await signIn(page, 'leader');
@@ -42,7 +42,7 @@ test.describe('before the page has hydrated', () => {
   test('the language buttons still switch the language and stay on the same page', async ({ page }) => {
     // Without the wasm bundle the page never hydrates: the state of every page before it has.
     await page.route(/\/pkg\/guildhall\.[0-9a-f]+\.wasm$/, (route) => route.abort());
-    await page.goto('/auth/demo?role=leader&next=' + encodeURIComponent('/?from=2026-01-01&to=2026-01-31'));
+    await signInWithoutHydration(page, 'leader', '/?from=2026-01-01&to=2026-01-31');
     await expect(page.getByRole('navigation').getByRole('link', { name: 'Overview' })).toBeVisible();
     await page.getByRole('button', { name: 'DE', exact: true }).click();
     await expect(page).toHaveURL(/\/\?from=2026-01-01&to=2026-01-31$/);

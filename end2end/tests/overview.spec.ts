@@ -1,7 +1,7 @@
 // The overview shows exactly what the pipeline wrote to gold.daily_active_users, and the
 // range picker refetches in the browser without reloading the page.
 import { expect, test } from '@playwright/test';
-import { addDays, daysBetween, expectOverviewMatchesDb, query, signIn } from './support';
+import { addDays, daysBetween, expectOverviewMatchesDb, query, signIn, waitForHydration } from './support';
 
 test('a leader sees the DAU of the default range and of ranges picked after hydration', async ({ page }) => {
   const [{ days }] = await query<{ days: number }>('select count(*)::int as days from gold.daily_active_users where dau_total > 0');
@@ -58,9 +58,17 @@ test('a range before any data shows the empty state', async ({ page }) => {
   await expect(page.getByTestId('dau-table')).toHaveCount(0);
 });
 
-test('a visitor gets the sign-in page with demo links', async ({ page }) => {
+test('a visitor gets the sign-in page with demo buttons that post', async ({ page }) => {
   await page.goto('/');
   await expect(page.getByTestId('sign-in')).toBeVisible();
   await expect(page.getByRole('link', { name: 'Sign in with Discord' })).toHaveAttribute('href', '/auth/login');
-  await expect(page.getByTestId('demo-login').getByRole('link')).toHaveCount(3);
+  const demo = page.getByTestId('demo-login');
+  await expect(demo.getByRole('button')).toHaveCount(3);
+  await expect(demo.locator('form[method="post"][action="/auth/demo"]')).toHaveCount(3);
+  await expect(demo.getByRole('link')).toHaveCount(0);
+  // The button signs in (after hydration too: the form is the server's, not the router's).
+  await waitForHydration(page);
+  await demo.getByRole('button', { name: 'Leader' }).click();
+  await page.waitForURL((url) => url.pathname === '/');
+  await expect(page.getByTestId('user')).toBeVisible();
 });

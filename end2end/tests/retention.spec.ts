@@ -1,7 +1,7 @@
 // The retention heatmap shows exactly gold.retention_cohorts, already in the server's HTML,
 // and its CSV download holds the same rows.
 import { expect, test } from '@playwright/test';
-import { query, signIn } from './support';
+import { query, signIn, signInWithoutHydration } from './support';
 
 interface Cell {
   cohort: string;
@@ -42,7 +42,7 @@ test('the retention heatmap shows the cohorts as the database has them', async (
 test('the heatmap is in the server-rendered HTML, before any script runs', async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
-  await page.goto('/auth/demo?role=leader&next=%2Fretention');
+  await signInWithoutHydration(page, 'leader', '/retention');
   const expected = await cellsFromDb();
   await expect(page.getByTestId('retention-heatmap').locator('td[data-active]')).toHaveCount(expected.length);
   await context.close();

@@ -9,15 +9,47 @@ export type Role = 'admin' | 'leader' | 'member';
 /** The e2e database (`scripts/e2e.sh` sets it). */
 const E2E_DATABASE_URL = process.env.E2E_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/guildhall_e2e';
 
+/** What the Content-Security-Policy blocked on each page, as the console reported it. */
+const cspViolations = new WeakMap<Page, string[]>();
+
+/** Starts recording the page's CSP violations (once per page). */
+export function watchCsp(page: Page): string[] {
+  let seen = cspViolations.get(page);
+  if (!seen) {
+    const list: string[] = [];
+    page.on('console', (message) => {
+      if (/Content Security Policy|Content-Security-Policy/i.test(message.text())) list.push(message.text());
+    });
+    cspViolations.set(page, list);
+    seen = list;
+  }
+  return seen;
+}
+
+/**
+ * Signs the page's browser context in as the demo user of `role` with the demo page's
+ * button (a form POST), and lands on `next`; does not wait for hydration.
+ */
+export async function signInWithoutHydration(page: Page, role: Role | 'outsider', next = '/'): Promise<void> {
+  watchCsp(page);
+  await page.goto(`/auth/demo?next=${encodeURIComponent(next)}`);
+  await page.locator(`button[data-role="${role}"]`).click();
+  if (role !== 'outsider') await page.waitForURL((url) => !url.pathname.startsWith('/auth/'));
+}
+
 /** Signs the page's browser context in as the demo user of `role`. */
 export async function signIn(page: Page, role: Role, next = '/'): Promise<void> {
-  await page.goto(`/auth/demo?role=${role}&next=${encodeURIComponent(next)}`);
+  await signInWithoutHydration(page, role, next);
   await waitForHydration(page);
 }
 
-/** Waits until the wasm bundle has hydrated the page (an Effect sets `data-hydrated`). */
+/**
+ * Waits until the wasm bundle has hydrated the page (an Effect sets `data-hydrated`), and
+ * checks that the Content-Security-Policy blocked nothing on the way.
+ */
 export async function waitForHydration(page: Page): Promise<void> {
   await expect(page.locator('.app[data-hydrated="true"]')).toBeAttached({ timeout: 20_000 });
+  expect(watchCsp(page)).toEqual([]);
 }
 
 /**

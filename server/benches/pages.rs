@@ -197,8 +197,10 @@ fn sign_in_as(base: &str, role: &str) -> anyhow::Result<String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         let output = Command::new("curl")
-            .args(["-s", "-o", "/dev/null", "-D", "-"])
-            .arg(format!("{base}/auth/demo?role={role}"))
+            // Demo sign-in is a form POST.
+            .args(["-s", "-o", "/dev/null", "-D", "-", "-d"])
+            .arg(format!("role={role}"))
+            .arg(format!("{base}/auth/demo"))
             .output()?;
         let headers = String::from_utf8_lossy(&output.stdout);
         if let Some(cookie) = headers.lines().find_map(|line| {

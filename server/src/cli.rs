@@ -234,13 +234,11 @@ async fn serve(
     };
     tracing::info!(address = %config.public_url, demo = config.demo, "Guildhall is serving");
     let signal = shutdown.clone();
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            stop_requested.await;
-            tracing::info!("shutting down: stopping collectors and writing what is buffered");
-            signal.cancel();
-        })
-        .into_future();
+    let served = web::serve(listener, router, async move {
+        stop_requested.await;
+        tracing::info!("shutting down: stopping collectors and writing what is buffered");
+        signal.cancel();
+    });
     tokio::pin!(served);
     let early_end = tokio::select! {
         result = &mut served => Some(result),
@@ -311,19 +309,21 @@ async fn collect(
 /// Binds a listener whose connections send every response at once: with Nagle's algorithm
 /// on, a response on a kept-alive connection waits for the client's delayed ACK (about
 /// 40 ms each).
-async fn bind(
-    address: std::net::SocketAddr,
-    setting: &str,
-) -> anyhow::Result<impl axum::serve::Listener<Addr = std::net::SocketAddr>> {
+/// (A named listener type: the web server reads each connection's peer address from it.)
+async fn bind(address: std::net::SocketAddr, setting: &str) -> anyhow::Result<NoDelayListener> {
     use axum::serve::ListenerExt;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("cannot listen on {setting}={address}"))?;
-    Ok(listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::warn!(%error, "cannot turn on TCP_NODELAY");
-        }
-    }))
+    Ok(listener.tap_io(no_delay as fn(&mut tokio::net::TcpStream)))
+}
+
+type NoDelayListener = axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)>;
+
+fn no_delay(stream: &mut tokio::net::TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::warn!(%error, "cannot turn on TCP_NODELAY");
+    }
 }
 
 /// Registers for Ctrl-C (SIGINT) and SIGTERM (what `docker stop` sends) now; the returned

@@ -58,6 +58,36 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub games: GamesConfig,
     pub steam: SteamConfig,
+    pub web: WebConfig,
+}
+
+/// The web layer's limits (`GUILDHALL_WEB__*`): per-address rate limits, the concurrency
+/// limit and the request timeout. A rate of 0 per minute turns that limit off.
+#[derive(Clone, Debug, Deserialize)]
+pub struct WebConfig {
+    /// Requests handled at once; more are answered 503 at once
+    /// (`GUILDHALL_WEB__MAX_CONCURRENT_REQUESTS`).
+    pub max_concurrent_requests: usize,
+    /// Longest time a request may take until its answer starts, in seconds; then 503
+    /// (`GUILDHALL_WEB__REQUEST_TIMEOUT_SECS`).
+    pub request_timeout_secs: u64,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client
+    /// (`GUILDHALL_WEB__TRUSTED_PROXIES`, comma-separated); empty: the peer address counts.
+    #[serde(deserialize_with = "address_list")]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Sign-in, OAuth and Steam callbacks, demo sign-in, per client address
+    /// (`GUILDHALL_WEB__SIGN_IN_PER_MINUTE`, `GUILDHALL_WEB__SIGN_IN_BURST`).
+    pub sign_in_per_minute: u32,
+    pub sign_in_burst: u32,
+    /// New link codes (`GUILDHALL_WEB__LINK_CODE_PER_MINUTE`, `…_BURST`).
+    pub link_code_per_minute: u32,
+    pub link_code_burst: u32,
+    /// The game log endpoint `/ingest/logs/…` (`GUILDHALL_WEB__INGEST_PER_MINUTE`, `…_BURST`).
+    pub ingest_per_minute: u32,
+    pub ingest_burst: u32,
+    /// Server functions `/api/…` (`GUILDHALL_WEB__API_PER_MINUTE`, `…_BURST`).
+    pub api_per_minute: u32,
+    pub api_burst: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -154,6 +184,22 @@ struct Defaults {
     ingest: IngestDefaults,
     games: GamesDefaults,
     steam: SteamDefaults,
+    web: WebDefaults,
+}
+
+#[derive(Serialize)]
+struct WebDefaults {
+    max_concurrent_requests: usize,
+    request_timeout_secs: u64,
+    trusted_proxies: Vec<String>,
+    sign_in_per_minute: u32,
+    sign_in_burst: u32,
+    link_code_per_minute: u32,
+    link_code_burst: u32,
+    ingest_per_minute: u32,
+    ingest_burst: u32,
+    api_per_minute: u32,
+    api_burst: u32,
 }
 
 #[derive(Serialize)]
@@ -234,6 +280,19 @@ fn defaults() -> Defaults {
         },
         steam: SteamDefaults {
             openid_base: "https://steamcommunity.com/",
+        },
+        web: WebDefaults {
+            max_concurrent_requests: 512,
+            request_timeout_secs: 30,
+            trusted_proxies: Vec::new(),
+            sign_in_per_minute: 20,
+            sign_in_burst: 10,
+            link_code_per_minute: 2,
+            link_code_burst: 10,
+            ingest_per_minute: 1200,
+            ingest_burst: 200,
+            api_per_minute: 1800,
+            api_burst: 300,
         },
     }
 }
@@ -317,6 +376,33 @@ impl Config {
                 "GUILDHALL_GAMES__PROFILE_WEEKS must be between 1 and 104 (is {})",
                 self.games.profile_weeks
             );
+        }
+        if self.web.max_concurrent_requests == 0 {
+            bail!("GUILDHALL_WEB__MAX_CONCURRENT_REQUESTS must be at least 1");
+        }
+        if self.web.request_timeout_secs == 0 {
+            bail!("GUILDHALL_WEB__REQUEST_TIMEOUT_SECS must be at least 1");
+        }
+        for (per_minute, burst, setting) in [
+            (
+                self.web.sign_in_per_minute,
+                self.web.sign_in_burst,
+                "SIGN_IN",
+            ),
+            (
+                self.web.link_code_per_minute,
+                self.web.link_code_burst,
+                "LINK_CODE",
+            ),
+            (self.web.ingest_per_minute, self.web.ingest_burst, "INGEST"),
+            (self.web.api_per_minute, self.web.api_burst, "API"),
+        ] {
+            if per_minute > 0 && burst == 0 {
+                bail!(
+                    "GUILDHALL_WEB__{setting}_BURST must be at least 1 while \
+                     GUILDHALL_WEB__{setting}_PER_MINUTE is on (0 turns the limit off)"
+                );
+            }
         }
         if self.ingest.batch_size == 0 {
             bail!("GUILDHALL_INGEST__BATCH_SIZE must be at least 1");
@@ -497,6 +583,32 @@ fn optional_id_text<'de, D: Deserializer<'de>>(
         )));
     }
     Ok(Some(text))
+}
+
+/// IP addresses as a list (TOML) or a comma-separated string (environment).
+fn address_list<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<std::net::IpAddr>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Addresses {
+        List(Vec<String>),
+        One(String),
+    }
+    let parts: Vec<String> = match Addresses::deserialize(deserializer)? {
+        Addresses::List(list) => list,
+        Addresses::One(text) => text.split(',').map(str::to_owned).collect(),
+    };
+    parts
+        .iter()
+        .map(|part| part.trim())
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse().map_err(|_| {
+                serde::de::Error::custom(format!("'{part}' is not an IP address such as 10.0.0.2"))
+            })
+        })
+        .collect()
 }
 
 /// An address, or nothing for an empty value (`GUILDHALL_METRICS_BIND=`).

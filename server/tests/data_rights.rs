@@ -229,7 +229,9 @@ async fn a_hidden_member_is_counted_but_never_named(pool: PgPool) {
     .await
     .expect("invites and a session");
 
-    app.sign_in_demo("admin").await;
+    // An admin (by Discord: demo sign-in is refused once Ada, a real user, signed in).
+    app.sign_in_with_discord_as(555_000_000_000_000_010, "Grace Hopper", "admin")
+        .await;
     let (_, settings) = app.call::<app::api::GetDiscordSettings>(&[]).await;
     let inviters: Vec<(String, Value)> = settings[0]["invites"]
         .as_array()
@@ -273,7 +275,8 @@ async fn a_hidden_member_is_counted_but_never_named(pool: PgPool) {
     app.sign_in_with_discord().await;
     app.call::<app::api::SetMeHidden>(&[("hidden", "false")])
         .await;
-    app.sign_in_demo("admin").await;
+    app.sign_in_with_discord_as(555_000_000_000_000_010, "Grace Hopper", "admin")
+        .await;
     let csv = app
         .get("/export/game_sessions.csv")
         .await

@@ -620,8 +620,8 @@ async fn sign_in_and_refusal_pages_speak_the_language_of_the_request(pool: PgPoo
     let app = start_demo(pool).await;
     let pages: [(&str, &str, StatusCode, Key); 4] = [
         (
-            "GET",
-            "/auth/demo?role=owner",
+            "DEMO",
+            "/auth/demo",
             StatusCode::BAD_REQUEST,
             Key::AuthUnknownRole,
         ),
@@ -651,6 +651,8 @@ async fn sign_in_and_refusal_pages_speak_the_language_of_the_request(pool: PgPoo
                     .send()
                     .await
                     .expect("post")
+            } else if method == "DEMO" {
+                app.demo_post(&[("role", "owner")]).await
             } else {
                 app.get(path).await
             };
@@ -677,7 +679,8 @@ async fn sign_in_and_refusal_pages_speak_the_language_of_the_request(pool: PgPoo
         .build()
         .expect("client");
     let response = german_browser
-        .get(app.url("/auth/demo?role=owner"))
+        .post(app.url("/auth/demo"))
+        .form(&[("role", "owner")])
         .header(header::ACCEPT_LANGUAGE, "de-DE,de;q=0.9,en;q=0.8")
         .send()
         .await

@@ -11,6 +11,7 @@ use guildhall::pipeline::JobName;
 use leptos::server_fn::ServerFn;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use std::collections::BTreeSet;
 use web_app::*;
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
@@ -216,6 +217,100 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
     }
 }
 
+/// What this test does with a route the app serves.
+enum Expect {
+    /// Visited by every role: these paths, open to these roles.
+    Visit(Allowed, &'static [&'static str]),
+    /// Not a page to visit; where its access is tested instead.
+    Elsewhere(&'static str),
+}
+
+/// Every route the app serves, as registered, with what this test expects of it.
+fn route_table() -> Vec<(&'static str, Expect)> {
+    use Expect::{Elsewhere, Visit};
+    let leader = Allowed::AtLeast("leader");
+    vec![
+        ("/", Visit(Allowed::Everyone, &["/"])),
+        ("/me", Visit(Allowed::Everyone, &["/me"])),
+        (
+            "/me/export.json",
+            Visit(Allowed::AtLeast("member"), &["/me/export.json"]),
+        ),
+        ("/retention", Visit(leader, &["/retention"])),
+        ("/members", Visit(leader, &["/members"])),
+        ("/events", Visit(leader, &["/events"])),
+        ("/servers", Visit(leader, &["/servers"])),
+        (
+            "/export/{table}",
+            Visit(
+                leader,
+                &[
+                    "/export/server_utilization.csv",
+                    "/export/server_weekly_profile.csv",
+                    "/export/server_daily.csv",
+                    "/export/game_sessions.csv",
+                    "/export/event_attendance.csv",
+                    "/export/member_sources.csv",
+                    "/export/member_source_retention.csv",
+                    "/export/retention_cohorts.csv",
+                    "/export/daily_active_users.csv",
+                    "/export/discord_comparable_daily.csv",
+                    "/export/member_growth_weekly.csv",
+                    "/export/leavers.csv",
+                ],
+            ),
+        ),
+        ("/admin", Visit(Allowed::AtLeast("admin"), &["/admin"])),
+        (
+            "/admin/status",
+            Visit(Allowed::AtLeast("admin"), &["/admin/status"]),
+        ),
+        (
+            "/admin/discord",
+            Visit(Allowed::AtLeast("admin"), &["/admin/discord"]),
+        ),
+        (
+            "/admin/servers",
+            Visit(Allowed::AtLeast("admin"), &["/admin/servers"]),
+        ),
+        (
+            "/admin/identities",
+            Visit(Allowed::AtLeast("admin"), &["/admin/identities"]),
+        ),
+        (
+            "/admin/people",
+            Visit(Allowed::AtLeast("admin"), &["/admin/people"]),
+        ),
+        (
+            "/admin/privacy",
+            Visit(Allowed::AtLeast("admin"), &["/admin/privacy"]),
+        ),
+        (
+            "/admin/audit",
+            Visit(Allowed::AtLeast("admin"), &["/admin/audit"]),
+        ),
+        ("/privacy", Visit(Allowed::Everyone, &["/privacy"])),
+        ("/lang", Elsewhere("a form POST: errors.rs, web.rs")),
+        ("/healthz", Elsewhere("web.rs")),
+        (
+            "/metrics",
+            Elsewhere("bearer token: web.rs, documented_settings.rs"),
+        ),
+        ("/auth/login", Elsewhere("sign_in.rs")),
+        ("/auth/callback", Elsewhere("sign_in.rs")),
+        ("/auth/logout", Elsewhere("sign_in.rs")),
+        ("/auth/demo", Elsewhere("sign_in.rs, hardening.rs")),
+        ("/me/steam/login", Elsewhere("steam_openid.rs")),
+        ("/me/steam/return", Elsewhere("steam_openid.rs")),
+        (
+            "/api/{*fn_name}",
+            Elsewhere("server_function_permission, above"),
+        ),
+        ("/ingest/logs/{token}", Elsewhere("games.rs: the log token")),
+        ("/pkg/{*file}", Elsewhere("web.rs: static files")),
+    ]
+}
+
 fn rank(role: &str) -> u8 {
     match role {
         "member" => 1,
@@ -243,48 +338,32 @@ async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(poo
         paths.len() >= 7,
         "server functions were not registered: {paths:?}"
     );
-    let pages: [(&str, Allowed); 28] = [
-        ("/", Allowed::Everyone),
-        ("/me", Allowed::Everyone),
-        ("/me/export.json", Allowed::AtLeast("member")),
-        ("/retention", Allowed::AtLeast("leader")),
-        ("/members", Allowed::AtLeast("leader")),
-        ("/events", Allowed::AtLeast("leader")),
-        ("/servers", Allowed::AtLeast("leader")),
-        ("/export/server_utilization.csv", Allowed::AtLeast("leader")),
-        (
-            "/export/server_weekly_profile.csv",
-            Allowed::AtLeast("leader"),
-        ),
-        ("/export/server_daily.csv", Allowed::AtLeast("leader")),
-        ("/export/game_sessions.csv", Allowed::AtLeast("leader")),
-        ("/export/event_attendance.csv", Allowed::AtLeast("leader")),
-        ("/export/member_sources.csv", Allowed::AtLeast("leader")),
-        (
-            "/export/member_source_retention.csv",
-            Allowed::AtLeast("leader"),
-        ),
-        ("/export/retention_cohorts.csv", Allowed::AtLeast("leader")),
-        ("/export/daily_active_users.csv", Allowed::AtLeast("leader")),
-        (
-            "/export/discord_comparable_daily.csv",
-            Allowed::AtLeast("leader"),
-        ),
-        (
-            "/export/member_growth_weekly.csv",
-            Allowed::AtLeast("leader"),
-        ),
-        ("/export/leavers.csv", Allowed::AtLeast("leader")),
-        ("/admin", Allowed::AtLeast("admin")),
-        ("/admin/status", Allowed::AtLeast("admin")),
-        ("/admin/discord", Allowed::AtLeast("admin")),
-        ("/admin/servers", Allowed::AtLeast("admin")),
-        ("/admin/identities", Allowed::AtLeast("admin")),
-        ("/admin/people", Allowed::AtLeast("admin")),
-        ("/admin/privacy", Allowed::AtLeast("admin")),
-        ("/admin/audit", Allowed::AtLeast("admin")),
-        ("/privacy", Allowed::Everyone),
-    ];
+    // Every route the app serves is in this test's table, and declared guarded or public
+    // in the app (`guildhall::web::routes`): a new route without a declared role fails here.
+    let table = route_table();
+    let served: BTreeSet<String> = guildhall::web::routes::route_paths().into_iter().collect();
+    let listed: BTreeSet<String> = table.iter().map(|(route, _)| (*route).to_owned()).collect();
+    assert_eq!(
+        listed, served,
+        "this test's route table must list exactly the routes the app serves"
+    );
+    for route in &served {
+        assert!(
+            guildhall::web::routes::is_declared(route),
+            "{route} is neither in GUARDED_PAGES nor in PUBLIC_PAGES"
+        );
+    }
+    let pages: Vec<(&str, Allowed)> = table
+        .iter()
+        .filter_map(|(_, expect)| match expect {
+            Expect::Visit(allowed, paths) => Some(paths.iter().map(move |p| (*p, *allowed))),
+            Expect::Elsewhere(tested_in) => {
+                assert!(!tested_in.is_empty(), "say where the route is tested");
+                None
+            }
+        })
+        .flatten()
+        .collect();
 
     for visitor in ["anonymous", "member", "leader", "admin"] {
         if visitor == "anonymous" {
@@ -317,7 +396,7 @@ async fn every_server_function_and_page_allows_exactly_the_roles_it_declares(poo
                 assert_eq!(status, refusal, "{visitor} must be refused {path}: {body}");
             }
         }
-        for (page, allowed) in pages {
+        for &(page, allowed) in &pages {
             let status = app.get(page).await.status();
             let through = match allowed {
                 Allowed::Everyone => true,
@@ -391,7 +470,10 @@ async fn an_admin_grants_and_revokes_leader_and_every_change_is_in_the_audit_log
         },
     )
     .await;
-    admin_app.sign_in_demo("admin").await;
+    // (Demo sign-in is refused now that Ada, a real user, has signed in.)
+    admin_app
+        .sign_in_with_discord_as(555_000_000_000_000_010, "Grace Hopper", "admin")
+        .await;
     let ada = user_id_of(&app.pool, DISCORD_ID).await;
     for role in ["leader", "admin", "member"] {
         let (status, body) = admin_app
@@ -410,21 +492,21 @@ async fn an_admin_grants_and_revokes_leader_and_every_change_is_in_the_audit_log
         audit_entries(&app.pool).await,
         vec![
             AuditEntry {
-                actor_name: "Demo Admin".into(),
+                actor_name: "Grace Hopper".into(),
                 action: "user.role".into(),
                 subject: subject.clone(),
                 before: json!({"role": "member"}),
                 after: json!({"role": "leader"}),
             },
             AuditEntry {
-                actor_name: "Demo Admin".into(),
+                actor_name: "Grace Hopper".into(),
                 action: "user.role".into(),
                 subject: subject.clone(),
                 before: json!({"role": "leader"}),
                 after: json!({"role": "admin"}),
             },
             AuditEntry {
-                actor_name: "Demo Admin".into(),
+                actor_name: "Grace Hopper".into(),
                 action: "user.role".into(),
                 subject,
                 before: json!({"role": "admin"}),
@@ -449,7 +531,9 @@ async fn an_admin_grants_and_revokes_leader_and_every_change_is_in_the_audit_log
         .expect("Ada is listed");
     assert_eq!(ada_row["role"], json!("member"));
     // A leader may not change roles.
-    admin_app.sign_in_demo("leader").await;
+    admin_app
+        .sign_in_with_discord_as(555_000_000_000_000_011, "Linus Leader", "leader")
+        .await;
     let (status, _) = admin_app
         .call::<app::api::SetUserRole>(&[("user_id", &ada), ("role", "admin")])
         .await;
@@ -514,7 +598,9 @@ async fn configured_roles_are_given_at_start_and_sign_in_and_cannot_be_lowered_o
     );
     assert_eq!(entries[1].after, json!({"role": "leader"}));
 
-    app.sign_in_demo("admin").await;
+    // The configured admin (demo sign-in is refused now that Ada has signed in).
+    app.sign_in_with_discord_as(configured_admin, "Grace Hopper", "admin")
+        .await;
     let ada = user_id_of(&app.pool, DISCORD_ID).await;
     let (status, body) = app
         .call::<app::api::SetUserRole>(&[("user_id", &ada), ("role", "member")])

@@ -16,9 +16,14 @@ use web_app::*;
 async fn discord_sign_in_creates_the_user_and_renews_the_session(pool: PgPool) {
     let app = start(pool, Options::default()).await;
     assert_eq!(app.me().await, Value::Null);
+    // A session id planted in the browser before sign-in (session fixation) …
+    let planted = "AAAAAAAAAAAAAAAAAAAAAA";
+    app.jar
+        .add_cookie_str(&format!("guildhall_session={planted}; Path=/"), &app.base);
 
     let (before, after) = app.sign_in_with_discord().await;
-    assert_ne!(before, after, "the session id is renewed at sign-in");
+    assert_eq!(before.as_deref(), Some(planted));
+    assert_ne!(planted, after, "the session id is renewed at sign-in");
     assert_eq!(app.provider.exchanges(), 1);
 
     let (username, display_name, avatar, role, logged_in): (
@@ -46,8 +51,8 @@ async fn discord_sign_in_creates_the_user_and_renews_the_session(pool: PgPool) {
     assert_eq!(me["name"], json!("Ada Lovelace"));
     assert_eq!(me["role"], json!("member"));
 
-    // The pre-login session id no longer signs anyone in.
-    assert_eq!(app.me_with_cookie(&before).await, Value::Null);
+    // … signs nobody in.
+    assert_eq!(app.me_with_cookie(planted).await, Value::Null);
     assert_eq!(app.me_with_cookie(&after).await["role"], json!("member"));
 }
 
@@ -183,7 +188,7 @@ async fn login_without_discord_configuration_explains_what_is_missing(pool: PgPo
         "DISCORD_CLIENT_SECRET",
     )
     .await;
-    assert!(body.contains("/auth/demo?role=admin"), "{body}");
+    assert!(body.contains("href=\"/auth/demo\""), "{body}");
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
@@ -315,7 +320,9 @@ async fn a_configured_admin_becomes_admin(pool: PgPool) {
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn demo_login_is_not_found_outside_demo_mode(pool: PgPool) {
     let app = start(pool, Options::default()).await;
-    let response = app.get("/auth/demo?role=admin").await;
+    let response = app.demo_post(&[("role", "admin")]).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let response = app.get("/auth/demo").await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.user_count().await, 0);
     assert_eq!(app.me().await, Value::Null);
@@ -348,14 +355,14 @@ async fn demo_login_signs_in_with_the_requested_role(pool: PgPool) {
     }
     assert_eq!(app.user_count().await, 3);
 
-    let response = app.get("/auth/demo?role=leader&next=/kpi").await;
+    let response = app.demo_post(&[("role", "leader"), ("next", "/kpi")]).await;
     assert_eq!(response.headers()[header::LOCATION], "/kpi");
-    let response = app.get("/auth/demo?role=owner").await;
+    let response = app.demo_post(&[("role", "owner")]).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.me().await["role"], json!("leader"));
     // An outsider (not a member of the guild, whose member list the bot has read) gets the
     // refusal a Discord sign-in gets, and signs nobody in.
-    let response = app.get("/auth/demo?role=outsider").await;
+    let response = app.demo_post(&[("role", "outsider")]).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     let body = response.text().await.expect("body");
     assert!(body.contains("is not a member"), "{body}");

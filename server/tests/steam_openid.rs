@@ -225,7 +225,10 @@ async fn start(pool: PgPool) -> App {
         .merge(Serialized::default(
             "steam.openid_base",
             steam.base.as_str(),
-        ));
+        ))
+        // Every step of every attempt below is a sign-in request from 127.0.0.1.
+        .merge(Serialized::default("web.sign_in_per_minute", 6000))
+        .merge(Serialized::default("web.sign_in_burst", 1000));
     let config = Arc::new(Config::from_figment(figment).expect("test configuration"));
     let state =
         ServerState::new(config, pool.clone(), collectors::metrics::Metrics::new()).expect("state");
@@ -366,7 +369,13 @@ async fn only_an_unchanged_fresh_answer_confirmed_by_steam_links_the_account_onc
     assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&anonymous), "/auth/login?next=/me");
 
-    let demo = app.get("/auth/demo?role=member").await;
+    let demo = app
+        .browser
+        .post(app.base.join("auth/demo").expect("url"))
+        .form(&[("role", "member")])
+        .send()
+        .await
+        .expect("demo sign-in");
     assert_eq!(demo.status(), StatusCode::SEE_OTHER);
 
     // Cancelled on Steam.

@@ -102,6 +102,9 @@ async fn static_files_come_precompressed_with_a_year_of_caching_and_never_touch_
         "public, max-age=31536000, immutable"
     );
     assert!(wasm.headers().get("set-cookie").is_none());
+    // The security headers are on static files too; their caching is their own.
+    assert_eq!(wasm.headers()["x-content-type-options"], "nosniff");
+    assert!(wasm.headers().contains_key("content-security-policy"));
     let body = axum::body::to_bytes(wasm.into_body(), 1 << 20)
         .await
         .expect("body");
@@ -207,7 +210,7 @@ async fn metrics_count_requests_collector_events_and_drops(pool: PgPool) {
     for line in [
         "guildhall_collector_events_total{source=\"discord_voice\"} 2",
         "guildhall_dropped_records_total{source=\"discord_voice\",reason=\"bot\"} 1",
-        "guildhall_http_requests_total{method=\"GET\",status=\"200\"} 2",
+        "guildhall_http_requests_total{method=\"GET\",route=\"health\",status=\"200\"} 2",
         "# TYPE guildhall_pipeline_runs counter",
     ] {
         assert!(text.contains(line), "missing `{line}` in:\n{text}");

@@ -6,31 +6,34 @@ use leptos_meta::Title;
 
 #[component]
 pub fn SignInPage(demo_mode: bool) -> impl IntoView {
-    // `rel="external"`: these are server routes, not pages of the client-side router.
+    // Demo sign-in is a POST (forms the server answers, not routes of the client-side
+    // router): no link or image on another site can sign anyone in.
+    let demo_button = |role: &'static str, label: Key| {
+        view! {
+            <li>
+                <form method="post" action="/auth/demo">
+                    <input type="hidden" name="role" value=role />
+                    <button class="button" type="submit" data-role=role>
+                        {t(label)}
+                    </button>
+                </form>
+            </li>
+        }
+        .into_any()
+    };
     let demo = demo_mode.then(|| {
         view! {
             <div class="demo" data-testid="demo-login">
                 <h2>{t(Key::DemoTitle)}</h2>
                 <p>{t(Key::DemoLead)}</p>
                 <ul class="demo-roles">
-                    <li>
-                        <a class="button" rel="external" href="/auth/demo?role=leader">
-                            {t(Key::RoleLeader)}
-                        </a>
-                    </li>
-                    <li>
-                        <a class="button" rel="external" href="/auth/demo?role=admin">
-                            {t(Key::RoleAdmin)}
-                        </a>
-                    </li>
-                    <li>
-                        <a class="button" rel="external" href="/auth/demo?role=member">
-                            {t(Key::RoleMember)}
-                        </a>
-                    </li>
+                    {demo_button("leader", Key::RoleLeader)}
+                    {demo_button("admin", Key::RoleAdmin)}
+                    {demo_button("member", Key::RoleMember)}
                 </ul>
             </div>
         }
+        .into_any()
     });
     view! {
         <Title text=t(Key::SignIn) />

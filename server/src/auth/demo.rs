@@ -1,24 +1,116 @@
-//! Demo login: in demo mode, `/auth/demo?role=admin|leader|member` signs the browser in as
-//! a fixed demo user with that role; `role=outsider` tries to sign in a Discord account that
-//! is not a member of the community and shows the refusal a real one gets. Without demo mode
-//! the route answers 404.
+//! Demo login: in demo mode, `GET /auth/demo` shows one button per role; each posts
+//! `role=admin|leader|member` (and `next`) to `POST /auth/demo`, which signs the browser in
+//! as a fixed demo user with that role (a POST, so the cross-site check applies and no link
+//! or image elsewhere can sign anyone in). `role=outsider` tries to sign in a Discord account
+//! that is not a member of the community and shows the refusal a real one gets. Without
+//! demo mode both answer 404; once a real (non-demo) user has signed in, 403: demo sign-in
+//! would hand out admin to anyone on a real community's data.
 
 use super::{Profile, RoleAtSignIn, SignInError, local_path, sign_in, upsert_user};
 use crate::demo::DEMO_USER_BASE;
 use crate::state::ServerState;
-use app::i18n::Lang;
+use app::i18n::{Key, Lang};
 use app::model::Role;
-use axum::extract::{Query, State};
+use askama::Template;
+use axum::extract::{Form, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-/// The query of `/auth/demo`.
+/// The form posted to `/auth/demo` (and the query of its page: `next` only).
 #[derive(Debug, Deserialize)]
-pub(super) struct DemoQuery {
+pub(super) struct DemoForm {
     role: Option<String>,
     next: Option<String>,
+}
+
+/// The demo sign-in page.
+#[derive(Template)]
+#[template(path = "demo_sign_in.html")]
+struct DemoPage {
+    lang_code: &'static str,
+    title: &'static str,
+    lead: &'static str,
+    back_home: &'static str,
+    /// Role, button label, whether the button is the secondary kind.
+    roles: Vec<(&'static str, String, bool)>,
+    next: Option<String>,
+}
+
+/// Whether a user other than the fixed demo users has ever signed in.
+async fn real_users_signed_in(pool: &sqlx::PgPool) -> Result<bool, SignInError> {
+    let (first, last) = (demo_user(Role::Admin).0, demo_user(Role::Member).0);
+    sqlx::query_scalar(
+        "select exists (select 1 from app.users
+                        where last_login_at is not null
+                          and discord_user_id not between $1 and $2)",
+    )
+    .bind(first.min(last))
+    .bind(first.max(last))
+    .fetch_one(pool)
+    .await
+    .map_err(|error| {
+        tracing::error!(%error, "checking for real users failed");
+        SignInError::Internal
+    })
+}
+
+/// Demo mode is on and nobody real has signed in, or why demo sign-in is refused.
+async fn demo_allowed(state: &ServerState) -> Result<(), SignInError> {
+    if !state.config.demo {
+        return Err(SignInError::DemoOff);
+    }
+    if real_users_signed_in(&state.app.pool).await? {
+        tracing::warn!("demo sign-in refused: real users have signed in to this database");
+        return Err(SignInError::DemoRealUsers);
+    }
+    Ok(())
+}
+
+/// `GET /auth/demo?next=/path`: one button per role.
+pub(super) async fn page(
+    State(state): State<ServerState>,
+    headers: HeaderMap,
+    Query(query): Query<DemoForm>,
+) -> Response {
+    let lang = Lang::of_request(&headers);
+    if let Err(error) = demo_allowed(&state).await {
+        return error.page(lang);
+    }
+    let demo = |role: Role| format!("Demo: {}", role_key(role).text(lang));
+    let page = DemoPage {
+        lang_code: lang.code(),
+        title: Key::DemoTitle.text(lang),
+        lead: Key::DemoLead.text(lang),
+        back_home: Key::AuthBackHome.text(lang),
+        roles: vec![
+            ("leader", demo(Role::Leader), false),
+            ("admin", demo(Role::Admin), false),
+            ("member", demo(Role::Member), false),
+            (
+                "outsider",
+                Key::AuthDemoOutsider.text(lang).to_owned(),
+                true,
+            ),
+        ],
+        next: local_path(query.next.as_deref()),
+    };
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "rendering the demo sign-in page failed");
+            SignInError::Internal.page(lang)
+        }
+    }
+}
+
+fn role_key(role: Role) -> Key {
+    match role {
+        Role::Admin => Key::RoleAdmin,
+        Role::Leader => Key::RoleLeader,
+        Role::Member => Key::RoleMember,
+    }
 }
 
 /// The fixed demo user of a role: Discord id and name. Each is a member of the demo
@@ -35,16 +127,16 @@ pub fn demo_user(role: Role) -> (i64, &'static str) {
 /// A Discord account that is not a member of the demo community.
 pub const DEMO_OUTSIDER_ID: i64 = DEMO_USER_BASE - 1;
 
-/// `GET /auth/demo?role=…&next=/path`.
+/// `POST /auth/demo` with `role=…&next=/path`.
 pub(super) async fn login(
     State(state): State<ServerState>,
     headers: HeaderMap,
     session: Session,
-    Query(query): Query<DemoQuery>,
+    Form(query): Form<DemoForm>,
 ) -> Response {
     let lang = Lang::of_request(&headers);
-    if !state.config.demo {
-        return SignInError::DemoOff.page(lang);
+    if let Err(error) = demo_allowed(&state).await {
+        return error.page(lang);
     }
     if query.role.as_deref() == Some("outsider") {
         // The same check a Discord sign-in runs.

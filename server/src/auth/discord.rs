@@ -1,6 +1,9 @@
 //! Discord OAuth2: `/auth/login` sends the browser to Discord with a CSRF `state` and a
 //! PKCE challenge; `/auth/callback` checks the state, exchanges the code with the PKCE
 //! verifier, reads the user and signs them in.
+//!
+//! The login in progress lives in a short-lived signed cookie, not in the session store: an
+//! anonymous visitor to `/auth/login` writes nothing to the database.
 
 use super::{NextQuery, Profile, RoleAtSignIn, SignInError, local_path, sign_in, upsert_user};
 use crate::config::Config;
@@ -8,8 +11,9 @@ use crate::state::ServerState;
 use app::i18n::Lang;
 use app::model::Role;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use hmac::{Hmac, Mac};
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
@@ -17,17 +21,108 @@ use oauth2::{
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Deserializer, Serialize};
+use std::sync::OnceLock;
 use tower_sessions::Session;
 
-/// Session key of a login in progress.
-const PENDING_LOGIN_KEY: &str = "discord_login";
+/// The cookie of a login in progress (`__Host-` on https: only this host can set it).
+const LOGIN_COOKIE: &str = "guildhall_login";
+const LOGIN_COOKIE_SECURE: &str = "__Host-guildhall_login";
+/// How long a started login may take on Discord's page.
+const LOGIN_MAX_AGE_SECS: i64 = 600;
 
-/// What `/auth/login` remembers for the callback. Lives only in the server-side session.
-#[derive(Serialize, Deserialize)]
+/// What `/auth/login` remembers for the callback, in a signed, HttpOnly cookie that expires
+/// after [`LOGIN_MAX_AGE_SECS`].
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
 struct PendingLogin {
     state: String,
     pkce_verifier: String,
     next: Option<String>,
+    /// Unix seconds after which the login is refused.
+    expires: i64,
+}
+
+/// The key that signs login cookies: random, made once per process (a restart while someone
+/// is on Discord's page asks them to start again).
+fn signing_key() -> &'static [u8; 32] {
+    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    KEY.get_or_init(rand::random)
+}
+
+/// HMAC-SHA256 with `key` (HMAC takes keys of any length: `None` does not happen).
+fn mac(key: &[u8]) -> Option<Hmac<sha2::Sha256>> {
+    <Hmac<sha2::Sha256> as Mac>::new_from_slice(key).ok()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+impl PendingLogin {
+    /// `<hex of the JSON>.<hex of its HMAC-SHA256>`.
+    fn seal(&self, key: &[u8]) -> Option<String> {
+        let json = serde_json::to_vec(self).ok()?;
+        let mut signer = mac(key)?;
+        signer.update(&json);
+        let tag = signer.finalize().into_bytes();
+        Some(format!("{}.{}", hex(&json), hex(&tag)))
+    }
+
+    /// The login in a cookie value, if it is signed with `key` and not expired at `now`.
+    fn open(value: &str, key: &[u8], now: i64) -> Option<PendingLogin> {
+        let (json, tag) = value.split_once('.')?;
+        let (json, tag) = (unhex(json)?, unhex(tag)?);
+        let mut verifier = mac(key)?;
+        verifier.update(&json);
+        // Constant-time comparison.
+        verifier.verify_slice(&tag).ok()?;
+        let pending: PendingLogin = serde_json::from_slice(&json).ok()?;
+        (pending.expires >= now).then_some(pending)
+    }
+}
+
+fn login_cookie_name(config: &Config) -> &'static str {
+    if config.public_url.scheme() == "https" {
+        LOGIN_COOKIE_SECURE
+    } else {
+        LOGIN_COOKIE
+    }
+}
+
+/// `Set-Cookie` for the login cookie with `value`, living `max_age` seconds (0 deletes it).
+fn login_cookie(config: &Config, value: &str, max_age: i64) -> Option<HeaderValue> {
+    let secure = if config.public_url.scheme() == "https" {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}",
+        login_cookie_name(config)
+    ))
+    .ok()
+}
+
+/// The login cookie's value in the request, if any.
+fn login_cookie_value(config: &Config, headers: &HeaderMap) -> Option<String> {
+    let name = login_cookie_name(config);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
 }
 
 type DiscordClient =
@@ -60,7 +155,6 @@ fn client(config: &Config) -> Option<DiscordClient> {
 pub(super) async fn login(
     State(state): State<ServerState>,
     headers: HeaderMap,
-    session: Session,
     Query(query): Query<NextQuery>,
 ) -> Response {
     let lang = Lang::of_request(&headers);
@@ -82,12 +176,16 @@ pub(super) async fn login(
         state: csrf.secret().clone(),
         pkce_verifier: verifier.secret().clone(),
         next: local_path(query.next.as_deref()),
+        expires: chrono::Utc::now().timestamp() + LOGIN_MAX_AGE_SECS,
     };
-    if let Err(error) = session.insert(PENDING_LOGIN_KEY, pending).await {
-        tracing::error!(%error, "storing the pending login in the session failed");
+    let Some(cookie) = pending
+        .seal(signing_key())
+        .and_then(|sealed| login_cookie(&state.config, &sealed, LOGIN_MAX_AGE_SECS))
+    else {
+        tracing::error!("the login cookie is not a valid header");
         return SignInError::Internal.page(lang);
-    }
-    Redirect::to(url.as_str()).into_response()
+    };
+    ([(header::SET_COOKIE, cookie)], Redirect::to(url.as_str())).into_response()
 }
 
 /// The query Discord sends back to `/auth/callback`.
@@ -106,26 +204,29 @@ pub(super) async fn callback(
     session: Session,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
-    match finish_login(&state, &session, query).await {
+    // The pending login is used once, whatever happens next: its cookie goes.
+    let pending = login_cookie_value(&state.config, &headers).and_then(|value| {
+        PendingLogin::open(&value, signing_key(), chrono::Utc::now().timestamp())
+    });
+    let mut response = match finish_login(&state, &session, pending, query).await {
         Ok(next) => Redirect::to(next.as_deref().unwrap_or("/")).into_response(),
         Err(error) => error.page(Lang::of_request(&headers)),
+    };
+    if let Some(expired) = login_cookie(&state.config, "", 0) {
+        response.headers_mut().append(header::SET_COOKIE, expired);
     }
+    response
 }
 
 async fn finish_login(
     state: &ServerState,
     session: &Session,
+    pending: Option<PendingLogin>,
     query: CallbackQuery,
 ) -> Result<Option<String>, SignInError> {
     let client = client(&state.config).ok_or(SignInError::NotConfigured {
         demo: state.config.demo,
     })?;
-    // The pending login is used once, whatever happens next.
-    let pending: Option<PendingLogin> =
-        session.remove(PENDING_LOGIN_KEY).await.map_err(|error| {
-            tracing::error!(%error, "reading the pending login from the session failed");
-            SignInError::Internal
-        })?;
 
     if let Some(error) = query.error.as_deref() {
         let description: String = query
@@ -148,7 +249,7 @@ async fn finish_login(
         return Err(SignInError::BadState);
     };
     if query.state.as_deref() != Some(pending.state.as_str()) {
-        tracing::warn!("sign-in callback with a state that does not match the session");
+        tracing::warn!("sign-in callback with a state that does not match the login cookie");
         return Err(SignInError::BadState);
     }
     let Some(code) = query.code.filter(|code| !code.is_empty()) else {
@@ -319,4 +420,51 @@ fn snowflake<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error
         ));
     }
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(expires: i64) -> PendingLogin {
+        PendingLogin {
+            state: "s".into(),
+            pkce_verifier: "v".into(),
+            next: Some("/me".into()),
+            expires,
+        }
+    }
+
+    #[test]
+    fn a_sealed_login_opens_with_its_key_until_it_expires() {
+        let key = [7u8; 32];
+        let sealed = pending(1_000).seal(&key).expect("sealed");
+        assert_eq!(
+            PendingLogin::open(&sealed, &key, 1_000),
+            Some(pending(1_000))
+        );
+        assert_eq!(PendingLogin::open(&sealed, &key, 1_001), None, "expired");
+        assert_eq!(
+            PendingLogin::open(&sealed, &[8u8; 32], 0),
+            None,
+            "other key"
+        );
+    }
+
+    #[test]
+    fn a_changed_login_cookie_is_refused() {
+        let key = [7u8; 32];
+        let sealed = pending(1_000).seal(&key).expect("sealed");
+        let (json, tag) = sealed.split_once('.').expect("two parts");
+        // Another `next`, the old signature.
+        let forged = String::from_utf8(unhex(json).expect("hex"))
+            .expect("json")
+            .replace("/me", "/xx");
+        assert_eq!(
+            PendingLogin::open(&format!("{}.{tag}", hex(forged.as_bytes())), &key, 0),
+            None
+        );
+        assert_eq!(PendingLogin::open("not-a-cookie", &key, 0), None);
+        assert_eq!(PendingLogin::open(&format!("{json}."), &key, 0), None);
+    }
 }

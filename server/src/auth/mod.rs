@@ -3,6 +3,9 @@
 //!
 //! Signing in always renews the session id (against session fixation) before the user id
 //! is written to the session under [`SESSION_USER_KEY`].
+//!
+//! Logs here never name the Discord account of a refused sign-in (only of configured roles,
+//! which are in the configuration anyway).
 
 pub mod demo;
 mod discord;
@@ -16,24 +19,25 @@ use app::i18n::{Key, Lang, error_text};
 use app::model::Role;
 use app::ssr::authz::SESSION_USER_KEY;
 use askama::Template;
-use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use serde::Deserialize;
 use sqlx::PgPool;
 use tower_sessions::Session;
 
-/// The sign-in routes under `/auth`.
-pub fn router() -> Router<ServerState> {
-    Router::new()
-        .route("/auth/login", get(discord::login))
-        .route("/auth/callback", get(discord::callback))
+/// The sign-in routes (`/auth/…`, and Steam linking under `/me/steam/…`).
+pub fn routes() -> Vec<(&'static str, MethodRouter<ServerState>)> {
+    vec![
+        ("/auth/login", get(discord::login)),
+        ("/auth/callback", get(discord::callback)),
         // POST only: a GET could be triggered by any other site (an image, a link).
-        .route("/auth/logout", post(logout))
-        .route("/auth/demo", get(demo::login))
-        .route("/me/steam/login", get(steam_login::login))
-        .route("/me/steam/return", get(steam_login::finish))
+        ("/auth/logout", post(logout)),
+        // The page with one button per role; the buttons POST.
+        ("/auth/demo", get(demo::page).post(demo::login)),
+        ("/me/steam/login", get(steam_login::login)),
+        ("/me/steam/return", get(steam_login::finish)),
+    ]
 }
 
 /// Gives the configured Discord user ids their role (`GUILDHALL_ADMIN_IDS` → admin,
@@ -144,6 +148,8 @@ pub(crate) enum SignInError {
     Upstream,
     /// Demo login while demo mode is off.
     DemoOff,
+    /// Demo login while real (non-demo) users have signed in.
+    DemoRealUsers,
     /// `/auth/demo` with a role that does not exist.
     UnknownRole,
     /// The account is not a member of a tracked guild (and not a configured admin or leader).
@@ -186,10 +192,8 @@ pub(crate) async fn check_membership(
     match (member, known) {
         (true, _) => Ok(()),
         (false, true) => {
-            tracing::info!(
-                discord_user_id,
-                "sign-in refused: not a member of a tracked guild"
-            );
+            // Not the account: a refused sign-in is nobody Guildhall may record.
+            tracing::info!("sign-in refused: not a member of a tracked guild");
             Err(SignInError::NotAMember)
         }
         (false, false) => Err(SignInError::MembersUnknown),
@@ -220,6 +224,7 @@ impl SignInError {
             SignInError::MissingCode => (StatusCode::BAD_REQUEST, Key::AuthMissingCode),
             SignInError::Upstream => (StatusCode::BAD_GATEWAY, Key::AuthUpstream),
             SignInError::DemoOff => (StatusCode::NOT_FOUND, Key::NotFound),
+            SignInError::DemoRealUsers => (StatusCode::FORBIDDEN, Key::AuthDemoRealUsers),
             SignInError::UnknownRole => (StatusCode::BAD_REQUEST, Key::AuthUnknownRole),
             SignInError::NotAMember => (StatusCode::FORBIDDEN, Key::AuthNotAMember),
             SignInError::MembersUnknown => {
@@ -258,6 +263,7 @@ impl ErrorPage {
             401 => Key::AuthTitleSignIn,
             403 => Key::AuthTitleDenied,
             404 => Key::AuthTitleNotFound,
+            429 => Key::AuthTitleTooManyRequests,
             502 => Key::AuthTitleDiscordSilent,
             503 => Key::AuthTitleUnavailable,
             _ => Key::AuthTitleFailed,
@@ -285,13 +291,9 @@ impl ErrorPage {
         Key::AuthDemoOn.text(self.lang)
     }
 
-    /// The demo sign-in links: the role to ask for and its name.
-    fn demo_roles(&self) -> [(&'static str, &'static str); 3] {
-        [
-            ("admin", Key::RoleAdmin.text(self.lang)),
-            ("leader", Key::RoleLeader.text(self.lang)),
-            ("member", Key::RoleMember.text(self.lang)),
-        ]
+    /// The link to the demo sign-in page.
+    fn demo_link(&self) -> &'static str {
+        Key::DemoTitle.text(self.lang)
     }
 
     /// Whether offering a fresh sign-in makes sense.
@@ -341,7 +343,7 @@ pub(crate) fn local_path(next: Option<&str>) -> Option<String> {
     local.then(|| next.to_owned())
 }
 
-/// The query of `/auth/login` and `/auth/demo`.
+/// The query of `/auth/login`.
 #[derive(Debug, Deserialize)]
 struct NextQuery {
     next: Option<String>,
@@ -396,7 +398,7 @@ async fn upsert_user(
     .fetch_one(pool)
     .await
     .map_err(|error| {
-        tracing::error!(%error, discord_user_id = profile.discord_user_id, "saving the user failed");
+        tracing::error!(%error, "saving the user failed");
         SignInError::Internal
     })?;
     // The Discord roles the bot recorded last give their mapped role at every sign-in.
@@ -405,7 +407,7 @@ async fn upsert_user(
         .execute(pool)
         .await
         .map_err(|error| {
-            tracing::error!(%error, discord_user_id = profile.discord_user_id, "applying the role mapping failed");
+            tracing::error!(%error, "applying the role mapping failed");
             SignInError::Internal
         })?;
     Ok(id)

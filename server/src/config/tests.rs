@@ -137,7 +137,18 @@ fn sample(key: &str) -> (&'static str, &'static str, &'static str) {
         | "games.refresh_secs"
         | "games.log_body_limit_kb"
         | "games.profile_weeks"
-        | "shutdown_timeout_secs" => ("17", "17", "17"),
+        | "shutdown_timeout_secs"
+        | "web.max_concurrent_requests"
+        | "web.request_timeout_secs"
+        | "web.sign_in_per_minute"
+        | "web.sign_in_burst"
+        | "web.link_code_per_minute"
+        | "web.link_code_burst"
+        | "web.ingest_per_minute"
+        | "web.ingest_burst"
+        | "web.api_per_minute"
+        | "web.api_burst" => ("17", "17", "17"),
+        "web.trusted_proxies" => ("10.0.0.2", "[\"10.0.0.2\"]", "10.0.0.2"),
         "games.log_ack_timeout_ms" => ("2500", "2500", "2500"),
         other => {
             panic!("docs/configuration.md lists `{other}`: add a sample value for it to this test")

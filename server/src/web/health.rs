@@ -15,6 +15,9 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use std::time::Duration;
 
+/// Where it answers.
+pub const PATH: &str = "/healthz";
+
 /// How long the check may take in all (connecting included).
 pub const HEALTH_TIMEOUT: Duration = Duration::from_millis(800);
 
@@ -36,7 +39,7 @@ pub fn router<S>(pool: &PgPool) -> Router<S> {
         .idle_timeout(Duration::from_secs(60))
         .connect_lazy_with((*pool.connect_options()).clone());
     Router::new()
-        .route("/healthz", get(healthz))
+        .route(PATH, get(healthz))
         .with_state(Health {
             own,
             app: pool.clone(),

@@ -96,6 +96,22 @@ impl FakeProvider {
         self.state.lock().expect("provider lock").user["id"] = json!(id.to_string());
     }
 
+    /// The account `/users/@me` returns from now on.
+    pub fn set_user(&self, id: i64, username: &str, global_name: &str) {
+        self.state.lock().expect("provider lock").user = json!({
+            "id": id.to_string(),
+            "username": username,
+            "global_name": global_name,
+            "avatar": null,
+        });
+    }
+
+    /// Ada again (the account every test starts with).
+    pub fn reset_user(&self) {
+        self.set_user(DISCORD_ID, "ada", "Ada Lovelace");
+        self.state.lock().expect("provider lock").user["avatar"] = json!("a1b2c3");
+    }
+
     pub fn set_connections(&self, connections: Value) {
         self.state.lock().expect("provider lock").connections = Some(connections);
     }
@@ -295,6 +311,8 @@ pub struct Options {
     pub member: bool,
     /// `GUILDHALL_DISCORD__MESSAGE_CONTENT`: message lengths are counted.
     pub message_content: bool,
+    /// More settings, by their path in the configuration (`web.api_burst`), applied last.
+    pub settings: Vec<(&'static str, Value)>,
 }
 
 impl Default for Options {
@@ -306,6 +324,7 @@ impl Default for Options {
             leader_ids: Vec::new(),
             member: true,
             message_content: false,
+            settings: Vec::new(),
         }
     }
 }
@@ -398,6 +417,14 @@ pub async fn start(pool: PgPool, options: Options) -> TestApp {
             .merge(Serialized::default("discord.client_id", CLIENT_ID))
             .merge(Serialized::default("discord.client_secret", CLIENT_SECRET));
     }
+    // Every request of a test comes from 127.0.0.1, and some tests sign in many times: room
+    // for that (the hardening tests set the limits they prove).
+    figment = figment
+        .merge(Serialized::default("web.sign_in_per_minute", 6000))
+        .merge(Serialized::default("web.sign_in_burst", 1000));
+    for (key, value) in options.settings {
+        figment = figment.merge(Serialized::default(key, value));
+    }
     let config = Arc::new(Config::from_figment(figment).expect("test configuration"));
     if options.member {
         record_membership(&pool, DISCORD_ID, "join", "2026-01-01T10:00:00Z").await;
@@ -409,7 +436,12 @@ pub async fn start(pool: PgPool, options: Options) -> TestApp {
     let state =
         ServerState::new(config, pool.clone(), collectors::metrics::Metrics::new()).expect("state");
     let router = guildhall::web::router(state).expect("router");
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("app serves") });
+    // Served as `guildhall serve` does: with each connection's peer address known.
+    tokio::spawn(async move {
+        guildhall::web::serve(listener, router, std::future::pending())
+            .await
+            .expect("app serves")
+    });
 
     let jar = Arc::new(Jar::default());
     let browser = reqwest::Client::builder()
@@ -558,16 +590,31 @@ impl TestApp {
     }
 
     /// `/auth/login` → the fake provider's consent → the callback URL with code and state.
-    /// Returns the callback URL and the session cookie set by `/auth/login`.
-    pub async fn start_login(&self, next: Option<&str>) -> (Url, String) {
+    /// Returns the callback URL and the session cookie the browser had before (`/auth/login`
+    /// itself sets none: the login in progress is in a cookie of its own).
+    pub async fn start_login(&self, next: Option<&str>) -> (Url, Option<String>) {
         let login_path = match next {
             Some(next) => format!("/auth/login?next={}", urlencode(next)),
             None => "/auth/login".to_owned(),
         };
+        let session_before = self.session_cookie();
         let response = self.get(&login_path).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "login redirects");
         let authorize = location(&response);
-        let pre_login_session = self.session_cookie().expect("login sets a session cookie");
+        assert_eq!(
+            self.session_cookie(),
+            session_before,
+            "starting a login leaves the session alone"
+        );
+        assert!(
+            response
+                .headers()
+                .get_all(header::SET_COOKIE)
+                .iter()
+                .any(|c| c.to_str().is_ok_and(|c| c.starts_with("guildhall_login="))),
+            "login sets the login cookie"
+        );
+        let pre_login_session = session_before;
 
         // The authorization request as Discord sees it.
         let query: HashMap<String, String> = authorize.query_pairs().into_owned().collect();
@@ -609,8 +656,8 @@ impl TestApp {
         (callback, pre_login_session)
     }
 
-    /// The whole Discord sign-in; returns the session cookie before and after.
-    pub async fn sign_in_with_discord(&self) -> (String, String) {
+    /// The whole Discord sign-in; returns the session cookie before (if any) and after.
+    pub async fn sign_in_with_discord(&self) -> (Option<String>, String) {
         let (callback, before) = self.start_login(None).await;
         let response = self.browser.get(callback).send().await.expect("callback");
         assert_eq!(
@@ -624,10 +671,44 @@ impl TestApp {
         (before, after)
     }
 
-    /// Signs in as the demo user of `role` (demo mode must be on).
+    /// Signs in with Discord as another member of the guild, `discord_user_id` named `name`,
+    /// who holds `role` (given before the sign-in, as an admin would have). For tests that
+    /// need an admin or a leader once a real user has signed in, when demo sign-in is
+    /// refused. The provider signs in Ada again afterwards.
+    pub async fn sign_in_with_discord_as(&self, discord_user_id: i64, name: &str, role: &str) {
+        record_membership(&self.pool, discord_user_id, "join", "2026-01-01T10:00:00Z").await;
+        sqlx::query(
+            "insert into app.users (discord_user_id, username, display_name, role)
+             values ($1, $2, $2, $3)
+             on conflict (discord_user_id) do update set role = excluded.role",
+        )
+        .bind(discord_user_id)
+        .bind(name)
+        .bind(role)
+        .execute(&self.pool)
+        .await
+        .expect("the user and their role");
+        self.provider
+            .set_user(discord_user_id, &name.to_lowercase(), name);
+        self.sign_in_with_discord().await;
+        self.provider.reset_user();
+    }
+
+    /// Signs in as the demo user of `role` (demo mode must be on), as the demo page's
+    /// button does.
     pub async fn sign_in_demo(&self, role: &str) {
-        let response = self.get(&format!("/auth/demo?role={role}")).await;
+        let response = self.demo_post(&[("role", role)]).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    }
+
+    /// Posts the demo sign-in form.
+    pub async fn demo_post(&self, form: &[(&str, &str)]) -> reqwest::Response {
+        self.browser
+            .post(self.url("/auth/demo"))
+            .form(form)
+            .send()
+            .await
+            .expect("demo sign-in")
     }
 
     pub async fn user_count(&self) -> i64 {
