@@ -24,7 +24,6 @@ use axum::routing::{MethodRouter, get, post};
 use collectors::metrics::{HttpMethod, Metrics, RequestLabels};
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
-use sqlx::PgPool;
 use std::net::SocketAddr;
 use tower_http::CompressionLevel;
 use tower_http::compression::CompressionLayer;

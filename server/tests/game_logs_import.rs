@@ -66,7 +66,7 @@ async fn add_minecraft(pool: &PgPool, name: &str) {
     else {
         panic!("not `servers add`");
     };
-    add_server(pool, &add).await.expect("server added");
+    add_server(pool, None, &add).await.expect("server added");
 }
 
 fn folder(test: &str) -> PathBuf {

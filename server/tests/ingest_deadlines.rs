@@ -68,7 +68,7 @@ async fn cuttable(pool: &PgPool) -> (CuttableProxy, PgPool) {
 }
 
 /// Adds a server the way `guildhall servers add` does.
-async fn add(pool: &PgPool, args: &[&str]) -> collectors::game::servers::GameServer {
+async fn add(pool: &PgPool, args: &[&str]) -> collectors::game::server_settings::CreatedServer {
     let mut line = vec!["guildhall", "servers", "add"];
     line.extend_from_slice(args);
     let cli = Cli::try_parse_from(line).expect("command line");
@@ -78,7 +78,9 @@ async fn add(pool: &PgPool, args: &[&str]) -> collectors::game::servers::GameSer
     else {
         panic!("not `servers add`");
     };
-    add_server(pool, &server).await.expect("server added")
+    add_server(pool, None, &server)
+        .await
+        .expect("server added")
 }
 
 /// A CS2 server pushing its logs over HTTP; its log token.
@@ -397,6 +399,8 @@ fn guildhall(database_url: &str, spool: &std::path::Path, port: u16) -> std::pro
         .env("GUILDHALL_SPOOL_DIR", spool)
         .env("GUILDHALL_SHUTDOWN_TIMEOUT_SECS", SHUTDOWN_TIMEOUT_SECS)
         .env("RUST_LOG", "info")
+        // RCON passwords are sealed at rest: a test key.
+        .env("GUILDHALL_SECRET_KEY", "0f".repeat(32))
         .current_dir(std::env::temp_dir());
     command
 }
