@@ -922,6 +922,7 @@ pub async fn rotate_key(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
