@@ -71,7 +71,9 @@ pub enum SecretError {
     #[error("it was sealed with key id {sealed_with}, not with the key set (id {key})")]
     WrongKey { sealed_with: String, key: String },
     /// The key id matches but the value does not open: it was changed or moved.
-    #[error("it does not open with the key it was sealed with: the stored value was changed or copied from elsewhere")]
+    #[error(
+        "it does not open with the key it was sealed with: the stored value was changed or copied from elsewhere"
+    )]
     Damaged,
     /// Written by a newer Guildhall.
     #[error("it is in format version {0}, which this Guildhall does not know (newer?)")]
@@ -238,6 +240,7 @@ pub fn new_token() -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -11,8 +11,8 @@ use collectors::game::logs::{
 };
 use collectors::game::records::GameLogRecord;
 use collectors::game::server_settings::{
-    CreatedServer, SaveError, SecretChange, ServerForm, create_server, prepare_secrets, regenerate_token,
-    rotate_key, validate,
+    CreatedServer, SaveError, SecretChange, ServerForm, create_server, prepare_secrets,
+    regenerate_token, rotate_key, validate,
 };
 use collectors::game::servers::{Game, LogSource, load_settings, settings_by_name};
 use collectors::game::sftp::{SftpAuth, SftpError, SftpFolder, SftpTarget};
@@ -248,7 +248,11 @@ pub async fn servers(
 }
 
 /// Runs a `secrets` subcommand.
-pub async fn secrets(pool: &PgPool, config: &Config, command: SecretsCommand) -> anyhow::Result<()> {
+pub async fn secrets(
+    pool: &PgPool,
+    config: &Config,
+    command: SecretsCommand,
+) -> anyhow::Result<()> {
     match command {
         // Handled before the database is opened (see `cli::run`).
         SecretsCommand::NewKey => {
@@ -265,7 +269,9 @@ pub async fn secrets(pool: &PgPool, config: &Config, command: SecretsCommand) ->
             let new = SecretKey::parse(&new)
                 .map_err(|error| anyhow::anyhow!("{new_key_env} is not a key: {error}"))?;
             if &new == old {
-                bail!("{new_key_env} holds the key already in use: create a new one with `guildhall secrets new-key`");
+                bail!(
+                    "{new_key_env} holds the key already in use: create a new one with `guildhall secrets new-key`"
+                );
             }
             let report = rotate_key(pool, old, &new).await?;
             say(&format!(
@@ -372,7 +378,9 @@ async fn check_sftp(valid: &collectors::game::server_settings::ValidServer) -> a
     let auth = match (&valid.sftp_key, &valid.sftp_password) {
         (SecretChange::Replace(key), _) => SftpAuth::key(key, None)?,
         (_, SecretChange::Replace(password)) => SftpAuth::Password(password.clone()),
-        _ => bail!("--log-source sftp needs --sftp-password (or GUILDHALL_SFTP_PASSWORD) or --sftp-key-file"),
+        _ => bail!(
+            "--log-source sftp needs --sftp-password (or GUILDHALL_SFTP_PASSWORD) or --sftp-key-file"
+        ),
     };
     let (Some(user), Some(folder)) = (valid.sftp_user.clone(), valid.log_path.as_deref()) else {
         bail!("--log-source sftp needs --sftp-user and --log-path (the folder on the SFTP server)");

@@ -13,10 +13,10 @@ use collectors::game::collector::{GameCollectorConfig, GameServers, GameWriters}
 use collectors::game::logs::{LogFormat, LogSink};
 use collectors::game::rcon::{Dialect, RconTimeouts};
 use collectors::game::servers::SecretColumn;
-use collectors::secrets::SecretKey;
 use collectors::game::tail::FolderTailer;
 use collectors::ingest::WriterConfig;
 use collectors::metrics::Metrics;
+use collectors::secrets::SecretKey;
 use collectors::steps::IpHasher;
 use collectors::testing::fake_rcon::{FakeRcon, FakeRconConfig};
 use collectors::testing::fake_sftp::FakeSftp;

@@ -204,12 +204,9 @@ impl fmt::Display for FieldError {
                     f,
                     "--log-source sftp needs --sftp-password (or GUILDHALL_SFTP_PASSWORD) or --sftp-key-file"
                 ),
-                (source, field) => write!(
-                    f,
-                    "--log-source {} needs {}",
-                    source.as_str(),
-                    field.flag()
-                ),
+                (source, field) => {
+                    write!(f, "--log-source {} needs {}", source.as_str(), field.flag())
+                }
             },
             Problem::NotAFolder { path } => {
                 write!(f, "{flag} {path} is not a folder on this machine")
@@ -845,6 +842,12 @@ pub async fn prepare_secrets(
             }
         }
     }
+    // What is stored now, the values just sealed included.
+    let rows = if report.sealed_now > 0 {
+        secret_rows(&mut tx).await?
+    } else {
+        rows
+    };
     for row in &rows {
         for (column, sealed) in row.sealed() {
             let Some(sealed) = sealed else { continue };
@@ -919,6 +922,7 @@ pub async fn rotate_key(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -975,7 +979,10 @@ mod tests {
                     }
                 ),
                 (Field::Host, Problem::Empty),
-                (Field::PollInterval, Problem::OutOfRange { min: 5, max: 3600 }),
+                (
+                    Field::PollInterval,
+                    Problem::OutOfRange { min: 5, max: 3600 }
+                ),
                 (
                     Field::MetricsInterval,
                     Problem::OutOfRange { min: 5, max: 3600 }
@@ -1000,7 +1007,10 @@ mod tests {
     #[test]
     fn the_command_line_sentences_stay_as_they_were() {
         let sentence = |field, problem| FieldError { field, problem }.to_string();
-        assert_eq!(sentence(Field::Name, Problem::Empty), "--name must not be empty");
+        assert_eq!(
+            sentence(Field::Name, Problem::Empty),
+            "--name must not be empty"
+        );
         assert_eq!(
             sentence(
                 Field::Game,

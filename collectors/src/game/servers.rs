@@ -443,11 +443,12 @@ pub async fn server_by_token(
     token: &str,
 ) -> sqlx::Result<Option<GameServerSettings>> {
     let hash = token_hash(token);
-    let row: Option<Row> =
-        sqlx::query_as(&format!("{SELECT} where ingest_token_hash = $1 and enabled"))
-            .bind(&hash)
-            .fetch_optional(pool)
-            .await?;
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "{SELECT} where ingest_token_hash = $1 and enabled"
+    ))
+    .bind(&hash)
+    .fetch_optional(pool)
+    .await?;
     Ok(row
         .filter(|row| same_hash(&row.ingest_token_hash, &hash))
         .and_then(settings_from_row))

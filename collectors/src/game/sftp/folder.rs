@@ -146,11 +146,7 @@ impl SftpFolder {
                     // RSA keys sign with the best hash the server names (SHA-2), others
                     // ignore it.
                     let hash = if key.algorithm().is_rsa() {
-                        ssh.best_supported_rsa_hash()
-                            .await
-                            .ok()
-                            .flatten()
-                            .flatten()
+                        ssh.best_supported_rsa_hash().await.ok().flatten().flatten()
                     } else {
                         None
                     };

@@ -21,7 +21,9 @@ mod target;
 pub use error::SftpError;
 pub use folder::{RemoteFile, SftpFolder};
 pub use source::SftpSource;
-pub use target::{KeyProblem, SftpAuth, SftpTarget, fingerprint, open_private_key, private_key_text};
+pub use target::{
+    KeyProblem, SftpAuth, SftpTarget, fingerprint, open_private_key, private_key_text,
+};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -383,7 +383,16 @@ fn ed25519_key() -> russh::keys::PrivateKey {
 fn ssh_keygen(dir: &TempDir, kind: &str, passphrase: &str) -> (String, russh::keys::PublicKey) {
     let path = dir.0.join(format!("id_{kind}_{}", rand::random::<u32>()));
     let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", kind, "-N", passphrase, "-C", "guildhall-test", "-f"])
+        .args([
+            "-q",
+            "-t",
+            kind,
+            "-N",
+            passphrase,
+            "-C",
+            "guildhall-test",
+            "-f",
+        ])
         .arg(&path)
         .status()
         .expect("ssh-keygen (openssh-client) must be installed");
@@ -406,7 +415,13 @@ async fn key_login_lists_the_folder() {
     let mut t = target(&fake);
     t.auth = SftpAuth::key(&text, None).unwrap();
     let folder = SftpFolder::connect(&t, "/logs").await.unwrap();
-    let names: Vec<String> = folder.list().await.unwrap().into_iter().map(|f| f.name).collect();
+    let names: Vec<String> = folder
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
     assert_eq!(names, vec!["a.log".to_string()]);
     folder.close().await;
 }
@@ -415,7 +430,10 @@ async fn key_login_lists_the_folder() {
 async fn an_rsa_key_from_ssh_keygen_with_a_passphrase_logs_in() {
     let dir = TempDir::new();
     let (private, public) = ssh_keygen(&dir, "rsa", "correct horse");
-    assert_eq!(open_private_key(&private, None).unwrap_err(), KeyProblem::NeedsPassphrase);
+    assert_eq!(
+        open_private_key(&private, None).unwrap_err(),
+        KeyProblem::NeedsPassphrase
+    );
     assert_eq!(
         open_private_key(&private, Some("wrong")).unwrap_err(),
         KeyProblem::WrongPassphrase
@@ -463,7 +481,11 @@ async fn a_key_the_server_does_not_know_is_refused_by_its_fingerprint() {
     );
     // The password still works on this server.
     t.auth = SftpAuth::Password(PW.to_string());
-    SftpFolder::connect(&t, "/logs").await.unwrap().close().await;
+    SftpFolder::connect(&t, "/logs")
+        .await
+        .unwrap()
+        .close()
+        .await;
 }
 
 #[tokio::test]
