@@ -332,7 +332,6 @@ async fn choose_language(
         .into_response()
 }
 
-
 /// `/metrics` on the web port: only with `Authorization: Bearer <GUILDHALL_METRICS_TOKEN>`.
 /// Without a configured token it does not exist there (Prometheus scrapes the metrics
 /// listener instead).

@@ -78,9 +78,7 @@ async fn add(pool: &PgPool, args: &[&str]) -> collectors::game::server_settings:
     else {
         panic!("not `servers add`");
     };
-    add_server(pool, None, &server)
-        .await
-        .expect("server added")
+    add_server(pool, None, &server).await.expect("server added")
 }
 
 /// A CS2 server pushing its logs over HTTP; its log token.

@@ -68,10 +68,11 @@ fn SettingsForm(
         .collect_view();
     let configured_zone = timezone.configured.clone();
     let configured_days = bronze_retention_days.configured;
-    let days_value = bronze_retention_days
-        .set_here
-        .then(|| bronze_retention_days.value.to_string())
-        .unwrap_or_default();
+    let days_value = if bronze_retention_days.set_here {
+        bronze_retention_days.value.to_string()
+    } else {
+        String::new()
+    };
     let updated = updated_at.map(|at| {
         let by = updated_by.unwrap_or_default();
         view! {

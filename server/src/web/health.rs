@@ -38,12 +38,10 @@ pub fn router<S>(pool: &PgPool) -> Router<S> {
         .acquire_timeout(HEALTH_TIMEOUT)
         .idle_timeout(Duration::from_secs(60))
         .connect_lazy_with((*pool.connect_options()).clone());
-    Router::new()
-        .route(PATH, get(healthz))
-        .with_state(Health {
-            own,
-            app: pool.clone(),
-        })
+    Router::new().route(PATH, get(healthz)).with_state(Health {
+        own,
+        app: pool.clone(),
+    })
 }
 
 /// 200 only when the database answers within [`HEALTH_TIMEOUT`] (and the app's pool is
