@@ -156,9 +156,15 @@ async fn minecraft_files_plain_and_gzipped_give_the_same_records_and_memory_stay
     for file in [large_plain, large_gz] {
         let before = resident("VmRSS:");
         reset_peak();
-        let report = import_logs(&pool, &config, &metrics, "Survival", &[file.clone()])
-            .await
-            .expect("import");
+        let report = import_logs(
+            &pool,
+            &config,
+            &metrics,
+            "Survival",
+            std::slice::from_ref(&file),
+        )
+        .await
+        .expect("import");
         let grown = resident("VmHWM:").saturating_sub(before);
         assert_eq!(report.lines, lines, "{}", file.display());
         assert_eq!(report.stored, 0, "{}", file.display());

@@ -21,6 +21,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use support::server_url;
 
+/// The clear columns of a game server row (RCON and SFTP passwords, the token) and its
+/// token hash.
+type ClearColumns = (Option<String>, Option<String>, Option<String>, Vec<u8>);
+
 const KEY_A: &str = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
 const KEY_B: &str = "3q2+7wEjRWeJq83vASNFZ4mrze8BI0VniavN7wEjRWc=";
 
@@ -290,7 +294,7 @@ async fn servers_add_seals_passwords_and_a_key_and_a_pg_dump_holds_none_of_them_
             .expect("lookup"),
         None
     );
-    let stored: Vec<(Option<String>, Option<String>, Option<String>, Vec<u8>)> = sqlx::query_as(
+    let stored: Vec<ClearColumns> = sqlx::query_as(
         "select rcon_password, sftp_password, ingest_token, ingest_token_hash
              from app.game_servers order by server_id",
     )

@@ -377,7 +377,7 @@ fn a_secret_key_that_is_not_32_bytes_is_refused_without_repeating_it() {
             "invalid setting GUILDHALL_SECRET_KEY: it is not 32 bytes in base64 (44 characters) \
              or hex (64 characters); create one with `guildhall secrets new-key`"
         );
-        jail.set_env("GUILDHALL_SECRET_KEY", &"0f".repeat(32));
+        jail.set_env("GUILDHALL_SECRET_KEY", "0f".repeat(32));
         let config = Config::from_figment(Config::layers(Path::new("guildhall.toml")))
             .map_err(|e| e.to_string())?;
         assert_eq!(
