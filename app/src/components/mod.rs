@@ -72,3 +72,13 @@ pub fn Figure(
         </div>
     }
 }
+
+/// "Times in Europe/Berlin", once per section.
+#[component]
+pub fn ZoneNote(zone: String) -> impl IntoView {
+    view! {
+        <p class="muted small zone-note" data-testid="zone-note">
+            {t(Key::TimesIn)} " " <strong>{zone}</strong>
+        </p>
+    }
+}

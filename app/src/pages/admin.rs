@@ -6,7 +6,7 @@
 
 use super::gated;
 use crate::api::{SetUserRole, get_admin_overview, get_admin_users, get_audit_log};
-use crate::components::{ErrorNotice, Loading};
+use crate::components::{ErrorNotice, Loading, ZoneNote};
 use crate::i18n::{Key, t, use_i18n};
 use crate::model::{
     AdminOverview, AuditAction, AuditEntry, AuditPage, CollectorStatus, Permission, PipelineRun,
@@ -108,16 +108,6 @@ pub fn Console(section: Section, children: Children) -> impl IntoView {
             <h1>{t(section.key())}</h1>
             {children()}
         </section>
-    }
-}
-
-/// "Times in Europe/Berlin", once per section.
-#[component]
-pub fn ZoneNote(zone: String) -> impl IntoView {
-    view! {
-        <p class="muted small zone-note" data-testid="zone-note">
-            {t(Key::TimesIn)} " " <strong>{zone}</strong>
-        </p>
     }
 }
 

@@ -2,11 +2,11 @@
 //! channels and excluded channels (picked by name from what the bot knows, never typed as
 //! ids), which Discord role gives which Guildhall role, and the invites with their labels.
 
-use super::admin::ZoneNote;
 use crate::api::{
     ExcludeChannel, IncludeChannel, MarkAfkChannel, SetGuildTracking, SetInviteLabel,
     SetRoleMapping, UnmarkAfkChannel, get_discord_channels, get_discord_settings,
 };
+use crate::components::ZoneNote;
 use crate::components::{ErrorNotice, Loading, error_key, error_problem, problem_detail};
 use crate::i18n::{Key, t, use_i18n};
 use crate::model::{AfkMark, ChannelKind, ChannelName, GuildChannels, GuildDiscordSettings, Role};

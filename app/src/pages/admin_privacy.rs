@@ -2,8 +2,8 @@
 //! (time zone, bronze retention) over the configured defaults, whether message lengths are
 //! counted, and a link to the public privacy page they feed.
 
-use super::admin::ZoneNote;
 use crate::api::{SetCommunitySettings, get_community_settings};
+use crate::components::ZoneNote;
 use crate::components::{ErrorNotice, Loading};
 use crate::i18n::{Key, t, use_i18n};
 use crate::model::CommunitySettings;

@@ -4,7 +4,9 @@
 use super::event::GameAccount;
 use super::kind::Game;
 use super::list_reply::parse_list_reply;
-use super::prometheus::{MAX_SCRAPE_BYTES, fetch_scrape, parse_metrics, server_metrics};
+use super::prometheus::{
+    MAX_SCRAPE_BYTES, ScrapeError, fetch_scrape, parse_metrics, server_metrics,
+};
 use super::rcon::{Rcon, RconError};
 use super::records::{MetricRecord, SnapshotPlayer, StatusRecord};
 use super::status_reply::parse_status_reply;
@@ -122,18 +124,6 @@ impl StatusPoller {
                 .collect(),
         })
     }
-}
-
-/// Why a scrape gave no sample.
-#[derive(Debug, thiserror::Error)]
-pub enum ScrapeError {
-    #[error("the exporter could not be reached: {0}")]
-    Request(#[from] reqwest::Error),
-    #[error("the exporter answered {0}")]
-    Status(reqwest::StatusCode),
-    /// The body is larger than the cap; it was read only up to the cap.
-    #[error("the exporter's answer is larger than the limit of {limit} bytes ({} MiB)", limit / (1024 * 1024))]
-    TooLarge { limit: usize },
 }
 
 /// Scrapes a Prometheus exporter once; the body may be at most [`MAX_SCRAPE_BYTES`].

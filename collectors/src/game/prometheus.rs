@@ -27,7 +27,17 @@
 //! * `# TYPE` is not checked against the samples: python's `prometheus_client` declares
 //!   `x_total counter` and emits `x` (see fixture 05), which is fine for a reader.
 
-use super::poller::ScrapeError;
+/// Why a scrape gave no sample.
+#[derive(Debug, thiserror::Error)]
+pub enum ScrapeError {
+    #[error("the exporter could not be reached: {0}")]
+    Request(#[from] reqwest::Error),
+    #[error("the exporter answered {0}")]
+    Status(reqwest::StatusCode),
+    /// The body is larger than the cap; it was read only up to the cap.
+    #[error("the exporter's answer is larger than the limit of {limit} bytes ({} MiB)", limit / (1024 * 1024))]
+    TooLarge { limit: usize },
+}
 
 /// Largest scrape body read from an exporter. Real exporters answer with tens of
 /// kilobytes; a larger body (a misconfigured URL pointing at a file, a broken proxy) fails
