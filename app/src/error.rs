@@ -73,6 +73,7 @@ pub enum Field {
     GuildId,
     Id,
     Into,
+    Jobs,
     Kind,
     Label,
     Page,
@@ -102,6 +103,7 @@ impl Field {
             Field::GuildId => "guild_id",
             Field::Id => "id",
             Field::Into => "into",
+            Field::Jobs => "jobs",
             Field::Kind => "kind",
             Field::Label => "label",
             Field::Page => "page",
@@ -188,6 +190,13 @@ pub enum Problem {
     ChannelUnknown,
     /// The database refused a change for a reason the app does not know (logged).
     ChangeRefused,
+    // Backfills from the browser (/admin/status).
+    /// A day after today (in the community's time zone).
+    DayInFuture,
+    /// A backfill without any job chosen.
+    NoJobChosen,
+    /// Not a pipeline job.
+    JobUnknown { job: String },
 }
 
 /// Why a change was refused; the page shows each in the user's language.
@@ -201,6 +210,8 @@ pub enum Refusal {
     ConfiguredLeader,
     /// No such user.
     UnknownUser,
+    /// Another backfill waits or runs (one at a time).
+    BackfillActive,
 }
 
 impl FromServerFnError for AppError {

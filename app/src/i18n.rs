@@ -244,6 +244,7 @@ pub fn error_key(error: &AppError) -> Key {
         AppError::Refused(Refusal::ConfiguredAdmin) => Key::ErrConfiguredAdmin,
         AppError::Refused(Refusal::ConfiguredLeader) => Key::ErrConfiguredLeader,
         AppError::Refused(Refusal::UnknownUser) => Key::ErrUnknownUser,
+        AppError::Refused(Refusal::BackfillActive) => Key::ErrBackfillActive,
     }
 }
 
@@ -325,6 +326,9 @@ pub fn problem_text(problem: &Problem, lang: Lang) -> String {
             Key::ProblemTimezoneUnknown.fill(lang, &[("zone", name)])
         }
         Problem::ChannelUnknown => plain(Key::ProblemChannelUnknown),
+        Problem::DayInFuture => plain(Key::ProblemDayInFuture),
+        Problem::NoJobChosen => plain(Key::ProblemNoJobChosen),
+        Problem::JobUnknown { job } => Key::ProblemJobUnknown.fill(lang, &[("job", job)]),
     }
 }
 
@@ -864,6 +868,41 @@ keys! {
     AuthDemoRealUsers => "Die Demo-Anmeldung ist aus, weil sich in dieser Datenbank schon echte Benutzer angemeldet haben: Melde dich mit Discord an.",
         "Demo sign-in is off because real users have signed in to this database: sign in with Discord.";
     AuthDemoOutsider => "Demo: ein Discord-Konto, das kein Mitglied ist", "Demo: a Discord account that is not a member";
+    // Collectors and pipeline status, backfills from the browser (/admin/status).
+    StatusTitle => "Status", "Status";
+    StatusLink => "Collectors, Pipeline und Backfills", "Collectors, pipeline and backfills";
+    ColEventsHour => "Ereignisse (letzte Stunde)", "Events (last hour)";
+    SpoolTotals => "{files} Dateien, {records} Datensätze, {bytes}", "{files} files, {records} records, {bytes}";
+    JobsTitle => "Pipeline-Jobs", "Pipeline jobs";
+    JobsLead => "Wie weit jeder Job gelesen hat (Wasserstand: letzte Bronze-ID), was noch auf ihn wartet, sein letzter Lauf und seine Wiederholungen nach einem Fehler (nach 30 s, 1 min, 2 min … höchstens 30 min).",
+        "How far each job has read (watermark: the last bronze id), what waits for it, its last run and its retries after a failure (after 30 s, 1 min, 2 min … at most 30 min).";
+    ColWatermark => "Wasserstand", "Watermark";
+    ColBacklog => "Wartet", "Backlog";
+    ColLastRun => "Letzter Lauf", "Last run";
+    ColRetries => "Wiederholungen", "Retries";
+    RetryLine => "{attempts}. Fehlschlag in Folge, nächster Versuch {next}", "failed {attempts} times in a row, next attempt {next}";
+    BackfillTitle => "Backfill", "Backfill";
+    BackfillLead => "Berechnet die gewählten Tage für die gewählten Jobs neu, Tag für Tag (ab einem Monat Woche für Woche). Läuft auf dem Server weiter, auch wenn du die Seite schließt; Abbrechen hält nach dem laufenden Abschnitt an, Fertiges bleibt.",
+        "Recomputes the chosen days for the chosen jobs, day by day (week by week beyond a month). It goes on on the server when you close the page; cancel stops after the current chunk and keeps what is done.";
+    BackfillFrom => "Von", "From";
+    BackfillTo => "Bis", "To";
+    BackfillJobs => "Jobs", "Jobs";
+    BackfillStart => "Backfill starten", "Start backfill";
+    BackfillCancel => "Abbrechen", "Cancel";
+    BackfillCancelling => "Wird nach dem laufenden Abschnitt abgebrochen …", "Cancelling after the current chunk …";
+    BackfillQueued => "Wartet auf den Start:", "Waiting to start:";
+    BackfillRunning => "Läuft:", "Running:";
+    BackfillFinished => "Fertig:", "Finished:";
+    BackfillFailed => "Fehlgeschlagen:", "Failed:";
+    BackfillCancelled => "Abgebrochen:", "Cancelled:";
+    BackfillInterrupted => "Unterbrochen (der Server wurde beendet):", "Interrupted (the server stopped):";
+    BackfillNumbers => "{done} von {total} Tagen, {rows} Zeilen geschrieben", "{done} of {total} days, {rows} rows written";
+    BackfillLeft => "noch etwa {time}", "about {time} left";
+    BackfillEnded => "Ende", "ended";
+    ErrBackfillActive => "Es wartet oder läuft schon ein Backfill: warte, bis er fertig ist, oder brich ihn ab.", "A backfill is already waiting or running: wait for it to finish or cancel it.";
+    ProblemDayInFuture => "Dieser Tag liegt in der Zukunft.", "This day is in the future.";
+    ProblemNoJobChosen => "Wähle mindestens einen Job.", "Choose at least one job.";
+    ProblemJobUnknown => "Einen Job „{job}“ gibt es nicht.", "There is no job \"{job}\".";
 }
 
 #[cfg(test)]

@@ -175,13 +175,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backfill { from, to, job } => {
             let only = job.as_deref().map(str::parse::<JobName>).transpose()?;
             let reports = pipeline.backfill(from, to, only).await?;
+            // One line per job over all its chunks.
+            let mut totals: Vec<(JobName, i64, i64)> = Vec::new();
             for report in reports {
-                tracing::info!(
-                    job = report.job.as_str(),
-                    rows = report.rows,
-                    duration_ms = report.duration_ms,
-                    "backfill finished"
-                );
+                match totals.iter_mut().find(|(job, _, _)| *job == report.job) {
+                    Some((_, rows, ms)) => {
+                        *rows += report.rows;
+                        *ms += report.duration_ms;
+                    }
+                    None => totals.push((report.job, report.rows, report.duration_ms)),
+                }
+            }
+            for (job, rows, duration_ms) in totals {
+                tracing::info!(job = job.as_str(), rows, duration_ms, "backfill finished");
             }
             Ok(())
         }

@@ -105,6 +105,18 @@ impl ServerState {
                     admin_ids: config.admin_ids.clone(),
                     leader_ids: config.leader_ids.clone(),
                     spool_dir: config.spool_dir.clone(),
+                    pipeline_jobs: crate::pipeline::plan()
+                        .into_iter()
+                        .map(|job| app::ssr::PipelineJob {
+                            name: job.name.as_str().to_owned(),
+                            bronze_input: match job.progress {
+                                crate::pipeline::Progress::BronzeIds { table } => {
+                                    Some(table.as_str().to_owned())
+                                }
+                                crate::pipeline::Progress::DirtyDays => None,
+                            },
+                        })
+                        .collect(),
                 }),
             },
             log_ingest: crate::game_logs::LogIngest::start(

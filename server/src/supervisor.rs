@@ -174,6 +174,11 @@ pub fn start(
     }
     tasks.spawn(delete_expired_sessions(pool.clone(), shutdown.clone()));
 
+    // Backfills from the browser run where the pipeline runs, whatever its interval.
+    tasks.spawn(crate::pipeline::run_backfills(
+        pipeline.clone(),
+        shutdown.clone(),
+    ));
     if config.pipeline.interval_secs > 0 {
         tasks.spawn(run_scheduler(
             pipeline,

@@ -50,11 +50,14 @@ fn variant(problem: &Problem) -> &'static str {
         Problem::ChangeRefused => "ChangeRefused",
         Problem::TimezoneUnknown { .. } => "TimezoneUnknown",
         Problem::ChannelUnknown => "ChannelUnknown",
+        Problem::DayInFuture => "DayInFuture",
+        Problem::NoJobChosen => "NoJobChosen",
+        Problem::JobUnknown { .. } => "JobUnknown",
     }
 }
 
 /// Every problem a server function can answer with.
-const REACHABLE: [&str; 28] = [
+const REACHABLE: [&str; 31] = [
     "OutOfRange",
     "RangeReversed",
     "RangeTooLong",
@@ -83,6 +86,9 @@ const REACHABLE: [&str; 28] = [
     "SplitKeepsOne",
     "TimezoneUnknown",
     "ChannelUnknown",
+    "DayInFuture",
+    "NoJobChosen",
+    "JobUnknown",
 ];
 
 /// Persons for the identity editor: 1 (a Discord and a Steam account), 2 (a Minecraft
@@ -188,6 +194,36 @@ async fn every_user_facing_error_reads_as_its_translation_in_german_and_in_engli
             },
             "Wähle zwischen 1 und 500 vergangenen Events.",
             "Choose between 1 and 500 past events.",
+        )
+        .await;
+    // Backfills from /admin/status.
+    errors
+        .expect::<app::api::StartBackfill>(
+            &[("from", "2026-11-01"), ("to", "2999-01-01"), ("jobs[0]", "voice_sessions")],
+            Some(Field::To),
+            Problem::DayInFuture,
+            "Dieser Tag liegt in der Zukunft.",
+            "This day is in the future.",
+        )
+        .await;
+    errors
+        .expect::<app::api::StartBackfill>(
+            &[("from", "2026-11-01"), ("to", "2026-11-02")],
+            Some(Field::Jobs),
+            Problem::NoJobChosen,
+            "Wähle mindestens einen Job.",
+            "Choose at least one job.",
+        )
+        .await;
+    errors
+        .expect::<app::api::StartBackfill>(
+            &[("from", "2026-11-01"), ("to", "2026-11-02"), ("jobs[0]", "nightly")],
+            Some(Field::Jobs),
+            Problem::JobUnknown {
+                job: "nightly".into(),
+            },
+            "Einen Job „nightly“ gibt es nicht.",
+            "There is no job \"nightly\".",
         )
         .await;
     errors

@@ -31,7 +31,11 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
 
     // Anonymous: 401 everywhere.
     assert_eq!(
-        app.call::<app::api::GetAdminOverview>(&[]).await.0,
+        app.call::<app::api::GetAdminStatus>(&[]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get("/admin/status").await.status(),
         StatusCode::UNAUTHORIZED
     );
     assert_eq!(
@@ -49,7 +53,7 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
         app.sign_in_demo(role).await;
         assert_eq!(app.me().await["role"], json!(role));
         assert_eq!(
-            app.call::<app::api::GetAdminOverview>(&[]).await.0,
+            app.call::<app::api::GetAdminStatus>(&[]).await.0,
             StatusCode::FORBIDDEN,
             "{role}"
         );
@@ -60,6 +64,8 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
         );
         let response = app.get("/admin").await;
         assert_error_page(response, StatusCode::FORBIDDEN, "not allowed").await;
+        let response = app.get("/admin/status").await;
+        assert_error_page(response, StatusCode::FORBIDDEN, "not allowed").await;
     }
     let marked: Vec<i64> = sqlx::query_scalar("select channel_id from app.afk_channels")
         .fetch_all(&app.pool)
@@ -67,7 +73,7 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
         .expect("marks");
     assert_eq!(marked, Vec::<i64>::new(), "refused calls changed nothing");
 
-    // Admin: allowed, and sees what the database refused.
+    // Admin: allowed, and sees what the database refused and what waits in the spool.
     sqlx::query(
         "insert into bronze.rejected_records (source, payload, error)
          values ('discord_voice', '{}', 'first'), ('discord_voice', '{}', 'latest')",
@@ -76,26 +82,24 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
     .await
     .expect("rejected records");
     app.sign_in_demo("admin").await;
-    let (status, overview) = app.call::<app::api::GetAdminOverview>(&[]).await;
-    assert_eq!(status, StatusCode::OK, "{overview}");
-    assert_eq!(
-        overview.get("guilds"),
-        None,
-        "the status section reads no guilds"
-    );
     let (status, channels) = app.call::<app::api::GetDiscordChannels>(&[]).await;
     assert_eq!(status, StatusCode::OK, "{channels}");
     assert_eq!(channels["guilds"][0]["guild_id"], json!("42"));
-    assert_eq!(overview["rejected"][0]["source"], json!("discord_voice"));
-    assert_eq!(overview["rejected"][0]["count"], json!(2));
-    assert_eq!(overview["rejected"][0]["last_error"], json!("latest"));
-    assert_eq!(overview["spool_backlog"], json!([]));
+    let (status, admin_status) = app.call::<app::api::GetAdminStatus>(&[]).await;
+    assert_eq!(status, StatusCode::OK, "{admin_status}");
+    assert_eq!(admin_status["rejected"][0]["source"], json!("discord_voice"));
+    assert_eq!(admin_status["rejected"][0]["count"], json!(2));
+    assert_eq!(admin_status["rejected"][0]["last_error"], json!("latest"));
+    assert_eq!(admin_status["spool"], json!([]));
     // Records waiting in the spool show as the source's backlog.
     let spool_dir = &app.spool_dir;
     std::fs::create_dir_all(spool_dir).expect("spool dir");
     std::fs::write(spool_dir.join("discord_voice.spool"), "{}\n{}\n{}\n").expect("spool");
-    let (_, overview) = app.call::<app::api::GetAdminOverview>(&[]).await;
-    assert_eq!(overview["spool_backlog"], json!([["discord_voice", 3]]));
+    let (_, admin_status) = app.call::<app::api::GetAdminStatus>(&[]).await;
+    assert_eq!(
+        admin_status["spool"],
+        json!([{"source": "discord_voice", "records": 3, "bytes": 9}])
+    );
     std::fs::remove_dir_all(spool_dir).ok();
     let (status, body) = app.call::<app::api::MarkAfkChannel>(afk_form).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -154,7 +158,18 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
         p if p == GetDailyActiveUsers::PATH => {
             (leader, vec![("from", "2026-11-01"), ("to", "2026-11-07")])
         }
-        p if p == GetAdminOverview::PATH => (admin, vec![]),
+        p if p == GetAdminStatus::PATH => (admin, vec![]),
+        p if p == GetBackfill::PATH => (admin, vec![]),
+        // A reversed range: allowed roles get past the check and are refused for that.
+        p if p == StartBackfill::PATH => (
+            admin,
+            vec![
+                ("from", "2026-11-02"),
+                ("to", "2026-11-01"),
+                ("jobs[0]", "voice_sessions"),
+            ],
+        ),
+        p if p == CancelBackfill::PATH => (admin, vec![("id", "999999")]),
         p if p == GetRetentionCohorts::PATH => (leader, vec![]),
         p if p == GetMemberGrowth::PATH => (leader, vec![("weeks", "26")]),
         p if p == GetFunnel::PATH => (leader, vec![]),

@@ -2,6 +2,7 @@
 //! permission check.
 
 mod accounts;
+mod admin_status;
 mod afk;
 mod console;
 mod daily_active_users;
@@ -17,6 +18,7 @@ mod roles;
 mod servers;
 
 pub use accounts::*;
+pub use admin_status::*;
 pub use afk::*;
 pub use console::*;
 pub use daily_active_users::*;
@@ -83,81 +85,3 @@ pub async fn get_my_activity() -> Result<crate::model::MyActivity, AppError> {
     })
 }
 
-/// Every collector's reported status, by name.
-#[cfg(feature = "ssr")]
-async fn collector_status(
-    pool: &sqlx::PgPool,
-) -> Result<Vec<(String, crate::model::CollectorStatus)>, AppError> {
-    use crate::model::{CollectorState, CollectorStatus};
-    type Row = (
-        String,
-        String,
-        Option<chrono::DateTime<chrono::Utc>>,
-        Option<String>,
-        Option<chrono::DateTime<chrono::Utc>>,
-        i32,
-    );
-    let rows: Vec<Row> = sqlx::query_as(
-        "select collector, state, last_success_at, last_error, last_error_at, restarts
-         from app.collector_status order by collector",
-    )
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(
-            |(name, state, last_success_at, last_error, last_error_at, restarts)| {
-                Some((
-                    name,
-                    CollectorStatus {
-                        state: CollectorState::parse(&state)?,
-                        last_success_at,
-                        last_error,
-                        last_error_at,
-                        restarts: u32::try_from(restarts).unwrap_or(0),
-                    },
-                ))
-            },
-        )
-        .collect())
-}
-
-/// The console's status section (`/admin/status`): the bot, the collectors, refused
-/// records, the spool backlog and recent pipeline runs. Admins only. (The `status` part of
-/// issue 16 replaces this with `get_admin_status`; the other sections have their own
-/// functions in `api/console.rs`.)
-#[server]
-pub async fn get_admin_overview() -> Result<crate::model::AdminOverview, AppError> {
-    use crate::model::{AdminOverview, Permission, PipelineRun};
-    let (_user, state) = crate::ssr::authz::require(Permission::Administer).await?;
-    let recent_runs: Vec<PipelineRun> = sqlx::query_as(
-        "select job, trigger, started_at, range_from, range_to, duration_ms, rows_affected, error
-         from app.pipeline_runs order by started_at desc, id desc limit 20",
-    )
-    .fetch_all(&state.pool)
-    .await?;
-    let rejected: Vec<(String, i64, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-        "select distinct on (source) source, count(*) over (partition by source), error, rejected_at
-         from bronze.rejected_records
-         order by source, rejected_at desc, rejected_id desc",
-    )
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(AdminOverview {
-        spool_backlog: state.settings.spool_backlog(),
-        rejected: rejected
-            .into_iter()
-            .map(
-                |(source, count, last_error, last_at)| crate::model::RejectedRecords {
-                    source,
-                    count,
-                    last_error,
-                    last_at,
-                },
-            )
-            .collect(),
-        bot_enabled: state.settings.bot_enabled,
-        collectors: collector_status(&state.pool).await?,
-        recent_runs,
-    })
-}

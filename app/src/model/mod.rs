@@ -4,7 +4,7 @@
 
 mod access;
 mod accounts;
-mod admin;
+mod admin_status;
 mod afk;
 mod audit;
 mod console;
@@ -22,7 +22,7 @@ mod servers;
 
 pub use access::*;
 pub use accounts::*;
-pub use admin::*;
+pub use admin_status::*;
 pub use afk::*;
 pub use audit::*;
 pub use console::*;

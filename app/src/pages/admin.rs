@@ -1,17 +1,14 @@
 //! The admin console (`/admin/...`): one section per address, reachable from the console
 //! menu (a row of tabs that scrolls sideways on a phone). This module holds the frame, the
-//! menu, the routes, and the status, people and audit-log sections; the Discord, identity
+//! menu, the routes, and the people and audit-log sections; the status, Discord, identity
 //! and privacy sections have modules of their own. Times are on the community's clock,
 //! with the zone said once per section.
 
 use super::gated;
-use crate::api::{SetUserRole, get_admin_overview, get_admin_users, get_audit_log};
+use crate::api::{SetUserRole, get_admin_users, get_audit_log};
 use crate::components::{ErrorNotice, Loading, ZoneNote};
 use crate::i18n::{Key, t, use_i18n};
-use crate::model::{
-    AdminOverview, AuditAction, AuditEntry, AuditPage, CollectorStatus, Permission, PipelineRun,
-    RejectedRecords, Role, UserRole,
-};
+use crate::model::{AuditAction, AuditEntry, AuditPage, Permission, Role, UserRole};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -117,7 +114,7 @@ pub fn AdminRoute() -> impl IntoView {
     gated(Permission::Administer, |_| {
         view! {
             <Console section=Section::Status>
-                <StatusSection />
+                <super::admin_status::StatusSection />
             </Console>
         }
     })
@@ -200,65 +197,7 @@ pub fn AdminAuditRoute() -> impl IntoView {
     })
 }
 
-/// The bot, the collectors with their backlog, refused records and the pipeline's recent
-/// runs. (The `status` part of issue 16 replaces this section with `pages/admin_status.rs`.)
-#[component]
-fn StatusSection() -> impl IntoView {
-    let overview = Resource::new(|| (), |_| get_admin_overview());
-    view! {
-        <Transition fallback=Loading>
-            {move || Suspend::new(async move {
-                match overview.await {
-                    Err(error) => view! { <ErrorNotice error /> }.into_any(),
-                    Ok(overview) => view! { <StatusCards overview /> }.into_any(),
-                }
-            })}
-        </Transition>
-    }
-}
 
-#[component]
-fn StatusCards(overview: AdminOverview) -> impl IntoView {
-    let AdminOverview {
-        bot_enabled,
-        collectors,
-        recent_runs,
-        rejected,
-        spool_backlog,
-    } = overview;
-    let bot = if bot_enabled {
-        view! {
-            <p class="status status-ok" data-testid="bot-status" data-bot="on">
-                {t(Key::BotOn)}
-            </p>
-        }
-    } else {
-        view! {
-            <p class="status status-off" data-testid="bot-status" data-bot="off">
-                {t(Key::BotOff)}
-            </p>
-        }
-    };
-    view! {
-        <div class="card">
-            <h2>{t(Key::BotTitle)}</h2>
-            {bot}
-        </div>
-        <div class="card">
-            <h2>{t(Key::CollectorsTitle)}</h2>
-            <Collectors collectors />
-            <Backlog backlog=spool_backlog />
-        </div>
-        <div class="card">
-            <h2>{t(Key::RejectedTitle)}</h2>
-            <Rejected rejected />
-        </div>
-        <div class="card">
-            <h2>{t(Key::RunsTitle)}</h2>
-            <Runs runs=recent_runs />
-        </div>
-    }
-}
 
 /// Web users and their roles.
 #[component]
@@ -362,87 +301,7 @@ fn AuditLogPage(page: AuditPage) -> impl IntoView {
     }
 }
 
-/// Records waiting in the spool while the database is (or was) unreachable.
-#[component]
-fn Backlog(backlog: Vec<(String, u64)>) -> impl IntoView {
-    let lang = use_i18n().lang;
-    if backlog.is_empty() {
-        return view! {
-            <p class="muted small" data-testid="backlog">
-                {t(Key::NoBacklog)}
-            </p>
-        }
-        .into_any();
-    }
-    let items = backlog
-        .into_iter()
-        .map(|(source, records)| {
-            let key = source.clone();
-            view! {
-                <li data-source=key>
-                    <span class="mono">{source}</span>
-                    ": "
-                    {move || lang.get().int(records as i64)}
-                </li>
-            }
-        })
-        .collect_view();
-    view! {
-        <div class="notice notice-error" data-testid="backlog">
-            <strong>{t(Key::BacklogTitle)}</strong>
-            <ul class="plain-list">{items}</ul>
-        </div>
-    }
-    .into_any()
-}
 
-/// Records the database refused, per source: kept, never lost, shown here.
-#[component]
-fn Rejected(rejected: Vec<RejectedRecords>) -> impl IntoView {
-    let lang = use_i18n().lang;
-    if rejected.is_empty() {
-        return view! {
-            <p class="muted" data-testid="rejected-none">
-                {t(Key::NoRejected)}
-            </p>
-        }
-        .into_any();
-    }
-    let rows = rejected
-        .into_iter()
-        .map(|source| {
-            let at = source.last_at;
-            let count = source.count;
-            let name = source.source;
-            let key = name.clone();
-            view! {
-                <tr data-source=key>
-                    <th scope="row">{name}</th>
-                    <td class="num">{move || lang.get().int(count)}</td>
-                    <td>{move || lang.get().datetime(at)}</td>
-                    <td class="error-text">{source.last_error}</td>
-                </tr>
-            }
-        })
-        .collect_view();
-    view! {
-        <p class="muted small">{t(Key::RejectedLead)}</p>
-        <div class="table-wrap">
-            <table class="data stack-on-mobile" data-testid="rejected-table">
-                <thead>
-                    <tr>
-                        <th scope="col">{t(Key::ColSource)}</th>
-                        <th scope="col" class="num">{t(Key::ColRecords)}</th>
-                        <th scope="col">{t(Key::ColLast)}</th>
-                        <th scope="col">{t(Key::ColLastError)}</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
-    }
-    .into_any()
-}
 
 fn role_key(role: Role) -> Key {
     match role {
@@ -607,123 +466,4 @@ fn AuditLog(entries: Vec<AuditEntry>) -> impl IntoView {
     .into_any()
 }
 
-#[component]
-fn Collectors(collectors: Vec<(String, CollectorStatus)>) -> impl IntoView {
-    let lang = use_i18n().lang;
-    if collectors.is_empty() {
-        return view! { <p class="muted">{t(Key::NoCollectors)}</p> }.into_any();
-    }
-    let rows = collectors
-        .into_iter()
-        .map(|(name, status)| {
-            let key = name.clone();
-            view! {
-                <tr data-collector=key>
-                    <th scope="row">{name}</th>
-                    <td>
-                        <span class="state" data-state=status.state.as_str()>
-                            {status.state.as_str()}
-                        </span>
-                    </td>
-                    <td>
-                        {move || {
-                            status
-                                .last_success_at
-                                .map(|at| lang.get().datetime(at))
-                                .unwrap_or_else(|| "–".into())
-                        }}
-                    </td>
-                    <td class="num">{status.restarts}</td>
-                    <td class="error-text">
-                        {status.last_error.clone().unwrap_or_default()}
-                        {move || {
-                            status
-                                .last_error_at
-                                .map(|at| format!(" ({})", lang.get().datetime(at)))
-                                .unwrap_or_default()
-                        }}
-                    </td>
-                </tr>
-            }
-        })
-        .collect_view();
-    view! {
-        <div class="table-wrap">
-            <table class="data" data-testid="collectors-table">
-                <thead>
-                    <tr>
-                        <th scope="col">{t(Key::ColCollector)}</th>
-                        <th scope="col">{t(Key::ColState)}</th>
-                        <th scope="col">{t(Key::ColLastSuccess)}</th>
-                        <th scope="col" class="num">{t(Key::ColRestarts)}</th>
-                        <th scope="col">{t(Key::ColLastError)}</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
-    }
-    .into_any()
-}
 
-#[component]
-fn Runs(runs: Vec<PipelineRun>) -> impl IntoView {
-    let lang = use_i18n().lang;
-    if runs.is_empty() {
-        return view! { <p class="muted">{t(Key::NoRuns)}</p> }.into_any();
-    }
-    let rows = runs
-        .into_iter()
-        .map(|run| {
-            let started = run.started_at;
-            let failed = run.error.is_some();
-            let result = match run.error {
-                Some(error) => view! { <span class="error-text">{error}</span> }.into_any(),
-                None => view! { <span class="status-ok">{t(Key::RunOk)}</span> }.into_any(),
-            };
-            let job = run.job.clone();
-            view! {
-                <tr data-job=job class:failed=failed>
-                    <th scope="row" class="mono">{run.job}</th>
-                    <td>{run.trigger}</td>
-                    <td>{move || lang.get().datetime(started)}</td>
-                    <td>
-                        {move || match (run.range_from, run.range_to) {
-                            (Some(from), Some(to)) => {
-                                let lang = lang.get();
-                                format!("{} – {}", lang.datetime(from), lang.datetime(to))
-                            }
-                            _ => "–".to_owned(),
-                        }}
-                    </td>
-                    <td class="num">
-                        {run.duration_ms.map(|ms| format!("{ms} ms")).unwrap_or_else(|| "–".into())}
-                    </td>
-                    <td class="num">
-                        {move || run.rows_affected.map(|n| lang.get().int(n)).unwrap_or_else(|| "–".into())}
-                    </td>
-                    <td>{result}</td>
-                </tr>
-            }
-        })
-        .collect_view();
-    view! {
-        <div class="table-wrap">
-            <table class="data" data-testid="runs-table">
-                <thead>
-                    <tr>
-                        <th scope="col">{t(Key::ColJob)}</th>
-                        <th scope="col">{t(Key::ColTrigger)}</th>
-                        <th scope="col">{t(Key::ColStarted)}</th>
-                        <th scope="col">{t(Key::ColSpan)}</th>
-                        <th scope="col" class="num">{t(Key::ColDuration)}</th>
-                        <th scope="col" class="num">{t(Key::ColRows)}</th>
-                        <th scope="col">{t(Key::ColResult)}</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
-    }
-    .into_any()
-}

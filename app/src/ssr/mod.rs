@@ -32,29 +32,48 @@ pub struct PageSettings {
     pub leader_ids: Vec<i64>,
     /// Where the collectors spool records while PostgreSQL is unreachable.
     pub spool_dir: std::path::PathBuf,
+    /// The pipeline's jobs in the order they run (for `/admin/status` and its backfills).
+    pub pipeline_jobs: Vec<PipelineJob>,
+}
+
+/// A pipeline job as the status page knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PipelineJob {
+    pub name: String,
+    /// The bronze table it reads by id (its backlog), for jobs that do.
+    pub bronze_input: Option<String>,
 }
 
 impl PageSettings {
-    /// Records waiting in the spool, per source (`<source>.spool`, one JSON line each).
-    pub fn spool_backlog(&self) -> Vec<(String, u64)> {
+    /// The spool's files that hold records, per source (`<source>.spool`, one JSON line
+    /// each): records and bytes on disk.
+    pub fn spool_files(&self) -> Vec<crate::model::SpoolFile> {
         let Ok(entries) = std::fs::read_dir(&self.spool_dir) else {
             return Vec::new();
         };
-        let mut backlog: Vec<(String, u64)> = entries
+        let mut files: Vec<crate::model::SpoolFile> = entries
             .filter_map(Result::ok)
             .filter_map(|entry| {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let source = name.strip_suffix(".spool")?.to_owned();
-                let lines = std::fs::read(entry.path())
+                let bytes = entry.metadata().ok()?.len();
+                if bytes == 0 {
+                    return None;
+                }
+                let records = std::fs::read(entry.path())
                     .ok()?
                     .iter()
                     .filter(|&&b| b == b'\n')
                     .count() as u64;
-                (lines > 0).then_some((source, lines))
+                Some(crate::model::SpoolFile {
+                    source,
+                    records,
+                    bytes,
+                })
             })
             .collect();
-        backlog.sort();
-        backlog
+        files.sort_by(|a, b| a.source.cmp(&b.source));
+        files
     }
 
     /// The role the configuration gives a Discord user, if any.

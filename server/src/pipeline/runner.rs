@@ -9,7 +9,10 @@ use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use collectors::metrics::{JobLabels, Metrics};
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use sqlx::{Executor, PgPool, Row};
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 /// Why a job ran.
@@ -36,6 +39,34 @@ pub struct RunReport {
     pub job: JobName,
     pub rows: i64,
     pub duration_ms: i64,
+}
+
+/// How far a backfill has come, after each chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BackfillProgress {
+    pub days_done: u32,
+    pub days_total: u32,
+    /// Rows the finished runs wrote.
+    pub rows: i64,
+}
+
+/// Days a backfill recomputes per chunk: one for a range of up to a month (progress day by
+/// day, a cancel within one day's work), a week for longer ones (each run of a job has a
+/// fixed cost).
+pub fn backfill_chunk_days(days_total: u32) -> u32 {
+    if days_total <= 31 { 1 } else { 7 }
+}
+
+/// The first retry of a failed job waits this long; each further failure doubles it.
+pub const RETRY_FIRST: Duration = Duration::seconds(30);
+/// The longest wait between retries.
+pub const RETRY_MAX: Duration = Duration::minutes(30);
+
+/// How long the scheduler waits before the next run of a job that failed `attempts` times
+/// in a row: 30 s, 1 min, 2 min, … up to [`RETRY_MAX`].
+pub fn retry_delay(attempts: u32) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(16);
+    (RETRY_FIRST * 2_i32.pow(doublings)).min(RETRY_MAX)
 }
 
 /// Runs jobs against one database.
@@ -146,9 +177,26 @@ impl Pipeline {
         let this = self.in_force().await?;
         // Once per pass: no job marks a table, so the marks are all there before the first.
         this.distribute_dirty_tables().await?;
+        // A job that failed waits out its backoff on the schedule; a person asking (`run`)
+        // does not wait.
+        let waiting: Vec<String> = if trigger == Trigger::Schedule {
+            sqlx::query_scalar(
+                "select job from app.pipeline_state where next_attempt_at > $1",
+            )
+            .bind(self.clock.now())
+            .fetch_all(&self.pool)
+            .await
+            .context("reading the jobs waiting to retry")?
+        } else {
+            Vec::new()
+        };
         let mut reports = Vec::with_capacity(JOBS.len());
         let mut failures = Vec::new();
         for job in plan() {
+            if waiting.iter().any(|name| name == job.name.as_str()) {
+                tracing::debug!(job = job.name.as_str(), "waiting to retry after a failure");
+                continue;
+            }
             match this.run(job, trigger, None).await {
                 Ok(report) => reports.push(report),
                 Err(error) => {
@@ -206,27 +254,81 @@ impl Pipeline {
             .unwrap_or(configured))
     }
 
-    /// Recomputes the local days `from..=to` for every job (or one), in dependency order.
+    /// Recomputes the local days `from..=to` for every job (or one), in dependency order,
+    /// chunk by chunk (see [`Pipeline::backfill_jobs`]), logging its progress.
     pub async fn backfill(
         &self,
         from: NaiveDate,
         to: NaiveDate,
         only: Option<JobName>,
     ) -> anyhow::Result<Vec<RunReport>> {
+        let jobs: Vec<JobName> = match only {
+            Some(name) => vec![name],
+            None => JobName::ALL.to_vec(),
+        };
+        let (reports, _) = self
+            .backfill_jobs(from, to, &jobs, |progress| {
+                tracing::info!(
+                    days_done = progress.days_done,
+                    days_total = progress.days_total,
+                    rows = progress.rows,
+                    "backfilling"
+                );
+                futures::future::ready(Ok::<_, anyhow::Error>(ControlFlow::Continue(()))).boxed()
+            })
+            .await?;
+        Ok(reports)
+    }
+
+    /// Recomputes the local days `from..=to` for `jobs`: chunk by chunk
+    /// ([`backfill_chunk_days`]), each chunk through every chosen job in dependency order,
+    /// each run one transaction under the job's lock (so it takes turns with the scheduler's
+    /// and the CLI's runs of the same job). After each chunk `after_chunk` hears the
+    /// progress and may stop the backfill there (a cancel): what is done stays done, and
+    /// every table is consistent. The command line and the browser's backfills both come
+    /// here. Returns the runs and whether it ran to the end.
+    pub async fn backfill_jobs<F>(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        jobs: &[JobName],
+        mut after_chunk: F,
+    ) -> anyhow::Result<(Vec<RunReport>, bool)>
+    where
+        F: FnMut(BackfillProgress) -> BoxFuture<'static, anyhow::Result<ControlFlow<()>>>,
+    {
         if to < from {
             bail!("--to ({to}) is before --from ({from})");
         }
-        let jobs: Vec<&Job> = match only {
-            Some(name) => vec![job(name)],
-            None => plan(),
+        let chosen: Vec<&Job> = plan()
+            .into_iter()
+            .filter(|job| jobs.contains(&job.name))
+            .collect();
+        let days_total = u32::try_from((to - from).num_days() + 1).unwrap_or(u32::MAX);
+        let chunk = backfill_chunk_days(days_total);
+        let mut progress = BackfillProgress {
+            days_done: 0,
+            days_total,
+            rows: 0,
         };
         let this = self.in_force().await?;
-        let mut reports = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            tracing::info!(job = job.name.as_str(), %from, %to, "backfilling");
-            reports.push(this.run(job, Trigger::Backfill, Some((from, to))).await?);
+        let mut reports = Vec::new();
+        let mut start = from;
+        while start <= to {
+            let end = (start + Duration::days(i64::from(chunk) - 1)).min(to);
+            for &job in &chosen {
+                tracing::debug!(job = job.name.as_str(), %start, %end, "backfilling");
+                let report = this.run(job, Trigger::Backfill, Some((start, end))).await?;
+                progress.rows += report.rows;
+                reports.push(report);
+            }
+            progress.days_done += u32::try_from((end - start).num_days() + 1).unwrap_or(0);
+            start = end + Duration::days(1);
+            if after_chunk(progress).await?.is_break() && start <= to {
+                return Ok((reports, false));
+            }
         }
-        Ok(reports)
+        Ok((reports, true))
     }
 
     /// Hands every span a trigger or setting marked on a table (`app.mark_dirty`) to each
@@ -327,12 +429,91 @@ impl Pipeline {
                 outcome: if error.is_none() { "ok" } else { "error" }.to_owned(),
             })
             .inc();
+        if days.is_none() {
+            self.record_attempt(job, error.as_deref()).await?;
+        }
         let (rows, _) = outcome.with_context(|| format!("job {} failed", job.name))?;
         Ok(RunReport {
             job: job.name,
             rows,
             duration_ms,
         })
+    }
+
+    /// Keeps count of an incremental run's failures in a row: a failure sets the next
+    /// attempt [`retry_delay`] after now (by the pipeline's clock) and keeps its error; a
+    /// success clears them.
+    async fn record_attempt(&self, job: &Job, error: Option<&str>) -> anyhow::Result<()> {
+        match error {
+            None => {
+                sqlx::query(
+                    "update app.pipeline_state
+                     set attempts = 0, next_attempt_at = null, last_error = null,
+                         last_error_at = null
+                     where job = $1 and (attempts > 0 or last_error is not null)",
+                )
+                .bind(job.name.as_str())
+                .execute(&self.pool)
+                .await
+            }
+            Some(error) => {
+                let now = self.clock.now();
+                let attempts: i32 = sqlx::query_scalar(
+                    "select coalesce((select attempts from app.pipeline_state where job = $1), 0)",
+                )
+                .bind(job.name.as_str())
+                .fetch_one(&self.pool)
+                .await
+                .context("reading the job's failures")?;
+                let attempts = u32::try_from(attempts).unwrap_or(0) + 1;
+                let outputs: Vec<&str> = job.outputs.iter().map(|table| table.as_str()).collect();
+                tracing::warn!(
+                    job = job.name.as_str(),
+                    attempts,
+                    retry_in_s = retry_delay(attempts).num_seconds(),
+                    "job failed; retrying with backoff"
+                );
+                sqlx::query(
+                    "insert into app.pipeline_state
+                         (job, outputs, attempts, next_attempt_at, last_error, last_error_at)
+                     values ($1, $2, $3, $4, $5, $6)
+                     on conflict (job) do update
+                     set attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at,
+                         last_error = excluded.last_error, last_error_at = excluded.last_error_at",
+                )
+                .bind(job.name.as_str())
+                .bind(&outputs)
+                .bind(i32::try_from(attempts).unwrap_or(i32::MAX))
+                .bind(now + retry_delay(attempts))
+                .bind(error)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+            }
+        }
+        .context("recording the job's attempt")?;
+        Ok(())
+    }
+
+    /// When the next job waiting to retry is due, if it is still to come.
+    pub async fn next_retry_at(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        sqlx::query_scalar(
+            "select min(next_attempt_at) from app.pipeline_state where next_attempt_at > $1",
+        )
+        .bind(self.clock.now())
+        .fetch_one(&self.pool)
+            .await
+            .context("reading the next retry")
+    }
+
+    /// The pipeline's "now".
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The pool the pipeline works on.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     /// Runs the job's script in one transaction and moves its state forward. Returns the

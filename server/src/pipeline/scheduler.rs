@@ -1,5 +1,7 @@
 //! The scheduler inside `serve`: every job on an interval, at once when the database asks
 //! (`NOTIFY guildhall_pipeline`), and bronze retention hourly; it logs a failure and goes on.
+//! A job that failed is retried with backoff (30 s, 1 min, 2 min, … up to 30 min; see
+//! `runner::retry_delay`), woken for at its time even between ticks.
 
 use super::runner::{Pipeline, Trigger};
 use sqlx::PgPool;
@@ -45,10 +47,19 @@ pub async fn run_scheduler(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_retention: Option<Instant> = None;
     let mut listener = wake_listener(&pipeline.pool).await;
+    // A failed job's next attempt, when it comes before the next tick.
+    let mut retry_at: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
+        let retry_in = retry_at.map(|at| (at - pipeline.now()).to_std().unwrap_or_default());
         let trigger = tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = ticker.tick() => Trigger::Schedule,
+            _ = async {
+                match retry_in {
+                    Some(wait) => tokio::time::sleep(wait).await,
+                    None => std::future::pending().await,
+                }
+            } => Trigger::Schedule,
             woken = async {
                 match listener.as_mut() {
                     // A lost connection is re-established by the listener on the next call.
@@ -91,5 +102,12 @@ pub async fn run_scheduler(
             }
             Ok(_) => {}
         }
+        retry_at = match pipeline.next_retry_at().await {
+            Ok(at) => at,
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "cannot read the next retry");
+                None
+            }
+        };
     }
 }
