@@ -229,8 +229,9 @@ async fn the_status_shows_collectors_sources_events_of_the_last_hour_spool_and_b
             // 11:00 and 10:30 in Berlin (UTC+1 in November).
             "last_success_at": "2026-11-05T11:00:00", "last_error": "gateway closed",
             "last_error_at": "2026-11-05T10:30:00", "restarts": 2,
-            // The 8 voice events written just now; the count of 61 minutes ago is not.
-            "events_last_hour": 8,
+            // The 8 voice events and the test user's join written just now; the count of
+            // 61 minutes ago is not.
+            "events_last_hour": 9,
         })
     );
     assert_eq!(
@@ -307,7 +308,7 @@ async fn a_backfill_started_from_the_browser_runs_day_by_day_and_reports_its_pro
             json!({"JobUnknown": {"job": "nonsense"}}),
         ),
         (
-            vec![("from", "2026-11-01"), ("to", "2999-01-01"), ("jobs[0]", "voice_sessions")],
+            vec![("from", "2999-01-01"), ("to", "2999-01-02"), ("jobs[0]", "voice_sessions")],
             "to",
             json!("DayInFuture"),
         ),

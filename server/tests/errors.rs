@@ -199,7 +199,7 @@ async fn every_user_facing_error_reads_as_its_translation_in_german_and_in_engli
     // Backfills from /admin/status.
     errors
         .expect::<app::api::StartBackfill>(
-            &[("from", "2026-11-01"), ("to", "2999-01-01"), ("jobs[0]", "voice_sessions")],
+            &[("from", "2999-01-01"), ("to", "2999-01-02"), ("jobs[0]", "voice_sessions")],
             Some(Field::To),
             Problem::DayInFuture,
             "Dieser Tag liegt in der Zukunft.",

@@ -1,5 +1,5 @@
 -- Every pipeline job for /admin/status: its watermark, the bronze rows waiting for it
--- (counted up to $4 on the event_id index), its last run and its retries.
+-- (counted up to $4 on the id index), its last run and its retries.
 -- $1: the jobs in plan order, $2: the bronze table each reads by id ('' for per-day jobs),
 -- $3: the community's time zone, $4: the cap of a backlog count.
 with jobs as (
@@ -24,7 +24,7 @@ select w.job,
                where event_id > coalesce(w.watermark, 0) limit $4) b)
            when 'bronze.discord_scheduled_events' then (select count(*) from (
                select 1 from bronze.discord_scheduled_events
-               where event_id > coalesce(w.watermark, 0) limit $4) b)
+               where change_id > coalesce(w.watermark, 0) limit $4) b)
            when 'bronze.game_log_events' then (select count(*) from (
                select 1 from bronze.game_log_events
                where event_id > coalesce(w.watermark, 0) limit $4) b)
