@@ -810,6 +810,8 @@ keys! {
     AuditOlder => "Ältere", "Older";
     AuditPageOf => "Seite {page} von {pages} ({total} Einträge)", "Page {page} of {pages} ({total} entries)";
     AuditSettingsChanged => "Einstellungen geändert", "Settings changed";
+    AuditBackfillStarted => "Backfill gestartet", "Backfill started";
+    AuditBackfillCancelled => "Backfill abgebrochen", "Backfill cancelled";
     ChannelsTitle => "AFK- und ausgeschlossene Kanäle", "AFK and excluded channels";
     AfkPick => "Sprachkanal als AFK markieren", "Mark a voice channel as AFK";
     ExcludePick => "Kanal oder Kategorie ausschließen", "Exclude a channel or category";

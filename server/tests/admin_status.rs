@@ -120,7 +120,9 @@ async fn a_failed_job_retries_with_backoff_by_the_schedulers_clock_and_a_success
         .execute(&pool)
         .await
         .expect("hide the input");
-    p.run_all(Trigger::Schedule).await.expect_err("the job fails");
+    p.run_all(Trigger::Schedule)
+        .await
+        .expect_err("the job fails");
     let (attempts, next, error) = retry_state().await;
     assert_eq!((attempts, next), (1, Some(t0 + Duration::seconds(30))));
     assert!(
@@ -129,11 +131,16 @@ async fn a_failed_job_retries_with_backoff_by_the_schedulers_clock_and_a_success
             .is_some_and(|e| e.contains("discord_voice_events")),
         "{error:?}"
     );
-    assert_eq!(p.next_retry_at().await.expect("next"), Some(t0 + Duration::seconds(30)));
+    assert_eq!(
+        p.next_retry_at().await.expect("next"),
+        Some(t0 + Duration::seconds(30))
+    );
 
     // Before its time the schedule leaves it out (and the rest runs).
     clock.set(t0 + Duration::seconds(29));
-    p.run_all(Trigger::Schedule).await.expect("the other jobs run");
+    p.run_all(Trigger::Schedule)
+        .await
+        .expect("the other jobs run");
     assert_eq!(sessions_runs().await, 1, "no attempt before 30 s");
 
     // Then 1 min, 2 min after each failure.
@@ -145,16 +152,24 @@ async fn a_failed_job_retries_with_backoff_by_the_schedulers_clock_and_a_success
     p.run_all(Trigger::Schedule).await.expect("waiting");
     assert_eq!(sessions_runs().await, 2);
     clock.set(t0 + Duration::seconds(90));
-    p.run_all(Trigger::Schedule).await.expect_err("fails a third time");
+    p.run_all(Trigger::Schedule)
+        .await
+        .expect_err("fails a third time");
     let (attempts, next, _) = retry_state().await;
-    assert_eq!((attempts, next), (3, Some(t0 + Duration::seconds(90 + 120))));
+    assert_eq!(
+        (attempts, next),
+        (3, Some(t0 + Duration::seconds(90 + 120)))
+    );
 
     // A person running the job does not wait (and its failure counts too).
     p.run_job(JobName::VoiceSessions, Trigger::Manual)
         .await
         .expect_err("still broken");
     let (attempts, next, _) = retry_state().await;
-    assert_eq!((attempts, next), (4, Some(t0 + Duration::seconds(90 + 240))));
+    assert_eq!(
+        (attempts, next),
+        (4, Some(t0 + Duration::seconds(90 + 240)))
+    );
 
     // Readable again: the next attempt succeeds and clears the count, the time and the error.
     sqlx::query("alter table bronze.discord_voice_events_away rename to discord_voice_events")
@@ -257,11 +272,19 @@ async fn the_status_shows_collectors_sources_events_of_the_last_hour_spool_and_b
             .cloned()
             .unwrap_or_else(|| panic!("no job {name}"))
     };
-    assert_eq!(body["jobs"][0]["job"], json!("voice_sessions"), "plan order");
+    assert_eq!(
+        body["jobs"][0]["job"],
+        json!("voice_sessions"),
+        "plan order"
+    );
     assert_eq!(job("voice_sessions")["backlog"], json!(8));
     assert_eq!(job("voice_sessions")["watermark"], json!(0));
     assert_eq!(job("game_status_sessions")["backlog"], json!(4));
-    assert_eq!(job("daily_active_users")["backlog"], json!(null), "a per-day job");
+    assert_eq!(
+        job("daily_active_users")["backlog"],
+        json!(null),
+        "a per-day job"
+    );
     assert_eq!(job("voice_sessions")["last_run"], json!(null));
 
     // After a run nothing waits, and the run is the job's last.
@@ -274,7 +297,11 @@ async fn the_status_shows_collectors_sources_events_of_the_last_hour_spool_and_b
     assert_eq!(sessions["backlog"], json!(0));
     assert_eq!(sessions["watermark"], json!(8));
     assert_eq!(sessions["last_run"]["trigger"], json!("manual"));
-    assert_eq!(sessions["last_run"]["rows_affected"], json!(4), "four sessions");
+    assert_eq!(
+        sessions["last_run"]["rows_affected"],
+        json!(4),
+        "four sessions"
+    );
     assert_eq!(sessions["attempts"], json!(0));
 }
 
@@ -293,7 +320,11 @@ async fn a_backfill_started_from_the_browser_runs_day_by_day_and_reports_its_pro
     // Refused with the field it concerns.
     for (form, field, problem) in [
         (
-            vec![("from", "2026-11-03"), ("to", "2026-11-01"), ("jobs[0]", "voice_sessions")],
+            vec![
+                ("from", "2026-11-03"),
+                ("to", "2026-11-01"),
+                ("jobs[0]", "voice_sessions"),
+            ],
             "to",
             json!("RangeReversed"),
         ),
@@ -303,12 +334,20 @@ async fn a_backfill_started_from_the_browser_runs_day_by_day_and_reports_its_pro
             json!("NoJobChosen"),
         ),
         (
-            vec![("from", "2026-11-01"), ("to", "2026-11-03"), ("jobs[0]", "nonsense")],
+            vec![
+                ("from", "2026-11-01"),
+                ("to", "2026-11-03"),
+                ("jobs[0]", "nonsense"),
+            ],
             "jobs",
             json!({"JobUnknown": {"job": "nonsense"}}),
         ),
         (
-            vec![("from", "2999-01-01"), ("to", "2999-01-02"), ("jobs[0]", "voice_sessions")],
+            vec![
+                ("from", "2999-01-01"),
+                ("to", "2999-01-02"),
+                ("jobs[0]", "voice_sessions"),
+            ],
             "to",
             json!("DayInFuture"),
         ),
@@ -334,8 +373,14 @@ async fn a_backfill_started_from_the_browser_runs_day_by_day_and_reports_its_pro
     let (_, queued) = app.call::<app::api::GetBackfill>(&[]).await;
     assert_eq!(queued["id"], id);
     assert_eq!(queued["state"], json!("queued"));
-    assert_eq!(queued["jobs"], json!(["voice_sessions", "daily_active_users"]));
-    assert_eq!((queued["days_done"].clone(), queued["days_total"].clone()), (json!(0), json!(3)));
+    assert_eq!(
+        queued["jobs"],
+        json!(["voice_sessions", "daily_active_users"])
+    );
+    assert_eq!(
+        (queued["days_done"].clone(), queued["days_total"].clone()),
+        (json!(0), json!(3))
+    );
     assert_eq!(queued["requested_by"], json!("Demo Admin"));
 
     // One at a time.
@@ -353,7 +398,10 @@ async fn a_backfill_started_from_the_browser_runs_day_by_day_and_reports_its_pro
     let ended = run_next_backfill(&p, &CancellationToken::new())
         .await
         .expect("backfill");
-    assert_eq!(ended, Some((id.as_i64().expect("id"), BackfillEnd::Finished)));
+    assert_eq!(
+        ended,
+        Some((id.as_i64().expect("id"), BackfillEnd::Finished))
+    );
     let sessions = runs_of(&app.pool, "voice_sessions", "backfill").await;
     let days: Vec<&str> = sessions.iter().map(|(day, _)| day.as_str()).collect();
     assert_eq!(days, vec!["2026-11-01", "2026-11-02", "2026-11-03"]);
@@ -382,7 +430,10 @@ async fn a_backfill_started_from_the_browser_runs_day_by_day_and_reports_its_pro
     .expect("rows");
     let (_, done) = app.call::<app::api::GetBackfill>(&[]).await;
     assert_eq!(done["state"], json!("finished"));
-    assert_eq!((done["days_done"].clone(), done["days_total"].clone()), (json!(3), json!(3)));
+    assert_eq!(
+        (done["days_done"].clone(), done["days_total"].clone()),
+        (json!(3), json!(3))
+    );
     assert_eq!(done["rows_written"], json!(rows));
     assert!(rows > 0);
     assert_eq!(done["error"], json!(null));
@@ -448,14 +499,20 @@ async fn a_cancelled_backfill_stops_between_chunks_and_waits_for_the_jobs_lock(p
     assert_eq!(cancelling["state"], json!("running"));
     other_run.commit().await.expect("release");
     let ended = backfill.await.expect("task").expect("backfill");
-    assert_eq!(ended, Some((id.as_i64().expect("id"), BackfillEnd::Cancelled)));
+    assert_eq!(
+        ended,
+        Some((id.as_i64().expect("id"), BackfillEnd::Cancelled))
+    );
     let runs = runs_of(&app.pool, "daily_active_users", "backfill").await;
     assert_eq!(runs.len(), 1, "one day, then the cancel: {runs:?}");
     assert!(runs[0].1.is_some(), "that day finished");
     let (_, cancelled) = app.call::<app::api::GetBackfill>(&[]).await;
     assert_eq!(cancelled["state"], json!("cancelled"));
     assert_eq!(
-        (cancelled["days_done"].clone(), cancelled["days_total"].clone()),
+        (
+            cancelled["days_done"].clone(),
+            cancelled["days_total"].clone()
+        ),
         (json!(1), json!(5))
     );
     assert_eq!(cancelled["seconds_left"], json!(null));
@@ -477,6 +534,32 @@ async fn a_cancelled_backfill_stops_between_chunks_and_waits_for_the_jobs_lock(p
             .await
             .expect("none"),
         None
+    );
+    // A cancel of an ended backfill changes nothing and records nothing.
+    app.call::<app::api::CancelBackfill>(&[("id", &queued.to_string())])
+        .await;
+
+    // Every start and every cancel that changed something is in the audit log.
+    let audit: Vec<(String, String, Option<String>, String)> = sqlx::query_as(
+        "select action, subject, before->>'state', actor_name from app.audit_log
+         where action like 'pipeline.backfill.%' order by id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("audit");
+    let first = format!("backfill {id}");
+    let second = format!("backfill {queued}");
+    assert_eq!(
+        audit
+            .iter()
+            .map(|(action, subject, before, _)| (action.as_str(), subject.as_str(), before.as_deref()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("pipeline.backfill.start", first.as_str(), None),
+            ("pipeline.backfill.cancel", first.as_str(), Some("running")),
+            ("pipeline.backfill.start", second.as_str(), None),
+            ("pipeline.backfill.cancel", second.as_str(), Some("queued")),
+        ]
     );
 }
 
@@ -518,18 +601,28 @@ async fn a_backfill_and_a_run_job_of_the_same_job_take_turns(pool: PgPool) {
     .fetch_all(&pool)
     .await
     .expect("waiters");
-    assert_eq!(waiting_for_the_job.len(), 1, "run-job waits for the job's lock");
-    let manual_runs: Vec<Option<i64>> = sqlx::query_scalar(
-        "select rows_affected from app.pipeline_runs where trigger = 'manual'",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("manual");
-    assert_eq!(manual_runs, vec![None], "run-job has not run while the backfill holds the job");
+    assert_eq!(
+        waiting_for_the_job.len(),
+        1,
+        "run-job waits for the job's lock"
+    );
+    let manual_runs: Vec<Option<i64>> =
+        sqlx::query_scalar("select rows_affected from app.pipeline_runs where trigger = 'manual'")
+            .fetch_all(&pool)
+            .await
+            .expect("manual");
+    assert_eq!(
+        manual_runs,
+        vec![None],
+        "run-job has not run while the backfill holds the job"
+    );
 
     blocker.commit().await.expect("release");
     let ended = backfill.await.expect("task").expect("backfill");
-    assert!(matches!(ended, Some((_, BackfillEnd::Finished))), "{ended:?}");
+    assert!(
+        matches!(ended, Some((_, BackfillEnd::Finished))),
+        "{ended:?}"
+    );
     run_job.await.expect("task").expect("run-job");
     // One after the other: the backfill's run finished before run-job's began its work.
     let (backfill_done, manual_done): (chrono::DateTime<Utc>, chrono::DateTime<Utc>) =
@@ -544,9 +637,7 @@ async fn a_backfill_and_a_run_job_of_the_same_job_take_turns(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
-async fn a_backfill_left_running_by_a_stopped_process_shows_and_becomes_interrupted(
-    pool: PgPool,
-) {
+async fn a_backfill_left_running_by_a_stopped_process_shows_and_becomes_interrupted(pool: PgPool) {
     // As a process that stopped mid-backfill leaves it: `running`, nobody holding the lock.
     sqlx::query(
         "insert into app.backfills (from_day, to_day, jobs, days_total, days_done, state, started_at)
@@ -569,16 +660,18 @@ async fn a_backfill_left_running_by_a_stopped_process_shows_and_becomes_interrup
         ])
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let states: Vec<String> =
-        sqlx::query_scalar("select state from app.backfills order by id")
-            .fetch_all(&app.pool)
-            .await
-            .expect("states");
+    let states: Vec<String> = sqlx::query_scalar("select state from app.backfills order by id")
+        .fetch_all(&app.pool)
+        .await
+        .expect("states");
     assert_eq!(states, vec!["interrupted", "queued"]);
     let ended = run_next_backfill(&app_pipeline(&app.pool), &CancellationToken::new())
         .await
         .expect("runs");
-    assert!(matches!(ended, Some((_, BackfillEnd::Finished))), "{ended:?}");
+    assert!(
+        matches!(ended, Some((_, BackfillEnd::Finished))),
+        "{ended:?}"
+    );
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
@@ -595,11 +688,13 @@ async fn a_shutdown_interrupts_a_running_backfill_after_its_chunk(pool: PgPool) 
     let shutdown = CancellationToken::new();
     shutdown.cancel();
     let ended = run_next_backfill(&p, &shutdown).await.expect("runs");
-    assert!(matches!(ended, Some((_, BackfillEnd::Cancelled))), "{ended:?}");
-    let (state, done): (String, i32) =
-        sqlx::query_as("select state, days_done from app.backfills")
-            .fetch_one(&pool)
-            .await
-            .expect("state");
+    assert!(
+        matches!(ended, Some((_, BackfillEnd::Cancelled))),
+        "{ended:?}"
+    );
+    let (state, done): (String, i32) = sqlx::query_as("select state, days_done from app.backfills")
+        .fetch_one(&pool)
+        .await
+        .expect("state");
     assert_eq!((state.as_str(), done), ("interrupted", 1));
 }

@@ -199,7 +199,11 @@ async fn every_user_facing_error_reads_as_its_translation_in_german_and_in_engli
     // Backfills from /admin/status.
     errors
         .expect::<app::api::StartBackfill>(
-            &[("from", "2999-01-01"), ("to", "2999-01-02"), ("jobs[0]", "voice_sessions")],
+            &[
+                ("from", "2999-01-01"),
+                ("to", "2999-01-02"),
+                ("jobs[0]", "voice_sessions"),
+            ],
             Some(Field::To),
             Problem::DayInFuture,
             "Dieser Tag liegt in der Zukunft.",
@@ -217,7 +221,11 @@ async fn every_user_facing_error_reads_as_its_translation_in_german_and_in_engli
         .await;
     errors
         .expect::<app::api::StartBackfill>(
-            &[("from", "2026-11-01"), ("to", "2026-11-02"), ("jobs[0]", "nightly")],
+            &[
+                ("from", "2026-11-01"),
+                ("to", "2026-11-02"),
+                ("jobs[0]", "nightly"),
+            ],
             Some(Field::Jobs),
             Problem::JobUnknown {
                 job: "nightly".into(),

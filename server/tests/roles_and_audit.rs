@@ -87,7 +87,10 @@ async fn admin_functions_and_pages_refuse_everyone_but_admins(pool: PgPool) {
     assert_eq!(channels["guilds"][0]["guild_id"], json!("42"));
     let (status, admin_status) = app.call::<app::api::GetAdminStatus>(&[]).await;
     assert_eq!(status, StatusCode::OK, "{admin_status}");
-    assert_eq!(admin_status["rejected"][0]["source"], json!("discord_voice"));
+    assert_eq!(
+        admin_status["rejected"][0]["source"],
+        json!("discord_voice")
+    );
     assert_eq!(admin_status["rejected"][0]["count"], json!(2));
     assert_eq!(admin_status["rejected"][0]["last_error"], json!("latest"));
     assert_eq!(admin_status["spool"], json!([]));

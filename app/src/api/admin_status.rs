@@ -24,7 +24,10 @@ pub async fn get_admin_status() -> Result<AdminStatus, AppError> {
         RejectedRecords, SourceHealth,
     };
     let (_user, state) = crate::ssr::authz::require(Permission::Administer).await?;
-    let tz = crate::ssr::community::timezone(&state).await?.name().to_string();
+    let tz = crate::ssr::community::timezone(&state)
+        .await?
+        .name()
+        .to_string();
     let tz = &tz;
     type SourceRow = (
         String,
@@ -43,7 +46,16 @@ pub async fn get_admin_status() -> Result<AdminStatus, AppError> {
     let sources = sources
         .into_iter()
         .map(
-            |(collector, source, st, last_success_at, last_error, last_error_at, restarts, events)| {
+            |(
+                collector,
+                source,
+                st,
+                last_success_at,
+                last_error,
+                last_error_at,
+                restarts,
+                events,
+            )| {
                 SourceHealth {
                     collector,
                     source,
@@ -62,7 +74,12 @@ pub async fn get_admin_status() -> Result<AdminStatus, AppError> {
         .settings
         .pipeline_jobs
         .iter()
-        .map(|job| (job.name.clone(), job.bronze_input.clone().unwrap_or_default()))
+        .map(|job| {
+            (
+                job.name.clone(),
+                job.bronze_input.clone().unwrap_or_default(),
+            )
+        })
         .unzip();
     let rows = sqlx::query(include_str!("admin_status/jobs.sql"))
         .bind(&names)
@@ -169,7 +186,10 @@ pub async fn start_backfill(
     use crate::ssr::authz::with_status;
     let (admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
     if to < from {
-        return Err(with_status(AppError::invalid(Field::To, Problem::RangeReversed)));
+        return Err(with_status(AppError::invalid(
+            Field::To,
+            Problem::RangeReversed,
+        )));
     }
     let days = (to - from).num_days() + 1;
     if days > BACKFILL_MAX_DAYS {
@@ -186,15 +206,24 @@ pub async fn start_backfill(
         .fetch_one(&state.pool)
         .await?;
     if to > today {
-        return Err(with_status(AppError::invalid(Field::To, Problem::DayInFuture)));
+        return Err(with_status(AppError::invalid(
+            Field::To,
+            Problem::DayInFuture,
+        )));
     }
     if jobs.is_empty() {
-        return Err(with_status(AppError::invalid(Field::Jobs, Problem::NoJobChosen)));
+        return Err(with_status(AppError::invalid(
+            Field::Jobs,
+            Problem::NoJobChosen,
+        )));
     }
-    if let Some(unknown) = jobs
-        .iter()
-        .find(|job| !state.settings.pipeline_jobs.iter().any(|known| &known.name == *job))
-    {
+    if let Some(unknown) = jobs.iter().find(|job| {
+        !state
+            .settings
+            .pipeline_jobs
+            .iter()
+            .any(|known| &known.name == *job)
+    }) {
         return Err(with_status(AppError::invalid(
             Field::Jobs,
             Problem::JobUnknown {
@@ -244,6 +273,15 @@ pub async fn start_backfill(
         .bind(id.to_string())
         .execute(&mut *tx)
         .await?;
+    crate::ssr::audit::record(
+        &mut tx,
+        crate::ssr::audit::Actor::User(&admin),
+        crate::model::AuditAction::BackfillStarted,
+        &format!("backfill {id}"),
+        serde_json::Value::Null,
+        serde_json::json!({"from": from, "to": to, "jobs": ordered}),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(backfill = id, %from, %to, jobs = ?ordered, admin = admin.id, "backfill queued");
     Ok(id)
@@ -256,17 +294,33 @@ pub async fn start_backfill(
 pub async fn cancel_backfill(id: i64) -> Result<(), AppError> {
     use crate::model::Permission;
     let (admin, state) = crate::ssr::authz::require(Permission::Administer).await?;
-    sqlx::query(
-        "update app.backfills
+    let mut tx = state.pool.begin().await?;
+    let before: Option<String> = sqlx::query_scalar(
+        "update app.backfills b
          set cancel_requested = true,
-             state = case when state = 'queued' then 'cancelled' else state end,
-             finished_at = case when state = 'queued' then now() else finished_at end,
+             state = case when b.state = 'queued' then 'cancelled' else b.state end,
+             finished_at = case when b.state = 'queued' then now() else b.finished_at end,
              updated_at = now()
-         where id = $1 and state in ('queued', 'running')",
+         from (select id, state from app.backfills where id = $1 for update) old
+         where b.id = old.id and b.state in ('queued', 'running')
+         returning old.state",
     )
     .bind(id)
-    .execute(&state.pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    // Only a cancel that changed something is a change to record.
+    if let Some(before) = before {
+        crate::ssr::audit::record(
+            &mut tx,
+            crate::ssr::audit::Actor::User(&admin),
+            crate::model::AuditAction::BackfillCancelled,
+            &format!("backfill {id}"),
+            serde_json::json!({"state": before}),
+            serde_json::json!({"cancel_requested": true}),
+        )
+        .await?;
+    }
+    tx.commit().await?;
     tracing::info!(backfill = id, admin = admin.id, "backfill cancel requested");
     Ok(())
 }

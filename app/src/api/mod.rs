@@ -84,4 +84,3 @@ pub async fn get_my_activity() -> Result<crate::model::MyActivity, AppError> {
         game_minutes_30d: games,
     })
 }
-

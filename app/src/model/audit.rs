@@ -37,6 +37,10 @@ pub enum AuditAction {
     MemberDeleted,
     /// An admin changed the community settings (time zone, bronze retention).
     SettingsChanged,
+    /// An admin started a backfill from the console.
+    BackfillStarted,
+    /// An admin cancelled a backfill.
+    BackfillCancelled,
 }
 
 impl AuditAction {
@@ -58,6 +62,8 @@ impl AuditAction {
             AuditAction::MemberOptedOut => "member.opt_out",
             AuditAction::MemberDeleted => "member.delete",
             AuditAction::SettingsChanged => "community.settings",
+            AuditAction::BackfillStarted => "pipeline.backfill.start",
+            AuditAction::BackfillCancelled => "pipeline.backfill.cancel",
         }
     }
 
@@ -79,6 +85,8 @@ impl AuditAction {
             "member.opt_out" => Some(AuditAction::MemberOptedOut),
             "member.delete" => Some(AuditAction::MemberDeleted),
             "community.settings" => Some(AuditAction::SettingsChanged),
+            "pipeline.backfill.start" => Some(AuditAction::BackfillStarted),
+            "pipeline.backfill.cancel" => Some(AuditAction::BackfillCancelled),
             _ => None,
         }
     }

@@ -197,8 +197,6 @@ pub fn AdminAuditRoute() -> impl IntoView {
     })
 }
 
-
-
 /// Web users and their roles.
 #[component]
 fn PeopleSection() -> impl IntoView {
@@ -300,8 +298,6 @@ fn AuditLogPage(page: AuditPage) -> impl IntoView {
         </nav>
     }
 }
-
-
 
 fn role_key(role: Role) -> Key {
     match role {
@@ -428,6 +424,8 @@ fn AuditLog(entries: Vec<AuditEntry>) -> impl IntoView {
                 Some(AuditAction::MemberOptedOut) => t(Key::AuditMemberOptedOut).into_any(),
                 Some(AuditAction::MemberDeleted) => t(Key::AuditMemberDeleted).into_any(),
                 Some(AuditAction::SettingsChanged) => t(Key::AuditSettingsChanged).into_any(),
+                Some(AuditAction::BackfillStarted) => t(Key::AuditBackfillStarted).into_any(),
+                Some(AuditAction::BackfillCancelled) => t(Key::AuditBackfillCancelled).into_any(),
                 None => entry.action.clone().into_any(),
             };
             view! {
@@ -465,5 +463,3 @@ fn AuditLog(entries: Vec<AuditEntry>) -> impl IntoView {
     }
     .into_any()
 }
-
-

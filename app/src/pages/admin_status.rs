@@ -624,7 +624,10 @@ fn Backfill(
 /// One backfill: its state, days done of the total, rows, time left, and a cancel button
 /// while it waits or runs.
 #[component]
-fn BackfillProgress(backfill: BackfillStatus, cancel: ServerAction<CancelBackfill>) -> impl IntoView {
+fn BackfillProgress(
+    backfill: BackfillStatus,
+    cancel: ServerAction<CancelBackfill>,
+) -> impl IntoView {
     let lang = use_i18n().lang;
     let state_key = match backfill.state {
         BackfillState::Queued => Key::BackfillQueued,

@@ -52,7 +52,10 @@ pub async fn run_backfills(pipeline: Pipeline, shutdown: CancellationToken) {
     let mut listener = match listen(pipeline.pool()).await {
         Ok(listener) => Some(listener),
         Err(error) => {
-            tracing::warn!(error = format!("{error:#}"), "cannot listen for backfills; polling only");
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "cannot listen for backfills; polling only"
+            );
             None
         }
     };
@@ -150,7 +153,11 @@ async fn claim_and_run(
         .filter_map(|name| {
             let job = JobName::from_name(name);
             if job.is_none() {
-                tracing::warn!(backfill = id, job = name.as_str(), "skipping an unknown job");
+                tracing::warn!(
+                    backfill = id,
+                    job = name.as_str(),
+                    "skipping an unknown job"
+                );
             }
             job
         })

@@ -13,10 +13,10 @@ pub mod retention;
 pub mod runner;
 pub mod scheduler;
 
+pub use backfills::{BackfillEnd, run_backfills, run_next_backfill};
 pub use names::{JobName, Table, UnknownJob};
 pub use registry::{JOBS, Job, Progress, downstream, job, plan};
 pub use retention::RetentionReport;
-pub use backfills::{BackfillEnd, run_backfills, run_next_backfill};
 pub use runner::{
     BackfillProgress, DEFAULT_PROFILE_WEEKS, Pipeline, RETRY_FIRST, RETRY_MAX, RunReport, Trigger,
     backfill_chunk_days, retry_delay,

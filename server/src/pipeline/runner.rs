@@ -180,13 +180,11 @@ impl Pipeline {
         // A job that failed waits out its backoff on the schedule; a person asking (`run`)
         // does not wait.
         let waiting: Vec<String> = if trigger == Trigger::Schedule {
-            sqlx::query_scalar(
-                "select job from app.pipeline_state where next_attempt_at > $1",
-            )
-            .bind(self.clock.now())
-            .fetch_all(&self.pool)
-            .await
-            .context("reading the jobs waiting to retry")?
+            sqlx::query_scalar("select job from app.pipeline_state where next_attempt_at > $1")
+                .bind(self.clock.now())
+                .fetch_all(&self.pool)
+                .await
+                .context("reading the jobs waiting to retry")?
         } else {
             Vec::new()
         };
@@ -502,8 +500,8 @@ impl Pipeline {
         )
         .bind(self.clock.now())
         .fetch_one(&self.pool)
-            .await
-            .context("reading the next retry")
+        .await
+        .context("reading the next retry")
     }
 
     /// The pipeline's "now".
