@@ -20,7 +20,7 @@ pub const BACKFILL_MAX_DAYS: i64 = 3660;
 #[server]
 pub async fn get_admin_status() -> Result<AdminStatus, AppError> {
     use crate::model::{
-        BACKLOG_CAP, CollectorState, JobStatus, LocalTime, Permission, PipelineRun,
+        BACKLOG_CAP, CollectorState, JobStatus, WallTime, Permission, PipelineRun,
         RejectedRecords, SourceHealth,
     };
     let (_user, state) = crate::ssr::authz::require(Permission::Administer).await?;
@@ -33,9 +33,9 @@ pub async fn get_admin_status() -> Result<AdminStatus, AppError> {
         String,
         String,
         Option<String>,
-        Option<LocalTime>,
+        Option<WallTime>,
         Option<String>,
-        Option<LocalTime>,
+        Option<WallTime>,
         Option<i32>,
         i64,
     );
@@ -92,7 +92,7 @@ pub async fn get_admin_status() -> Result<AdminStatus, AppError> {
     for row in rows {
         use sqlx::Row;
         let job: String = row.try_get("job")?;
-        let started_at: Option<LocalTime> = row.try_get("started_at")?;
+        let started_at: Option<WallTime> = row.try_get("started_at")?;
         let last_run = match (started_at, row.try_get::<Option<String>, _>("trigger")?) {
             (Some(started_at), Some(trigger)) => Some(PipelineRun {
                 job: job.clone(),
@@ -128,7 +128,7 @@ pub async fn get_admin_status() -> Result<AdminStatus, AppError> {
     .bind(tz)
     .fetch_all(&state.pool)
     .await?;
-    let rejected: Vec<(String, i64, String, LocalTime)> = sqlx::query_as(
+    let rejected: Vec<(String, i64, String, WallTime)> = sqlx::query_as(
         "select distinct on (source) source, count(*) over (partition by source), error,
                 rejected_at at time zone $1
          from bronze.rejected_records

@@ -1,12 +1,12 @@
 //! `/admin/status` (`api/admin_status.rs`, `pages/admin_status.rs`): the collectors and
 //! their sources, the spool, refused records, the pipeline's jobs and runs, and backfills
 //! started from the browser. Times are wall-clock times in the community's time zone
-//! ([`LocalTime`]), converted by PostgreSQL on the server.
+//! ([`WallTime`]), converted by PostgreSQL on the server.
 
 use serde::{Deserialize, Serialize};
 
 /// A wall-clock time in the community's time zone ([`AdminStatus::timezone`]).
-pub type LocalTime = chrono::NaiveDateTime;
+pub type WallTime = chrono::NaiveDateTime;
 
 /// The advisory lock a process holds while it runs a backfill: one at a time across every
 /// process, and a backfill still marked `running` whose lock nobody holds was interrupted.
@@ -55,9 +55,9 @@ pub struct SourceHealth {
     pub source: String,
     /// A collector's state as its supervisor reported it; none for a server's source.
     pub state: Option<CollectorState>,
-    pub last_success_at: Option<LocalTime>,
+    pub last_success_at: Option<WallTime>,
     pub last_error: Option<String>,
-    pub last_error_at: Option<LocalTime>,
+    pub last_error_at: Option<WallTime>,
     pub restarts: Option<u32>,
     /// Rows written to bronze in the last hour (`app.bronze_ingest_counts`).
     pub events_last_hour: i64,
@@ -77,7 +77,7 @@ pub struct RejectedRecords {
     pub source: String,
     pub count: i64,
     pub last_error: String,
-    pub last_at: LocalTime,
+    pub last_at: WallTime,
 }
 
 /// One run of a job (`app.pipeline_runs`).
@@ -86,10 +86,10 @@ pub struct RejectedRecords {
 pub struct PipelineRun {
     pub job: String,
     pub trigger: String,
-    pub started_at: LocalTime,
+    pub started_at: WallTime,
     /// The span of time the run recomputed, `[from, to)`.
-    pub range_from: Option<LocalTime>,
-    pub range_to: Option<LocalTime>,
+    pub range_from: Option<WallTime>,
+    pub range_to: Option<WallTime>,
     pub duration_ms: Option<i64>,
     pub rows_affected: Option<i64>,
     pub error: Option<String>,
@@ -104,13 +104,13 @@ pub struct JobStatus {
     /// Bronze rows written and not yet consumed; `None` for per-day jobs. Counted up to
     /// [`BACKLOG_CAP`]: `backlog == BACKLOG_CAP` means at least that many.
     pub backlog: Option<i64>,
-    pub last_success_at: Option<LocalTime>,
+    pub last_success_at: Option<WallTime>,
     pub last_run: Option<PipelineRun>,
     /// Failed incremental runs in a row.
     pub attempts: u32,
-    pub next_attempt_at: Option<LocalTime>,
+    pub next_attempt_at: Option<WallTime>,
     pub last_error: Option<String>,
-    pub last_error_at: Option<LocalTime>,
+    pub last_error_at: Option<WallTime>,
 }
 
 /// Backlogs are counted up to this many rows (a count over millions is not cheap).
@@ -169,9 +169,9 @@ pub struct BackfillStatus {
     pub jobs: Vec<String>,
     pub state: BackfillState,
     pub requested_by: Option<String>,
-    pub requested_at: LocalTime,
-    pub started_at: Option<LocalTime>,
-    pub finished_at: Option<LocalTime>,
+    pub requested_at: WallTime,
+    pub started_at: Option<WallTime>,
+    pub finished_at: Option<WallTime>,
     pub days_done: u32,
     pub days_total: u32,
     pub rows_written: i64,
@@ -184,7 +184,7 @@ pub struct BackfillStatus {
 /// Everything `/admin/status` shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminStatus {
-    /// The IANA time zone every [`LocalTime`] is in.
+    /// The IANA time zone every [`WallTime`] is in.
     pub timezone: String,
     pub bot_enabled: bool,
     pub sources: Vec<SourceHealth>,

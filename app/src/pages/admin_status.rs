@@ -8,7 +8,7 @@ use crate::components::{ErrorNotice, Loading, ZoneNote, error_key, error_problem
 use crate::error::{AppError, Field};
 use crate::i18n::{Key, Lang, t, use_i18n};
 use crate::model::{
-    AdminStatus, BACKLOG_CAP, BackfillState, BackfillStatus, JobStatus, LocalTime, PipelineRun,
+    AdminStatus, BACKLOG_CAP, BackfillState, BackfillStatus, JobStatus, WallTime, PipelineRun,
     RejectedRecords, SourceHealth, SpoolFile,
 };
 use leptos::prelude::*;
@@ -17,14 +17,14 @@ use leptos::prelude::*;
 const POLL_MS: u64 = 1500;
 
 /// A wall-clock time of the community's zone, as the language writes it.
-fn local(lang: Lang, at: LocalTime) -> String {
+fn local(lang: Lang, at: WallTime) -> String {
     match lang {
         Lang::De => at.format("%d.%m.%Y %H:%M:%S").to_string(),
         Lang::En => at.format("%Y-%m-%d %H:%M:%S").to_string(),
     }
 }
 
-fn local_or_dash(lang: Lang, at: Option<LocalTime>) -> String {
+fn local_or_dash(lang: Lang, at: Option<WallTime>) -> String {
     at.map(|at| local(lang, at)).unwrap_or_else(|| "–".into())
 }
 
