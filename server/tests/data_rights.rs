@@ -347,7 +347,11 @@ async fn opting_out_or_deleting_ends_every_session_of_the_member_and_no_one_else
         );
     }
     assert_eq!(
-        stored_sessions(&app.pool, &[&phone, &computer, &other]).await,
+        stored_sessions(
+            &app.pool,
+            &[phone.as_str(), computer.as_str(), other.as_str()]
+        )
+        .await,
         3
     );
 
@@ -355,9 +359,12 @@ async fn opting_out_or_deleting_ends_every_session_of_the_member_and_no_one_else
     let (status, body) =
         call_as::<app::api::OptMeOut>(&app, &phone, &[("confirmed", "true")]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(stored_sessions(&app.pool, &[&phone, &computer]).await, 0);
+    assert_eq!(
+        stored_sessions(&app.pool, &[phone.as_str(), computer.as_str()]).await,
+        0
+    );
     assert_eq!(app.me_with_cookie(&computer).await, Value::Null);
-    assert_eq!(stored_sessions(&app.pool, &[&other]).await, 1);
+    assert_eq!(stored_sessions(&app.pool, &[other.as_str()]).await, 1);
     assert_eq!(
         app.me_with_cookie(&other).await["discord_user_id"],
         json!(OTHER)
@@ -366,10 +373,16 @@ async fn opting_out_or_deleting_ends_every_session_of_the_member_and_no_one_else
     // Deleting an account does the same: the other member, on two browsers now.
     forget_session(&app);
     let (_, second) = app.sign_in_with_discord().await;
-    assert_eq!(stored_sessions(&app.pool, &[&other, &second]).await, 2);
+    assert_eq!(
+        stored_sessions(&app.pool, &[other.as_str(), second.as_str()]).await,
+        2
+    );
     let (status, body) =
         call_as::<app::api::DeleteMyAccount>(&app, &second, &[("confirmed", "true")]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(stored_sessions(&app.pool, &[&other, &second]).await, 0);
+    assert_eq!(
+        stored_sessions(&app.pool, &[other.as_str(), second.as_str()]).await,
+        0
+    );
     assert_eq!(app.me_with_cookie(&other).await, Value::Null);
 }

@@ -155,7 +155,7 @@ fn LinkAttempts(list: Vec<MyLinkAttempt>) -> impl IntoView {
                 <li data-testid="link-attempt" data-outcome=outcome>
                     <span class="muted small">{move || lang.get().datetime(at)}</span>
                     " "
-                    {move || key.fill(lang.get(), &[("kind", kind), ("account", &account)])}
+                    {move || key.fill(lang.get(), &[("kind", kind), ("account", account.as_str())])}
                 </li>
             }
         })

@@ -702,11 +702,11 @@ async fn write_on<R: BronzeRecord>(
     use sqlx::Connection as _;
     let mut hashes: Vec<String> = buffer
         .iter()
-        .flat_map(BronzeRecord::accounts)
+        .flat_map(|record| record.accounts())
         .map(|(kind, id)| crate::rules::account_hash(kind, &id))
         .collect();
     if hashes.is_empty() {
-        return store_batch(conn, buffer, store).await;
+        return store_batch(conn, buffer.as_slice(), store).await;
     }
     hashes.sort_unstable();
     hashes.dedup();
@@ -736,7 +736,7 @@ async fn write_on<R: BronzeRecord>(
             "records of opted-out accounts dropped at write"
         );
     }
-    let stored = store_batch(&mut tx, buffer, store).await?;
+    let stored = store_batch(&mut *tx, buffer.as_slice(), store).await?;
     tx.commit().await?;
     Ok(stored)
 }
