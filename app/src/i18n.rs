@@ -724,6 +724,13 @@ keys! {
     ExcludedHint => "In ausgeschlossenen Kanälen (oder allen Kanälen einer ausgeschlossenen Kategorie) wird ab sofort nichts erfasst: keine Sprachzeit, keine Nachrichten. Laufende Collectors übernehmen die Änderung innerhalb von 15 Sekunden; was vorher erfasst wurde, bleibt.",
         "Nothing that happens in an excluded channel (or any channel of an excluded category) is recorded from now on: no voice time, no messages. Running collectors pick the change up within 15 seconds; what was recorded before stays.";
 
+    // Privacy and identity correctness (issue 16): what became of a member's in-game codes.
+    LinkAttemptsTitle => "Deine Codes, die nichts verknüpft haben", "Your codes that linked nothing";
+    LinkAttemptVerified => "{kind}-Konto {account}: Es ist per Steam-Anmeldung oder Discord-Verbindung als Konto eines anderen Mitglieds bestätigt und bleibt dort. Ist es deins, kann eine Administratorin oder ein Administrator es dir zuordnen.",
+        "{kind} account {account}: it is verified as another member's (by Steam sign-in or a Discord connection) and stays theirs. If it is yours, an admin can move it to you.";
+    LinkAttemptExpired => "{kind}-Konto {account}: Der Code war abgelaufen.", "{kind} account {account}: the code had expired.";
+    LinkAttemptUsed => "{kind}-Konto {account}: Der Code war schon benutzt.", "{kind} account {account}: the code had been used already.";
+
     ErrUnauthorized => "Bitte melde dich an.", "Please sign in.";
     ErrForbidden => "Das darfst du nicht.", "You are not allowed to do this.";
     ErrInternal => "Auf dem Server ist etwas schiefgegangen.", "Something went wrong on the server.";

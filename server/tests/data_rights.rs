@@ -285,3 +285,104 @@ async fn a_hidden_member_is_counted_but_never_named(pool: PgPool) {
         .expect("csv");
     assert!(csv.contains("AdaPlays"), "{csv}");
 }
+
+/// Calls a server function from a browser that presents only the given session cookie.
+async fn call_as<F: leptos::server_fn::ServerFn>(
+    app: &TestApp,
+    session: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(
+        axum::http::header::COOKIE,
+        format!("guildhall_session={session}")
+            .parse()
+            .expect("cookie header"),
+    );
+    let client = reqwest::Client::builder()
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    app.call_with(&client, F::PATH, form).await
+}
+
+/// The browser forgets its session cookie (as another browser would not have it).
+fn forget_session(app: &TestApp) {
+    app.jar
+        .add_cookie_str("guildhall_session=; Max-Age=0; Path=/", &app.base);
+    assert_eq!(app.session_cookie(), None);
+}
+
+async fn stored_sessions(pool: &PgPool, ids: &[&str]) -> i64 {
+    sqlx::query_scalar("select count(*) from app.sessions where id = any($1)")
+        .bind(ids)
+        .fetch_one(pool)
+        .await
+        .expect("sessions")
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn opting_out_or_deleting_ends_every_session_of_the_member_and_no_one_elses(pool: PgPool) {
+    const OTHER: i64 = 333_000_000_000_000_333;
+    let app = start(pool, Options::default()).await;
+    // The member on a phone and on a computer: two sessions.
+    let (_, phone) = app.sign_in_with_discord().await;
+    forget_session(&app);
+    let (_, computer) = app.sign_in_with_discord().await;
+    assert_ne!(phone, computer);
+    // Someone else, signed in elsewhere.
+    forget_session(&app);
+    app.provider.set_user_id(OTHER);
+    record_membership(&app.pool, OTHER, "join", "2026-01-02T10:00:00Z").await;
+    let (_, other) = app.sign_in_with_discord().await;
+    for (session, who) in [
+        (&phone, DISCORD_ID),
+        (&computer, DISCORD_ID),
+        (&other, OTHER),
+    ] {
+        assert_eq!(
+            app.me_with_cookie(session).await["discord_user_id"],
+            json!(who)
+        );
+    }
+    assert_eq!(
+        stored_sessions(
+            &app.pool,
+            &[phone.as_str(), computer.as_str(), other.as_str()]
+        )
+        .await,
+        3
+    );
+
+    // Opting out on the phone ends the computer's session too.
+    let (status, body) =
+        call_as::<app::api::OptMeOut>(&app, &phone, &[("confirmed", "true")]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        stored_sessions(&app.pool, &[phone.as_str(), computer.as_str()]).await,
+        0
+    );
+    assert_eq!(app.me_with_cookie(&computer).await, Value::Null);
+    assert_eq!(stored_sessions(&app.pool, &[other.as_str()]).await, 1);
+    assert_eq!(
+        app.me_with_cookie(&other).await["discord_user_id"],
+        json!(OTHER)
+    );
+
+    // Deleting an account does the same: the other member, on two browsers now.
+    forget_session(&app);
+    let (_, second) = app.sign_in_with_discord().await;
+    assert_eq!(
+        stored_sessions(&app.pool, &[other.as_str(), second.as_str()]).await,
+        2
+    );
+    let (status, body) =
+        call_as::<app::api::DeleteMyAccount>(&app, &second, &[("confirmed", "true")]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        stored_sessions(&app.pool, &[other.as_str(), second.as_str()]).await,
+        0
+    );
+    assert_eq!(app.me_with_cookie(&other).await, Value::Null);
+}

@@ -285,7 +285,7 @@ async fn accounts_linked_by_in_game_code_count_as_one_person_and_unlinking_gives
     .await;
     run(&pool).await;
     let outcomes: Vec<String> =
-        sqlx::query_scalar("select outcome from app.link_code_attempts order by at")
+        sqlx::query_scalar("select outcome from app.link_code_attempts order by id")
             .fetch_all(&pool)
             .await
             .expect("attempts");
@@ -1009,4 +1009,296 @@ async fn the_editor_suggests_owners_with_evidence_flags_contradicted_links_and_s
         .map(|p| p["person_id"].as_i64().expect("id"))
         .collect();
     assert_eq!(ids, vec![1, new_person]);
+}
+
+/// A `!link` line stored as the ingest stores it (only the code's hash), said at `said` by
+/// the game server's clock and received at `received`.
+async fn link_line(
+    pool: &PgPool,
+    server: i64,
+    steam_id: &str,
+    code: &str,
+    said: &str,
+    received: &str,
+) {
+    sqlx::query(
+        "insert into bronze.game_log_events
+             (server_id, occurred_at, line_hash, kind, player_name, account_kind, account_id,
+              detail, ingested_at)
+         values ($1, $2, hashtextextended($3 || $4 || $2::text, 0), 'chat', 'Player', 'steam', $3,
+                 jsonb_build_object('code_hash', app.link_code_hash($4), 'chat_length', 14),
+                 $5)",
+    )
+    .bind(server)
+    .bind(at(said))
+    .bind(steam_id)
+    .bind(code)
+    .bind(at(received))
+    .execute(pool)
+    .await
+    .expect("link line");
+}
+
+/// The outcomes of an account's `!link` attempts, in the order they were redeemed.
+async fn outcomes_of(pool: &PgPool, steam_id: &str) -> Vec<String> {
+    sqlx::query_scalar(
+        "select outcome from app.link_code_attempts where kind = 'steam' and external_id = $1
+         order by id",
+    )
+    .bind(steam_id)
+    .fetch_all(pool)
+    .await
+    .expect("attempts")
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn wrong_codes_count_by_when_their_lines_were_received_not_by_the_time_written_in_them(
+    pool: PgPool,
+) {
+    let (user, _, cs2) = setup(&pool).await;
+    let now = at("2026-11-28T15:30:00Z");
+    let code_a = app::ssr::identity::new_link_code(&pool, user, now)
+        .await
+        .expect("code");
+    let code_c = app::ssr::identity::new_link_code(&pool, user, now)
+        .await
+        .expect("code");
+    const A: &str = "76561197960265729";
+    const B: &str = "76561197960265730";
+    const C: &str = "76561197960265731";
+    // A: five wrong codes in lines dated years back, all received within a minute, then
+    // the right code: silenced (the dates cannot spread the attempts out).
+    for (i, year) in (2020..2025).enumerate() {
+        link_line(
+            &pool,
+            cs2,
+            A,
+            &format!("WRONG00{i}"),
+            &format!("{year}-01-01T12:00:00Z"),
+            &format!("2026-12-01T10:00:0{i}Z"),
+        )
+        .await;
+    }
+    link_line(
+        &pool,
+        cs2,
+        A,
+        &code_a.code,
+        "2026-11-28T15:36:00Z",
+        "2026-12-01T10:00:05Z",
+    )
+    .await;
+    // B: five wrong codes in lines dated years ahead, received within a minute: the sixth
+    // is ignored too.
+    for (i, year) in (2031..2036).enumerate() {
+        link_line(
+            &pool,
+            cs2,
+            B,
+            &format!("WRONG10{i}"),
+            &format!("{year}-01-01T12:00:00Z"),
+            &format!("2026-12-01T10:00:2{i}Z"),
+        )
+        .await;
+    }
+    link_line(
+        &pool,
+        cs2,
+        B,
+        "WRONG106",
+        "2036-01-01T12:00:00Z",
+        "2026-12-01T10:00:26Z",
+    )
+    .await;
+    // C: five wrong codes in lines dated within one minute but received two hours before
+    // the right one: they no longer count, and the right code links.
+    for i in 0..5 {
+        link_line(
+            &pool,
+            cs2,
+            C,
+            &format!("WRONG20{i}"),
+            &format!("2026-11-28T15:31:0{i}Z"),
+            &format!("2026-12-01T08:00:0{i}Z"),
+        )
+        .await;
+    }
+    link_line(
+        &pool,
+        cs2,
+        C,
+        &code_c.code,
+        "2026-11-28T15:32:00Z",
+        "2026-12-01T10:00:10Z",
+    )
+    .await;
+    run_job(&pool, JobName::LinkCodes).await;
+
+    let unknown = |n: usize| vec!["unknown".to_owned(); n];
+    assert_eq!(
+        outcomes_of(&pool, A).await,
+        [unknown(5), vec!["limited".to_owned()]].concat()
+    );
+    assert_eq!(
+        outcomes_of(&pool, B).await,
+        [unknown(5), vec!["limited".to_owned()]].concat()
+    );
+    assert_eq!(
+        outcomes_of(&pool, C).await,
+        [unknown(5), vec!["linked".to_owned()]].concat()
+    );
+    // Attempts keep both times: when the line was received (the limit's) and its own.
+    let (received, said): (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
+        "select at, said_at from app.link_code_attempts
+         where external_id = $1 and outcome = 'linked'",
+    )
+    .bind(C)
+    .fetch_one(&pool)
+    .await
+    .expect("attempt");
+    assert_eq!(
+        (received, said),
+        (at("2026-12-01T10:00:10Z"), at("2026-11-28T15:32:00Z"))
+    );
+    let mira = person_of(&pool, "discord", &MIRA.to_string()).await;
+    assert_eq!(person_of(&pool, "steam", C).await, mira);
+    assert_ne!(person_of(&pool, "steam", A).await, mira, "A stays unlinked");
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn an_in_game_code_never_moves_an_account_verified_as_someone_elses_but_an_admin_can(
+    pool: PgPool,
+) {
+    const ADMIN: i64 = 444_000_000_000_000_444;
+    const OTTO: i64 = 222_000_000_000_000_222;
+    const BY_OPENID: &str = "76561197960266001";
+    const BY_CONNECTION: &str = "76561197960266002";
+    const OWN: &str = "76561197960266003";
+    let app = start(
+        pool,
+        Options {
+            admin_ids: vec![ADMIN],
+            ..Options::default()
+        },
+    )
+    .await;
+    let cs2: i64 = sqlx::query_scalar(
+        "insert into app.game_servers (name, game, host, log_source, ingest_token)
+         values ('Dust', 'cs2', '127.0.0.1', 'http', md5('Dust')) returning server_id",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .expect("server");
+    // Otto's Steam accounts, one verified by Steam sign-in, one by his Discord connection.
+    sqlx::query("select silver.ensure_discord_persons(array[$1::bigint, $2::bigint])")
+        .bind(OTTO)
+        .bind(DISCORD_ID)
+        .execute(&app.pool)
+        .await
+        .expect("persons");
+    let otto = person_of(&app.pool, "discord", &OTTO.to_string()).await;
+    let member = person_of(&app.pool, "discord", &DISCORD_ID.to_string()).await;
+    for (steam, how, person) in [
+        (BY_OPENID, "steam_openid", otto),
+        (BY_CONNECTION, "oauth_connection", otto),
+        // And one of the member's own, verified by Steam sign-in.
+        (OWN, "steam_openid", member),
+    ] {
+        sqlx::query("select silver.link_identity('steam', $1, $2, $3, null, null)")
+            .bind(steam)
+            .bind(person)
+            .bind(how)
+            .execute(&app.pool)
+            .await
+            .expect("verified link");
+    }
+
+    // The member says their codes from each of the three accounts.
+    app.sign_in_with_discord().await;
+    let user: i64 = sqlx::query_scalar("select id from app.users where discord_user_id = $1")
+        .bind(DISCORD_ID)
+        .fetch_one(&app.pool)
+        .await
+        .expect("user");
+    let now = at("2026-11-28T15:30:00Z");
+    // Received just now (/me shows the last day's attempts), in this order.
+    let received = Utc::now() - chrono::Duration::seconds(10);
+    for (i, steam) in [BY_OPENID, BY_CONNECTION, OWN].into_iter().enumerate() {
+        let code = app::ssr::identity::new_link_code(&app.pool, user, now)
+            .await
+            .expect("code");
+        link_line(
+            &app.pool,
+            cs2,
+            steam,
+            &code.code,
+            &format!("2026-11-28T15:3{}:00Z", i + 1),
+            &(received + chrono::Duration::seconds(i as i64)).to_rfc3339(),
+        )
+        .await;
+    }
+    run_job(&app.pool, JobName::LinkCodes).await;
+
+    // Otto's accounts stay his, as verified as they were; the member's own stays verified
+    // by Steam sign-in (a code is weaker proof).
+    let links: Vec<(String, i64, String)> = sqlx::query_as(
+        "select external_id, person_id, verified_by from silver.user_identities
+         where kind = 'steam' order by external_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .expect("links");
+    assert_eq!(
+        links,
+        vec![
+            (BY_OPENID.to_owned(), otto, "steam_openid".to_owned()),
+            (
+                BY_CONNECTION.to_owned(),
+                otto,
+                "oauth_connection".to_owned()
+            ),
+            (OWN.to_owned(), member, "steam_openid".to_owned()),
+        ]
+    );
+    assert_eq!(outcomes_of(&app.pool, BY_OPENID).await, ["verified"]);
+    assert_eq!(outcomes_of(&app.pool, BY_CONNECTION).await, ["verified"]);
+    assert_eq!(outcomes_of(&app.pool, OWN).await, ["linked"]);
+
+    // The member sees on /me why those two codes linked nothing (newest first).
+    let (status, attempts) = app.call::<app::api::GetMyLinkAttempts>(&[]).await;
+    assert_eq!(status, StatusCode::OK, "{attempts}");
+    let seen: Vec<(String, String)> = attempts
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| {
+            (
+                a["external_id"].as_str().unwrap_or_default().to_owned(),
+                a["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (BY_CONNECTION.to_owned(), "verified".to_owned()),
+            (BY_OPENID.to_owned(), "verified".to_owned()),
+        ]
+    );
+
+    // An admin can move it.
+    app.jar
+        .add_cookie_str("guildhall_session=; Max-Age=0; Path=/", &app.base);
+    app.provider.set_user_id(ADMIN);
+    web_app::record_membership(&app.pool, ADMIN, "join", "2026-01-02T10:00:00Z").await;
+    app.sign_in_with_discord().await;
+    let (status, body) = app
+        .call::<app::api::AdminLinkIdentity>(&[
+            ("person_id", &member.to_string()),
+            ("kind", "steam"),
+            ("external_id", BY_OPENID),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(person_of(&app.pool, "steam", BY_OPENID).await, member);
 }

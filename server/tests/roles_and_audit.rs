@@ -153,6 +153,7 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
         p if p == OptMeOut::PATH => (member, vec![("confirmed", "false")]),
         p if p == DeleteMyAccount::PATH => (member, vec![("confirmed", "false")]),
         p if p == GetMySteamConnections::PATH => (member, vec![]),
+        p if p == GetMyLinkAttempts::PATH => (member, vec![]),
         p if p == LinkSteamConnection::PATH => (member, vec![("steam_id", "76561197960265729")]),
         p if p == UnlinkMyAccount::PATH => (
             member,

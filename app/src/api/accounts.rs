@@ -69,6 +69,34 @@ pub async fn new_link_code() -> Result<crate::model::ShownLinkCode, AppError> {
     }
 }
 
+/// The member's in-game codes of the last day that were said but linked nothing, with why:
+/// the account is verified as another member's (only an admin can move it), or the code had
+/// expired or was used.
+#[server]
+pub async fn get_my_link_attempts() -> Result<Vec<crate::model::MyLinkAttempt>, AppError> {
+    use crate::model::{MyLinkAttempt, Permission};
+    let (user, state) = crate::ssr::authz::require(Permission::OwnData).await?;
+    let rows: Vec<(chrono::DateTime<chrono::Utc>, String, String, String)> = sqlx::query_as(
+        "select at, kind, external_id, outcome from app.link_code_attempts
+         where user_id = $1 and outcome in ('verified', 'expired', 'used')
+           and at > now() - interval '1 day'
+         order by at desc, id desc
+         limit 20",
+    )
+    .bind(user.id)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, kind, external_id, outcome)| MyLinkAttempt {
+            at,
+            kind,
+            external_id,
+            outcome,
+        })
+        .collect())
+}
+
 /// Unlinks one of the member's own game accounts (never the Discord account one signs in
 /// with). The KPI tables are recomputed at the pipeline's next run.
 #[server]

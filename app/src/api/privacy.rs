@@ -85,6 +85,17 @@ async fn erase_me(confirmed: bool, keep_hashes: bool) -> Result<(), AppError> {
         AuditAction::MemberDeleted
     };
     let mut tx = state.pool.begin().await?;
+    // Every web user of the person (a merged person may have signed in with two Discord
+    // accounts), read before the erasure deletes them.
+    let users: Vec<i64> = sqlx::query_scalar(
+        "select u.id from app.users u
+         join silver.user_identities i
+           on i.kind = 'discord' and i.external_id = u.discord_user_id::text
+         where i.person_id = silver.person_of_user($1)",
+    )
+    .bind(user.id)
+    .fetch_all(&mut *tx)
+    .await?;
     let accounts: i32 =
         sqlx::query_scalar("select app.erase_person(silver.person_of_user($1), $2, $3)")
             .bind(user.id)
@@ -93,10 +104,13 @@ async fn erase_me(confirmed: bool, keep_hashes: bool) -> Result<(), AppError> {
             .fetch_one(&mut *tx)
             .await
             .map_err(|error| crate::ssr::authz::with_status(AppError::from_raise(error)))?;
+    // Signed out everywhere: every session of those users ends with the erasure.
+    let sessions = crate::ssr::sessions::end_sessions_of(&mut *tx, &users).await?;
     tx.commit().await?;
     crate::ssr::authz::end_session().await?;
     tracing::info!(
         accounts,
+        sessions,
         action = action.as_str(),
         "a member's data was erased"
     );

@@ -32,3 +32,17 @@ pub struct ShownLinkCode {
     pub code: String,
     pub expires_at: chrono::DateTime<chrono::Utc>,
 }
+
+/// What became of an in-game code of the member's that did not link an account
+/// (`app.link_code_attempts`, the last day).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyLinkAttempt {
+    /// When the line with the code was received.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The account that said it: `steam` or `minecraft`.
+    pub kind: String,
+    pub external_id: String,
+    /// `verified` (the account is verified as another member's: it stays theirs unless an
+    /// admin moves it), `expired` or `used`.
+    pub outcome: String,
+}

@@ -3,11 +3,11 @@
 
 use crate::api::{
     DeleteMyAccount, LinkSteamConnection, NewLinkCode, OptMeOut, SetMeHidden, UnlinkMyAccount,
-    get_my_accounts, get_my_privacy, get_my_steam_connections,
+    get_my_accounts, get_my_link_attempts, get_my_privacy, get_my_steam_connections,
 };
 use crate::components::{ErrorNotice, Loading};
 use crate::i18n::{Key, t, use_i18n};
-use crate::model::{MyAccount, SteamConnection};
+use crate::model::{MyAccount, MyLinkAttempt, SteamConnection};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -40,6 +40,7 @@ pub fn MyAccounts() -> impl IntoView {
     let changed = move || (unlink.version().get(), link_connection.version().get());
     let accounts = Resource::new(changed, |_| get_my_accounts());
     let connections = Resource::new(changed, |_| get_my_steam_connections());
+    let attempts = Resource::new(changed, |_| get_my_link_attempts());
 
     let shown_code = move || match new_code.value().get()? {
         Err(error) => Some(view! { <ErrorNotice error /> }.into_any()),
@@ -100,6 +101,14 @@ pub fn MyAccounts() -> impl IntoView {
                 </button>
             </ActionForm>
             {shown_code}
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    match attempts.await {
+                        Err(error) => view! { <ErrorNotice error /> }.into_any(),
+                        Ok(list) => view! { <LinkAttempts list /> }.into_any(),
+                    }
+                })}
+            </Suspense>
             <h3>{t(Key::SteamConnectionsTitle)}</h3>
             <Suspense fallback=Loading>
                 {move || Suspend::new(async move {
@@ -119,6 +128,43 @@ pub fn MyAccounts() -> impl IntoView {
             </p>
         </section>
         <MyData />
+    }
+    .into_any()
+}
+
+/// The member's codes of the last day that linked nothing, and why (nothing when none).
+#[component]
+fn LinkAttempts(list: Vec<MyLinkAttempt>) -> impl IntoView {
+    let lang = use_i18n().lang;
+    if list.is_empty() {
+        return ().into_any();
+    }
+    let items = list
+        .into_iter()
+        .map(|attempt| {
+            let key = match attempt.outcome.as_str() {
+                "verified" => Key::LinkAttemptVerified,
+                "expired" => Key::LinkAttemptExpired,
+                _ => Key::LinkAttemptUsed,
+            };
+            let kind = kind_label(&attempt.kind);
+            let at = attempt.at;
+            let account = attempt.external_id;
+            let outcome = attempt.outcome;
+            view! {
+                <li data-testid="link-attempt" data-outcome=outcome>
+                    <span class="muted small">{move || lang.get().datetime(at)}</span>
+                    " "
+                    {move || key.fill(lang.get(), &[("kind", kind), ("account", account.as_str())])}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="link-attempts notice" data-testid="link-attempts">
+            <h3>{t(Key::LinkAttemptsTitle)}</h3>
+            <ul>{items}</ul>
+        </div>
     }
     .into_any()
 }

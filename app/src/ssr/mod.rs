@@ -5,6 +5,7 @@ pub mod audit;
 pub mod authz;
 pub mod community;
 pub mod identity;
+pub mod sessions;
 
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;

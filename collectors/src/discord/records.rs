@@ -84,6 +84,10 @@ impl BronzeRecord for VoiceEvent {
             .text("origin", Some(self.origin.as_str()))
             .time("occurred_at", Some(self.occurred_at));
     }
+
+    fn accounts(&self) -> Vec<(&'static str, String)> {
+        vec![("discord", self.user_id.to_string())]
+    }
 }
 
 /// One row of `bronze.discord_messages`: a message's metadata, never its content.
@@ -133,6 +137,10 @@ impl BronzeRecord for MessageEvent {
             .int4("char_count", self.char_count)
             .int4("attachment_count", Some(self.attachment_count))
             .bool("is_reply", Some(self.is_reply));
+    }
+
+    fn accounts(&self) -> Vec<(&'static str, String)> {
+        vec![("discord", self.author_id.to_string())]
     }
 }
 
@@ -340,6 +348,30 @@ impl BronzeRecord for MemberEvent {
             .int8("inviter_id", source.and_then(|s| s.inviter_id))
             .text("join_source_note", source.and_then(|s| s.note));
     }
+
+    fn accounts(&self) -> Vec<(&'static str, String)> {
+        let inviter = self.source.as_ref().and_then(|s| s.inviter_id);
+        std::iter::once(self.user_id)
+            .chain(inviter)
+            .map(|id| ("discord", id.to_string()))
+            .collect()
+    }
+
+    /// The member's own event goes; someone else's keeps everything but an opted-out
+    /// inviter.
+    fn keep_without_opted_out(&mut self, opted_out: &dyn Fn(&str, &str) -> bool) -> bool {
+        if opted_out("discord", &self.user_id.to_string()) {
+            return false;
+        }
+        if let Some(source) = self.source.as_mut()
+            && source
+                .inviter_id
+                .is_some_and(|inviter| opted_out("discord", &inviter.to_string()))
+        {
+            source.inviter_id = None;
+        }
+        true
+    }
 }
 
 /// One row of `bronze.discord_scheduled_events`: an observation of a scheduled event (its
@@ -403,6 +435,27 @@ impl BronzeRecord for ScheduledEventChange {
             .time("ends_at", self.ends_at)
             .text("origin", Some(&self.origin))
             .time("observed_at", Some(self.observed_at));
+    }
+
+    fn accounts(&self) -> Vec<(&'static str, String)> {
+        self.user_id
+            .map(|id| ("discord", id.to_string()))
+            .into_iter()
+            .collect()
+    }
+
+    /// An opted-out user's interest goes; an event they created stays, without them.
+    fn keep_without_opted_out(&mut self, opted_out: &dyn Fn(&str, &str) -> bool) -> bool {
+        if self
+            .user_id
+            .is_some_and(|id| opted_out("discord", &id.to_string()))
+        {
+            if self.change.starts_with("user") {
+                return false;
+            }
+            self.user_id = None;
+        }
+        true
     }
 }
 

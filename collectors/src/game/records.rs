@@ -111,6 +111,30 @@ impl BronzeRecord for GameLogRecord {
             .text("ip_hash", self.ip_hash.as_deref())
             .json("detail", self.detail.as_ref());
     }
+
+    fn accounts(&self) -> Vec<(&'static str, String)> {
+        player_accounts(self.player_name.as_deref(), self.account.as_ref())
+    }
+}
+
+/// A game player's accounts as opt-outs are kept: the account, and (Minecraft lines name the
+/// player without the account) the lower-cased name of a player not known by a SteamID.
+fn player_accounts(
+    name: Option<&str>,
+    account: Option<&GameAccount>,
+) -> Vec<(&'static str, String)> {
+    let mut accounts = Vec::with_capacity(2);
+    match account {
+        Some(GameAccount::Steam(id)) => accounts.push(("steam", id.to_string())),
+        Some(GameAccount::Minecraft(uuid)) => accounts.push(("minecraft", uuid.clone())),
+        None => {}
+    }
+    if !matches!(account, Some(GameAccount::Steam(_)))
+        && let Some(name) = name
+    {
+        accounts.push(("minecraft_name", name.to_lowercase()));
+    }
+    accounts
 }
 
 /// A human player in a status poll.
@@ -173,6 +197,23 @@ impl BronzeRecord for StatusRecord {
             .int4("bots", Some(self.bots))
             .int4("max_players", self.max_players)
             .json("players", Some(&self.players_json()));
+    }
+
+    fn accounts(&self) -> Vec<(&'static str, String)> {
+        self.players
+            .iter()
+            .flat_map(|player| player_accounts(Some(&player.name), player.account.as_ref()))
+            .collect()
+    }
+
+    /// The poll stays (its head counts are anonymous); opted-out players leave its list.
+    fn keep_without_opted_out(&mut self, opted_out: &dyn Fn(&str, &str) -> bool) -> bool {
+        self.players.retain(|player| {
+            !player_accounts(Some(&player.name), player.account.as_ref())
+                .iter()
+                .any(|(kind, id)| opted_out(kind, id))
+        });
+        true
     }
 }
 

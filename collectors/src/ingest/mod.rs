@@ -267,7 +267,9 @@ impl Writer<'_> {
             self.replay::<R>().await;
         }
         if !spool_pending(spool, R::SOURCE) {
-            match tokio::time::timeout(WRITE_TIMEOUT, write_batch(self.pool, buffer)).await {
+            match tokio::time::timeout(WRITE_TIMEOUT, write_batch(self.pool, self.metrics, buffer))
+                .await
+            {
                 Ok(Ok(inserted)) => {
                     count_written(self.metrics, R::SOURCE, inserted, buffer.len() as u64);
                     buffer.clear();
@@ -318,7 +320,7 @@ impl Writer<'_> {
             return;
         }
         if !spool_pending(spool, R::SOURCE) {
-            match tokio::time::timeout(CLOSING_WRITE_TIMEOUT, write_batch(self.pool, buffer)).await
+            match tokio::time::timeout(CLOSING_WRITE_TIMEOUT, write_batch(self.pool, self.metrics, buffer)).await
             {
                 Ok(Ok(inserted)) => {
                     count_written(self.metrics, R::SOURCE, inserted, buffer.len() as u64);
@@ -385,7 +387,12 @@ impl Writer<'_> {
             let mut chunk: Vec<R> = records
                 .drain(..self.batch_size.min(records.len()))
                 .collect();
-            match tokio::time::timeout(WRITE_TIMEOUT, write_batch(self.pool, &chunk)).await {
+            match tokio::time::timeout(
+                WRITE_TIMEOUT,
+                write_batch(self.pool, self.metrics, &mut chunk),
+            )
+            .await
+            {
                 Ok(Ok(inserted)) => {
                     count_written(self.metrics, R::SOURCE, inserted, chunk.len() as u64);
                 }
@@ -482,7 +489,7 @@ async fn write_with_retry<R: BronzeRecord>(
     if buffer.is_empty() {
         return receipt;
     }
-    match write_until_accepted(pool, buffer).await {
+    match write_until_accepted(pool, metrics, buffer).await {
         Ok(inserted) => {
             receipt.add(count_written(
                 metrics,
@@ -498,12 +505,20 @@ async fn write_with_retry<R: BronzeRecord>(
                 error = %error,
                 "the database refused a batch; writing its records one by one"
             );
-            for record in buffer.iter() {
-                match write_until_accepted(pool, std::slice::from_ref(record)).await {
-                    Ok(inserted) => receipt.add(count_written(metrics, R::SOURCE, inserted, 1)),
+            for record in std::mem::take(buffer) {
+                let mut one = vec![record];
+                match write_until_accepted(pool, metrics, &mut one).await {
+                    Ok(inserted) => receipt.add(count_written(
+                        metrics,
+                        R::SOURCE,
+                        inserted,
+                        one.len() as u64,
+                    )),
                     Err(error) => {
                         tracing::error!(source = R::SOURCE, error = %error, "record refused by the database; kept in bronze.rejected_records");
-                        quarantine(pool, record, &error).await;
+                        for record in &one {
+                            quarantine(pool, record, &error).await;
+                        }
                         metrics.dropped(R::SOURCE, DropReason::invalid);
                         receipt.refused += 1;
                     }
@@ -550,10 +565,14 @@ async fn keep_rejected(pool: &PgPool, source: &str, payload: &serde_json::Value,
 
 /// Tries until the database either commits `records` (returns how many were new) or refuses
 /// them for a reason retrying cannot fix (returns that error).
-async fn write_until_accepted<R: BronzeRecord>(pool: &PgPool, records: &[R]) -> sqlx::Result<u64> {
+async fn write_until_accepted<R: BronzeRecord>(
+    pool: &PgPool,
+    metrics: &Metrics,
+    records: &mut Vec<R>,
+) -> sqlx::Result<u64> {
     let mut delay = Duration::from_millis(250);
     loop {
-        match write_batch(pool, records).await {
+        match write_batch(pool, metrics, records).await {
             Ok(inserted) => return Ok(inserted),
             Err(error) if is_refusal(&error) => return Err(error),
             Err(error) => {
@@ -600,26 +619,6 @@ fn count_written(metrics: &Metrics, source: &str, inserted: u64, total: u64) -> 
     }
 }
 
-/// Writes a batch: by `COPY` (as fast as bronze can take rows), and only when that finds a
-/// key already stored (a replay, a reconnect) again by an insert that skips duplicates.
-async fn write_batch<R: BronzeRecord>(pool: &PgPool, buffer: &[R]) -> sqlx::Result<u64> {
-    let mut conn = CopyConnection(Some(pool.acquire().await?));
-    match copy_batch(conn.get(), buffer).await {
-        Ok(copied) => {
-            conn.keep();
-            Ok(copied)
-        }
-        // A failed COPY can leave the protocol mid-stream: that connection is closed when
-        // `conn` drops, never reused.
-        Err(error) if is_unique_violation(&error) => {
-            drop(conn);
-            let mut conn = pool.acquire().await?;
-            record::insert_batch(&mut conn, buffer).await
-        }
-        Err(error) => Err(error),
-    }
-}
-
 /// A pooled connection used for a `COPY`, closed on drop unless the `COPY` finished. A
 /// write cut off by a timeout (the caller's deadline, [`WRITE_TIMEOUT`]) while PostgreSQL
 /// waits (a lock, a slow disk) leaves the server expecting `COPY` data; returned to the
@@ -645,6 +644,111 @@ impl Drop for CopyConnection {
         if let Some(conn) = &mut self.0 {
             conn.close_on_drop();
         }
+    }
+}
+
+/// Writes a batch: by `COPY` (as fast as bronze can take rows), and only when that finds a
+/// key already stored (a replay, a reconnect) again by an insert that skips duplicates.
+/// Records of accounts that opted out since they were made (while they waited in the buffer
+/// or the spool) are taken out of `buffer` first, counted as dropped, and never stored.
+async fn write_batch<R: BronzeRecord>(
+    pool: &PgPool,
+    metrics: &Metrics,
+    buffer: &mut Vec<R>,
+) -> sqlx::Result<u64> {
+    match write_checked(pool, metrics, buffer, Store::Copy).await {
+        Err(error) if is_unique_violation(&error) => {
+            write_checked(pool, metrics, buffer, Store::Insert).await
+        }
+        written => written,
+    }
+}
+
+/// How a batch goes into its table.
+#[derive(Clone, Copy)]
+enum Store {
+    Copy,
+    /// An insert that skips stored keys.
+    Insert,
+}
+
+/// One try at a batch on a connection of its own, closed after a failure or when the try is
+/// cut off (a failed `COPY` can leave the protocol mid-stream: never reuse that connection).
+async fn write_checked<R: BronzeRecord>(
+    pool: &PgPool,
+    metrics: &Metrics,
+    buffer: &mut Vec<R>,
+    store: Store,
+) -> sqlx::Result<u64> {
+    let mut conn = CopyConnection(Some(pool.acquire().await?));
+    let written = write_on(conn.get(), metrics, buffer, store).await;
+    if written.is_ok() {
+        conn.keep();
+    }
+    written
+}
+
+/// The batch in one transaction with the opt-out check: under a SHARE lock of
+/// `app.opted_out_accounts` (an opt-out takes a lock that conflicts, so it waits for this
+/// batch to commit, and a batch checked after it sees its hashes), the batch's accounts are
+/// looked up by their hashes, their records dropped, and the rest stored. A batch that
+/// names no account is stored without the check.
+async fn write_on<R: BronzeRecord>(
+    conn: &mut sqlx::PgConnection,
+    metrics: &Metrics,
+    buffer: &mut Vec<R>,
+    store: Store,
+) -> sqlx::Result<u64> {
+    use sqlx::Connection as _;
+    let mut hashes: Vec<String> = buffer
+        .iter()
+        .flat_map(|record| record.accounts())
+        .map(|(kind, id)| crate::rules::account_hash(kind, &id))
+        .collect();
+    if hashes.is_empty() {
+        return store_batch(conn, buffer.as_slice(), store).await;
+    }
+    hashes.sort_unstable();
+    hashes.dedup();
+    let mut tx = conn.begin().await?;
+    sqlx::query("lock table app.opted_out_accounts in share mode")
+        .execute(&mut *tx)
+        .await?;
+    let opted_out: std::collections::HashSet<String> = sqlx::query_scalar(
+        "select account_hash from app.opted_out_accounts where account_hash = any($1)",
+    )
+    .bind(&hashes)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    if !opted_out.is_empty() {
+        let is_opted_out =
+            |kind: &str, id: &str| opted_out.contains(&crate::rules::account_hash(kind, id));
+        let before = buffer.len();
+        buffer.retain_mut(|record| record.keep_without_opted_out(&is_opted_out));
+        for _ in buffer.len()..before {
+            metrics.dropped(R::SOURCE, DropReason::opted_out);
+        }
+        tracing::debug!(
+            source = R::SOURCE,
+            dropped = before - buffer.len(),
+            "records of opted-out accounts dropped at write"
+        );
+    }
+    let stored = store_batch(&mut *tx, buffer.as_slice(), store).await?;
+    tx.commit().await?;
+    Ok(stored)
+}
+
+async fn store_batch<R: BronzeRecord>(
+    conn: &mut sqlx::PgConnection,
+    buffer: &[R],
+    store: Store,
+) -> sqlx::Result<u64> {
+    match store {
+        Store::Copy => copy_batch(conn, buffer).await,
+        Store::Insert => record::insert_batch(conn, buffer).await,
     }
 }
 

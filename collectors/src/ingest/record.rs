@@ -34,6 +34,21 @@ pub trait BronzeRecord: Serialize + DeserializeOwned + Send + Sync + Sized + 'st
     fn from_json(value: &Value) -> Option<Self> {
         Self::deserialize(value).ok()
     }
+
+    /// The accounts the record names, as `(kind, id)` in the form opted-out accounts are
+    /// hashed (`discord`, `steam`, `minecraft`, and `minecraft_name` in lower case; see
+    /// [`crate::rules::account_hash`]). The writer checks them against
+    /// `app.opted_out_accounts` in the transaction that stores the record. None by default.
+    fn accounts(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
+
+    /// Takes out of the record what belongs to opted-out accounts (`opted_out(kind, id)`
+    /// says which); `false` drops the whole record. By default the record goes when any of
+    /// its [`accounts`](BronzeRecord::accounts) opted out.
+    fn keep_without_opted_out(&mut self, opted_out: &dyn Fn(&str, &str) -> bool) -> bool {
+        !self.accounts().iter().any(|(kind, id)| opted_out(kind, id))
+    }
 }
 
 /// The columns of one record being visited: their names and types (for the statements),

@@ -538,12 +538,10 @@ impl Pipeline {
                 self.refresh_statistics(job, &[table]).await;
             }
         }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(&format!("set local lock_timeout = '{LOCK_TIMEOUT}'"))
-            .execute(&mut *tx)
-            .await?;
         // The tables it writes go with its state: SQL finds a table's job there (the time zone
-        // of its days, the lock a relink waits for) without naming the job.
+        // of its days, the lock a relink or an erasure waits for) without naming the job. The
+        // row is committed before the run, so that even a job's first run holds a lock others
+        // can see and wait for.
         let outputs: Vec<&str> = job.outputs.iter().map(|table| table.as_str()).collect();
         sqlx::query(
             "insert into app.pipeline_state (job, outputs) values ($1, $2)
@@ -551,8 +549,12 @@ impl Pipeline {
         )
         .bind(job.name.as_str())
         .bind(&outputs)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(&format!("set local lock_timeout = '{LOCK_TIMEOUT}'"))
+            .execute(&mut *tx)
+            .await?;
         // The row lock makes concurrent runs of one job (scheduler, CLI, admin) wait in turn.
         let state = sqlx::query(
             "select watermark, last_success_at, timezone
