@@ -133,7 +133,7 @@ async fn spooled_records_of_an_account_that_opted_out_meanwhile_are_dropped_at_r
     opt_out_mira(&mut conn).await;
 
     let metrics = Metrics::new();
-    let (writer, task) = IngestWriter::spawn_with_spool(
+    let (writer, task) = IngestWriter::<VoiceEvent>::spawn_with_spool(
         pool.clone(),
         buffered(),
         metrics.clone(),

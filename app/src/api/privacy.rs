@@ -89,9 +89,10 @@ async fn erase_me(confirmed: bool, keep_hashes: bool) -> Result<(), AppError> {
     // accounts), read before the erasure deletes them.
     let users: Vec<i64> = sqlx::query_scalar(
         "select u.id from app.users u
-         join silver.user_identities i
-           on i.kind = 'discord' and i.external_id = u.discord_user_id::text
-         where i.person_id = silver.person_of_user($1)",
+         where u.id = $1
+            or u.discord_user_id::text in (
+                select i.external_id from silver.user_identities i
+                where i.kind = 'discord' and i.person_id = silver.person_of_user($1))",
     )
     .bind(user.id)
     .fetch_all(&mut *tx)
