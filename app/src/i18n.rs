@@ -281,8 +281,10 @@ pub fn problem_text(problem: &Problem, lang: Lang) -> String {
                 Unit::Seconds => Key::ProblemSecondsOutOfRange,
                 // Ports are written without thousands separators.
                 Unit::Port => {
-                    return Key::ProblemPortOutOfRange
-                        .fill(lang, &[("min", &min.to_string()), ("max", &max.to_string())]);
+                    return Key::ProblemPortOutOfRange.fill(
+                        lang,
+                        &[("min", &min.to_string()), ("max", &max.to_string())],
+                    );
                 }
                 Unit::Slots => Key::ProblemSlotsOutOfRange,
             };
@@ -938,6 +940,12 @@ keys! {
     ServersAdminTitle => "Spielserver", "Game servers";
     ServersAdminLead => "Spielserver hinzufügen, bearbeiten, pausieren und löschen, und ihre Verbindungen testen. Passwörter werden nie angezeigt; jede Änderung steht im Änderungsprotokoll.",
         "Add, edit, pause and delete game servers, and test their connections. Passwords are never shown; every change goes into the audit log.";
+    AuditGameServerAdded => "Spielserver hinzugefügt", "Game server added";
+    AuditGameServerChanged => "Spielserver geändert", "Game server changed";
+    AuditGameServerEnabled => "Spielserver aktiviert oder pausiert", "Game server enabled or disabled";
+    AuditGameServerDeleted => "Spielserver gelöscht", "Game server deleted";
+    AuditGameServerLogToken => "Neue Log-Adresse eines Spielservers", "Game server log address replaced";
+    AuditGameServerHostKey => "SFTP-Hostschlüssel bestätigt", "SFTP host key confirmed";
     ServersAdd => "Server hinzufügen", "Add a server";
     ServersAddTitle => "Neuer Spielserver", "New game server";
     ServersNone => "Noch keine Spielserver.", "No game servers yet.";

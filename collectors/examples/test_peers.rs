@@ -19,7 +19,8 @@ const RCON_PASSWORD: &str = "e2e-rcon-password-7Hq2";
 const SFTP_USER: &str = "logs";
 const SFTP_PASSWORD: &str = "e2e-sftp-password-Kp9w";
 /// A real CS2 `status` reply (`collectors/tests/fixtures/`).
-const CS2_STATUS: &str = include_str!("../tests/fixtures/01-cs2-rcon-status/cs2_status_live_strikeman.txt");
+const CS2_STATUS: &str =
+    include_str!("../tests/fixtures/01-cs2-rcon-status/cs2_status_live_strikeman.txt");
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
@@ -36,9 +37,18 @@ async fn main() -> std::io::Result<()> {
     let logs = root.join("logs");
     std::fs::create_dir_all(&logs)?;
     for (name, line) in [
-        ("L000_000_000_000_0_202611280000_000.log", "L 11/28/2026 - 20:00:00: old\n"),
-        ("L000_000_000_000_0_202611290000_000.log", "L 11/29/2026 - 20:00:00: older\n"),
-        ("L000_000_000_000_0_202611300000_000.log", "L 11/30/2026 - 20:00:00: newest\n"),
+        (
+            "L000_000_000_000_0_202611280000_000.log",
+            "L 11/28/2026 - 20:00:00: old\n",
+        ),
+        (
+            "L000_000_000_000_0_202611290000_000.log",
+            "L 11/29/2026 - 20:00:00: older\n",
+        ),
+        (
+            "L000_000_000_000_0_202611300000_000.log",
+            "L 11/30/2026 - 20:00:00: newest\n",
+        ),
     ] {
         std::fs::write(logs.join(name), line)?;
     }

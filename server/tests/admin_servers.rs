@@ -23,8 +23,9 @@ use web_app::*;
 
 const RCON_PASSWORD: &str = "rcon-Secret-4711";
 const SFTP_PASSWORD: &str = "sftp-Secret-0815";
-const CS2_STATUS: &str =
-    include_str!("../../collectors/tests/fixtures/01-cs2-rcon-status/cs2_status_live_strikeman.txt");
+const CS2_STATUS: &str = include_str!(
+    "../../collectors/tests/fixtures/01-cs2-rcon-status/cs2_status_live_strikeman.txt"
+);
 
 /// A form as the page sends it: `name` becomes `form[name]`, `rcon_password.value`
 /// becomes `form[rcon_password][value]`.
@@ -43,7 +44,10 @@ fn form(fields: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// Borrowed pairs for [`TestApp::call`].
 fn pairs(owned: &[(String, String)]) -> Vec<(&str, &str)> {
-    owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
 }
 
 /// A CS2 server on `host:port` with the RCON password `password`.
@@ -122,7 +126,10 @@ async fn an_admin_manages_a_server_every_change_is_audited_and_no_password_is_se
     let (status, body) = app.call::<UpdateGameServer>(&call).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["log_address"], Value::Null);
-    assert_eq!(stored_password(&app.pool, "Dust Palace").await.as_deref(), Some(RCON_PASSWORD));
+    assert_eq!(
+        stored_password(&app.pool, "Dust Palace").await.as_deref(),
+        Some(RCON_PASSWORD)
+    );
     answers.push(body);
 
     // Replace it, then remove it.
@@ -135,7 +142,10 @@ async fn an_admin_manages_a_server_every_change_is_audited_and_no_password_is_se
     call.extend(pairs(&replaced));
     let (status, body) = app.call::<UpdateGameServer>(&call).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(stored_password(&app.pool, "Dust Palace").await.as_deref(), Some("new-Secret-99"));
+    assert_eq!(
+        stored_password(&app.pool, "Dust Palace").await.as_deref(),
+        Some("new-Secret-99")
+    );
     let mut cleared = edited.clone();
     cleared.extend(form(&[("rcon_password.action", "clear")]));
     let mut call: Vec<(&str, &str)> = vec![("server_id", &id)];
@@ -160,7 +170,9 @@ async fn an_admin_manages_a_server_every_change_is_audited_and_no_password_is_se
     assert_eq!(status, StatusCode::OK);
 
     // A new log token: the old address stops working, the new one is shown once.
-    let (status, address) = app.call::<RegenerateGameServerToken>(&[("server_id", &id)]).await;
+    let (status, address) = app
+        .call::<RegenerateGameServerToken>(&[("server_id", &id)])
+        .await;
     assert_eq!(status, StatusCode::OK, "{address}");
     let new_url = address["url"].as_str().expect("url").to_owned();
     assert_ne!(new_url, url);
@@ -196,7 +208,10 @@ async fn an_admin_manages_a_server_every_change_is_audited_and_no_password_is_se
         ])
         .await;
     assert_eq!(status, StatusCode::OK, "{deleted}");
-    assert_eq!(deleted, json!({ "name": "Dust Palace", "erased_rows": null }));
+    assert_eq!(
+        deleted,
+        json!({ "name": "Dust Palace", "erased_rows": null })
+    );
     let (_, list) = app.call::<GetGameServers>(&[]).await;
     assert_eq!(list, json!([]));
     let kept: (bool, i64) = sqlx::query_as(
@@ -241,7 +256,10 @@ async fn an_admin_manages_a_server_every_change_is_audited_and_no_password_is_se
     assert_eq!(entries[3].3["rcon_password"], json!("not set"));
     assert_eq!(entries[4].2, json!({ "enabled": true }));
     assert_eq!(entries[4].3, json!({ "enabled": false }));
-    assert_eq!(entries[7].3, json!({ "history": "kept", "erased_rows": null }));
+    assert_eq!(
+        entries[7].3,
+        json!({ "history": "kept", "erased_rows": null })
+    );
     let log_text = serde_json::to_string(&entries).expect("json");
     let answered = serde_json::to_string(&answers).expect("json");
     for secret in [RCON_PASSWORD, "new-Secret-99"] {
@@ -251,9 +269,7 @@ async fn an_admin_manages_a_server_every_change_is_audited_and_no_password_is_se
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
-async fn erasing_a_servers_history_needs_its_typed_name_and_says_how_many_rows_went(
-    pool: PgPool,
-) {
+async fn erasing_a_servers_history_needs_its_typed_name_and_says_how_many_rows_went(pool: PgPool) {
     let app = start_demo(pool).await;
     app.sign_in_demo("admin").await;
     let (_, saved) = app
@@ -270,8 +286,8 @@ async fn erasing_a_servers_history_needs_its_typed_name_and_says_how_many_rows_w
         sqlx::raw_sql(&format!(
             "insert into bronze.game_status_snapshots (server_id, polled_at, humans, bots, players)
                  values ({server}, '2026-11-30 20:00+00', 1, 0, '[]'), ({server}, '2026-11-30 20:01+00', 1, 0, '[]');
-             insert into silver.fact_game_sessions (server_id, player_key, player_name, started_at, ended_at, seconds, source)
-                 values ({server}, 'steam:1', 'Ada', '2026-11-30 20:00+00', '2026-11-30 21:00+00', 3600, 'poll');
+             insert into silver.fact_game_sessions (server_id, player_key, player_name, started_at, ended_at, source)
+                 values ({server}, 'steam:1', 'Ada', '2026-11-30 20:00+00', '2026-11-30 21:00+00', 'status');
              insert into gold.server_utilization (server_id, hour, avg_humans, peak_humans, capacity, utilization_pct)
                  values ({server}, '2026-11-30 20:00+00', 1, 1, 10, 10);"
         ))
@@ -320,7 +336,11 @@ async fn erasing_a_servers_history_needs_its_typed_name_and_says_how_many_rows_w
     .fetch_all(&app.pool)
     .await
     .expect("left");
-    assert_eq!(left, vec![(other_id, 4)], "only the other server's history is left");
+    assert_eq!(
+        left,
+        vec![(other_id, 4)],
+        "only the other server's history is left"
+    );
     let server_rows: i64 =
         sqlx::query_scalar("select count(*) from app.game_servers where server_id = $1")
             .bind(server_id)
@@ -370,7 +390,7 @@ async fn a_connection_test_shows_the_status_answer_or_exactly_what_failed(pool: 
     assert_eq!(
         answered,
         json!({ "Answered": { "command": "status", "map": "de_nuke", "humans": 1, "bots": 2,
-                              "max_players": 0, "players": ["XylotoGhost"] } })
+                              "max_players": null, "players": ["XylotoGhost"] } })
     );
     assert_eq!(fake.commands(), vec!["status".to_owned()]);
 
@@ -415,7 +435,10 @@ async fn a_connection_test_shows_the_status_answer_or_exactly_what_failed(pool: 
     holder.abort();
 
     // An HTTP server (the app itself): not RCON.
-    let http_addr = app.base.host_str().map(|h| format!("{h}:{}", app.base.port().unwrap_or(80)));
+    let http_addr = app
+        .base
+        .host_str()
+        .map(|h| format!("{h}:{}", app.base.port().unwrap_or(80)));
     let http_addr = http_addr.expect("app address");
     let not_rcon = rcon_check(&app, &cs2("Test", &http_addr, RCON_PASSWORD)).await;
     assert_eq!(
@@ -508,7 +531,11 @@ async fn an_unknown_sftp_host_key_is_shown_and_only_a_confirmed_key_is_trusted(p
         .call::<CreateGameServer>(&pairs(&fields(&sftp.fingerprint)))
         .await;
     assert_eq!(status, StatusCode::OK, "{saved}");
-    assert_eq!(saved["log_address"], Value::Null, "Minecraft sends no HTTP logs");
+    assert_eq!(
+        saved["log_address"],
+        Value::Null,
+        "Minecraft sends no HTTP logs"
+    );
     let id = saved["server_id"].as_i64().expect("id").to_string();
     let (status, report) = app.call::<TestGameServer>(&[("server_id", &id)]).await;
     assert_eq!(status, StatusCode::OK, "{report}");
@@ -594,7 +621,10 @@ async fn a_connection_test_scrapes_the_exporter_once_and_shows_players_and_tps(p
     let (_, report) = app
         .call::<TestGameServerForm>(&pairs(&fields(format!("http://{addr}/broken"))))
         .await;
-    assert_eq!(report["metrics"], json!({ "Failed": { "problem": { "Status": 500 } } }));
+    assert_eq!(
+        report["metrics"],
+        json!({ "Failed": { "problem": { "Status": 500 } } })
+    );
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
@@ -609,7 +639,10 @@ async fn leaders_and_members_are_refused_every_game_server_function(pool: PgPool
     for role in ["member", "leader"] {
         app.sign_in_demo(role).await;
         let calls: Vec<(&str, Vec<(String, String)>)> = vec![
-            (<GetGameServers as leptos::server_fn::ServerFn>::PATH, vec![]),
+            (
+                <GetGameServers as leptos::server_fn::ServerFn>::PATH,
+                vec![],
+            ),
             (
                 <CreateGameServer as leptos::server_fn::ServerFn>::PATH,
                 cs2("Sneaky", "127.0.0.1:27015", "x"),

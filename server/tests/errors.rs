@@ -870,7 +870,9 @@ fn server_form(changes: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// Every problem of the game servers' form, at its field (admin signed in).
 async fn game_server_errors(errors: &mut Errors<'_>) {
-    use app::api::{CreateGameServer, DeleteGameServer, PinGameServerHostKey, SetGameServerEnabled};
+    use app::api::{
+        CreateGameServer, DeleteGameServer, PinGameServerHostKey, SetGameServerEnabled,
+    };
     async fn form_error(
         errors: &mut Errors<'_>,
         changes: &[(&str, &str)],
@@ -880,14 +882,23 @@ async fn game_server_errors(errors: &mut Errors<'_>) {
         en: &str,
     ) {
         let owned = server_form(changes);
-        let form: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let form: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         errors
             .expect::<CreateGameServer>(&form, Some(field), problem, de, en)
             .await;
     }
     let long = "x".repeat(101);
     let cases: Vec<(Vec<(&str, &str)>, Field, Problem, &str, &str)> = vec![
-        (vec![("name", " ")], Field::Name, Problem::Required, "Bitte ausfüllen.", "Please fill this in."),
+        (
+            vec![("name", " ")],
+            Field::Name,
+            Problem::Required,
+            "Bitte ausfüllen.",
+            "Please fill this in.",
+        ),
         (
             vec![("name", &long)],
             Field::Name,
@@ -912,7 +923,11 @@ async fn game_server_errors(errors: &mut Errors<'_>) {
         (
             vec![("rcon_port", "70000")],
             Field::RconPort,
-            Problem::OutOfRange { min: 1, max: 65535, unit: Unit::Port },
+            Problem::OutOfRange {
+                min: 1,
+                max: 65535,
+                unit: Unit::Port,
+            },
             "Ein Port liegt zwischen 1 und 65535.",
             "A port is between 1 and 65535.",
         ),
@@ -926,7 +941,11 @@ async fn game_server_errors(errors: &mut Errors<'_>) {
         (
             vec![("poll_interval_secs", "4")],
             Field::PollInterval,
-            Problem::OutOfRange { min: 5, max: 3600, unit: Unit::Seconds },
+            Problem::OutOfRange {
+                min: 5,
+                max: 3600,
+                unit: Unit::Seconds,
+            },
             "Wähle zwischen 5 und 3.600 Sekunden.",
             "Choose between 5 and 3,600 seconds.",
         ),
@@ -947,22 +966,34 @@ async fn game_server_errors(errors: &mut Errors<'_>) {
         (
             vec![("log_source", "file"), ("log_path", "/no/such/folder")],
             Field::LogPath,
-            Problem::FolderMissing { path: "/no/such/folder".into() },
+            Problem::FolderMissing {
+                path: "/no/such/folder".into(),
+            },
             "/no/such/folder ist kein Ordner auf diesem Rechner.",
             "/no/such/folder is not a folder on this machine.",
         ),
         (
-            vec![("log_source", "sftp"), ("log_path", "/logs"), ("sftp_user", "u"),
-                 ("sftp_password][action", "replace"), ("sftp_password][value", "p")],
+            vec![
+                ("log_source", "sftp"),
+                ("log_path", "/logs"),
+                ("sftp_user", "u"),
+                ("sftp_password][action", "replace"),
+                ("sftp_password][value", "p"),
+            ],
             Field::SftpHostKey,
             Problem::HostKeyNotConfirmed,
             "Teste zuerst die Verbindung und bestätige den Hostschlüssel des SFTP-Servers.",
             "Test the connection first and confirm the SFTP server's host key.",
         ),
         (
-            vec![("log_source", "sftp"), ("log_path", "/logs"), ("sftp_user", "u"),
-                 ("sftp_password][action", "replace"), ("sftp_password][value", "p"),
-                 ("sftp_host_key", "MD5:ab")],
+            vec![
+                ("log_source", "sftp"),
+                ("log_path", "/logs"),
+                ("sftp_user", "u"),
+                ("sftp_password][action", "replace"),
+                ("sftp_password][value", "p"),
+                ("sftp_host_key", "MD5:ab"),
+            ],
             Field::SftpHostKey,
             Problem::FingerprintInvalid,
             "Das ist kein Schlüssel-Fingerabdruck (SHA256:…).",
@@ -971,7 +1002,9 @@ async fn game_server_errors(errors: &mut Errors<'_>) {
         (
             vec![("log_timezone", "Mars/Olympus")],
             Field::LogTimezone,
-            Problem::TimeZoneUnknown { zone: "Mars/Olympus".into() },
+            Problem::TimeZoneUnknown {
+                zone: "Mars/Olympus".into(),
+            },
             "Mars/Olympus ist keine IANA-Zeitzone (z. B. Europe/Berlin).",
             "Mars/Olympus is not an IANA time zone (e.g. Europe/Berlin).",
         ),
@@ -985,7 +1018,11 @@ async fn game_server_errors(errors: &mut Errors<'_>) {
         (
             vec![("capacity", "0")],
             Field::Capacity,
-            Problem::OutOfRange { min: 1, max: 100_000, unit: Unit::Slots },
+            Problem::OutOfRange {
+                min: 1,
+                max: 100_000,
+                unit: Unit::Slots,
+            },
             "Wähle zwischen 1 und 100.000 Plätzen.",
             "Choose between 1 and 100,000 slots.",
         ),
@@ -995,14 +1032,19 @@ async fn game_server_errors(errors: &mut Errors<'_>) {
     }
     // A name taken by another server.
     let owned = server_form(&[]);
-    let form: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let form: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let (status, body) = errors.app.call::<CreateGameServer>(&form).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     form_error(
         errors,
         &[],
         Field::Name,
-        Problem::ServerNameTaken { name: "Dust".into() },
+        Problem::ServerNameTaken {
+            name: "Dust".into(),
+        },
         "Es gibt schon einen Server namens Dust.",
         "There is a server named Dust already.",
     )
@@ -1028,9 +1070,15 @@ async fn game_server_errors(errors: &mut Errors<'_>) {
         .await;
     errors
         .expect::<DeleteGameServer>(
-            &[("server_id", &server_id), ("erase_history", "true"), ("confirmation", "dust")],
+            &[
+                ("server_id", &server_id),
+                ("erase_history", "true"),
+                ("confirmation", "dust"),
+            ],
             Some(Field::Confirmation),
-            Problem::ConfirmationMismatch { expected: "Dust".into() },
+            Problem::ConfirmationMismatch {
+                expected: "Dust".into(),
+            },
             "Tippe genau „Dust“ ein.",
             "Type exactly “Dust”.",
         )

@@ -222,9 +222,14 @@ pub enum RconCheck {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LogsProblem {
     /// The SFTP server's key is not pinned: shown for the admin to check and confirm.
-    UnknownHostKey { fingerprint: String },
+    UnknownHostKey {
+        fingerprint: String,
+    },
     /// The SFTP server presents another key than the pinned one.
-    HostKeyChanged { presented: String, pinned: String },
+    HostKeyChanged {
+        presented: String,
+        pinned: String,
+    },
     Refused,
     Unreachable,
     Timeout,

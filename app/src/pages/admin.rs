@@ -426,6 +426,12 @@ fn AuditLog(entries: Vec<AuditEntry>) -> impl IntoView {
                 Some(AuditAction::SettingsChanged) => t(Key::AuditSettingsChanged).into_any(),
                 Some(AuditAction::BackfillStarted) => t(Key::AuditBackfillStarted).into_any(),
                 Some(AuditAction::BackfillCancelled) => t(Key::AuditBackfillCancelled).into_any(),
+                Some(AuditAction::GameServerAdded) => t(Key::AuditGameServerAdded).into_any(),
+                Some(AuditAction::GameServerChanged) => t(Key::AuditGameServerChanged).into_any(),
+                Some(AuditAction::GameServerEnabled) => t(Key::AuditGameServerEnabled).into_any(),
+                Some(AuditAction::GameServerDeleted) => t(Key::AuditGameServerDeleted).into_any(),
+                Some(AuditAction::GameServerLogToken) => t(Key::AuditGameServerLogToken).into_any(),
+                Some(AuditAction::GameServerHostKey) => t(Key::AuditGameServerHostKey).into_any(),
                 None => entry.action.clone().into_any(),
             };
             view! {

@@ -30,8 +30,14 @@ pub fn AdminServersRoute() -> impl IntoView {
 /// delete did.
 #[derive(Clone, Debug, PartialEq)]
 enum Outcome {
-    LogAddress { name: String, address: LogAddress },
-    Deleted { name: String, erased_rows: Option<i64> },
+    LogAddress {
+        name: String,
+        address: LogAddress,
+    },
+    Deleted {
+        name: String,
+        erased_rows: Option<i64>,
+    },
 }
 
 #[component]
@@ -128,8 +134,10 @@ fn OutcomeNotice(shown: Outcome) -> impl IntoView {
         .into_any(),
         Outcome::Deleted { name, erased_rows } => {
             let text = move || match erased_rows {
-                Some(rows) => Key::ServersDeletedErased
-                    .fill(lang.get(), &[("name", &name), ("rows", &lang.get().int(rows))]),
+                Some(rows) => Key::ServersDeletedErased.fill(
+                    lang.get(),
+                    &[("name", &name), ("rows", &lang.get().int(rows))],
+                ),
                 None => Key::ServersDeletedKept.fill(lang.get(), &[("name", &name)]),
             };
             view! {
@@ -185,7 +193,11 @@ fn ServerCard(
         }
     });
     let enabled = server.enabled;
-    let state_class = if enabled { "badge badge-ok" } else { "badge badge-off" };
+    let state_class = if enabled {
+        "badge badge-ok"
+    } else {
+        "badge badge-off"
+    };
     let sends_http = server.log_source == "http" || matches!(server.game.as_str(), "cs2" | "csgo");
     let failed = move || {
         let error = match (enable.value().get(), token.value().get(), pin.value().get()) {
@@ -322,11 +334,19 @@ fn game_label(game: &str) -> &'static str {
 /// A server's settings at a glance, passwords only as set or not.
 #[component]
 fn ServerFacts(server: GameServerSettings) -> impl IntoView {
-    let set = |is_set: bool| t(if is_set { Key::ServersSecretSet } else { Key::ServersSecretNotSet });
+    let set = |is_set: bool| {
+        t(if is_set {
+            Key::ServersSecretSet
+        } else {
+            Key::ServersSecretNotSet
+        })
+    };
     let rcon = format!(
         "{}:{}",
         server.host,
-        server.rcon_port.map_or_else(|| "-".to_owned(), |p| p.to_string())
+        server
+            .rcon_port
+            .map_or_else(|| "-".to_owned(), |p| p.to_string())
     );
     let logs = match server.log_source.as_str() {
         "sftp" => format!(
@@ -345,8 +365,14 @@ fn ServerFacts(server: GameServerSettings) -> impl IntoView {
         .iter()
         .map(|source| {
             let ok = source.last_error_at.is_none()
-                || source.last_success_at.is_some_and(|s| Some(s) > source.last_error_at);
-            let class = if ok { "badge badge-ok" } else { "badge badge-error" };
+                || source
+                    .last_success_at
+                    .is_some_and(|s| Some(s) > source.last_error_at);
+            let class = if ok {
+                "badge badge-ok"
+            } else {
+                "badge badge-error"
+            };
             let title = source.last_error.clone().unwrap_or_default();
             view! { <span class=class title=title>{source.source.clone()}</span> }
         })
@@ -419,7 +445,11 @@ impl FormFields {
     fn new(form: GameServerForm) -> Self {
         Self {
             name: RwSignal::new(form.name),
-            game: RwSignal::new(if form.game.is_empty() { "cs2".into() } else { form.game }),
+            game: RwSignal::new(if form.game.is_empty() {
+                "cs2".into()
+            } else {
+                form.game
+            }),
             host: RwSignal::new(form.host),
             rcon_port: RwSignal::new(form.rcon_port),
             rcon_action: RwSignal::new(SecretAction::Keep),
@@ -656,7 +686,12 @@ fn ServerForm(
     let server_id = server.as_ref().map(|s| s.server_id);
     let rcon_set = server.as_ref().is_some_and(|s| s.rcon_password_set);
     let sftp_set = server.as_ref().is_some_and(|s| s.sftp_password_set);
-    let fields = FormFields::new(server.as_ref().map(GameServerSettings::form).unwrap_or_default());
+    let fields = FormFields::new(
+        server
+            .as_ref()
+            .map(GameServerSettings::form)
+            .unwrap_or_default(),
+    );
     let error = RwSignal::new(None::<AppError>);
     let create = ServerAction::<CreateGameServer>::new();
     let update = ServerAction::<UpdateGameServer>::new();
@@ -1083,7 +1118,10 @@ fn Report(report: ConnectionReport, trust: Option<Callback<String>>) -> impl Int
                 Key::ServersMetricsScraped.fill(
                     l,
                     &[
-                        ("players", &players.map_or_else(|| "-".into(), |p| decimal(l, p, 0))),
+                        (
+                            "players",
+                            &players.map_or_else(|| "-".into(), |p| decimal(l, p, 0)),
+                        ),
                         ("tps", &tps.map_or_else(|| "-".into(), |v| decimal(l, v, 1))),
                         ("bad", &l.int(i64::from(bad_lines))),
                     ],
@@ -1102,7 +1140,9 @@ fn Report(report: ConnectionReport, trust: Option<Callback<String>>) -> impl Int
                 MetricsProblem::Status(code) => {
                     Key::ServersMetricsStatus.fill(lang.get(), &[("status", &code.to_string())])
                 }
-                MetricsProblem::Unreachable => Key::ServersMetricsUnreachable.text(lang.get()).to_owned(),
+                MetricsProblem::Unreachable => {
+                    Key::ServersMetricsUnreachable.text(lang.get()).to_owned()
+                }
                 MetricsProblem::Timeout => Key::ServersMetricsTimeout.text(lang.get()).to_owned(),
                 MetricsProblem::Other => Key::ServersMetricsOther.text(lang.get()).to_owned(),
             };
@@ -1147,11 +1187,7 @@ fn decimal(lang: Lang, value: f64, digits: usize) -> String {
     }
 }
 
-fn logs_view(
-    logs: LogsCheck,
-    trust: Option<Callback<String>>,
-    lang: RwSignal<Lang>,
-) -> AnyView {
+fn logs_view(logs: LogsCheck, trust: Option<Callback<String>>, lang: RwSignal<Lang>) -> AnyView {
     match logs {
         LogsCheck::Http => view! {
             <div class="check" data-testid="logs-result" data-outcome="http">
@@ -1168,7 +1204,10 @@ fn logs_view(
             let summary = move || {
                 Key::ServersLogsListed.fill(
                     lang.get(),
-                    &[("folder", &folder), ("count", &lang.get().int(i64::from(total)))],
+                    &[
+                        ("folder", &folder),
+                        ("count", &lang.get().int(i64::from(total))),
+                    ],
                 )
             };
             let rows = files

@@ -65,11 +65,12 @@ impl ServerAdmin {
 
     /// The server `server_id`, unless it is deleted.
     async fn stored(&self, server_id: i64) -> Result<GameServer, AppError> {
-        let deleted: Option<bool> =
-            sqlx::query_scalar("select deleted_at is not null from app.game_servers where server_id = $1")
-                .bind(server_id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let deleted: Option<bool> = sqlx::query_scalar(
+            "select deleted_at is not null from app.game_servers where server_id = $1",
+        )
+        .bind(server_id)
+        .fetch_optional(&self.pool)
+        .await?;
         let server = match deleted {
             Some(false) => load_servers(&self.pool)
                 .await?
@@ -94,10 +95,11 @@ impl ServerAdmin {
     }
 
     async fn list_servers(&self) -> Result<Vec<GameServerSettings>, AppError> {
-        let deleted: Vec<i64> =
-            sqlx::query_scalar("select server_id from app.game_servers where deleted_at is not null")
-                .fetch_all(&self.pool)
-                .await?;
+        let deleted: Vec<i64> = sqlx::query_scalar(
+            "select server_id from app.game_servers where deleted_at is not null",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         type StatusRow = (
             i64,
             String,
@@ -278,7 +280,12 @@ impl ServerAdmin {
         )
         .await?;
         tx.commit().await?;
-        tracing::info!(admin = actor.id, server_id, enabled, "game server enabled or disabled");
+        tracing::info!(
+            admin = actor.id,
+            server_id,
+            enabled,
+            "game server enabled or disabled"
+        );
         Ok(())
     }
 
@@ -327,7 +334,13 @@ impl ServerAdmin {
         )
         .await?;
         tx.commit().await?;
-        tracing::info!(admin = actor.id, server_id, erase_history, ?erased_rows, "game server deleted");
+        tracing::info!(
+            admin = actor.id,
+            server_id,
+            erase_history,
+            ?erased_rows,
+            "game server deleted"
+        );
         Ok(DeletedGameServer {
             name: stored.name,
             erased_rows,
@@ -359,7 +372,11 @@ impl ServerAdmin {
         )
         .await?;
         tx.commit().await?;
-        tracing::info!(admin = actor.id, server_id, "game server log token replaced");
+        tracing::info!(
+            admin = actor.id,
+            server_id,
+            "game server log token replaced"
+        );
         Ok(self.log_address(&token))
     }
 
@@ -405,7 +422,11 @@ impl ServerAdmin {
             self.test_logs(settings),
             self.test_metrics(settings)
         );
-        ConnectionReport { rcon, logs, metrics }
+        ConnectionReport {
+            rcon,
+            logs,
+            metrics,
+        }
     }
 
     async fn test_rcon(&self, settings: &Settings) -> RconCheck {
@@ -839,9 +860,10 @@ fn check(
 fn number(text: &str, min: i64, max: i64, unit: Unit, field: Field) -> Result<i64, AppError> {
     match text.trim().parse::<i64>() {
         Err(_) => Err(AppError::invalid(field, Problem::NotANumber)),
-        Ok(n) if !(min..=max).contains(&n) => {
-            Err(AppError::invalid(field, Problem::OutOfRange { min, max, unit }))
-        }
+        Ok(n) if !(min..=max).contains(&n) => Err(AppError::invalid(
+            field,
+            Problem::OutOfRange { min, max, unit },
+        )),
         Ok(n) => Ok(n),
     }
 }
@@ -1013,11 +1035,17 @@ mod tests {
         let body = "uLHWZzkCBfBeLsjQAEqLtM1E79NdyfV2ReZlDoWHRTs";
         let pinned = format!("SHA256:{body}");
         assert_eq!(normalize_fingerprint(&pinned), Some(pinned.clone()));
-        assert_eq!(normalize_fingerprint(&format!(" sha256:{body}= ")), Some(pinned.clone()));
+        assert_eq!(
+            normalize_fingerprint(&format!(" sha256:{body}= ")),
+            Some(pinned.clone())
+        );
         assert_eq!(normalize_fingerprint(body), Some(pinned));
         assert_eq!(normalize_fingerprint("MD5:ab:cd"), None);
         assert_eq!(normalize_fingerprint("SHA256:short"), None);
-        assert_eq!(normalize_fingerprint(&format!("SHA256:{}!", &body[..42])), None);
+        assert_eq!(
+            normalize_fingerprint(&format!("SHA256:{}!", &body[..42])),
+            None
+        );
     }
 
     #[test]

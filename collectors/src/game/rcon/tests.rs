@@ -454,7 +454,11 @@ async fn failures_are_classified_for_every_dialect() {
         let error = RconClient::connect(&closed, PW, dialect, timeouts())
             .await
             .unwrap_err();
-        assert_eq!(error.failure(), RconFailure::Refused, "{dialect:?}: {error}");
+        assert_eq!(
+            error.failure(),
+            RconFailure::Refused,
+            "{dialect:?}: {error}"
+        );
 
         // A port that accepts and never answers: the auth phase times out.
         let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -473,7 +477,11 @@ async fn failures_are_classified_for_every_dialect() {
         let error = RconClient::connect(&silent_addr, PW, dialect, quick)
             .await
             .unwrap_err();
-        assert_eq!(error.failure(), RconFailure::Timeout, "{dialect:?}: {error}");
+        assert_eq!(
+            error.failure(),
+            RconFailure::Timeout,
+            "{dialect:?}: {error}"
+        );
         assert!(matches!(error, RconError::Timeout("auth")), "{error:?}");
         assert!(started.elapsed() < Duration::from_secs(2));
         held.abort();
@@ -495,7 +503,11 @@ async fn failures_are_classified_for_every_dialect() {
         let error = RconClient::connect(&http_addr, PW, dialect, timeouts())
             .await
             .unwrap_err();
-        assert_eq!(error.failure(), RconFailure::NotRcon, "{dialect:?}: {error}");
+        assert_eq!(
+            error.failure(),
+            RconFailure::NotRcon,
+            "{dialect:?}: {error}"
+        );
         server.abort();
     }
 }
