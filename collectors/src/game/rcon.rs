@@ -165,7 +165,9 @@ impl RconError {
             RconError::BadPassword => RconFailure::BadPassword,
             RconError::Protocol(_) => RconFailure::NotRcon,
             RconError::Closed => RconFailure::Closed,
-            RconError::CommandTooLong(_) | RconError::Io(_) => RconFailure::Other,
+            RconError::CommandTooLong(_) | RconError::ReplyTooLarge { .. } | RconError::Io(_) => {
+                RconFailure::Other
+            }
         }
     }
 
