@@ -29,6 +29,10 @@ utilization as (
 weekly_profile as (
     delete from gold.server_weekly_profile where server_id = $1 returning 1
 ),
+-- The status section's per-minute counts of the rows it wrote (not history: not counted).
+ingest_counts as (
+    delete from app.bronze_ingest_counts where server_id = $1 returning 1
+),
 -- Referenced below, so it runs (a plain select that nothing reads would not).
 recompute as (
     select app.mark_dirty('silver.fact_game_sessions', (select at from first_session))
@@ -42,3 +46,4 @@ select (select count(*) from status_snapshots)
      + (select count(*) from utilization)
      + (select count(*) from weekly_profile)
      + 0 * (select count(*) from recompute)
+     + 0 * (select count(*) from ingest_counts)
