@@ -97,6 +97,8 @@ pub enum Field {
     SftpPort,
     SftpUser,
     SftpPassword,
+    SftpKey,
+    SftpKeyPassphrase,
     SftpHostKey,
     LogTimezone,
     PrometheusUrl,
@@ -146,6 +148,8 @@ impl Field {
             Field::SftpPort => "sftp_port",
             Field::SftpUser => "sftp_user",
             Field::SftpPassword => "sftp_password",
+            Field::SftpKey => "sftp_key",
+            Field::SftpKeyPassphrase => "sftp_key_passphrase",
             Field::SftpHostKey => "sftp_host_key",
             Field::LogTimezone => "log_timezone",
             Field::PrometheusUrl => "prometheus_url",
@@ -256,8 +260,6 @@ pub enum Problem {
     MinecraftNoHttpLogs,
     /// The log folder is not a folder on this machine.
     FolderMissing { path: String },
-    /// Not an IANA time zone.
-    TimeZoneUnknown { zone: String },
     /// Not an http(s) URL.
     UrlNotHttp,
     /// Another server has this name.
@@ -270,6 +272,15 @@ pub enum Problem {
     HostKeyNotConfirmed,
     /// The typed confirmation is not the server's name.
     ConfirmationMismatch { expected: String },
+    /// The SFTP key is not a private key in OpenSSH format.
+    SftpKeyNotAKey,
+    /// The SFTP key is protected by a passphrase, and none was given.
+    SftpKeyNeedsPassphrase,
+    /// The passphrase does not open the SFTP key.
+    SftpKeyWrongPassphrase,
+    /// A password or key is to be stored, and `GUILDHALL_SECRET_KEY` is not set (the
+    /// command line's message).
+    SecretKeyMissing,
 }
 
 /// Why a change was refused; the page shows each in the user's language.

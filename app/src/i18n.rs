@@ -347,9 +347,6 @@ pub fn problem_text(problem: &Problem, lang: Lang) -> String {
         Problem::LogSourceUnknown => plain(Key::ProblemLogSourceUnknown),
         Problem::MinecraftNoHttpLogs => plain(Key::ProblemMinecraftNoHttpLogs),
         Problem::FolderMissing { path } => Key::ProblemFolderMissing.fill(lang, &[("path", path)]),
-        Problem::TimeZoneUnknown { zone } => {
-            Key::ProblemTimeZoneUnknown.fill(lang, &[("zone", zone)])
-        }
         Problem::UrlNotHttp => plain(Key::ProblemUrlNotHttp),
         Problem::ServerNameTaken { name } => {
             Key::ProblemServerNameTaken.fill(lang, &[("name", name)])
@@ -360,6 +357,10 @@ pub fn problem_text(problem: &Problem, lang: Lang) -> String {
         Problem::ConfirmationMismatch { expected } => {
             Key::ProblemConfirmationMismatch.fill(lang, &[("expected", expected)])
         }
+        Problem::SftpKeyNotAKey => plain(Key::ProblemSftpKeyNotAKey),
+        Problem::SftpKeyNeedsPassphrase => plain(Key::ProblemSftpKeyNeedsPassphrase),
+        Problem::SftpKeyWrongPassphrase => plain(Key::ProblemSftpKeyWrongPassphrase),
+        Problem::SecretKeyMissing => plain(Key::ProblemSecretKeyMissing),
     }
 }
 
@@ -836,7 +837,6 @@ keys! {
     ConsolePrivacy => "Datenschutz und Aufbewahrung", "Privacy and retention";
     ConsoleAudit => "Änderungsprotokoll", "Audit log";
     TimesIn => "Zeiten in", "Times in";
-    ServersFromCommandLine => "Spieleserver werden mit dem Befehl guildhall servers verwaltet.", "Game servers are managed with the guildhall servers command.";
     AuditNewer => "Neuere", "Newer";
     AuditOlder => "Ältere", "Older";
     AuditPageOf => "Seite {page} von {pages} ({total} Einträge)", "Page {page} of {pages} ({total} entries)";
@@ -937,7 +937,6 @@ keys! {
     ProblemNoJobChosen => "Wähle mindestens einen Job.", "Choose at least one job.";
     ProblemJobUnknown => "Einen Job „{job}“ gibt es nicht.", "There is no job \"{job}\".";
     // Game servers in the browser (/admin/servers, servers-ui).
-    ServersAdminTitle => "Spielserver", "Game servers";
     ServersAdminLead => "Spielserver hinzufügen, bearbeiten, pausieren und löschen, und ihre Verbindungen testen. Passwörter werden nie angezeigt; jede Änderung steht im Änderungsprotokoll.",
         "Add, edit, pause and delete game servers, and test their connections. Passwords are never shown; every change goes into the audit log.";
     AuditGameServerAdded => "Spielserver hinzugefügt", "Game server added";
@@ -1047,13 +1046,25 @@ keys! {
     ProblemLogSourceUnknown => "Wähle keine, HTTP, Ordner oder SFTP.", "Choose none, HTTP, folder or SFTP.";
     ProblemMinecraftNoHttpLogs => "Minecraft kann Logs nicht per HTTP schicken: Wähle einen Ordner oder SFTP.", "Minecraft cannot send logs over HTTP: choose a folder or SFTP.";
     ProblemFolderMissing => "{path} ist kein Ordner auf diesem Rechner.", "{path} is not a folder on this machine.";
-    ProblemTimeZoneUnknown => "{zone} ist keine IANA-Zeitzone (z. B. Europe/Berlin).", "{zone} is not an IANA time zone (e.g. Europe/Berlin).";
     ProblemUrlNotHttp => "Das ist keine http(s)-URL.", "This is not an http(s) URL.";
     ProblemServerNameTaken => "Es gibt schon einen Server namens {name}.", "There is a server named {name} already.";
     ProblemGameServerUnknown => "Diesen Spielserver gibt es nicht (mehr).", "This game server does not exist (any more).";
     ProblemFingerprintInvalid => "Das ist kein Schlüssel-Fingerabdruck (SHA256:…).", "This is not a key fingerprint (SHA256:…).";
     ProblemHostKeyNotConfirmed => "Teste zuerst die Verbindung und bestätige den Hostschlüssel des SFTP-Servers.", "Test the connection first and confirm the SFTP server's host key.";
     ProblemConfirmationMismatch => "Tippe genau „{expected}“ ein.", "Type exactly “{expected}”.";
+    // Sealed secrets in the form: the SFTP login key, and the secret key they need.
+    ServersFieldSftpKey => "SFTP-Schlüssel (privat, OpenSSH)", "SFTP key (private, OpenSSH)";
+    ServersFieldSftpKeyPassphrase => "Passphrase des Schlüssels", "Key passphrase";
+    ServersHintSftpKey => "Statt eines Passworts: den privaten Schlüssel hier einfügen (-----BEGIN OPENSSH PRIVATE KEY-----). Er wird verschlüsselt gespeichert und nie wieder angezeigt.",
+        "Instead of a password: paste the private key here (-----BEGIN OPENSSH PRIVATE KEY-----). It is stored encrypted and never shown again.";
+    ServersHintSftpKeyPassphrase => "Nur wenn der Schlüssel eine hat: öffnet ihn einmal, wird nicht gespeichert.", "Only if the key has one: opens it once, is not stored.";
+    ServersLogsKeyRefused => "Der SFTP-Server hat Benutzer oder Schlüssel abgelehnt.", "The SFTP server refused the user or key.";
+    ServersLogsNoKeyLogin => "Der SFTP-Server nimmt keine Anmeldung mit Schlüssel an.", "The SFTP server does not take key logins.";
+    ProblemSftpKeyNotAKey => "Das ist kein privater Schlüssel im OpenSSH-Format (-----BEGIN OPENSSH PRIVATE KEY-----).", "This is not a private key in OpenSSH format (-----BEGIN OPENSSH PRIVATE KEY-----).";
+    ProblemSftpKeyNeedsPassphrase => "Dieser Schlüssel ist mit einer Passphrase geschützt: Gib sie auch an.", "This private key is protected by a passphrase: give the passphrase too.";
+    ProblemSftpKeyWrongPassphrase => "Die Passphrase öffnet diesen Schlüssel nicht.", "The passphrase does not open this private key.";
+    ProblemSecretKeyMissing => "Passwörter und Schlüssel werden verschlüsselt gespeichert, und GUILDHALL_SECRET_KEY ist nicht gesetzt: Erzeuge einen Schlüssel mit `guildhall secrets new-key`, setze ihn als GUILDHALL_SECRET_KEY überall, wo Guildhall läuft (und bewahre eine Kopie auf: ohne ihn sind die gespeicherten Passwörter nicht lesbar), dann versuche es noch einmal.",
+        "Passwords and keys are stored encrypted, and GUILDHALL_SECRET_KEY is not set: create a key with `guildhall secrets new-key`, set it as GUILDHALL_SECRET_KEY wherever Guildhall runs (and keep a copy: without it the stored passwords cannot be read), then try again.";
 }
 
 #[cfg(test)]

@@ -95,7 +95,11 @@ impl ServerState {
             .context("building the HTTP client")?;
         let pool_for_ingest = pool.clone();
         let game_server_admin = app::ssr::game_servers::GameServerAdminHandle(Arc::new(
-            crate::game_servers::admin::ServerAdmin::new(pool.clone(), config.public_url.clone()),
+            crate::game_servers::admin::ServerAdmin::new(
+                pool.clone(),
+                config.public_url.clone(),
+                config.secret_key.clone(),
+            ),
         ));
         Ok(Self {
             game_server_admin,

@@ -3,7 +3,9 @@
 //! server's history only with its typed name, and tests connections against real peers on
 //! loopback: the fake RCON server (right and wrong password), a closed port, a port that
 //! never answers, an HTTP server, the fake SFTP server with an unknown host key, and a
-//! Prometheus exporter. Every test gets a fresh database.
+//! Prometheus exporter. Secrets are sealed with `GUILDHALL_SECRET_KEY` (the clear columns
+//! stay empty, and a `pg_dump` holds none of them); without a key, a password is refused
+//! with the command line's message. Every test gets a fresh database.
 
 #[path = "support/web_app.rs"]
 mod web_app;
@@ -15,6 +17,8 @@ use app::api::{
 };
 use axum::http::StatusCode;
 use collectors::game::rcon::Dialect;
+use collectors::game::servers::SecretColumn;
+use collectors::secrets::{SecretKey, token_hash};
 use collectors::testing::fake_rcon::{FakeRcon, FakeRconConfig};
 use collectors::testing::fake_sftp::FakeSftp;
 use serde_json::{Value, json};
@@ -22,6 +26,8 @@ use sqlx::PgPool;
 use web_app::*;
 
 const RCON_PASSWORD: &str = "rcon-Secret-4711";
+/// `GUILDHALL_SECRET_KEY` of the tests' app.
+const SECRET_KEY: &str = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
 const SFTP_PASSWORD: &str = "sftp-Secret-0815";
 const CS2_STATUS: &str = include_str!(
     "../../collectors/tests/fixtures/01-cs2-rcon-status/cs2_status_live_strikeman.txt"
@@ -73,19 +79,65 @@ async fn audit(pool: &PgPool) -> Vec<(String, String, Value, Value)> {
         .expect("audit log")
 }
 
+/// The app in demo mode with a secret key.
+async fn start_admin(pool: PgPool) -> TestApp {
+    start(
+        pool,
+        Options {
+            demo: true,
+            settings: vec![("secret_key", json!(SECRET_KEY))],
+            ..Options::default()
+        },
+    )
+    .await
+}
+
+/// The stored RCON password, opened with the key: only its sealed column is ever written.
 async fn stored_password(pool: &PgPool, name: &str) -> Option<String> {
-    sqlx::query_scalar("select rcon_password from app.game_servers where name = $1")
-        .bind(name)
+    let (server_id, clear, sealed): (i64, Option<String>, Option<Vec<u8>>) = sqlx::query_as(
+        "select server_id, rcon_password, rcon_password_sealed from app.game_servers
+         where name = $1 and deleted_at is null",
+    )
+    .bind(name)
+    .fetch_one(pool)
+    .await
+    .expect("the server");
+    assert_eq!(clear, None, "no password is stored in clear");
+    let key = SecretKey::parse(SECRET_KEY).expect("key");
+    sealed.map(|sealed| {
+        key.open_str(SecretColumn::RconPassword.place(server_id), &sealed)
+            .expect("opens")
+    })
+}
+
+/// A plain-text `pg_dump` of the test's database (schema and data).
+async fn pg_dump(pool: &PgPool) -> String {
+    let name: String = sqlx::query_scalar("select current_database()")
         .fetch_one(pool)
         .await
-        .expect("the server")
+        .expect("name");
+    let base = std::env::var("DATABASE_URL")
+        .ok()
+        .and_then(|url| url.rsplit_once('/').map(|(base, _)| base.to_owned()))
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".into());
+    let url = format!("{base}/{name}");
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("pg_dump")
+            .arg(url)
+            .output()
+            .expect("pg_dump (postgresql-client) must be installed")
+    })
+    .await
+    .expect("pg_dump");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn an_admin_manages_a_server_every_change_is_audited_and_no_password_is_sent_back(
     pool: PgPool,
 ) {
-    let app = start_demo(pool).await;
+    let app = start_admin(pool).await;
     app.sign_in_demo("admin").await;
     let mut answers = Vec::new();
 
@@ -94,14 +146,21 @@ async fn an_admin_manages_a_server_every_change_is_audited_and_no_password_is_se
     let (status, saved) = app.call::<CreateGameServer>(&pairs(&added)).await;
     assert_eq!(status, StatusCode::OK, "{saved}");
     let server_id = saved["server_id"].as_i64().expect("server id");
-    let token: String =
-        sqlx::query_scalar("select ingest_token from app.game_servers where server_id = $1")
-            .bind(server_id)
-            .fetch_one(&app.pool)
-            .await
-            .expect("token");
-    let url = format!("{}ingest/logs/{token}", app.base);
-    assert_eq!(saved["log_address"]["url"], json!(url));
+    // The token is in the address once; only its hash is stored.
+    let url = saved["log_address"]["url"].as_str().expect("url").to_owned();
+    let token = url
+        .strip_prefix(&format!("{}ingest/logs/", app.base))
+        .expect("the log address")
+        .to_owned();
+    let (stored_token, hash): (Option<String>, Vec<u8>) = sqlx::query_as(
+        "select ingest_token, ingest_token_hash from app.game_servers where server_id = $1",
+    )
+    .bind(server_id)
+    .fetch_one(&app.pool)
+    .await
+    .expect("token");
+    assert_eq!(stored_token, None);
+    assert_eq!(hash, token_hash(&token).to_vec());
     assert_eq!(
         saved["log_address"]["command"],
         json!(format!("logaddress_add_http \"{url}\""))
@@ -111,10 +170,10 @@ async fn an_admin_manages_a_server_every_change_is_audited_and_no_password_is_se
     // The list says the password is set, and never shows it.
     let (status, list) = app.call::<GetGameServers>(&[]).await;
     assert_eq!(status, StatusCode::OK, "{list}");
-    assert_eq!(list[0]["name"], json!("Dust Palace"));
-    assert_eq!(list[0]["rcon_password_set"], json!(true));
-    assert_eq!(list[0]["rcon_port"], json!(27015));
-    assert_eq!(list[0]["poll_interval_secs"], json!(30));
+    assert_eq!(list["servers"][0]["name"], json!("Dust Palace"));
+    assert_eq!(list["servers"][0]["rcon_password_set"], json!(true));
+    assert_eq!(list["servers"][0]["rcon_port"], json!(27015));
+    assert_eq!(list["servers"][0]["poll_interval_secs"], json!(30));
     answers.push(list);
 
     // Edit without touching the password keeps it.
@@ -154,7 +213,7 @@ async fn an_admin_manages_a_server_every_change_is_audited_and_no_password_is_se
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(stored_password(&app.pool, "Dust Palace").await, None);
     let (_, list) = app.call::<GetGameServers>(&[]).await;
-    assert_eq!(list[0]["rcon_password_set"], json!(false));
+    assert_eq!(list["servers"][0]["rcon_password_set"], json!(false));
     answers.push(list);
 
     // Disable and enable.
@@ -163,7 +222,7 @@ async fn an_admin_manages_a_server_every_change_is_audited_and_no_password_is_se
         .await;
     assert_eq!(status, StatusCode::OK);
     let (_, list) = app.call::<GetGameServers>(&[]).await;
-    assert_eq!(list[0]["enabled"], json!(false));
+    assert_eq!(list["servers"][0]["enabled"], json!(false));
     let (status, _) = app
         .call::<SetGameServerEnabled>(&[("server_id", &id), ("enabled", "true")])
         .await;
@@ -213,7 +272,7 @@ async fn an_admin_manages_a_server_every_change_is_audited_and_no_password_is_se
         json!({ "name": "Dust Palace", "erased_rows": null })
     );
     let (_, list) = app.call::<GetGameServers>(&[]).await;
-    assert_eq!(list, json!([]));
+    assert_eq!(list["servers"], json!([]));
     let kept: (bool, i64) = sqlx::query_as(
         "select g.enabled, (select count(*) from gold.server_utilization u where u.server_id = g.server_id)
          from app.game_servers g where g.server_id = $1",
@@ -224,7 +283,11 @@ async fn an_admin_manages_a_server_every_change_is_audited_and_no_password_is_se
     .expect("kept row");
     assert_eq!(kept, (false, 1), "disabled, history kept");
     let (status, body) = app
-        .call::<CreateGameServer>(&pairs(&cs2("Dust Palace", "127.0.0.1:27015", "x")))
+        .call::<CreateGameServer>(&pairs(&cs2(
+            "Dust Palace",
+            "127.0.0.1:27015",
+            "x-Secret-3141",
+        )))
         .await;
     assert_eq!(status, StatusCode::OK, "the name is free again: {body}");
 
@@ -262,15 +325,25 @@ async fn an_admin_manages_a_server_every_change_is_audited_and_no_password_is_se
     );
     let log_text = serde_json::to_string(&entries).expect("json");
     let answered = serde_json::to_string(&answers).expect("json");
-    for secret in [RCON_PASSWORD, "new-Secret-99"] {
+    // The password of the second "Dust Palace" is stored too (sealed).
+    assert_eq!(
+        stored_password(&app.pool, "Dust Palace").await.as_deref(),
+        Some("x-Secret-3141")
+    );
+    let dump = pg_dump(&app.pool).await;
+    assert!(dump.contains("rcon_password_sealed"), "a real dump");
+    for secret in [RCON_PASSWORD, "new-Secret-99", "x-Secret-3141"] {
         assert!(!log_text.contains(secret), "the audit log holds a password");
         assert!(!answered.contains(secret), "an answer holds a password");
+        assert!(!dump.contains(secret), "the database holds a password in clear");
     }
+    // The log token was in its one answer, and is stored nowhere.
+    assert!(!log_text.contains(&token) && !dump.contains(&token));
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn erasing_a_servers_history_needs_its_typed_name_and_says_how_many_rows_went(pool: PgPool) {
-    let app = start_demo(pool).await;
+    let app = start_admin(pool).await;
     app.sign_in_demo("admin").await;
     let (_, saved) = app
         .call::<CreateGameServer>(&pairs(&cs2("Nuke Town", "127.0.0.1:27015", RCON_PASSWORD)))
@@ -380,7 +453,7 @@ async fn rcon_check(app: &TestApp, fields: &[(String, String)]) -> Value {
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn a_connection_test_shows_the_status_answer_or_exactly_what_failed(pool: PgPool) {
-    let app = start_demo(pool).await;
+    let app = start_admin(pool).await;
     app.sign_in_demo("admin").await;
     let fake = FakeRcon::start(FakeRconConfig::new(Dialect::Cs2, RCON_PASSWORD)).await;
     fake.set_reply("status", CS2_STATUS);
@@ -477,7 +550,7 @@ impl Drop for Folder {
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn an_unknown_sftp_host_key_is_shown_and_only_a_confirmed_key_is_trusted(pool: PgPool) {
-    let app = start_demo(pool).await;
+    let app = start_admin(pool).await;
     app.sign_in_demo("admin").await;
     let root = Folder(std::env::temp_dir().join(format!("guildhall-admin-sftp-{}", rand_suffix())));
     let logs = root.0.join("logs");
@@ -552,8 +625,8 @@ async fn an_unknown_sftp_host_key_is_shown_and_only_a_confirmed_key_is_trusted(p
     assert_eq!(listed["files"][0]["bytes"], json!(3));
     assert!(!report.to_string().contains(SFTP_PASSWORD));
     let (_, list) = app.call::<GetGameServers>(&[]).await;
-    assert_eq!(list[0]["sftp_password_set"], json!(true));
-    assert_eq!(list[0]["sftp_host_key"], json!(sftp.fingerprint));
+    assert_eq!(list["servers"][0]["sftp_password_set"], json!(true));
+    assert_eq!(list["servers"][0]["sftp_host_key"], json!(sftp.fingerprint));
     assert!(!list.to_string().contains(SFTP_PASSWORD));
 
     // A pin that is not a fingerprint is refused; another server's key is refused when
@@ -580,7 +653,7 @@ async fn an_unknown_sftp_host_key_is_shown_and_only_a_confirmed_key_is_trusted(p
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn a_connection_test_scrapes_the_exporter_once_and_shows_players_and_tps(pool: PgPool) {
-    let app = start_demo(pool).await;
+    let app = start_admin(pool).await;
     app.sign_in_demo("admin").await;
     let exporter = axum::Router::new()
         .route(
@@ -629,7 +702,7 @@ async fn a_connection_test_scrapes_the_exporter_once_and_shows_players_and_tps(p
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn leaders_and_members_are_refused_every_game_server_function(pool: PgPool) {
-    let app = start_demo(pool).await;
+    let app = start_admin(pool).await;
     app.sign_in_demo("admin").await;
     let (_, saved) = app
         .call::<CreateGameServer>(&pairs(&cs2("Kept", "127.0.0.1:27015", RCON_PASSWORD)))
@@ -681,4 +754,112 @@ async fn leaders_and_members_are_refused_every_game_server_function(pool: PgPool
     let page = response.text().await.expect("page");
     assert!(page.contains("Kept"), "the page lists the server");
     assert!(!page.contains(RCON_PASSWORD), "the page holds no password");
+}
+
+/// An ed25519 key made by the real `ssh-keygen`, protected by `passphrase`: its text.
+fn ssh_keygen(dir: &std::path::Path, passphrase: &str) -> String {
+    let path = dir.join("id_ed25519");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", passphrase, "-C", "guildhall-test", "-f"])
+        .arg(&path)
+        .status()
+        .expect("ssh-keygen (openssh-client) must be installed");
+    assert!(status.success());
+    std::fs::read_to_string(path).expect("the key")
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn an_sftp_key_pasted_with_its_passphrase_logs_in_and_is_only_ever_said_to_be_set(
+    pool: PgPool,
+) {
+    let app = start_admin(pool).await;
+    app.sign_in_demo("admin").await;
+    let root = Folder(std::env::temp_dir().join(format!("guildhall-admin-key-{}", rand_suffix())));
+    std::fs::create_dir_all(root.0.join("logs")).expect("folder");
+    std::fs::write(root.0.join("logs").join("latest.log"), "x").expect("file");
+    let passphrase = "phrase of the pasted key 2718";
+    let key_text = ssh_keygen(&root.0, passphrase);
+    let private = collectors::game::sftp::open_private_key(&key_text, Some(passphrase))
+        .expect("opens");
+    let opened = collectors::game::sftp::private_key_text(&private).expect("text");
+    let sftp = FakeSftp::start_with_key(root.0.clone(), "keylogs", None, private.public_key().clone())
+        .await
+        .expect("fake SFTP with a key");
+    let port = sftp.addr.port().to_string();
+    let fields = form(&[
+        ("name", "Keyed"),
+        ("game", "minecraft"),
+        ("host", "127.0.0.1"),
+        ("log_source", "sftp"),
+        ("log_path", "/logs"),
+        ("sftp_port", &port),
+        ("sftp_user", "keylogs"),
+        ("sftp_key.action", "replace"),
+        ("sftp_key.value", &key_text),
+        ("sftp_key_passphrase", passphrase),
+        ("sftp_host_key", &sftp.fingerprint),
+    ]);
+    let mut answers = Vec::new();
+    let (status, report) = app.call::<TestGameServerForm>(&pairs(&fields)).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["logs"]["Listed"]["total"], json!(1), "{report}");
+    answers.push(report);
+    let (status, saved) = app.call::<CreateGameServer>(&pairs(&fields)).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let id = saved["server_id"].as_i64().expect("id").to_string();
+    answers.push(saved);
+    let (status, report) = app.call::<TestGameServer>(&[("server_id", &id)]).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["logs"]["Listed"]["total"], json!(1), "{report}");
+    answers.push(report);
+    let (_, list) = app.call::<GetGameServers>(&[]).await;
+    assert_eq!(list["servers"][0]["sftp_key_set"], json!(true));
+    assert_eq!(list["servers"][0]["sftp_password_set"], json!(false));
+    answers.push(list);
+    // The audit entry says "set", never the key.
+    let last = audit(&app.pool).await.pop().expect("entry");
+    assert_eq!(last.3["sftp_key"], json!("set"));
+    // Neither the pasted key, nor the opened one, nor the passphrase is sent back or stored
+    // in clear.
+    let answered = serde_json::to_string(&answers).expect("json");
+    let log_text = serde_json::to_string(&last).expect("json");
+    let dump = pg_dump(&app.pool).await;
+    let lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|line| !line.starts_with("-----") && line.len() > 20)
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut secrets = lines(&key_text);
+    secrets.extend(lines(&opened));
+    secrets.push(passphrase.to_owned());
+    for secret in &secrets {
+        assert!(!answered.contains(secret.as_str()), "an answer holds the key");
+        assert!(!log_text.contains(secret.as_str()), "the audit log holds the key");
+        assert!(!dump.contains(secret.as_str()), "the database holds the key in clear");
+    }
+    // Kept on an edit, removed with "clear" (then a password is needed).
+    let mut cleared = form(&[
+        ("name", "Keyed"),
+        ("game", "minecraft"),
+        ("host", "127.0.0.1"),
+        ("log_source", "sftp"),
+        ("log_path", "/logs"),
+        ("sftp_port", &port),
+        ("sftp_user", "keylogs"),
+        ("sftp_host_key", &sftp.fingerprint),
+    ]);
+    let mut call: Vec<(&str, &str)> = vec![("server_id", &id)];
+    call.extend(pairs(&cleared));
+    let (status, body) = app.call::<UpdateGameServer>(&call).await;
+    assert_eq!(status, StatusCode::OK, "kept: {body}");
+    cleared.extend(form(&[("sftp_key.action", "clear")]));
+    let mut call: Vec<(&str, &str)> = vec![("server_id", &id)];
+    call.extend(pairs(&cleared));
+    let (status, body) = app.call::<UpdateGameServer>(&call).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body,
+        json!({ "Invalid": { "field": "sftp_password", "problem": "Required" } })
+    );
 }

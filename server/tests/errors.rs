@@ -60,18 +60,21 @@ fn variant(problem: &Problem) -> &'static str {
         Problem::LogSourceUnknown => "LogSourceUnknown",
         Problem::MinecraftNoHttpLogs => "MinecraftNoHttpLogs",
         Problem::FolderMissing { .. } => "FolderMissing",
-        Problem::TimeZoneUnknown { .. } => "TimeZoneUnknown",
         Problem::UrlNotHttp => "UrlNotHttp",
         Problem::ServerNameTaken { .. } => "ServerNameTaken",
         Problem::GameServerUnknown { .. } => "GameServerUnknown",
         Problem::FingerprintInvalid => "FingerprintInvalid",
         Problem::HostKeyNotConfirmed => "HostKeyNotConfirmed",
         Problem::ConfirmationMismatch { .. } => "ConfirmationMismatch",
+        Problem::SftpKeyNotAKey => "SftpKeyNotAKey",
+        Problem::SftpKeyNeedsPassphrase => "SftpKeyNeedsPassphrase",
+        Problem::SftpKeyWrongPassphrase => "SftpKeyWrongPassphrase",
+        Problem::SecretKeyMissing => "SecretKeyMissing",
     }
 }
 
 /// Every problem a server function can answer with.
-const REACHABLE: [&str; 31] = [
+const REACHABLE: [&str; 48] = [
     "OutOfRange",
     "RangeReversed",
     "RangeTooLong",
@@ -110,13 +113,16 @@ const REACHABLE: [&str; 31] = [
     "LogSourceUnknown",
     "MinecraftNoHttpLogs",
     "FolderMissing",
-    "TimeZoneUnknown",
     "UrlNotHttp",
     "ServerNameTaken",
     "GameServerUnknown",
     "FingerprintInvalid",
     "HostKeyNotConfirmed",
     "ConfirmationMismatch",
+    "SftpKeyNotAKey",
+    "SftpKeyNeedsPassphrase",
+    "SftpKeyWrongPassphrase",
+    "SecretKeyMissing",
 ];
 
 /// Persons for the identity editor: 1 (a Discord and a Steam account), 2 (a Minecraft
@@ -1002,11 +1008,11 @@ async fn game_server_errors(errors: &mut Errors<'_>) {
         (
             vec![("log_timezone", "Mars/Olympus")],
             Field::LogTimezone,
-            Problem::TimeZoneUnknown {
-                zone: "Mars/Olympus".into(),
+            Problem::TimezoneUnknown {
+                name: "Mars/Olympus".into(),
             },
-            "Mars/Olympus ist keine IANA-Zeitzone (z. B. Europe/Berlin).",
-            "Mars/Olympus is not an IANA time zone (e.g. Europe/Berlin).",
+            "„Mars/Olympus“ ist keine Zeitzone: Wähle eine aus der Liste (z. B. Europe/Berlin).",
+            "'Mars/Olympus' is not a time zone: choose one from the list (e.g. Europe/Berlin).",
         ),
         (
             vec![("prometheus_url", "ftp://mc/metrics")],
@@ -1030,8 +1036,76 @@ async fn game_server_errors(errors: &mut Errors<'_>) {
     for (changes, field, problem, de, en) in cases {
         form_error(errors, &changes, field, problem, de, en).await;
     }
-    // A name taken by another server.
-    let owned = server_form(&[]);
+    // The SFTP login key: not a key, a key with a passphrase that is missing or wrong.
+    let dir = std::env::temp_dir().join(format!("guildhall-errors-key-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("key folder");
+    let path = dir.join("id_ed25519");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "right phrase", "-C", "guildhall-test", "-f"])
+        .arg(&path)
+        .status()
+        .expect("ssh-keygen (openssh-client) must be installed");
+    assert!(made.success());
+    let protected = std::fs::read_to_string(&path).expect("the key");
+    let _ = std::fs::remove_dir_all(&dir);
+    let sftp_key = |key: &'static str, text: &'static str| -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("log_source", "sftp"),
+            ("log_path", "/logs"),
+            ("sftp_user", "u"),
+            ("sftp_key][action", "replace"),
+            (key, text),
+        ]
+    };
+    let protected: &'static str = Box::leak(protected.into_boxed_str());
+    let key_cases: Vec<(Vec<(&str, &str)>, Field, Problem, &str, &str)> = vec![
+        (
+            sftp_key("sftp_key][value", "not a key"),
+            Field::SftpKey,
+            Problem::SftpKeyNotAKey,
+            "Das ist kein privater Schlüssel im OpenSSH-Format (-----BEGIN OPENSSH PRIVATE KEY-----).",
+            "This is not a private key in OpenSSH format (-----BEGIN OPENSSH PRIVATE KEY-----).",
+        ),
+        (
+            sftp_key("sftp_key][value", protected),
+            Field::SftpKeyPassphrase,
+            Problem::SftpKeyNeedsPassphrase,
+            "Dieser Schlüssel ist mit einer Passphrase geschützt: Gib sie auch an.",
+            "This private key is protected by a passphrase: give the passphrase too.",
+        ),
+        (
+            {
+                let mut fields = sftp_key("sftp_key][value", protected);
+                fields.push(("sftp_key_passphrase", "wrong phrase"));
+                fields
+            },
+            Field::SftpKeyPassphrase,
+            Problem::SftpKeyWrongPassphrase,
+            "Die Passphrase öffnet diesen Schlüssel nicht.",
+            "The passphrase does not open this private key.",
+        ),
+    ];
+    for (changes, field, problem, de, en) in key_cases {
+        form_error(errors, &changes, field, problem, de, en).await;
+    }
+    // A valid form with a password, and no GUILDHALL_SECRET_KEY: the command line's message.
+    let owned = server_form(&[("name", "Inferno")]);
+    let form: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    errors
+        .expect::<CreateGameServer>(
+            &form,
+            None,
+            Problem::SecretKeyMissing,
+            "Passwörter und Schlüssel werden verschlüsselt gespeichert, und GUILDHALL_SECRET_KEY ist nicht gesetzt: Erzeuge einen Schlüssel mit `guildhall secrets new-key`, setze ihn als GUILDHALL_SECRET_KEY überall, wo Guildhall läuft (und bewahre eine Kopie auf: ohne ihn sind die gespeicherten Passwörter nicht lesbar), dann versuche es noch einmal.",
+            "Passwords and keys are stored encrypted, and GUILDHALL_SECRET_KEY is not set: create a key with `guildhall secrets new-key`, set it as GUILDHALL_SECRET_KEY wherever Guildhall runs (and keep a copy: without it the stored passwords cannot be read), then try again.",
+        )
+        .await;
+    // A name taken by another server (no secrets: no key needed).
+    let owned = server_form(&[("rcon_password][action", "keep")]);
     let form: Vec<(&str, &str)> = owned
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -1040,7 +1114,7 @@ async fn game_server_errors(errors: &mut Errors<'_>) {
     assert_eq!(status, StatusCode::OK, "{body}");
     form_error(
         errors,
-        &[],
+        &[("rcon_password][action", "keep")],
         Field::Name,
         Problem::ServerNameTaken {
             name: "Dust".into(),

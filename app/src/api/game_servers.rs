@@ -5,7 +5,7 @@
 
 use crate::error::AppError;
 use crate::model::{
-    ConnectionReport, DeletedGameServer, GameServerForm, GameServerSettings, LogAddress,
+    ConnectionReport, DeletedGameServer, GameServerForm, GameServersSection, LogAddress,
     SavedGameServer,
 };
 use leptos::prelude::*;
@@ -16,13 +16,15 @@ fn answered<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     result.map_err(crate::ssr::authz::with_status)
 }
 
-/// Every game server, with whether its passwords are set (never the passwords).
+/// Every game server, with whether its passwords and key are set (never them), and the
+/// community's time zone.
 #[server]
-pub async fn get_game_servers() -> Result<Vec<GameServerSettings>, AppError> {
+pub async fn get_game_servers() -> Result<GameServersSection, AppError> {
     use crate::model::Permission;
-    crate::ssr::authz::require(Permission::Administer).await?;
+    let (_, state) = crate::ssr::authz::require(Permission::Administer).await?;
     let admin = crate::ssr::game_servers::game_server_admin()?;
-    answered(admin.list().await)
+    let tz = crate::ssr::community::timezone(&state).await?;
+    answered(admin.list(tz).await)
 }
 
 /// Adds a game server from `form`. The HTTP log address comes back once.
@@ -65,11 +67,12 @@ pub async fn delete_game_server(
 ) -> Result<DeletedGameServer, AppError> {
     use crate::error::{Field, Problem};
     use crate::model::Permission;
-    let (user, _) = crate::ssr::authz::require(Permission::Administer).await?;
+    let (user, state) = crate::ssr::authz::require(Permission::Administer).await?;
     let admin = crate::ssr::game_servers::game_server_admin()?;
     if erase_history {
-        let servers = answered(admin.list().await)?;
-        let Some(server) = servers.iter().find(|s| s.server_id == server_id) else {
+        let tz = crate::ssr::community::timezone(&state).await?;
+        let section = answered(admin.list(tz).await)?;
+        let Some(server) = section.servers.iter().find(|s| s.server_id == server_id) else {
             return answered(Err(AppError::invalid(
                 Field::ServerId,
                 Problem::GameServerUnknown { server_id },
@@ -110,9 +113,10 @@ pub async fn pin_game_server_host_key(server_id: i64, fingerprint: String) -> Re
 #[server]
 pub async fn test_game_server(server_id: i64) -> Result<ConnectionReport, AppError> {
     use crate::model::Permission;
-    crate::ssr::authz::require(Permission::Administer).await?;
+    let (_, state) = crate::ssr::authz::require(Permission::Administer).await?;
     let admin = crate::ssr::game_servers::game_server_admin()?;
-    answered(admin.test_server(server_id).await)
+    let tz = crate::ssr::community::timezone(&state).await?;
+    answered(admin.test_server(server_id, tz).await)
 }
 
 /// Tries the settings of `form` before saving them (on an existing server, `server_id`:
@@ -123,7 +127,8 @@ pub async fn test_game_server_form(
     form: GameServerForm,
 ) -> Result<ConnectionReport, AppError> {
     use crate::model::Permission;
-    crate::ssr::authz::require(Permission::Administer).await?;
+    let (_, state) = crate::ssr::authz::require(Permission::Administer).await?;
     let admin = crate::ssr::game_servers::game_server_admin()?;
-    answered(admin.test_form(server_id, form).await)
+    let tz = crate::ssr::community::timezone(&state).await?;
+    answered(admin.test_form(server_id, form, tz).await)
 }

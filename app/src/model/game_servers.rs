@@ -72,6 +72,10 @@ pub struct GameServerForm {
     pub sftp_port: String,
     pub sftp_user: String,
     pub sftp_password: SecretInput,
+    /// The SFTP login key: a private key in OpenSSH format, pasted.
+    pub sftp_key: SecretInput,
+    /// The key's passphrase, when it has one: used once to open a new key, never stored.
+    pub sftp_key_passphrase: String,
     /// The pinned host key fingerprint, `SHA256:…`.
     pub sftp_host_key: String,
     /// IANA zone of the log times; empty: the community's.
@@ -93,6 +97,7 @@ impl std::fmt::Debug for GameServerForm {
             .field("rcon_password", &self.rcon_password)
             .field("log_source", &self.log_source)
             .field("sftp_password", &self.sftp_password)
+            .field("sftp_key", &self.sftp_key)
             .finish_non_exhaustive()
     }
 }
@@ -113,6 +118,8 @@ pub struct GameServerSettings {
     pub sftp_port: u16,
     pub sftp_user: Option<String>,
     pub sftp_password_set: bool,
+    /// Whether an SFTP login key is set (never the key).
+    pub sftp_key_set: bool,
     pub sftp_host_key: Option<String>,
     pub log_timezone: Option<String>,
     pub prometheus_url: Option<String>,
@@ -139,6 +146,8 @@ impl GameServerSettings {
             sftp_port: self.sftp_port.to_string(),
             sftp_user: text(&self.sftp_user),
             sftp_password: SecretInput::default(),
+            sftp_key: SecretInput::default(),
+            sftp_key_passphrase: String::new(),
             sftp_host_key: text(&self.sftp_host_key),
             log_timezone: text(&self.log_timezone),
             prometheus_url: text(&self.prometheus_url),
@@ -237,6 +246,10 @@ pub enum LogsProblem {
     LoginRefused,
     /// The server takes no password logins.
     NoPasswordLogin,
+    /// User or key refused.
+    KeyRefused,
+    /// The server takes no key logins.
+    NoKeyLogin,
     NoSuchFolder,
     NotAFolder,
     PermissionDenied,
@@ -248,7 +261,8 @@ pub enum LogsProblem {
 pub struct LogFileSeen {
     pub name: String,
     pub bytes: u64,
-    pub modified: Option<chrono::DateTime<chrono::Utc>>,
+    /// On the community's clock.
+    pub modified: Option<super::LocalTime>,
 }
 
 /// The log part of a connection test.
@@ -288,6 +302,14 @@ pub enum MetricsCheck {
     Failed {
         problem: MetricsProblem,
     },
+}
+
+/// The servers section: every server, and the community's time zone its times are in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GameServersSection {
+    /// The IANA time zone the section's times are in.
+    pub zone: String,
+    pub servers: Vec<GameServerSettings>,
 }
 
 /// What a connection test found, per configured source.

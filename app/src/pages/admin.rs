@@ -132,18 +132,13 @@ pub fn AdminDiscordRoute() -> impl IntoView {
     })
 }
 
-/// `/admin/servers`: the game servers section of the `servers-ui` part of issue 16
-/// (`pages/admin_servers.rs`) takes this address; until it is merged, where servers are
-/// managed today.
+/// `/admin/servers`: the game servers (`pages/admin_servers.rs`).
 #[component]
 pub fn AdminServersRoute() -> impl IntoView {
     gated(Permission::Administer, |_| {
         view! {
             <Console section=Section::Servers>
-                <div class="card">
-                    <p>{t(Key::ServersFromCommandLine)}</p>
-                    <pre class="mono small">"guildhall servers list"</pre>
-                </div>
+                <super::admin_servers::ServersSection />
             </Console>
         }
     })

@@ -1,7 +1,8 @@
-//! `/admin/servers`: the admin's game servers. A list with each server's sources and
+//! `/admin/servers`, the console's game servers section. A list with each server's sources and
 //! buttons (test the connection, edit, disable or enable, a new log token, delete), and the
 //! form to add or edit one with every field of `guildhall servers add`. Each problem shows
-//! next to its field; passwords are write-only ("set", with "replace" and "remove"); a
+//! next to its field; passwords and the SFTP key are write-only ("set", with "replace" and
+//! "remove"); a
 //! connection test shows what RCON answered, the newest log files and the exporter's
 //! figures, or exactly what failed, and an SFTP server's unknown host key for the admin to
 //! confirm.
@@ -10,21 +11,14 @@ use crate::api::{
     CreateGameServer, DeleteGameServer, PinGameServerHostKey, RegenerateGameServerToken,
     SetGameServerEnabled, TestGameServer, TestGameServerForm, UpdateGameServer, get_game_servers,
 };
-use crate::components::{ErrorNotice, Loading};
+use crate::components::{ErrorNotice, Loading, ZoneNote};
 use crate::error::{AppError, Field};
 use crate::i18n::{Key, Lang, problem_text, t, use_i18n};
 use crate::model::{
     ConnectionReport, GameServerForm, GameServerSettings, LogAddress, LogsCheck, LogsProblem,
-    MetricsCheck, MetricsProblem, Permission, RconCheck, RconProblem, SecretAction, SecretInput,
+    MetricsCheck, MetricsProblem, RconCheck, RconProblem, SecretAction, SecretInput,
 };
 use leptos::prelude::*;
-use leptos_meta::Title;
-
-/// `/admin/servers` (the server already refuses non-admins before rendering).
-#[component]
-pub fn AdminServersRoute() -> impl IntoView {
-    super::gated(Permission::Administer, |_| view! { <AdminServersPage /> })
-}
 
 /// What the page shows once after a change: a log address (shown only now), or what a
 /// delete did.
@@ -40,8 +34,9 @@ enum Outcome {
     },
 }
 
+/// The section inside the console frame (`pages/admin.rs`, `AdminServersRoute`).
 #[component]
-pub fn AdminServersPage() -> impl IntoView {
+pub fn ServersSection() -> impl IntoView {
     let version = RwSignal::new(0u32);
     let refresh = Callback::new(move |()| version.update(|v| *v += 1));
     let servers = Resource::new(move || version.get(), |_| get_game_servers());
@@ -52,11 +47,9 @@ pub fn AdminServersPage() -> impl IntoView {
         refresh.run(());
     });
     view! {
-        <Title text=t(Key::ServersAdminTitle) />
-        <section class="page admin-servers" data-testid="admin-servers">
+        <div class="admin-servers" data-testid="admin-servers">
             <div class="page-head">
                 <div>
-                    <h1>{t(Key::ServersAdminTitle)}</h1>
                     <p class="lead">{t(Key::ServersAdminLead)}</p>
                 </div>
                 <button
@@ -95,22 +88,30 @@ pub fn AdminServersPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match servers.await {
                         Err(error) => view! { <ErrorNotice error /> }.into_any(),
-                        Ok(list) if list.is_empty() => {
-                            view! { <p class="muted" data-testid="no-servers">{t(Key::ServersNone)}</p> }
+                        Ok(section) if section.servers.is_empty() => {
+                            view! {
+                                <ZoneNote zone=section.zone />
+                                <p class="muted" data-testid="no-servers">{t(Key::ServersNone)}</p>
+                            }
                                 .into_any()
                         }
-                        Ok(list) => {
-                            list.into_iter()
-                                .map(|server| {
-                                    view! { <ServerCard server refresh on_outcome /> }
-                                })
-                                .collect_view()
+                        Ok(section) => {
+                            view! {
+                                <ZoneNote zone=section.zone />
+                                {section
+                                    .servers
+                                    .into_iter()
+                                    .map(|server| {
+                                        view! { <ServerCard server refresh on_outcome /> }
+                                    })
+                                    .collect_view()}
+                            }
                                 .into_any()
                         }
                     }
                 })}
             </Transition>
-        </section>
+        </div>
     }
 }
 
@@ -396,7 +397,11 @@ fn ServerFacts(server: GameServerSettings) -> impl IntoView {
                     view! {
                         <div>
                             <dt>{t(Key::ServersFieldSftpPassword)}</dt>
-                            <dd>{set(server.sftp_password_set)}</dd>
+                            <dd data-testid="sftp-password-state">{set(server.sftp_password_set)}</dd>
+                        </div>
+                        <div>
+                            <dt>{t(Key::ServersFieldSftpKey)}</dt>
+                            <dd data-testid="sftp-key-state">{set(server.sftp_key_set)}</dd>
                         </div>
                         <div>
                             <dt>{t(Key::ServersFieldSftpHostKey)}</dt>
@@ -434,6 +439,9 @@ struct FormFields {
     sftp_user: RwSignal<String>,
     sftp_action: RwSignal<SecretAction>,
     sftp_password: RwSignal<String>,
+    sftp_key_action: RwSignal<SecretAction>,
+    sftp_key: RwSignal<String>,
+    sftp_key_passphrase: RwSignal<String>,
     sftp_host_key: RwSignal<String>,
     log_timezone: RwSignal<String>,
     prometheus_url: RwSignal<String>,
@@ -473,6 +481,9 @@ impl FormFields {
             sftp_user: RwSignal::new(form.sftp_user),
             sftp_action: RwSignal::new(SecretAction::Keep),
             sftp_password: RwSignal::new(String::new()),
+            sftp_key_action: RwSignal::new(SecretAction::Keep),
+            sftp_key: RwSignal::new(String::new()),
+            sftp_key_passphrase: RwSignal::new(String::new()),
             sftp_host_key: RwSignal::new(form.sftp_host_key),
             log_timezone: RwSignal::new(form.log_timezone),
             prometheus_url: RwSignal::new(form.prometheus_url),
@@ -503,6 +514,8 @@ impl FormFields {
             sftp_port: self.sftp_port.get_untracked(),
             sftp_user: self.sftp_user.get_untracked(),
             sftp_password: secret(self.sftp_action, self.sftp_password),
+            sftp_key: secret(self.sftp_key_action, self.sftp_key),
+            sftp_key_passphrase: self.sftp_key_passphrase.get_untracked(),
             sftp_host_key: self.sftp_host_key.get_untracked(),
             log_timezone: self.log_timezone.get_untracked(),
             prometheus_url: self.prometheus_url.get_untracked(),
@@ -581,27 +594,50 @@ fn SecretField(
     value: RwSignal<String>,
     error: RwSignal<Option<AppError>>,
     field: Field,
+    /// A pasted private key: a text area instead of a password box.
+    #[prop(optional)]
+    multiline: bool,
+    #[prop(optional)] hint: Option<Key>,
 ) -> impl IntoView {
     let id = format!("server-{}", field.name());
     let message = field_error(error, field);
     let input_id = id.clone();
+    let typed = move |ev: leptos::ev::Event| {
+        let typed = event_target_value(&ev);
+        if !is_set {
+            action.set(if typed.is_empty() { SecretAction::Keep } else { SecretAction::Replace });
+        }
+        value.set(typed);
+    };
     let input = move || {
-        view! {
-            <input
-                id=input_id.clone()
-                type="password"
-                name=field.name()
-                autocomplete="new-password"
-                prop:value=move || value.get()
-                on:input=move |ev| {
-                    let typed = event_target_value(&ev);
-                    if !is_set {
-                        action.set(if typed.is_empty() { SecretAction::Keep } else { SecretAction::Replace });
-                    }
-                    value.set(typed);
-                }
-                aria-invalid=move || message().is_some().to_string()
-            />
+        if multiline {
+            view! {
+                <textarea
+                    id=input_id.clone()
+                    class="mono"
+                    name=field.name()
+                    rows="6"
+                    autocomplete="off"
+                    spellcheck="false"
+                    prop:value=move || value.get()
+                    on:input=typed
+                    aria-invalid=move || message().is_some().to_string()
+                ></textarea>
+            }
+            .into_any()
+        } else {
+            view! {
+                <input
+                    id=input_id.clone()
+                    type="password"
+                    name=field.name()
+                    autocomplete="new-password"
+                    prop:value=move || value.get()
+                    on:input=typed
+                    aria-invalid=move || message().is_some().to_string()
+                />
+            }
+            .into_any()
         }
     };
     view! {
@@ -671,6 +707,7 @@ fn SecretField(
                     }
                 }
             }}
+            {hint.map(|hint| view! { <small class="hint">{t(hint)}</small> })}
             {move || message().map(|text| view! { <small class="field-error" data-testid="field-error">{text}</small> })}
         </div>
     }
@@ -686,6 +723,7 @@ fn ServerForm(
     let server_id = server.as_ref().map(|s| s.server_id);
     let rcon_set = server.as_ref().is_some_and(|s| s.rcon_password_set);
     let sftp_set = server.as_ref().is_some_and(|s| s.sftp_password_set);
+    let sftp_key_set = server.as_ref().is_some_and(|s| s.sftp_key_set);
     let fields = FormFields::new(
         server
             .as_ref()
@@ -894,6 +932,26 @@ fn ServerForm(
                             error
                             field=Field::SftpPassword
                         />
+                        <SecretField
+                            label=Key::ServersFieldSftpKey
+                            is_set=sftp_key_set
+                            action=fields.sftp_key_action
+                            value=fields.sftp_key
+                            error
+                            field=Field::SftpKey
+                            multiline=true
+                            hint=Key::ServersHintSftpKey
+                        />
+                        <Show when=move || fields.sftp_key_action.get() == SecretAction::Replace>
+                            <TextField
+                                label=Key::ServersFieldSftpKeyPassphrase
+                                value=fields.sftp_key_passphrase
+                                error
+                                field=Field::SftpKeyPassphrase
+                                hint=Key::ServersHintSftpKeyPassphrase
+                                kind="password"
+                            />
+                        </Show>
                         <TextField
                             label=Key::ServersFieldSftpHostKey
                             value=fields.sftp_host_key
@@ -1215,7 +1273,7 @@ fn logs_view(logs: LogsCheck, trust: Option<Callback<String>>, lang: RwSignal<La
                 .map(|file| {
                     let modified = file
                         .modified
-                        .map(|m| m.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .map(|m| m.format("%Y-%m-%d %H:%M").to_string())
                         .unwrap_or_default();
                     view! {
                         <li>
@@ -1280,6 +1338,8 @@ fn logs_problem_key(problem: &LogsProblem) -> Key {
         LogsProblem::Timeout => Key::ServersLogsTimeout,
         LogsProblem::LoginRefused => Key::ServersLogsLoginRefused,
         LogsProblem::NoPasswordLogin => Key::ServersLogsNoPassword,
+        LogsProblem::KeyRefused => Key::ServersLogsKeyRefused,
+        LogsProblem::NoKeyLogin => Key::ServersLogsNoKeyLogin,
         LogsProblem::NoSuchFolder => Key::ServersLogsNoFolder,
         LogsProblem::NotAFolder => Key::ServersLogsNotAFolder,
         LogsProblem::PermissionDenied => Key::ServersLogsDenied,

@@ -7,7 +7,7 @@
 
 use crate::error::AppError;
 use crate::model::{
-    ConnectionReport, CurrentUser, DeletedGameServer, GameServerForm, GameServerSettings,
+    ConnectionReport, CurrentUser, DeletedGameServer, GameServerForm, GameServersSection,
     LogAddress, SavedGameServer,
 };
 use std::future::Future;
@@ -20,8 +20,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Everything the admin does with game servers. Every change is one transaction with its
 /// audit entry (`actor` is the admin); errors are [`AppError`]s with the field they concern.
 pub trait GameServerAdmin: Send + Sync {
-    /// Every server that is not deleted, by name.
-    fn list(&self) -> BoxFuture<'_, Result<Vec<GameServerSettings>, AppError>>;
+    /// Every server that is not deleted, by name; times on the clock of `tz` (the
+    /// community's time zone).
+    fn list(&self, tz: chrono_tz::Tz) -> BoxFuture<'_, Result<GameServersSection, AppError>>;
 
     /// Checks and stores a new server.
     fn create<'a>(
@@ -69,8 +70,12 @@ pub trait GameServerAdmin: Send + Sync {
         fingerprint: String,
     ) -> BoxFuture<'a, Result<(), AppError>>;
 
-    /// Tries the stored settings of `server_id`.
-    fn test_server(&self, server_id: i64) -> BoxFuture<'_, Result<ConnectionReport, AppError>>;
+    /// Tries the stored settings of `server_id`; times on the clock of `tz`.
+    fn test_server(
+        &self,
+        server_id: i64,
+        tz: chrono_tz::Tz,
+    ) -> BoxFuture<'_, Result<ConnectionReport, AppError>>;
 
     /// Tries the settings in `form` before they are saved; secrets the form keeps come from
     /// `server_id`'s stored ones.
@@ -78,6 +83,7 @@ pub trait GameServerAdmin: Send + Sync {
         &self,
         server_id: Option<i64>,
         form: GameServerForm,
+        tz: chrono_tz::Tz,
     ) -> BoxFuture<'_, Result<ConnectionReport, AppError>>;
 }
 

@@ -1,23 +1,34 @@
 //! The admin's game servers from the browser: [`ServerAdmin`] implements the app's
-//! [`GameServerAdmin`] seam with the collectors' code. It checks a form as `servers add`
-//! does (each problem next to its field), stores every change with its audit entry in one
-//! transaction, and tests connections: RCON (`status` or `list`), the log folder (SFTP or on
-//! this machine) and the Prometheus exporter.
+//! [`GameServerAdmin`] seam with the collectors' code. A form is checked by
+//! [`server_settings::validate`], the same check as `guildhall servers add` (each problem
+//! next to its field), and stored by its create and update (secrets sealed with
+//! `GUILDHALL_SECRET_KEY`, the log token kept only as its hash) in one transaction with the
+//! audit entry. Connection tests: RCON (`status` or `list`), the log folder (SFTP or on this
+//! machine) and the Prometheus exporter.
 
 use app::error::{AppError, Field, Problem, Unit};
 use app::model::{
     AuditAction, ConnectionReport, CurrentUser, DeletedGameServer, GameServerForm,
-    GameServerSettings, LogAddress, LogFileSeen, LogsCheck, LogsProblem, MetricsCheck,
-    MetricsProblem, RconCheck, RconProblem, SavedGameServer, SecretAction, SecretInput,
-    SourceStatus,
+    GameServerSettings, GameServersSection, LogAddress, LogFileSeen, LogsCheck, LogsProblem,
+    MetricsCheck, MetricsProblem, RconCheck, RconProblem, SavedGameServer, SecretAction,
+    SecretInput, SourceStatus,
 };
 use app::ssr::audit::{Actor, record};
+use app::ssr::community::local;
 use app::ssr::game_servers::{BoxFuture, GameServerAdmin};
 use chrono::{DateTime, Utc};
-use collectors::game::poller::{PollError, ScrapeError, StatusPoller, scrape};
+use collectors::game::poller::{PollError, StatusPoller, scrape};
+use collectors::game::prometheus::ScrapeError;
 use collectors::game::rcon::{Rcon, RconFailure, RconTimeouts};
-use collectors::game::servers::{Game, GameServer, LogSource, load_servers};
-use collectors::game::sftp::{SftpError, SftpFolder, SftpTarget};
+use collectors::game::server_settings::{
+    self, FieldError, SaveError, SecretChange, ServerForm, StoredSecrets, ValidServer,
+};
+use collectors::game::servers::{
+    Game, GameServer, LoadError, LogSource, host_port, load_settings, server_by_id,
+    settings_by_id,
+};
+use collectors::game::sftp::{KeyProblem, SftpError, SftpFolder};
+use collectors::secrets::SecretKey;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use std::path::Path;
@@ -25,10 +36,10 @@ use std::time::Duration;
 
 /// How many of a log folder's newest files a connection test shows.
 const NEWEST_FILES: usize = 5;
-/// Longest server name (the table's check).
-const NAME_MAX: usize = 100;
 /// Most player slots a capacity may give.
 const CAPACITY_MAX: i64 = 100_000;
+
+type Settings = collectors::game::servers::GameServerSettings;
 
 /// The game servers' admin, as the web app's server functions reach it.
 #[derive(Clone)]
@@ -36,6 +47,8 @@ pub struct ServerAdmin {
     pool: PgPool,
     /// `GUILDHALL_PUBLIC_URL`, for the HTTP log address.
     public_url: url::Url,
+    /// `GUILDHALL_SECRET_KEY`: seals new secrets, opens stored ones for a test.
+    key: Option<SecretKey>,
     http: reqwest::Client,
     rcon_timeouts: RconTimeouts,
     sftp_timeout: Duration,
@@ -44,7 +57,7 @@ pub struct ServerAdmin {
 impl ServerAdmin {
     /// Connection tests wait up to 5 s per RCON phase, 10 s per SFTP step and 10 s for an
     /// exporter.
-    pub fn new(pool: PgPool, public_url: url::Url) -> Self {
+    pub fn new(pool: PgPool, public_url: url::Url, key: Option<SecretKey>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -52,6 +65,7 @@ impl ServerAdmin {
         Self {
             pool,
             public_url,
+            key,
             http,
             rcon_timeouts: RconTimeouts {
                 connect: Duration::from_secs(5),
@@ -63,8 +77,8 @@ impl ServerAdmin {
         }
     }
 
-    /// The server `server_id`, unless it is deleted.
-    async fn stored(&self, server_id: i64) -> Result<GameServer, AppError> {
+    /// The settings (no secrets) of `server_id`, unless it is deleted.
+    async fn stored(&self, server_id: i64) -> Result<Settings, AppError> {
         let deleted: Option<bool> = sqlx::query_scalar(
             "select deleted_at is not null from app.game_servers where server_id = $1",
         )
@@ -72,15 +86,19 @@ impl ServerAdmin {
         .fetch_optional(&self.pool)
         .await?;
         let server = match deleted {
-            Some(false) => load_servers(&self.pool)
-                .await?
-                .into_iter()
-                .find(|s| s.server_id == server_id),
+            Some(false) => settings_by_id(&self.pool, server_id).await?,
             _ => None,
         };
-        server.ok_or_else(|| {
-            AppError::invalid(Field::ServerId, Problem::GameServerUnknown { server_id })
-        })
+        server.ok_or_else(|| unknown(server_id))
+    }
+
+    /// `server_id` with its secrets opened, unless it is deleted.
+    async fn stored_with_secrets(&self, server_id: i64) -> Result<GameServer, AppError> {
+        self.stored(server_id).await?;
+        server_by_id(&self.pool, server_id, self.key.as_ref())
+            .await
+            .map_err(load_error)?
+            .ok_or_else(|| unknown(server_id))
     }
 
     fn log_address(&self, token: &str) -> LogAddress {
@@ -94,7 +112,7 @@ impl ServerAdmin {
         }
     }
 
-    async fn list_servers(&self) -> Result<Vec<GameServerSettings>, AppError> {
+    async fn list_servers(&self, tz: chrono_tz::Tz) -> Result<GameServersSection, AppError> {
         let deleted: Vec<i64> = sqlx::query_scalar(
             "select server_id from app.game_servers where deleted_at is not null",
         )
@@ -113,7 +131,7 @@ impl ServerAdmin {
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut servers: Vec<GameServerSettings> = load_servers(&self.pool)
+        let mut servers: Vec<GameServerSettings> = load_settings(&self.pool)
             .await?
             .into_iter()
             .filter(|s| !deleted.contains(&s.server_id))
@@ -132,7 +150,10 @@ impl ServerAdmin {
             })
             .collect();
         servers.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
-        Ok(servers)
+        Ok(GameServersSection {
+            zone: tz.name().to_owned(),
+            servers,
+        })
     }
 
     async fn create_server(
@@ -140,54 +161,29 @@ impl ServerAdmin {
         actor: &CurrentUser,
         form: GameServerForm,
     ) -> Result<SavedGameServer, AppError> {
-        let settings = check(&form, None, true)?;
-        let token = new_token();
+        let stored = StoredSecrets::default();
+        let (form, valid) = checked(&form, stored, true)?;
         let mut tx = self.pool.begin().await?;
-        let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
-            "insert into app.game_servers
-                 (name, game, host, rcon_port, rcon_password, poll_interval_secs, log_source,
-                  log_path, log_timezone, ingest_token, prometheus_url, metrics_interval_secs,
-                  capacity_override, sftp_port, sftp_user, sftp_password, sftp_host_key)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-             returning server_id",
-        )
-        .bind(&settings.name)
-        .bind(settings.game.as_str())
-        .bind(&settings.host)
-        .bind(settings.rcon_port.map(i32::from))
-        .bind(settings.rcon_password.as_deref())
-        .bind(settings.poll_interval_secs)
-        .bind(settings.log_source.as_str())
-        .bind(settings.log_path.as_deref())
-        .bind(settings.log_timezone.as_deref())
-        .bind(&token)
-        .bind(settings.prometheus_url.as_deref())
-        .bind(settings.metrics_interval_secs)
-        .bind(settings.capacity)
-        .bind(i32::from(settings.sftp_port))
-        .bind(settings.sftp_user.as_deref())
-        .bind(settings.sftp_password.as_deref())
-        .bind(settings.sftp_host_key.as_deref())
-        .fetch_one(&mut *tx)
-        .await;
-        let server_id = inserted.map_err(|error| name_taken(error, &settings.name))?;
+        let created = server_settings::create_server_in(&mut tx, self.key.as_ref(), &form)
+            .await
+            .map_err(save_error)?;
         record(
             &mut tx,
             Actor::User(actor),
             AuditAction::GameServerAdded,
-            &subject(server_id, &settings.name),
+            &subject(created.server_id, &created.name),
             Value::Null,
-            settings.audit(),
+            valid_audit(&valid, stored),
         )
         .await?;
         tx.commit().await?;
-        tracing::info!(admin = actor.id, server_id, "game server added");
-        let sends_http = settings.log_source == LogSource::Http
-            || matches!(settings.game, Game::Cs2 | Game::Csgo);
+        tracing::info!(admin = actor.id, server_id = created.server_id, "game server added");
+        let sends_http =
+            valid.log_source == LogSource::Http || matches!(valid.game, Game::Cs2 | Game::Csgo);
         Ok(SavedGameServer {
-            server_id,
-            name: settings.name,
-            log_address: sends_http.then(|| self.log_address(&token)),
+            server_id: created.server_id,
+            name: created.name,
+            log_address: sends_http.then(|| self.log_address(&created.ingest_token)),
         })
     }
 
@@ -197,59 +193,28 @@ impl ServerAdmin {
         server_id: i64,
         form: GameServerForm,
     ) -> Result<SavedGameServer, AppError> {
-        let stored = self.stored(server_id).await?;
-        let before = Settings::of(&stored);
-        let settings = check(&form, Some(&stored), true)?;
+        let before = self.stored(server_id).await?;
+        let stored = stored_secrets(&before);
+        let (form, valid) = checked(&form, stored, true)?;
         let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query(
-            "update app.game_servers
-             set name = $2, game = $3, host = $4, rcon_port = $5, rcon_password = $6,
-                 poll_interval_secs = $7, log_source = $8, log_path = $9, log_timezone = $10,
-                 prometheus_url = $11, metrics_interval_secs = $12, capacity_override = $13,
-                 sftp_port = $14, sftp_user = $15, sftp_password = $16, sftp_host_key = $17,
-                 updated_at = now()
-             where server_id = $1 and deleted_at is null",
-        )
-        .bind(server_id)
-        .bind(&settings.name)
-        .bind(settings.game.as_str())
-        .bind(&settings.host)
-        .bind(settings.rcon_port.map(i32::from))
-        .bind(settings.rcon_password.as_deref())
-        .bind(settings.poll_interval_secs)
-        .bind(settings.log_source.as_str())
-        .bind(settings.log_path.as_deref())
-        .bind(settings.log_timezone.as_deref())
-        .bind(settings.prometheus_url.as_deref())
-        .bind(settings.metrics_interval_secs)
-        .bind(settings.capacity)
-        .bind(i32::from(settings.sftp_port))
-        .bind(settings.sftp_user.as_deref())
-        .bind(settings.sftp_password.as_deref())
-        .bind(settings.sftp_host_key.as_deref())
-        .execute(&mut *tx)
-        .await
-        .map_err(|error| name_taken(error, &settings.name))?;
-        if updated.rows_affected() == 0 {
-            return Err(AppError::invalid(
-                Field::ServerId,
-                Problem::GameServerUnknown { server_id },
-            ));
-        }
+        lock_configured(&mut tx, server_id).await?;
+        server_settings::update_server_in(&mut tx, self.key.as_ref(), server_id, &form)
+            .await
+            .map_err(save_error)?;
         record(
             &mut tx,
             Actor::User(actor),
             AuditAction::GameServerChanged,
-            &subject(server_id, &settings.name),
-            before.audit(),
-            settings.audit(),
+            &subject(server_id, &valid.name),
+            settings_audit(&before),
+            valid_audit(&valid, stored),
         )
         .await?;
         tx.commit().await?;
         tracing::info!(admin = actor.id, server_id, "game server changed");
         Ok(SavedGameServer {
             server_id,
-            name: settings.name,
+            name: valid.name,
             log_address: None,
         })
     }
@@ -298,10 +263,7 @@ impl ServerAdmin {
         let stored = self.stored(server_id).await?;
         let mut tx = self.pool.begin().await?;
         // Nothing else changes the server meanwhile.
-        sqlx::query("select 1 from app.game_servers where server_id = $1 for update")
-            .bind(server_id)
-            .execute(&mut *tx)
-            .await?;
+        lock_configured(&mut tx, server_id).await?;
         let erased_rows = if erase_history {
             let erased: i64 = sqlx::query_scalar(include_str!("erase_history.sql"))
                 .bind(server_id)
@@ -313,10 +275,14 @@ impl ServerAdmin {
                 .await?;
             Some(erased)
         } else {
-            // The row stays (disabled), so the history pages still name the server.
+            // The row stays (disabled), so the history pages still name the server; its
+            // secrets go.
             sqlx::query(
-                "update app.game_servers set enabled = false, deleted_at = now(), updated_at = now()
-                 where server_id = $1",
+                "update app.game_servers
+                    set enabled = false, deleted_at = now(), updated_at = now(),
+                        rcon_password_sealed = null, sftp_password_sealed = null,
+                        sftp_key_sealed = null
+                  where server_id = $1",
             )
             .bind(server_id)
             .execute(&mut *tx)
@@ -328,7 +294,7 @@ impl ServerAdmin {
             Actor::User(actor),
             AuditAction::GameServerDeleted,
             &subject(server_id, &stored.name),
-            Settings::of(&stored).audit(),
+            settings_audit(&stored),
             json!({ "history": if erase_history { "erased" } else { "kept" },
                     "erased_rows": erased_rows }),
         )
@@ -353,15 +319,11 @@ impl ServerAdmin {
         server_id: i64,
     ) -> Result<LogAddress, AppError> {
         let stored = self.stored(server_id).await?;
-        let token = new_token();
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "update app.game_servers set ingest_token = $2, updated_at = now() where server_id = $1",
-        )
-        .bind(server_id)
-        .bind(&token)
-        .execute(&mut *tx)
-        .await?;
+        lock_configured(&mut tx, server_id).await?;
+        let token = server_settings::regenerate_token_in(&mut tx, server_id)
+            .await?
+            .ok_or_else(|| unknown(server_id))?;
         record(
             &mut tx,
             Actor::User(actor),
@@ -372,11 +334,7 @@ impl ServerAdmin {
         )
         .await?;
         tx.commit().await?;
-        tracing::info!(
-            admin = actor.id,
-            server_id,
-            "game server log token replaced"
-        );
+        tracing::info!(admin = actor.id, server_id, "game server log token replaced");
         Ok(self.log_address(&token))
     }
 
@@ -394,6 +352,7 @@ impl ServerAdmin {
         };
         let stored = self.stored(server_id).await?;
         let mut tx = self.pool.begin().await?;
+        lock_configured(&mut tx, server_id).await?;
         sqlx::query(
             "update app.game_servers set sftp_host_key = $2, updated_at = now() where server_id = $1",
         )
@@ -415,26 +374,22 @@ impl ServerAdmin {
         Ok(())
     }
 
-    /// Tries every configured source of `settings` at once.
-    async fn test(&self, settings: &Settings) -> ConnectionReport {
+    /// Tries every configured source of `server` at once.
+    async fn test(&self, server: &GameServer, tz: chrono_tz::Tz) -> ConnectionReport {
         let (rcon, logs, metrics) = tokio::join!(
-            self.test_rcon(settings),
-            self.test_logs(settings),
-            self.test_metrics(settings)
+            self.test_rcon(server),
+            self.test_logs(server, tz),
+            self.test_metrics(server)
         );
-        ConnectionReport {
-            rcon,
-            logs,
-            metrics,
-        }
+        ConnectionReport { rcon, logs, metrics }
     }
 
-    async fn test_rcon(&self, settings: &Settings) -> RconCheck {
-        let port = settings
+    async fn test_rcon(&self, server: &GameServer) -> RconCheck {
+        let port = server
             .rcon_port
-            .unwrap_or_else(|| settings.game.default_rcon_port());
-        let address = host_port(&settings.host, port);
-        let Some(password) = settings.rcon_password.clone() else {
+            .unwrap_or_else(|| server.game.default_rcon_port());
+        let address = host_port(&server.host, port);
+        let Some(password) = server.rcon_password.clone().filter(|p| !p.is_empty()) else {
             return RconCheck::Failed {
                 problem: RconProblem::NotConfigured,
                 address,
@@ -443,13 +398,13 @@ impl ServerAdmin {
         let rcon = Rcon::new(
             address.clone(),
             password,
-            settings.game.dialect(),
+            server.game.dialect(),
             self.rcon_timeouts,
         );
-        let mut poller = StatusPoller::new(0, settings.game, rcon);
+        let mut poller = StatusPoller::new(0, server.game, rcon);
         match poller.poll(Utc::now()).await {
             Ok(status) => RconCheck::Answered {
-                command: if settings.game == Game::Minecraft {
+                command: if server.game == Game::Minecraft {
                     "list"
                 } else {
                     "status"
@@ -480,31 +435,31 @@ impl ServerAdmin {
         }
     }
 
-    async fn test_logs(&self, settings: &Settings) -> Option<LogsCheck> {
-        match settings.log_source {
+    async fn test_logs(&self, server: &GameServer, tz: chrono_tz::Tz) -> Option<LogsCheck> {
+        match server.log_source {
             LogSource::None => None,
             LogSource::Http => Some(LogsCheck::Http),
             LogSource::File => {
-                let folder = settings.log_path.clone().unwrap_or_default();
-                Some(list_local_folder(&folder))
+                let folder = server.log_path.clone().unwrap_or_default();
+                Some(list_local_folder(&folder, tz))
             }
-            LogSource::Sftp => {
-                let target = SftpTarget {
-                    host: settings.host.clone(),
-                    port: settings.sftp_port,
-                    user: settings.sftp_user.clone().unwrap_or_default(),
-                    password: settings.sftp_password.clone().unwrap_or_default(),
-                    host_key: settings.sftp_host_key.clone(),
-                    timeout: self.sftp_timeout,
-                };
-                let folder = settings.log_path.clone().unwrap_or_default();
-                Some(list_sftp_folder(&target, &folder).await)
-            }
+            LogSource::Sftp => Some(match server.sftp_target() {
+                Ok((mut target, folder)) => {
+                    target.timeout = self.sftp_timeout;
+                    list_sftp_folder(&target, &folder, tz).await
+                }
+                Err(problem) => {
+                    tracing::info!(%problem, "SFTP connection test not possible");
+                    LogsCheck::Failed {
+                        problem: LogsProblem::Other,
+                    }
+                }
+            }),
         }
     }
 
-    async fn test_metrics(&self, settings: &Settings) -> Option<MetricsCheck> {
-        let url = settings.prometheus_url.as_deref()?;
+    async fn test_metrics(&self, server: &GameServer) -> Option<MetricsCheck> {
+        let url = server.prometheus_url.as_deref()?;
         Some(match scrape(&self.http, 0, url, Utc::now()).await {
             Ok(sample) => MetricsCheck::Scraped {
                 players: sample.players_online,
@@ -518,17 +473,35 @@ impl ServerAdmin {
                         ScrapeError::Status(status) => MetricsProblem::Status(status.as_u16()),
                         ScrapeError::Request(e) if e.is_timeout() => MetricsProblem::Timeout,
                         ScrapeError::Request(e) if e.is_connect() => MetricsProblem::Unreachable,
-                        ScrapeError::Request(_) => MetricsProblem::Other,
+                        _ => MetricsProblem::Other,
                     },
                 }
             }
         })
     }
+
+    /// Tries `form` as typed: secrets it keeps are `server_id`'s stored ones.
+    async fn test_typed(
+        &self,
+        server_id: Option<i64>,
+        form: GameServerForm,
+        tz: chrono_tz::Tz,
+    ) -> Result<ConnectionReport, AppError> {
+        let stored = match server_id {
+            Some(id) => Some(self.stored_with_secrets(id).await?),
+            None => None,
+        };
+        let secrets = stored.as_ref().map(game_server_secrets).unwrap_or_default();
+        // Not pinned yet is what the test is for: it shows the key to confirm.
+        let (_, valid) = checked(&form, secrets, false)?;
+        let server = tried(stored.as_ref(), &valid);
+        Ok(self.test(&server, tz).await)
+    }
 }
 
 impl GameServerAdmin for ServerAdmin {
-    fn list(&self) -> BoxFuture<'_, Result<Vec<GameServerSettings>, AppError>> {
-        Box::pin(self.list_servers())
+    fn list(&self, tz: chrono_tz::Tz) -> BoxFuture<'_, Result<GameServersSection, AppError>> {
+        Box::pin(self.list_servers(tz))
     }
 
     fn create<'a>(
@@ -583,10 +556,14 @@ impl GameServerAdmin for ServerAdmin {
         Box::pin(self.pin(actor, server_id, fingerprint))
     }
 
-    fn test_server(&self, server_id: i64) -> BoxFuture<'_, Result<ConnectionReport, AppError>> {
+    fn test_server(
+        &self,
+        server_id: i64,
+        tz: chrono_tz::Tz,
+    ) -> BoxFuture<'_, Result<ConnectionReport, AppError>> {
         Box::pin(async move {
-            let stored = self.stored(server_id).await?;
-            Ok(self.test(&Settings::of(&stored)).await)
+            let server = self.stored_with_secrets(server_id).await?;
+            Ok(self.test(&server, tz).await)
         })
     }
 
@@ -594,265 +571,158 @@ impl GameServerAdmin for ServerAdmin {
         &self,
         server_id: Option<i64>,
         form: GameServerForm,
+        tz: chrono_tz::Tz,
     ) -> BoxFuture<'_, Result<ConnectionReport, AppError>> {
-        Box::pin(async move {
-            let stored = match server_id {
-                Some(id) => Some(self.stored(id).await?),
-                None => None,
-            };
-            // Not pinned yet is what the test is for: it shows the key to confirm.
-            let settings = check(&form, stored.as_ref(), false)?;
-            Ok(self.test(&settings).await)
-        })
+        Box::pin(self.test_typed(server_id, form, tz))
     }
 }
 
-/// A server's settings, checked.
-#[derive(Clone)]
-struct Settings {
-    name: String,
-    game: Game,
-    host: String,
-    rcon_port: Option<u16>,
-    rcon_password: Option<String>,
-    poll_interval_secs: i32,
-    log_source: LogSource,
-    log_path: Option<String>,
-    sftp_port: u16,
-    sftp_user: Option<String>,
-    sftp_password: Option<String>,
-    sftp_host_key: Option<String>,
-    log_timezone: Option<String>,
-    prometheus_url: Option<String>,
-    metrics_interval_secs: i32,
-    capacity: Option<i32>,
-}
-
-impl Settings {
-    fn of(server: &GameServer) -> Self {
-        Self {
-            name: server.name.clone(),
-            game: server.game,
-            host: server.host.clone(),
-            rcon_port: server.rcon_port,
-            rcon_password: server.rcon_password.clone().filter(|p| !p.is_empty()),
-            poll_interval_secs: i32::try_from(server.poll_interval_secs).unwrap_or(60),
-            log_source: server.log_source,
-            log_path: server.log_path.clone(),
-            sftp_port: server.sftp_port,
-            sftp_user: server.sftp_user.clone(),
-            sftp_password: server.sftp_password.clone().filter(|p| !p.is_empty()),
-            sftp_host_key: server.sftp_host_key.clone(),
-            log_timezone: server.log_timezone.clone(),
-            prometheus_url: server.prometheus_url.clone(),
-            metrics_interval_secs: i32::try_from(server.metrics_interval_secs).unwrap_or(30),
-            capacity: server.capacity_override,
-        }
-    }
-
-    /// The settings as the audit log records them: passwords only as set or not.
-    fn audit(&self) -> Value {
-        let set = |secret: &Option<String>| if secret.is_some() { "set" } else { "not set" };
-        json!({
-            "name": self.name,
-            "game": self.game.as_str(),
-            "host": self.host,
-            "rcon_port": self.rcon_port,
-            "rcon_password": set(&self.rcon_password),
-            "poll_interval_secs": self.poll_interval_secs,
-            "log_source": self.log_source.as_str(),
-            "log_path": self.log_path,
-            "sftp_port": self.sftp_port,
-            "sftp_user": self.sftp_user,
-            "sftp_password": set(&self.sftp_password),
-            "sftp_host_key": self.sftp_host_key,
-            "log_timezone": self.log_timezone,
-            "prometheus_url": self.prometheus_url,
-            "metrics_interval_secs": self.metrics_interval_secs,
-            "capacity": self.capacity,
-        })
+/// Locks `server_id`'s row for the transaction; refused when it is gone or deleted.
+async fn lock_configured(tx: &mut sqlx::PgConnection, server_id: i64) -> Result<(), AppError> {
+    let configured: Option<bool> = sqlx::query_scalar(
+        "select deleted_at is null from app.game_servers where server_id = $1 for update",
+    )
+    .bind(server_id)
+    .fetch_optional(tx)
+    .await?;
+    match configured {
+        Some(true) => Ok(()),
+        _ => Err(unknown(server_id)),
     }
 }
 
-/// A server as the list shows it: whether passwords are set, never them.
-fn settings_view(server: &GameServer, sources: Vec<SourceStatus>) -> GameServerSettings {
+fn unknown(server_id: i64) -> AppError {
+    AppError::invalid(Field::ServerId, Problem::GameServerUnknown { server_id })
+}
+
+/// Which secrets a server has stored.
+fn stored_secrets(server: &Settings) -> StoredSecrets {
+    StoredSecrets {
+        rcon_password: server.rcon_password_set,
+        sftp_password: server.sftp_password_set,
+        sftp_key: server.sftp_key_set,
+    }
+}
+
+fn game_server_secrets(server: &GameServer) -> StoredSecrets {
     let set = |secret: &Option<String>| secret.as_ref().is_some_and(|s| !s.is_empty());
-    GameServerSettings {
-        server_id: server.server_id,
-        name: server.name.clone(),
-        game: server.game.as_str().to_owned(),
-        host: server.host.clone(),
-        rcon_port: server.rcon_port,
-        rcon_password_set: set(&server.rcon_password),
-        poll_interval_secs: server.poll_interval_secs,
-        log_source: server.log_source.as_str().to_owned(),
-        log_path: server.log_path.clone(),
-        sftp_port: server.sftp_port,
-        sftp_user: server.sftp_user.clone(),
-        sftp_password_set: set(&server.sftp_password),
-        sftp_host_key: server.sftp_host_key.clone(),
-        log_timezone: server.log_timezone.clone(),
-        prometheus_url: server.prometheus_url.clone(),
-        metrics_interval_secs: server.metrics_interval_secs,
-        capacity: server.capacity_override,
-        enabled: server.enabled,
-        sources,
+    StoredSecrets {
+        rcon_password: set(&server.rcon_password),
+        sftp_password: set(&server.sftp_password),
+        sftp_key: set(&server.sftp_key),
     }
 }
 
-/// Checks a form as `guildhall servers add` checks its options, in the form's order; the
-/// first problem is answered with its field. Secrets the form keeps come from `stored`.
-/// `require_pin`: SFTP logs need a confirmed host key (saving; a test shows the key).
-fn check(
-    form: &GameServerForm,
-    stored: Option<&GameServer>,
-    require_pin: bool,
-) -> Result<Settings, AppError> {
-    let invalid = |field: Field, problem: Problem| Err(AppError::invalid(field, problem));
-    let text = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+/// The server a connection test tries: the checked form, with the secrets it keeps taken
+/// from `stored`.
+fn tried(stored: Option<&GameServer>, valid: &ValidServer) -> GameServer {
+    let secret = |change: &SecretChange, kept: Option<&Option<String>>| match change {
+        SecretChange::Keep => kept.cloned().flatten(),
+        SecretChange::Replace(value) => Some(value.clone()),
+        SecretChange::Clear => None,
+    };
+    GameServer {
+        server_id: stored.map_or(0, |s| s.server_id),
+        name: valid.name.clone(),
+        game: valid.game,
+        host: valid.host.clone(),
+        rcon_port: valid.rcon_port,
+        rcon_password: secret(&valid.rcon_password, stored.map(|s| &s.rcon_password)),
+        poll_interval_secs: valid.poll_interval_secs,
+        log_source: valid.log_source,
+        log_path: valid.log_path.clone(),
+        sftp_port: valid.sftp_port,
+        sftp_user: valid.sftp_user.clone(),
+        sftp_password: secret(&valid.sftp_password, stored.map(|s| &s.sftp_password)),
+        sftp_key: secret(&valid.sftp_key, stored.map(|s| &s.sftp_key)),
+        sftp_host_key: valid.sftp_host_key.clone(),
+        log_timezone: valid.log_timezone.clone(),
+        prometheus_url: valid.prometheus_url.clone(),
+        metrics_interval_secs: valid.metrics_interval_secs,
+        capacity_override: valid.capacity,
+        enabled: true,
+        updated_at: Utc::now(),
+    }
+}
 
-    let name = form.name.trim().to_owned();
-    if name.is_empty() {
-        return invalid(Field::Name, Problem::Required);
-    }
-    if name.chars().count() > NAME_MAX {
-        return invalid(
-            Field::Name,
-            Problem::NameTooLong {
-                max: NAME_MAX as u32,
-            },
-        );
-    }
-    let Some(game) = Game::parse(&form.game.trim().to_ascii_lowercase()) else {
-        return invalid(Field::Game, Problem::GameUnknown);
-    };
-    let host = form.host.trim().to_owned();
-    if host.is_empty() {
-        return invalid(Field::Host, Problem::Required);
-    }
-    let rcon_port = match text(&form.rcon_port) {
-        None => game.default_rcon_port(),
-        Some(port) => number(&port, 1, 65535, Unit::Port, Field::RconPort)? as u16,
-    };
-    let rcon_password = secret(
-        &form.rcon_password,
-        stored.and_then(|s| s.rcon_password.clone()),
-        Field::RconPassword,
-    )?;
-    let poll_interval_secs = match text(&form.poll_interval_secs) {
-        None => 60,
-        Some(secs) => number(&secs, 5, 3600, Unit::Seconds, Field::PollInterval)? as i32,
-    };
-    let log_source = match text(&form.log_source) {
-        None => LogSource::None,
-        Some(source) => match LogSource::parse(&source.to_ascii_lowercase()) {
-            Some(source) => source,
-            None => return invalid(Field::LogSource, Problem::LogSourceUnknown),
-        },
-    };
-    if log_source == LogSource::Http && game == Game::Minecraft {
-        return invalid(Field::LogSource, Problem::MinecraftNoHttpLogs);
-    }
-    let log_path = text(&form.log_path);
-    let sftp = log_source == LogSource::Sftp;
-    let sftp_port = match text(&form.sftp_port) {
-        None => 22,
-        Some(port) => number(&port, 1, 65535, Unit::Port, Field::SftpPort)? as u16,
-    };
-    let mut sftp_user = None;
-    let mut sftp_password = None;
-    let mut sftp_host_key = None;
-    match log_source {
-        LogSource::File => {
-            let Some(path) = log_path.as_deref() else {
-                return invalid(Field::LogPath, Problem::Required);
-            };
-            if !Path::new(path).is_dir() {
-                return invalid(
-                    Field::LogPath,
-                    Problem::FolderMissing {
-                        path: path.to_owned(),
-                    },
-                );
+/// The form as the command line's [`ServerForm`], checked by [`server_settings::validate`]
+/// (for a server whose stored secrets are `stored`). The first problem is answered with its
+/// field. `require_pin`: SFTP logs need a confirmed host key (saving; a test shows the key).
+fn checked(
+    form: &GameServerForm,
+    stored: StoredSecrets,
+    require_pin: bool,
+) -> Result<(ServerForm, ValidServer), AppError> {
+    let mut form = server_form(form)?;
+    let valid = server_settings::validate(&form, stored).map_err(|errors| match errors.first() {
+        Some(error) => field_error(error),
+        None => AppError::Internal,
+    })?;
+    if valid.log_source == LogSource::Sftp {
+        match form.sftp_host_key.as_deref().map(str::trim) {
+            None | Some("") if require_pin => {
+                return Err(AppError::invalid(
+                    Field::SftpHostKey,
+                    Problem::HostKeyNotConfirmed,
+                ));
             }
-        }
-        LogSource::Sftp => {
-            if log_path.is_none() {
-                return invalid(Field::LogPath, Problem::Required);
-            }
-            sftp_user = text(&form.sftp_user);
-            if sftp_user.is_none() {
-                return invalid(Field::SftpUser, Problem::Required);
-            }
-            sftp_password = secret(
-                &form.sftp_password,
-                stored.and_then(|s| s.sftp_password.clone()),
-                Field::SftpPassword,
-            )?;
-            if sftp_password.is_none() {
-                return invalid(Field::SftpPassword, Problem::Required);
-            }
-            sftp_host_key = match text(&form.sftp_host_key) {
-                None if require_pin => {
-                    return invalid(Field::SftpHostKey, Problem::HostKeyNotConfirmed);
+            None | Some("") => {}
+            Some(key) => match normalize_fingerprint(key) {
+                Some(key) => form.sftp_host_key = Some(key),
+                None => {
+                    return Err(AppError::invalid(
+                        Field::SftpHostKey,
+                        Problem::FingerprintInvalid,
+                    ));
                 }
-                None => None,
-                Some(key) => match normalize_fingerprint(&key) {
-                    Some(key) => Some(key),
-                    None => return invalid(Field::SftpHostKey, Problem::FingerprintInvalid),
-                },
-            };
-        }
-        LogSource::None | LogSource::Http => {}
-    }
-    let log_timezone = text(&form.log_timezone);
-    if let Some(zone) = log_timezone.as_deref()
-        && zone.parse::<chrono_tz::Tz>().is_err()
-    {
-        return invalid(
-            Field::LogTimezone,
-            Problem::TimeZoneUnknown {
-                zone: zone.to_owned(),
             },
-        );
-    }
-    let prometheus_url = text(&form.prometheus_url);
-    if let Some(url) = prometheus_url.as_deref() {
-        match url::Url::parse(url) {
-            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
-            _ => return invalid(Field::PrometheusUrl, Problem::UrlNotHttp),
         }
     }
-    let metrics_interval_secs = match text(&form.metrics_interval_secs) {
-        None => 30,
-        Some(secs) => number(&secs, 5, 3600, Unit::Seconds, Field::MetricsInterval)? as i32,
+    // Validated again with the normalised fingerprint (the one stored).
+    let valid = server_settings::validate(&form, stored).map_err(|errors| match errors.first() {
+        Some(error) => field_error(error),
+        None => AppError::Internal,
+    })?;
+    Ok((form, valid))
+}
+
+/// The browser's form (numbers as text, secrets with their action) as a [`ServerForm`].
+fn server_form(form: &GameServerForm) -> Result<ServerForm, AppError> {
+    let text = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+    let port = |value: &str, field: Field| -> Result<Option<u16>, AppError> {
+        text(value)
+            .map(|port| number(&port, 1, 65535, Unit::Port, field).map(|n| n as u16))
+            .transpose()
     };
-    let capacity = match text(&form.capacity) {
-        None => None,
-        Some(slots) => Some(number(&slots, 1, CAPACITY_MAX, Unit::Slots, Field::Capacity)? as i32),
+    let seconds = |value: &str, default: u32, field: Field| -> Result<u32, AppError> {
+        match text(value) {
+            None => Ok(default),
+            Some(secs) => number(&secs, 5, 3600, Unit::Seconds, field).map(|n| n as u32),
+        }
     };
-    Ok(Settings {
-        name,
-        game,
-        host,
-        // As `servers add`: a port only with a password (RCON is used only with both).
-        rcon_port: rcon_password.as_ref().map(|_| rcon_port),
-        rcon_password,
-        poll_interval_secs,
-        log_source,
-        log_path: if matches!(log_source, LogSource::File | LogSource::Sftp) {
-            log_path
-        } else {
-            None
-        },
-        sftp_port,
-        sftp_user: sftp.then_some(sftp_user).flatten(),
-        sftp_password: sftp.then_some(sftp_password).flatten(),
-        sftp_host_key: sftp.then_some(sftp_host_key).flatten(),
-        log_timezone,
-        prometheus_url,
-        metrics_interval_secs,
-        capacity,
+    Ok(ServerForm {
+        name: form.name.clone(),
+        game: form.game.clone(),
+        host: form.host.clone(),
+        rcon_port: port(&form.rcon_port, Field::RconPort)?,
+        rcon_password: secret(&form.rcon_password, Field::RconPassword)?,
+        poll_interval_secs: seconds(&form.poll_interval_secs, 60, Field::PollInterval)?,
+        log_source: text(&form.log_source).unwrap_or_else(|| "none".to_owned()),
+        log_path: text(&form.log_path),
+        sftp_port: port(&form.sftp_port, Field::SftpPort)?.unwrap_or(22),
+        sftp_user: text(&form.sftp_user),
+        sftp_password: secret(&form.sftp_password, Field::SftpPassword)?,
+        sftp_key: secret(&form.sftp_key, Field::SftpKey)?,
+        sftp_key_passphrase: Some(form.sftp_key_passphrase.clone()).filter(|p| !p.is_empty()),
+        sftp_host_key: text(&form.sftp_host_key),
+        log_timezone: text(&form.log_timezone),
+        prometheus_url: text(&form.prometheus_url),
+        metrics_interval_secs: seconds(&form.metrics_interval_secs, 30, Field::MetricsInterval)?,
+        capacity: text(&form.capacity)
+            .map(|slots| {
+                number(&slots, 1, CAPACITY_MAX, Unit::Slots, Field::Capacity).map(|n| n as i32)
+            })
+            .transpose()?,
     })
 }
 
@@ -868,19 +738,187 @@ fn number(text: &str, min: i64, max: i64, unit: Unit, field: Field) -> Result<i6
     }
 }
 
-/// The secret to store: kept, replaced (not by nothing) or removed.
-fn secret(
-    input: &SecretInput,
-    stored: Option<String>,
-    field: Field,
-) -> Result<Option<String>, AppError> {
+/// Kept, replaced (not by nothing) or removed.
+fn secret(input: &SecretInput, field: Field) -> Result<SecretChange, AppError> {
     match input.action {
-        SecretAction::Keep => Ok(stored.filter(|s| !s.is_empty())),
-        SecretAction::Clear => Ok(None),
-        SecretAction::Replace if input.value.is_empty() => {
+        SecretAction::Keep => Ok(SecretChange::Keep),
+        SecretAction::Clear => Ok(SecretChange::Clear),
+        SecretAction::Replace if input.value.trim().is_empty() => {
             Err(AppError::invalid(field, Problem::Required))
         }
-        SecretAction::Replace => Ok(Some(input.value.clone())),
+        SecretAction::Replace => Ok(SecretChange::Replace(input.value.clone())),
+    }
+}
+
+/// A field of the command line's form as the browser's.
+fn form_field(field: server_settings::Field) -> Field {
+    use server_settings::Field as F;
+    match field {
+        F::Name => Field::Name,
+        F::Game => Field::Game,
+        F::Host => Field::Host,
+        F::RconPort => Field::RconPort,
+        F::RconPassword => Field::RconPassword,
+        F::PollInterval => Field::PollInterval,
+        F::LogSource => Field::LogSource,
+        F::LogPath => Field::LogPath,
+        F::SftpPort => Field::SftpPort,
+        F::SftpUser => Field::SftpUser,
+        F::SftpPassword => Field::SftpPassword,
+        F::SftpKey => Field::SftpKey,
+        F::SftpKeyPassphrase => Field::SftpKeyPassphrase,
+        F::SftpHostKey => Field::SftpHostKey,
+        F::LogTimezone => Field::LogTimezone,
+        F::PrometheusUrl => Field::PrometheusUrl,
+        F::MetricsInterval => Field::MetricsInterval,
+        F::Capacity => Field::Capacity,
+    }
+}
+
+/// A problem [`server_settings::validate`] found, next to its field.
+fn field_error(error: &FieldError) -> AppError {
+    use server_settings::Problem as P;
+    let field = form_field(error.field);
+    let problem = match &error.problem {
+        P::Empty | P::RequiredBy { .. } => Problem::Required,
+        P::TooLong { max } => Problem::NameTooLong {
+            max: u32::try_from(*max).unwrap_or(u32::MAX),
+        },
+        P::UnknownGame { .. } => Problem::GameUnknown,
+        P::UnknownLogSource { .. } => Problem::LogSourceUnknown,
+        P::OutOfRange { min, max } => Problem::OutOfRange {
+            min: i64::from(*min),
+            max: i64::from(*max),
+            unit: Unit::Seconds,
+        },
+        P::TooSmall { min } => match field {
+            Field::Capacity => Problem::OutOfRange {
+                min: *min,
+                max: CAPACITY_MAX,
+                unit: Unit::Slots,
+            },
+            _ => Problem::OutOfRange {
+                min: *min,
+                max: 65535,
+                unit: Unit::Port,
+            },
+        },
+        P::NotAFolder { path } => Problem::FolderMissing { path: path.clone() },
+        P::NoHttpLogs { .. } => Problem::MinecraftNoHttpLogs,
+        P::NotATimeZone { given } => Problem::TimezoneUnknown {
+            name: given.clone(),
+        },
+        P::NotAnHttpUrl { .. } => Problem::UrlNotHttp,
+        P::NameTaken { name } => Problem::ServerNameTaken { name: name.clone() },
+        P::Key(KeyProblem::NotAKey) => Problem::SftpKeyNotAKey,
+        P::Key(KeyProblem::NeedsPassphrase) => Problem::SftpKeyNeedsPassphrase,
+        P::Key(KeyProblem::WrongPassphrase) => Problem::SftpKeyWrongPassphrase,
+    };
+    AppError::invalid(field, problem)
+}
+
+/// Why saving failed, as the admin sees it.
+fn save_error(error: SaveError) -> AppError {
+    match error {
+        SaveError::Invalid(errors) => errors.first().map_or(AppError::Internal, field_error),
+        SaveError::NoKey => AppError::invalid_request(Problem::SecretKeyMissing),
+        SaveError::NotFound(server_id) => unknown(server_id),
+        SaveError::Database(error) => error.into(),
+    }
+}
+
+/// Why stored secrets could not be opened.
+fn load_error(error: LoadError) -> AppError {
+    match error {
+        LoadError::NoKey { .. } => AppError::invalid_request(Problem::SecretKeyMissing),
+        LoadError::Database(error) => error.into(),
+        LoadError::Secret { .. } => {
+            tracing::error!(%error, "a game server's secret cannot be opened");
+            AppError::Internal
+        }
+    }
+}
+
+fn set(is_set: bool) -> &'static str {
+    if is_set { "set" } else { "not set" }
+}
+
+/// Stored settings as the audit log records them: secrets only as set or not.
+fn settings_audit(server: &Settings) -> Value {
+    json!({
+        "name": server.name,
+        "game": server.game.as_str(),
+        "host": server.host,
+        "rcon_port": server.rcon_port,
+        "rcon_password": set(server.rcon_password_set),
+        "poll_interval_secs": server.poll_interval_secs,
+        "log_source": server.log_source.as_str(),
+        "log_path": server.log_path,
+        "sftp_port": server.sftp_port,
+        "sftp_user": server.sftp_user,
+        "sftp_password": set(server.sftp_password_set),
+        "sftp_key": set(server.sftp_key_set),
+        "sftp_host_key": server.sftp_host_key,
+        "log_timezone": server.log_timezone,
+        "prometheus_url": server.prometheus_url,
+        "metrics_interval_secs": server.metrics_interval_secs,
+        "capacity": server.capacity_override,
+    })
+}
+
+/// Settings about to be stored as the audit log records them.
+fn valid_audit(valid: &ValidServer, stored: StoredSecrets) -> Value {
+    let after = |change: &SecretChange, was: bool| {
+        set(match change {
+            SecretChange::Keep => was,
+            SecretChange::Replace(_) => true,
+            SecretChange::Clear => false,
+        })
+    };
+    json!({
+        "name": valid.name,
+        "game": valid.game.as_str(),
+        "host": valid.host,
+        "rcon_port": valid.rcon_port,
+        "rcon_password": after(&valid.rcon_password, stored.rcon_password),
+        "poll_interval_secs": valid.poll_interval_secs,
+        "log_source": valid.log_source.as_str(),
+        "log_path": valid.log_path,
+        "sftp_port": valid.sftp_port,
+        "sftp_user": valid.sftp_user,
+        "sftp_password": after(&valid.sftp_password, stored.sftp_password),
+        "sftp_key": after(&valid.sftp_key, stored.sftp_key),
+        "sftp_host_key": valid.sftp_host_key,
+        "log_timezone": valid.log_timezone,
+        "prometheus_url": valid.prometheus_url,
+        "metrics_interval_secs": valid.metrics_interval_secs,
+        "capacity": valid.capacity,
+    })
+}
+
+/// A server as the list shows it: whether its secrets are set, never them.
+fn settings_view(server: &Settings, sources: Vec<SourceStatus>) -> GameServerSettings {
+    GameServerSettings {
+        server_id: server.server_id,
+        name: server.name.clone(),
+        game: server.game.as_str().to_owned(),
+        host: server.host.clone(),
+        rcon_port: server.rcon_port,
+        rcon_password_set: server.rcon_password_set,
+        poll_interval_secs: server.poll_interval_secs,
+        log_source: server.log_source.as_str().to_owned(),
+        log_path: server.log_path.clone(),
+        sftp_port: server.sftp_port,
+        sftp_user: server.sftp_user.clone(),
+        sftp_password_set: server.sftp_password_set,
+        sftp_key_set: server.sftp_key_set,
+        sftp_host_key: server.sftp_host_key.clone(),
+        log_timezone: server.log_timezone.clone(),
+        prometheus_url: server.prometheus_url.clone(),
+        metrics_interval_secs: server.metrics_interval_secs,
+        capacity: server.capacity_override,
+        enabled: server.enabled,
+        sources,
     }
 }
 
@@ -898,40 +936,12 @@ fn normalize_fingerprint(text: &str) -> Option<String> {
     (body.len() == 43 && body.chars().all(base64)).then(|| format!("SHA256:{body}"))
 }
 
-/// `host:port`, with brackets around an IPv6 address.
-fn host_port(host: &str, port: u16) -> String {
-    if host.contains(':') && !host.starts_with('[') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    }
-}
-
 fn subject(server_id: i64, name: &str) -> String {
     format!("game server {name} (id {server_id})")
 }
 
-/// A unique violation on the name is the admin's to fix; anything else is internal.
-fn name_taken(error: sqlx::Error, name: &str) -> AppError {
-    match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => AppError::invalid(
-            Field::Name,
-            Problem::ServerNameTaken {
-                name: name.to_owned(),
-            },
-        ),
-        _ => error.into(),
-    }
-}
-
-/// A new random log token (256 bits, hex).
-fn new_token() -> String {
-    let bytes: [u8; 32] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The newest `*.log` files of a folder on this machine.
-fn list_local_folder(folder: &str) -> LogsCheck {
+fn list_local_folder(folder: &str, tz: chrono_tz::Tz) -> LogsCheck {
     let path = Path::new(folder);
     if !path.exists() {
         return LogsCheck::Failed {
@@ -959,7 +969,10 @@ fn list_local_folder(folder: &str) -> LogsCheck {
             meta.is_file().then(|| LogFileSeen {
                 name: entry.file_name().to_string_lossy().into_owned(),
                 bytes: meta.len(),
-                modified: meta.modified().ok().map(DateTime::<Utc>::from),
+                modified: meta
+                    .modified()
+                    .ok()
+                    .map(|at| local(DateTime::<Utc>::from(at), tz)),
             })
         })
         .collect();
@@ -967,7 +980,11 @@ fn list_local_folder(folder: &str) -> LogsCheck {
 }
 
 /// Logs in over SFTP and lists the folder's newest `*.log` files.
-async fn list_sftp_folder(target: &SftpTarget, folder: &str) -> LogsCheck {
+async fn list_sftp_folder(
+    target: &collectors::game::sftp::SftpTarget,
+    folder: &str,
+    tz: chrono_tz::Tz,
+) -> LogsCheck {
     let listed = async {
         let remote = SftpFolder::connect(target, folder).await?;
         let files = remote.list().await;
@@ -984,7 +1001,7 @@ async fn list_sftp_folder(target: &SftpTarget, folder: &str) -> LogsCheck {
                 .map(|f| LogFileSeen {
                     name: f.name,
                     bytes: f.len,
-                    modified: Some(f.modified),
+                    modified: Some(local(f.modified, tz)),
                 })
                 .collect(),
         ),
@@ -1004,6 +1021,8 @@ async fn list_sftp_folder(target: &SftpTarget, folder: &str) -> LogsCheck {
                 SftpError::Timeout { .. } => LogsProblem::Timeout,
                 SftpError::AuthRejected { .. } => LogsProblem::LoginRefused,
                 SftpError::NoPasswordLogin { .. } => LogsProblem::NoPasswordLogin,
+                SftpError::KeyRejected { .. } => LogsProblem::KeyRefused,
+                SftpError::NoKeyLogin { .. } => LogsProblem::NoKeyLogin,
                 SftpError::NoSuchFolder { .. } => LogsProblem::NoSuchFolder,
                 SftpError::NotAFolder { .. } => LogsProblem::NotAFolder,
                 SftpError::PermissionDenied { .. } => LogsProblem::PermissionDenied,
@@ -1048,9 +1067,4 @@ mod tests {
         );
     }
 
-    #[test]
-    fn ipv6_hosts_get_brackets() {
-        assert_eq!(host_port("::1", 27015), "[::1]:27015");
-        assert_eq!(host_port("cs.example.org", 27015), "cs.example.org:27015");
-    }
 }
