@@ -147,7 +147,10 @@ async fn an_admin_manages_a_server_every_change_is_audited_and_no_password_is_se
     assert_eq!(status, StatusCode::OK, "{saved}");
     let server_id = saved["server_id"].as_i64().expect("server id");
     // The token is in the address once; only its hash is stored.
-    let url = saved["log_address"]["url"].as_str().expect("url").to_owned();
+    let url = saved["log_address"]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
     let token = url
         .strip_prefix(&format!("{}ingest/logs/", app.base))
         .expect("the log address")
@@ -335,7 +338,10 @@ async fn an_admin_manages_a_server_every_change_is_audited_and_no_password_is_se
     for secret in [RCON_PASSWORD, "new-Secret-99", "x-Secret-3141"] {
         assert!(!log_text.contains(secret), "the audit log holds a password");
         assert!(!answered.contains(secret), "an answer holds a password");
-        assert!(!dump.contains(secret), "the database holds a password in clear");
+        assert!(
+            !dump.contains(secret),
+            "the database holds a password in clear"
+        );
     }
     // The log token was in its one answer, and is stored nowhere.
     assert!(!log_text.contains(&token) && !dump.contains(&token));
@@ -760,7 +766,16 @@ async fn leaders_and_members_are_refused_every_game_server_function(pool: PgPool
 fn ssh_keygen(dir: &std::path::Path, passphrase: &str) -> String {
     let path = dir.join("id_ed25519");
     let status = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", passphrase, "-C", "guildhall-test", "-f"])
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            passphrase,
+            "-C",
+            "guildhall-test",
+            "-f",
+        ])
         .arg(&path)
         .status()
         .expect("ssh-keygen (openssh-client) must be installed");
@@ -779,12 +794,17 @@ async fn an_sftp_key_pasted_with_its_passphrase_logs_in_and_is_only_ever_said_to
     std::fs::write(root.0.join("logs").join("latest.log"), "x").expect("file");
     let passphrase = "phrase of the pasted key 2718";
     let key_text = ssh_keygen(&root.0, passphrase);
-    let private = collectors::game::sftp::open_private_key(&key_text, Some(passphrase))
-        .expect("opens");
+    let private =
+        collectors::game::sftp::open_private_key(&key_text, Some(passphrase)).expect("opens");
     let opened = collectors::game::sftp::private_key_text(&private).expect("text");
-    let sftp = FakeSftp::start_with_key(root.0.clone(), "keylogs", None, private.public_key().clone())
-        .await
-        .expect("fake SFTP with a key");
+    let sftp = FakeSftp::start_with_key(
+        root.0.clone(),
+        "keylogs",
+        None,
+        private.public_key().clone(),
+    )
+    .await
+    .expect("fake SFTP with a key");
     let port = sftp.addr.port().to_string();
     let fields = form(&[
         ("name", "Keyed"),
@@ -834,9 +854,18 @@ async fn an_sftp_key_pasted_with_its_passphrase_logs_in_and_is_only_ever_said_to
     secrets.extend(lines(&opened));
     secrets.push(passphrase.to_owned());
     for secret in &secrets {
-        assert!(!answered.contains(secret.as_str()), "an answer holds the key");
-        assert!(!log_text.contains(secret.as_str()), "the audit log holds the key");
-        assert!(!dump.contains(secret.as_str()), "the database holds the key in clear");
+        assert!(
+            !answered.contains(secret.as_str()),
+            "an answer holds the key"
+        );
+        assert!(
+            !log_text.contains(secret.as_str()),
+            "the audit log holds the key"
+        );
+        assert!(
+            !dump.contains(secret.as_str()),
+            "the database holds the key in clear"
+        );
     }
     // Kept on an edit, removed with "clear" (then a password is needed).
     let mut cleared = form(&[

@@ -1042,7 +1042,16 @@ async fn game_server_errors(errors: &mut Errors<'_>) {
     std::fs::create_dir_all(&dir).expect("key folder");
     let path = dir.join("id_ed25519");
     let made = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "right phrase", "-C", "guildhall-test", "-f"])
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "right phrase",
+            "-C",
+            "guildhall-test",
+            "-f",
+        ])
         .arg(&path)
         .status()
         .expect("ssh-keygen (openssh-client) must be installed");

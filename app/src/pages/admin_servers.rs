@@ -605,7 +605,11 @@ fn SecretField(
     let typed = move |ev: leptos::ev::Event| {
         let typed = event_target_value(&ev);
         if !is_set {
-            action.set(if typed.is_empty() { SecretAction::Keep } else { SecretAction::Replace });
+            action.set(if typed.is_empty() {
+                SecretAction::Keep
+            } else {
+                SecretAction::Replace
+            });
         }
         value.set(typed);
     };

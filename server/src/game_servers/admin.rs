@@ -24,8 +24,7 @@ use collectors::game::server_settings::{
     self, FieldError, SaveError, SecretChange, ServerForm, StoredSecrets, ValidServer,
 };
 use collectors::game::servers::{
-    Game, GameServer, LoadError, LogSource, host_port, load_settings, server_by_id,
-    settings_by_id,
+    Game, GameServer, LoadError, LogSource, host_port, load_settings, server_by_id, settings_by_id,
 };
 use collectors::game::sftp::{KeyProblem, SftpError, SftpFolder};
 use collectors::secrets::SecretKey;
@@ -177,7 +176,11 @@ impl ServerAdmin {
         )
         .await?;
         tx.commit().await?;
-        tracing::info!(admin = actor.id, server_id = created.server_id, "game server added");
+        tracing::info!(
+            admin = actor.id,
+            server_id = created.server_id,
+            "game server added"
+        );
         let sends_http =
             valid.log_source == LogSource::Http || matches!(valid.game, Game::Cs2 | Game::Csgo);
         Ok(SavedGameServer {
@@ -334,7 +337,11 @@ impl ServerAdmin {
         )
         .await?;
         tx.commit().await?;
-        tracing::info!(admin = actor.id, server_id, "game server log token replaced");
+        tracing::info!(
+            admin = actor.id,
+            server_id,
+            "game server log token replaced"
+        );
         Ok(self.log_address(&token))
     }
 
@@ -381,7 +388,11 @@ impl ServerAdmin {
             self.test_logs(server, tz),
             self.test_metrics(server)
         );
-        ConnectionReport { rcon, logs, metrics }
+        ConnectionReport {
+            rcon,
+            logs,
+            metrics,
+        }
     }
 
     async fn test_rcon(&self, server: &GameServer) -> RconCheck {
@@ -654,10 +665,11 @@ fn checked(
     require_pin: bool,
 ) -> Result<(ServerForm, ValidServer), AppError> {
     let mut form = server_form(form)?;
-    let valid = server_settings::validate(&form, stored).map_err(|errors| match errors.first() {
-        Some(error) => field_error(error),
-        None => AppError::Internal,
-    })?;
+    let valid =
+        server_settings::validate(&form, stored).map_err(|errors| match errors.first() {
+            Some(error) => field_error(error),
+            None => AppError::Internal,
+        })?;
     if valid.log_source == LogSource::Sftp {
         match form.sftp_host_key.as_deref().map(str::trim) {
             None | Some("") if require_pin => {
@@ -679,10 +691,11 @@ fn checked(
         }
     }
     // Validated again with the normalised fingerprint (the one stored).
-    let valid = server_settings::validate(&form, stored).map_err(|errors| match errors.first() {
-        Some(error) => field_error(error),
-        None => AppError::Internal,
-    })?;
+    let valid =
+        server_settings::validate(&form, stored).map_err(|errors| match errors.first() {
+            Some(error) => field_error(error),
+            None => AppError::Internal,
+        })?;
     Ok((form, valid))
 }
 
@@ -1066,5 +1079,4 @@ mod tests {
             None
         );
     }
-
 }
