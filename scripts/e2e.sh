@@ -4,7 +4,8 @@
 #
 #   scripts/e2e.sh <path-to-guildhall-binary>
 #   env: GUILDHALL_SITE_ROOT (built site), E2E_DATABASE_URL, E2E_PORT, GUILDHALL_TEST_PEERS
-#   (the built `test_peers` example: loopback RCON and SFTP servers for the game server tests)
+#   (the built `test_peers` example: loopback RCON and SFTP servers for the game server tests;
+#   default: `examples/test_peers` beside the binary, when it is built)
 set -euo pipefail
 bin=$(realpath "${1:?usage: scripts/e2e.sh <path-to-guildhall-binary>}")
 cd "$(dirname "$0")/.."
@@ -12,6 +13,11 @@ cd "$(dirname "$0")/.."
 : "${GUILDHALL_SITE_ROOT:?set GUILDHALL_SITE_ROOT to the built site (target/site)}"
 : "${E2E_DATABASE_URL:=postgres://postgres@127.0.0.1:5432/guildhall_e2e}"
 : "${E2E_PORT:=3900}"
+: "${GUILDHALL_TEST_PEERS:=$(dirname "$bin")/examples/test_peers}"
+[ -x "$GUILDHALL_TEST_PEERS" ] || GUILDHALL_TEST_PEERS=
+# Game server passwords are sealed with a secret key: a fixed one, for this test database only.
+: "${GUILDHALL_SECRET_KEY:=Z3VpbGRoYWxsLWUyZS1vbmx5LXNlY3JldC1rZXktMzI=}"
+export GUILDHALL_SECRET_KEY
 # The tests run pipeline jobs with this binary where the scheduler would (it is off below).
 export GUILDHALL_SITE_ROOT E2E_DATABASE_URL GUILDHALL_BIN=$bin
 export DATABASE_URL=$E2E_DATABASE_URL

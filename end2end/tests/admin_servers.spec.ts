@@ -1,8 +1,9 @@
-// Game servers in the browser (/admin/servers): an admin adds a CS2 server against the
-// loopback RCON test server, tests the connection and sees its `status` answer; a wrong
-// password is reported as one; an SFTP server's unknown host key is shown and confirmed; no
-// response the page receives holds a password; leaders and members are refused the page
-// and its server functions. The RCON and SFTP peers are the collectors' `test_peers`
+// Game servers in the browser (/admin/servers, the console's servers section): an admin
+// adds a CS2 server against the loopback RCON test server, tests the connection and sees
+// its `status` answer; a wrong password is reported as one; a new log address is shown
+// once; an SFTP server's unknown host key is shown and confirmed; no response the page
+// receives holds a password (they are sealed with the server's GUILDHALL_SECRET_KEY, which
+// scripts/e2e.sh sets); leaders and members are refused the page and its server functions. The RCON and SFTP peers are the collectors' `test_peers`
 // example, started by scripts/e2e.sh (E2E_TEST_PEERS holds their addresses).
 import { expect, test, type Page, type Response } from '@playwright/test';
 import { query, signIn, waitForHydration } from './support';
@@ -51,6 +52,10 @@ test.describe.serial('game servers in the browser', () => {
     await signIn(page, 'admin', '/admin/servers');
     await waitForHydration(page);
     await expect(page.getByTestId('admin-servers')).toBeVisible();
+    // Inside the console frame, on the community's clock.
+    await expect(page.getByTestId('admin')).toHaveAttribute('data-section', 'servers');
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Game servers');
+    await expect(page.getByTestId('zone-note')).toContainText('Times in');
 
     await page.getByTestId('add-server').click();
     const form = page.getByTestId('server-form');
@@ -90,6 +95,12 @@ test.describe.serial('game servers in the browser', () => {
     const card = page.locator('[data-testid="server-card"][data-server="E2E Dust"]');
     await expect(card.getByTestId('rcon-password-state')).toHaveText('set');
 
+    // A new log token: the new address is shown once, and differs.
+    const firstCommand = (await address.getByTestId('log-command').textContent()) ?? '';
+    await card.getByTestId('new-token').click();
+    await expect(page.getByTestId('log-command')).toHaveText(/^logaddress_add_http "http:\/\/.+\/ingest\/logs\/[0-9a-f]{64}"$/);
+    await expect(page.getByTestId('log-command')).not.toHaveText(firstCommand);
+
     // The saved server tests with its stored password.
     await card.getByTestId('test-server').click();
     await expect(card.getByTestId('rcon-result')).toHaveAttribute('data-outcome', 'ok');
@@ -106,7 +117,12 @@ test.describe.serial('game servers in the browser', () => {
     const [audited] = await query<{ actions: string }>(
       "select string_agg(action, ',' order by id) as actions from app.audit_log where subject like 'game server E2E Dust%'",
     );
-    expect(audited.actions).toBe('game_server.add');
+    expect(audited.actions).toBe('game_server.add,game_server.log_token');
+    // Stored sealed: the clear column stays empty.
+    const [sealed] = await query<{ clear: string | null; sealed: boolean }>(
+      "select rcon_password as clear, rcon_password_sealed is not null as sealed from app.game_servers where name = 'E2E Dust'",
+    );
+    expect(sealed).toEqual({ clear: null, sealed: true });
 
     const bodies = await recorded.bodies();
     expect(bodies.length).toBeGreaterThan(5);
