@@ -417,11 +417,14 @@ pub async fn server_by_id(
 
 async fn row_by_name(pool: &PgPool, name: &str) -> sqlx::Result<Option<Row>> {
     let id: Option<i64> = name.parse().ok();
-    sqlx::query_as(&format!("{SELECT} where name = $1 or server_id = $2"))
-        .bind(name)
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    // A deleted server (history kept) may share its name with a configured one: that one.
+    sqlx::query_as(&format!(
+        "{SELECT} where name = $1 or server_id = $2 order by deleted_at is not null limit 1"
+    ))
+    .bind(name)
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Every configured server's settings (no secrets), by id.
