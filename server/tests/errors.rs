@@ -874,6 +874,10 @@ fn server_form(changes: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A change to the game server form, the field and problem it is refused with, and the
+/// German and English text.
+type FormCase<'a> = (Vec<(&'a str, &'a str)>, Field, Problem, &'a str, &'a str);
+
 /// Every problem of the game servers' form, at its field (admin signed in).
 async fn game_server_errors(errors: &mut Errors<'_>) {
     use app::api::{
@@ -897,7 +901,7 @@ async fn game_server_errors(errors: &mut Errors<'_>) {
             .await;
     }
     let long = "x".repeat(101);
-    let cases: Vec<(Vec<(&str, &str)>, Field, Problem, &str, &str)> = vec![
+    let cases: Vec<FormCase> = vec![
         (
             vec![("name", " ")],
             Field::Name,
@@ -1068,7 +1072,7 @@ async fn game_server_errors(errors: &mut Errors<'_>) {
         ]
     };
     let protected: &'static str = Box::leak(protected.into_boxed_str());
-    let key_cases: Vec<(Vec<(&str, &str)>, Field, Problem, &str, &str)> = vec![
+    let key_cases: Vec<FormCase> = vec![
         (
             sftp_key("sftp_key][value", "not a key"),
             Field::SftpKey,

@@ -148,7 +148,7 @@ impl ServerAdmin {
                 settings_view(&s, sources)
             })
             .collect();
-        servers.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        servers.sort_by_key(|s| s.name.to_lowercase());
         Ok(GameServersSection {
             zone: tz.name().to_owned(),
             servers,
