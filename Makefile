@@ -6,6 +6,7 @@ export CARGO_TARGET_DIR ?= $(CURDIR)/target
 SITE_ROOT ?= $(CURDIR)/target/site
 PKG_DIR := $(SITE_ROOT)/pkg
 BIN := $(CARGO_TARGET_DIR)/debug/guildhall
+TEST_PEERS := $(CARGO_TARGET_DIR)/debug/examples/test_peers
 WASM := $(CARGO_TARGET_DIR)/wasm32-unknown-unknown/debug/hydrate.wasm
 PG ?= postgres://postgres@127.0.0.1:5432
 DEMO_DATABASE_URL ?= $(PG)/guildhall_demo
@@ -15,7 +16,7 @@ E2E_PORT ?= 3900
 ADVISORY_DB ?= $(CURDIR)/../shared/advisory-db
 export ADVISORY_DB
 
-.PHONY: run test setup setup-browser setup-audit build site server lint audit test-rust test-e2e bench clean-site
+.PHONY: run test setup setup-browser setup-audit build site server test-peers lint audit test-rust test-e2e bench clean-site
 
 ## Tools (idempotent; fast when everything is installed).
 setup:
@@ -34,6 +35,10 @@ server:
 	cargo build -p guildhall
 
 build: site server
+
+## Loopback RCON and SFTP servers for the browser tests (a collectors example, not the product).
+test-peers:
+	cargo build -p collectors --features testing --example test_peers
 
 ## Build, create and fill the demo database, serve on http://127.0.0.1:3000 with demo login.
 run: build
@@ -55,8 +60,8 @@ audit: setup-audit
 test-rust: setup-audit
 	DATABASE_URL=$(PG)/postgres cargo test --workspace --exclude hydrate
 
-test-e2e: build
-	@GUILDHALL_SITE_ROOT=$(SITE_ROOT) E2E_DATABASE_URL=$(E2E_DATABASE_URL) E2E_PORT=$(E2E_PORT) scripts/e2e.sh $(BIN)
+test-e2e: build test-peers
+	@GUILDHALL_SITE_ROOT=$(SITE_ROOT) E2E_DATABASE_URL=$(E2E_DATABASE_URL) E2E_PORT=$(E2E_PORT) GUILDHALL_TEST_PEERS=$(TEST_PEERS) scripts/e2e.sh $(BIN)
 
 ## Benchmarks, in one run: 1,000,000 voice events through the writer vs. plain COPY; the
 ## pipeline's idle and incremental ticks at 1x and 10x history; pages/s of the real server

@@ -3,7 +3,9 @@
 # E2E_PORT, and the Playwright tests in end2end/ against it. The server is always stopped.
 #
 #   scripts/e2e.sh <path-to-guildhall-binary>
-#   env: GUILDHALL_SITE_ROOT (built site), E2E_DATABASE_URL, E2E_PORT
+#   env: GUILDHALL_SITE_ROOT (built site), E2E_DATABASE_URL, E2E_PORT, GUILDHALL_TEST_PEERS
+#   (the built `test_peers` example: loopback RCON and SFTP servers for the game server tests;
+#   default: `examples/test_peers` beside the binary, when it is built)
 set -euo pipefail
 bin=$(realpath "${1:?usage: scripts/e2e.sh <path-to-guildhall-binary>}")
 cd "$(dirname "$0")/.."
@@ -11,6 +13,11 @@ cd "$(dirname "$0")/.."
 : "${GUILDHALL_SITE_ROOT:?set GUILDHALL_SITE_ROOT to the built site (target/site)}"
 : "${E2E_DATABASE_URL:=postgres://postgres@127.0.0.1:5432/guildhall_e2e}"
 : "${E2E_PORT:=3900}"
+: "${GUILDHALL_TEST_PEERS:=$(dirname "$bin")/examples/test_peers}"
+[ -x "$GUILDHALL_TEST_PEERS" ] || GUILDHALL_TEST_PEERS=
+# Game server passwords are sealed with a secret key: a fixed one, for this test database only.
+: "${GUILDHALL_SECRET_KEY:=Z3VpbGRoYWxsLWUyZS1vbmx5LXNlY3JldC1rZXktMzI=}"
+export GUILDHALL_SECRET_KEY
 # The tests run pipeline jobs with this binary where the scheduler would (it is off below).
 export GUILDHALL_SITE_ROOT E2E_DATABASE_URL GUILDHALL_BIN=$bin
 export DATABASE_URL=$E2E_DATABASE_URL
@@ -34,6 +41,31 @@ if curl -fsS "$base_url/healthz" >/dev/null 2>&1; then
   exit 1
 fi
 
+# Loopback RCON and SFTP peers for the game server tests (the collectors' `test_peers`
+# example, never part of the product): they print one JSON line with their addresses.
+peers_pid=
+if [ -n "${GUILDHALL_TEST_PEERS:-}" ]; then
+  peers_out=$(mktemp -t guildhall-e2e-peers.XXXXXX.log)
+  "$GUILDHALL_TEST_PEERS" >"$peers_out" 2>&1 &
+  peers_pid=$!
+  for _ in $(seq 1 100); do
+    [ -s "$peers_out" ] && break
+    sleep 0.1
+  done
+  E2E_TEST_PEERS=$(head -n 1 "$peers_out")
+  case $E2E_TEST_PEERS in
+    '{'*) export E2E_TEST_PEERS ;;
+    *) echo "the test peers did not start:" >&2; cat "$peers_out" >&2; kill "$peers_pid" 2>/dev/null; exit 1 ;;
+  esac
+fi
+stop_peers() {
+  if [ -n "$peers_pid" ]; then
+    kill "$peers_pid" 2>/dev/null || true
+    wait "$peers_pid" 2>/dev/null || true
+  fi
+}
+trap stop_peers EXIT
+
 log=$(mktemp -t guildhall-e2e-server.XXXXXX.log)
 step "starting the server on $base_url (log: $log)"
 # Every test signs in from the same address: a sign-in limit for a whole test suite.
@@ -49,6 +81,7 @@ server_pid=$!
 stop_server() {
   kill "$server_pid" 2>/dev/null || true
   wait "$server_pid" 2>/dev/null || true
+  stop_peers
 }
 trap stop_server EXIT
 

@@ -85,6 +85,28 @@ pub enum Field {
     Timezone,
     To,
     Weeks,
+    // Game servers: the form's fields (`form[name]` …) and the other arguments.
+    Name,
+    Game,
+    Host,
+    RconPort,
+    RconPassword,
+    PollInterval,
+    LogSource,
+    LogPath,
+    SftpPort,
+    SftpUser,
+    SftpPassword,
+    SftpKey,
+    SftpKeyPassphrase,
+    SftpHostKey,
+    LogTimezone,
+    PrometheusUrl,
+    MetricsInterval,
+    Capacity,
+    ServerId,
+    Confirmation,
+    Fingerprint,
 }
 
 impl Field {
@@ -115,6 +137,27 @@ impl Field {
             Field::Timezone => "timezone",
             Field::To => "to",
             Field::Weeks => "weeks",
+            Field::Name => "name",
+            Field::Game => "game",
+            Field::Host => "host",
+            Field::RconPort => "rcon_port",
+            Field::RconPassword => "rcon_password",
+            Field::PollInterval => "poll_interval_secs",
+            Field::LogSource => "log_source",
+            Field::LogPath => "log_path",
+            Field::SftpPort => "sftp_port",
+            Field::SftpUser => "sftp_user",
+            Field::SftpPassword => "sftp_password",
+            Field::SftpKey => "sftp_key",
+            Field::SftpKeyPassphrase => "sftp_key_passphrase",
+            Field::SftpHostKey => "sftp_host_key",
+            Field::LogTimezone => "log_timezone",
+            Field::PrometheusUrl => "prometheus_url",
+            Field::MetricsInterval => "metrics_interval_secs",
+            Field::Capacity => "capacity",
+            Field::ServerId => "server_id",
+            Field::Confirmation => "confirmation",
+            Field::Fingerprint => "fingerprint",
         }
     }
 }
@@ -126,6 +169,11 @@ pub enum Unit {
     Weeks,
     PastEvents,
     Pages,
+    Seconds,
+    /// A TCP port (1–65535).
+    Port,
+    /// Player slots.
+    Slots,
 }
 
 /// Why a request was invalid, with what the user needs to know to fix it. Each has a text
@@ -197,6 +245,42 @@ pub enum Problem {
     NoJobChosen,
     /// Not a pipeline job.
     JobUnknown { job: String },
+    // Game servers.
+    /// A field that must be filled in is empty.
+    Required,
+    /// A name longer than `max` characters.
+    NameTooLong { max: u32 },
+    /// Not a whole number.
+    NotANumber,
+    /// Not one of cs2, csgo, tf2, source, minecraft.
+    GameUnknown,
+    /// Not one of none, http, file, sftp.
+    LogSourceUnknown,
+    /// Minecraft cannot send its logs over HTTP.
+    MinecraftNoHttpLogs,
+    /// The log folder is not a folder on this machine.
+    FolderMissing { path: String },
+    /// Not an http(s) URL.
+    UrlNotHttp,
+    /// Another server has this name.
+    ServerNameTaken { name: String },
+    /// No such game server.
+    GameServerUnknown { server_id: i64 },
+    /// Not a host key fingerprint (`SHA256:…`).
+    FingerprintInvalid,
+    /// SFTP logs need the server's host key confirmed first (test the connection).
+    HostKeyNotConfirmed,
+    /// The typed confirmation is not the server's name.
+    ConfirmationMismatch { expected: String },
+    /// The SFTP key is not a private key in OpenSSH format.
+    SftpKeyNotAKey,
+    /// The SFTP key is protected by a passphrase, and none was given.
+    SftpKeyNeedsPassphrase,
+    /// The passphrase does not open the SFTP key.
+    SftpKeyWrongPassphrase,
+    /// A password or key is to be stored, and `GUILDHALL_SECRET_KEY` is not set (the
+    /// command line's message).
+    SecretKeyMissing,
 }
 
 /// Why a change was refused; the page shows each in the user's language.

@@ -278,6 +278,15 @@ pub fn problem_text(problem: &Problem, lang: Lang) -> String {
                 Unit::Weeks => Key::ProblemWeeksOutOfRange,
                 Unit::PastEvents => Key::ProblemPastEventsOutOfRange,
                 Unit::Pages => Key::ProblemPagesOutOfRange,
+                Unit::Seconds => Key::ProblemSecondsOutOfRange,
+                // Ports are written without thousands separators.
+                Unit::Port => {
+                    return Key::ProblemPortOutOfRange.fill(
+                        lang,
+                        &[("min", &min.to_string()), ("max", &max.to_string())],
+                    );
+                }
+                Unit::Slots => Key::ProblemSlotsOutOfRange,
             };
             key.fill(lang, &[("min", &lang.int(*min)), ("max", &lang.int(*max))])
         }
@@ -329,6 +338,29 @@ pub fn problem_text(problem: &Problem, lang: Lang) -> String {
         Problem::DayInFuture => plain(Key::ProblemDayInFuture),
         Problem::NoJobChosen => plain(Key::ProblemNoJobChosen),
         Problem::JobUnknown { job } => Key::ProblemJobUnknown.fill(lang, &[("job", job)]),
+        Problem::Required => plain(Key::ProblemRequired),
+        Problem::NameTooLong { max } => {
+            Key::ProblemNameTooLong.fill(lang, &[("max", &lang.int(i64::from(*max)))])
+        }
+        Problem::NotANumber => plain(Key::ProblemNotANumber),
+        Problem::GameUnknown => plain(Key::ProblemGameUnknown),
+        Problem::LogSourceUnknown => plain(Key::ProblemLogSourceUnknown),
+        Problem::MinecraftNoHttpLogs => plain(Key::ProblemMinecraftNoHttpLogs),
+        Problem::FolderMissing { path } => Key::ProblemFolderMissing.fill(lang, &[("path", path)]),
+        Problem::UrlNotHttp => plain(Key::ProblemUrlNotHttp),
+        Problem::ServerNameTaken { name } => {
+            Key::ProblemServerNameTaken.fill(lang, &[("name", name)])
+        }
+        Problem::GameServerUnknown { .. } => plain(Key::ProblemGameServerUnknown),
+        Problem::FingerprintInvalid => plain(Key::ProblemFingerprintInvalid),
+        Problem::HostKeyNotConfirmed => plain(Key::ProblemHostKeyNotConfirmed),
+        Problem::ConfirmationMismatch { expected } => {
+            Key::ProblemConfirmationMismatch.fill(lang, &[("expected", expected)])
+        }
+        Problem::SftpKeyNotAKey => plain(Key::ProblemSftpKeyNotAKey),
+        Problem::SftpKeyNeedsPassphrase => plain(Key::ProblemSftpKeyNeedsPassphrase),
+        Problem::SftpKeyWrongPassphrase => plain(Key::ProblemSftpKeyWrongPassphrase),
+        Problem::SecretKeyMissing => plain(Key::ProblemSecretKeyMissing),
     }
 }
 
@@ -812,7 +844,6 @@ keys! {
     ConsolePrivacy => "Datenschutz und Aufbewahrung", "Privacy and retention";
     ConsoleAudit => "Änderungsprotokoll", "Audit log";
     TimesIn => "Zeiten in", "Times in";
-    ServersFromCommandLine => "Spieleserver werden mit dem Befehl guildhall servers verwaltet.", "Game servers are managed with the guildhall servers command.";
     AuditNewer => "Neuere", "Newer";
     AuditOlder => "Ältere", "Older";
     AuditPageOf => "Seite {page} von {pages} ({total} Einträge)", "Page {page} of {pages} ({total} entries)";
@@ -912,6 +943,135 @@ keys! {
     ProblemDayInFuture => "Dieser Tag liegt in der Zukunft.", "This day is in the future.";
     ProblemNoJobChosen => "Wähle mindestens einen Job.", "Choose at least one job.";
     ProblemJobUnknown => "Einen Job „{job}“ gibt es nicht.", "There is no job \"{job}\".";
+    // Game servers in the browser (/admin/servers, servers-ui).
+    ServersAdminLead => "Spielserver hinzufügen, bearbeiten, pausieren und löschen, und ihre Verbindungen testen. Passwörter werden nie angezeigt; jede Änderung steht im Änderungsprotokoll.",
+        "Add, edit, pause and delete game servers, and test their connections. Passwords are never shown; every change goes into the audit log.";
+    AuditGameServerAdded => "Spielserver hinzugefügt", "Game server added";
+    AuditGameServerChanged => "Spielserver geändert", "Game server changed";
+    AuditGameServerEnabled => "Spielserver aktiviert oder pausiert", "Game server enabled or disabled";
+    AuditGameServerDeleted => "Spielserver gelöscht", "Game server deleted";
+    AuditGameServerLogToken => "Neue Log-Adresse eines Spielservers", "Game server log address replaced";
+    AuditGameServerHostKey => "SFTP-Hostschlüssel bestätigt", "SFTP host key confirmed";
+    ServersAdd => "Server hinzufügen", "Add a server";
+    ServersAddTitle => "Neuer Spielserver", "New game server";
+    ServersNone => "Noch keine Spielserver.", "No game servers yet.";
+    ServersLogAddressOnce => "Diese Log-Adresse wird nur jetzt angezeigt: Trage sie in die Konfiguration des Servers ein.", "This log address is shown only now: put it into the server's config.";
+    ServersLogUrl => "HTTP-Log-URL", "HTTP log URL";
+    ServersLogCommand => "Zeile für die Serverkonfiguration", "Line for the server's config";
+    ServersDeletedKept => "{name} wurde gelöscht; sein Verlauf bleibt.", "{name} was deleted; its history stays.";
+    ServersDeletedErased => "{name} wurde gelöscht und {rows} Zeilen seines Verlaufs wurden entfernt.", "{name} was deleted and {rows} rows of its history were erased.";
+    ServersEnabled => "aktiv", "enabled";
+    ServersDisabled => "pausiert", "disabled";
+    ServersTest => "Verbindung testen", "Test connection";
+    ServersTesting => "Teste …", "Testing …";
+    ServersEdit => "Bearbeiten", "Edit";
+    ServersDisable => "Pausieren", "Disable";
+    ServersEnable => "Aktivieren", "Enable";
+    ServersNewToken => "Neue Log-Adresse", "New log address";
+    ServersDelete => "Löschen", "Delete";
+    ServersDeleteAndErase => "Löschen und Verlauf entfernen", "Delete and erase history";
+    ServersDeleteTitle => "Server löschen", "Delete the server";
+    ServersDeleteKeep => "Verlauf behalten (Auswertungen zeigen ihn weiter)", "Keep its history (the reports still show it)";
+    ServersDeleteErase => "Auch den ganzen Verlauf entfernen (nicht rückgängig zu machen)", "Also erase its whole history (cannot be undone)";
+    ServersEraseType => "Tippe zur Bestätigung den Namen „{name}“", "Type the name “{name}” to confirm";
+    ServersSecretSet => "gesetzt", "set";
+    ServersSecretNotSet => "nicht gesetzt", "not set";
+    ServersSecretReplace => "ersetzen", "replace";
+    ServersSecretRemove => "entfernen", "remove";
+    ServersSecretKeep => "behalten", "keep";
+    ServersSecretWillGo => "wird beim Speichern entfernt", "will be removed when saved";
+    ServersSources => "Quellen", "Sources";
+    ServersGroupServer => "Server", "Server";
+    ServersGroupRcon => "RCON", "RCON";
+    ServersGroupLogs => "Logs", "Logs";
+    ServersGroupMetrics => "Prometheus-Exporter", "Prometheus exporter";
+    ServersFieldName => "Name", "Name";
+    ServersFieldGame => "Spiel", "Game";
+    ServersFieldHost => "Host", "Host";
+    ServersFieldCapacity => "Plätze", "Player slots";
+    ServersFieldRcon => "RCON", "RCON";
+    ServersFieldRconPort => "RCON-Port", "RCON port";
+    ServersFieldRconPassword => "RCON-Passwort", "RCON password";
+    ServersFieldPollInterval => "Abfrage alle … Sekunden", "Poll every … seconds";
+    ServersFieldLogSource => "Log-Quelle", "Log source";
+    ServersFieldLogPath => "Log-Ordner", "Log folder";
+    ServersFieldLogTimezone => "Zeitzone der Logs", "Log time zone";
+    ServersFieldSftpPort => "SFTP-Port", "SFTP port";
+    ServersFieldSftpUser => "SFTP-Benutzer", "SFTP user";
+    ServersFieldSftpPassword => "SFTP-Passwort", "SFTP password";
+    ServersFieldSftpHostKey => "SFTP-Hostschlüssel", "SFTP host key";
+    ServersFieldPrometheusUrl => "Metrik-URL", "Metrics URL";
+    ServersFieldMetricsInterval => "Abruf alle … Sekunden", "Scrape every … seconds";
+    ServersHintHost => "Name oder Adresse des Spielservers", "Name or address of the game server";
+    ServersHintCapacity => "leer: die Maximalzahl des Servers", "empty: the server's own maximum";
+    ServersHintRconPort => "leer: 27015 (Source) bzw. 25575 (Minecraft)", "empty: 27015 (Source) or 25575 (Minecraft)";
+    ServersHintLogPath => "Ordner auf diesem Rechner (Datei) oder auf dem SFTP-Server", "Folder on this machine (file) or on the SFTP server";
+    ServersHintLogTimezone => "leer: die Zeitzone der Community", "empty: the community's time zone";
+    ServersHintSftpHostKey => "„Verbindung testen“ zeigt den Schlüssel des Servers zum Bestätigen", "“Test connection” shows the server's key to confirm";
+    ServersLogsNone => "keine", "none";
+    ServersLogsHttp => "HTTP (CS2 logaddress_add_http)", "HTTP (CS2 logaddress_add_http)";
+    ServersLogsFile => "Ordner auf diesem Rechner", "Folder on this machine";
+    ServersLogsSftp => "SFTP", "SFTP";
+    ServersRconAnswered => "{command} beantwortet: Karte {map}, {humans} Spieler, {bots} Bots, {max} Plätze.", "{command} answered: map {map}, {humans} players, {bots} bots, {max} slots.";
+    ServersRconRefused => "Verbindung abgelehnt: Auf {address} lauscht kein RCON.", "Connection refused: nothing listens for RCON on {address}.";
+    ServersRconUnreachable => "{address} ist nicht erreichbar (Name unbekannt oder keine Route).", "{address} cannot be reached (unknown name or no route).";
+    ServersRconTimeout => "Zeitüberschreitung: {address} hat nicht rechtzeitig geantwortet.", "Timeout: {address} did not answer in time.";
+    ServersRconWrongPassword => "Falsches Passwort: {address} hat das RCON-Passwort abgelehnt.", "Wrong password: {address} refused the RCON password.";
+    ServersRconNotRcon => "Auf {address} antwortet etwas, aber kein RCON-Server.", "Something answers on {address}, but it is not an RCON server.";
+    ServersRconClosed => "{address} hat die Verbindung geschlossen.", "{address} closed the connection.";
+    ServersRconUnreadable => "{address} hat geantwortet, aber die Antwort ist nicht lesbar.", "{address} answered, but the answer could not be read.";
+    ServersRconNotConfigured => "Kein RCON-Passwort gesetzt: RCON wird nicht benutzt.", "No RCON password set: RCON is not used.";
+    ServersRconOther => "RCON zu {address} ist fehlgeschlagen.", "RCON to {address} failed.";
+    ServersLogsHttpNote => "HTTP-Logs kommen an, sobald der Server sie schickt; von hier gibt es nichts zu testen.", "HTTP logs arrive when the server sends them; there is nothing to test from here.";
+    ServersLogsListed => "{count} Log-Dateien in {folder}; die neuesten:", "{count} log files in {folder}; the newest:";
+    ServersUnknownHostKey => "Der SFTP-Server zeigt einen Hostschlüssel, der noch nicht bestätigt ist:", "The SFTP server presents a host key that is not confirmed yet:";
+    ServersUnknownHostKeyHint => "Vergleiche ihn mit `ssh-keygen -lf` auf dem Server, bevor du ihm vertraust.", "Compare it with `ssh-keygen -lf` on the server before you trust it.";
+    ServersTrustKey => "Diesem Schlüssel vertrauen", "Trust this key";
+    ServersLogsKeyChanged => "Der SFTP-Server zeigt den Schlüssel {presented}, bestätigt ist {pinned}: Verbindung verweigert.", "The SFTP server presents the key {presented}, but {pinned} is confirmed: refused to connect.";
+    ServersLogsRefused => "Verbindung zum SFTP-Server abgelehnt.", "The SFTP server refused the connection.";
+    ServersLogsUnreachable => "Der SFTP-Server ist nicht erreichbar.", "The SFTP server cannot be reached.";
+    ServersLogsTimeout => "Der SFTP-Server hat nicht rechtzeitig geantwortet.", "The SFTP server did not answer in time.";
+    ServersLogsLoginRefused => "Der SFTP-Server hat Benutzer oder Passwort abgelehnt.", "The SFTP server refused the user or password.";
+    ServersLogsNoPassword => "Der SFTP-Server nimmt keine Passwort-Anmeldung an.", "The SFTP server does not take password logins.";
+    ServersLogsNoFolder => "Den Log-Ordner gibt es nicht.", "The log folder does not exist.";
+    ServersLogsNotAFolder => "Der Log-Pfad ist kein Ordner.", "The log path is not a folder.";
+    ServersLogsDenied => "Kein Zugriff auf den Log-Ordner.", "No access to the log folder.";
+    ServersLogsOther => "Die Logs konnten nicht gelesen werden.", "The logs could not be read.";
+    ServersMetricsScraped => "{players} Spieler online, TPS {tps} ({bad} unlesbare Zeilen).", "{players} players online, TPS {tps} ({bad} unreadable lines).";
+    ServersMetricsStatus => "Der Exporter antwortete mit HTTP {status}.", "The exporter answered with HTTP {status}.";
+    ServersMetricsUnreachable => "Der Exporter ist nicht erreichbar.", "The exporter cannot be reached.";
+    ServersMetricsTimeout => "Der Exporter hat nicht rechtzeitig geantwortet.", "The exporter did not answer in time.";
+    ServersMetricsOther => "Der Exporter konnte nicht abgefragt werden.", "The exporter could not be scraped.";
+    Cancel => "Abbrechen", "Cancel";
+    ProblemSecondsOutOfRange => "Wähle zwischen {min} und {max} Sekunden.", "Choose between {min} and {max} seconds.";
+    ProblemPortOutOfRange => "Ein Port liegt zwischen {min} und {max}.", "A port is between {min} and {max}.";
+    ProblemSlotsOutOfRange => "Wähle zwischen {min} und {max} Plätzen.", "Choose between {min} and {max} slots.";
+    ProblemRequired => "Bitte ausfüllen.", "Please fill this in.";
+    ProblemNameTooLong => "Der Name ist länger als {max} Zeichen.", "The name is longer than {max} characters.";
+    ProblemNotANumber => "Bitte eine ganze Zahl eingeben.", "Please enter a whole number.";
+    ProblemGameUnknown => "Wähle cs2, csgo, tf2, source oder minecraft.", "Choose cs2, csgo, tf2, source or minecraft.";
+    ProblemLogSourceUnknown => "Wähle keine, HTTP, Ordner oder SFTP.", "Choose none, HTTP, folder or SFTP.";
+    ProblemMinecraftNoHttpLogs => "Minecraft kann Logs nicht per HTTP schicken: Wähle einen Ordner oder SFTP.", "Minecraft cannot send logs over HTTP: choose a folder or SFTP.";
+    ProblemFolderMissing => "{path} ist kein Ordner auf diesem Rechner.", "{path} is not a folder on this machine.";
+    ProblemUrlNotHttp => "Das ist keine http(s)-URL.", "This is not an http(s) URL.";
+    ProblemServerNameTaken => "Es gibt schon einen Server namens {name}.", "There is a server named {name} already.";
+    ProblemGameServerUnknown => "Diesen Spielserver gibt es nicht (mehr).", "This game server does not exist (any more).";
+    ProblemFingerprintInvalid => "Das ist kein Schlüssel-Fingerabdruck (SHA256:…).", "This is not a key fingerprint (SHA256:…).";
+    ProblemHostKeyNotConfirmed => "Teste zuerst die Verbindung und bestätige den Hostschlüssel des SFTP-Servers.", "Test the connection first and confirm the SFTP server's host key.";
+    ProblemConfirmationMismatch => "Tippe genau „{expected}“ ein.", "Type exactly “{expected}”.";
+    // Sealed secrets in the form: the SFTP login key, and the secret key they need.
+    ServersFieldSftpKey => "SFTP-Schlüssel (privat, OpenSSH)", "SFTP key (private, OpenSSH)";
+    ServersFieldSftpKeyPassphrase => "Passphrase des Schlüssels", "Key passphrase";
+    ServersHintSftpKey => "Statt eines Passworts: den privaten Schlüssel hier einfügen (-----BEGIN OPENSSH PRIVATE KEY-----). Er wird verschlüsselt gespeichert und nie wieder angezeigt.",
+        "Instead of a password: paste the private key here (-----BEGIN OPENSSH PRIVATE KEY-----). It is stored encrypted and never shown again.";
+    ServersHintSftpKeyPassphrase => "Nur wenn der Schlüssel eine hat: öffnet ihn einmal, wird nicht gespeichert.", "Only if the key has one: opens it once, is not stored.";
+    ServersLogsKeyRefused => "Der SFTP-Server hat Benutzer oder Schlüssel abgelehnt.", "The SFTP server refused the user or key.";
+    ServersLogsNoKeyLogin => "Der SFTP-Server nimmt keine Anmeldung mit Schlüssel an.", "The SFTP server does not take key logins.";
+    ProblemSftpKeyNotAKey => "Das ist kein privater Schlüssel im OpenSSH-Format (-----BEGIN OPENSSH PRIVATE KEY-----).", "This is not a private key in OpenSSH format (-----BEGIN OPENSSH PRIVATE KEY-----).";
+    ProblemSftpKeyNeedsPassphrase => "Dieser Schlüssel ist mit einer Passphrase geschützt: Gib sie auch an.", "This private key is protected by a passphrase: give the passphrase too.";
+    ProblemSftpKeyWrongPassphrase => "Die Passphrase öffnet diesen Schlüssel nicht.", "The passphrase does not open this private key.";
+    ProblemSecretKeyMissing => "Passwörter und Schlüssel werden verschlüsselt gespeichert, und GUILDHALL_SECRET_KEY ist nicht gesetzt: Erzeuge einen Schlüssel mit `guildhall secrets new-key`, setze ihn als GUILDHALL_SECRET_KEY überall, wo Guildhall läuft (und bewahre eine Kopie auf: ohne ihn sind die gespeicherten Passwörter nicht lesbar), dann versuche es noch einmal.",
+        "Passwords and keys are stored encrypted, and GUILDHALL_SECRET_KEY is not set: create a key with `guildhall secrets new-key`, set it as GUILDHALL_SECRET_KEY wherever Guildhall runs (and keep a copy: without it the stored passwords cannot be read), then try again.";
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
-//! `guildhall servers add|list|disable|enable|regenerate-token` (until the admin pages edit
-//! servers), `guildhall secrets new-key|rotate` and `guildhall import-logs <server> <files…>`
-//! (historic logs, `.gz` too, with progress).
+//! `guildhall servers add|list|disable|enable|regenerate-token`, `guildhall secrets
+//! new-key|rotate` and `guildhall import-logs <server> <files…>` (historic logs, `.gz` too,
+//! with progress). The admin's game servers in the browser (`/admin/servers`, the same
+//! validation and storage in `collectors::game::server_settings`) are in [`admin`].
+
+pub mod admin;
 
 use crate::config::Config;
 use anyhow::{Context, bail};

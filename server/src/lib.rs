@@ -1,5 +1,7 @@
 //! Guildhall's server: configuration, database, web router, authentication, the collector
 //! supervisor and the pipeline. `main.rs` is a thin shim over [`cli`].
+// The pages' view types are deep (the admin's game servers page among them).
+#![recursion_limit = "256"]
 
 pub mod auth;
 pub mod cli;

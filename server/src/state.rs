@@ -25,6 +25,8 @@ pub struct ServerState {
     pub assets: Arc<SiteAssets>,
     /// CS2's HTTP log shipping.
     pub log_ingest: crate::game_logs::LogIngest,
+    /// The admin's game servers, for the server functions (through the Leptos context).
+    pub game_server_admin: app::ssr::game_servers::GameServerAdminHandle,
 }
 
 /// The browser bundle as pages link it. A bundled site (`scripts/bundle-site.sh`) has
@@ -92,7 +94,15 @@ impl ServerState {
             .build()
             .context("building the HTTP client")?;
         let pool_for_ingest = pool.clone();
+        let game_server_admin = app::ssr::game_servers::GameServerAdminHandle(Arc::new(
+            crate::game_servers::admin::ServerAdmin::new(
+                pool.clone(),
+                config.public_url.clone(),
+                config.secret_key.clone(),
+            ),
+        ));
         Ok(Self {
+            game_server_admin,
             app: AppState {
                 pool,
                 leptos_options,

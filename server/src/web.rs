@@ -14,6 +14,7 @@ pub mod security;
 use crate::state::ServerState;
 use app::i18n::{Key, Lang};
 use app::ssr::authz::{RequestUser, authorize};
+use app::ssr::game_servers::GameServerAdminHandle;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -54,8 +55,9 @@ pub(crate) fn server_routes() -> Vec<&'static str> {
 
 /// What every page render gets in its context: the app's state, the request's user slot,
 /// and this response's CSP nonce for the hydration scripts.
-fn page_context(state: &app::ssr::AppState) {
+fn page_context(state: &app::ssr::AppState, admin: &GameServerAdminHandle) {
     provide_context(state.clone());
+    provide_context(admin.clone());
     provide_context(RequestUser::default());
     security::provide_request_nonce();
 }
@@ -65,6 +67,10 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
     let routes = generate_route_list(app::App);
     let context_state = state.app.clone();
     let server_fn_state = state.app.clone();
+    // The game servers' admin reaches the server functions through the context too.
+    let context_admin = state.game_server_admin.clone();
+    let server_fn_admin = state.game_server_admin.clone();
+    let fallback_admin = state.game_server_admin.clone();
     let options = state.app.leptos_options.clone();
     let fallback_state = state.app.clone();
     let pkg_dir = state.config.site_root.join("pkg");
@@ -95,9 +101,11 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
             routes::SERVER_FN_ROUTE,
             post(move |request: Request| {
                 let state = server_fn_state.clone();
+                let admin = server_fn_admin.clone();
                 handle_server_fns_with_context(
                     move || {
                         provide_context(state.clone());
+                        provide_context(admin.clone());
                         provide_context(RequestUser::default());
                     },
                     request,
@@ -107,7 +115,7 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
         .leptos_routes_with_context(
             &state,
             routes,
-            move || page_context(&context_state),
+            move || page_context(&context_state, &context_admin),
             move || app::shell(options.clone(), stylesheet.clone()),
         )
         // Any other path renders the app, whose router shows the not-found page (404).
@@ -115,7 +123,7 @@ pub fn router(state: ServerState) -> anyhow::Result<Router> {
             ServerState,
             _,
         >(
-            move || page_context(&fallback_state),
+            move || page_context(&fallback_state, &fallback_admin),
             move |options| app::shell(options, fallback_stylesheet.clone()),
         ))
         .layer(middleware::from_fn_with_state(state.clone(), guard_pages))

@@ -53,11 +53,28 @@ fn variant(problem: &Problem) -> &'static str {
         Problem::DayInFuture => "DayInFuture",
         Problem::NoJobChosen => "NoJobChosen",
         Problem::JobUnknown { .. } => "JobUnknown",
+        Problem::Required => "Required",
+        Problem::NameTooLong { .. } => "NameTooLong",
+        Problem::NotANumber => "NotANumber",
+        Problem::GameUnknown => "GameUnknown",
+        Problem::LogSourceUnknown => "LogSourceUnknown",
+        Problem::MinecraftNoHttpLogs => "MinecraftNoHttpLogs",
+        Problem::FolderMissing { .. } => "FolderMissing",
+        Problem::UrlNotHttp => "UrlNotHttp",
+        Problem::ServerNameTaken { .. } => "ServerNameTaken",
+        Problem::GameServerUnknown { .. } => "GameServerUnknown",
+        Problem::FingerprintInvalid => "FingerprintInvalid",
+        Problem::HostKeyNotConfirmed => "HostKeyNotConfirmed",
+        Problem::ConfirmationMismatch { .. } => "ConfirmationMismatch",
+        Problem::SftpKeyNotAKey => "SftpKeyNotAKey",
+        Problem::SftpKeyNeedsPassphrase => "SftpKeyNeedsPassphrase",
+        Problem::SftpKeyWrongPassphrase => "SftpKeyWrongPassphrase",
+        Problem::SecretKeyMissing => "SecretKeyMissing",
     }
 }
 
 /// Every problem a server function can answer with.
-const REACHABLE: [&str; 31] = [
+const REACHABLE: [&str; 48] = [
     "OutOfRange",
     "RangeReversed",
     "RangeTooLong",
@@ -89,6 +106,23 @@ const REACHABLE: [&str; 31] = [
     "DayInFuture",
     "NoJobChosen",
     "JobUnknown",
+    "Required",
+    "NameTooLong",
+    "NotANumber",
+    "GameUnknown",
+    "LogSourceUnknown",
+    "MinecraftNoHttpLogs",
+    "FolderMissing",
+    "UrlNotHttp",
+    "ServerNameTaken",
+    "GameServerUnknown",
+    "FingerprintInvalid",
+    "HostKeyNotConfirmed",
+    "ConfirmationMismatch",
+    "SftpKeyNotAKey",
+    "SftpKeyNeedsPassphrase",
+    "SftpKeyWrongPassphrase",
+    "SecretKeyMissing",
 ];
 
 /// Persons for the identity editor: 1 (a Discord and a Steam account), 2 (a Minecraft
@@ -560,6 +594,8 @@ async fn every_user_facing_error_reads_as_its_translation_in_german_and_in_engli
         "refused changes changed nothing"
     );
 
+    game_server_errors(&mut errors).await;
+
     // A member's own accounts and data.
     app.sign_in_demo("member").await;
     let (member_discord_id, _) = guildhall::auth::demo::demo_user(Role::Member);
@@ -817,4 +853,321 @@ async fn every_raise_of_the_identity_functions_is_a_typed_problem(pool: PgPool) 
             "{call}"
         );
     }
+}
+
+/// A game server form (`form[name]` …) with `changes` over a valid CS2 server.
+fn server_form(changes: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut fields: Vec<(&str, &str)> = vec![
+        ("name", "Dust"),
+        ("game", "cs2"),
+        ("host", "127.0.0.1"),
+        ("rcon_password][action", "replace"),
+        ("rcon_password][value", "pw"),
+    ];
+    for (name, value) in changes {
+        fields.retain(|(n, _)| n != name);
+        fields.push((name, value));
+    }
+    fields
+        .into_iter()
+        .map(|(name, value)| (format!("form[{name}]"), value.to_owned()))
+        .collect()
+}
+
+/// A change to the game server form, the field and problem it is refused with, and the
+/// German and English text.
+type FormCase<'a> = (Vec<(&'a str, &'a str)>, Field, Problem, &'a str, &'a str);
+
+/// Every problem of the game servers' form, at its field (admin signed in).
+async fn game_server_errors(errors: &mut Errors<'_>) {
+    use app::api::{
+        CreateGameServer, DeleteGameServer, PinGameServerHostKey, SetGameServerEnabled,
+    };
+    async fn form_error(
+        errors: &mut Errors<'_>,
+        changes: &[(&str, &str)],
+        field: Field,
+        problem: Problem,
+        de: &str,
+        en: &str,
+    ) {
+        let owned = server_form(changes);
+        let form: Vec<(&str, &str)> = owned
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        errors
+            .expect::<CreateGameServer>(&form, Some(field), problem, de, en)
+            .await;
+    }
+    let long = "x".repeat(101);
+    let cases: Vec<FormCase> = vec![
+        (
+            vec![("name", " ")],
+            Field::Name,
+            Problem::Required,
+            "Bitte ausfüllen.",
+            "Please fill this in.",
+        ),
+        (
+            vec![("name", &long)],
+            Field::Name,
+            Problem::NameTooLong { max: 100 },
+            "Der Name ist länger als 100 Zeichen.",
+            "The name is longer than 100 characters.",
+        ),
+        (
+            vec![("game", "quake")],
+            Field::Game,
+            Problem::GameUnknown,
+            "Wähle cs2, csgo, tf2, source oder minecraft.",
+            "Choose cs2, csgo, tf2, source or minecraft.",
+        ),
+        (
+            vec![("rcon_port", "27o15")],
+            Field::RconPort,
+            Problem::NotANumber,
+            "Bitte eine ganze Zahl eingeben.",
+            "Please enter a whole number.",
+        ),
+        (
+            vec![("rcon_port", "70000")],
+            Field::RconPort,
+            Problem::OutOfRange {
+                min: 1,
+                max: 65535,
+                unit: Unit::Port,
+            },
+            "Ein Port liegt zwischen 1 und 65535.",
+            "A port is between 1 and 65535.",
+        ),
+        (
+            vec![("rcon_password][value", "")],
+            Field::RconPassword,
+            Problem::Required,
+            "Bitte ausfüllen.",
+            "Please fill this in.",
+        ),
+        (
+            vec![("poll_interval_secs", "4")],
+            Field::PollInterval,
+            Problem::OutOfRange {
+                min: 5,
+                max: 3600,
+                unit: Unit::Seconds,
+            },
+            "Wähle zwischen 5 und 3.600 Sekunden.",
+            "Choose between 5 and 3,600 seconds.",
+        ),
+        (
+            vec![("log_source", "ftp")],
+            Field::LogSource,
+            Problem::LogSourceUnknown,
+            "Wähle keine, HTTP, Ordner oder SFTP.",
+            "Choose none, HTTP, folder or SFTP.",
+        ),
+        (
+            vec![("game", "minecraft"), ("log_source", "http")],
+            Field::LogSource,
+            Problem::MinecraftNoHttpLogs,
+            "Minecraft kann Logs nicht per HTTP schicken: Wähle einen Ordner oder SFTP.",
+            "Minecraft cannot send logs over HTTP: choose a folder or SFTP.",
+        ),
+        (
+            vec![("log_source", "file"), ("log_path", "/no/such/folder")],
+            Field::LogPath,
+            Problem::FolderMissing {
+                path: "/no/such/folder".into(),
+            },
+            "/no/such/folder ist kein Ordner auf diesem Rechner.",
+            "/no/such/folder is not a folder on this machine.",
+        ),
+        (
+            vec![
+                ("log_source", "sftp"),
+                ("log_path", "/logs"),
+                ("sftp_user", "u"),
+                ("sftp_password][action", "replace"),
+                ("sftp_password][value", "p"),
+            ],
+            Field::SftpHostKey,
+            Problem::HostKeyNotConfirmed,
+            "Teste zuerst die Verbindung und bestätige den Hostschlüssel des SFTP-Servers.",
+            "Test the connection first and confirm the SFTP server's host key.",
+        ),
+        (
+            vec![
+                ("log_source", "sftp"),
+                ("log_path", "/logs"),
+                ("sftp_user", "u"),
+                ("sftp_password][action", "replace"),
+                ("sftp_password][value", "p"),
+                ("sftp_host_key", "MD5:ab"),
+            ],
+            Field::SftpHostKey,
+            Problem::FingerprintInvalid,
+            "Das ist kein Schlüssel-Fingerabdruck (SHA256:…).",
+            "This is not a key fingerprint (SHA256:…).",
+        ),
+        (
+            vec![("log_timezone", "Mars/Olympus")],
+            Field::LogTimezone,
+            Problem::TimezoneUnknown {
+                name: "Mars/Olympus".into(),
+            },
+            "„Mars/Olympus“ ist keine Zeitzone: Wähle eine aus der Liste (z. B. Europe/Berlin).",
+            "'Mars/Olympus' is not a time zone: choose one from the list (e.g. Europe/Berlin).",
+        ),
+        (
+            vec![("prometheus_url", "ftp://mc/metrics")],
+            Field::PrometheusUrl,
+            Problem::UrlNotHttp,
+            "Das ist keine http(s)-URL.",
+            "This is not an http(s) URL.",
+        ),
+        (
+            vec![("capacity", "0")],
+            Field::Capacity,
+            Problem::OutOfRange {
+                min: 1,
+                max: 100_000,
+                unit: Unit::Slots,
+            },
+            "Wähle zwischen 1 und 100.000 Plätzen.",
+            "Choose between 1 and 100,000 slots.",
+        ),
+    ];
+    for (changes, field, problem, de, en) in cases {
+        form_error(errors, &changes, field, problem, de, en).await;
+    }
+    // The SFTP login key: not a key, a key with a passphrase that is missing or wrong.
+    let dir = std::env::temp_dir().join(format!("guildhall-errors-key-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("key folder");
+    let path = dir.join("id_ed25519");
+    let made = std::process::Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "right phrase",
+            "-C",
+            "guildhall-test",
+            "-f",
+        ])
+        .arg(&path)
+        .status()
+        .expect("ssh-keygen (openssh-client) must be installed");
+    assert!(made.success());
+    let protected = std::fs::read_to_string(&path).expect("the key");
+    let _ = std::fs::remove_dir_all(&dir);
+    let sftp_key = |key: &'static str, text: &'static str| -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("log_source", "sftp"),
+            ("log_path", "/logs"),
+            ("sftp_user", "u"),
+            ("sftp_key][action", "replace"),
+            (key, text),
+        ]
+    };
+    let protected: &'static str = Box::leak(protected.into_boxed_str());
+    let key_cases: Vec<FormCase> = vec![
+        (
+            sftp_key("sftp_key][value", "not a key"),
+            Field::SftpKey,
+            Problem::SftpKeyNotAKey,
+            "Das ist kein privater Schlüssel im OpenSSH-Format (-----BEGIN OPENSSH PRIVATE KEY-----).",
+            "This is not a private key in OpenSSH format (-----BEGIN OPENSSH PRIVATE KEY-----).",
+        ),
+        (
+            sftp_key("sftp_key][value", protected),
+            Field::SftpKeyPassphrase,
+            Problem::SftpKeyNeedsPassphrase,
+            "Dieser Schlüssel ist mit einer Passphrase geschützt: Gib sie auch an.",
+            "This private key is protected by a passphrase: give the passphrase too.",
+        ),
+        (
+            {
+                let mut fields = sftp_key("sftp_key][value", protected);
+                fields.push(("sftp_key_passphrase", "wrong phrase"));
+                fields
+            },
+            Field::SftpKeyPassphrase,
+            Problem::SftpKeyWrongPassphrase,
+            "Die Passphrase öffnet diesen Schlüssel nicht.",
+            "The passphrase does not open this private key.",
+        ),
+    ];
+    for (changes, field, problem, de, en) in key_cases {
+        form_error(errors, &changes, field, problem, de, en).await;
+    }
+    // A valid form with a password, and no GUILDHALL_SECRET_KEY: the command line's message.
+    let owned = server_form(&[("name", "Inferno")]);
+    let form: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    errors
+        .expect::<CreateGameServer>(
+            &form,
+            None,
+            Problem::SecretKeyMissing,
+            "Passwörter und Schlüssel werden verschlüsselt gespeichert, und GUILDHALL_SECRET_KEY ist nicht gesetzt: Erzeuge einen Schlüssel mit `guildhall secrets new-key`, setze ihn als GUILDHALL_SECRET_KEY überall, wo Guildhall läuft (und bewahre eine Kopie auf: ohne ihn sind die gespeicherten Passwörter nicht lesbar), dann versuche es noch einmal.",
+            "Passwords and keys are stored encrypted, and GUILDHALL_SECRET_KEY is not set: create a key with `guildhall secrets new-key`, set it as GUILDHALL_SECRET_KEY wherever Guildhall runs (and keep a copy: without it the stored passwords cannot be read), then try again.",
+        )
+        .await;
+    // A name taken by another server (no secrets: no key needed).
+    let owned = server_form(&[("rcon_password][action", "keep")]);
+    let form: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, body) = errors.app.call::<CreateGameServer>(&form).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    form_error(
+        errors,
+        &[("rcon_password][action", "keep")],
+        Field::Name,
+        Problem::ServerNameTaken {
+            name: "Dust".into(),
+        },
+        "Es gibt schon einen Server namens Dust.",
+        "There is a server named Dust already.",
+    )
+    .await;
+    let server_id = body["server_id"].as_i64().expect("id").to_string();
+    errors
+        .expect::<SetGameServerEnabled>(
+            &[("server_id", "999999"), ("enabled", "false")],
+            Some(Field::ServerId),
+            Problem::GameServerUnknown { server_id: 999999 },
+            "Diesen Spielserver gibt es nicht (mehr).",
+            "This game server does not exist (any more).",
+        )
+        .await;
+    errors
+        .expect::<PinGameServerHostKey>(
+            &[("server_id", &server_id), ("fingerprint", "not a key")],
+            Some(Field::Fingerprint),
+            Problem::FingerprintInvalid,
+            "Das ist kein Schlüssel-Fingerabdruck (SHA256:…).",
+            "This is not a key fingerprint (SHA256:…).",
+        )
+        .await;
+    errors
+        .expect::<DeleteGameServer>(
+            &[
+                ("server_id", &server_id),
+                ("erase_history", "true"),
+                ("confirmation", "dust"),
+            ],
+            Some(Field::Confirmation),
+            Problem::ConfirmationMismatch {
+                expected: "Dust".into(),
+            },
+            "Tippe genau „Dust“ ein.",
+            "Type exactly “Dust”.",
+        )
+        .await;
 }

@@ -230,6 +230,31 @@ fn server_function_permission(path: &str) -> (Allowed, Vec<(&'static str, &'stat
         p if p == UnmarkAfkChannel::PATH => {
             (admin, vec![("id", "999999"), ("whole_history", "false")])
         }
+        // Game servers (/admin/servers): unknown ids and empty forms pass the role check and
+        // are refused for that.
+        p if p == GetGameServers::PATH => (admin, vec![]),
+        p if p == CreateGameServer::PATH => (admin, vec![("form[name]", "")]),
+        p if p == UpdateGameServer::PATH => {
+            (admin, vec![("server_id", "999999"), ("form[name]", "x")])
+        }
+        p if p == SetGameServerEnabled::PATH => {
+            (admin, vec![("server_id", "999999"), ("enabled", "false")])
+        }
+        p if p == DeleteGameServer::PATH => (
+            admin,
+            vec![
+                ("server_id", "999999"),
+                ("erase_history", "false"),
+                ("confirmation", ""),
+            ],
+        ),
+        p if p == RegenerateGameServerToken::PATH => (admin, vec![("server_id", "999999")]),
+        p if p == PinGameServerHostKey::PATH => (
+            admin,
+            vec![("server_id", "999999"), ("fingerprint", "SHA256:x")],
+        ),
+        p if p == TestGameServer::PATH => (admin, vec![("server_id", "999999")]),
+        p if p == TestGameServerForm::PATH => (admin, vec![("form[name]", "")]),
         other => panic!(
             "the server function {other} has no declared permission in this test: add it with the role it needs"
         ),

@@ -41,6 +41,19 @@ pub enum AuditAction {
     BackfillStarted,
     /// An admin cancelled a backfill.
     BackfillCancelled,
+    // Game servers (the admin's servers section).
+    /// An admin added a game server.
+    GameServerAdded,
+    /// An admin changed a game server's settings.
+    GameServerChanged,
+    /// An admin enabled or disabled a game server.
+    GameServerEnabled,
+    /// An admin deleted a game server (and maybe erased its history).
+    GameServerDeleted,
+    /// An admin made a new HTTP log token for a game server.
+    GameServerLogToken,
+    /// An admin confirmed an SFTP server's host key.
+    GameServerHostKey,
 }
 
 impl AuditAction {
@@ -64,6 +77,12 @@ impl AuditAction {
             AuditAction::SettingsChanged => "community.settings",
             AuditAction::BackfillStarted => "pipeline.backfill.start",
             AuditAction::BackfillCancelled => "pipeline.backfill.cancel",
+            AuditAction::GameServerAdded => "game_server.add",
+            AuditAction::GameServerChanged => "game_server.update",
+            AuditAction::GameServerEnabled => "game_server.enabled",
+            AuditAction::GameServerDeleted => "game_server.delete",
+            AuditAction::GameServerLogToken => "game_server.log_token",
+            AuditAction::GameServerHostKey => "game_server.host_key",
         }
     }
 
@@ -87,6 +106,12 @@ impl AuditAction {
             "community.settings" => Some(AuditAction::SettingsChanged),
             "pipeline.backfill.start" => Some(AuditAction::BackfillStarted),
             "pipeline.backfill.cancel" => Some(AuditAction::BackfillCancelled),
+            "game_server.add" => Some(AuditAction::GameServerAdded),
+            "game_server.update" => Some(AuditAction::GameServerChanged),
+            "game_server.enabled" => Some(AuditAction::GameServerEnabled),
+            "game_server.delete" => Some(AuditAction::GameServerDeleted),
+            "game_server.log_token" => Some(AuditAction::GameServerLogToken),
+            "game_server.host_key" => Some(AuditAction::GameServerHostKey),
             _ => None,
         }
     }

@@ -132,18 +132,13 @@ pub fn AdminDiscordRoute() -> impl IntoView {
     })
 }
 
-/// `/admin/servers`: the game servers section of the `servers-ui` part of issue 16
-/// (`pages/admin_servers.rs`) takes this address; until it is merged, where servers are
-/// managed today.
+/// `/admin/servers`: the game servers (`pages/admin_servers.rs`).
 #[component]
 pub fn AdminServersRoute() -> impl IntoView {
     gated(Permission::Administer, |_| {
         view! {
             <Console section=Section::Servers>
-                <div class="card">
-                    <p>{t(Key::ServersFromCommandLine)}</p>
-                    <pre class="mono small">"guildhall servers list"</pre>
-                </div>
+                <super::admin_servers::ServersSection />
             </Console>
         }
     })
@@ -426,6 +421,12 @@ fn AuditLog(entries: Vec<AuditEntry>) -> impl IntoView {
                 Some(AuditAction::SettingsChanged) => t(Key::AuditSettingsChanged).into_any(),
                 Some(AuditAction::BackfillStarted) => t(Key::AuditBackfillStarted).into_any(),
                 Some(AuditAction::BackfillCancelled) => t(Key::AuditBackfillCancelled).into_any(),
+                Some(AuditAction::GameServerAdded) => t(Key::AuditGameServerAdded).into_any(),
+                Some(AuditAction::GameServerChanged) => t(Key::AuditGameServerChanged).into_any(),
+                Some(AuditAction::GameServerEnabled) => t(Key::AuditGameServerEnabled).into_any(),
+                Some(AuditAction::GameServerDeleted) => t(Key::AuditGameServerDeleted).into_any(),
+                Some(AuditAction::GameServerLogToken) => t(Key::AuditGameServerLogToken).into_any(),
+                Some(AuditAction::GameServerHostKey) => t(Key::AuditGameServerHostKey).into_any(),
                 None => entry.action.clone().into_any(),
             };
             view! {

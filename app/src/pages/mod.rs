@@ -5,6 +5,7 @@ mod admin;
 mod admin_discord;
 mod admin_identities;
 mod admin_privacy;
+mod admin_servers;
 mod admin_status;
 mod daily_active_users;
 mod events;

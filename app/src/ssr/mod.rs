@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod authz;
 pub mod community;
+pub mod game_servers;
 pub mod identity;
 pub mod sessions;
 

@@ -133,7 +133,44 @@ pub enum RconError {
     ReplyTooLarge { limit: usize },
 }
 
+/// What kind of failure an [`RconError`] is, as an admin testing a connection needs to
+/// know it: each calls for a different fix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RconFailure {
+    /// Nothing listens on the port (the connection was actively refused).
+    Refused,
+    /// The host cannot be reached (unknown name, no route, network down).
+    Unreachable,
+    /// The server did not answer in time (connect, auth or reply).
+    Timeout,
+    /// The server refused the password.
+    BadPassword,
+    /// Something answers on the port, but not RCON (e.g. an HTTP server).
+    NotRcon,
+    /// The server closed the connection.
+    Closed,
+    /// Any other I/O error or refusal.
+    Other,
+}
+
 impl RconError {
+    /// The kind of failure, for messages that tell an admin what to fix.
+    pub fn failure(&self) -> RconFailure {
+        match self {
+            RconError::Connect(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                RconFailure::Refused
+            }
+            RconError::Connect(_) => RconFailure::Unreachable,
+            RconError::Timeout(_) => RconFailure::Timeout,
+            RconError::BadPassword => RconFailure::BadPassword,
+            RconError::Protocol(_) => RconFailure::NotRcon,
+            RconError::Closed => RconFailure::Closed,
+            RconError::CommandTooLong(_) | RconError::ReplyTooLarge { .. } | RconError::Io(_) => {
+                RconFailure::Other
+            }
+        }
+    }
+
     /// Whether trying again later (on a new connection) may succeed: everything but a wrong
     /// password and a command that is too long.
     pub fn is_retryable(&self) -> bool {

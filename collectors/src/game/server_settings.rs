@@ -9,7 +9,7 @@
 use std::fmt;
 use std::path::Path;
 
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{Acquire, PgConnection, PgPool, Postgres, Transaction};
 
 use super::servers::{Game, LogSource, SecretColumn};
 use super::sftp::{KeyProblem, open_private_key, private_key_text};
@@ -496,12 +496,26 @@ pub async fn create_server(
     key: Option<&SecretKey>,
     form: &ServerForm,
 ) -> Result<CreatedServer, SaveError> {
+    let mut tx = pool.begin().await?;
+    let created = create_server_in(&mut tx, key, form).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// [`create_server`] inside the caller's transaction (which commits it, e.g. with its
+/// audit entry).
+pub async fn create_server_in(
+    conn: &mut PgConnection,
+    key: Option<&SecretKey>,
+    form: &ServerForm,
+) -> Result<CreatedServer, SaveError> {
     let valid = validate(form, StoredSecrets::default()).map_err(SaveError::Invalid)?;
     if valid.writes_secrets() && key.is_none() {
         return Err(SaveError::NoKey);
     }
     let token = new_token();
-    let mut tx = pool.begin().await?;
+    // A savepoint: a refused name leaves the caller's transaction usable.
+    let mut tx = conn.begin().await?;
     let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
         "insert into app.game_servers
              (name, game, host, rcon_port, poll_interval_secs, log_source, log_path,
@@ -546,6 +560,20 @@ pub async fn update_server(
     form: &ServerForm,
 ) -> Result<(), SaveError> {
     let mut tx = pool.begin().await?;
+    update_server_in(&mut tx, key, server_id, form).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`update_server`] inside the caller's transaction (which commits it, e.g. with its
+/// audit entry).
+pub async fn update_server_in(
+    conn: &mut PgConnection,
+    key: Option<&SecretKey>,
+    server_id: i64,
+    form: &ServerForm,
+) -> Result<(), SaveError> {
+    let mut tx = conn.begin().await?;
     let stored: Option<(bool, bool, bool)> = sqlx::query_as(
         "select rcon_password_sealed is not null, sftp_password_sealed is not null,
                 sftp_key_sealed is not null
@@ -600,6 +628,15 @@ pub async fn update_server(
 /// A new log token for the server: the old URL stops working. Shown this once; `None` when
 /// no server has the id.
 pub async fn regenerate_token(pool: &PgPool, server_id: i64) -> sqlx::Result<Option<String>> {
+    let mut conn = pool.acquire().await?;
+    regenerate_token_in(&mut conn, server_id).await
+}
+
+/// [`regenerate_token`] inside the caller's transaction.
+pub async fn regenerate_token_in(
+    conn: &mut PgConnection,
+    server_id: i64,
+) -> sqlx::Result<Option<String>> {
     let token = new_token();
     let updated = sqlx::query(
         "update app.game_servers set ingest_token_hash = $2, updated_at = now()
@@ -607,7 +644,7 @@ pub async fn regenerate_token(pool: &PgPool, server_id: i64) -> sqlx::Result<Opt
     )
     .bind(server_id)
     .bind(token_hash(&token))
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok((updated.rows_affected() == 1).then_some(token))
 }
@@ -631,7 +668,7 @@ fn name_taken(error: sqlx::Error, name: &str) -> SaveError {
 }
 
 async fn write_secrets(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut PgConnection,
     key: Option<&SecretKey>,
     server_id: i64,
     valid: &ValidServer,
@@ -656,7 +693,7 @@ async fn write_secrets(
 
 /// Writes one sealed column (no SQL is built from input: one statement per column).
 async fn set_sealed(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut PgConnection,
     server_id: i64,
     column: SecretColumn,
     sealed: Option<&[u8]>,
@@ -675,7 +712,7 @@ async fn set_sealed(
     sqlx::query(sql)
         .bind(server_id)
         .bind(sealed)
-        .execute(&mut **tx)
+        .execute(tx)
         .await
         .map(|_| ())
 }

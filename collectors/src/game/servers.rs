@@ -399,13 +399,32 @@ pub async fn server_by_name(
     }
 }
 
+/// The server with the id `server_id`, with its secrets opened with `key`.
+pub async fn server_by_id(
+    pool: &PgPool,
+    server_id: i64,
+    key: Option<&SecretKey>,
+) -> Result<Option<GameServer>, LoadError> {
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} where server_id = $1"))
+        .bind(server_id)
+        .fetch_optional(pool)
+        .await?;
+    match row {
+        Some(row) => server_from_row(row, key),
+        None => Ok(None),
+    }
+}
+
 async fn row_by_name(pool: &PgPool, name: &str) -> sqlx::Result<Option<Row>> {
     let id: Option<i64> = name.parse().ok();
-    sqlx::query_as(&format!("{SELECT} where name = $1 or server_id = $2"))
-        .bind(name)
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    // A deleted server (history kept) may share its name with a configured one: that one.
+    sqlx::query_as(&format!(
+        "{SELECT} where name = $1 or server_id = $2 order by deleted_at is not null limit 1"
+    ))
+    .bind(name)
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// Every configured server's settings (no secrets), by id.

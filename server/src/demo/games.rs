@@ -258,7 +258,7 @@ async fn upsert_server(
     let id: i64 = sqlx::query_scalar(
         "insert into app.game_servers (name, game, host, poll_interval_secs, log_source, ingest_token, prometheus_url)
          values ($1, $2, '127.0.0.1', $3, $4, $5, $6)
-         on conflict (name) do update set updated_at = now()
+         on conflict (name) where deleted_at is null do update set updated_at = now()
          returning server_id",
     )
     .bind(name)

@@ -433,3 +433,81 @@ async fn an_oversized_reply_is_not_retried_by_the_reconnecting_client() {
     // The next command opens a fresh connection and works.
     assert_eq!(rcon.exec("status").await.unwrap(), "hostname: Guildhall\n");
 }
+
+/// Each way a connection test can fail is told apart: a wrong password, a closed port, a
+/// port that accepts but never answers, and something that is not RCON at all.
+#[tokio::test]
+async fn failures_are_classified_for_every_dialect() {
+    for dialect in ALL {
+        // Wrong password.
+        let fake = fake(dialect).await;
+        let error = RconClient::connect(&fake.addr(), "wrong", dialect, timeouts())
+            .await
+            .unwrap_err();
+        assert_eq!(error.failure(), RconFailure::BadPassword, "{dialect:?}");
+
+        // A closed port: bind, note the port, close the listener.
+        let closed = {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            listener.local_addr().unwrap().to_string()
+        };
+        let error = RconClient::connect(&closed, PW, dialect, timeouts())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.failure(),
+            RconFailure::Refused,
+            "{dialect:?}: {error}"
+        );
+
+        // A port that accepts and never answers: the auth phase times out.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let silent_addr = silent.local_addr().unwrap().to_string();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = silent.accept().await {
+                open.push(socket);
+            }
+        });
+        let quick = RconTimeouts {
+            auth: Duration::from_millis(300),
+            ..timeouts()
+        };
+        let started = StdInstant::now();
+        let error = RconClient::connect(&silent_addr, PW, dialect, quick)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.failure(),
+            RconFailure::Timeout,
+            "{dialect:?}: {error}"
+        );
+        assert!(matches!(error, RconError::Timeout("auth")), "{error:?}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        held.abort();
+
+        // An HTTP server: it answers the auth packet with an HTTP error.
+        let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http_addr = http.local_addr().unwrap().to_string();
+        let server = tokio::spawn(async move {
+            while let Ok((mut socket, _)) = http.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                    )
+                    .await;
+            }
+        });
+        let error = RconClient::connect(&http_addr, PW, dialect, timeouts())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.failure(),
+            RconFailure::NotRcon,
+            "{dialect:?}: {error}"
+        );
+        server.abort();
+    }
+}
