@@ -18,6 +18,10 @@ pub enum AppError {
     Invalid {
         field: Option<Field>,
         problem: Problem,
+        /// Further problems of other fields of the same form, each shown next to its field
+        /// (a form is checked whole, not one field per try).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        also: Vec<(Field, Problem)>,
     },
     /// A change that is refused for a reason the user can act on.
     #[error("refused: {0:?}")]
@@ -45,6 +49,36 @@ impl AppError {
         AppError::Invalid {
             field: Some(field),
             problem,
+            also: Vec::new(),
+        }
+    }
+
+    /// An invalid form: every field's problem, the first one leading.
+    pub fn invalid_fields(mut problems: Vec<(Field, Problem)>) -> Option<Self> {
+        if problems.is_empty() {
+            return None;
+        }
+        let (field, problem) = problems.remove(0);
+        Some(AppError::Invalid {
+            field: Some(field),
+            problem,
+            also: problems,
+        })
+    }
+
+    /// The problem this error reports about `field`, if any.
+    pub fn problem_of(&self, wanted: Field) -> Option<&Problem> {
+        match self {
+            AppError::Invalid {
+                field: Some(field),
+                problem,
+                ..
+            } if *field == wanted => Some(problem),
+            AppError::Invalid { also, .. } => also
+                .iter()
+                .find(|(field, _)| *field == wanted)
+                .map(|(_, problem)| problem),
+            _ => None,
         }
     }
 
@@ -53,6 +87,7 @@ impl AppError {
         AppError::Invalid {
             field: None,
             problem,
+            also: Vec::new(),
         }
     }
 }

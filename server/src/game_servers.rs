@@ -184,7 +184,15 @@ pub async fn servers(
             Ok(())
         }
         ServersCommand::List => {
-            let servers = load_settings(pool).await?;
+            // Deleted servers (their history kept) are gone for the admin, here as in the
+            // console.
+            let deleted: Vec<i64> = sqlx::query_scalar(
+                "select server_id from app.game_servers where deleted_at is not null",
+            )
+            .fetch_all(pool)
+            .await?;
+            let mut servers = load_settings(pool).await?;
+            servers.retain(|server| !deleted.contains(&server.server_id));
             if servers.is_empty() {
                 say("no game servers yet: add one with `guildhall servers add`");
                 return Ok(());

@@ -892,3 +892,38 @@ async fn an_sftp_key_pasted_with_its_passphrase_logs_in_and_is_only_ever_said_to
         json!({ "Invalid": { "field": "sftp_password", "problem": "Required" } })
     );
 }
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_form_with_several_problems_answers_every_field_at_once_and_saves_nothing(pool: PgPool) {
+    let app = start_admin(pool).await;
+    app.sign_in_demo("admin").await;
+    let broken = form(&[
+        ("name", ""),
+        ("game", "cs2"),
+        ("host", "127.0.0.1"),
+        ("rcon_port", "27015"),
+        ("rcon_password.action", "replace"),
+        ("rcon_password.value", RCON_PASSWORD),
+        ("poll_interval_secs", "1"),
+        ("log_source", "http"),
+        ("log_timezone", "Mars/Olympus"),
+    ]);
+    let (status, body) = app.call::<CreateGameServer>(&pairs(&broken)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        body,
+        json!({ "Invalid": {
+            "field": "name",
+            "problem": "Required",
+            "also": [
+                ["poll_interval_secs", { "OutOfRange": { "min": 5, "max": 3600, "unit": "Seconds" } }],
+                ["log_timezone", { "TimezoneUnknown": { "name": "Mars/Olympus" } }],
+            ],
+        } })
+    );
+    let servers: i64 = sqlx::query_scalar("select count(*) from app.game_servers")
+        .fetch_one(&app.pool)
+        .await
+        .expect("servers");
+    assert_eq!(servers, 0, "nothing half-saved");
+}

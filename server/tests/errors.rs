@@ -164,7 +164,16 @@ impl Errors<'_> {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{}: {body}", F::PATH);
         let error: AppError = serde_json::from_value(body.clone())
             .unwrap_or_else(|error| panic!("{}: {body} is not an AppError: {error}", F::PATH));
-        assert_eq!(error, AppError::Invalid { field, problem }, "{}", F::PATH);
+        assert_eq!(
+            error,
+            AppError::Invalid {
+                field,
+                problem,
+                also: Vec::new()
+            },
+            "{}",
+            F::PATH
+        );
         assert_eq!(error_text(&error, Lang::De), de, "{}", F::PATH);
         assert_eq!(error_text(&error, Lang::En), en, "{}", F::PATH);
         assert_ne!(de, en, "{}: untranslated", F::PATH);
@@ -848,7 +857,8 @@ async fn every_raise_of_the_identity_functions_is_a_typed_problem(pool: PgPool) 
             AppError::from_raise(error),
             AppError::Invalid {
                 field: None,
-                problem
+                problem,
+                also: Vec::new()
             },
             "{call}"
         );

@@ -531,12 +531,13 @@ fn field_error(
     field: Field,
 ) -> impl Fn() -> Option<String> + Send + Sync + Copy + 'static {
     let lang = use_i18n().lang;
-    move || match error.get() {
-        Some(AppError::Invalid {
-            field: Some(f),
-            problem,
-        }) if f == field => Some(problem_text(&problem, lang.get())),
-        _ => None,
+    move || {
+        error.with(|error| {
+            error
+                .as_ref()
+                .and_then(|error| error.problem_of(field))
+                .map(|problem| problem_text(problem, lang.get()))
+        })
     }
 }
 

@@ -439,6 +439,7 @@ fn field_error(error: &Option<AppError>, field: Field) -> Option<AnyView> {
         Some(AppError::Invalid {
             field: Some(f),
             problem,
+            ..
         }) if *f == field => {
             let detail = problem_detail(problem.clone());
             Some(view! { <span class="form-error" role="alert">{detail}</span> }.into_any())

@@ -657,7 +657,7 @@ fn tried(stored: Option<&GameServer>, valid: &ValidServer) -> GameServer {
 }
 
 /// The form as the command line's [`ServerForm`], checked by [`server_settings::validate`]
-/// (for a server whose stored secrets are `stored`). The first problem is answered with its
+/// (for a server whose stored secrets are `stored`). Every problem is answered, each with its
 /// field. `require_pin`: SFTP logs need a confirmed host key (saving; a test shows the key).
 fn checked(
     form: &GameServerForm,
@@ -665,11 +665,7 @@ fn checked(
     require_pin: bool,
 ) -> Result<(ServerForm, ValidServer), AppError> {
     let mut form = server_form(form)?;
-    let valid =
-        server_settings::validate(&form, stored).map_err(|errors| match errors.first() {
-            Some(error) => field_error(error),
-            None => AppError::Internal,
-        })?;
+    let valid = server_settings::validate(&form, stored).map_err(|errors| fields_error(&errors))?;
     if valid.log_source == LogSource::Sftp {
         match form.sftp_host_key.as_deref().map(str::trim) {
             None | Some("") if require_pin => {
@@ -691,11 +687,7 @@ fn checked(
         }
     }
     // Validated again with the normalised fingerprint (the one stored).
-    let valid =
-        server_settings::validate(&form, stored).map_err(|errors| match errors.first() {
-            Some(error) => field_error(error),
-            None => AppError::Internal,
-        })?;
+    let valid = server_settings::validate(&form, stored).map_err(|errors| fields_error(&errors))?;
     Ok((form, valid))
 }
 
@@ -788,8 +780,14 @@ fn form_field(field: server_settings::Field) -> Field {
     }
 }
 
-/// A problem [`server_settings::validate`] found, next to its field.
-fn field_error(error: &FieldError) -> AppError {
+/// Every problem [`server_settings::validate`] found, each next to its field.
+fn fields_error(errors: &[FieldError]) -> AppError {
+    AppError::invalid_fields(errors.iter().map(field_problem).collect())
+        .unwrap_or(AppError::Internal)
+}
+
+/// A problem [`server_settings::validate`] found, as the browser shows it.
+fn field_problem(error: &FieldError) -> (Field, Problem) {
     use server_settings::Problem as P;
     let field = form_field(error.field);
     let problem = match &error.problem {
@@ -827,13 +825,13 @@ fn field_error(error: &FieldError) -> AppError {
         P::Key(KeyProblem::NeedsPassphrase) => Problem::SftpKeyNeedsPassphrase,
         P::Key(KeyProblem::WrongPassphrase) => Problem::SftpKeyWrongPassphrase,
     };
-    AppError::invalid(field, problem)
+    (field, problem)
 }
 
 /// Why saving failed, as the admin sees it.
 fn save_error(error: SaveError) -> AppError {
     match error {
-        SaveError::Invalid(errors) => errors.first().map_or(AppError::Internal, field_error),
+        SaveError::Invalid(errors) => fields_error(&errors),
         SaveError::NoKey => AppError::invalid_request(Problem::SecretKeyMissing),
         SaveError::NotFound(server_id) => unknown(server_id),
         SaveError::Database(error) => error.into(),
