@@ -133,7 +133,7 @@ async fn spooled_records_of_an_account_that_opted_out_meanwhile_are_dropped_at_r
     opt_out_mira(&mut conn).await;
 
     let metrics = Metrics::new();
-    let (writer, task) = IngestWriter::spawn_with_spool(
+    let (writer, task) = IngestWriter::<VoiceEvent>::spawn_with_spool(
         pool.clone(),
         buffered(),
         metrics.clone(),
@@ -226,6 +226,7 @@ async fn game_lines_go_and_status_polls_lose_the_player_when_the_account_opted_o
         ip_hash: None,
         chat_text: None,
         detail: None,
+        raw_line: None,
     };
     let (logs, logs_task) = IngestWriter::spawn(pool.clone(), buffered(), Metrics::new());
     for record in [
