@@ -576,10 +576,10 @@ pub fn count_rollovers(mut reader: impl BufRead) -> std::io::Result<u32> {
             break;
         }
         let n = chunk.len();
-        splitter.push(chunk, |line| counter.line(line));
+        splitter.push(chunk, |line| counter.line(line.bytes));
         reader.consume(n);
     }
-    splitter.finish(|line| counter.line(line));
+    splitter.finish(|line| counter.line(line.bytes));
     Ok(counter.rollovers())
 }
 
