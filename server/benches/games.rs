@@ -132,12 +132,12 @@ async fn main() -> anyhow::Result<()> {
     let outcome = async {
         let started = Instant::now();
         let first =
-            guildhall::game_servers::import_logs(&pool, &config, &metrics, "Bench CS2", &files)
+            guildhall::game_servers::import_logs(&pool, &config, &metrics, "Bench CS2", &files, None)
                 .await?;
         let first_secs = started.elapsed().as_secs_f64();
         let started = Instant::now();
         let again =
-            guildhall::game_servers::import_logs(&pool, &config, &metrics, "Bench CS2", &files)
+            guildhall::game_servers::import_logs(&pool, &config, &metrics, "Bench CS2", &files, None)
                 .await?;
         let again_secs = started.elapsed().as_secs_f64();
         anyhow::ensure!(again.stored == 0, "the second import stored {}", again.stored);
