@@ -320,7 +320,11 @@ impl Writer<'_> {
             return;
         }
         if !spool_pending(spool, R::SOURCE) {
-            match tokio::time::timeout(CLOSING_WRITE_TIMEOUT, write_batch(self.pool, self.metrics, buffer)).await
+            match tokio::time::timeout(
+                CLOSING_WRITE_TIMEOUT,
+                write_batch(self.pool, self.metrics, buffer),
+            )
+            .await
             {
                 Ok(Ok(inserted)) => {
                     count_written(self.metrics, R::SOURCE, inserted, buffer.len() as u64);
@@ -747,7 +751,7 @@ async fn write_on<R: BronzeRecord>(
             "records of opted-out accounts dropped at write"
         );
     }
-    let stored = store_batch(&mut *tx, buffer.as_slice(), store).await?;
+    let stored = store_batch(&mut tx, buffer.as_slice(), store).await?;
     tx.commit().await?;
     Ok(stored)
 }
