@@ -552,7 +552,11 @@ async fn a_cancelled_backfill_stops_between_chunks_and_waits_for_the_jobs_lock(p
     assert_eq!(
         audit
             .iter()
-            .map(|(action, subject, before, _)| (action.as_str(), subject.as_str(), before.as_deref()))
+            .map(|(action, subject, before, _)| (
+                action.as_str(),
+                subject.as_str(),
+                before.as_deref()
+            ))
             .collect::<Vec<_>>(),
         vec![
             ("pipeline.backfill.start", first.as_str(), None),

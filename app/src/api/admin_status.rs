@@ -20,8 +20,8 @@ pub const BACKFILL_MAX_DAYS: i64 = 3660;
 #[server]
 pub async fn get_admin_status() -> Result<AdminStatus, AppError> {
     use crate::model::{
-        BACKLOG_CAP, CollectorState, JobStatus, WallTime, Permission, PipelineRun,
-        RejectedRecords, SourceHealth,
+        BACKLOG_CAP, CollectorState, JobStatus, Permission, PipelineRun, RejectedRecords,
+        SourceHealth, WallTime,
     };
     let (_user, state) = crate::ssr::authz::require(Permission::Administer).await?;
     let tz = crate::ssr::community::timezone(&state)

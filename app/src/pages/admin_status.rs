@@ -8,8 +8,8 @@ use crate::components::{ErrorNotice, Loading, ZoneNote, error_key, error_problem
 use crate::error::{AppError, Field};
 use crate::i18n::{Key, Lang, t, use_i18n};
 use crate::model::{
-    AdminStatus, BACKLOG_CAP, BackfillState, BackfillStatus, JobStatus, WallTime, PipelineRun,
-    RejectedRecords, SourceHealth, SpoolFile,
+    AdminStatus, BACKLOG_CAP, BackfillState, BackfillStatus, JobStatus, PipelineRun,
+    RejectedRecords, SourceHealth, SpoolFile, WallTime,
 };
 use leptos::prelude::*;
 
