@@ -188,8 +188,7 @@ async fn a_refused_record_jsonb_cannot_hold_is_kept_as_its_json_text_exactly(poo
         .execute(&pool)
         .await
         .expect("probe table");
-    let (writer, task) =
-        IngestWriter::spawn(pool.clone(), WriterConfig::default(), Metrics::new());
+    let (writer, task) = IngestWriter::spawn(pool.clone(), WriterConfig::default(), Metrics::new());
     let receipt = writer
         .write_acked(vec![
             TextProbe {
@@ -209,7 +208,10 @@ async fn a_refused_record_jsonb_cannot_hold_is_kept_as_its_json_text_exactly(poo
             .fetch_all(&pool)
             .await
             .expect("rejected records");
-    assert_eq!(payloads, [serde_json::json!({ "json_text": "{\"text\":\"a\\u0000b\"}" })]);
+    assert_eq!(
+        payloads,
+        [serde_json::json!({ "json_text": "{\"text\":\"a\\u0000b\"}" })]
+    );
     let back: serde_json::Value =
         serde_json::from_str(payloads[0]["json_text"].as_str().expect("text")).expect("json");
     assert_eq!(back, serde_json::json!({ "text": "a\0b" }));

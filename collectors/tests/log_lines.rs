@@ -119,7 +119,10 @@ fn check(format: LogFormat, input: &[u8], chunks: &[usize]) -> Result<(), TestCa
             record.player_name,
             record.detail.as_ref().map(ToString::to_string)
         );
-        prop_assert!(!text.contains('\0') && !text.contains("\\u0000"), "{record:?}");
+        prop_assert!(
+            !text.contains('\0') && !text.contains("\\u0000"),
+            "{record:?}"
+        );
     }
     Ok(())
 }

@@ -531,7 +531,8 @@ fn first_day(
     tz: chrono_tz::Tz,
     date: Option<NaiveDate>,
 ) -> anyhow::Result<FileStart> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
     let modified: DateTime<Utc> = meta.modified().map_or_else(|_| Utc::now(), DateTime::from);
     let last_day = date.or_else(|| day_from_name(path));
     if format == LogFormat::Hl {

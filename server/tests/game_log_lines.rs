@@ -141,9 +141,7 @@ async fn first_line_day(pool: &PgPool) -> Option<String> {
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
-async fn a_minecraft_file_without_a_date_in_its_name_or_lines_needs_date_and_says_so(
-    pool: PgPool,
-) {
+async fn a_minecraft_file_without_a_date_in_its_name_or_lines_needs_date_and_says_so(pool: PgPool) {
     add_server(&pool, "Survival", "minecraft").await;
     let dir = folder("mc-date");
     let metrics = Metrics::new();

@@ -160,7 +160,10 @@ async fn a_posted_line_with_a_nul_or_invalid_utf8_is_kept_as_its_bytes_and_the_r
     }
     let (status, text) = post(&app, TOKEN, &[], body.clone()).await;
     assert_eq!(status, StatusCode::OK, "{text}");
-    assert_eq!(text, "stored 3 lines (0 already stored, 2 unreadable kept)\n");
+    assert_eq!(
+        text,
+        "stored 3 lines (0 already stored, 2 unreadable kept)\n"
+    );
     let kept: Vec<(Vec<u8>, String)> = sqlx::query_as(
         "select raw_line, detail->>'error' from bronze.game_log_events
          where kind = 'unparsed' order by event_id",
@@ -179,7 +182,10 @@ async fn a_posted_line_with_a_nul_or_invalid_utf8_is_kept_as_its_bytes_and_the_r
     // The server sends the batch again: nothing is stored twice.
     let (status, text) = post(&app, TOKEN, &[], body).await;
     assert_eq!(status, StatusCode::OK, "{text}");
-    assert_eq!(text, "stored 0 lines (3 already stored, 2 unreadable kept)\n");
+    assert_eq!(
+        text,
+        "stored 0 lines (3 already stored, 2 unreadable kept)\n"
+    );
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]

@@ -406,10 +406,7 @@ mod tests {
             .value(Some(42))
             .bytes(Some(&[0, 0xff, b'\\']))
             .bytes(None);
-        assert_eq!(
-            out,
-            "\ta\\tb\\\\c\\nd\\re\t\\N\t42\t\\\\x00ff5c\t\\N"
-        );
+        assert_eq!(out, "\ta\\tb\\\\c\\nd\\re\t\\N\t42\t\\\\x00ff5c\t\\N");
     }
 
     #[derive(Serialize, Deserialize)]

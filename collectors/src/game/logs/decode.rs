@@ -459,7 +459,11 @@ fn chat_span(line: &[u8]) -> Option<(usize, usize)> {
         }
     }
     let mut from = 0;
-    while let Some(open) = line[from..].iter().position(|&b| b == b'<').map(|i| from + i) {
+    while let Some(open) = line[from..]
+        .iter()
+        .position(|&b| b == b'<')
+        .map(|i| from + i)
+    {
         let name = &line[open + 1..];
         if let Some(close) = name.iter().take(41).position(|&b| b == b'>')
             && close > 0
@@ -752,7 +756,10 @@ mod tests {
             record.raw_line.as_deref(),
             Some(&b"garbage from [address] and [address] here"[..])
         );
-        assert_eq!(record.detail.unwrap()["error"], "no HL log timestamp prefix");
+        assert_eq!(
+            record.detail.unwrap()["error"],
+            "no HL log timestamp prefix"
+        );
         assert_eq!(d.counts.unparsed, 1);
     }
 
@@ -785,12 +792,24 @@ mod tests {
         let good = b"L 01/19/2026 - 19:09:34: World triggered \"Round_Start\"";
         let mut input = Vec::new();
         let cases: [(&[u8], &str); 6] = [
-            (b"L 01/19/2026 - 19:09:35: \"Al\0ice<2><[U:1:1]><CT>\" entered the game", "NUL byte in the line"),
-            (b"L 01/19/2026 - 19:09:36: \"B\xffob<3><[U:1:2]><CT>\" entered the game", "not UTF-8"),
+            (
+                b"L 01/19/2026 - 19:09:35: \"Al\0ice<2><[U:1:1]><CT>\" entered the game",
+                "NUL byte in the line",
+            ),
+            (
+                b"L 01/19/2026 - 19:09:36: \"B\xffob<3><[U:1:2]><CT>\" entered the game",
+                "not UTF-8",
+            ),
             (b"\x1f\x8b\x08\x00\x00\x01\x02\x03\x04\xc3", "not UTF-8"),
-            (b"01/19/2026 19:09:37: World triggered \"Round_End\"", "malformed HL log timestamp prefix"),
+            (
+                b"01/19/2026 19:09:37: World triggered \"Round_End\"",
+                "malformed HL log timestamp prefix",
+            ),
             (b"Loading map \"de_dust2\"", "no HL log timestamp prefix"),
-            (b"L 19:09:38: World triggered \"Round_End\"", "malformed HL log timestamp prefix"),
+            (
+                b"L 19:09:38: World triggered \"Round_End\"",
+                "malformed HL log timestamp prefix",
+            ),
         ];
         input.extend_from_slice(good);
         input.extend_from_slice(b"\r\n");
@@ -861,14 +880,22 @@ mod tests {
         let mut d = decoder(LogFormat::Hl);
         let mut keys = std::collections::HashSet::new();
         for i in 0..5000 {
-            let line = if i % 2 == 0 { "garbage" } else { "more garbage" };
+            let line = if i % 2 == 0 {
+                "garbage"
+            } else {
+                "more garbage"
+            };
             let record = d.decode(line).unwrap();
             assert!(keys.insert(record.line_hash), "line {i}");
         }
         // The same stream read again gives the same keys (a re-import stores nothing).
         let mut again = decoder(LogFormat::Hl);
         for i in 0..5000 {
-            let line = if i % 2 == 0 { "garbage" } else { "more garbage" };
+            let line = if i % 2 == 0 {
+                "garbage"
+            } else {
+                "more garbage"
+            };
             assert!(keys.contains(&again.decode(line).unwrap().line_hash));
         }
     }
@@ -877,8 +904,13 @@ mod tests {
     fn an_endless_line_is_handed_on_in_numbered_pieces_that_together_are_the_line() {
         let mut splitter = LineSplitter::default();
         let mut lines: Vec<(Vec<u8>, Option<u32>)> = Vec::new();
-        let endless: Vec<u8> = (0..5 * MAX_LINE_BYTES).map(|i| (i % 251) as u8 | 1).collect();
-        let endless: Vec<u8> = endless.into_iter().map(|b| if b == b'\n' { b'm' } else { b }).collect();
+        let endless: Vec<u8> = (0..5 * MAX_LINE_BYTES)
+            .map(|i| (i % 251) as u8 | 1)
+            .collect();
+        let endless: Vec<u8> = endless
+            .into_iter()
+            .map(|b| if b == b'\n' { b'm' } else { b })
+            .collect();
         for chunk in endless.chunks(4096) {
             splitter.push(chunk, |l| lines.push((l.bytes.to_vec(), l.piece)));
         }
@@ -898,7 +930,9 @@ mod tests {
 
     impl ConcatBytes for [(Vec<u8>, Option<u32>)] {
         fn concat_bytes(&self) -> Vec<u8> {
-            self.iter().flat_map(|(bytes, _)| bytes.iter().copied()).collect()
+            self.iter()
+                .flat_map(|(bytes, _)| bytes.iter().copied())
+                .collect()
         }
     }
 
