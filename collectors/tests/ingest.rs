@@ -165,6 +165,58 @@ async fn a_refused_record_is_dropped_and_counted_and_the_rest_of_its_batch_is_ke
     assert!(rejected[0].2.contains("probe_n_check"), "{}", rejected[0].2);
 }
 
+/// A record with text PostgreSQL cannot hold (a NUL character): refused by its table, and
+/// by `jsonb` too.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TextProbe {
+    text: String,
+}
+
+impl collectors::ingest::BronzeRecord for TextProbe {
+    const SOURCE: &'static str = "text_probe";
+    const TABLE: &'static str = "text_probe";
+    const KEY: &'static str = "";
+
+    fn columns(&self, row: &mut collectors::ingest::Row<'_>) {
+        row.text("text", Some(&self.text));
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_refused_record_jsonb_cannot_hold_is_kept_as_its_json_text_exactly(pool: PgPool) {
+    sqlx::query("create table text_probe (text text not null)")
+        .execute(&pool)
+        .await
+        .expect("probe table");
+    let (writer, task) = IngestWriter::spawn(pool.clone(), WriterConfig::default(), Metrics::new());
+    let receipt = writer
+        .write_acked(vec![
+            TextProbe {
+                text: "fine".into(),
+            },
+            TextProbe {
+                text: "a\0b".into(),
+            },
+        ])
+        .await
+        .expect("write");
+    assert_eq!((receipt.new, receipt.refused), (1, 1));
+    drop(writer);
+    task.await.expect("writer ends");
+    let payloads: Vec<serde_json::Value> =
+        sqlx::query_scalar("select payload from bronze.rejected_records")
+            .fetch_all(&pool)
+            .await
+            .expect("rejected records");
+    assert_eq!(
+        payloads,
+        [serde_json::json!({ "json_text": "{\"text\":\"a\\u0000b\"}" })]
+    );
+    let back: serde_json::Value =
+        serde_json::from_str(payloads[0]["json_text"].as_str().expect("text")).expect("json");
+    assert_eq!(back, serde_json::json!({ "text": "a\0b" }));
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn an_acknowledged_write_says_what_was_new_duplicate_or_refused_once_committed(pool: PgPool) {
     sqlx::query("create table probe (n int4 not null check (n > 0) unique)")

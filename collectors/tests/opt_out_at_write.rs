@@ -226,6 +226,7 @@ async fn game_lines_go_and_status_polls_lose_the_player_when_the_account_opted_o
         ip_hash: None,
         chat_text: None,
         detail: None,
+        raw_line: None,
     };
     let (logs, logs_task) = IngestWriter::spawn(pool.clone(), buffered(), Metrics::new());
     for record in [

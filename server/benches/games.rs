@@ -1,11 +1,16 @@
 //! Game log benchmark, in one run:
 //! - parsing: every line of the HL-log and Minecraft fixtures through the real line decoder
 //!   (parse, date, hash) on one core, repeated to a few million lines: lines per second per
-//!   format and for the mix (target ≥ 1,000,000 lines/s per core);
+//!   format and for the mix (target ≥ 1,000,000 lines/s per core), and the HL lines each
+//!   with a NUL byte (every one kept as unparsed);
 //! - import: a historic log folder of `BENCH_IMPORT_MB` (default 1024) MB of HL logs (the
 //!   fixture match logs, each copy moved to a day of its own) through
 //!   `guildhall import-logs`' code into `bronze.game_log_events`, with its rate; then the
-//!   same folder again (every line already stored) and the pipeline over what was imported.
+//!   same folder again (every line already stored) and the pipeline over what was imported;
+//! - unreadable lines: a file of `BENCH_UNREADABLE_LINES` (default 1,000,000) HL lines none
+//!   of which can be read (each with a NUL byte or an invalid UTF-8 byte, so every one is kept
+//!   as unparsed with its bytes) against a file of as many readable lines, each imported into
+//!   an empty table: both rates and their ratio (target ≥ 0.5).
 //!
 //! Run with `make bench` (database `guildhall_bench`, created if missing; `DATABASE_URL`
 //! overrides). The folder is written to the system's temporary folder and removed after.
@@ -99,6 +104,20 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     println!("{:>22} {:>14.0}", "mix (equal lines)", mix_lines / mix_secs);
+    let broken: Vec<String> = HL_FIXTURES
+        .iter()
+        .flat_map(|text| text.lines())
+        .filter(|line| line.len() > 40)
+        .map(|line| format!("{}\u{0}{}", &line[..30], &line[30..]))
+        .collect();
+    let broken: Vec<&str> = broken.iter().map(String::as_str).collect();
+    let unreadable = parse_rate(LogFormat::Hl, &[&broken.join("\n")]);
+    println!(
+        "{:>22} {:>14.0} {:>12}",
+        "unreadable HL lines",
+        unreadable.lines as f64 / unreadable.secs,
+        unreadable.events
+    );
 
     guildhall::db::create_database_if_missing(&url).await?;
     let pool = guildhall::db::connect(&url).await?;
@@ -114,7 +133,22 @@ async fn main() -> anyhow::Result<()> {
     .execute(&pool)
     .await?;
 
+    let unreadable_lines: usize = std::env::var("BENCH_UNREADABLE_LINES")
+        .ok()
+        .map(|v| v.parse().context("BENCH_UNREADABLE_LINES must be a number"))
+        .transpose()?
+        .unwrap_or(1_000_000);
     let folder = std::env::temp_dir().join(format!("guildhall-bench-logs-{}", std::process::id()));
+    let config = Config::from_figment(
+        Config::defaults_figment()
+            .merge(Serialized::default("demo", false))
+            .merge(Serialized::default("timezone", "UTC")),
+    )?;
+    let unreadable = unreadable_vs_readable(&pool, &config, &folder, unreadable_lines).await;
+    let _ = std::fs::remove_dir_all(&folder);
+    unreadable?;
+    truncate(&pool).await?;
+
     let started = Instant::now();
     let (files, bytes) = write_folder(&folder, import_mb << 20)?;
     println!(
@@ -123,21 +157,16 @@ async fn main() -> anyhow::Result<()> {
         bytes as f64 / f64::from(1 << 20),
         started.elapsed().as_secs_f64()
     );
-    let config = Config::from_figment(
-        Config::defaults_figment()
-            .merge(Serialized::default("demo", false))
-            .merge(Serialized::default("timezone", "UTC")),
-    )?;
     let metrics = Metrics::new();
     let outcome = async {
         let started = Instant::now();
         let first =
-            guildhall::game_servers::import_logs(&pool, &config, &metrics, "Bench CS2", &files)
+            guildhall::game_servers::import_logs(&pool, &config, &metrics, "Bench CS2", &files, None)
                 .await?;
         let first_secs = started.elapsed().as_secs_f64();
         let started = Instant::now();
         let again =
-            guildhall::game_servers::import_logs(&pool, &config, &metrics, "Bench CS2", &files)
+            guildhall::game_servers::import_logs(&pool, &config, &metrics, "Bench CS2", &files, None)
                 .await?;
         let again_secs = started.elapsed().as_secs_f64();
         anyhow::ensure!(again.stored == 0, "the second import stored {}", again.stored);
@@ -189,6 +218,92 @@ async fn main() -> anyhow::Result<()> {
         truncate(&pool).await?;
     }
     outcome
+}
+
+/// Imports a file of `lines` unreadable HL lines and one of as many readable ones, each into
+/// an empty table, and prints both rates and their ratio.
+async fn unreadable_vs_readable(
+    pool: &sqlx::PgPool,
+    config: &Config,
+    folder: &std::path::Path,
+    lines: usize,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(folder)?;
+    let template: Vec<&str> = HL_FIXTURES[..2]
+        .iter()
+        .flat_map(|text| text.lines())
+        .filter(|line| line.len() > 40 && line.starts_with("L "))
+        .collect();
+    let first_day = NaiveDate::from_ymd_opt(2021, 1, 1).context("date")?;
+    let readable = folder.join("readable.log");
+    let unreadable = folder.join("unreadable.log");
+    let mut good = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&readable)?);
+    let mut bad = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&unreadable)?);
+    let (mut written, mut copy) = (0, 0i64);
+    'files: loop {
+        let date = (first_day + Duration::days(copy))
+            .format("%m/%d/%Y")
+            .to_string();
+        for (i, line) in template.iter().enumerate() {
+            if written == lines {
+                break 'files;
+            }
+            // "L 11/24/2019 - 21:43:38: …": the date moved to this copy's day.
+            let line = format!("L {date}{}", &line[12..]);
+            writeln!(good, "{line}")?;
+            // The same line with a NUL byte or a byte that is not UTF-8 in its body.
+            let mut broken = line.into_bytes();
+            broken.insert(30, if i % 2 == 0 { 0x00 } else { 0xff });
+            bad.write_all(&broken)?;
+            bad.write_all(b"\n")?;
+            written += 1;
+        }
+        copy += 1;
+    }
+    good.flush()?;
+    bad.flush()?;
+    drop((good, bad));
+    println!("\nunreadable lines: {lines} HL lines per file, each imported into an empty table");
+    println!(
+        "{:>22} {:>9} {:>12} {:>12} {:>10} {:>10}",
+        "file", "seconds", "MB/s", "lines/s", "stored", "unparsed"
+    );
+    let mut rates = Vec::new();
+    for (name, file) in [("readable", &readable), ("unreadable", &unreadable)] {
+        truncate(pool).await?;
+        let started = Instant::now();
+        let report = guildhall::game_servers::import_logs(
+            pool,
+            config,
+            &Metrics::new(),
+            "Bench CS2",
+            std::slice::from_ref(file),
+            None,
+        )
+        .await?;
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        anyhow::ensure!(report.lines == lines as u64, "{name}: {report:?}");
+        if name == "unreadable" {
+            anyhow::ensure!(
+                report.unparsed == lines as u64 && report.stored == lines as u64,
+                "every unreadable line is kept: {report:?}"
+            );
+        }
+        let rate = report.lines as f64 / secs;
+        println!(
+            "{name:>22} {secs:>9.1} {:>12.1} {rate:>12.0} {:>10} {:>10}",
+            report.bytes as f64 / f64::from(1 << 20) / secs,
+            report.stored,
+            report.unparsed
+        );
+        rates.push(rate);
+    }
+    println!(
+        "{:>22} {:.2} (target ≥ 0.5)",
+        "unreadable / readable",
+        rates[1] / rates[0]
+    );
+    Ok(())
 }
 
 struct Rate {

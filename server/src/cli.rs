@@ -73,6 +73,10 @@ pub enum Command {
         /// The log files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Minecraft: the day (YYYY-MM-DD) the files' last lines are on, for files whose
+        /// name does not start with it (as a rotated `2025-03-29-2.log.gz` does).
+        #[arg(long)]
+        date: Option<NaiveDate>,
     },
     /// Recompute every job (or one) for a range of local days.
     Backfill {
@@ -168,8 +172,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Servers { command } => crate::game_servers::servers(&pool, &config, command).await,
         Command::Secrets { command } => crate::game_servers::secrets(&pool, &config, command).await,
-        Command::ImportLogs { server, files } => {
-            crate::game_servers::import_logs(&pool, &config, &metrics, &server, &files).await?;
+        Command::ImportLogs {
+            server,
+            files,
+            date,
+        } => {
+            crate::game_servers::import_logs(&pool, &config, &metrics, &server, &files, date)
+                .await?;
             Ok(())
         }
         Command::Backfill { from, to, job } => {

@@ -161,18 +161,16 @@ async fn ingest_logs(
             return plain(StatusCode::BAD_REQUEST, "the body could not be read\n");
         }
     };
-    if body.contains(&0) {
+    // A compressed body is not lines at all: the game server is told so. Any other bytes are
+    // lines: one that cannot be read (NUL bytes, not UTF-8) is kept as unparsed, and the
+    // readable lines around it are stored (refusing the batch would lose them all, as the
+    // server would send it again for ever).
+    if body.starts_with(&[0x1f, 0x8b]) {
         return plain(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "the body is binary: expected the text lines logaddress_add_http sends\n",
+            "the body is gzip-compressed binary: expected the text lines logaddress_add_http sends\n",
         );
     }
-    let Ok(text) = std::str::from_utf8(&body) else {
-        return plain(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "the body is not UTF-8 text: expected the text lines logaddress_add_http sends\n",
-        );
-    };
     let now = Utc::now();
     let tz = server.log_tz(ingest.timezone);
     let mut stream = LogStream::new(
@@ -182,7 +180,7 @@ async fn ingest_logs(
         now.with_timezone(&tz).date_naive(),
         now,
     );
-    stream.push(text.as_bytes());
+    stream.push(&body);
     stream.finish();
     let decoded = stream.take();
     let unparsed = decoded.counts.unparsed;

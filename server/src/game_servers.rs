@@ -438,16 +438,19 @@ pub struct ImportReport {
 /// Records per committed batch.
 const IMPORT_BATCH: usize = 5000;
 
-/// `guildhall import-logs <server> <files…>`: reads each file (`.gz` decompressed, several
-/// gzip members too), stores its events like live ones (a line stored before, from any
-/// source, is not stored twice) and shows progress on the terminal, or logs it when there
-/// is none.
+/// `guildhall import-logs <server> <files…> [--date D]`: reads each file (`.gz`
+/// decompressed, several gzip members too), stores its events like live ones (a line stored
+/// before, from any source, is not stored twice) and shows progress on the terminal, or logs
+/// it when there is none. Minecraft lines print only the time of day: the day of a file's
+/// last line is `date`, else the date its name starts with (`2025-03-29-2.log.gz`); a file
+/// with neither (and no date in its lines) is refused, naming it, before anything is stored.
 pub async fn import_logs(
     pool: &PgPool,
     config: &Config,
     metrics: &Metrics,
     server: &str,
     files: &[PathBuf],
+    date: Option<NaiveDate>,
 ) -> anyhow::Result<ImportReport> {
     let Some(server) = settings_by_name(pool, server).await? else {
         bail!("no game server is named '{server}' (see `guildhall servers list`)");
@@ -464,6 +467,21 @@ pub async fn import_logs(
         }
         total_bytes += meta.len();
     }
+    let format = LogFormat::for_game(server.game);
+    let tz = server.log_tz(config.timezone);
+    // Every file's first day, before anything is stored: a file that cannot be dated stops
+    // the import with nothing half done.
+    let starts = {
+        let files = files.to_vec();
+        tokio::task::spawn_blocking(move || {
+            files
+                .iter()
+                .map(|path| first_day(path, format, tz, date))
+                .collect::<anyhow::Result<Vec<_>>>()
+        })
+        .await
+        .context("dating the files stopped")??
+    };
     let (writer, writer_task) = IngestWriter::<GameLogRecord>::spawn(
         pool.clone(),
         WriterConfig {
@@ -479,15 +497,14 @@ pub async fn import_logs(
     );
     let progress = Progress::new(total_bytes);
     let mut report = ImportReport::default();
-    let format = LogFormat::for_game(server.game);
-    let tz = server.log_tz(config.timezone);
-    for file in files {
+    for (file, start) in files.iter().zip(starts) {
         progress.file(file);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(Decoded, u64)>(4);
         let path = file.clone();
         let server_id = server.server_id;
-        let reader =
-            tokio::task::spawn_blocking(move || read_file(&path, server_id, format, tz, &tx));
+        let reader = tokio::task::spawn_blocking(move || {
+            read_file(&path, server_id, format, tz, start, &tx)
+        });
         while let Some((decoded, bytes)) = rx.recv().await {
             let receipt: Receipt = sink.commit(decoded).await?;
             report.stored += receipt.new;
@@ -506,27 +523,66 @@ pub async fn import_logs(
     Ok(report)
 }
 
+/// Where a file's lines start: the local day of its first time-only line, and the instant
+/// of lines before its first dated one (its last change).
+#[derive(Clone, Copy, Debug)]
+struct FileStart {
+    day: NaiveDate,
+    modified: DateTime<Utc>,
+}
+
+/// Dates a file. HL lines print their date: the day matters to no line. Minecraft lines
+/// print only the time: the day of the file's last line is `date` (`--date`), else the
+/// date its name starts with (`2026-11-30-2.log.gz`, as Minecraft names a rotated log),
+/// and its first line is as many days earlier as midnight passes in it. A Minecraft file
+/// with neither is refused, unless its lines print their dates (some layouts do).
+fn first_day(
+    path: &Path,
+    format: LogFormat,
+    tz: chrono_tz::Tz,
+    date: Option<NaiveDate>,
+) -> anyhow::Result<FileStart> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let modified: DateTime<Utc> = meta.modified().map_or_else(|_| Utc::now(), DateTime::from);
+    let last_day = date.or_else(|| day_from_name(path));
+    if format == LogFormat::Hl {
+        let day = last_day.unwrap_or_else(|| modified.with_timezone(&tz).date_naive());
+        return Ok(FileStart { day, modified });
+    }
+    // A first pass over the file, a buffer at a time like the second: the file is never
+    // held whole, whatever its size.
+    let gz = is_gzip(path)?;
+    let counter = count_rollovers(buffered(std::fs::File::open(path)?, gz))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let last_day = match last_day {
+        Some(day) => day,
+        // Only the lines before the first dated one use it (dated by the file's change).
+        None if counter.dated() => modified.with_timezone(&tz).date_naive(),
+        None => bail!(
+            "{}: Minecraft lines print only the time of day, and neither the file's name \
+             (like 2025-03-29-2.log.gz) nor its lines give the date; pass the day of its last \
+             line with --date YYYY-MM-DD (one such file per import)",
+            path.display()
+        ),
+    };
+    Ok(FileStart {
+        day: last_day - chrono::Duration::days(i64::from(counter.rollovers())),
+        modified,
+    })
+}
+
 /// Reads one file in the blocking pool, sending batches with the bytes they advanced.
 fn read_file(
     path: &Path,
     server_id: i64,
     format: LogFormat,
     tz: chrono_tz::Tz,
+    start: FileStart,
     tx: &tokio::sync::mpsc::Sender<(Decoded, u64)>,
 ) -> anyhow::Result<DecodeCounts> {
-    let meta = std::fs::metadata(path)?;
-    let modified: DateTime<Utc> = meta.modified().map_or_else(|_| Utc::now(), DateTime::from);
     let gz = is_gzip(path)?;
-    // Minecraft lines carry only the time: the day comes from the rotated file's name
-    // (`2026-11-30-2.log.gz`), else its last change, minus the midnights it spans.
-    let mut day = day_from_name(path).unwrap_or_else(|| modified.with_timezone(&tz).date_naive());
-    if format == LogFormat::Minecraft {
-        // A first pass over the file, a buffer at a time like the second: the file is never
-        // held whole, whatever its size.
-        let rollovers = count_rollovers(buffered(std::fs::File::open(path)?, gz))?;
-        day -= chrono::Duration::days(i64::from(rollovers));
-    }
-    let mut stream = LogStream::new(server_id, format, tz, day, modified);
+    let mut stream = LogStream::new(server_id, format, tz, start.day, start.modified);
     let counting = CountingReader::new(std::fs::File::open(path)?);
     let consumed = counting.counter();
     let mut reader = buffered(counting, gz);
@@ -576,9 +632,9 @@ fn buffered(file: impl Read + Send + 'static, gz: bool) -> Box<dyn BufRead + Sen
 /// Bytes read from a file (or its decompressed text) at a time.
 const READ_BUFFER: usize = 256 * 1024;
 
-/// How often midnight passes in a Minecraft log (see [`RolloverCounter`]), read a buffer
-/// at a time.
-pub fn count_rollovers(mut reader: impl BufRead) -> std::io::Result<u32> {
+/// How often midnight passes in a Minecraft log, and whether its lines print dates (see
+/// [`RolloverCounter`]), read a buffer at a time.
+pub fn count_rollovers(mut reader: impl BufRead) -> std::io::Result<RolloverCounter> {
     let mut splitter = LineSplitter::default();
     let mut counter = RolloverCounter::default();
     loop {
@@ -587,11 +643,11 @@ pub fn count_rollovers(mut reader: impl BufRead) -> std::io::Result<u32> {
             break;
         }
         let n = chunk.len();
-        splitter.push(chunk, |line| counter.line(line));
+        splitter.push(chunk, |line| counter.line(line.bytes));
         reader.consume(n);
     }
-    splitter.finish(|line| counter.line(line));
-    Ok(counter.rollovers())
+    splitter.finish(|line| counter.line(line.bytes));
+    Ok(counter)
 }
 
 /// `2026-11-30-2.log.gz` → 30 November 2026.
@@ -727,7 +783,9 @@ mod tests {
         assert_eq!(day_rollovers(text.lines()), 2);
         for capacity in [1, 3, 7, 64, 4096] {
             let reader = std::io::BufReader::with_capacity(capacity, text.as_bytes());
-            assert_eq!(count_rollovers(reader).unwrap(), 2, "buffer of {capacity}");
+            let counter = count_rollovers(reader).unwrap();
+            assert_eq!(counter.rollovers(), 2, "buffer of {capacity}");
+            assert!(!counter.dated());
         }
         let gz = {
             use std::io::Write as _;
@@ -737,7 +795,9 @@ mod tests {
             encoder.finish().unwrap()
         };
         assert_eq!(
-            count_rollovers(buffered(std::io::Cursor::new(gz), true)).unwrap(),
+            count_rollovers(buffered(std::io::Cursor::new(gz), true))
+                .unwrap()
+                .rollovers(),
             2
         );
     }

@@ -381,15 +381,15 @@ async fn a_log_folder_is_followed_through_growth_rotation_truncation_and_a_resta
             "10:08:00 entered Carol",
         ]
     );
-    let unparsed: Vec<Value> = sqlx::query_scalar(
-        "select detail from bronze.game_log_events where server_id = $1 and kind = 'unparsed'",
+    let unparsed: Vec<(Vec<u8>, Value)> = sqlx::query_as(
+        "select raw_line, detail from bronze.game_log_events where server_id = $1 and kind = 'unparsed'",
     )
     .bind(server_id)
     .fetch_all(&pool)
     .await
     .expect("unparsed");
     assert_eq!(unparsed.len(), 1);
-    assert_eq!(unparsed[0]["line"], "this is not a log line");
+    assert_eq!(unparsed[0].0, b"this is not a log line");
     let cursor: i64 = sqlx::query_scalar(
         "select read_offset from app.game_log_cursors where server_id = $1 and stream = 'file:latest.log'",
     )

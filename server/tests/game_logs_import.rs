@@ -117,7 +117,7 @@ async fn minecraft_files_plain_and_gzipped_give_the_same_records_and_memory_stay
     // The plain file: the records of the evening, on the days the midnight puts them on.
     let plain = dir.join("2026-11-30-1.log");
     std::fs::write(&plain, EVENING).expect("write");
-    let report = import_logs(&pool, &config, &metrics, "Survival", &[plain])
+    let report = import_logs(&pool, &config, &metrics, "Survival", &[plain], None)
         .await
         .expect("import");
     assert_eq!((report.lines, report.stored, report.unparsed), (8, 6, 0));
@@ -141,7 +141,7 @@ async fn minecraft_files_plain_and_gzipped_give_the_same_records_and_memory_stay
     let mut bytes = gzip(&EVENING.as_bytes()[..split]);
     bytes.extend(gzip(&EVENING.as_bytes()[split..]));
     std::fs::write(&gz, bytes).expect("write");
-    let report = import_logs(&pool, &config, &metrics, "Survival", &[gz])
+    let report = import_logs(&pool, &config, &metrics, "Survival", &[gz], None)
         .await
         .expect("import");
     assert_eq!((report.lines, report.stored, report.duplicates), (8, 0, 6));
@@ -162,6 +162,7 @@ async fn minecraft_files_plain_and_gzipped_give_the_same_records_and_memory_stay
             &metrics,
             "Survival",
             std::slice::from_ref(&file),
+            None,
         )
         .await
         .expect("import");

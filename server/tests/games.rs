@@ -146,6 +146,49 @@ async fn cs2_http_posts_are_stored_once_and_a_replay_adds_nothing(pool: PgPool) 
 }
 
 #[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn a_posted_line_with_a_nul_or_invalid_utf8_is_kept_as_its_bytes_and_the_rest_stored(
+    pool: PgPool,
+) {
+    add_server(&pool, "cs2", "cs2", TOKEN).await;
+    let app = router(state(pool.clone())).expect("router");
+    let nul = b"07/17/2026 - 18:14:41.000 - \"Bo\0b<3><BOT><>\" entered the game".to_vec();
+    let latin1 = b"07/17/2026 - 18:14:42.000 - \"J\xf6rg<4><BOT><>\" entered the game".to_vec();
+    let mut body = b"07/17/2026 - 18:14:40.023 - Loading map \"ar_pool_day\"\n".to_vec();
+    for line in [&nul, &latin1] {
+        body.extend_from_slice(line);
+        body.push(b'\n');
+    }
+    let (status, text) = post(&app, TOKEN, &[], body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(
+        text,
+        "stored 3 lines (0 already stored, 2 unreadable kept)\n"
+    );
+    let kept: Vec<(Vec<u8>, String)> = sqlx::query_as(
+        "select raw_line, detail->>'error' from bronze.game_log_events
+         where kind = 'unparsed' order by event_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("kept");
+    assert_eq!(
+        kept,
+        [
+            (nul, "NUL byte in the line".to_owned()),
+            (latin1, "not UTF-8".to_owned())
+        ]
+    );
+    assert_eq!(count(&pool, "map").await, 1);
+    // The server sends the batch again: nothing is stored twice.
+    let (status, text) = post(&app, TOKEN, &[], body).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(
+        text,
+        "stored 0 lines (3 already stored, 2 unreadable kept)\n"
+    );
+}
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
 async fn a_wrong_token_binary_or_oversized_body_stores_nothing(pool: PgPool) {
     add_server(&pool, "cs2", "cs2", TOKEN).await;
     let app = router(state(pool.clone())).expect("router");

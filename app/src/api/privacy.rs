@@ -106,7 +106,7 @@ async fn erase_me(confirmed: bool, keep_hashes: bool) -> Result<(), AppError> {
             .await
             .map_err(|error| crate::ssr::authz::with_status(AppError::from_raise(error)))?;
     // Signed out everywhere: every session of those users ends with the erasure.
-    let sessions = crate::ssr::sessions::end_sessions_of(&mut *tx, &users).await?;
+    let sessions = crate::ssr::sessions::end_sessions_of(&mut tx, &users).await?;
     tx.commit().await?;
     crate::ssr::authz::end_session().await?;
     tracing::info!(

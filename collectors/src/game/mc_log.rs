@@ -239,6 +239,16 @@ enum Head<'a> {
     Bad(&'static str),
 }
 
+/// The date a line prints, when its layout prints one (`[2026-03-29 12:00:00] …`, Forge's
+/// `[29Mar2026 12:00:00.000] …`); `None` for the usual time-only lines.
+pub fn line_date(line: &str) -> Option<NaiveDate> {
+    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
+    match split_head(line) {
+        Head::Msg(LogTime::Full(at), _) => Some(at.date()),
+        _ => None,
+    }
+}
+
 fn parse_clean(line: &str) -> ParseResult {
     match split_head(line) {
         Head::Msg(at, msg) => Ok(message_event(msg)?.map(|event| LogRecord { at, event })),

@@ -72,6 +72,10 @@ pub struct GameLogRecord {
     #[serde(skip)]
     pub chat_text: Option<String>,
     pub detail: Option<Value>,
+    /// An unparsed line's bytes as kept (addresses and chat text taken out, see
+    /// [`crate::game::logs::quarantined_line`]); `None` for an event.
+    #[serde(default)]
+    pub raw_line: Option<Vec<u8>>,
 }
 
 impl GameLogRecord {
@@ -109,7 +113,8 @@ impl BronzeRecord for GameLogRecord {
             .text("account_id", id.as_deref())
             .bool("is_bot", Some(self.is_bot))
             .text("ip_hash", self.ip_hash.as_deref())
-            .json("detail", self.detail.as_ref());
+            .json("detail", self.detail.as_ref())
+            .bytes("raw_line", self.raw_line.as_deref());
     }
 
     fn accounts(&self) -> Vec<(&'static str, String)> {

@@ -540,20 +540,31 @@ async fn quarantine<R: BronzeRecord>(pool: &PgPool, record: &R, refusal: &sqlx::
 }
 
 /// Keeps what could not be written in `bronze.rejected_records` with the reason, retrying
-/// while the database is unreachable.
+/// while the database is unreachable. A payload `jsonb` cannot hold (a NUL character) is
+/// kept as its JSON text in a string, `{"json_text": "…"}`: JSON text escapes every control
+/// character, so this is always storable and gives the payload back exactly.
 async fn keep_rejected(pool: &PgPool, source: &str, payload: &serde_json::Value, error: &str) {
     let mut delay = Duration::from_millis(250);
+    let mut payload = std::borrow::Cow::Borrowed(payload);
+    let mut as_text = false;
     loop {
         let kept = sqlx::query(
             "insert into bronze.rejected_records (source, payload, error) values ($1, $2, $3)",
         )
         .bind(source)
-        .bind(payload)
+        .bind(payload.as_ref())
         .bind(error)
         .execute(pool)
         .await;
         match kept {
             Ok(_) => return,
+            Err(failure) if is_refusal(&failure) && !as_text => {
+                tracing::warn!(source, error = %failure, "the refused record is kept as JSON text");
+                as_text = true;
+                payload = std::borrow::Cow::Owned(
+                    serde_json::json!({ "json_text": payload.to_string() }),
+                );
+            }
             Err(failure) if is_refusal(&failure) => {
                 tracing::error!(source, error = %failure, "the refused record cannot be kept either");
                 return;
@@ -740,7 +751,7 @@ async fn write_on<R: BronzeRecord>(
             "records of opted-out accounts dropped at write"
         );
     }
-    let stored = store_batch(&mut *tx, buffer.as_slice(), store).await?;
+    let stored = store_batch(&mut tx, buffer.as_slice(), store).await?;
     tx.commit().await?;
     Ok(stored)
 }

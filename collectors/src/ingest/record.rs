@@ -74,6 +74,7 @@ enum ColumnType {
     Text,
     Timestamptz,
     Jsonb,
+    Bytea,
     /// `bigint[]` (sent as its text form: arrays of arrays do not unnest row by row).
     Int8Array,
 }
@@ -89,6 +90,7 @@ impl ColumnType {
             ColumnType::Text | ColumnType::Int8Array => "text[]",
             ColumnType::Timestamptz => "timestamptz[]",
             ColumnType::Jsonb => "jsonb[]",
+            ColumnType::Bytea => "bytea[]",
         }
     }
 }
@@ -102,6 +104,7 @@ enum ColumnArray {
     Text(Vec<Option<String>>),
     Timestamptz(Vec<Option<DateTime<Utc>>>),
     Jsonb(Vec<Option<Value>>),
+    Bytea(Vec<Option<Vec<u8>>>),
 }
 
 /// Appends a value to the column array at `index`, creating it (as `$variant`) on the
@@ -213,6 +216,19 @@ impl<'a> Row<'a> {
         self
     }
 
+    /// Bytes, any bytes (`bytea`).
+    pub fn bytes(&mut self, name: &'static str, value: Option<&[u8]>) -> &mut Self {
+        let index = self.next();
+        match &mut self.visit {
+            Visit::Names(names) => names.push((name, ColumnType::Bytea)),
+            Visit::Copy(line) => {
+                line.bytes(value);
+            }
+            Visit::Arrays(arrays) => push_value!(arrays, index, Bytea, value.map(<[u8]>::to_vec)),
+        }
+        self
+    }
+
     pub fn int8_array(&mut self, name: &'static str, values: &[i64]) -> &mut Self {
         let text = format!(
             "{{{}}}",
@@ -311,6 +327,7 @@ pub async fn insert_batch<R: BronzeRecord>(
             ColumnArray::Text(values) => query.bind(values),
             ColumnArray::Timestamptz(values) => query.bind(values),
             ColumnArray::Jsonb(values) => query.bind(values),
+            ColumnArray::Bytea(values) => query.bind(values),
         };
     }
     Ok(query.execute(conn).await?.rows_affected())
@@ -349,6 +366,25 @@ impl<'a> CopyLine<'a> {
         self
     }
 
+    /// Appends a `bytea` field in hex (`\\x…`: the text format's escape of `\x…`).
+    pub fn bytes(&mut self, value: Option<&[u8]>) -> &mut Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        if !std::mem::take(&mut self.first) {
+            self.out.push('\t');
+        }
+        let Some(value) = value else {
+            self.out.push_str("\\N");
+            return self;
+        };
+        self.out.reserve(3 + 2 * value.len());
+        self.out.push_str("\\\\x");
+        for &byte in value {
+            self.out.push(char::from(HEX[usize::from(byte >> 4)]));
+            self.out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        self
+    }
+
     /// Appends a field from its `Display` form (numbers, booleans).
     pub fn value(&mut self, value: Option<impl std::fmt::Display>) -> &mut Self {
         self.text(value.map(|v| v.to_string()).as_deref())
@@ -367,8 +403,10 @@ mod tests {
             .text(Some(""))
             .text(Some("a\tb\\c\nd\re"))
             .text(None)
-            .value(Some(42));
-        assert_eq!(out, "\ta\\tb\\\\c\\nd\\re\t\\N\t42");
+            .value(Some(42))
+            .bytes(Some(&[0, 0xff, b'\\']))
+            .bytes(None);
+        assert_eq!(out, "\ta\\tb\\\\c\\nd\\re\t\\N\t42\t\\\\x00ff5c\t\\N");
     }
 
     #[derive(Serialize, Deserialize)]

@@ -26,6 +26,7 @@ pub async fn truncate(pool: &PgPool) -> anyhow::Result<()> {
                   silver.person_regular_months, silver.voice_presence_hours,
                   silver.game_presence_hours, silver.identity_review_accounts,
                   silver.identity_review_suspects, silver.identity_review_state,
+                  silver.identity_review_suggestions,
                   app.pipeline_state, app.pipeline_dirty_ranges, app.pipeline_dirty_tables
          restart identity",
     )

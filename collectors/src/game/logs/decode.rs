@@ -1,7 +1,9 @@
 //! From raw log bytes to records: lines are split (a partial line waits for the rest, an
-//! endless one is cut), parsed by the game's parser, dated (Minecraft prints only the time
-//! of day) and keyed by a hash of the line. A line that cannot be read is kept as an
-//! `unparsed` record with its error, never dropped silently.
+//! endless one is handed on in pieces), parsed by the game's parser, dated (Minecraft prints
+//! only the time of day) and keyed by a hash of the line. A line that cannot be read (not
+//! UTF-8, a NUL byte, too long, not in the log's format) is kept as an `unparsed` record with
+//! its reason and its bytes (addresses and chat text taken out, see [`quarantined_line`]),
+//! never dropped silently.
 
 use super::super::event::{LogEvent, LogRecord, LogTime, ParseResult, Player};
 use super::super::kind::Game;
@@ -10,12 +12,15 @@ use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, 
 use chrono_tz::Tz;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 
-/// Longest line kept whole; longer ones are cut (and counted as unparsed).
+/// Longest line read as a line; longer ones are kept as unparsed, and a line with no break
+/// in sight is handed on in pieces (see [`LineSplitter`]).
 pub const MAX_LINE_BYTES: usize = 16 * 1024;
 
-/// How much of an unparsed line is kept (after addresses are removed).
-const UNPARSED_KEEP_CHARS: usize = 200;
+/// Repeats within one instant tracked in a short list before a map takes over (a file of
+/// unreadable lines dates them all at one instant).
+const SAME_INSTANT_LIST: usize = 32;
 
 /// Which parser a server's logs need.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,8 +67,9 @@ pub struct LineDecoder {
     /// When the last readable line happened (unparsed lines are dated by it).
     last_at: DateTime<Utc>,
     /// Hashes seen at `last_at`, with how often: a line repeated within one instant is a
-    /// second event, not a duplicate.
+    /// second event, not a duplicate. The first few in a list, the rest in a map.
     same_instant: Vec<(u64, u32)>,
+    same_instant_more: HashMap<u64, u32>,
     same_instant_at: Option<DateTime<Utc>>,
     pub counts: DecodeCounts,
 }
@@ -86,6 +92,7 @@ impl LineDecoder {
             last_time: None,
             last_at: fallback_at,
             same_instant: Vec::new(),
+            same_instant_more: HashMap::new(),
             same_instant_at: None,
             counts: DecodeCounts::default(),
         }
@@ -96,19 +103,48 @@ impl LineDecoder {
         self.day
     }
 
-    /// The record of one line (without its line break), or `None` for a line with nothing
-    /// to keep.
+    /// The record of one line of text (without its line break), or `None` for a line with
+    /// nothing to keep.
     pub fn decode(&mut self, line: &str) -> Option<GameLogRecord> {
         let line = line.strip_suffix('\r').unwrap_or(line);
+        self.decode_line(Line {
+            bytes: line.as_bytes(),
+            piece: None,
+        })
+    }
+
+    /// The record of one line as the [`LineSplitter`] hands it on, whatever its bytes: an
+    /// event, `None` for a line with nothing to keep, or the line kept as unparsed with why.
+    pub fn decode_line(&mut self, line: Line<'_>) -> Option<GameLogRecord> {
+        let bytes = line.bytes;
         self.counts.lines += 1;
+        if let Some(piece) = line.piece {
+            self.counts.unparsed += 1;
+            return Some(self.unparsed(bytes, "line too long", Some(piece)));
+        }
+        if bytes.len() > MAX_LINE_BYTES {
+            self.counts.unparsed += 1;
+            return Some(self.unparsed(bytes, "line too long", None));
+        }
+        let Ok(line) = std::str::from_utf8(bytes) else {
+            self.counts.unparsed += 1;
+            return Some(self.unparsed(bytes, "not UTF-8", None));
+        };
         if line.trim().is_empty() {
             // A blank line says nothing, whichever source it came from.
             self.counts.ignored += 1;
             return None;
         }
-        if line.len() > MAX_LINE_BYTES {
+        // PostgreSQL text cannot hold a NUL byte: such a line is kept as bytes, not parsed
+        // into names and reasons the database would refuse. (HL lines sent over HTTP may
+        // end in NULs, which the HL parser strips.)
+        let significant = match self.format {
+            LogFormat::Hl => line.trim_end_matches('\0'),
+            LogFormat::Minecraft => line,
+        };
+        if significant.contains('\0') {
             self.counts.unparsed += 1;
-            return Some(self.unparsed(line, "line too long"));
+            return Some(self.unparsed(bytes, "NUL byte in the line", None));
         }
         match self.format.parse(line) {
             Ok(Some(record)) => {
@@ -119,7 +155,7 @@ impl LineDecoder {
                 self.counts.ignored += 1;
                 // A time-only line still moves the day forward at midnight.
                 if self.format == LogFormat::Minecraft
-                    && let Some(time) = leading_time_of_day(line)
+                    && let Some(time) = leading_time_of_day(bytes)
                 {
                     self.advance_time(time);
                 }
@@ -127,7 +163,7 @@ impl LineDecoder {
             }
             Err(error) => {
                 self.counts.unparsed += 1;
-                Some(self.unparsed(line, error.0))
+                Some(self.unparsed(bytes, error.0, None))
             }
         }
     }
@@ -156,23 +192,33 @@ impl LineDecoder {
         at
     }
 
-    fn line_hash(&mut self, at: DateTime<Utc>, line: &str) -> i64 {
-        let digest = Sha256::digest(line.as_bytes());
+    fn line_hash(&mut self, at: DateTime<Utc>, line: &[u8]) -> i64 {
+        let digest = Sha256::digest(line);
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(&digest[..8]);
         let base = u64::from_be_bytes(bytes);
         if self.same_instant_at != Some(at) {
             self.same_instant_at = Some(at);
             self.same_instant.clear();
+            if !self.same_instant_more.is_empty() {
+                // A fresh map: clearing a big one costs its capacity at every instant.
+                self.same_instant_more = HashMap::new();
+            }
         }
+        let listed = self.same_instant.len();
         let repeat = match self.same_instant.iter_mut().find(|(hash, _)| *hash == base) {
             Some((_, count)) => {
                 *count += 1;
                 *count
             }
-            None => {
+            None if listed < SAME_INSTANT_LIST => {
                 self.same_instant.push((base, 0));
                 0
+            }
+            None => {
+                let count = self.same_instant_more.entry(base).or_insert(u32::MAX);
+                *count = count.wrapping_add(1);
+                *count
             }
         };
         // The n-th repeat within one instant gets a key of its own.
@@ -181,7 +227,7 @@ impl LineDecoder {
 
     fn record(&mut self, line: &str, parsed: LogRecord) -> GameLogRecord {
         let occurred_at = self.instant(parsed.at);
-        let line_hash = self.line_hash(occurred_at, line);
+        let line_hash = self.line_hash(occurred_at, line.as_bytes());
         let mut record = GameLogRecord {
             server_id: self.server_id,
             occurred_at,
@@ -194,6 +240,7 @@ impl LineDecoder {
             ip_hash: None,
             chat_text: None,
             detail: None,
+            raw_line: None,
         };
         let with_player = |record: &mut GameLogRecord, player: Player| {
             record.player_name = Some(player.name);
@@ -254,9 +301,17 @@ impl LineDecoder {
         record
     }
 
-    fn unparsed(&mut self, line: &str, error: &str) -> GameLogRecord {
+    fn unparsed(&mut self, line: &[u8], error: &str, piece: Option<u32>) -> GameLogRecord {
         let at = self.last_at;
         let line_hash = self.line_hash(at, line);
+        let kept = quarantined_line(line);
+        let mut detail = json!({ "error": error });
+        if let Some(piece) = piece {
+            detail["piece"] = json!(piece);
+        }
+        if let Some(length) = kept.chat_length {
+            detail["chat_length"] = json!(length);
+        }
         GameLogRecord {
             server_id: self.server_id,
             occurred_at: at,
@@ -268,7 +323,8 @@ impl LineDecoder {
             address: None,
             ip_hash: None,
             chat_text: None,
-            detail: Some(json!({ "error": error, "line": redact_line(line) })),
+            detail: Some(detail),
+            raw_line: Some(kept.bytes),
         }
     }
 }
@@ -293,9 +349,9 @@ fn is_next_day(last: NaiveTime, time: NaiveTime) -> bool {
 }
 
 /// `[HH:MM:SS` at the start of a Minecraft line (any layout that begins with the time).
-fn leading_time_of_day(line: &str) -> Option<NaiveTime> {
-    let rest = line.strip_prefix('[')?;
-    let time = rest.get(..8)?;
+fn leading_time_of_day(line: &[u8]) -> Option<NaiveTime> {
+    let rest = line.strip_prefix(b"[")?;
+    let time = std::str::from_utf8(rest.get(..8)?).ok()?;
     NaiveTime::parse_from_str(time, "%H:%M:%S").ok()
 }
 
@@ -304,21 +360,23 @@ fn leading_time_of_day(line: &str) -> Option<NaiveTime> {
 pub fn day_rollovers<'a>(lines: impl IntoIterator<Item = &'a str>) -> u32 {
     let mut counter = RolloverCounter::default();
     for line in lines {
-        counter.line(line);
+        counter.line(line.as_bytes());
     }
     counter.rollovers()
 }
 
-/// [`day_rollovers`] for lines that arrive one by one (a file streamed, never held whole).
+/// [`day_rollovers`] for lines that arrive one by one (a file streamed, never held whole),
+/// and whether any line printed its date.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RolloverCounter {
     last: Option<NaiveTime>,
     rollovers: u32,
+    dated: bool,
 }
 
 impl RolloverCounter {
-    /// Counts one line.
-    pub fn line(&mut self, line: &str) {
+    /// Counts one line (without its line break).
+    pub fn line(&mut self, line: &[u8]) {
         if let Some(time) = leading_time_of_day(line) {
             if let Some(previous) = self.last
                 && is_next_day(previous, time)
@@ -327,11 +385,22 @@ impl RolloverCounter {
             }
             self.last = Some(time);
         }
+        if !self.dated
+            && let Ok(text) = std::str::from_utf8(line)
+        {
+            self.dated = super::super::mc_log::line_date(text).is_some();
+        }
     }
 
     /// Midnights passed so far.
     pub fn rollovers(&self) -> u32 {
         self.rollovers
+    }
+
+    /// Whether a line so far printed its date (a layout with dates needs no day from
+    /// outside).
+    pub fn dated(&self) -> bool {
+        self.dated
     }
 }
 
@@ -339,35 +408,110 @@ fn cut(text: &str, chars: usize) -> String {
     text.chars().take(chars).collect()
 }
 
-/// An unparsed line as it may be stored: addresses removed, cut to a couple of hundred
-/// characters.
-pub fn redact_line(line: &str) -> String {
-    let mut out = String::with_capacity(line.len().min(UNPARSED_KEEP_CHARS + 8));
-    for token in line.split_inclusive(|c: char| {
-        c.is_whitespace()
-            || c == '"'
-            || c == '/'
-            || c == '['
-            || c == ']'
-            || c == '('
-            || c == ')'
-            || c == ','
-    }) {
-        let (word, sep) = match token.char_indices().last() {
-            Some((i, c)) if c.is_whitespace() || "\"/[](),".contains(c) => token.split_at(i),
-            _ => (token, ""),
-        };
-        if looks_like_address(word) {
-            out.push_str("[address]");
-        } else {
-            out.push_str(word);
-        }
-        out.push_str(sep);
-        if out.chars().count() > UNPARSED_KEEP_CHARS {
-            break;
+/// What is kept of an unparsed line: its bytes, less what must never be stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuarantinedLine {
+    pub bytes: Vec<u8>,
+    /// Characters of the chat text taken out, when the line looked like chat.
+    pub chat_length: Option<usize>,
+}
+
+/// What replaces an address in a kept line.
+pub const ADDRESS_MARK: &[u8] = b"[address]";
+
+/// What replaces the text of a line that looks like chat.
+pub const CHAT_MARK: &[u8] = b"[chat]";
+
+/// An unparsed line as it is stored: its exact bytes (whatever they are: NUL, invalid
+/// UTF-8, binary), except that what the privacy promise keeps out of the database is taken
+/// out here too: an address (IPv4, IPv6, with or without a port) becomes `[address]`, and
+/// the text of a line that looks like chat (HL `" say "…"`, `" say_team "…"`; Minecraft
+/// `<Name> text`) becomes `[chat]`, with its length kept as chat's is. A line with neither
+/// is kept byte for byte.
+pub fn quarantined_line(line: &[u8]) -> QuarantinedLine {
+    let (head, chat) = match chat_span(line) {
+        Some((start, end)) => (&line[..start], Some((start, end))),
+        None => (line, None),
+    };
+    let mut bytes = Vec::with_capacity(line.len());
+    redact_addresses(head, &mut bytes);
+    let chat_length = chat.map(|(start, end)| {
+        bytes.extend_from_slice(CHAT_MARK);
+        bytes.extend_from_slice(&line[end..]);
+        String::from_utf8_lossy(&line[start..end]).chars().count()
+    });
+    QuarantinedLine { bytes, chat_length }
+}
+
+/// Where the chat text of a line that looks like chat is (start, end): after HL's
+/// `" say "` / `" say_team "` up to a closing quote at the end, or after Minecraft's first
+/// `<Name> ` (a name of 1 to 40 bytes without spaces, then a space or the end) to the end.
+fn chat_span(line: &[u8]) -> Option<(usize, usize)> {
+    for marker in [&b"\" say \""[..], b"\" say_team \""] {
+        if let Some(at) = find(line, marker) {
+            let start = at + marker.len();
+            let end = if line.len() > start && line.ends_with(b"\"") {
+                line.len() - 1
+            } else {
+                line.len()
+            };
+            return Some((start, end));
         }
     }
-    cut(&out, UNPARSED_KEEP_CHARS)
+    let mut from = 0;
+    while let Some(open) = line[from..]
+        .iter()
+        .position(|&b| b == b'<')
+        .map(|i| from + i)
+    {
+        let name = &line[open + 1..];
+        if let Some(close) = name.iter().take(41).position(|&b| b == b'>')
+            && close > 0
+            && !name[..close].iter().any(u8::is_ascii_whitespace)
+            && matches!(name.get(close + 1), None | Some(b' '))
+        {
+            let start = (open + 1 + close + 2).min(line.len());
+            return Some((start, line.len()));
+        }
+        from = open + 1;
+    }
+    None
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Copies `line` to `out` with every word that is an address replaced by [`ADDRESS_MARK`]
+/// (words end at whitespace, quotes, slashes, brackets, parentheses and commas).
+fn redact_addresses(line: &[u8], out: &mut Vec<u8>) {
+    let is_separator = |b: &u8| b.is_ascii_whitespace() || b"\"/[](),".contains(b);
+    let mut rest = line;
+    while !rest.is_empty() {
+        let end = rest.iter().position(is_separator).unwrap_or(rest.len());
+        let (word, tail) = rest.split_at(end);
+        // Only a word with a dot or a colon can be an address: the rest is copied as is.
+        if word.len() >= 2
+            && word.iter().any(|&b| b == b'.' || b == b':')
+            && std::str::from_utf8(word).is_ok_and(looks_like_address)
+        {
+            out.extend_from_slice(ADDRESS_MARK);
+        } else {
+            out.extend_from_slice(word);
+        }
+        match tail.split_first() {
+            Some((separator, tail)) => {
+                out.push(*separator);
+                rest = tail;
+            }
+            None => break,
+        }
+    }
+}
+
+/// An unparsed line of text as it is kept (see [`quarantined_line`]), as text.
+pub fn redact_line(line: &str) -> String {
+    String::from_utf8_lossy(&quarantined_line(line.as_bytes()).bytes).into_owned()
 }
 
 fn looks_like_address(word: &str) -> bool {
@@ -384,35 +528,69 @@ fn looks_like_address(word: &str) -> bool {
     }
 }
 
-/// Splits a byte stream into lines, keeping a partial last line for the next chunk.
+/// One line as the [`LineSplitter`] hands it on: its bytes without the line break, and, for a line
+/// with no break in sight, which piece of it this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Line<'a> {
+    pub bytes: &'a [u8],
+    /// `Some(n)`: the n-th piece (from 0) of a line too long to hold; its pieces in order
+    /// are the line.
+    pub piece: Option<u32>,
+}
+
+/// Splits a byte stream into lines, keeping a partial last line for the next chunk. Bytes
+/// are handed on as they are (any encoding, NUL bytes, `\r`); a line with no break in sight
+/// is handed on in pieces once more than twice [`MAX_LINE_BYTES`] wait, so memory stays
+/// bounded and no byte of it is lost.
 #[derive(Default)]
 pub struct LineSplitter {
     partial: Vec<u8>,
+    /// Pieces of the current line handed on so far.
+    pieces: u32,
 }
 
 impl LineSplitter {
-    /// The complete lines of `chunk` (after what was left over), without their breaks.
-    /// Invalid UTF-8 is replaced, an endless line is cut at [`MAX_LINE_BYTES`].
-    pub fn push(&mut self, chunk: &[u8], mut line: impl FnMut(&str)) {
+    /// The complete lines of `chunk` (after what was left over), without their line break
+    /// (`\n` or `\r\n`).
+    pub fn push(&mut self, chunk: &[u8], mut line: impl FnMut(Line<'_>)) {
         let mut rest = chunk;
         while let Some(end) = rest.iter().position(|&b| b == b'\n') {
             let (head, tail) = rest.split_at(end);
             if self.partial.is_empty() {
-                line(&String::from_utf8_lossy(head));
+                self.emit(head, &mut line);
             } else {
                 self.partial.extend_from_slice(head);
                 let whole = std::mem::take(&mut self.partial);
-                line(&String::from_utf8_lossy(&whole));
+                self.emit(&whole, &mut line);
             }
+            self.pieces = 0;
             rest = &tail[1..];
         }
         if self.partial.len() + rest.len() > MAX_LINE_BYTES * 2 {
-            // No line break in sight: emit what there is as one (over-long) line.
+            // No line break in sight: hand on what there is as a piece of the line.
             self.partial.extend_from_slice(rest);
             let whole = std::mem::take(&mut self.partial);
-            line(&String::from_utf8_lossy(&whole));
+            line(Line {
+                bytes: &whole,
+                piece: Some(self.pieces),
+            });
+            self.pieces += 1;
         } else {
             self.partial.extend_from_slice(rest);
+        }
+    }
+
+    /// Hands on a complete line without the `\r` of a `\r\n` break: the last piece of a
+    /// line handed on in pieces (if anything is left of it).
+    fn emit(&self, bytes: &[u8], line: &mut impl FnMut(Line<'_>)) {
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        if self.pieces == 0 {
+            line(Line { bytes, piece: None });
+        } else if !bytes.is_empty() {
+            line(Line {
+                bytes,
+                piece: Some(self.pieces),
+            });
         }
     }
 
@@ -422,12 +600,12 @@ impl LineSplitter {
     }
 
     /// The last line of a finished stream (without a final line break).
-    pub fn finish(&mut self, line: impl FnMut(&str)) {
-        let mut line = line;
+    pub fn finish(&mut self, mut line: impl FnMut(Line<'_>)) {
         if !self.partial.is_empty() {
             let whole = std::mem::take(&mut self.partial);
-            line(&String::from_utf8_lossy(&whole));
+            self.emit(&whole, &mut line);
         }
+        self.pieces = 0;
     }
 }
 
@@ -471,14 +649,14 @@ impl LogStream {
     pub fn push(&mut self, bytes: &[u8]) {
         let (decoder, records) = (&mut self.decoder, &mut self.records);
         self.splitter
-            .push(bytes, |line| records.extend(decoder.decode(line)));
+            .push(bytes, |line| records.extend(decoder.decode_line(line)));
     }
 
     /// The stream ended: its last line needs no line break.
     pub fn finish(&mut self) {
         let (decoder, records) = (&mut self.decoder, &mut self.records);
         self.splitter
-            .finish(|line| records.extend(decoder.decode(line)));
+            .finish(|line| records.extend(decoder.decode_line(line)));
     }
 
     /// Records decoded and not yet taken.
@@ -574,22 +752,200 @@ mod tests {
             .decode("garbage from 203.0.113.9:27005 and 2001:db8::1 here")
             .unwrap();
         assert_eq!(record.kind, LogKind::Unparsed);
-        let detail = record.detail.unwrap();
-        let kept = detail["line"].as_str().unwrap();
-        assert_eq!(kept, "garbage from [address] and [address] here");
+        assert_eq!(
+            record.raw_line.as_deref(),
+            Some(&b"garbage from [address] and [address] here"[..])
+        );
+        assert_eq!(
+            record.detail.unwrap()["error"],
+            "no HL log timestamp prefix"
+        );
         assert_eq!(d.counts.unparsed, 1);
+    }
+
+    /// Decodes `bytes` as one stream, returning its unparsed records' (kept bytes, reason).
+    fn kept(format: LogFormat, bytes: &[u8]) -> (Vec<(Vec<u8>, String)>, DecodeCounts) {
+        let mut stream = LogStream::new(
+            7,
+            format,
+            chrono_tz::UTC,
+            NaiveDate::from_ymd_opt(2026, 3, 28).unwrap(),
+            DateTime::from_timestamp(1_774_656_000, 0).unwrap(),
+        );
+        stream.push(bytes);
+        stream.finish();
+        let decoded = stream.take();
+        let kept = decoded
+            .records
+            .into_iter()
+            .filter(|r| r.kind == LogKind::Unparsed)
+            .map(|r| {
+                let error = r.detail.unwrap()["error"].as_str().unwrap().to_owned();
+                (r.raw_line.unwrap(), error)
+            })
+            .collect();
+        (kept, decoded.counts)
+    }
+
+    #[test]
+    fn every_kind_of_unreadable_hl_line_is_kept_byte_for_byte_with_its_reason() {
+        let good = b"L 01/19/2026 - 19:09:34: World triggered \"Round_Start\"";
+        let mut input = Vec::new();
+        let cases: [(&[u8], &str); 6] = [
+            (
+                b"L 01/19/2026 - 19:09:35: \"Al\0ice<2><[U:1:1]><CT>\" entered the game",
+                "NUL byte in the line",
+            ),
+            (
+                b"L 01/19/2026 - 19:09:36: \"B\xffob<3><[U:1:2]><CT>\" entered the game",
+                "not UTF-8",
+            ),
+            (b"\x1f\x8b\x08\x00\x00\x01\x02\x03\x04\xc3", "not UTF-8"),
+            (
+                b"01/19/2026 19:09:37: World triggered \"Round_End\"",
+                "malformed HL log timestamp prefix",
+            ),
+            (b"Loading map \"de_dust2\"", "no HL log timestamp prefix"),
+            (
+                b"L 19:09:38: World triggered \"Round_End\"",
+                "malformed HL log timestamp prefix",
+            ),
+        ];
+        input.extend_from_slice(good);
+        input.extend_from_slice(b"\r\n");
+        for (line, _) in &cases {
+            input.extend_from_slice(line);
+            input.extend_from_slice(b"\r\n");
+        }
+        let long = vec![b'x'; MAX_LINE_BYTES + 1];
+        input.extend_from_slice(&long);
+        input.push(b'\n');
+        let (kept, counts) = kept(LogFormat::Hl, &input);
+        let mut expected: Vec<(Vec<u8>, String)> = cases
+            .iter()
+            .map(|(line, error)| (line.to_vec(), (*error).to_owned()))
+            .collect();
+        expected.push((long, "line too long".to_owned()));
+        assert_eq!(kept, expected);
+        assert_eq!(counts.lines, 8);
+        assert_eq!(counts.unparsed, 7);
+    }
+
+    #[test]
+    fn a_trailing_nul_of_an_hl_line_is_read_but_a_minecraft_line_with_a_nul_is_kept() {
+        let (kept_hl, hl) = kept(
+            LogFormat::Hl,
+            b"L 01/19/2026 - 19:09:34: World triggered \"Round_Start\"\0\0\n",
+        );
+        assert_eq!((kept_hl.len(), hl.events), (0, 1));
+        let line = b"[12:00:00] [Server thread/INFO]: Al\0ice joined the game";
+        let (kept_mc, mc) = kept(LogFormat::Minecraft, line);
+        assert_eq!(
+            kept_mc,
+            [(line.to_vec(), "NUL byte in the line".to_owned())]
+        );
+        assert_eq!(mc.events, 0);
+    }
+
+    #[test]
+    fn an_unreadable_line_that_looks_like_chat_keeps_the_length_of_its_text_not_the_text() {
+        let mut d = decoder(LogFormat::Hl);
+        let record = d
+            .decode_line(Line {
+                bytes: b"L 01/19/2026 - 19:09:\xff: \"Al<2><[U:1:1]><CT>\" say \"meet at 10.0.0.1 \xe2\x9c\x93\"",
+                piece: None,
+            })
+            .unwrap();
+        assert_eq!(
+            record.raw_line.as_deref(),
+            Some(&b"L 01/19/2026 - 19:09:\xff: \"Al<2><[U:1:1]><CT>\" say \"[chat]\""[..])
+        );
+        assert_eq!(record.detail.as_ref().unwrap()["chat_length"], 18);
+        let mut d = decoder(LogFormat::Minecraft);
+        let record = d
+            .decode_line(Line {
+                bytes: b"[12:00:00] [Async Chat Thread - #0/INFO]: <Bob> my secret\0",
+                piece: None,
+            })
+            .unwrap();
+        assert_eq!(
+            record.raw_line.as_deref(),
+            Some(&b"[12:00:00] [Async Chat Thread - #0/INFO]: <Bob> [chat]"[..])
+        );
+        assert_eq!(record.detail.as_ref().unwrap()["chat_length"], 10);
+    }
+
+    #[test]
+    fn thousands_of_unreadable_lines_at_one_instant_each_get_a_key_of_their_own() {
+        let mut d = decoder(LogFormat::Hl);
+        let mut keys = std::collections::HashSet::new();
+        for i in 0..5000 {
+            let line = if i % 2 == 0 {
+                "garbage"
+            } else {
+                "more garbage"
+            };
+            let record = d.decode(line).unwrap();
+            assert!(keys.insert(record.line_hash), "line {i}");
+        }
+        // The same stream read again gives the same keys (a re-import stores nothing).
+        let mut again = decoder(LogFormat::Hl);
+        for i in 0..5000 {
+            let line = if i % 2 == 0 {
+                "garbage"
+            } else {
+                "more garbage"
+            };
+            assert!(keys.contains(&again.decode(line).unwrap().line_hash));
+        }
+    }
+
+    #[test]
+    fn an_endless_line_is_handed_on_in_numbered_pieces_that_together_are_the_line() {
+        let mut splitter = LineSplitter::default();
+        let mut lines: Vec<(Vec<u8>, Option<u32>)> = Vec::new();
+        let endless: Vec<u8> = (0..5 * MAX_LINE_BYTES)
+            .map(|i| (i % 251) as u8 | 1)
+            .collect();
+        let endless: Vec<u8> = endless
+            .into_iter()
+            .map(|b| if b == b'\n' { b'm' } else { b })
+            .collect();
+        for chunk in endless.chunks(4096) {
+            splitter.push(chunk, |l| lines.push((l.bytes.to_vec(), l.piece)));
+        }
+        splitter.push(b"\r\nnext\n", |l| lines.push((l.bytes.to_vec(), l.piece)));
+        let (pieces, rest) = lines.split_at(lines.len() - 1);
+        assert_eq!(rest, [(b"next".to_vec(), None)]);
+        let numbers: Vec<Option<u32>> = pieces.iter().map(|(_, piece)| *piece).collect();
+        let expected: Vec<Option<u32>> = (0..pieces.len() as u32).map(Some).collect();
+        assert_eq!(numbers, expected);
+        assert!(pieces.len() >= 2);
+        assert_eq!(pieces.concat_bytes(), endless);
+    }
+
+    trait ConcatBytes {
+        fn concat_bytes(&self) -> Vec<u8>;
+    }
+
+    impl ConcatBytes for [(Vec<u8>, Option<u32>)] {
+        fn concat_bytes(&self) -> Vec<u8> {
+            self.iter()
+                .flat_map(|(bytes, _)| bytes.iter().copied())
+                .collect()
+        }
     }
 
     #[test]
     fn the_splitter_keeps_partial_lines_for_the_next_chunk() {
         let mut splitter = LineSplitter::default();
         let mut lines = Vec::new();
-        splitter.push(b"one\ntw", |l| lines.push(l.to_owned()));
-        splitter.push(b"o\r\nthree", |l| lines.push(l.to_owned()));
-        assert_eq!(lines, ["one", "two\r"]);
+        splitter.push(b"one\ntw", |l| lines.push(l.bytes.to_vec()));
+        splitter.push(b"o\r\nthree", |l| lines.push(l.bytes.to_vec()));
+        assert_eq!(lines, [&b"one"[..], b"two"]);
         assert_eq!(splitter.pending(), 5);
-        splitter.finish(|l| lines.push(l.to_owned()));
-        assert_eq!(lines, ["one", "two\r", "three"]);
+        splitter.finish(|l| lines.push(l.bytes.to_vec()));
+        assert_eq!(lines, [&b"one"[..], b"two", b"three"]);
     }
 
     #[test]

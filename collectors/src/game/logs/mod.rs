@@ -10,8 +10,9 @@ mod sink;
 mod steps;
 
 pub use decode::{
-    DecodeCounts, Decoded, LineDecoder, LineSplitter, LogFormat, LogStream, MAX_LINE_BYTES,
-    RolloverCounter, day_rollovers, local_to_utc, redact_line,
+    ADDRESS_MARK, CHAT_MARK, DecodeCounts, Decoded, Line, LineDecoder, LineSplitter, LogFormat,
+    LogStream, MAX_LINE_BYTES, QuarantinedLine, RolloverCounter, day_rollovers, local_to_utc,
+    quarantined_line, redact_line,
 };
 pub use sink::{LogCursor, LogSink};
 pub use steps::{
