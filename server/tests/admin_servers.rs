@@ -907,6 +907,7 @@ async fn a_form_with_several_problems_answers_every_field_at_once_and_saves_noth
         ("poll_interval_secs", "1"),
         ("log_source", "http"),
         ("log_timezone", "Mars/Olympus"),
+        ("capacity", "many"),
     ]);
     let (status, body) = app.call::<CreateGameServer>(&pairs(&broken)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -916,8 +917,9 @@ async fn a_form_with_several_problems_answers_every_field_at_once_and_saves_noth
             "field": "name",
             "problem": "Required",
             "also": [
-                ["poll_interval_secs", { "OutOfRange": { "min": 5, "max": 3600, "unit": "Seconds" } }],
+                ["poll_interval", { "OutOfRange": { "min": 5, "max": 3600, "unit": "Seconds" } }],
                 ["log_timezone", { "TimezoneUnknown": { "name": "Mars/Olympus" } }],
+                ["capacity", "NotANumber"],
             ],
         } })
     );

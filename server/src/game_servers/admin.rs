@@ -664,8 +664,7 @@ fn checked(
     stored: StoredSecrets,
     require_pin: bool,
 ) -> Result<(ServerForm, ValidServer), AppError> {
-    let mut form = server_form(form)?;
-    let valid = server_settings::validate(&form, stored).map_err(|errors| fields_error(&errors))?;
+    let (mut form, valid) = validated(form, stored)?;
     if valid.log_source == LogSource::Sftp {
         match form.sftp_host_key.as_deref().map(str::trim) {
             None | Some("") if require_pin => {
@@ -691,66 +690,142 @@ fn checked(
     Ok((form, valid))
 }
 
-/// The browser's form (numbers as text, secrets with their action) as a [`ServerForm`].
-fn server_form(form: &GameServerForm) -> Result<ServerForm, AppError> {
+/// The browser's form (numbers as text, secrets with their action) as a [`ServerForm`], and
+/// the problems of the fields that could not be read (such a field gets its default, so
+/// [`server_settings::validate`] does not report it twice).
+fn server_form(form: &GameServerForm) -> (ServerForm, Vec<(Field, Problem)>) {
+    let mut problems = Vec::new();
     let text = |value: &str| Some(value.trim().to_owned()).filter(|v| !v.is_empty());
-    let port = |value: &str, field: Field| -> Result<Option<u16>, AppError> {
-        text(value)
-            .map(|port| number(&port, 1, 65535, Unit::Port, field).map(|n| n as u16))
-            .transpose()
-    };
-    let seconds = |value: &str, default: u32, field: Field| -> Result<u32, AppError> {
-        match text(value) {
-            None => Ok(default),
-            Some(secs) => number(&secs, 5, 3600, Unit::Seconds, field).map(|n| n as u32),
+    let mut read = |value: &str, min: i64, max: i64, unit: Unit, field: Field| -> Option<i64> {
+        match number(&text(value)?, min, max, unit) {
+            Ok(n) => Some(n),
+            Err(problem) => {
+                problems.push((field, problem));
+                None
+            }
         }
     };
-    Ok(ServerForm {
+    let rcon_port = read(&form.rcon_port, 1, 65535, Unit::Port, Field::RconPort);
+    let poll_interval = read(
+        &form.poll_interval_secs,
+        5,
+        3600,
+        Unit::Seconds,
+        Field::PollInterval,
+    );
+    let sftp_port = read(&form.sftp_port, 1, 65535, Unit::Port, Field::SftpPort);
+    let metrics_interval = read(
+        &form.metrics_interval_secs,
+        5,
+        3600,
+        Unit::Seconds,
+        Field::MetricsInterval,
+    );
+    let capacity = read(
+        &form.capacity,
+        1,
+        CAPACITY_MAX,
+        Unit::Slots,
+        Field::Capacity,
+    );
+    let mut secret = |input: &SecretInput, field: Field| match secret(input) {
+        Ok(change) => change,
+        Err(problem) => {
+            problems.push((field, problem));
+            SecretChange::Keep
+        }
+    };
+    let rcon_password = secret(&form.rcon_password, Field::RconPassword);
+    let sftp_password = secret(&form.sftp_password, Field::SftpPassword);
+    let sftp_key = secret(&form.sftp_key, Field::SftpKey);
+    let server = ServerForm {
         name: form.name.clone(),
         game: form.game.clone(),
         host: form.host.clone(),
-        rcon_port: port(&form.rcon_port, Field::RconPort)?,
-        rcon_password: secret(&form.rcon_password, Field::RconPassword)?,
-        poll_interval_secs: seconds(&form.poll_interval_secs, 60, Field::PollInterval)?,
+        rcon_port: rcon_port.map(|n| n as u16),
+        rcon_password,
+        poll_interval_secs: poll_interval.map_or(60, |n| n as u32),
         log_source: text(&form.log_source).unwrap_or_else(|| "none".to_owned()),
         log_path: text(&form.log_path),
-        sftp_port: port(&form.sftp_port, Field::SftpPort)?.unwrap_or(22),
+        sftp_port: sftp_port.map_or(22, |n| n as u16),
         sftp_user: text(&form.sftp_user),
-        sftp_password: secret(&form.sftp_password, Field::SftpPassword)?,
-        sftp_key: secret(&form.sftp_key, Field::SftpKey)?,
+        sftp_password,
+        sftp_key,
         sftp_key_passphrase: Some(form.sftp_key_passphrase.clone()).filter(|p| !p.is_empty()),
         sftp_host_key: text(&form.sftp_host_key),
         log_timezone: text(&form.log_timezone),
         prometheus_url: text(&form.prometheus_url),
-        metrics_interval_secs: seconds(&form.metrics_interval_secs, 30, Field::MetricsInterval)?,
-        capacity: text(&form.capacity)
-            .map(|slots| {
-                number(&slots, 1, CAPACITY_MAX, Unit::Slots, Field::Capacity).map(|n| n as i32)
-            })
-            .transpose()?,
-    })
+        metrics_interval_secs: metrics_interval.map_or(30, |n| n as u32),
+        capacity: capacity.map(|n| n as i32),
+    };
+    (server, problems)
+}
+
+/// The fields of the form, in the page's order: the first problem leads.
+const FORM_ORDER: [Field; 18] = [
+    Field::Name,
+    Field::Game,
+    Field::Host,
+    Field::RconPort,
+    Field::RconPassword,
+    Field::PollInterval,
+    Field::LogSource,
+    Field::LogPath,
+    Field::SftpPort,
+    Field::SftpUser,
+    Field::SftpPassword,
+    Field::SftpKey,
+    Field::SftpKeyPassphrase,
+    Field::SftpHostKey,
+    Field::LogTimezone,
+    Field::PrometheusUrl,
+    Field::MetricsInterval,
+    Field::Capacity,
+];
+
+/// Checks the form whole: the fields that could not be read and every problem
+/// [`server_settings::validate`] finds, one per field, in the page's order.
+fn validated(
+    form: &GameServerForm,
+    stored: StoredSecrets,
+) -> Result<(ServerForm, ValidServer), AppError> {
+    let (server, mut problems) = server_form(form);
+    let valid = server_settings::validate(&server, stored);
+    if let Err(errors) = &valid {
+        for (field, problem) in errors.iter().map(field_problem) {
+            if !problems.iter().any(|(known, _)| *known == field) {
+                problems.push((field, problem));
+            }
+        }
+    }
+    problems.sort_by_key(|(field, _)| {
+        FORM_ORDER
+            .iter()
+            .position(|known| known == field)
+            .unwrap_or(FORM_ORDER.len())
+    });
+    match (AppError::invalid_fields(problems), valid) {
+        (Some(error), _) => Err(error),
+        (None, Ok(valid)) => Ok((server, valid)),
+        (None, Err(_)) => Err(AppError::Internal),
+    }
 }
 
 /// A whole number in `min..=max`.
-fn number(text: &str, min: i64, max: i64, unit: Unit, field: Field) -> Result<i64, AppError> {
+fn number(text: &str, min: i64, max: i64, unit: Unit) -> Result<i64, Problem> {
     match text.trim().parse::<i64>() {
-        Err(_) => Err(AppError::invalid(field, Problem::NotANumber)),
-        Ok(n) if !(min..=max).contains(&n) => Err(AppError::invalid(
-            field,
-            Problem::OutOfRange { min, max, unit },
-        )),
+        Err(_) => Err(Problem::NotANumber),
+        Ok(n) if !(min..=max).contains(&n) => Err(Problem::OutOfRange { min, max, unit }),
         Ok(n) => Ok(n),
     }
 }
 
 /// Kept, replaced (not by nothing) or removed.
-fn secret(input: &SecretInput, field: Field) -> Result<SecretChange, AppError> {
+fn secret(input: &SecretInput) -> Result<SecretChange, Problem> {
     match input.action {
         SecretAction::Keep => Ok(SecretChange::Keep),
         SecretAction::Clear => Ok(SecretChange::Clear),
-        SecretAction::Replace if input.value.trim().is_empty() => {
-            Err(AppError::invalid(field, Problem::Required))
-        }
+        SecretAction::Replace if input.value.trim().is_empty() => Err(Problem::Required),
         SecretAction::Replace => Ok(SecretChange::Replace(input.value.clone())),
     }
 }
