@@ -342,13 +342,10 @@ fn ServerFacts(server: GameServerSettings) -> impl IntoView {
             Key::ServersSecretNotSet
         })
     };
-    let rcon = format!(
-        "{}:{}",
-        server.host,
-        server
-            .rcon_port
-            .map_or_else(|| "-".to_owned(), |p| p.to_string())
-    );
+    // No port stored: RCON is off for this server.
+    let rcon = server
+        .rcon_port
+        .map_or_else(|| "–".to_owned(), |port| format!("{}:{port}", server.host));
     let logs = match server.log_source.as_str() {
         "sftp" => format!(
             "SFTP {}@{}:{} {}",
