@@ -1,5 +1,5 @@
 //! The game servers as the admin edits them (`api/game_servers.rs`,
-//! `pages/admin_servers.rs`): the form of every field of `guildhall servers add`, a server
+//! `pages/admin_servers/`): the form of every field of `guildhall servers add`, a server
 //! as the list shows it, and what a connection test found.
 //!
 //! Secrets travel one way only: the form carries a new RCON or SFTP password to the server,

@@ -132,7 +132,7 @@ pub fn AdminDiscordRoute() -> impl IntoView {
     })
 }
 
-/// `/admin/servers`: the game servers (`pages/admin_servers.rs`).
+/// `/admin/servers`: the game servers (`pages/admin_servers/`).
 #[component]
 pub fn AdminServersRoute() -> impl IntoView {
     gated(Permission::Administer, |_| {
