@@ -313,6 +313,8 @@ pub enum Problem {
     SftpKeyNeedsPassphrase,
     /// The passphrase does not open the SFTP key.
     SftpKeyWrongPassphrase,
+    /// The SFTP key is an RSA key: only Ed25519 and ECDSA keys are accepted.
+    SftpKeyRsa,
     /// A password or key is to be stored, and `GUILDHALL_SECRET_KEY` is not set (the
     /// command line's message).
     SecretKeyMissing,

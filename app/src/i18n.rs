@@ -360,6 +360,7 @@ pub fn problem_text(problem: &Problem, lang: Lang) -> String {
         Problem::SftpKeyNotAKey => plain(Key::ProblemSftpKeyNotAKey),
         Problem::SftpKeyNeedsPassphrase => plain(Key::ProblemSftpKeyNeedsPassphrase),
         Problem::SftpKeyWrongPassphrase => plain(Key::ProblemSftpKeyWrongPassphrase),
+        Problem::SftpKeyRsa => plain(Key::ProblemSftpKeyRsa),
         Problem::SecretKeyMissing => plain(Key::ProblemSecretKeyMissing),
     }
 }
@@ -1070,6 +1071,7 @@ keys! {
     ProblemSftpKeyNotAKey => "Das ist kein privater Schlüssel im OpenSSH-Format (-----BEGIN OPENSSH PRIVATE KEY-----).", "This is not a private key in OpenSSH format (-----BEGIN OPENSSH PRIVATE KEY-----).";
     ProblemSftpKeyNeedsPassphrase => "Dieser Schlüssel ist mit einer Passphrase geschützt: Gib sie auch an.", "This private key is protected by a passphrase: give the passphrase too.";
     ProblemSftpKeyWrongPassphrase => "Die Passphrase öffnet diesen Schlüssel nicht.", "The passphrase does not open this private key.";
+    ProblemSftpKeyRsa => "RSA-Schlüssel werden nicht angenommen: Erzeuge einen Ed25519-Schlüssel (ssh-keygen -t ed25519) und trage seinen öffentlichen Schlüssel auf dem Server ein.", "RSA keys are not accepted: make an Ed25519 key (ssh-keygen -t ed25519) and add its public key to the server.";
     ProblemSecretKeyMissing => "Passwörter und Schlüssel werden verschlüsselt gespeichert, und GUILDHALL_SECRET_KEY ist nicht gesetzt: Erzeuge einen Schlüssel mit `guildhall secrets new-key`, setze ihn als GUILDHALL_SECRET_KEY überall, wo Guildhall läuft (und bewahre eine Kopie auf: ohne ihn sind die gespeicherten Passwörter nicht lesbar), dann versuche es noch einmal.",
         "Passwords and keys are stored encrypted, and GUILDHALL_SECRET_KEY is not set: create a key with `guildhall secrets new-key`, set it as GUILDHALL_SECRET_KEY wherever Guildhall runs (and keep a copy: without it the stored passwords cannot be read), then try again.";
 }

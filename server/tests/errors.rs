@@ -69,12 +69,13 @@ fn variant(problem: &Problem) -> &'static str {
         Problem::SftpKeyNotAKey => "SftpKeyNotAKey",
         Problem::SftpKeyNeedsPassphrase => "SftpKeyNeedsPassphrase",
         Problem::SftpKeyWrongPassphrase => "SftpKeyWrongPassphrase",
+        Problem::SftpKeyRsa => "SftpKeyRsa",
         Problem::SecretKeyMissing => "SecretKeyMissing",
     }
 }
 
 /// Every problem a server function can answer with.
-const REACHABLE: [&str; 48] = [
+const REACHABLE: [&str; 49] = [
     "OutOfRange",
     "RangeReversed",
     "RangeTooLong",
@@ -122,6 +123,7 @@ const REACHABLE: [&str; 48] = [
     "SftpKeyNotAKey",
     "SftpKeyNeedsPassphrase",
     "SftpKeyWrongPassphrase",
+    "SftpKeyRsa",
     "SecretKeyMissing",
 ];
 
@@ -1071,6 +1073,29 @@ async fn game_server_errors(errors: &mut Errors<'_>) {
         .expect("ssh-keygen (openssh-client) must be installed");
     assert!(made.success());
     let protected = std::fs::read_to_string(&path).expect("the key");
+    let rsa_path = dir.join("id_rsa");
+    let made = std::process::Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "rsa",
+            "-b",
+            "2048",
+            "-N",
+            "",
+            "-C",
+            "guildhall-test",
+            "-f",
+        ])
+        .arg(&rsa_path)
+        .status()
+        .expect("ssh-keygen (openssh-client) must be installed");
+    assert!(made.success());
+    let rsa: &'static str = Box::leak(
+        std::fs::read_to_string(&rsa_path)
+            .expect("the RSA key")
+            .into_boxed_str(),
+    );
     let _ = std::fs::remove_dir_all(&dir);
     let sftp_key = |key: &'static str, text: &'static str| -> Vec<(&'static str, &'static str)> {
         vec![
@@ -1107,6 +1132,13 @@ async fn game_server_errors(errors: &mut Errors<'_>) {
             Problem::SftpKeyWrongPassphrase,
             "Die Passphrase öffnet diesen Schlüssel nicht.",
             "The passphrase does not open this private key.",
+        ),
+        (
+            sftp_key("sftp_key][value", rsa),
+            Field::SftpKey,
+            Problem::SftpKeyRsa,
+            "RSA-Schlüssel werden nicht angenommen: Erzeuge einen Ed25519-Schlüssel (ssh-keygen -t ed25519) und trage seinen öffentlichen Schlüssel auf dem Server ein.",
+            "RSA keys are not accepted: make an Ed25519 key (ssh-keygen -t ed25519) and add its public key to the server.",
         ),
     ];
     for (changes, field, problem, de, en) in key_cases {

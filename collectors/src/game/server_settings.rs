@@ -375,7 +375,7 @@ pub fn validate(form: &ServerForm, stored: StoredSecrets) -> Result<ValidServer,
                         Some(text) => sftp_key = SecretChange::Replace(text),
                         None => fail(Field::SftpKey, Problem::Key(KeyProblem::NotAKey)),
                     },
-                    Err(problem @ KeyProblem::NotAKey) => {
+                    Err(problem @ (KeyProblem::NotAKey | KeyProblem::Rsa)) => {
                         fail(Field::SftpKey, Problem::Key(problem));
                     }
                     Err(problem) => fail(Field::SftpKeyPassphrase, Problem::Key(problem)),

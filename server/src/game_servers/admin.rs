@@ -899,6 +899,7 @@ fn field_problem(error: &FieldError) -> (Field, Problem) {
         P::Key(KeyProblem::NotAKey) => Problem::SftpKeyNotAKey,
         P::Key(KeyProblem::NeedsPassphrase) => Problem::SftpKeyNeedsPassphrase,
         P::Key(KeyProblem::WrongPassphrase) => Problem::SftpKeyWrongPassphrase,
+        P::Key(KeyProblem::Rsa) => Problem::SftpKeyRsa,
     };
     (field, problem)
 }

@@ -29,6 +29,12 @@ pub enum KeyProblem {
     /// Encrypted, and the passphrase does not open it.
     #[error("the passphrase does not open this private key")]
     WrongPassphrase,
+    /// An RSA key: refused, so that Guildhall never signs with an RSA private key (the
+    /// `rsa` crate's private-key operations are not constant-time, RUSTSEC-2023-0071).
+    #[error(
+        "RSA keys are not accepted: make an Ed25519 key (ssh-keygen -t ed25519) and add its public key to the server"
+    )]
+    Rsa,
 }
 
 impl SftpAuth {
@@ -39,8 +45,17 @@ impl SftpAuth {
     }
 }
 
-/// Reads a private key, opened with `passphrase` when it is protected by one.
+/// Reads a private key, opened with `passphrase` when it is protected by one. RSA keys are
+/// refused ([`KeyProblem::Rsa`]).
 pub fn open_private_key(text: &str, passphrase: Option<&str>) -> Result<PrivateKey, KeyProblem> {
+    let key = open_any_private_key(text, passphrase)?;
+    if key.algorithm().is_rsa() {
+        return Err(KeyProblem::Rsa);
+    }
+    Ok(key)
+}
+
+fn open_any_private_key(text: &str, passphrase: Option<&str>) -> Result<PrivateKey, KeyProblem> {
     let passphrase = passphrase.filter(|p| !p.is_empty());
     if let Ok(key) = PrivateKey::from_openssh(text.trim()) {
         if !key.is_encrypted() {

@@ -426,33 +426,18 @@ async fn key_login_lists_the_folder() {
     folder.close().await;
 }
 
-#[tokio::test]
-async fn an_rsa_key_from_ssh_keygen_with_a_passphrase_logs_in() {
+#[test]
+fn an_rsa_key_is_refused_with_what_to_do_instead() {
     let dir = TempDir::new();
-    let (private, public) = ssh_keygen(&dir, "rsa", "correct horse");
+    let (private, _) = ssh_keygen(&dir, "rsa", "correct horse");
+    // Opened with its passphrase, it is still refused: Guildhall never signs with RSA.
     assert_eq!(
-        open_private_key(&private, None).unwrap_err(),
-        KeyProblem::NeedsPassphrase
+        open_private_key(&private, Some("correct horse")).unwrap_err(),
+        KeyProblem::Rsa
     );
-    assert_eq!(
-        open_private_key(&private, Some("wrong")).unwrap_err(),
-        KeyProblem::WrongPassphrase
-    );
-    let opened = open_private_key(&private, Some("correct horse")).unwrap();
-    // Kept without its passphrase, the key still logs in.
-    let kept = private_key_text(&opened).unwrap();
-    assert_eq!(
-        fingerprint(open_private_key(&kept, None).unwrap().public_key()),
-        fingerprint(&public)
-    );
-    let fake = FakeSftp::start_with_key(dir.0.clone(), USER, None, public)
-        .await
-        .unwrap();
-    let mut t = target(&fake);
-    t.auth = SftpAuth::key(&kept, None).unwrap();
-    let folder = SftpFolder::connect(&t, "/logs").await.unwrap();
-    assert!(folder.list().await.unwrap().is_empty());
-    folder.close().await;
+    assert!(SftpAuth::key(&private, Some("correct horse")).is_err());
+    let (ed25519, _) = ssh_keygen(&dir, "ed25519", "correct horse");
+    assert!(open_private_key(&ed25519, Some("correct horse")).is_ok());
 }
 
 #[tokio::test]
