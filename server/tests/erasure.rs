@@ -309,3 +309,52 @@ async fn a_job_that_starts_during_an_erasure_waits_at_its_lock_and_finds_nothing
         .expect("pipeline");
     assert_erased(&pool, person).await;
 }
+
+#[sqlx::test(migrator = "guildhall::db::MIGRATOR")]
+async fn erasing_a_person_deletes_the_unreadable_lines_that_name_their_accounts_and_no_others(
+    pool: PgPool,
+) {
+    // Person 1: a Steam account (account id 1) and a Minecraft account; person 2: another
+    // Steam account.
+    sqlx::raw_sql(
+        "insert into silver.dim_user (person_id) overriding system value values (1), (2);
+         insert into silver.user_identities (kind, external_id, person_id) values
+             ('steam', '76561197960265729', 1), ('minecraft', 'Mirabelle', 1),
+             ('steam', '76561197960265999', 2);
+         insert into app.game_servers (server_id, name, game, host, ingest_token)
+             overriding system value values (5, 'cs', 'cs2', 'h', repeat('x', 32));",
+    )
+    .execute(&pool)
+    .await
+    .expect("persons");
+    let lines: [&[u8]; 6] = [
+        b"L 12/01/2026 - 10:00:00: \"Mira<3><[U:1:1]><>\" broken\x00tail",
+        b"L 12/01/2026 - 10:00:01: \"Mira<3><STEAM_1:1:0><>\" \xff odd",
+        b"[10:00:02] [Server thread/INFO]: Mirabelle \x00 lost connection",
+        b"garbage naming 76561197960265729 in full",
+        b"L 12/01/2026 - 10:00:03: \"Otto<4><[U:1:271]><>\" broken\x00tail",
+        b"unreadable and nobody's",
+    ];
+    for (i, line) in lines.iter().enumerate() {
+        sqlx::query(
+            "insert into bronze.game_log_events (server_id, occurred_at, line_hash, kind, raw_line, detail)
+             values (5, '2026-12-01T10:00:00Z', $1, 'unparsed', $2, '{\"error\": \"test\"}')",
+        )
+        .bind(i as i64)
+        .bind(*line)
+        .execute(&pool)
+        .await
+        .expect("unreadable line");
+    }
+    let erased: i32 = sqlx::query_scalar("select app.erase_person(1, true, 'member.opt_out')")
+        .fetch_one(&pool)
+        .await
+        .expect("erase");
+    assert_eq!(erased, 2);
+    let left: Vec<Vec<u8>> =
+        sqlx::query_scalar("select raw_line from bronze.game_log_events order by line_hash")
+            .fetch_all(&pool)
+            .await
+            .expect("lines");
+    assert_eq!(left, vec![lines[4].to_vec(), lines[5].to_vec()]);
+}
