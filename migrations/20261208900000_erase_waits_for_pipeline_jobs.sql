@@ -150,6 +150,23 @@ begin
     delete from bronze.rejected_records r
     where exists (select 1 from unnest(account_ids || minecraft_names) v
                   where length(v) >= 3 and strpos(r.payload::text, v) > 0);
+    -- Unreadable lines are kept as their bytes, with no account or name column: theirs
+    -- when the bytes hold one of their account ids (a Steam account also in the forms Source
+    -- logs write it: [U:1:n], STEAM_0:x:y and STEAM_1:x:y) or Minecraft names.
+    delete from bronze.game_log_events e
+    where e.kind = 'unparsed' and e.raw_line is not null
+      and exists (
+          select 1
+          from (select unnest(account_ids || minecraft_names) as v
+                union all
+                select form
+                from unnest(account_kinds, account_ids) as a (kind, id),
+                     lateral (select a.id::numeric - 76561197960265728 as n) s,
+                     unnest(array['[U:1:' || s.n || ']',
+                                  'STEAM_0:' || (s.n % 2) || ':' || floor(s.n / 2),
+                                  'STEAM_1:' || (s.n % 2) || ':' || floor(s.n / 2)]) form
+                where a.kind = 'steam' and a.id ~ '^[0-9]{17}$' and s.n >= 0) needles
+          where length(v) >= 3 and position(convert_to(v, 'UTF8') in e.raw_line) > 0);
 
     -- Silver.
     delete from silver.fact_voice_sessions where person_id = p_person or discord_user_id = any (discord_ids);
@@ -208,4 +225,4 @@ begin
 end
 $$;
 comment on function app.erase_person(bigint, boolean, text) is
-    'Deletes everything about a person (opt-out keeps only hashes of their accounts); marks the tables their rows left as changed.';
+    'Deletes everything about a person (opt-out keeps only hashes of their accounts), unreadable game log lines naming their accounts included; marks the tables their rows left as changed.';
